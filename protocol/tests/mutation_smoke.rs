@@ -1,0 +1,114 @@
+//! A deterministic, fast stand-in for the cargo-fuzz target, run with the normal test
+//! suite: valid frame streams are mutated by a seeded generator and fed to both
+//! decoders, which must agree and never panic (see `common/exercise.rs`).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::exercise::{Rng, Tally, exercise};
+use jobvisor_protocol::{DEFAULT_MAX_FRAME_LEN, encode_frame};
+
+const ITERATIONS: u64 = 4000;
+
+fn corpus() -> Vec<Vec<u8>> {
+    let (to, from, hellos) = common::samples();
+    let mut streams = Vec::new();
+    for m in &to {
+        let mut s = Vec::new();
+        encode_frame(m, &mut s).unwrap();
+        streams.push(s);
+    }
+    for m in &from {
+        let mut s = Vec::new();
+        encode_frame(m, &mut s).unwrap();
+        streams.push(s);
+    }
+    let mut conversation = Vec::new();
+    encode_frame(&hellos[0], &mut conversation).unwrap();
+    for m in &from {
+        encode_frame(m, &mut conversation).unwrap();
+    }
+    streams.push(conversation);
+    let mut all_to = Vec::new();
+    for m in &to {
+        encode_frame(m, &mut all_to).unwrap();
+    }
+    streams.push(all_to);
+    streams
+}
+
+/// Bytes that tend to matter to bincode: varint markers, enum tags, UTF-8 edges.
+const INTERESTING: [u8; 12] = [0, 1, 2, 3, 4, 9, 0x7f, 0x80, 0xfb, 0xfc, 0xfd, 0xff];
+
+fn mutate(data: &mut Vec<u8>, rng: &mut Rng) {
+    for _ in 0..1 + rng.below(4) {
+        let len = data.len();
+        match rng.below(8) {
+            0 if len > 0 => data[rng.below(len)] ^= 1 << rng.below(8),
+            1 if len > 0 => data[rng.below(len)] = INTERESTING[rng.below(INTERESTING.len())],
+            2 => {
+                let at = rng.below(len + 1);
+                let n = 1 + rng.below(8);
+                let bytes: Vec<u8> = (0..n).map(|_| rng.next_u64() as u8).collect();
+                data.splice(at..at, bytes);
+            }
+            3 if len > 0 => {
+                let at = rng.below(len);
+                let n = 1 + rng.below((len - at).min(16));
+                data.drain(at..at + n);
+            }
+            4 => data.truncate(rng.below(len + 1)),
+            5 if len >= 4 => {
+                // Rewrite a length prefix-sized window with a hostile length.
+                let at = rng.below(len - 3);
+                let v = match rng.below(4) {
+                    0 => u32::MAX,
+                    1 => 100 << 20,
+                    2 => DEFAULT_MAX_FRAME_LEN as u32,
+                    _ => rng.below(64) as u32,
+                };
+                data[at..at + 4].copy_from_slice(&v.to_le_bytes());
+            }
+            6 if len > 0 => {
+                // A varint marker followed by a huge claim.
+                let at = rng.below(len);
+                data[at] = 0xfd;
+                let claim = (1u64 << 40).to_le_bytes();
+                let end = (at + 9).min(len);
+                data[at + 1..end].copy_from_slice(&claim[..end - at - 1]);
+            }
+            _ => {
+                let copy = data.clone();
+                data.extend_from_slice(&copy[rng.below(len + 1)..]);
+            }
+        }
+    }
+}
+
+#[test]
+fn mutated_frames_never_panic_and_decoders_agree() {
+    let corpus = corpus();
+    let mut rng = Rng::new(0x6a6f_6276_6973_6f72); // "jobvisor"
+    let mut tally = Tally::default();
+    for i in 0..ITERATIONS {
+        let mut data = corpus[rng.below(corpus.len())].clone();
+        mutate(&mut data, &mut rng);
+        let max_len = [DEFAULT_MAX_FRAME_LEN, 64, 1024][rng.below(3)];
+        tally.merge(exercise(&data, i, max_len));
+    }
+    // The mutations must reach every outcome, or this test proves little.
+    println!("{tally:?}");
+    assert!(tally.messages > 1000, "{tally:?}");
+    assert!(tally.clean_ends > 100, "{tally:?}");
+    assert!(tally.decode_errors > 1000, "{tally:?}");
+    assert!(tally.too_large > 100, "{tally:?}");
+    assert!(tally.truncated > 100, "{tally:?}");
+}
+
+#[test]
+fn unmutated_corpus_decodes_cleanly() {
+    for stream in corpus() {
+        let tally = exercise(&stream, 1, DEFAULT_MAX_FRAME_LEN);
+        assert!(tally.messages > 0, "{tally:?}");
+    }
+}
