@@ -1,0 +1,493 @@
+//! The JavaScript engine of a worker: builds contexts for script versions, runs one
+//! attempt of a job on one, and reports its outcome.
+//!
+//! It owns every Boa value of the process; they never leave the engine thread. It must
+//! not do I/O other than through the [`Outbox`], and must not trust the script: every
+//! failure, including an engine panic, becomes an [`Outcome::Err`] and a rebuilt context.
+
+mod async_arrow;
+mod console;
+mod describe;
+mod executor;
+mod nesting;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use boa_engine::builtins::promise::PromiseState;
+use boa_engine::context::ContextBuilder;
+use boa_engine::module::{IdleModuleLoader, Module};
+use boa_engine::object::builtins::JsFunction;
+use boa_engine::{Context, JsObject, JsValue, Source, js_string};
+use boa_runtime::extensions::ConsoleExtension;
+use jobvisor_protocol::worker::{
+    ErrorKind, Isolation, JobError, JobLimits, JobStats, Outcome, RunJob, ScriptRef,
+};
+
+use crate::outbox::Outbox;
+use crate::sys;
+use console::CapturedConsole;
+use describe::{describe_js_error, describe_thrown_value, job_error};
+use executor::{RunLoop, RunStop};
+
+/// Warm contexts kept per worker (one per script version, least recently used evicted).
+const MAX_WARM_CONTEXTS: usize = 32;
+/// A warm context is rebuilt after this many jobs, bounding what globals can accumulate.
+const MAX_JOBS_PER_CONTEXT: u64 = 10_000;
+/// Error stacks keep this many frames.
+const BACKTRACE_FRAMES: usize = 10;
+
+/// One context with a script version's handler compiled in it.
+struct ScriptContext {
+    context: Context,
+    handler: JsFunction,
+    json: JsObject,
+    stringify: JsFunction,
+    run_loop: Rc<RunLoop>,
+    jobs: u64,
+}
+
+/// The engine of one worker process.
+pub struct Engine {
+    outbox: Rc<Outbox>,
+    /// Script sources by version hash.
+    sources: HashMap<String, Rc<str>>,
+    warm: HashMap<String, ScriptContext>,
+    warm_order: VecDeque<String>,
+}
+
+impl Engine {
+    pub(crate) fn new(outbox: Rc<Outbox>) -> Self {
+        Engine {
+            outbox,
+            sources: HashMap::new(),
+            warm: HashMap::new(),
+            warm_order: VecDeque::new(),
+        }
+    }
+
+    /// Builds and drops one context, so the engine's one-time initialisation is paid
+    /// before the worker says it is ready rather than by its first job.
+    pub(crate) fn warm_up(&self) {
+        let run_loop = Rc::new(RunLoop::default());
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            new_context(&run_loop, &self.outbox, &JobLimits::default())
+        }));
+    }
+
+    /// Runs one attempt and returns its outcome and measurements.
+    pub(crate) fn run(&mut self, job: &RunJob) -> (Outcome, JobStats) {
+        let started = Instant::now();
+        let cpu_before = sys::thread_cpu_time();
+        self.outbox.begin(job.job_id, job.attempt, &job.limits);
+        let deadline =
+            (job.deadline_ms > 0).then(|| started + Duration::from_millis(job.deadline_ms));
+
+        let (result, warm) = match self.source_of(&job.script) {
+            Ok(source) => self.run_on_context(job, &source, deadline),
+            Err(err) => (Err(err), false),
+        };
+        let outcome = match result {
+            Ok(result) => Outcome::Ok { result },
+            Err(err) => Outcome::Err(err),
+        };
+        let stats = JobStats {
+            duration_us: duration_us(started.elapsed()),
+            cpu_us: duration_us(sys::thread_cpu_time().saturating_sub(cpu_before)),
+            max_rss_bytes: sys::max_rss_bytes(),
+            logs_dropped: self.outbox.end(),
+            warm,
+        };
+        (outcome, stats)
+    }
+
+    fn source_of(&mut self, script: &ScriptRef) -> Result<Rc<str>, JobError> {
+        if let Some(source) = &script.source {
+            let source: Rc<str> = Rc::from(source.as_str());
+            self.sources.insert(script.hash.clone(), source.clone());
+            return Ok(source);
+        }
+        self.sources.get(&script.hash).cloned().ok_or_else(|| {
+            job_error(
+                ErrorKind::ScriptMissing,
+                "ScriptMissing",
+                format!(
+                    "this worker does not hold version {} of script `{}` and no source was sent",
+                    script.hash, script.name
+                ),
+                None,
+            )
+        })
+    }
+
+    fn run_on_context(
+        &mut self,
+        job: &RunJob,
+        source: &str,
+        deadline: Option<Instant>,
+    ) -> (Result<Option<String>, JobError>, bool) {
+        let hash = &job.script.hash;
+        let reused = match job.isolation {
+            Isolation::Script => self.take_warm(hash),
+            Isolation::Job => None,
+        };
+        let warm = reused.is_some();
+        let mut script_context = match reused {
+            Some(sc) => sc,
+            None => match self.build(&job.script.name, source, &job.limits, deadline) {
+                Ok(sc) => sc,
+                Err(err) => return (Err(err), false),
+            },
+        };
+        script_context.run_loop.set_deadline(deadline);
+        apply_limits(&mut script_context.context, &job.limits);
+
+        let result = catch_unwind(AssertUnwindSafe(|| call_handler(&mut script_context, job)));
+        script_context.run_loop.clear();
+        script_context.run_loop.set_deadline(None);
+        script_context.jobs += 1;
+
+        match result {
+            Ok(Ok(value)) => {
+                if job.isolation == Isolation::Script && script_context.jobs < MAX_JOBS_PER_CONTEXT
+                {
+                    self.keep_warm(hash.clone(), script_context);
+                } else {
+                    discard(script_context);
+                }
+                (Ok(value), warm)
+            }
+            Ok(Err(err)) => {
+                discard(script_context);
+                (Err(err), warm)
+            }
+            Err(panic) => {
+                discard(script_context);
+                let message = panic_message(panic.as_ref());
+                let err = job_error(ErrorKind::Panic, "EnginePanic", message, None);
+                (Err(err), warm)
+            }
+        }
+    }
+
+    fn take_warm(&mut self, hash: &str) -> Option<ScriptContext> {
+        let sc = self.warm.remove(hash)?;
+        self.warm_order.retain(|h| h != hash);
+        Some(sc)
+    }
+
+    fn keep_warm(&mut self, hash: String, sc: ScriptContext) {
+        if self.warm.len() >= MAX_WARM_CONTEXTS
+            && let Some(oldest) = self.warm_order.pop_front()
+            && let Some(evicted) = self.warm.remove(&oldest)
+        {
+            discard(evicted);
+        }
+        self.warm_order.push_back(hash.clone());
+        self.warm.insert(hash, sc);
+    }
+
+    /// Builds a context and evaluates the script module in it.
+    fn build(
+        &self,
+        name: &str,
+        source: &str,
+        limits: &JobLimits,
+        deadline: Option<Instant>,
+    ) -> Result<ScriptContext, JobError> {
+        nesting::check(source)
+            .map_err(|message| job_error(ErrorKind::Script, "SyntaxError", message, None))?;
+        let outbox = &self.outbox;
+        let built = catch_unwind(AssertUnwindSafe(|| {
+            let run_loop = Rc::new(RunLoop::default());
+            run_loop.set_deadline(deadline);
+            let mut context = new_context(&run_loop, outbox, limits)?;
+            let handler = evaluate_module(name, source, &run_loop, &mut context)?;
+            let json = context.intrinsics().objects().json();
+            let stringify = json
+                .get(js_string!("stringify"), &mut context)
+                .ok()
+                .and_then(|f| f.as_function())
+                .ok_or_else(|| {
+                    job_error(
+                        ErrorKind::Panic,
+                        "EngineError",
+                        "JSON.stringify is missing",
+                        None,
+                    )
+                })?;
+            run_loop.clear();
+            Ok(ScriptContext {
+                context,
+                handler,
+                json,
+                stringify,
+                run_loop,
+                jobs: 0,
+            })
+        }));
+        match built {
+            Ok(result) => result,
+            Err(panic) => Err(job_error(
+                ErrorKind::Panic,
+                "EnginePanic",
+                panic_message(panic.as_ref()),
+                None,
+            )),
+        }
+    }
+}
+
+/// A context with the worker's host API and none of the outside world: no module loading,
+/// no `process`, no `fetch`, console captured.
+fn new_context(
+    run_loop: &Rc<RunLoop>,
+    outbox: &Rc<Outbox>,
+    limits: &JobLimits,
+) -> Result<Context, JobError> {
+    let engine_error = |what: &str, detail: String| {
+        job_error(
+            ErrorKind::Panic,
+            "EngineError",
+            format!("{what}: {detail}"),
+            None,
+        )
+    };
+    let mut context = ContextBuilder::new()
+        .module_loader(Rc::new(IdleModuleLoader))
+        .job_executor(run_loop.clone())
+        .build()
+        .map_err(|e| engine_error("cannot build a context", e.to_string()))?;
+    boa_runtime::register(
+        ConsoleExtension(CapturedConsole::new(outbox.clone())),
+        None,
+        &mut context,
+    )
+    .map_err(|e| engine_error("cannot register the host API", e.to_string()))?;
+    apply_limits(&mut context, limits);
+    #[cfg(test)]
+    tests::register_test_hooks(&mut context);
+    let flush_outbox = outbox.clone();
+    run_loop.set_before_sleep(Box::new(move || flush_outbox.flush()));
+    Ok(context)
+}
+
+fn apply_limits(context: &mut Context, limits: &JobLimits) {
+    let runtime = context.runtime_limits_mut();
+    runtime.set_loop_iteration_limit(limits.loop_iteration_limit);
+    runtime.set_recursion_limit(usize::try_from(limits.recursion_limit).unwrap_or(usize::MAX));
+    runtime.set_backtrace_limit(BACKTRACE_FRAMES);
+}
+
+/// Parses, links and evaluates the module; returns its default export.
+fn evaluate_module(
+    name: &str,
+    source: &str,
+    run_loop: &RunLoop,
+    context: &mut Context,
+) -> Result<JsFunction, JobError> {
+    let parse = |text: &str, context: &mut Context| {
+        Module::parse(
+            Source::from_bytes(text).with_path(Path::new(name)),
+            None,
+            context,
+        )
+    };
+    let module = match parse(source, context) {
+        Ok(module) => module,
+        Err(err) => {
+            // The engine's parser rejects `export default async (…) => …`, which is valid
+            // ECMAScript; such a module is parsed again with the handler bound to a name.
+            let retried = async_arrow::rewrite(source).and_then(|text| parse(&text, context).ok());
+            match retried {
+                Some(module) => module,
+                None => return Err(describe_js_error(&err, ErrorKind::Script, context)),
+            }
+        }
+    };
+    let evaluated = module.load_link_evaluate(context);
+    match run_loop.run_until_settled(Some(&evaluated), context) {
+        Ok(()) => {}
+        Err(RunStop::Deadline) => return Err(deadline_error("evaluating the script module")),
+        Err(RunStop::Failed(e)) => return Err(describe_js_error(&e, ErrorKind::Script, context)),
+    }
+    match evaluated.state() {
+        PromiseState::Fulfilled(_) => {}
+        PromiseState::Rejected(value) => {
+            return Err(describe_thrown_value(&value, ErrorKind::Script, context));
+        }
+        PromiseState::Pending => {
+            return Err(job_error(
+                ErrorKind::Script,
+                "ScriptError",
+                "the module's top-level await never settled",
+                None,
+            ));
+        }
+    }
+    let default = module
+        .namespace(context)
+        .get(js_string!("default"), context)
+        .map_err(|e| describe_js_error(&e, ErrorKind::Script, context))?;
+    default.as_function().ok_or_else(|| {
+        job_error(
+            ErrorKind::Script,
+            "ScriptError",
+            format!(
+                "script `{name}` has no default export function (found {}); write `export default async function (payload, ctx) {{ … }}`",
+                default.type_of()
+            ),
+            None,
+        )
+    })
+}
+
+/// Calls the handler with `(payload, ctx)`, waits for its promise and serialises the result.
+fn call_handler(sc: &mut ScriptContext, job: &RunJob) -> Result<Option<String>, JobError> {
+    let context = &mut sc.context;
+    let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| {
+        job_error(
+            ErrorKind::Payload,
+            "PayloadError",
+            format!("the payload is not valid JSON: {e}"),
+            None,
+        )
+    })?;
+    let payload = JsValue::from_json(&payload, context)
+        .map_err(|e| describe_js_error(&e, ErrorKind::Payload, context))?;
+    let job_context = job_context(job, context)?;
+
+    let returned = sc
+        .handler
+        .call(&JsValue::undefined(), &[payload, job_context], context)
+        .map_err(|e| describe_js_error(&e, ErrorKind::Thrown, context))?;
+    let value = match returned.as_promise() {
+        None => returned,
+        Some(promise) => {
+            match sc.run_loop.run_until_settled(Some(&promise), context) {
+                Ok(()) => {}
+                Err(RunStop::Deadline) => return Err(deadline_error("waiting for the handler")),
+                Err(RunStop::Failed(e)) => {
+                    return Err(describe_js_error(&e, ErrorKind::Thrown, context));
+                }
+            }
+            match promise.state() {
+                PromiseState::Fulfilled(value) => value,
+                PromiseState::Rejected(value) => {
+                    return Err(describe_thrown_value(&value, ErrorKind::Thrown, context));
+                }
+                PromiseState::Pending => {
+                    return Err(job_error(
+                        ErrorKind::NeverSettled,
+                        "NeverSettled",
+                        "the handler's promise never settled: nothing was left that could resolve it (no timer, no pending job). An engine limit hit inside an async function also ends this way",
+                        None,
+                    ));
+                }
+            }
+        }
+    };
+    serialize_result(&value, sc, &job.limits)
+}
+
+/// `ctx` as the handler sees it: `{ job: { id, attempt, maxAttempts, queue, script } }`.
+fn job_context(job: &RunJob, context: &mut Context) -> Result<JsValue, JobError> {
+    let value = serde_json::json!({
+        "job": {
+            "id": job.job_id,
+            "attempt": job.attempt,
+            "maxAttempts": job.max_attempts,
+            "queue": job.queue,
+            "script": job.script.name,
+        }
+    });
+    JsValue::from_json(&value, context)
+        .map_err(|e| describe_js_error(&e, ErrorKind::Panic, context))
+}
+
+/// Serialises with the intrinsic `JSON.stringify`, so the result follows its rules
+/// exactly (`toJSON`, `Date`, dropped functions and `undefined`, getters called) even if
+/// the handler replaced the global `JSON`.
+fn serialize_result(
+    value: &JsValue,
+    sc: &mut ScriptContext,
+    limits: &JobLimits,
+) -> Result<Option<String>, JobError> {
+    let context = &mut sc.context;
+    let json = sc
+        .stringify
+        .call(
+            &sc.json.clone().into(),
+            std::slice::from_ref(value),
+            context,
+        )
+        .map_err(|e| {
+            let mut err = describe_js_error(&e, ErrorKind::Result, context);
+            if err.kind == ErrorKind::Result {
+                err.message = format!(
+                    "the handler's result cannot be serialised as JSON: {}",
+                    err.message
+                );
+            }
+            err
+        })?;
+    let Some(text) = json.as_string() else {
+        // `undefined`, a function or a symbol: JSON.stringify gives `undefined`.
+        return Ok(None);
+    };
+    let max = limits.max_result_bytes as usize;
+    let too_large = |size: usize| {
+        job_error(
+            ErrorKind::Result,
+            "ResultTooLarge",
+            format!("the handler's result is {size} bytes of JSON, over the limit of {max} bytes"),
+            None,
+        )
+    };
+    if text.len() > max {
+        return Err(too_large(text.len()));
+    }
+    let text = text
+        .to_std_string()
+        .unwrap_or_else(|_| text.to_std_string_escaped());
+    if text.len() > max {
+        return Err(too_large(text.len()));
+    }
+    Ok(Some(text))
+}
+
+fn deadline_error(during: &str) -> JobError {
+    job_error(
+        ErrorKind::Deadline,
+        "TimeoutError",
+        format!("the job's deadline passed while {during}"),
+        None,
+    )
+}
+
+/// Drops a context whose state can no longer be trusted. A panic while dropping (the GC
+/// after an engine panic) must not take the worker down: the context is leaked instead.
+fn discard(sc: ScriptContext) {
+    let mut slot = Some(sc);
+    if catch_unwind(AssertUnwindSafe(|| drop(slot.take()))).is_err() {
+        std::mem::forget(slot);
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    format!("the JavaScript engine panicked: {text}")
+}
+
+fn duration_us(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}

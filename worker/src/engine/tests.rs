@@ -1,0 +1,101 @@
+//! Engine tests that need a hook no script can reach in a real build: a native function
+//! that panics, to prove the per-job `catch_unwind` and the context rebuild after it.
+
+#![allow(clippy::unwrap_used)]
+
+use std::rc::Rc;
+
+use boa_engine::{Context, NativeFunction, js_string};
+use jobvisor_protocol::worker::{ErrorKind, Isolation, JobLimits, Outcome, RunJob, ScriptRef};
+
+use super::Engine;
+use crate::outbox::Outbox;
+
+pub(super) fn register_test_hooks(context: &mut Context) {
+    context
+        .register_global_callable(
+            js_string!("__jobvisor_test_panic"),
+            0,
+            NativeFunction::from_fn_ptr(|_, _, _| panic!("deliberate test panic")),
+        )
+        .unwrap();
+}
+
+fn job(id: i64, source: Option<&str>, payload: &str) -> RunJob {
+    RunJob {
+        job_id: id,
+        attempt: 1,
+        max_attempts: 1,
+        queue: "default".into(),
+        script: ScriptRef {
+            name: "t".into(),
+            hash: "h".into(),
+            source: source.map(Into::into),
+        },
+        payload: payload.into(),
+        deadline_ms: 5_000,
+        limits: JobLimits::default(),
+        isolation: Isolation::Script,
+    }
+}
+
+#[test]
+fn a_panic_in_the_engine_is_caught_and_the_context_rebuilt() {
+    let mut engine = Engine::new(Rc::new(Outbox::new(Box::new(std::io::sink()))));
+    let source =
+        "let n = 0\nexport default (p) => { n++; if (p.panic) __jobvisor_test_panic(); return n }";
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+
+    let (first, _) = engine.run(&job(1, Some(source), "{}"));
+    let (second, stats) = engine.run(&job(2, None, "{}"));
+    let (panicked, _) = engine.run(&job(3, None, r#"{"panic":true}"#));
+    let (after, after_stats) = engine.run(&job(4, None, "{}"));
+
+    std::panic::set_hook(previous_hook);
+    assert_eq!(
+        first,
+        Outcome::Ok {
+            result: Some("1".into())
+        }
+    );
+    assert_eq!(
+        second,
+        Outcome::Ok {
+            result: Some("2".into())
+        }
+    );
+    assert!(stats.warm);
+    match panicked {
+        Outcome::Err(err) => {
+            assert_eq!(err.kind, ErrorKind::Panic);
+            assert!(
+                err.message.contains("deliberate test panic"),
+                "{}",
+                err.message
+            );
+        }
+        other => panic!("expected a panic error, got {other:?}"),
+    }
+    assert_eq!(
+        after,
+        Outcome::Ok {
+            result: Some("1".into())
+        },
+        "a fresh context after the panic"
+    );
+    assert!(!after_stats.warm);
+}
+
+#[test]
+fn a_payload_that_is_not_json_is_a_payload_error() {
+    let mut engine = Engine::new(Rc::new(Outbox::new(Box::new(std::io::sink()))));
+    let (outcome, _) = engine.run(&job(1, Some("export default (p) => p"), "{nope"));
+    match outcome {
+        Outcome::Err(err) => {
+            assert_eq!(err.kind, ErrorKind::Payload);
+            assert!(err.message.contains("not valid JSON"), "{}", err.message);
+        }
+        other => panic!("expected a payload error, got {other:?}"),
+    }
+}

@@ -1,0 +1,107 @@
+//! jobvisor-worker: one OS process that runs JavaScript jobs for the supervisor.
+//!
+//! It speaks the worker protocol on one socket (fd 3, set up by the supervisor), runs each
+//! `Run` on the Boa engine and answers with `Log` frames and one `Done`. It never opens a
+//! file, a network connection or the database; everything it knows arrives in frames.
+
+mod engine;
+mod outbox;
+mod sys;
+
+use std::io::{BufReader, Read, Write};
+use std::rc::Rc;
+
+use jobvisor_protocol::worker::{FromWorker, ToWorker, exit_status};
+use jobvisor_protocol::{DEFAULT_MAX_FRAME_LEN, FrameError, Hello, HelloError, Role, read_frame};
+
+pub use engine::Engine;
+use outbox::Outbox;
+
+/// Stack of the engine thread. The parser, `JSON.stringify` and a few built-ins recurse on
+/// the native stack; a big one turns most deep inputs into clean errors instead of an
+/// abort. Untouched stack pages cost no memory.
+pub const ENGINE_STACK_BYTES: usize = 256 * 1024 * 1024;
+
+/// How the worker was started.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerOptions {
+    /// Set an RLIMIT_DATA of this many bytes above the current data segment before running
+    /// any JavaScript (used where no memory cgroup is available).
+    pub memory_limit: Option<u64>,
+}
+
+/// Why the worker stopped other than by a clean shutdown.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("the supervisor closed the connection before its hello")]
+    NoHello,
+    #[error("refused the supervisor's hello: {0}")]
+    Hello(#[from] HelloError),
+    #[error("reading from the supervisor: {0}")]
+    Read(#[source] FrameError),
+    #[error("writing to the supervisor: {0}")]
+    Write(#[source] FrameError),
+    #[error("cannot set the memory limit: {0}")]
+    MemoryLimit(#[source] std::io::Error),
+}
+
+impl WorkerError {
+    /// The process exit status for this error.
+    pub fn exit_status(&self) -> i32 {
+        match self {
+            WorkerError::NoHello | WorkerError::Hello(_) | WorkerError::Read(_) => {
+                exit_status::PROTOCOL
+            }
+            WorkerError::Write(_) => exit_status::IO,
+            WorkerError::MemoryLimit(_) => exit_status::INTERNAL,
+        }
+    }
+}
+
+/// Serves the supervisor on `input`/`output` until it says `Shutdown` or closes the
+/// connection between jobs. Must run on a thread with [`ENGINE_STACK_BYTES`] of stack.
+pub fn serve(
+    input: impl Read,
+    output: impl Write + 'static,
+    options: &WorkerOptions,
+) -> Result<(), WorkerError> {
+    let mut input = BufReader::with_capacity(64 * 1024, input);
+    let outbox = Rc::new(Outbox::new(Box::new(output)));
+    outbox
+        .send(&Hello::ours(Role::Worker))
+        .map_err(WorkerError::Write)?;
+    let hello: Hello = read_frame(&mut input, DEFAULT_MAX_FRAME_LEN)
+        .map_err(WorkerError::Read)?
+        .ok_or(WorkerError::NoHello)?;
+    hello.check(Role::Supervisor)?;
+
+    if let Some(budget) = options.memory_limit {
+        sys::limit_data_segment(budget).map_err(WorkerError::MemoryLimit)?;
+    }
+    let mut engine = Engine::new(outbox.clone());
+    engine.warm_up();
+    outbox
+        .send(&FromWorker::Ready {
+            pid: std::process::id(),
+        })
+        .map_err(WorkerError::Write)?;
+
+    loop {
+        let message: Option<ToWorker> =
+            read_frame(&mut input, DEFAULT_MAX_FRAME_LEN).map_err(WorkerError::Read)?;
+        match message {
+            None | Some(ToWorker::Shutdown) => return Ok(()),
+            Some(ToWorker::Run(job)) => {
+                let (outcome, stats) = engine.run(&job);
+                outbox
+                    .send(&FromWorker::Done {
+                        job_id: job.job_id,
+                        attempt: job.attempt,
+                        outcome,
+                        stats,
+                    })
+                    .map_err(WorkerError::Write)?;
+            }
+        }
+    }
+}

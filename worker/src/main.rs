@@ -1,0 +1,119 @@
+//! `jobvisor-worker`: started by the supervisor with its socket on fd 3. Not for humans.
+
+use std::io::{Read, Write};
+use std::os::fd::FromRawFd;
+use std::os::unix::net::UnixStream;
+use std::process::ExitCode;
+use std::rc::Rc;
+
+use jobvisor_protocol::worker::exit_status;
+use jobvisor_worker::{ENGINE_STACK_BYTES, WorkerOptions, serve};
+
+/// The fd the supervisor passes the worker's end of the socketpair on.
+const SUPERVISOR_FD: i32 = 3;
+
+fn main() -> ExitCode {
+    let options = match parse_args(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("jobvisor-worker: {message}");
+            eprintln!(
+                "usage: jobvisor-worker [--memory-limit BYTES]  (fd 3: the supervisor's socket)"
+            );
+            return exit(exit_status::USAGE);
+        }
+    };
+    let stream = match supervisor_socket() {
+        Ok(stream) => stream,
+        Err(message) => {
+            eprintln!("jobvisor-worker: {message}");
+            return exit(exit_status::USAGE);
+        }
+    };
+    let engine = std::thread::Builder::new()
+        .name("engine".to_owned())
+        .stack_size(ENGINE_STACK_BYTES)
+        .spawn(move || {
+            // One fd for both directions: the worker holds exactly fds 0-3.
+            let stream = Rc::new(stream);
+            Ok::<_, std::io::Error>(serve(Shared(stream.clone()), Shared(stream), &options))
+        });
+    let joined = match engine {
+        Ok(handle) => handle.join(),
+        Err(err) => {
+            eprintln!("jobvisor-worker: cannot start the engine thread: {err}");
+            return exit(exit_status::INTERNAL);
+        }
+    };
+    match joined {
+        Ok(Ok(Ok(()))) => exit(exit_status::CLEAN),
+        Ok(Ok(Err(err))) => {
+            eprintln!("jobvisor-worker: {err}");
+            exit(err.exit_status())
+        }
+        Ok(Err(err)) => {
+            eprintln!("jobvisor-worker: cannot use the supervisor's socket: {err}");
+            exit(exit_status::INTERNAL)
+        }
+        Err(_) => exit(exit_status::INTERNAL),
+    }
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<WorkerOptions, String> {
+    let mut options = WorkerOptions::default();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--memory-limit" => {
+                let value = args.next().ok_or("--memory-limit needs a byte count")?;
+                let bytes = value
+                    .parse::<u64>()
+                    .map_err(|_| format!("--memory-limit: `{value}` is not a byte count"))?;
+                options.memory_limit = Some(bytes);
+            }
+            "--version" => {
+                println!("jobvisor-worker {}", env!("CARGO_PKG_VERSION"));
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(options)
+}
+
+/// Takes fd 3, after checking that it is a socket.
+fn supervisor_socket() -> Result<UnixStream, String> {
+    // SAFETY: an all-zero stat is a valid value to be overwritten by fstat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat only writes into `st`; a closed fd gives EBADF.
+    let rc = unsafe { libc::fstat(SUPERVISOR_FD, &mut st) };
+    if rc != 0 || st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Err(
+            "fd 3 is not a socket: this program is started by `jobvisor`, not by hand".to_owned(),
+        );
+    }
+    // SAFETY: fd 3 is an open socket that nothing else in this process owns.
+    Ok(unsafe { UnixStream::from_raw_fd(SUPERVISOR_FD) })
+}
+
+/// The supervisor's socket, read and written through one descriptor.
+struct Shared(Rc<UnixStream>);
+
+impl Read for Shared {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        (&*self.0).flush()
+    }
+}
+
+fn exit(status: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(status).unwrap_or(1))
+}

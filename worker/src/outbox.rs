@@ -1,0 +1,168 @@
+//! Frames from the worker to the supervisor, and the per-attempt console caps.
+//!
+//! The outbox buffers frames and writes them when the attempt ends, when the engine is
+//! about to sleep, or when the buffer grows large: a chatty handler costs few syscalls,
+//! and a long-waiting one still shows its lines as they happen. It owns the caps: lines
+//! past them are counted and dropped, and one marker line says so.
+
+use std::cell::RefCell;
+use std::io::Write;
+
+use jobvisor_protocol::worker::{FromWorker, JobLimits, LogLevel};
+use jobvisor_protocol::{FrameError, encode_frame};
+use serde::Serialize;
+
+/// Flush once this many bytes of frames are waiting.
+const FLUSH_THRESHOLD: usize = 64 * 1024;
+
+pub(crate) struct Outbox {
+    state: RefCell<State>,
+}
+
+struct State {
+    writer: Box<dyn Write>,
+    buffer: Vec<u8>,
+    attempt: Option<(i64, u32)>,
+    max_lines: u32,
+    max_bytes: u32,
+    lines: u32,
+    bytes: u32,
+    dropped: u32,
+    /// The first write error; the worker stops after the attempt in hand.
+    failed: Option<FrameError>,
+}
+
+impl Outbox {
+    pub(crate) fn new(writer: Box<dyn Write>) -> Self {
+        Outbox {
+            state: RefCell::new(State {
+                writer,
+                buffer: Vec::with_capacity(8 * 1024),
+                attempt: None,
+                max_lines: 0,
+                max_bytes: 0,
+                lines: 0,
+                bytes: 0,
+                dropped: 0,
+                failed: None,
+            }),
+        }
+    }
+
+    /// Starts capturing console lines for one attempt.
+    pub(crate) fn begin(&self, job_id: i64, attempt: u32, limits: &JobLimits) {
+        let mut s = self.state.borrow_mut();
+        s.attempt = Some((job_id, attempt));
+        s.max_lines = limits.max_log_lines;
+        s.max_bytes = limits.max_log_bytes;
+        s.lines = 0;
+        s.bytes = 0;
+        s.dropped = 0;
+    }
+
+    /// Stops capturing; returns how many lines were dropped.
+    pub(crate) fn end(&self) -> u32 {
+        let mut s = self.state.borrow_mut();
+        s.attempt = None;
+        s.dropped
+    }
+
+    /// Records one console line of the attempt in hand, within its caps. Lines outside
+    /// an attempt (top-level module code) are dropped.
+    pub(crate) fn log(&self, level: LogLevel, mut text: String) {
+        let mut s = self.state.borrow_mut();
+        let Some((job_id, attempt)) = s.attempt else {
+            return;
+        };
+        if s.lines >= s.max_lines || s.bytes >= s.max_bytes {
+            if s.dropped == 0 {
+                let marker = format!(
+                    "[jobvisor] console output truncated: this attempt reached its limit of {} lines / {} bytes; later lines are dropped",
+                    s.max_lines, s.max_bytes
+                );
+                s.push(&FromWorker::Log {
+                    job_id,
+                    attempt,
+                    level: LogLevel::Warn,
+                    text: marker,
+                });
+            }
+            s.dropped = s.dropped.saturating_add(1);
+            return;
+        }
+        let room = (s.max_bytes - s.bytes) as usize;
+        if text.len() > room {
+            let cut = floor_char_boundary(&text, room);
+            let lost = text.len() - cut;
+            text.truncate(cut);
+            text.push_str(&format!("… [truncated {lost} bytes]"));
+        }
+        s.lines += 1;
+        s.bytes = s
+            .bytes
+            .saturating_add(u32::try_from(text.len()).unwrap_or(u32::MAX));
+        s.push(&FromWorker::Log {
+            job_id,
+            attempt,
+            level,
+            text,
+        });
+        if s.buffer.len() >= FLUSH_THRESHOLD {
+            s.flush();
+        }
+    }
+
+    /// Queues a frame and writes everything now.
+    pub(crate) fn send<T: Serialize>(&self, msg: &T) -> Result<(), FrameError> {
+        let mut s = self.state.borrow_mut();
+        s.push(msg);
+        s.flush();
+        match s.failed.take() {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes what is buffered (errors are kept for the next `send`).
+    pub(crate) fn flush(&self) {
+        self.state.borrow_mut().flush();
+    }
+}
+
+impl State {
+    fn push<T: Serialize>(&mut self, msg: &T) {
+        if self.failed.is_some() {
+            return;
+        }
+        if let Err(err) = encode_frame(msg, &mut self.buffer) {
+            self.failed = Some(err);
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.buffer.is_empty() || self.failed.is_some() {
+            self.buffer.clear();
+            return;
+        }
+        let result = self
+            .writer
+            .write_all(&self.buffer)
+            .and_then(|()| self.writer.flush());
+        self.buffer.clear();
+        if let Err(err) = result {
+            self.failed = Some(FrameError::Io(err));
+        }
+    }
+}
+
+/// The largest index `<= at` that is a char boundary of `s`.
+pub(crate) fn floor_char_boundary(s: &str, at: usize) -> usize {
+    if at >= s.len() {
+        return s.len();
+    }
+    let mut i = at;
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
