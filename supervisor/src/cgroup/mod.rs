@@ -1,0 +1,353 @@
+//! Memory limits for worker processes: cgroup v2, cgroup v1, or per-process rlimits.
+//!
+//! This module owns the cgroup directories jobvisor creates and nothing else: it detects
+//! which mechanism the host offers, creates one group per worker with its limits, joins a
+//! child to it (between fork and exec), reads the OOM counters that attribute a SIGKILL
+//! to the memory limit, kills everything in a group and removes it. It never touches a
+//! group it did not create.
+
+mod v1;
+mod v2;
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Which mechanism enforces the memory limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimiterMode {
+    /// cgroup v2: memory.max, memory.high, memory.swap.max=0, memory.oom.group, pids.max.
+    #[serde(rename = "cgroup_v2")]
+    V2,
+    /// cgroup v1: memory.limit_in_bytes (+ memsw), pids.max.
+    #[serde(rename = "cgroup_v1")]
+    V1,
+    /// No writable memory cgroup: RLIMIT_DATA in the worker.
+    Rlimit,
+}
+
+impl fmt::Display for LimiterMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LimiterMode::V2 => "cgroup v2",
+            LimiterMode::V1 => "cgroup v1",
+            LimiterMode::Rlimit => "rlimit",
+        })
+    }
+}
+
+/// What the operator asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimiterChoice {
+    /// The best the host offers: v2, else v1, else rlimit.
+    #[default]
+    Auto,
+    /// A cgroup (v2 or v1), or fail.
+    Cgroup,
+    /// Per-process rlimits even where cgroups are available.
+    Rlimit,
+}
+
+/// Limits for one worker.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupLimits {
+    pub memory_bytes: u64,
+    pub max_pids: u32,
+}
+
+/// Why a cgroup could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("no writable memory cgroup on this host ({0}); use the rlimit limiter")]
+    Unavailable(String),
+    #[error("cgroup {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+pub(crate) fn io_at(path: &Path) -> impl FnOnce(io::Error) -> CgroupError + '_ {
+    move |source| CgroupError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The detected mechanism and where its groups live.
+#[derive(Debug, Clone)]
+pub struct Limiter {
+    backend: Backend,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    V2(v2::Parent),
+    V1(v1::Parent),
+    Rlimit { reason: String },
+}
+
+impl Limiter {
+    /// Detects the best mechanism allowed by `choice`.
+    pub fn detect(choice: LimiterChoice) -> Result<Limiter, CgroupError> {
+        if choice == LimiterChoice::Rlimit {
+            return Ok(Limiter {
+                backend: Backend::Rlimit {
+                    reason: "rlimit limiter chosen".to_owned(),
+                },
+            });
+        }
+        let v2 = v2::Parent::detect();
+        let v2_reason = match v2 {
+            Ok(parent) => {
+                return Ok(Limiter {
+                    backend: Backend::V2(parent),
+                });
+            }
+            Err(reason) => reason,
+        };
+        let v1_reason = match v1::Parent::detect() {
+            Ok(parent) => {
+                return Ok(Limiter {
+                    backend: Backend::V1(parent),
+                });
+            }
+            Err(reason) => reason,
+        };
+        let reason = format!("v2: {v2_reason}; v1: {v1_reason}");
+        if choice == LimiterChoice::Cgroup {
+            return Err(CgroupError::Unavailable(reason));
+        }
+        Ok(Limiter {
+            backend: Backend::Rlimit { reason },
+        })
+    }
+
+    pub fn mode(&self) -> LimiterMode {
+        match self.backend {
+            Backend::V2(_) => LimiterMode::V2,
+            Backend::V1(_) => LimiterMode::V1,
+            Backend::Rlimit { .. } => LimiterMode::Rlimit,
+        }
+    }
+
+    /// One line for logs and `status`.
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::V2(parent) => format!("cgroup v2 at {}", parent.dir().display()),
+            Backend::V1(parent) => format!("cgroup v1 memory at {}", parent.dir().display()),
+            Backend::Rlimit { reason } => format!("rlimit (RLIMIT_DATA per worker): {reason}"),
+        }
+    }
+
+    /// Creates (or reuses, emptied) the group `name` below jobvisor's own cgroup.
+    /// In rlimit mode there is no group: the worker limits itself before running JS.
+    pub fn create_group(
+        &self,
+        name: &str,
+        limits: GroupLimits,
+    ) -> Result<WorkerGroup, CgroupError> {
+        let inner = match &self.backend {
+            Backend::V2(parent) => GroupInner::V2(parent.create(name, limits)?),
+            Backend::V1(parent) => GroupInner::V1(parent.create(name, limits)?),
+            Backend::Rlimit { .. } => GroupInner::None,
+        };
+        let join = inner
+            .procs_files()
+            .into_iter()
+            .map(|path| {
+                OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_CLOEXEC)
+                    .open(&path)
+                    .map_err(io_at(&path))
+            })
+            .collect::<Result<Vec<File>, CgroupError>>()?;
+        Ok(WorkerGroup {
+            inner,
+            join,
+            memory_bytes: limits.memory_bytes,
+        })
+    }
+
+    /// Kills and removes the groups below `name` left by an earlier run (a crashed
+    /// supervisor). Returns how many groups were removed.
+    pub fn remove_leftovers(&self, name: &str) -> Result<usize, CgroupError> {
+        match &self.backend {
+            Backend::V2(parent) => parent.remove_tree(name),
+            Backend::V1(parent) => parent.remove_tree(name),
+            Backend::Rlimit { .. } => Ok(0),
+        }
+    }
+}
+
+/// The cgroup of one worker (empty in rlimit mode).
+#[derive(Debug)]
+pub struct WorkerGroup {
+    inner: GroupInner,
+    /// `cgroup.procs` of each hierarchy, opened before fork: the child writes "0" to them.
+    join: Vec<File>,
+    memory_bytes: u64,
+}
+
+#[derive(Debug)]
+enum GroupInner {
+    V2(v2::Group),
+    V1(v1::Group),
+    None,
+}
+
+impl GroupInner {
+    fn procs_files(&self) -> Vec<PathBuf> {
+        match self {
+            GroupInner::V2(g) => vec![g.dir().join("cgroup.procs")],
+            GroupInner::V1(g) => g.procs_files(),
+            GroupInner::None => Vec::new(),
+        }
+    }
+}
+
+impl WorkerGroup {
+    /// File descriptors the child writes its pid into before exec.
+    pub fn join_fds(&self) -> Vec<RawFd> {
+        self.join.iter().map(AsRawFd::as_raw_fd).collect()
+    }
+
+    /// Whether the group enforces the memory limit (false in rlimit mode, where the worker
+    /// must be told to limit itself).
+    pub fn enforces_memory(&self) -> bool {
+        !matches!(self.inner, GroupInner::None)
+    }
+
+    pub fn memory_limit(&self) -> u64 {
+        self.memory_bytes
+    }
+
+    /// How many processes of this group the kernel's OOM killer has killed so far.
+    pub fn oom_kills(&self) -> u64 {
+        match &self.inner {
+            GroupInner::V2(g) => g.oom_kills(),
+            GroupInner::V1(g) => g.oom_kills(),
+            GroupInner::None => 0,
+        }
+    }
+
+    /// Peak memory use of the group, when the kernel reports it.
+    pub fn peak_memory(&self) -> Option<u64> {
+        match &self.inner {
+            GroupInner::V2(g) => g.peak_memory(),
+            GroupInner::V1(g) => g.peak_memory(),
+            GroupInner::None => None,
+        }
+    }
+
+    /// SIGKILLs every process in the group, including any that left the worker's process
+    /// group. Returns once the group is empty or `within` has passed.
+    pub fn kill_all(&self, within: Duration) -> bool {
+        let started = Instant::now();
+        loop {
+            let empty = match &self.inner {
+                GroupInner::V2(g) => g.kill_all(),
+                GroupInner::V1(g) => g.kill_all(),
+                GroupInner::None => true,
+            };
+            if empty {
+                return true;
+            }
+            if started.elapsed() >= within {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Kills what is left and removes the group's directories.
+    pub fn remove(self) -> Result<(), CgroupError> {
+        self.kill_all(Duration::from_secs(2));
+        match self.inner {
+            GroupInner::V2(g) => g.remove(),
+            GroupInner::V1(g) => g.remove(),
+            GroupInner::None => Ok(()),
+        }
+    }
+}
+
+/// Reads `cgroup.procs` (or `tasks`) and SIGKILLs every pid in it. Returns whether it was
+/// empty.
+pub(crate) fn kill_listed(procs: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(procs) else {
+        return true;
+    };
+    let mut empty = true;
+    for pid in text.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        empty = false;
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+    empty
+}
+
+/// Removes a group directory, retrying while the kernel still counts exiting tasks.
+pub(crate) fn remove_dir(dir: &Path) -> Result<(), CgroupError> {
+    let started = Instant::now();
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e)
+                if e.raw_os_error() == Some(libc::EBUSY)
+                    && started.elapsed() < Duration::from_secs(2) =>
+            {
+                kill_listed(&dir.join("cgroup.procs"));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(io_at(dir)(e)),
+        }
+    }
+}
+
+/// Reads a `key value` line from a flat-keyed cgroup file.
+pub(crate) fn read_keyed(path: &Path, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().find_map(|line| {
+        let (k, v) = line.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok()).flatten()
+    })
+}
+
+/// Reads a file holding one number.
+pub(crate) fn read_number(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// This process's path in a hierarchy, from `/proc/self/cgroup`: `controller` is e.g.
+/// "memory" for v1, or "" for the v2 line (`0::/path`).
+pub(crate) fn own_path(controller: &str) -> Option<String> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    text.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let _id = parts.next()?;
+        let controllers = parts.next()?;
+        let path = parts.next()?;
+        let matches = if controller.is_empty() {
+            controllers.is_empty()
+        } else {
+            controllers.split(',').any(|c| c == controller)
+        };
+        matches.then(|| path.to_owned())
+    })
+}
+
+/// Writes a control file, naming it in the error.
+pub(crate) fn write_control(path: &Path, value: &str) -> Result<(), CgroupError> {
+    std::fs::write(path, value).map_err(io_at(path))
+}

@@ -1,0 +1,155 @@
+//! cgroup v1: a memory hierarchy (required) and a pids hierarchy (used when writable).
+//! v1 has no group kill and no group OOM: the OOM killer picks one task, and a kill is a
+//! loop over `cgroup.procs` until it is empty.
+
+use std::path::{Path, PathBuf};
+
+use super::{
+    CgroupError, GroupLimits, io_at, kill_listed, own_path, read_keyed, read_number, remove_dir,
+    write_control,
+};
+
+const MEMORY_ROOT: &str = "/sys/fs/cgroup/memory";
+const PIDS_ROOT: &str = "/sys/fs/cgroup/pids";
+
+/// jobvisor's own place in the v1 hierarchies.
+#[derive(Debug, Clone)]
+pub(crate) struct Parent {
+    memory: PathBuf,
+    pids: Option<PathBuf>,
+}
+
+impl Parent {
+    /// Finds this process's memory cgroup and checks that a child group can be made there.
+    pub(crate) fn detect() -> Result<Parent, String> {
+        let own = own_path("memory").ok_or("no memory controller in /proc/self/cgroup")?;
+        let memory = Path::new(MEMORY_ROOT).join(own.trim_start_matches('/'));
+        if !memory.join("memory.limit_in_bytes").exists() {
+            return Err(format!("{} has no memory.limit_in_bytes", memory.display()));
+        }
+        probe(&memory)?;
+        let pids = own_path("pids")
+            .map(|own| Path::new(PIDS_ROOT).join(own.trim_start_matches('/')))
+            .filter(|dir| probe(dir).is_ok());
+        Ok(Parent { memory, pids })
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.memory
+    }
+
+    pub(crate) fn create(&self, name: &str, limits: GroupLimits) -> Result<Group, CgroupError> {
+        let memory = self.memory.join(name);
+        std::fs::create_dir_all(&memory).map_err(io_at(&memory))?;
+        kill_listed(&memory.join("cgroup.procs"));
+        let limit = limits.memory_bytes.to_string();
+        // Lower memsw first if a previous limit was larger: memsw must stay >= the limit.
+        let memsw = memory.join("memory.memsw.limit_in_bytes");
+        let has_memsw = memsw.exists();
+        if has_memsw {
+            let _ = std::fs::write(&memsw, "-1");
+        }
+        write_control(&memory.join("memory.limit_in_bytes"), &limit)?;
+        if has_memsw {
+            // Limit + swap = limit: a memory bomb is killed instead of swapping the host.
+            write_control(&memsw, &limit)?;
+        }
+        // Reset the peak so it describes this worker only.
+        let _ = std::fs::write(memory.join("memory.max_usage_in_bytes"), "0");
+        let pids = match &self.pids {
+            Some(root) => {
+                let dir = root.join(name);
+                std::fs::create_dir_all(&dir).map_err(io_at(&dir))?;
+                write_control(&dir.join("pids.max"), &limits.max_pids.to_string())?;
+                Some(dir)
+            }
+            None => None,
+        };
+        let oom_kills_at_start =
+            read_keyed(&memory.join("memory.oom_control"), "oom_kill").unwrap_or(0);
+        Ok(Group {
+            memory,
+            pids,
+            oom_kills_at_start,
+        })
+    }
+
+    pub(crate) fn remove_tree(&self, name: &str) -> Result<usize, CgroupError> {
+        let mut removed = 0;
+        for root in std::iter::once(&self.memory).chain(self.pids.as_ref()) {
+            removed += remove_tree(&root.join(name))?;
+        }
+        Ok(removed)
+    }
+}
+
+/// Makes and removes a probe group to check write access.
+fn probe(dir: &Path) -> Result<(), String> {
+    let probe = dir.join(format!("jobvisor-probe-{}", std::process::id()));
+    std::fs::create_dir(&probe)
+        .map_err(|e| format!("cannot create a group in {}: {e}", dir.display()))?;
+    let _ = std::fs::remove_dir(&probe);
+    Ok(())
+}
+
+/// Depth-first kill and removal of a directory tree of groups.
+fn remove_tree(dir: &Path) -> Result<usize, CgroupError> {
+    if !dir.is_dir() {
+        return Ok(0);
+    }
+    let mut removed = 0;
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                removed += remove_tree(&entry.path())?;
+            }
+        }
+    }
+    kill_listed(&dir.join("cgroup.procs"));
+    remove_dir(dir)?;
+    Ok(removed + 1)
+}
+
+/// One worker's v1 groups.
+#[derive(Debug)]
+pub(crate) struct Group {
+    memory: PathBuf,
+    pids: Option<PathBuf>,
+    oom_kills_at_start: u64,
+}
+
+impl Group {
+    pub(crate) fn procs_files(&self) -> Vec<PathBuf> {
+        std::iter::once(&self.memory)
+            .chain(self.pids.as_ref())
+            .map(|dir| dir.join("cgroup.procs"))
+            .collect()
+    }
+
+    pub(crate) fn oom_kills(&self) -> u64 {
+        read_keyed(&self.memory.join("memory.oom_control"), "oom_kill")
+            .unwrap_or(0)
+            .saturating_sub(self.oom_kills_at_start)
+    }
+
+    pub(crate) fn peak_memory(&self) -> Option<u64> {
+        read_number(&self.memory.join("memory.max_usage_in_bytes"))
+    }
+
+    pub(crate) fn kill_all(&self) -> bool {
+        let memory_empty = kill_listed(&self.memory.join("cgroup.procs"));
+        let pids_empty = self
+            .pids
+            .as_ref()
+            .is_none_or(|dir| kill_listed(&dir.join("cgroup.procs")));
+        memory_empty && pids_empty
+    }
+
+    pub(crate) fn remove(self) -> Result<(), CgroupError> {
+        remove_dir(&self.memory)?;
+        if let Some(pids) = &self.pids {
+            remove_dir(pids)?;
+        }
+        Ok(())
+    }
+}

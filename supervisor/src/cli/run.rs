@@ -1,0 +1,554 @@
+//! `jobvisor run FILE`: one job through one real worker process, no daemon, no database.
+//!
+//! The worker is started exactly as the daemon starts it (own process group, cgroup or
+//! rlimit memory limit, fd 3 socket), so what a script author sees here is what the
+//! daemon will do: the same result, the same console capture, the same timeout and
+//! out-of-memory behaviour.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use jobvisor_protocol::worker::{
+    FromWorker, Isolation, JobError, JobLimits, JobStats, LogLevel, Outcome, RunJob, ScriptRef,
+    ToWorker,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+
+use crate::cgroup::{GroupLimits, Limiter, LimiterChoice, LimiterMode};
+use crate::exit_code;
+use crate::pool::connection::{WorkerConnection, message_name};
+use crate::pool::exit::{AttemptOutcome, ExitFacts, classify_exit};
+use crate::pool::spawn::{SpawnSpec, default_worker_program, spawn_worker};
+use crate::units::{format_duration, format_size, parse_duration, parse_size};
+
+/// How long past the job's timeout the worker may take to stop the job itself before it
+/// is killed.
+const KILL_GRACE: Duration = Duration::from_millis(250);
+/// How long a new worker may take to say hello and ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How much of the worker's stderr is kept for classifying its death.
+const STDERR_TAIL: usize = 16 * 1024;
+/// Processes (threads included) a worker may have.
+const WORKER_MAX_PIDS: u32 = 64;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The script: an ES module whose default export is the handler.
+    pub file: PathBuf,
+    /// The payload: JSON text, `@FILE` to read it from a file, or `-` for stdin.
+    #[arg(long, default_value = "{}")]
+    pub payload: String,
+    /// Stop the job after this long (e.g. 30s, 500ms, 2m).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Memory limit of the worker (e.g. 256MiB, 1GiB).
+    #[arg(long, default_value = "256MiB", value_parser = parse_size)]
+    pub memory: u64,
+    /// `script`: the handler runs on a context kept for the script; `job`: a fresh
+    /// context for the job. With one job the result is the same; this exercises the mode.
+    #[arg(long, value_enum, default_value = "script")]
+    pub isolation: IsolationArg,
+    /// How the memory limit is enforced: the best available, a cgroup, or rlimit.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub limiter: LimiterChoice,
+    /// Print one JSON object (result or error, console lines, duration, outcome).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum IsolationArg {
+    Script,
+    Job,
+}
+
+impl From<IsolationArg> for Isolation {
+    fn from(value: IsolationArg) -> Self {
+        match value {
+            IsolationArg::Script => Isolation::Script,
+            IsolationArg::Job => Isolation::Job,
+        }
+    }
+}
+
+/// A console line of the job.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsoleLine {
+    pub level: &'static str,
+    pub text: String,
+}
+
+/// What `run --json` prints.
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    pub outcome: String,
+    /// The handler's result (absent when it returned nothing serialisable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Box<serde_json::value::RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ReportError>,
+    pub console: Vec<ConsoleLine>,
+    pub console_dropped: u32,
+    pub duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_memory_bytes: Option<u64>,
+    pub memory_limit: MemoryLimitReport,
+    pub worker_pid: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReportError {
+    pub kind: String,
+    pub name: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MemoryLimitReport {
+    pub bytes: u64,
+    pub enforced_by: LimiterMode,
+}
+
+/// Input errors, reported with exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum RunInputError {
+    #[error("cannot read script {path}: {source}")]
+    Script {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read the payload from {what}: {source}")]
+    PayloadRead {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the payload is not valid JSON ({0}); pass JSON text, @FILE or - for stdin")]
+    PayloadJson(#[source] serde_json::Error),
+    #[error("--timeout must be more than 0s")]
+    ZeroTimeout,
+    #[error("--memory must be at least 16MiB, got {0}")]
+    TinyMemory(String),
+}
+
+/// Runs the command and returns the process exit code.
+pub fn execute(args: &RunArgs) -> u8 {
+    let input = match read_input(args) {
+        Ok(input) => input,
+        Err(err) => {
+            eprintln!("jobvisor run: {err}");
+            return exit_code::USAGE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("jobvisor run: cannot start the runtime: {err}");
+            return exit_code::FAILURE;
+        }
+    };
+    let stream_console = !args.json;
+    match runtime.block_on(run_job(args, input, stream_console)) {
+        Ok(report) => print_report(args, &report),
+        Err(err) => {
+            eprintln!("jobvisor run: {err:#}");
+            exit_code::FAILURE
+        }
+    }
+}
+
+struct Input {
+    name: String,
+    source: String,
+    payload: String,
+}
+
+fn read_input(args: &RunArgs) -> Result<Input, RunInputError> {
+    if args.timeout.is_zero() {
+        return Err(RunInputError::ZeroTimeout);
+    }
+    if args.memory < 16 << 20 {
+        return Err(RunInputError::TinyMemory(format_size(args.memory)));
+    }
+    let source = std::fs::read_to_string(&args.file).map_err(|source| RunInputError::Script {
+        path: args.file.clone(),
+        source,
+    })?;
+    let payload = read_payload(&args.payload)?;
+    serde_json::from_str::<serde_json::Value>(&payload).map_err(RunInputError::PayloadJson)?;
+    let name = args
+        .file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "script".to_owned());
+    Ok(Input {
+        name,
+        source,
+        payload,
+    })
+}
+
+/// `JSON`, `@FILE` or `-` (stdin).
+pub fn read_payload(spec: &str) -> Result<String, RunInputError> {
+    if spec == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|source| RunInputError::PayloadRead {
+                what: "stdin".to_owned(),
+                source,
+            })?;
+        return Ok(text);
+    }
+    if let Some(path) = spec.strip_prefix('@') {
+        return std::fs::read_to_string(path).map_err(|source| RunInputError::PayloadRead {
+            what: path.to_owned(),
+            source,
+        });
+    }
+    Ok(spec.to_owned())
+}
+
+/// The hex SHA-256 of a script's source: its version.
+pub fn script_hash(source: &str) -> String {
+    let digest = Sha256::digest(source.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn run_job(args: &RunArgs, input: Input, stream_console: bool) -> anyhow::Result<RunReport> {
+    let limiter = Limiter::detect(args.limiter)?;
+    let group_name = format!("jobvisor-run-{}", std::process::id());
+    let group = limiter.create_group(
+        &group_name,
+        GroupLimits {
+            memory_bytes: args.memory,
+            max_pids: WORKER_MAX_PIDS,
+        },
+    )?;
+    let spec = SpawnSpec {
+        program: default_worker_program(),
+        self_limit_bytes: (!group.enforces_memory()).then_some(args.memory),
+    };
+    let result = drive_worker(args, &input, &spec, &group, limiter.mode(), stream_console).await;
+    if let Err(err) = group.remove() {
+        eprintln!("jobvisor run: warning: cannot remove the worker's cgroup: {err}");
+    }
+    result
+}
+
+async fn drive_worker(
+    args: &RunArgs,
+    input: &Input,
+    spec: &SpawnSpec,
+    group: &crate::cgroup::WorkerGroup,
+    mode: LimiterMode,
+    stream_console: bool,
+) -> anyhow::Result<RunReport> {
+    let started = Instant::now();
+    let mut spawned = spawn_worker(spec, group)?;
+    let pid = spawned.child.id();
+    let stderr_tail = tokio::spawn(collect_stderr_tail(spawned.child.stderr.take()));
+
+    let mut console = Vec::new();
+    let mut finished: Option<(Outcome, JobStats)> = None;
+    let mut killed_for_timeout = false;
+    let mut protocol_error: Option<String> = None;
+
+    match WorkerConnection::establish(spawned.socket, READY_TIMEOUT).await {
+        Err(err) => protocol_error = Some(err.to_string()),
+        Ok(mut worker) => {
+            let job = RunJob {
+                job_id: 1,
+                attempt: 1,
+                max_attempts: 1,
+                queue: "default".to_owned(),
+                script: ScriptRef {
+                    name: input.name.clone(),
+                    hash: script_hash(&input.source),
+                    source: Some(input.source.clone()),
+                },
+                payload: input.payload.clone(),
+                deadline_ms: u64::try_from(args.timeout.as_millis()).unwrap_or(u64::MAX),
+                limits: JobLimits::default(),
+                isolation: args.isolation.into(),
+            };
+            let deadline = tokio::time::Instant::now() + args.timeout + KILL_GRACE;
+            if let Err(err) = worker.send(&ToWorker::Run(job)).await {
+                protocol_error = Some(format!("sending the job: {err}"));
+            }
+            while protocol_error.is_none() && finished.is_none() {
+                match tokio::time::timeout_at(deadline, worker.recv()).await {
+                    Err(_) => {
+                        killed_for_timeout = true;
+                        break;
+                    }
+                    Ok(Ok(None)) => break,
+                    Ok(Err(err)) => protocol_error = Some(err.to_string()),
+                    Ok(Ok(Some(FromWorker::Log {
+                        job_id: 1,
+                        attempt: 1,
+                        level,
+                        text,
+                    }))) => {
+                        let line = ConsoleLine {
+                            level: level_name(level),
+                            text,
+                        };
+                        if stream_console {
+                            print_console_line(&line);
+                        }
+                        console.push(line);
+                    }
+                    Ok(Ok(Some(FromWorker::Progress { job_id: 1, .. }))) => {}
+                    Ok(Ok(Some(FromWorker::Done {
+                        job_id: 1,
+                        attempt: 1,
+                        outcome,
+                        stats,
+                    }))) => finished = Some((outcome, stats)),
+                    Ok(Ok(Some(other))) => {
+                        protocol_error = Some(format!(
+                            "unexpected {} frame for a job it does not run",
+                            message_name(&other)
+                        ));
+                    }
+                }
+            }
+            if finished.is_some() {
+                let _ = worker.send(&ToWorker::Shutdown).await;
+            }
+        }
+    }
+    let duration = started.elapsed();
+
+    // Stop the worker: it exits by itself after Shutdown; anything else is killed.
+    if finished.is_none() {
+        kill_worker(pid, group);
+    }
+    let mut child = spawned.child;
+    let status = match tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::task::spawn_blocking(move || child.wait().map(|s| (s, child))),
+    )
+    .await
+    {
+        Ok(Ok(Ok((status, _)))) => status,
+        _ => {
+            kill_worker(pid, group);
+            anyhow::bail!("worker {pid} did not exit after it was killed");
+        }
+    };
+    let stderr_tail = stderr_tail.await.unwrap_or_default();
+    let peak_memory = group.peak_memory();
+
+    let (outcome, result, error, stats) = match (finished, protocol_error) {
+        (Some((Outcome::Ok { result }, stats)), _) => {
+            // Kept as the worker wrote it: key order and number formatting are the handler's.
+            let value = match result {
+                Some(text) => Some(serde_json::value::RawValue::from_string(text)?),
+                None => None,
+            };
+            (AttemptOutcome::Completed, value, None, Some(stats))
+        }
+        (Some((Outcome::Err(err), stats)), _) => (
+            AttemptOutcome::from_worker_error(err.kind),
+            None,
+            Some(report_error(&err)),
+            Some(stats),
+        ),
+        (None, Some(why)) if !killed_for_timeout && group.oom_kills() == 0 => {
+            (AttemptOutcome::ProtocolError(why), None, None, None)
+        }
+        (None, _) => {
+            let outcome = classify_exit(ExitFacts {
+                status,
+                killed_for_timeout,
+                oom_kills: group.oom_kills(),
+                stderr_tail: &stderr_tail,
+            });
+            (outcome, None, None, None)
+        }
+    };
+    let error = error.or_else(|| synthesized_error(&outcome, args, mode, &stderr_tail));
+    Ok(RunReport {
+        outcome: outcome.as_str().to_owned(),
+        result,
+        error,
+        console,
+        console_dropped: stats.map_or(0, |s| s.logs_dropped),
+        duration_ms: duration.as_secs_f64() * 1000.0,
+        cpu_ms: stats.map(|s| s.cpu_us as f64 / 1000.0),
+        peak_memory_bytes: peak_memory.or(stats.map(|s| s.max_rss_bytes)),
+        memory_limit: MemoryLimitReport {
+            bytes: args.memory,
+            enforced_by: mode,
+        },
+        worker_pid: pid,
+    })
+}
+
+/// SIGKILLs the worker's process group and everything in its cgroup.
+fn kill_worker(pid: u32, group: &crate::cgroup::WorkerGroup) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: killpg(2) has no memory-safety preconditions; the worker leads its group.
+        unsafe {
+            libc::killpg(pid, libc::SIGKILL);
+        }
+    }
+    group.kill_all(Duration::from_secs(1));
+}
+
+async fn collect_stderr_tail(stderr: Option<std::process::ChildStderr>) -> String {
+    let Some(stderr) = stderr else {
+        return String::new();
+    };
+    let Ok(mut stderr) = tokio::process::ChildStderr::from_std(stderr) else {
+        return String::new();
+    };
+    let mut tail: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stderr.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                tail.extend_from_slice(&buf[..n]);
+                if tail.len() > STDERR_TAIL {
+                    tail.drain(..tail.len() - STDERR_TAIL);
+                }
+            }
+        }
+    }
+    String::from_utf8_lossy(&tail).into_owned()
+}
+
+fn report_error(err: &JobError) -> ReportError {
+    ReportError {
+        kind: format!("{:?}", err.kind).to_lowercase(),
+        name: err.name.clone(),
+        message: err.message.clone(),
+        stack: err.stack.clone(),
+    }
+}
+
+/// The error shown for an attempt the worker could not report itself.
+fn synthesized_error(
+    outcome: &AttemptOutcome,
+    args: &RunArgs,
+    mode: LimiterMode,
+    stderr_tail: &str,
+) -> Option<ReportError> {
+    let (name, message) = match outcome {
+        AttemptOutcome::Completed | AttemptOutcome::JsError => return None,
+        AttemptOutcome::Timeout => (
+            "TimeoutError",
+            format!(
+                "the job ran past its timeout of {} and the worker was killed",
+                format_duration(args.timeout)
+            ),
+        ),
+        AttemptOutcome::Oom => (
+            "OutOfMemory",
+            format!(
+                "the job ran out of memory: the worker was stopped at its limit of {} ({mode})",
+                format_size(args.memory)
+            ),
+        ),
+        AttemptOutcome::Crash(_) => {
+            let last = stderr_tail
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            (
+                "WorkerCrash",
+                format!("the worker died: {outcome}; its last words: {last}"),
+            )
+        }
+        AttemptOutcome::ProtocolError(why) => (
+            "ProtocolError",
+            format!("the worker broke the protocol: {why}"),
+        ),
+        AttemptOutcome::Killed => (
+            "Killed",
+            "the worker was killed by a signal from outside jobvisor".to_owned(),
+        ),
+    };
+    Some(ReportError {
+        kind: outcome.as_str().to_owned(),
+        name: name.to_owned(),
+        message,
+        stack: None,
+    })
+}
+
+fn level_name(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
+    }
+}
+
+fn print_console_line(line: &ConsoleLine) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = match line.level {
+        "info" => writeln!(stderr, "{}", line.text),
+        level => writeln!(stderr, "{level}: {}", line.text),
+    };
+}
+
+/// Prints the report and returns the exit code for its outcome.
+fn print_report(args: &RunArgs, report: &RunReport) -> u8 {
+    let code = match report.outcome.as_str() {
+        "completed" => exit_code::OK,
+        "js_error" => exit_code::JOB_ERROR,
+        "timeout" => exit_code::JOB_TIMEOUT,
+        "oom" => exit_code::JOB_OOM,
+        _ => exit_code::JOB_CRASHED,
+    };
+    if args.json {
+        match serde_json::to_string_pretty(report) {
+            Ok(text) => println!("{text}"),
+            Err(err) => {
+                eprintln!("jobvisor run: cannot print the report: {err}");
+                return exit_code::FAILURE;
+            }
+        }
+        return code;
+    }
+    if let Some(result) = &report.result {
+        println!("{result}");
+    }
+    let summary = format!(
+        "{} in {:.1} ms{}",
+        report.outcome,
+        report.duration_ms,
+        if report.console_dropped > 0 {
+            format!(", {} console lines dropped", report.console_dropped)
+        } else {
+            String::new()
+        }
+    );
+    if let Some(error) = &report.error {
+        eprintln!("error: {}: {}", error.name, error.message);
+        if let Some(stack) = &error.stack {
+            eprintln!("{}", stack.trim_end());
+        }
+    }
+    if std::io::stderr().is_terminal() || report.error.is_some() {
+        eprintln!("jobvisor run: {summary}");
+    }
+    code
+}

@@ -1,0 +1,17 @@
+//! Exit codes of the `jobvisor` binary. Documented in docs/cli.md; never renumber.
+
+/// Success.
+pub const OK: u8 = 0;
+/// jobvisor itself failed (cannot start a worker, I/O error).
+pub const FAILURE: u8 = 1;
+/// Bad command line or bad input (unreadable file, payload that is not JSON).
+pub const USAGE: u8 = 2;
+/// The job failed in JavaScript: it threw, rejected, never settled, hit an engine limit,
+/// or the script could not be loaded.
+pub const JOB_ERROR: u8 = 3;
+/// The job ran past its timeout and was stopped.
+pub const JOB_TIMEOUT: u8 = 4;
+/// The job ran out of memory: its worker was stopped by the memory limit.
+pub const JOB_OOM: u8 = 5;
+/// The worker crashed, broke the protocol or was killed from outside.
+pub const JOB_CRASHED: u8 = 6;

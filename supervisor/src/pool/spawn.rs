@@ -1,0 +1,147 @@
+//! Starting one `jobvisor-worker` process.
+//!
+//! The child gets the worker's end of a socketpair as fd 3 and nothing else: its own
+//! process group, an empty environment, cwd `/`, PDEATHSIG=SIGKILL (with a check that the
+//! parent did not die before it was set), its cgroup joined before exec, a data-segment
+//! ceiling, and every fd above 3 closed on exec. Must be called from a thread that lives as
+//! long as the worker: PDEATHSIG fires when the *thread* that forked exits.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::cgroup::WorkerGroup;
+
+/// Extra address space allowed above the memory limit for the RLIMIT_DATA ceiling set
+/// before exec: the engine thread's stack is mapped before the worker lowers the limit
+/// to its exact budget.
+const DATA_CEILING_SLACK: u64 = 256 * 1024 * 1024 + 64 * 1024 * 1024;
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct SpawnSpec {
+    pub program: PathBuf,
+    /// Passed as `--memory-limit` so the worker applies RLIMIT_DATA itself, for hosts
+    /// without a memory cgroup.
+    pub self_limit_bytes: Option<u64>,
+}
+
+/// A started worker: the process and the supervisor's end of its socket.
+#[derive(Debug)]
+pub struct SpawnedWorker {
+    pub child: Child,
+    pub socket: UnixStream,
+}
+
+/// Finds `jobvisor-worker`: `$JOBVISOR_WORKER`, else next to the running executable.
+pub fn default_worker_program() -> PathBuf {
+    if let Some(path) = std::env::var_os("JOBVISOR_WORKER") {
+        return PathBuf::from(path);
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("jobvisor-worker")))
+        .unwrap_or_else(|| PathBuf::from("jobvisor-worker"))
+}
+
+/// Starts a worker in `group`.
+pub fn spawn_worker(spec: &SpawnSpec, group: &WorkerGroup) -> io::Result<SpawnedWorker> {
+    if !spec.program.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "worker program {} not found (set JOBVISOR_WORKER or install jobvisor-worker next to jobvisor)",
+                spec.program.display()
+            ),
+        ));
+    }
+    let (ours, theirs) = UnixStream::pair()?;
+    let theirs: OwnedFd = theirs.into();
+    let child_fd = theirs.as_raw_fd();
+    let join_fds = group.join_fds();
+    let parent_pid = std::process::id() as libc::pid_t;
+    let data_ceiling = spec
+        .self_limit_bytes
+        .map(|budget| budget.saturating_add(DATA_CEILING_SLACK));
+
+    let mut command = Command::new(&spec.program);
+    if let Some(budget) = spec.self_limit_bytes {
+        command.arg("--memory-limit").arg(budget.to_string());
+    }
+    command
+        .env_clear()
+        .current_dir(Path::new("/"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    // SAFETY: the closure runs between fork and exec and calls only async-signal-safe
+    // functions (prctl, getppid, write, setrlimit, dup2, fcntl, syscall), allocating nothing.
+    unsafe {
+        command.pre_exec(move || child_setup(child_fd, &join_fds, parent_pid, data_ceiling));
+    }
+    let child = command.spawn()?;
+    drop(theirs);
+    Ok(SpawnedWorker {
+        child,
+        socket: ours,
+    })
+}
+
+/// Runs in the child between fork and exec.
+fn child_setup(
+    socket_fd: RawFd,
+    join_fds: &[RawFd],
+    parent_pid: libc::pid_t,
+    data_ceiling: Option<u64>,
+) -> io::Result<()> {
+    // SAFETY (whole function): plain syscalls on integers and on buffers that outlive the call.
+    unsafe {
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // The parent may have died between fork and prctl: then nobody would kill us.
+        if libc::getppid() != parent_pid {
+            libc::_exit(1);
+        }
+        for &fd in join_fds {
+            if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        if let Some(ceiling) = data_ceiling {
+            let limit = libc::rlimit {
+                rlim_cur: ceiling,
+                rlim_max: ceiling,
+            };
+            if libc::setrlimit(libc::RLIMIT_DATA, &limit) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        if socket_fd == 3 {
+            // dup2 onto itself would keep close-on-exec set.
+            if libc::fcntl(3, libc::F_SETFD, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        } else if libc::dup2(socket_fd, 3) != 3 {
+            return Err(io::Error::last_os_error());
+        }
+        // Everything above 3 closes at exec. Marking instead of closing keeps the pipe the
+        // standard library uses to report a failed exec working.
+        let marked = libc::syscall(
+            libc::SYS_close_range,
+            4u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
+        if marked != 0 {
+            for fd in 4..4096 {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
+    }
+    Ok(())
+}
