@@ -1,0 +1,637 @@
+//! `jobvisor run` end to end: the JavaScript contract, failures of every kind, and the
+//! time and memory limits, through the real `jobvisor` and `jobvisor-worker` binaries.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use jobvisor_tests::{memory_cgroup_available, run_json, run_script};
+use serde_json::json;
+
+#[test]
+fn sync_handler_result_goes_to_stdout() {
+    let out = run_script(
+        "sum",
+        "export default function (p) { return { sum: p.a + p.b } }",
+        &["--payload", r#"{"a":2,"b":3}"#],
+    );
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    assert_eq!(out.stdout.trim(), r#"{"sum":5}"#);
+}
+
+#[test]
+fn async_handler_gets_payload_and_job_context() {
+    let report = run_json(
+        "ctx",
+        "export default async function (payload, ctx) { await null; return { name: payload.name, job: ctx.job } }",
+        &["--payload", r#"{"name":"ada"}"#],
+        0,
+    );
+    assert_eq!(report["outcome"], "completed");
+    assert_eq!(
+        report["result"],
+        json!({"name": "ada", "job": {"id": 1, "attempt": 1, "maxAttempts": 1, "queue": "default", "script": "ctx"}})
+    );
+}
+
+#[test]
+fn async_arrow_default_export_is_accepted() {
+    let report = run_json(
+        "arrow",
+        "export default async (p) => ({ doubled: p.n * 2 })",
+        &["--payload", r#"{"n":21}"#],
+        0,
+    );
+    assert_eq!(report["result"], json!({"doubled": 42}));
+}
+
+#[test]
+fn awaited_timer_sleeps_instead_of_spinning() {
+    let report = run_json(
+        "timer",
+        "export default async () => { const t0 = Date.now(); await new Promise(r => setTimeout(r, 1000)); return Date.now() - t0 }",
+        &[],
+        0,
+    );
+    let waited = report["result"].as_f64().unwrap();
+    assert!(waited >= 990.0, "waited only {waited} ms");
+    let cpu = report["cpu_ms"].as_f64().unwrap();
+    assert!(
+        cpu < 150.0,
+        "a 1 s timer cost {cpu} ms of CPU: the executor is spinning"
+    );
+}
+
+#[test]
+fn intervals_run_and_are_dropped_when_the_handler_settles() {
+    let report = run_json(
+        "interval",
+        "export default () => new Promise(r => { let n = 0; const id = setInterval(() => { n++; if (n === 3) { clearInterval(id); r(n) } }, 10) })",
+        &[],
+        0,
+    );
+    assert_eq!(report["result"], json!(3));
+}
+
+#[test]
+fn console_is_captured_with_levels_and_never_reaches_stdout() {
+    let report = run_json(
+        "console",
+        r#"export default () => { console.log("a", { b: 1 }); console.info("i"); console.warn("w"); console.error("e"); console.debug("d"); return 1 }"#,
+        &[],
+        0,
+    );
+    let console = report["console"].as_array().unwrap();
+    let levels: Vec<_> = console
+        .iter()
+        .map(|l| l["level"].as_str().unwrap())
+        .collect();
+    assert_eq!(levels, ["info", "info", "warn", "error", "debug"]);
+    assert!(console[0]["text"].as_str().unwrap().starts_with("a {"));
+    // Human mode: the result alone on stdout, console lines on stderr.
+    let out = run_script(
+        "console2",
+        r#"export default () => { console.log("to stderr"); return 7 }"#,
+        &[],
+    );
+    assert_eq!(out.stdout.trim(), "7");
+    assert!(out.stderr.contains("to stderr"), "stderr: {}", out.stderr);
+}
+
+#[test]
+fn console_output_is_capped_and_the_cut_is_marked() {
+    let report = run_json(
+        "chatty",
+        "export default () => { for (let i = 0; i < 5000; i++) console.log('line ' + i); return 'done' }",
+        &[],
+        0,
+    );
+    let console = report["console"].as_array().unwrap();
+    assert_eq!(console.len(), 1001, "1000 lines and one marker");
+    assert!(
+        console[1000]["text"]
+            .as_str()
+            .unwrap()
+            .contains("console output truncated")
+    );
+    assert_eq!(report["console_dropped"], json!(4000));
+}
+
+/// Every kind of thrown value ends as a clean, bounded error with exit code 3.
+#[test]
+fn thrown_values_of_every_kind_become_clean_errors() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "error",
+            "throw new TypeError('bad thing')",
+            "TypeError",
+            "bad thing",
+        ),
+        ("number", "throw 42", "Uncaught number", "42"),
+        (
+            "undefined",
+            "throw undefined",
+            "Uncaught undefined",
+            "undefined",
+        ),
+        ("string", "throw 'plain'", "Uncaught string", "plain"),
+        (
+            "throwing-tostring",
+            "throw { toString() { throw new Error('no') } }",
+            "Uncaught object",
+            "{}",
+        ),
+        (
+            "circular",
+            "const o = { a: 1 }; o.self = o; throw o",
+            "Uncaught object",
+            "[object Object]",
+        ),
+        (
+            "custom",
+            "class MyErr extends Error { constructor() { super('mine'); this.name = 'MyErr' } } throw new MyErr()",
+            "MyErr",
+            "mine",
+        ),
+        (
+            "huge-message",
+            "throw new Error('x'.repeat(1e6))",
+            "Error",
+            "xxxx",
+        ),
+    ];
+    for (name, body, expected_name, expected_message) in cases {
+        let source = format!("export default function () {{ {body} }}");
+        let report = run_json(name, &source, &[], 3);
+        assert_eq!(report["outcome"], "js_error", "{name}");
+        let error = &report["error"];
+        assert_eq!(error["name"], *expected_name, "{name}: {error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.starts_with(expected_message), "{name}: {message}");
+        assert!(
+            message.len() <= 9 * 1024,
+            "{name}: message of {} bytes is not bounded",
+            message.len()
+        );
+    }
+}
+
+#[test]
+fn errors_carry_a_stack_naming_the_script() {
+    let report = run_json(
+        "stacky",
+        "function inner() { throw new Error('deep') }\nexport default function () { inner() }",
+        &[],
+        3,
+    );
+    let stack = report["error"]["stack"].as_str().unwrap();
+    assert!(
+        stack.contains("inner") && stack.contains("stacky"),
+        "stack: {stack}"
+    );
+}
+
+#[test]
+fn a_rejected_promise_is_an_error() {
+    let report = run_json(
+        "rejects",
+        "export default async () => { await null; throw new RangeError('late') }",
+        &[],
+        3,
+    );
+    assert_eq!(report["error"]["name"], "RangeError");
+    assert_eq!(report["error"]["message"], "late");
+}
+
+#[test]
+fn a_promise_that_never_settles_is_an_error_not_a_hang() {
+    let out = run_script(
+        "never",
+        "export default () => new Promise(() => {})",
+        &["--json", "--timeout", "20s"],
+    );
+    assert_eq!(out.code, 3, "stderr: {}", out.stderr);
+    assert!(
+        out.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        out.elapsed
+    );
+    assert_eq!(out.report()["error"]["kind"], "neversettled");
+}
+
+#[test]
+fn an_infinite_loop_is_killed_at_the_timeout() {
+    let out = run_script(
+        "spin",
+        "export default () => { while (true) {} }",
+        &["--json", "--timeout", "1s"],
+    );
+    assert_eq!(out.code, 4, "stderr: {}", out.stderr);
+    assert!(
+        out.elapsed < Duration::from_secs(2),
+        "killed after {:?}",
+        out.elapsed
+    );
+    let report = out.report();
+    assert_eq!(report["outcome"], "timeout");
+    assert!(
+        report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("timeout of 1s")
+    );
+}
+
+#[test]
+fn a_catastrophic_regex_is_killed_at_the_timeout() {
+    let out = run_script(
+        "redos",
+        "export default () => /^(a+)+$/.test('a'.repeat(40) + 'b')",
+        &["--json", "--timeout", "1s"],
+    );
+    assert_eq!(out.code, 4, "stderr: {}", out.stderr);
+    assert!(
+        out.elapsed < Duration::from_secs(2),
+        "killed after {:?}",
+        out.elapsed
+    );
+}
+
+#[test]
+fn a_timer_past_the_deadline_ends_the_job_without_a_kill() {
+    let report = run_json(
+        "late-timer",
+        "export default () => new Promise(r => setTimeout(r, 60000))",
+        &["--timeout", "500ms"],
+        4,
+    );
+    assert_eq!(report["outcome"], "timeout");
+    assert_eq!(
+        report["error"]["kind"], "deadline",
+        "the worker stopped the job itself"
+    );
+}
+
+#[test]
+fn deep_recursion_is_a_clean_error() {
+    let report = run_json(
+        "recurse",
+        "function r() { return r() }\nexport default () => r()",
+        &[],
+        3,
+    );
+    assert_eq!(report["error"]["name"], "RuntimeLimitError");
+    assert!(
+        report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("recursive calls")
+    );
+    // Recursion within the limit is fine.
+    let ok = run_json(
+        "recurse-ok",
+        "function go(n) { return n === 0 ? 0 : 1 + go(n - 1) }\nexport default () => go(400)",
+        &[],
+        0,
+    );
+    assert_eq!(ok["result"], json!(400));
+}
+
+#[test]
+fn deeply_nested_source_is_refused_or_parsed_never_a_crash_or_hang() {
+    let at_limit = format!(
+        "export default () => {}1{}",
+        "(".repeat(1000),
+        ")".repeat(1000)
+    );
+    let report = run_json("nested-1000", &at_limit, &[], 0);
+    assert_eq!(report["result"], json!(1));
+    let over = format!(
+        "export default () => {}1{}",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    let report = run_json("nested-5000", &over, &[], 3);
+    assert!(
+        report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("deeper than 1000")
+    );
+}
+
+#[test]
+fn no_process_require_fetch_or_module_loading() {
+    let report = run_json(
+        "sandbox",
+        r#"export default async () => {
+            let imported;
+            try { await import("/etc/hostname"); imported = "loaded" } catch (e) { imported = "refused: " + e.message }
+            return { process: typeof process, require: typeof require, fetch: typeof fetch, Deno: typeof Deno, imported };
+        }"#,
+        &[],
+        0,
+    );
+    assert_eq!(report["result"]["process"], "undefined");
+    assert_eq!(report["result"]["require"], "undefined");
+    assert_eq!(report["result"]["fetch"], "undefined");
+    assert!(
+        report["result"]["imported"]
+            .as_str()
+            .unwrap()
+            .starts_with("refused")
+    );
+    let static_import = run_json(
+        "static-import",
+        "import x from './other.js';\nexport default () => x",
+        &[],
+        3,
+    );
+    assert_eq!(static_import["outcome"], "js_error");
+}
+
+#[test]
+fn web_platform_helpers_are_there() {
+    let report = run_json(
+        "helpers",
+        r#"export default () => ({
+            text: new TextDecoder().decode(new TextEncoder().encode("héllo")),
+            b64: btoa("hi"),
+            path: new URL("https://example.com/a/b?c=1").pathname,
+            clone: structuredClone({ x: [1] }),
+        })"#,
+        &[],
+        0,
+    );
+    assert_eq!(
+        report["result"],
+        json!({"text": "héllo", "b64": "aGk=", "path": "/a/b", "clone": {"x": [1]}})
+    );
+}
+
+/// The result follows `JSON.stringify` exactly.
+#[test]
+fn result_serialisation_follows_json_stringify() {
+    let cases: &[(&str, serde_json::Value)] = &[
+        ("({ a: undefined, b: 1 })", json!({"b": 1})),
+        (
+            "({ d: new Date(0) })",
+            json!({"d": "1970-01-01T00:00:00.000Z"}),
+        ),
+        (
+            "({ f() {}, n: NaN, i: Infinity })",
+            json!({"n": null, "i": null}),
+        ),
+        ("({ [Symbol('s')]: 1, x: 1 })", json!({"x": 1})),
+        ("({ get g() { return 5 } })", json!({"g": 5})),
+        ("({ toJSON() { return 'custom' } })", json!("custom")),
+        (
+            "[undefined, () => 1, Symbol('x')]",
+            json!([null, null, null]),
+        ),
+        (
+            "({ m: new Map([[1, 2]]), s: new Set([1]) })",
+            json!({"m": {}, "s": {}}),
+        ),
+        ("'text'", json!("text")),
+        ("-0", json!(0)),
+        ("null", json!(null)),
+        (
+            "({ nested: { deep: [1, { x: 'y' }] } })",
+            json!({"nested": {"deep": [1, {"x": "y"}]}}),
+        ),
+    ];
+    for (expr, expected) in cases {
+        let report = run_json("json", &format!("export default () => ({expr})"), &[], 0);
+        assert_eq!(&report["result"], expected, "JSON.stringify({expr})");
+    }
+    // A handler may replace the global JSON; the result still uses the real one.
+    let report = run_json(
+        "json-hijack",
+        "export default () => { JSON.stringify = () => 'hijacked'; return { ok: true } }",
+        &[],
+        0,
+    );
+    assert_eq!(report["result"], json!({"ok": true}));
+    // Nothing to serialise: no result at all.
+    let report = run_json("json-undefined", "export default () => undefined", &[], 0);
+    assert!(report.get("result").is_none(), "{report}");
+}
+
+#[test]
+fn unserialisable_results_are_clear_errors() {
+    let report = run_json(
+        "cyclic",
+        "export default () => { const o = {}; o.o = o; return o }",
+        &[],
+        3,
+    );
+    assert_eq!(report["error"]["kind"], "result");
+    assert!(
+        report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cyclic")
+    );
+    let report = run_json("bigint", "export default () => ({ n: 10n })", &[], 3);
+    assert!(
+        report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("bigint")
+    );
+    let report = run_json(
+        "too-big",
+        "export default () => 'x'.repeat(5 * 1024 * 1024)",
+        &[],
+        3,
+    );
+    assert_eq!(report["error"]["name"], "ResultTooLarge");
+}
+
+#[test]
+fn script_errors_name_the_problem() {
+    let report = run_json("broken", "export default () => {", &[], 3);
+    assert_eq!(report["error"]["name"], "SyntaxError");
+    let report = run_json("no-default", "export const x = 1", &[], 3);
+    assert!(
+        report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no default export function")
+    );
+    let report = run_json(
+        "top-throw",
+        "throw new Error('at load')\nexport default () => 1",
+        &[],
+        3,
+    );
+    assert_eq!(report["error"]["message"], "at load");
+}
+
+#[test]
+fn both_isolation_modes_run_the_job() {
+    for mode in ["script", "job"] {
+        let report = run_json(
+            "iso",
+            "let n = 0\nexport default () => ++n",
+            &["--isolation", mode],
+            0,
+        );
+        assert_eq!(report["result"], json!(1), "isolation={mode}");
+    }
+}
+
+#[test]
+fn a_memory_bomb_is_stopped_by_the_cgroup_limit() {
+    if !memory_cgroup_available("a_memory_bomb_is_stopped_by_the_cgroup_limit") {
+        return;
+    }
+    let report = run_json(
+        "bomb",
+        "export default () => { let s = 'x'; const keep = []; while (true) { s = s + s; keep.push(s) } }",
+        &[
+            "--memory",
+            "128MiB",
+            "--limiter",
+            "cgroup",
+            "--timeout",
+            "20s",
+        ],
+        5,
+    );
+    assert_eq!(report["outcome"], "oom");
+    assert_eq!(report["memory_limit"]["enforced_by"], "cgroup_v1");
+    assert!(
+        report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("128MiB")
+    );
+}
+
+#[test]
+fn a_memory_bomb_of_small_objects_is_stopped_by_the_cgroup_limit() {
+    if !memory_cgroup_available("a_memory_bomb_of_small_objects_is_stopped_by_the_cgroup_limit") {
+        return;
+    }
+    let report = run_json(
+        "bomb-objects",
+        "export default () => { const a = []; while (true) a.push({ x: Math.random(), y: 'k' + a.length }) }",
+        &[
+            "--memory",
+            "96MiB",
+            "--limiter",
+            "cgroup",
+            "--timeout",
+            "30s",
+        ],
+        5,
+    );
+    assert_eq!(report["outcome"], "oom");
+}
+
+#[test]
+fn a_memory_bomb_is_stopped_by_the_rlimit_fallback() {
+    let report = run_json(
+        "bomb-rlimit",
+        "export default () => { let s = 'x'; const keep = []; while (true) { s = s + s; keep.push(s) } }",
+        &[
+            "--memory",
+            "128MiB",
+            "--limiter",
+            "rlimit",
+            "--timeout",
+            "20s",
+        ],
+        5,
+    );
+    assert_eq!(report["outcome"], "oom");
+    assert_eq!(report["memory_limit"]["enforced_by"], "rlimit");
+}
+
+#[test]
+fn a_job_under_its_memory_limit_is_unaffected() {
+    let report = run_json(
+        "modest",
+        "export default () => { const a = new Array(100000).fill(0).map((_, i) => ({ i })); return a.length }",
+        &["--memory", "128MiB"],
+        0,
+    );
+    assert_eq!(report["result"], json!(100000));
+}
+
+#[test]
+fn bad_input_is_refused_with_a_clear_message() {
+    let out = run_script("ok", "export default () => 1", &["--payload", "{not json"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("payload is not valid JSON"),
+        "{}",
+        out.stderr
+    );
+
+    let out = jobvisor_tests::run_file(std::path::Path::new("/nonexistent/script.js"), &[]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("cannot read script /nonexistent/script.js"),
+        "{}",
+        out.stderr
+    );
+
+    let out = run_script("ok", "export default () => 1", &["--timeout", "soon"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("not a duration"), "{}", out.stderr);
+
+    let out = run_script("ok", "export default () => 1", &["--memory", "1MiB"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("at least 16MiB"), "{}", out.stderr);
+
+    let dir = tempfile::tempdir().unwrap();
+    let payload = dir.path().join("payload.json");
+    std::fs::write(&payload, r#"{"from":"file"}"#).unwrap();
+    let arg = format!("@{}", payload.display());
+    let out = run_script("echo", "export default (p) => p", &["--payload", &arg]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), r#"{"from":"file"}"#);
+}
+
+#[test]
+fn a_payload_can_come_from_stdin() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("echo.js");
+    std::fs::write(&file, "export default (p) => p.n + 1").unwrap();
+    let mut child = jobvisor_tests::jobvisor()
+        .args(["run", file.to_str().unwrap(), "--payload", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"n": 41}"#)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42");
+}
+
+#[test]
+fn a_missing_worker_binary_is_a_clear_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x.js");
+    std::fs::write(&file, "export default () => 1").unwrap();
+    let out = jobvisor_tests::jobvisor()
+        .env("JOBVISOR_WORKER", "/nonexistent/jobvisor-worker")
+        .args(["run", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/jobvisor-worker"), "{stderr}");
+}
