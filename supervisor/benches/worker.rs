@@ -100,7 +100,14 @@ impl Worker {
                 }) => return started.elapsed(),
                 Some(FromWorker::Done { outcome, .. }) => panic!("job failed: {outcome:?}"),
                 Some(_) => {}
-                None => panic!("worker closed"),
+                None => {
+                    let mut stderr = String::new();
+                    if let Some(mut pipe) = self.child.stderr.take() {
+                        use std::io::Read;
+                        let _ = pipe.read_to_string(&mut stderr);
+                    }
+                    panic!("worker closed: {:?}; stderr: {stderr}", self.child.wait());
+                }
             }
         }
     }
@@ -110,6 +117,17 @@ impl Worker {
         let _ = self.child.wait();
         let _ = self.group.remove();
     }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 struct Summary {
@@ -160,6 +178,7 @@ fn main() {
         .map(|i| worker.round_trip(100_000 + i, Isolation::Job, false))
         .collect();
     let fresh_summary = summarize(fresh);
+    let rss_after = rss_kib(worker.child.id());
     worker.stop();
 
     println!();
@@ -188,4 +207,5 @@ fn main() {
         "warm sequential throughput, one worker: {:.0} jobs/s",
         20_000.0 / warm_total.as_secs_f64()
     );
+    println!("worker RSS after 24,000 jobs: {rss_after} KiB");
 }

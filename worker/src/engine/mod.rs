@@ -9,6 +9,7 @@ mod async_arrow;
 mod console;
 mod describe;
 mod executor;
+mod loader;
 mod nesting;
 #[cfg(test)]
 mod tests;
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use boa_engine::builtins::promise::PromiseState;
 use boa_engine::context::ContextBuilder;
-use boa_engine::module::{IdleModuleLoader, Module};
+use boa_engine::module::Module;
 use boa_engine::object::builtins::JsFunction;
 use boa_engine::{Context, JsObject, JsValue, Source, js_string};
 use boa_runtime::extensions::ConsoleExtension;
@@ -34,6 +35,7 @@ use crate::sys;
 use console::CapturedConsole;
 use describe::{describe_js_error, describe_thrown_value, job_error};
 use executor::{RunLoop, RunStop};
+use loader::{SCRIPT_SPECIFIER, ScriptLoader};
 
 /// Warm contexts kept per worker (one per script version, least recently used evicted).
 const MAX_WARM_CONTEXTS: usize = 32;
@@ -75,8 +77,9 @@ impl Engine {
     /// before the worker says it is ready rather than by its first job.
     pub(crate) fn warm_up(&self) {
         let run_loop = Rc::new(RunLoop::default());
+        let loader = Rc::new(ScriptLoader::default());
         let _ = catch_unwind(AssertUnwindSafe(|| {
-            new_context(&run_loop, &self.outbox, &JobLimits::default())
+            new_context(&run_loop, &loader, &self.outbox, &JobLimits::default())
         }));
     }
 
@@ -206,8 +209,9 @@ impl Engine {
         let built = catch_unwind(AssertUnwindSafe(|| {
             let run_loop = Rc::new(RunLoop::default());
             run_loop.set_deadline(deadline);
-            let mut context = new_context(&run_loop, outbox, limits)?;
-            let handler = evaluate_module(name, source, &run_loop, &mut context)?;
+            let loader = Rc::new(ScriptLoader::default());
+            let mut context = new_context(&run_loop, &loader, outbox, limits)?;
+            let handler = evaluate_module(name, source, &run_loop, &loader, &mut context)?;
             let json = context.intrinsics().objects().json();
             let stringify = json
                 .get(js_string!("stringify"), &mut context)
@@ -247,6 +251,7 @@ impl Engine {
 /// no `process`, no `fetch`, console captured.
 fn new_context(
     run_loop: &Rc<RunLoop>,
+    loader: &Rc<ScriptLoader>,
     outbox: &Rc<Outbox>,
     limits: &JobLimits,
 ) -> Result<Context, JobError> {
@@ -259,7 +264,7 @@ fn new_context(
         )
     };
     let mut context = ContextBuilder::new()
-        .module_loader(Rc::new(IdleModuleLoader))
+        .module_loader(loader.clone())
         .job_executor(run_loop.clone())
         .build()
         .map_err(|e| engine_error("cannot build a context", e.to_string()))?;
@@ -284,11 +289,16 @@ fn apply_limits(context: &mut Context, limits: &JobLimits) {
     runtime.set_backtrace_limit(BACKTRACE_FRAMES);
 }
 
-/// Parses, links and evaluates the module; returns its default export.
+/// Global through which the entry module hands the handler over; deleted right after.
+const HANDLER_GLOBAL: &str = "__jobvisor_handler__";
+
+/// Parses the script, then evaluates it through a two-line entry module that imports its
+/// default export; returns that export.
 fn evaluate_module(
     name: &str,
     source: &str,
     run_loop: &RunLoop,
+    loader: &ScriptLoader,
     context: &mut Context,
 ) -> Result<JsFunction, JobError> {
     let parse = |text: &str, context: &mut Context| {
@@ -298,7 +308,7 @@ fn evaluate_module(
             context,
         )
     };
-    let module = match parse(source, context) {
+    let script = match parse(source, context) {
         Ok(module) => module,
         Err(err) => {
             // The engine's parser rejects `export default async (…) => …`, which is valid
@@ -310,8 +320,16 @@ fn evaluate_module(
             }
         }
     };
-    let evaluated = module.load_link_evaluate(context);
-    match run_loop.run_until_settled(Some(&evaluated), context) {
+    loader.set(Some(script));
+    let entry_source = format!(
+        "import handler from \"{SCRIPT_SPECIFIER}\";\nglobalThis.{HANDLER_GLOBAL} = handler;\n"
+    );
+    let entry = Module::parse(Source::from_bytes(&entry_source), None, context)
+        .map_err(|e| describe_js_error(&e, ErrorKind::Panic, context))?;
+    let evaluated = entry.load_link_evaluate(context);
+    let settled = run_loop.run_until_settled(Some(&evaluated), context);
+    loader.set(None);
+    match settled {
         Ok(()) => {}
         Err(RunStop::Deadline) => return Err(deadline_error("evaluating the script module")),
         Err(RunStop::Failed(e)) => return Err(describe_js_error(&e, ErrorKind::Script, context)),
@@ -319,7 +337,11 @@ fn evaluate_module(
     match evaluated.state() {
         PromiseState::Fulfilled(_) => {}
         PromiseState::Rejected(value) => {
-            return Err(describe_thrown_value(&value, ErrorKind::Script, context));
+            let mut err = describe_thrown_value(&value, ErrorKind::Script, context);
+            if err.message.contains("default") && err.name == "SyntaxError" {
+                err = no_default_export(name, "nothing");
+            }
+            return Err(err);
         }
         PromiseState::Pending => {
             return Err(job_error(
@@ -330,21 +352,25 @@ fn evaluate_module(
             ));
         }
     }
-    let default = module
-        .namespace(context)
-        .get(js_string!("default"), context)
+    let global = context.global_object();
+    let handler = global
+        .get(js_string!(HANDLER_GLOBAL), context)
         .map_err(|e| describe_js_error(&e, ErrorKind::Script, context))?;
-    default.as_function().ok_or_else(|| {
-        job_error(
-            ErrorKind::Script,
-            "ScriptError",
-            format!(
-                "script `{name}` has no default export function (found {}); write `export default async function (payload, ctx) {{ … }}`",
-                default.type_of()
-            ),
-            None,
-        )
-    })
+    let _ = global.delete_property_or_throw(js_string!(HANDLER_GLOBAL), context);
+    handler
+        .as_function()
+        .ok_or_else(|| no_default_export(name, handler.type_of()))
+}
+
+fn no_default_export(name: &str, found: &str) -> JobError {
+    job_error(
+        ErrorKind::Script,
+        "ScriptError",
+        format!(
+            "script `{name}` has no default export function (found {found}); write `export default async function (payload, ctx) {{ … }}`"
+        ),
+        None,
+    )
 }
 
 /// Calls the handler with `(payload, ctx)`, waits for its promise and serialises the result.

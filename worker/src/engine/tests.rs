@@ -99,3 +99,43 @@ fn a_payload_that_is_not_json_is_a_payload_error() {
         other => panic!("expected a payload error, got {other:?}"),
     }
 }
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap())
+        .unwrap()
+}
+
+/// A fresh context per job must not leave the previous ones behind. (Reading the handler
+/// through the module namespace object kept every context alive: ~350 KiB per job.)
+#[test]
+fn fresh_contexts_are_freed() {
+    let mut engine = Engine::new(Rc::new(Outbox::new(Box::new(std::io::sink()))));
+    let source = "export default (p) => ({ sum: p.a + p.b })";
+    let mut run = |id: i64| {
+        let mut j = job(id, Some(source), r#"{"a":1,"b":2}"#);
+        j.isolation = Isolation::Job;
+        let (outcome, _) = engine.run(&j);
+        assert_eq!(
+            outcome,
+            Outcome::Ok {
+                result: Some(r#"{"sum":3}"#.into())
+            }
+        );
+    };
+    for id in 0..300 {
+        run(id);
+    }
+    let settled = rss_kib();
+    for id in 300..1300 {
+        run(id);
+    }
+    let growth = rss_kib().saturating_sub(settled);
+    assert!(
+        growth < 40 * 1024,
+        "1000 fresh contexts grew RSS by {growth} KiB"
+    );
+}
