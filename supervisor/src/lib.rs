@@ -7,4 +7,5 @@ pub mod cgroup;
 pub mod cli;
 pub mod exit_code;
 pub mod pool;
+pub mod store;
 pub mod units;

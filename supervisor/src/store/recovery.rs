@@ -1,0 +1,236 @@
+//! Startup recovery: jobs left `running` by an earlier supervisor epoch. With
+//! `WorkersDead` they are released at once; with `WaitForLease` each is released when its
+//! lease passes. Waiting leases are kept in the writer's memory (they cannot change: the
+//! epoch fence keeps any late result out), so `requeue_expired_leases` works by primary
+//! key and never scans the table.
+//!
+//! Released means: a closed attempt row with kind `supervisor_restart` or
+//! `lease_expired`, and the job back to `available` with its attempt kept, or
+//! `discarded` when that was its last attempt, or `cancelled` when a cancel was pending.
+
+use std::collections::{BTreeSet, HashMap};
+
+use rusqlite::{OptionalExtension, params};
+
+use super::error::StoreError;
+use super::types::*;
+use super::writer::Writer;
+
+#[derive(Debug, Clone, Copy)]
+struct Lease {
+    attempt: u32,
+    epoch: Option<i64>,
+    lease_until: i64,
+}
+
+/// Leases of earlier epochs still waiting to expire.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Orphans {
+    by_expiry: BTreeSet<(i64, i64)>,
+    leases: HashMap<i64, Lease>,
+}
+
+impl Orphans {
+    fn insert(&mut self, id: i64, lease: Lease) {
+        self.remove(id);
+        self.by_expiry.insert((lease.lease_until, id));
+        self.leases.insert(id, lease);
+    }
+
+    pub(crate) fn remove(&mut self, id: i64) {
+        if let Some(lease) = self.leases.remove(&id) {
+            self.by_expiry.remove(&(lease.lease_until, id));
+        }
+    }
+
+    fn pop_expired(&mut self, now: i64) -> Option<(i64, Lease)> {
+        let &(lease_until, id) = self.by_expiry.first()?;
+        if lease_until > now {
+            return None;
+        }
+        self.by_expiry.remove(&(lease_until, id));
+        self.leases.remove(&id).map(|lease| (id, lease))
+    }
+
+    fn next_expiry(&self) -> Option<i64> {
+        self.by_expiry.first().map(|&(lease_until, _)| lease_until)
+    }
+
+    fn len(&self) -> usize {
+        self.leases.len()
+    }
+}
+
+struct OrphanRow {
+    id: i64,
+    attempt: i64,
+    max_attempts: i64,
+    epoch: Option<i64>,
+    lease_until: Option<i64>,
+    attempted_at: Option<i64>,
+    cancel_requested: bool,
+}
+
+impl Writer {
+    pub(crate) fn recover(&mut self, mode: RecoveryMode) -> Result<RecoveryReport, StoreError> {
+        let now = self.now();
+        let err = self.err("recover");
+        // One scan of the table, once per start.
+        let rows: Vec<OrphanRow> = {
+            let mut stmt = self
+                .conn
+                .prepare(
+                    "SELECT id, attempt, max_attempts, epoch, lease_until, attempted_at, cancel_requested
+                       FROM jobs WHERE state = 'running' AND (epoch IS NULL OR epoch <> ?1)
+                      ORDER BY id",
+                )
+                .map_err(&err)?;
+            let rows = stmt
+                .query_map([self.epoch], |row| {
+                    Ok(OrphanRow {
+                        id: row.get(0)?,
+                        attempt: row.get(1)?,
+                        max_attempts: row.get(2)?,
+                        epoch: row.get(3)?,
+                        lease_until: row.get(4)?,
+                        attempted_at: row.get(5)?,
+                        cancel_requested: row.get(6)?,
+                    })
+                })
+                .map_err(&err)?;
+            rows.collect::<Result<_, _>>().map_err(&err)?
+        };
+        let mut report = RecoveryReport::default();
+        for row in rows {
+            let expired = row.lease_until.is_none_or(|lease_until| lease_until <= now);
+            match mode {
+                RecoveryMode::WorkersDead => {
+                    self.release(&row, OutcomeKind::SupervisorRestart, &mut report)?
+                }
+                RecoveryMode::WaitForLease if expired => {
+                    self.release(&row, OutcomeKind::LeaseExpired, &mut report)?;
+                }
+                RecoveryMode::WaitForLease => {
+                    let lease = Lease {
+                        attempt: u32::try_from(row.attempt).unwrap_or(u32::MAX),
+                        epoch: row.epoch,
+                        lease_until: row.lease_until.unwrap_or(now),
+                    };
+                    self.orphans.insert(row.id, lease);
+                }
+            }
+        }
+        report.waiting = self.orphans.len();
+        report.next_lease_expiry_ms = self.orphans.next_expiry();
+        tracing::info!(
+            requeued = report.requeued.len(),
+            discarded = report.discarded.len(),
+            cancelled = report.cancelled.len(),
+            waiting = report.waiting,
+            ?mode,
+            "recovered jobs of earlier epochs"
+        );
+        Ok(report)
+    }
+
+    pub(crate) fn requeue_expired_leases(&mut self) -> Result<RecoveryReport, StoreError> {
+        let now = self.now();
+        let err = self.err("requeue expired leases");
+        let mut report = RecoveryReport::default();
+        while let Some((id, lease)) = self.orphans.pop_expired(now) {
+            let row = self
+                .conn
+                .prepare_cached(
+                    "SELECT id, attempt, max_attempts, epoch, lease_until, attempted_at, cancel_requested
+                       FROM jobs WHERE id = ?1 AND attempt = ?2 AND epoch IS ?3 AND state = 'running'",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_row(params![id, lease.attempt, lease.epoch], |row| {
+                        Ok(OrphanRow {
+                            id: row.get(0)?,
+                            attempt: row.get(1)?,
+                            max_attempts: row.get(2)?,
+                            epoch: row.get(3)?,
+                            lease_until: row.get(4)?,
+                            attempted_at: row.get(5)?,
+                            cancel_requested: row.get(6)?,
+                        })
+                    })
+                    .optional()
+                })
+                .map_err(&err)?;
+            if let Some(row) = row {
+                self.release(&row, OutcomeKind::LeaseExpired, &mut report)?;
+            }
+        }
+        report.waiting = self.orphans.len();
+        report.next_lease_expiry_ms = self.orphans.next_expiry();
+        Ok(report)
+    }
+
+    fn release(
+        &mut self,
+        row: &OrphanRow,
+        kind: OutcomeKind,
+        report: &mut RecoveryReport,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        let epoch_text = row
+            .epoch
+            .map_or_else(|| "?".to_owned(), |epoch| epoch.to_string());
+        let message = match kind {
+            OutcomeKind::LeaseExpired => format!(
+                "supervisor epoch {epoch_text} stopped while this attempt ran; its lease expired at {}",
+                row.lease_until.unwrap_or(now)
+            ),
+            _ => format!(
+                "supervisor epoch {epoch_text} stopped while this attempt ran; its workers are dead"
+            ),
+        };
+        let (state, list) = if row.cancel_requested {
+            (JobState::Cancelled, &mut report.cancelled)
+        } else if row.attempt >= row.max_attempts {
+            (JobState::Discarded, &mut report.discarded)
+        } else {
+            (JobState::Available, &mut report.requeued)
+        };
+        let finished_at = state.is_finished().then_some(now);
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE jobs SET state = ?2, run_at = CASE WHEN ?2 = 'available' THEN ?3 ELSE run_at END,
+                                 finished_at = ?4, lease_until = NULL, last_outcome = ?5, last_error = ?6
+                  WHERE id = ?1 AND state = 'running' AND attempt = ?7 AND epoch IS ?8",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![row.id, state.as_str(), now, finished_at, kind.as_str(), message, row.attempt, row.epoch])
+            })
+            .map_err(self.err("recover"))?;
+        if changed == 0 {
+            return Ok(());
+        }
+        list.push(JobId(row.id));
+        let attempt = AttemptRef {
+            id: JobId(row.id),
+            attempt: u32::try_from(row.attempt).unwrap_or(u32::MAX),
+            epoch: row.epoch.unwrap_or(0),
+        };
+        let name = match kind {
+            OutcomeKind::LeaseExpired => "LeaseExpired",
+            _ => "SupervisorRestart",
+        };
+        let error = JobError {
+            name: name.into(),
+            message,
+            stack: None,
+        };
+        self.insert_attempt(
+            attempt,
+            row.attempted_at,
+            kind,
+            Some(&error),
+            &AttemptReport::default(),
+        )?;
+        Ok(())
+    }
+}
