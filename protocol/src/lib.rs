@@ -7,6 +7,7 @@
 //! allocation.
 
 mod blocking;
+pub mod control;
 mod frame;
 mod hello;
 pub mod worker;

@@ -15,3 +15,10 @@ pub const JOB_TIMEOUT: u8 = 4;
 pub const JOB_OOM: u8 = 5;
 /// The worker crashed, broke the protocol or was killed from outside.
 pub const JOB_CRASHED: u8 = 6;
+/// `serve`: the configuration (or the database it names) is unusable; restarting will not
+/// help (EX_CONFIG, for systemd's RestartPreventExitStatus).
+pub const CONFIG: u8 = 78;
+/// `serve`: another daemon already runs on this state directory or control socket.
+pub const ALREADY_RUNNING: u8 = 75;
+/// Client commands: the daemon is not running (no control socket).
+pub const NOT_RUNNING: u8 = 69;

@@ -5,7 +5,15 @@
 
 pub mod cgroup;
 pub mod cli;
+pub mod config;
+pub mod control;
+pub mod dispatcher;
 pub mod exit_code;
+pub mod instance_lock;
+pub mod notify;
 pub mod pool;
+pub mod reaper;
+pub mod serve;
 pub mod store;
+pub mod telemetry;
 pub mod units;

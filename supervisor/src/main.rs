@@ -3,12 +3,62 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use jobvisor::cli::{Cli, Command};
+use jobvisor::cli::client::run_client;
+use jobvisor::cli::{Cli, Command, ServeArgs};
+use jobvisor::config::Config;
+use jobvisor::exit_code;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        // Commands print to pipes (`jobvisor status | head`): a closed pipe ends them
+        // quietly, as it does any Unix tool. The daemon keeps SIGPIPE ignored.
+        // SAFETY: setting a signal disposition to the default has no preconditions.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let code = match &cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Enqueue(args) => run_client(jobvisor::cli::enqueue::execute(args)),
+        Command::Status(args) => run_client(jobvisor::cli::status::execute(args)),
+        Command::Scripts(command) => run_client(jobvisor::cli::scripts::execute(command)),
         Command::Run(args) => jobvisor::cli::run::execute(args),
     };
     ExitCode::from(code)
+}
+
+fn serve(args: &ServeArgs) -> u8 {
+    let config = match &args.config {
+        Some(path) => Config::load(path),
+        None => Ok(Config::embedded()),
+    };
+    let config = match config {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("jobvisor serve: {err}");
+            return exit_code::CONFIG;
+        }
+    };
+    jobvisor::telemetry::init(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("jobvisor")
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("jobvisor serve: cannot start the runtime: {err}");
+            return exit_code::FAILURE;
+        }
+    };
+    match runtime.block_on(jobvisor::serve::serve(config)) {
+        Ok(()) => exit_code::OK,
+        Err(err) => {
+            tracing::error!(error = %err, "jobvisor serve failed");
+            eprintln!("jobvisor serve: {err}");
+            err.exit_code()
+        }
+    }
 }

@@ -105,6 +105,20 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{text}` is too large"))
 }
 
+/// Formats a byte count for people, to one decimal: `13.0MiB`, `512KiB`.
+pub fn format_size_approx(bytes: u64) -> String {
+    let b = bytes as f64;
+    if bytes >= 1 << 30 {
+        format!("{:.1}GiB", b / f64::from(1u32 << 30))
+    } else if bytes >= 1 << 20 {
+        format!("{:.1}MiB", b / f64::from(1u32 << 20))
+    } else if bytes >= 1 << 10 {
+        format!("{}KiB", bytes >> 10)
+    } else {
+        format!("{bytes}B")
+    }
+}
+
 /// Formats a byte count with a binary unit, e.g. `256MiB`.
 pub fn format_size(bytes: u64) -> String {
     for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {

@@ -3,6 +3,8 @@
 //! The tests here never call library code in place of a binary: they start `jobvisor` and
 //! `jobvisor-worker` as a user would, and read what they print.
 
+pub mod daemon;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

@@ -321,9 +321,17 @@ fn the_worker_holds_only_stdio_and_its_socket_and_an_empty_environment() {
         .collect();
     assert_eq!(fds, [0, 1, 2, 3], "open fds of the worker");
     let socket = std::fs::read_link(format!("/proc/{}/fd/3", w.pid)).unwrap();
-    assert!(socket.to_string_lossy().starts_with("socket:"), "fd 3 is {}", socket.display());
+    assert!(
+        socket.to_string_lossy().starts_with("socket:"),
+        "fd 3 is {}",
+        socket.display()
+    );
     let environ = std::fs::read(format!("/proc/{}/environ", w.pid)).unwrap();
-    assert!(environ.is_empty(), "environment: {}", String::from_utf8_lossy(&environ));
+    assert!(
+        environ.is_empty(),
+        "environment: {}",
+        String::from_utf8_lossy(&environ)
+    );
     let cwd = std::fs::read_link(format!("/proc/{}/cwd", w.pid)).unwrap();
     assert_eq!(cwd, std::path::Path::new("/"));
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", w.pid)).unwrap();

@@ -1,6 +1,7 @@
-//! cgroup v1: a memory hierarchy (required) and a pids hierarchy (used when writable).
-//! v1 has no group kill and no group OOM: the OOM killer picks one task, and a kill is a
-//! loop over `cgroup.procs` until it is empty.
+//! cgroup v1: a memory hierarchy (required), plus the pids and freezer hierarchies when
+//! writable. v1 has no group kill and no group OOM (the OOM killer picks one task), so a
+//! kill freezes the group, SIGKILLs every task and thaws it — no task can fork while
+//! frozen — or, without a freezer, loops over `cgroup.procs` until it is empty.
 
 use std::path::{Path, PathBuf};
 
@@ -11,12 +12,14 @@ use super::{
 
 const MEMORY_ROOT: &str = "/sys/fs/cgroup/memory";
 const PIDS_ROOT: &str = "/sys/fs/cgroup/pids";
+const FREEZER_ROOT: &str = "/sys/fs/cgroup/freezer";
 
 /// jobvisor's own place in the v1 hierarchies.
 #[derive(Debug, Clone)]
 pub(crate) struct Parent {
     memory: PathBuf,
     pids: Option<PathBuf>,
+    freezer: Option<PathBuf>,
 }
 
 impl Parent {
@@ -28,10 +31,16 @@ impl Parent {
             return Err(format!("{} has no memory.limit_in_bytes", memory.display()));
         }
         probe(&memory)?;
-        let pids = own_path("pids")
-            .map(|own| Path::new(PIDS_ROOT).join(own.trim_start_matches('/')))
-            .filter(|dir| probe(dir).is_ok());
-        Ok(Parent { memory, pids })
+        let optional = |controller: &str, root: &str| {
+            own_path(controller)
+                .map(|own| Path::new(root).join(own.trim_start_matches('/')))
+                .filter(|dir| probe(dir).is_ok())
+        };
+        Ok(Parent {
+            memory,
+            pids: optional("pids", PIDS_ROOT),
+            freezer: optional("freezer", FREEZER_ROOT),
+        })
     }
 
     pub(crate) fn dir(&self) -> &Path {
@@ -65,18 +74,32 @@ impl Parent {
             }
             None => None,
         };
+        let freezer = match &self.freezer {
+            Some(root) => {
+                let dir = root.join(name);
+                std::fs::create_dir_all(&dir).map_err(io_at(&dir))?;
+                // A group left frozen by a crash would hang the next worker.
+                let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
+                Some(dir)
+            }
+            None => None,
+        };
         let oom_kills_at_start =
             read_keyed(&memory.join("memory.oom_control"), "oom_kill").unwrap_or(0);
         Ok(Group {
             memory,
             pids,
+            freezer,
             oom_kills_at_start,
         })
     }
 
     pub(crate) fn remove_tree(&self, name: &str) -> Result<usize, CgroupError> {
         let mut removed = 0;
-        for root in std::iter::once(&self.memory).chain(self.pids.as_ref()) {
+        for root in std::iter::once(&self.memory)
+            .chain(&self.pids)
+            .chain(&self.freezer)
+        {
             removed += remove_tree(&root.join(name))?;
         }
         Ok(removed)
@@ -115,13 +138,15 @@ fn remove_tree(dir: &Path) -> Result<usize, CgroupError> {
 pub(crate) struct Group {
     memory: PathBuf,
     pids: Option<PathBuf>,
+    freezer: Option<PathBuf>,
     oom_kills_at_start: u64,
 }
 
 impl Group {
     pub(crate) fn procs_files(&self) -> Vec<PathBuf> {
         std::iter::once(&self.memory)
-            .chain(self.pids.as_ref())
+            .chain(&self.pids)
+            .chain(&self.freezer)
             .map(|dir| dir.join("cgroup.procs"))
             .collect()
     }
@@ -137,6 +162,9 @@ impl Group {
     }
 
     pub(crate) fn kill_all(&self) -> bool {
+        if let Some(freezer) = &self.freezer {
+            freeze_and_kill(freezer);
+        }
         let memory_empty = kill_listed(&self.memory.join("cgroup.procs"));
         let pids_empty = self
             .pids
@@ -147,9 +175,29 @@ impl Group {
 
     pub(crate) fn remove(self) -> Result<(), CgroupError> {
         remove_dir(&self.memory)?;
-        if let Some(pids) = &self.pids {
-            remove_dir(pids)?;
+        for dir in self.pids.iter().chain(&self.freezer) {
+            remove_dir(dir)?;
         }
         Ok(())
     }
+}
+
+/// Freezes the group (no task runs or forks), SIGKILLs every task, thaws it so the kills
+/// are delivered.
+fn freeze_and_kill(dir: &Path) {
+    let state = dir.join("freezer.state");
+    if std::fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|p| p.trim().is_empty()) {
+        return;
+    }
+    if std::fs::write(&state, "FROZEN").is_ok() {
+        // FREEZING becomes FROZEN once every task stopped; a few ms at most.
+        for _ in 0..200 {
+            if std::fs::read_to_string(&state).is_ok_and(|s| s.trim() == "FROZEN") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(500));
+        }
+    }
+    kill_listed(&dir.join("cgroup.procs"));
+    let _ = std::fs::write(&state, "THAWED");
 }

@@ -2,4 +2,8 @@
 
 pub mod connection;
 pub mod exit;
+pub mod process;
+pub mod restart;
+pub mod slot;
 pub mod spawn;
+pub mod spawner;

@@ -1,0 +1,173 @@
+//! The client side of the control socket, shared by every command that talks to the
+//! daemon.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jobvisor_protocol::Role;
+use jobvisor_protocol::control::{Request, Response};
+use jobvisor_protocol::tokio_io::AsyncTransport;
+use tokio::net::UnixStream;
+
+use crate::config::Config;
+use crate::exit_code;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const FRAME_MAX: usize = 64 * 1024 * 1024;
+
+/// Where to find the daemon: `--socket`, else the run dir of `--config`, else of
+/// `$JOBVISOR_CONFIG`, else of the embedded defaults.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    /// The daemon's config file (its run_dir locates the control socket).
+    #[arg(long, global = true, env = "JOBVISOR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The control socket, overriding the config.
+    #[arg(long, global = true, env = "JOBVISOR_SOCKET")]
+    pub socket: Option<PathBuf>,
+}
+
+/// A client failure with the exit code it maps to.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ClientError {
+    pub message: String,
+    pub code: u8,
+}
+
+impl ClientError {
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        ClientError {
+            message: message.into(),
+            code,
+        }
+    }
+}
+
+impl Target {
+    pub fn socket_path(&self) -> Result<PathBuf, ClientError> {
+        if let Some(socket) = &self.socket {
+            return Ok(socket.clone());
+        }
+        let config = match &self.config {
+            Some(path) => {
+                Config::load(path).map_err(|e| ClientError::new(exit_code::USAGE, e.to_string()))?
+            }
+            None => Config::embedded(),
+        };
+        Ok(config.control_socket_path())
+    }
+}
+
+/// A handshaken connection to the daemon.
+pub struct Client {
+    transport: AsyncTransport<UnixStream>,
+}
+
+impl Client {
+    pub async fn connect(target: &Target) -> Result<Client, ClientError> {
+        let path = target.socket_path()?;
+        Client::connect_path(&path).await
+    }
+
+    pub async fn connect_path(path: &Path) -> Result<Client, ClientError> {
+        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, UnixStream::connect(path)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(err)) => {
+                let hint = match err.kind() {
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                        "is the daemon running? start it with `jobvisor serve`, or point at it with --config or --socket"
+                    }
+                    std::io::ErrorKind::PermissionDenied => {
+                        "the socket belongs to another user: run as the daemon's user"
+                    }
+                    _ => "check --socket / --config",
+                };
+                return Err(ClientError::new(
+                    exit_code::NOT_RUNNING,
+                    format!("cannot connect to {}: {err}; {hint}", path.display()),
+                ));
+            }
+            Err(_) => {
+                return Err(ClientError::new(
+                    exit_code::NOT_RUNNING,
+                    format!("connecting to {} timed out", path.display()),
+                ));
+            }
+        };
+        let mut transport = AsyncTransport::with_max_len(stream, FRAME_MAX);
+        match tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            transport.handshake(Role::Client, Role::Supervisor),
+        )
+        .await
+        {
+            Ok(Ok(_)) => Ok(Client { transport }),
+            Ok(Err(err)) => Err(ClientError::new(
+                exit_code::FAILURE,
+                format!(
+                    "the daemon at {} refused the handshake: {err} (is it the same jobvisor version?)",
+                    path.display()
+                ),
+            )),
+            Err(_) => Err(ClientError::new(
+                exit_code::FAILURE,
+                format!(
+                    "the daemon at {} did not answer the handshake (another user's daemon refuses other users)",
+                    path.display()
+                ),
+            )),
+        }
+    }
+
+    pub async fn request(&mut self, request: &Request) -> Result<Response, ClientError> {
+        self.transport.send(request).await.map_err(|e| {
+            ClientError::new(exit_code::FAILURE, format!("sending the request: {e}"))
+        })?;
+        match self.transport.recv::<Response>().await {
+            Ok(Some(response)) => Ok(response),
+            Ok(None) => Err(ClientError::new(
+                exit_code::FAILURE,
+                "the daemon closed the connection without answering",
+            )),
+            Err(e) => Err(ClientError::new(
+                exit_code::FAILURE,
+                format!("reading the answer: {e}"),
+            )),
+        }
+    }
+}
+
+/// Runs a client command on a small runtime and maps its error to an exit code.
+pub fn run_client<F>(future: F) -> u8
+where
+    F: Future<Output = Result<u8, ClientError>>,
+{
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("jobvisor: cannot start the runtime: {err}");
+            return exit_code::FAILURE;
+        }
+    };
+    match runtime.block_on(future) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("jobvisor: {}", err.message);
+            err.code
+        }
+    }
+}
+
+/// Turns a daemon-side error into a client error.
+pub fn daemon_error(err: &jobvisor_protocol::control::ControlError) -> ClientError {
+    use jobvisor_protocol::control::ErrorCode;
+    let code = match err.code {
+        ErrorCode::BadRequest | ErrorCode::NotFound => exit_code::USAGE,
+        _ => exit_code::FAILURE,
+    };
+    ClientError::new(code, err.message.clone())
+}

@@ -1,0 +1,187 @@
+//! `jobvisor enqueue SCRIPT`: add one job to the queue; prints its id.
+
+use jobvisor_protocol::control::{EnqueueJob, Request, Response};
+
+use super::client::{Client, ClientError, Target, daemon_error};
+use super::run::read_payload;
+use crate::exit_code;
+use crate::units::parse_duration;
+
+#[derive(Debug, clap::Args)]
+pub struct EnqueueArgs {
+    /// The script (by name) the job runs.
+    pub script: String,
+    /// The payload: JSON text, `@FILE`, or `-` for stdin.
+    #[arg(long, default_value = "{}")]
+    pub payload: String,
+    /// Queue name.
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// Higher runs first.
+    #[arg(long, allow_hyphen_values = true)]
+    pub priority: Option<i32>,
+    /// Run no earlier than this from now (e.g. 5m).
+    #[arg(long, value_parser = parse_duration, conflicts_with = "at")]
+    pub delay: Option<std::time::Duration>,
+    /// Run no earlier than this time (RFC 3339, e.g. 2026-11-23T02:00:00Z).
+    #[arg(long, value_parser = parse_rfc3339)]
+    pub at: Option<i64>,
+    /// Attempts the job may use.
+    #[arg(long)]
+    pub max_attempts: Option<u32>,
+    /// Per-attempt timeout (e.g. 30s).
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// At most one live job per key: a second enqueue returns the first job's id.
+    #[arg(long)]
+    pub unique: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+pub async fn execute(args: &EnqueueArgs) -> Result<u8, ClientError> {
+    let payload = read_payload(&args.payload)
+        .map_err(|e| ClientError::new(exit_code::USAGE, e.to_string()))?;
+    serde_json::from_str::<serde_json::Value>(&payload).map_err(|e| {
+        ClientError::new(
+            exit_code::USAGE,
+            format!("the payload is not valid JSON ({e}); pass JSON text, @FILE or - for stdin"),
+        )
+    })?;
+    let job = EnqueueJob {
+        script: args.script.clone(),
+        payload,
+        queue: args.queue.clone(),
+        priority: args.priority,
+        delay_ms: args
+            .delay
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        run_at_ms: args.at,
+        max_attempts: args.max_attempts,
+        timeout_ms: args
+            .timeout
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        unique_key: args.unique.clone(),
+    };
+    let mut client = Client::connect(&args.target).await?;
+    match client.request(&Request::Enqueue(job)).await? {
+        Response::Enqueued { id, duplicate } => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "id": id, "duplicate": duplicate })
+                );
+            } else {
+                println!("{id}");
+                if duplicate {
+                    eprintln!(
+                        "jobvisor: job {id} with this unique key already exists; nothing new was enqueued"
+                    );
+                }
+            }
+            Ok(exit_code::OK)
+        }
+        Response::Error(err) => Err(daemon_error(&err)),
+        other => Err(ClientError::new(
+            exit_code::FAILURE,
+            format!("unexpected answer: {other:?}"),
+        )),
+    }
+}
+
+/// RFC 3339 (`2026-11-23T02:00:00Z`, `2026-11-23T03:00:00+01:00`) to Unix milliseconds.
+pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
+    let err = || format!("`{text}` is not an RFC 3339 time (e.g. 2026-11-23T02:00:00Z)");
+    let bytes = text.as_bytes();
+    if bytes.len() < 20
+        || bytes[4] != b'-'
+        || bytes[7] != b'-'
+        || !matches!(bytes[10], b'T' | b't' | b' ')
+        || bytes[13] != b':'
+        || bytes[16] != b':'
+    {
+        return Err(err());
+    }
+    let num = |range: std::ops::Range<usize>| {
+        text.get(range)
+            .and_then(|s| s.parse::<i64>().ok())
+            .ok_or_else(err)
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return Err(err());
+    }
+    let mut rest = &text[19..];
+    let mut millis = 0i64;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(frac.len());
+        if digits == 0 {
+            return Err(err());
+        }
+        let ms_text: String = frac[..digits]
+            .chars()
+            .chain("000".chars())
+            .take(3)
+            .collect();
+        millis = ms_text.parse().map_err(|_| err())?;
+        rest = &frac[digits..];
+    }
+    let offset_secs = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6
+            && (rest.starts_with('+') || rest.starts_with('-'))
+            && &rest[3..4] == ":" =>
+        {
+            let h: i64 = rest[1..3].parse().map_err(|_| err())?;
+            let m: i64 = rest[4..6].parse().map_err(|_| err())?;
+            let sign = if rest.starts_with('-') { -1 } else { 1 };
+            sign * (h * 3600 + m * 60)
+        }
+        _ => return Err(err()),
+    };
+    let days = days_from_civil(year, month, day);
+    Ok((days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs) * 1000 + millis)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rfc3339;
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Ok(0));
+        assert_eq!(parse_rfc3339("2026-11-23T02:00:00Z"), Ok(1_795_399_200_000));
+        assert_eq!(
+            parse_rfc3339("2026-11-23T03:00:00+01:00"),
+            Ok(1_795_399_200_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-23T02:00:00.5Z"),
+            Ok(1_795_399_200_500)
+        );
+        assert!(parse_rfc3339("tomorrow").is_err());
+        assert!(parse_rfc3339("2026-13-01T00:00:00Z").is_err());
+    }
+}

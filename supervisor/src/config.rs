@@ -1,0 +1,435 @@
+//! The daemon's configuration: a TOML file in which every key is optional, unknown keys
+//! are errors that name the key, durations read like `"30s"` and sizes like `"256MiB"`.
+//!
+//! This module owns parsing, defaults and validation. It must not act on the values: no
+//! directory is created and no file other than the config and `[[script]]` sources read.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cgroup::LimiterChoice;
+use crate::store::Synchronous;
+use crate::units::{parse_duration, parse_size};
+
+/// Why the configuration is unusable. Exit code 78 (EX_CONFIG): restarting will not help.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config: {0}")]
+    Invalid(String),
+    #[error("config: script `{name}`: cannot read {path}: {source}")]
+    ScriptRead {
+        name: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A duration written as text in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text)
+            .map(HumanDuration)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A size written as text (`"256MiB"`) or as a plain byte count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanSize(pub u64);
+
+impl<'de> Deserialize<'de> for HumanSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(HumanSize(n)),
+            Raw::Text(text) => parse_size(&text)
+                .map(HumanSize)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IsolationSetting {
+    #[default]
+    Script,
+    Job,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncSetting {
+    #[default]
+    Full,
+    Normal,
+}
+
+/// A script registered at start.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptEntry {
+    pub name: String,
+    /// Relative paths are relative to the config file's directory.
+    pub path: PathBuf,
+}
+
+/// The file as written; everything optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    state_dir: Option<PathBuf>,
+    run_dir: Option<PathBuf>,
+    workers: Option<u32>,
+    isolation: Option<IsolationSetting>,
+    job_timeout: Option<HumanDuration>,
+    max_attempts: Option<u32>,
+    memory_limit: Option<HumanSize>,
+    memory_limiter: Option<LimiterChoice>,
+    max_jobs_per_worker: Option<u64>,
+    worker_rss_soft_limit: Option<HumanSize>,
+    worker_start_timeout: Option<HumanDuration>,
+    drain_timeout: Option<HumanDuration>,
+    kill_grace: Option<HumanDuration>,
+    restart_backoff_min: Option<HumanDuration>,
+    restart_backoff_max: Option<HumanDuration>,
+    restart_intensity_max: Option<u32>,
+    restart_intensity_window: Option<HumanDuration>,
+    retry_backoff_base: Option<HumanDuration>,
+    retry_backoff_max: Option<HumanDuration>,
+    retention_completed: Option<HumanDuration>,
+    retention_discarded: Option<HumanDuration>,
+    payload_limit: Option<HumanSize>,
+    result_limit: Option<HumanSize>,
+    log_format: Option<LogFormat>,
+    synchronous: Option<SyncSetting>,
+    #[serde(default, rename = "script")]
+    scripts: Vec<ScriptEntry>,
+}
+
+/// The effective configuration, defaults filled in.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the config was read from (None: embedded defaults).
+    pub source: Option<PathBuf>,
+    pub state_dir: PathBuf,
+    pub run_dir: PathBuf,
+    pub workers: u32,
+    pub isolation: IsolationSetting,
+    pub job_timeout: Duration,
+    pub max_attempts: u32,
+    pub memory_limit: u64,
+    pub memory_limiter: LimiterChoice,
+    pub max_jobs_per_worker: u64,
+    pub worker_rss_soft_limit: u64,
+    pub worker_start_timeout: Duration,
+    pub drain_timeout: Duration,
+    pub kill_grace: Duration,
+    pub restart_backoff_min: Duration,
+    pub restart_backoff_max: Duration,
+    pub restart_intensity_max: u32,
+    pub restart_intensity_window: Duration,
+    pub retry_backoff_base: Duration,
+    pub retry_backoff_max: Duration,
+    pub retention_completed: Duration,
+    pub retention_discarded: Duration,
+    pub payload_limit: u64,
+    pub result_limit: u64,
+    pub log_format: LogFormat,
+    pub synchronous: SyncSetting,
+    pub scripts: Vec<ScriptEntry>,
+}
+
+impl Config {
+    /// Reads and validates a config file. Relative paths in it (`state_dir`, `run_dir`,
+    /// script paths) are relative to the file's directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut config = Config::parse_relative_to(&text, Some(base)).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.to_owned(),
+                message,
+            },
+            other => other,
+        })?;
+        config.source = Some(path.to_owned());
+        Ok(config)
+    }
+
+    /// The embedded defaults (`jobvisor serve` with no config file).
+    pub fn embedded() -> Config {
+        match Config::parse("") {
+            Ok(config) => config,
+            Err(err) => unreachable!("the empty config is valid: {err}"),
+        }
+    }
+
+    /// Parses config text; relative paths stay relative to the working directory.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse_relative_to(text, None)
+    }
+
+    fn parse_relative_to(text: &str, base: Option<&Path>) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("<config>"),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        let resolve = |p: PathBuf| match base {
+            Some(base) if p.is_relative() => base.join(p),
+            _ => p,
+        };
+        let state_dir = raw.state_dir.map(resolve).unwrap_or_else(default_state_dir);
+        let run_dir = raw
+            .run_dir
+            .map(resolve)
+            .unwrap_or_else(|| default_run_dir(&state_dir));
+        let scripts = raw
+            .scripts
+            .into_iter()
+            .map(|entry| ScriptEntry {
+                path: resolve(entry.path),
+                ..entry
+            })
+            .collect();
+        let workers = raw.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, |n| u32::try_from(n.get()).unwrap_or(2))
+        });
+        let duration = |d: Option<HumanDuration>, default: Duration| d.map_or(default, |d| d.0);
+        let config = Config {
+            source: None,
+            state_dir,
+            run_dir,
+            workers,
+            isolation: raw.isolation.unwrap_or_default(),
+            job_timeout: duration(raw.job_timeout, Duration::from_secs(30)),
+            max_attempts: raw.max_attempts.unwrap_or(3),
+            memory_limit: raw.memory_limit.map_or(256 << 20, |s| s.0),
+            memory_limiter: raw.memory_limiter.unwrap_or_default(),
+            max_jobs_per_worker: raw.max_jobs_per_worker.unwrap_or(100_000),
+            worker_rss_soft_limit: raw.worker_rss_soft_limit.map_or(192 << 20, |s| s.0),
+            worker_start_timeout: duration(raw.worker_start_timeout, Duration::from_secs(10)),
+            drain_timeout: duration(raw.drain_timeout, Duration::from_secs(30)),
+            kill_grace: duration(raw.kill_grace, Duration::from_millis(250)),
+            restart_backoff_min: duration(raw.restart_backoff_min, Duration::from_millis(50)),
+            restart_backoff_max: duration(raw.restart_backoff_max, Duration::from_secs(30)),
+            restart_intensity_max: raw.restart_intensity_max.unwrap_or(5),
+            restart_intensity_window: duration(
+                raw.restart_intensity_window,
+                Duration::from_secs(60),
+            ),
+            retry_backoff_base: duration(raw.retry_backoff_base, Duration::from_secs(1)),
+            retry_backoff_max: duration(raw.retry_backoff_max, Duration::from_secs(3600)),
+            retention_completed: duration(raw.retention_completed, Duration::from_secs(7 * 86_400)),
+            retention_discarded: duration(
+                raw.retention_discarded,
+                Duration::from_secs(30 * 86_400),
+            ),
+            payload_limit: raw.payload_limit.map_or(1 << 20, |s| s.0),
+            result_limit: raw.result_limit.map_or(4 << 20, |s| s.0),
+            log_format: raw.log_format.unwrap_or_default(),
+            synchronous: raw.synchronous.unwrap_or_default(),
+            scripts,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if self.workers == 0 || self.workers > 1024 {
+            return invalid(format!(
+                "workers = {}: must be between 1 and 1024",
+                self.workers
+            ));
+        }
+        if self.job_timeout.is_zero() {
+            return invalid("job_timeout must be more than 0s".to_owned());
+        }
+        if self.max_attempts == 0 {
+            return invalid("max_attempts must be at least 1".to_owned());
+        }
+        if self.memory_limit < 16 << 20 {
+            return invalid(format!(
+                "memory_limit = {} bytes: must be at least 16MiB",
+                self.memory_limit
+            ));
+        }
+        if self.restart_backoff_min > self.restart_backoff_max {
+            return invalid("restart_backoff_min is above restart_backoff_max".to_owned());
+        }
+        if self.retry_backoff_base > self.retry_backoff_max {
+            return invalid("retry_backoff_base is above retry_backoff_max".to_owned());
+        }
+        if self.result_limit > u64::from(u32::MAX) || self.payload_limit > 16 << 20 {
+            return invalid(
+                "payload_limit must be at most 16MiB and result_limit at most 4GiB".to_owned(),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for script in &self.scripts {
+            if !valid_name(&script.name) {
+                return invalid(format!(
+                    "script name `{}`: use letters, digits, `-`, `_` and `.` (1 to 100 characters)",
+                    script.name
+                ));
+            }
+            if !seen.insert(&script.name) {
+                return invalid(format!("script `{}` is declared twice", script.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the source of every `[[script]]` entry.
+    pub fn read_scripts(&self) -> Result<Vec<(String, String)>, ConfigError> {
+        self.scripts
+            .iter()
+            .map(|entry| {
+                std::fs::read_to_string(&entry.path)
+                    .map(|source| (entry.name.clone(), source))
+                    .map_err(|source| ConfigError::ScriptRead {
+                        name: entry.name.clone(),
+                        path: entry.path.clone(),
+                        source,
+                    })
+            })
+            .collect()
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.state_dir.join("jobvisor.db")
+    }
+
+    pub fn control_socket_path(&self) -> PathBuf {
+        self.run_dir.join("control.sock")
+    }
+
+    pub fn store_synchronous(&self) -> Synchronous {
+        match self.synchronous {
+            SyncSetting::Full => Synchronous::Full,
+            SyncSetting::Normal => Synchronous::Normal,
+        }
+    }
+}
+
+/// Script, queue and schedule names: short, printable, safe in paths and logs.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn default_state_dir() -> PathBuf {
+    match std::env::var_os("XDG_STATE_HOME") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("jobvisor"),
+        _ => PathBuf::from("jobvisor-data"),
+    }
+}
+
+fn default_run_dir(state_dir: &Path) -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("jobvisor"),
+        _ => state_dir.join("run"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_has_defaults() {
+        let config = Config::parse("").unwrap();
+        assert_eq!(config.job_timeout, Duration::from_secs(30));
+        assert_eq!(config.memory_limit, 256 << 20);
+        assert!(config.workers >= 1);
+        assert_eq!(config.isolation, IsolationSetting::Script);
+        assert_eq!(config.synchronous, SyncSetting::Full);
+    }
+
+    #[test]
+    fn values_are_read_in_human_units() {
+        let config = Config::parse(
+            r#"
+            workers = 4
+            job_timeout = "1m30s"
+            memory_limit = "128MiB"
+            drain_timeout = "5s"
+            isolation = "job"
+            memory_limiter = "rlimit"
+            [[script]]
+            name = "hello"
+            path = "examples/hello.js"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.workers, 4);
+        assert_eq!(config.job_timeout, Duration::from_secs(90));
+        assert_eq!(config.memory_limit, 128 << 20);
+        assert_eq!(config.isolation, IsolationSetting::Job);
+        assert_eq!(config.memory_limiter, LimiterChoice::Rlimit);
+        assert_eq!(config.scripts[0].name, "hello");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Config::parse("wrokers = 3").unwrap_err().to_string();
+        assert!(err.contains("wrokers"), "{err}");
+        let err = Config::parse("[[script]]\nname = \"a\"\npath = \"a.js\"\npth = 1")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pth"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_say_what_is_wrong() {
+        let err = Config::parse("job_timeout = \"soon\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a duration"), "{err}");
+        let err = Config::parse("memory_limit = \"12 parsecs\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown size unit"), "{err}");
+        let err = Config::parse("workers = 0").unwrap_err().to_string();
+        assert!(err.contains("between 1 and 1024"), "{err}");
+        let err = Config::parse("[[script]]\nname = \"a b\"\npath = \"x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("script name `a b`"), "{err}");
+    }
+}

@@ -1,0 +1,238 @@
+//! The daemon's control socket: a path socket in the run dir (directory 0700, socket
+//! 0600), the peer's uid checked on every connection, frames bounded, each request
+//! answered within a deadline, connections capped.
+//!
+//! It owns the listening socket and the connections. It must not touch the store or the
+//! workers: every request goes to the dispatcher, which answers it.
+
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jobvisor_protocol::control::{ControlError, ErrorCode, Request, Response};
+use jobvisor_protocol::tokio_io::AsyncTransport;
+use jobvisor_protocol::{FrameError, Role};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::dispatcher::ControlCall;
+
+/// Largest request: a script source of a few MiB plus framing.
+pub const CONTROL_FRAME_MAX: usize = 8 * 1024 * 1024;
+/// Connections served at once; more wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 64;
+/// A client must say hello within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// A request must be answered within this.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// An idle connection is closed after this.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlSocketError {
+    #[error("run directory {path}: {source}")]
+    RunDir {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("run directory {0} is owned by another user; refusing to put the control socket there")]
+    RunDirOwner(PathBuf),
+    #[error("{0} exists and is not a socket; refusing to replace it: move it away")]
+    NotASocket(PathBuf),
+    #[error("{0} is a symlink; refusing to use it: remove it")]
+    Symlink(PathBuf),
+    #[error("another jobvisor daemon is listening on {0}; stop it first or use another run_dir")]
+    Live(PathBuf),
+    #[error("cannot listen on {path}: {source}")]
+    Bind {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The bound socket; removes its path when dropped.
+pub struct ControlServer {
+    listener: UnixListener,
+    path: PathBuf,
+}
+
+impl ControlServer {
+    /// Creates the run dir (0700) and binds the socket (0600), replacing a stale socket
+    /// left by a crashed daemon and refusing anything else in the way.
+    pub async fn bind(path: &Path) -> Result<ControlServer, ControlSocketError> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        prepare_run_dir(dir)?;
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(ControlSocketError::Symlink(path.to_owned()));
+            }
+            Ok(meta) if !meta.file_type().is_socket() => {
+                return Err(ControlSocketError::NotASocket(path.to_owned()));
+            }
+            Ok(_) => {
+                if UnixStream::connect(path).await.is_ok() {
+                    return Err(ControlSocketError::Live(path.to_owned()));
+                }
+                info!(path = %path.display(), "replacing a stale control socket");
+                std::fs::remove_file(path).map_err(|source| ControlSocketError::Bind {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            }
+            Err(_) => {}
+        }
+        let bind_err = |source| ControlSocketError::Bind {
+            path: path.to_owned(),
+            source,
+        };
+        let listener = UnixListener::bind(path).map_err(bind_err)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(bind_err)?;
+        Ok(ControlServer {
+            listener,
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Accepts connections until `shutdown` fires.
+    pub async fn serve(
+        &self,
+        calls: mpsc::Sender<ControlCall>,
+        mut shutdown: oneshot::Receiver<()>,
+    ) {
+        let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let own_uid = current_uid();
+        loop {
+            let permit = tokio::select! {
+                _ = &mut shutdown => return,
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => return,
+                },
+            };
+            let accepted = tokio::select! {
+                _ = &mut shutdown => return,
+                accepted = self.listener.accept() => accepted,
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    warn!(error = %err, "accepting a control connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            match stream.peer_cred() {
+                Ok(cred) if cred.uid() == own_uid || cred.uid() == 0 => {}
+                Ok(cred) => {
+                    warn!(peer_uid = cred.uid(), peer_pid = ?cred.pid(), "control connection from another user refused");
+                    continue;
+                }
+                Err(err) => {
+                    warn!(error = %err, "cannot read the peer's credentials; connection refused");
+                    continue;
+                }
+            }
+            let calls = calls.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                if let Err(err) = serve_connection(stream, calls).await {
+                    debug!(error = %err, "control connection ended");
+                }
+            });
+        }
+    }
+}
+
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+async fn serve_connection(
+    stream: UnixStream,
+    calls: mpsc::Sender<ControlCall>,
+) -> Result<(), FrameError> {
+    let mut transport = AsyncTransport::with_max_len(stream, CONTROL_FRAME_MAX);
+    match tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        transport.handshake(Role::Supervisor, Role::Client),
+    )
+    .await
+    {
+        Ok(Ok(_)) => {}
+        Ok(Err(err)) => {
+            debug!(error = %err, "control handshake failed");
+            return Ok(());
+        }
+        Err(_) => return Ok(()),
+    }
+    loop {
+        let request = match tokio::time::timeout(IDLE_TIMEOUT, transport.recv::<Request>()).await {
+            Ok(Ok(Some(request))) => request,
+            Ok(Ok(None)) | Err(_) => return Ok(()),
+            Ok(Err(err)) => {
+                let response = Response::Error(ControlError {
+                    code: ErrorCode::BadRequest,
+                    message: format!("malformed request: {err}"),
+                });
+                let _ = transport.send(&response).await;
+                return Err(err);
+            }
+        };
+        let (reply, answer) = oneshot::channel();
+        let response = if calls.send(ControlCall { request, reply }).await.is_err() {
+            internal("the daemon is shutting down")
+        } else {
+            match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(_)) => internal("the daemon dropped the request"),
+                Err(_) => internal("the request timed out inside the daemon"),
+            }
+        };
+        transport.send(&response).await?;
+    }
+}
+
+fn internal(message: &str) -> Response {
+    Response::Error(ControlError {
+        code: ErrorCode::Internal,
+        message: message.to_owned(),
+    })
+}
+
+fn prepare_run_dir(dir: &Path) -> Result<(), ControlSocketError> {
+    let io_err = |source| ControlSocketError::RunDir {
+        path: dir.to_owned(),
+        source,
+    };
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io_err)?;
+    }
+    let meta = std::fs::metadata(dir).map_err(io_err)?;
+    if meta.uid() != current_uid() {
+        return Err(ControlSocketError::RunDirOwner(dir.to_owned()));
+    }
+    if meta.mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io_err)?;
+    }
+    Ok(())
+}
+
+pub fn current_uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
+}

@@ -1,0 +1,928 @@
+//! The dispatcher: the one task that owns the truth of a running daemon — which worker
+//! slot is in which state, which job it runs, which claimed jobs wait for a worker — and
+//! turns every input (slot events, control requests, signals, store replies, timers) into
+//! state changes in one `select!` loop.
+//!
+//! It claims jobs in batches as workers become idle (keeping a small prefetch so a worker
+//! never waits for SQLite), assigns them preferring a worker that already holds the
+//! script, and records each outcome through the store's group commit. It never blocks:
+//! store writes are sent at once and their replies come back as events; reads run on the
+//! blocking pool. Nothing else holds this state; everything talks to it through channels.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jobvisor_protocol::control::{
+    ControlError, EnqueueJob, ErrorCode, QueueStatus, Request, Response, StatusReport, WorkerStatus,
+};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, info, warn};
+
+use crate::notify::Notifier;
+use crate::pool::exit::AttemptOutcome;
+use crate::pool::slot::{Assignment, JobEnd, KillReason, SlotCommand, SlotEvent, SlotState};
+use crate::store::{
+    AttemptReport, ClaimedJob, Completion, EnqueueRequest, Failure, Fenced, JobError, JobId,
+    OutcomeKind, RunAt, Store, StoreError,
+};
+
+/// Claimed jobs kept waiting per worker slot, so a worker that finishes finds its next
+/// job in memory.
+const PREFETCH_PER_SLOT: usize = 2;
+/// Largest claim batch.
+const MAX_CLAIM: usize = 64;
+/// Housekeeping period: expired leases, watchdog, drain deadline.
+const TICK: Duration = Duration::from_secs(1);
+/// How often finished jobs past their retention are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(300);
+
+/// A control request with the channel its answer goes back on.
+pub struct ControlCall {
+    pub request: Request,
+    pub reply: oneshot::Sender<Response>,
+}
+
+/// A signal, as the daemon's signal task reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalKind {
+    /// SIGTERM or SIGINT.
+    Stop,
+    Hangup,
+}
+
+/// Static facts shown by `status`.
+#[derive(Debug, Clone)]
+pub struct DaemonInfo {
+    pub started: Instant,
+    pub limiter: String,
+    pub default_queue: String,
+    pub drain_timeout: Duration,
+    pub default_timeout: Duration,
+    pub payload_limit: u64,
+    pub retention: crate::store::Retention,
+}
+
+/// Replies from work the dispatcher started but does not wait for.
+enum Internal {
+    Claimed(Result<ClaimedWithSources, StoreError>),
+    Pruned(Result<crate::store::PruneReport, StoreError>),
+    Recorded {
+        job: JobId,
+        outcome: &'static str,
+        committed: Result<bool, StoreError>,
+    },
+}
+
+struct ClaimedWithSources {
+    jobs: Vec<ClaimedJob>,
+    next_wake_at_ms: Option<i64>,
+    sources: Vec<(String, Arc<str>)>,
+    missing: Vec<(ClaimedJob, String)>,
+}
+
+/// What the dispatcher knows about one slot.
+struct SlotView {
+    commands: mpsc::UnboundedSender<SlotCommand>,
+    state: SlotState,
+    pid: Option<u32>,
+    job: Option<ClaimedJob>,
+    held: HashSet<String>,
+    jobs_done: u64,
+    restarts: u32,
+    degraded: Option<String>,
+    stopped: bool,
+}
+
+enum Phase {
+    Running,
+    /// Stop claiming; in-flight jobs may finish until `deadline`.
+    Draining {
+        deadline: tokio::time::Instant,
+        killed: bool,
+    },
+}
+
+pub struct Dispatcher {
+    store: Store,
+    info: DaemonInfo,
+    slots: Vec<SlotView>,
+    ready: VecDeque<ClaimedJob>,
+    sources: HashMap<String, Arc<str>>,
+    phase: Phase,
+    claim_in_flight: bool,
+    /// Something may have made jobs claimable since the last claim came back short.
+    claim_wanted: bool,
+    next_wake: Option<tokio::time::Instant>,
+    pending_records: usize,
+    completed_times: VecDeque<Instant>,
+    internal_tx: mpsc::UnboundedSender<Internal>,
+    internal_rx: mpsc::UnboundedReceiver<Internal>,
+    notifier: Notifier,
+    lease_waiting: bool,
+    last_prune: Instant,
+    prune_running: bool,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Store,
+        info: DaemonInfo,
+        slots: Vec<mpsc::UnboundedSender<SlotCommand>>,
+        notifier: Notifier,
+        lease_waiting: bool,
+    ) -> Self {
+        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        Dispatcher {
+            store,
+            info,
+            slots: slots
+                .into_iter()
+                .map(|commands| SlotView {
+                    commands,
+                    state: SlotState::Starting,
+                    pid: None,
+                    job: None,
+                    held: HashSet::new(),
+                    jobs_done: 0,
+                    restarts: 0,
+                    degraded: None,
+                    stopped: false,
+                })
+                .collect(),
+            ready: VecDeque::new(),
+            sources: HashMap::new(),
+            phase: Phase::Running,
+            claim_in_flight: false,
+            claim_wanted: true,
+            next_wake: None,
+            pending_records: 0,
+            completed_times: VecDeque::new(),
+            internal_tx,
+            internal_rx,
+            notifier,
+            lease_waiting,
+            last_prune: Instant::now(),
+            prune_running: false,
+        }
+    }
+
+    /// Runs until a drain has finished: every slot stopped, every outcome recorded.
+    pub async fn run(
+        mut self,
+        mut slot_events: mpsc::UnboundedReceiver<SlotEvent>,
+        mut control: mpsc::Receiver<ControlCall>,
+        mut signals: mpsc::UnboundedReceiver<SignalKind>,
+    ) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            self.assign();
+            self.maybe_claim();
+            if self.finished() {
+                info!("drain complete");
+                return;
+            }
+            let wake = self.next_wake;
+            tokio::select! {
+                Some(event) = slot_events.recv() => self.on_slot_event(event),
+                Some(internal) = self.internal_rx.recv() => self.on_internal(internal),
+                Some(call) = control.recv() => self.on_control(call),
+                Some(signal) = signals.recv() => self.on_signal(signal),
+                () = sleep_until_opt(wake) => {
+                    self.next_wake = None;
+                    self.claim_wanted = true;
+                }
+                _ = tick.tick() => self.on_tick(),
+            }
+        }
+    }
+
+    fn draining(&self) -> bool {
+        matches!(self.phase, Phase::Draining { .. })
+    }
+
+    fn finished(&self) -> bool {
+        self.draining()
+            && self.slots.iter().all(|s| s.stopped)
+            && self.pending_records == 0
+            && self.ready.is_empty()
+    }
+
+    // ---- claiming and assigning -------------------------------------------------------
+
+    fn idle_slots(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| s.state == SlotState::Idle && s.job.is_none() && !s.stopped)
+            .count()
+    }
+
+    fn maybe_claim(&mut self) {
+        if self.draining() || self.claim_in_flight || !self.claim_wanted {
+            return;
+        }
+        let live_slots = self
+            .slots
+            .iter()
+            .filter(|s| !s.stopped && s.degraded.is_none())
+            .count();
+        let want =
+            (live_slots * PREFETCH_PER_SLOT + self.idle_slots()).saturating_sub(self.ready.len());
+        if want == 0 {
+            return;
+        }
+        let batch = want.min(MAX_CLAIM);
+        self.claim_in_flight = true;
+        self.claim_wanted = false;
+        let pending = self.store.claim_batch(batch);
+        let store = self.store.clone();
+        let known: HashSet<String> = self.sources.keys().cloned().collect();
+        let tx = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let result = match pending.await {
+                Ok(batch) => fetch_sources(store, batch, known).await,
+                Err(err) => Err(err),
+            };
+            let _ = tx.send(Internal::Claimed(result));
+        });
+    }
+
+    fn on_claimed(&mut self, result: Result<ClaimedWithSources, StoreError>) {
+        self.claim_in_flight = false;
+        let claimed = match result {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                error!(error = %err, "claiming jobs failed; retrying shortly");
+                self.next_wake = Some(tokio::time::Instant::now() + Duration::from_secs(1));
+                return;
+            }
+        };
+        for (hash, source) in claimed.sources {
+            self.sources.insert(hash, source);
+        }
+        for (job, why) in claimed.missing {
+            // The script version vanished from the store: nothing can run this attempt.
+            let failure = Failure {
+                attempt: job.attempt_ref(),
+                kind: OutcomeKind::Crash,
+                error: Some(JobError {
+                    name: "ScriptMissing".into(),
+                    message: why,
+                    stack: None,
+                }),
+                report: AttemptReport::default(),
+            };
+            self.record_failure(job.id, failure, "crash");
+        }
+        let got = claimed.jobs.len();
+        if got > 0 {
+            // A full batch suggests more are waiting.
+            self.claim_wanted = true;
+        }
+        if self.draining() {
+            for job in claimed.jobs {
+                self.refund_unstarted(job);
+            }
+            return;
+        }
+        self.ready.extend(claimed.jobs);
+        if let Some(at_ms) = claimed.next_wake_at_ms {
+            let now_ms = now_ms();
+            let wait =
+                Duration::from_millis(u64::try_from(at_ms.saturating_sub(now_ms)).unwrap_or(0));
+            let at = tokio::time::Instant::now() + wait;
+            self.next_wake = Some(self.next_wake.map_or(at, |w| w.min(at)));
+        }
+    }
+
+    /// Hands waiting jobs to idle slots, preferring a slot that holds the job's script.
+    fn assign(&mut self) {
+        if self.draining() {
+            return;
+        }
+        while !self.ready.is_empty() {
+            let Some(index) = self.pick_slot() else {
+                return;
+            };
+            let Some(job) = self.ready.pop_front() else {
+                return;
+            };
+            let Some(source) = self.sources.get(&job.script_hash).cloned() else {
+                warn!(job = job.id.0, hash = %job.script_hash, "no source for a claimed job");
+                continue;
+            };
+            let slot = &mut self.slots[index];
+            slot.held.insert(job.script_hash.clone());
+            slot.job = Some(job.clone());
+            slot.state = SlotState::Busy;
+            let assignment = Assignment { job, source };
+            if slot
+                .commands
+                .send(SlotCommand::Run(Box::new(assignment)))
+                .is_err()
+            {
+                error!(slot = index, "slot task is gone");
+                slot.stopped = true;
+            }
+        }
+    }
+
+    fn pick_slot(&self) -> Option<usize> {
+        let next_hash = &self.ready.front()?.script_hash;
+        let idle = |s: &&SlotView| s.state == SlotState::Idle && s.job.is_none() && !s.stopped;
+        let mut fallback = None;
+        for (i, slot) in self.slots.iter().enumerate().filter(|(_, s)| idle(s)) {
+            if slot.held.contains(next_hash) {
+                return Some(i);
+            }
+            fallback.get_or_insert(i);
+        }
+        fallback
+    }
+
+    // ---- outcomes ---------------------------------------------------------------------
+
+    fn on_slot_event(&mut self, event: SlotEvent) {
+        match event {
+            SlotEvent::State { slot, state, pid } => {
+                let view = &mut self.slots[slot as usize];
+                if state == SlotState::Starting && view.pid.is_some() {
+                    view.restarts += 1;
+                }
+                if state == SlotState::Starting {
+                    view.held.clear();
+                }
+                if state == SlotState::Idle {
+                    view.degraded = None;
+                }
+                // A slot reports Busy before its job ends; the dispatcher already knows.
+                if !(state == SlotState::Idle && view.job.is_some()) {
+                    view.state = state;
+                }
+                if pid.is_some() {
+                    view.pid = pid;
+                }
+                if state == SlotState::Idle {
+                    self.claim_wanted = true;
+                }
+            }
+            SlotEvent::JobEnded { slot, end } => {
+                let view = &mut self.slots[slot as usize];
+                view.job = None;
+                view.jobs_done += 1;
+                if view.state == SlotState::Busy {
+                    view.state = SlotState::Idle;
+                }
+                self.claim_wanted = true;
+                self.record(*end);
+            }
+            SlotEvent::WorkerFailed {
+                slot,
+                reason,
+                retry_in,
+                degraded,
+            } => {
+                let view = &mut self.slots[slot as usize];
+                view.restarts += 1;
+                view.pid = None;
+                view.degraded = degraded.then(|| {
+                    format!(
+                        "{reason} (restarting too often; next try in {}ms)",
+                        retry_in.as_millis()
+                    )
+                });
+                if degraded {
+                    error!(worker = slot, %reason, "worker slot degraded");
+                }
+            }
+            SlotEvent::Stopped { slot } => {
+                let view = &mut self.slots[slot as usize];
+                view.stopped = true;
+                view.state = SlotState::Exited;
+                view.pid = None;
+                if let Some(job) = view.job.take() {
+                    // The slot ended without reporting the job: give it back.
+                    self.refund_unstarted(job);
+                }
+            }
+        }
+    }
+
+    fn record(&mut self, end: JobEnd) {
+        let attempt = end.attempt;
+        let report = AttemptReport {
+            worker_pid: Some(end.worker_pid),
+            logs: end.logs,
+            logs_truncated: end.logs_dropped > 0,
+            duration: Some(end.duration),
+            cpu_time: end.stats.map(|s| Duration::from_micros(s.cpu_us)),
+            peak_memory_bytes: end.peak_memory,
+        };
+        let outcome_name = end.outcome.as_str();
+        if end.kill_reason == Some(KillReason::Interrupted) && end.outcome != AttemptOutcome::Oom {
+            info!(
+                job = attempt.id.0,
+                attempt = attempt.attempt,
+                "interrupted by the drain; attempt refunded"
+            );
+            let pending = self.store.refund(attempt, report);
+            self.track(attempt.id, "interrupted", async move {
+                pending.await.map(|f| f.is_applied())
+            });
+            return;
+        }
+        if end.outcome == AttemptOutcome::Completed {
+            let pending = self.store.complete(Completion {
+                attempt,
+                result: end.result,
+                report,
+            });
+            self.track(attempt.id, "completed", async move {
+                pending.await.map(|f| f.is_applied())
+            });
+            return;
+        }
+        let (name, message, stack) = end
+            .error
+            .unwrap_or_else(|| (outcome_name.to_owned(), end.outcome.to_string(), None));
+        let kind = match &end.outcome {
+            AttemptOutcome::Completed => OutcomeKind::Completed,
+            AttemptOutcome::JsError => OutcomeKind::JsError,
+            AttemptOutcome::Timeout => OutcomeKind::Timeout,
+            AttemptOutcome::Oom => OutcomeKind::Oom,
+            AttemptOutcome::Crash(_) => OutcomeKind::Crash,
+            AttemptOutcome::ProtocolError(_) => OutcomeKind::ProtocolError,
+            AttemptOutcome::Killed => OutcomeKind::Killed,
+        };
+        let failure = Failure {
+            attempt,
+            kind,
+            error: Some(JobError {
+                name,
+                message,
+                stack,
+            }),
+            report,
+        };
+        self.record_failure(attempt.id, failure, outcome_name);
+    }
+
+    fn record_failure(&mut self, job: JobId, failure: Failure, outcome: &'static str) {
+        let pending = self.store.fail(failure);
+        self.track(job, outcome, async move {
+            pending.await.map(|fenced| match fenced {
+                Fenced::Applied(disposition) => {
+                    debug!(job = job.0, ?disposition, "failure recorded");
+                    true
+                }
+                Fenced::Stale(_) => false,
+            })
+        });
+    }
+
+    fn refund_unstarted(&mut self, job: ClaimedJob) {
+        let pending = self
+            .store
+            .refund(job.attempt_ref(), AttemptReport::default());
+        self.track(job.id, "interrupted", async move {
+            pending.await.map(|f| f.is_applied())
+        });
+    }
+
+    fn track(
+        &mut self,
+        job: JobId,
+        outcome: &'static str,
+        committed: impl Future<Output = Result<bool, StoreError>> + Send + 'static,
+    ) {
+        self.pending_records += 1;
+        let tx = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let committed = committed.await;
+            let _ = tx.send(Internal::Recorded {
+                job,
+                outcome,
+                committed,
+            });
+        });
+    }
+
+    fn on_internal(&mut self, internal: Internal) {
+        match internal {
+            Internal::Claimed(result) => self.on_claimed(result),
+            Internal::Pruned(result) => {
+                self.prune_running = false;
+                match result {
+                    Ok(report) if report.deleted > 0 => info!(
+                        deleted = report.deleted,
+                        "pruned finished jobs past their retention"
+                    ),
+                    Ok(_) => {}
+                    Err(err) => warn!(error = %err, "pruning finished jobs failed"),
+                }
+            }
+            Internal::Recorded {
+                job,
+                outcome,
+                committed,
+            } => {
+                self.pending_records -= 1;
+                match committed {
+                    Ok(true) => {
+                        if outcome == "completed" {
+                            self.completed_times.push_back(Instant::now());
+                        }
+                    }
+                    Ok(false) => warn!(
+                        job = job.0,
+                        outcome, "stale outcome dropped: the job no longer belongs to this attempt"
+                    ),
+                    Err(err) => {
+                        error!(job = job.0, outcome, error = %err, "could not record the outcome; the job is retried when its lease ends")
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- control ----------------------------------------------------------------------
+
+    fn on_control(&mut self, call: ControlCall) {
+        match call.request {
+            Request::Status => {
+                let report = self.status_skeleton();
+                let store = self.store.clone();
+                tokio::spawn(async move {
+                    let response = complete_status(store, report).await;
+                    let _ = call.reply.send(response);
+                });
+            }
+            Request::Enqueue(job) => {
+                let request = match self.enqueue_request(job) {
+                    Ok(request) => request,
+                    Err(message) => {
+                        let _ = call
+                            .reply
+                            .send(error_response(ErrorCode::BadRequest, message));
+                        return;
+                    }
+                };
+                let pending = self.store.enqueue(request);
+                self.claim_wanted = true;
+                tokio::spawn(async move {
+                    let response = match pending.await {
+                        Ok(outcome) => Response::Enqueued {
+                            id: outcome.id.0,
+                            duplicate: outcome.duplicate,
+                        },
+                        Err(err) => store_error_response(&err),
+                    };
+                    let _ = call.reply.send(response);
+                });
+            }
+            Request::AddScript { name, source } => {
+                if !crate::config::valid_name(&name) {
+                    let message = format!(
+                        "script name `{name}`: use letters, digits, `-`, `_` and `.` (1 to 100 characters)"
+                    );
+                    let _ = call
+                        .reply
+                        .send(error_response(ErrorCode::BadRequest, message));
+                    return;
+                }
+                let pending = self.store.add_script(&name, &source);
+                tokio::spawn(async move {
+                    let response = match pending.await {
+                        Ok(version) => Response::ScriptAdded {
+                            name: version.name,
+                            hash: version.hash,
+                            created: version.created,
+                        },
+                        Err(err) => store_error_response(&err),
+                    };
+                    let _ = call.reply.send(response);
+                });
+            }
+        }
+    }
+
+    fn enqueue_request(&self, job: EnqueueJob) -> Result<EnqueueRequest, String> {
+        if job.payload.len() as u64 > self.info.payload_limit {
+            return Err(format!(
+                "payload is {} bytes, above the limit of {} bytes",
+                job.payload.len(),
+                self.info.payload_limit
+            ));
+        }
+        let queue = job.queue.unwrap_or_else(|| self.info.default_queue.clone());
+        if !crate::config::valid_name(&queue) {
+            return Err(format!(
+                "queue name `{queue}`: use letters, digits, `-`, `_` and `.`"
+            ));
+        }
+        let run_at = match (job.delay_ms, job.run_at_ms) {
+            (Some(_), Some(_)) => {
+                return Err("give a delay or a time to run at, not both".to_owned());
+            }
+            (Some(ms), None) => RunAt::After(Duration::from_millis(ms)),
+            (None, Some(at)) => RunAt::At(at),
+            (None, None) => RunAt::Now,
+        };
+        if job.max_attempts == Some(0) {
+            return Err("max attempts must be at least 1".to_owned());
+        }
+        if job.timeout_ms == Some(0) {
+            return Err("timeout must be more than 0".to_owned());
+        }
+        Ok(EnqueueRequest {
+            script: job.script,
+            payload: job.payload,
+            queue,
+            priority: job.priority.unwrap_or(0),
+            run_at,
+            max_attempts: job.max_attempts,
+            timeout: job.timeout_ms.map(Duration::from_millis),
+            unique_key: job.unique_key,
+            backoff: None,
+        })
+    }
+
+    fn status_skeleton(&mut self) -> StatusReport {
+        let minute_ago = Instant::now() - Duration::from_secs(60);
+        while self
+            .completed_times
+            .front()
+            .is_some_and(|t| *t < minute_ago)
+        {
+            self.completed_times.pop_front();
+        }
+        StatusReport {
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            uptime_ms: u64::try_from(self.info.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            epoch: self.store.epoch(),
+            limiter: self.info.limiter.clone(),
+            store_path: self.store.path().display().to_string(),
+            store_bytes: 0,
+            draining: self.draining(),
+            workers: self
+                .slots
+                .iter()
+                .enumerate()
+                .map(|(i, s)| WorkerStatus {
+                    id: u32::try_from(i).unwrap_or(u32::MAX),
+                    pid: s.pid,
+                    state: if s.degraded.is_some() {
+                        "degraded".to_owned()
+                    } else {
+                        s.state.as_str().to_owned()
+                    },
+                    job: s.job.as_ref().map(|j| j.id.0),
+                    jobs_done: s.jobs_done,
+                    rss_bytes: s.pid.and_then(rss_bytes),
+                    restarts: s.restarts,
+                    degraded_reason: s.degraded.clone(),
+                })
+                .collect(),
+            queues: Vec::new(),
+            completed_last_minute: self.completed_times.len() as u64,
+        }
+    }
+
+    // ---- signals, drain, housekeeping -------------------------------------------------
+
+    fn on_signal(&mut self, signal: SignalKind) {
+        match (signal, &self.phase) {
+            (SignalKind::Hangup, _) => {
+                info!("SIGHUP ignored: it never stops jobvisor (use SIGTERM to drain)")
+            }
+            (SignalKind::Stop, Phase::Running) => self.start_drain(),
+            (SignalKind::Stop, Phase::Draining { .. }) => {
+                warn!("second stop signal: killing every running job now");
+                self.kill_in_flight();
+            }
+        }
+    }
+
+    fn start_drain(&mut self) {
+        let deadline = tokio::time::Instant::now() + self.info.drain_timeout;
+        info!(
+            drain_timeout_ms = self.info.drain_timeout.as_millis() as u64,
+            "draining: no new jobs start; running jobs may finish"
+        );
+        self.notifier.stopping();
+        self.phase = Phase::Draining {
+            deadline,
+            killed: false,
+        };
+        for job in std::mem::take(&mut self.ready) {
+            self.refund_unstarted(job);
+        }
+        for slot in &self.slots {
+            let _ = slot.commands.send(SlotCommand::Stop { graceful: true });
+        }
+    }
+
+    fn kill_in_flight(&mut self) {
+        if let Phase::Draining { killed, .. } = &mut self.phase {
+            *killed = true;
+        }
+        for slot in &self.slots {
+            if let Some(job) = &slot.job {
+                let _ = slot.commands.send(SlotCommand::Kill {
+                    job: job.attempt_ref(),
+                    reason: KillReason::Interrupted,
+                });
+            }
+            let _ = slot.commands.send(SlotCommand::Stop { graceful: false });
+        }
+    }
+
+    fn on_tick(&mut self) {
+        self.notifier.watchdog();
+        if !self.draining() && !self.prune_running && self.last_prune.elapsed() >= PRUNE_EVERY {
+            self.last_prune = Instant::now();
+            self.prune_running = true;
+            let store = self.store.clone();
+            let retention = self.info.retention;
+            let tx = self.internal_tx.clone();
+            tokio::spawn(async move {
+                let result = tokio::task::spawn_blocking(move || store.prune_blocking(retention))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(StoreError::Open {
+                            path: std::path::PathBuf::new(),
+                            reason: format!("pruning task: {e}"),
+                            source: None,
+                        })
+                    });
+                let _ = tx.send(Internal::Pruned(result));
+            });
+        }
+        if let Phase::Draining {
+            deadline,
+            killed: false,
+        } = self.phase
+            && tokio::time::Instant::now() >= deadline
+        {
+            warn!(
+                "drain timeout reached: killing the jobs still running; their attempts are refunded"
+            );
+            self.kill_in_flight();
+        }
+        if self.lease_waiting && !self.draining() {
+            let pending = self.store.requeue_expired_leases();
+            let tx = self.internal_tx.clone();
+            tokio::spawn(async move {
+                if let Ok(report) = pending.await
+                    && !report.requeued.is_empty()
+                {
+                    info!(
+                        requeued = report.requeued.len(),
+                        "jobs of an earlier run requeued after their lease expired"
+                    );
+                    let _ = tx.send(Internal::Claimed(Ok(ClaimedWithSources {
+                        jobs: Vec::new(),
+                        next_wake_at_ms: Some(now_ms()),
+                        sources: Vec::new(),
+                        missing: Vec::new(),
+                    })));
+                }
+            });
+        }
+    }
+}
+
+async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Loads the sources of script versions the dispatcher does not hold yet.
+async fn fetch_sources(
+    store: Store,
+    batch: crate::store::ClaimBatch,
+    known: HashSet<String>,
+) -> Result<ClaimedWithSources, StoreError> {
+    let wanted: HashSet<(String, String)> = batch
+        .jobs
+        .iter()
+        .filter(|j| !known.contains(&j.script_hash))
+        .map(|j| (j.script_name.clone(), j.script_hash.clone()))
+        .collect();
+    let fetched = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || {
+            wanted
+                .into_iter()
+                .map(|(name, hash)| store.script_source(&name, &hash).map(|s| (hash, s)))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| StoreError::Open {
+            path: std::path::PathBuf::new(),
+            reason: format!("reading script sources: {e}"),
+            source: None,
+        })??
+    };
+    let mut sources = Vec::new();
+    let mut missing_hashes = HashSet::new();
+    for (hash, source) in fetched {
+        match source {
+            Some(source) => sources.push((hash, Arc::from(source))),
+            None => {
+                missing_hashes.insert(hash);
+            }
+        }
+    }
+    let mut jobs = Vec::new();
+    let mut missing = Vec::new();
+    for job in batch.jobs {
+        if missing_hashes.contains(&job.script_hash) {
+            let why = format!(
+                "script `{}` version {} is not in the store",
+                job.script_name, job.script_hash
+            );
+            missing.push((job, why));
+        } else {
+            jobs.push(job);
+        }
+    }
+    Ok(ClaimedWithSources {
+        jobs,
+        next_wake_at_ms: batch.next_wake_at_ms,
+        sources,
+        missing,
+    })
+}
+
+async fn complete_status(store: Store, mut report: StatusReport) -> Response {
+    let counted = tokio::task::spawn_blocking(move || {
+        let counts = store.counts();
+        let bytes = std::fs::metadata(store.path())
+            .map(|m| m.len())
+            .unwrap_or(0)
+            + std::fs::metadata(store.path().with_extension("db-wal"))
+                .map(|m| m.len())
+                .unwrap_or(0);
+        (counts, bytes)
+    })
+    .await;
+    match counted {
+        Ok((Ok(counts), bytes)) => {
+            report.store_bytes = bytes;
+            report.queues = counts
+                .queues
+                .into_iter()
+                .map(|q| {
+                    let counts = crate::store::JobState::ALL
+                        .iter()
+                        .map(|state| (state.as_str().to_owned(), q.get(*state)))
+                        .filter(|(_, n)| *n > 0)
+                        .collect();
+                    QueueStatus {
+                        queue: q.queue,
+                        paused: q.paused,
+                        counts,
+                    }
+                })
+                .collect();
+            Response::Status(report)
+        }
+        Ok((Err(err), _)) => store_error_response(&err),
+        Err(err) => error_response(ErrorCode::Internal, format!("status failed: {err}")),
+    }
+}
+
+fn error_response(code: ErrorCode, message: String) -> Response {
+    Response::Error(ControlError { code, message })
+}
+
+fn store_error_response(err: &StoreError) -> Response {
+    let code = match err {
+        StoreError::UnknownScript { .. } => ErrorCode::NotFound,
+        StoreError::PayloadTooLarge { .. }
+        | StoreError::InvalidPayload { .. }
+        | StoreError::InvalidRequest(_) => ErrorCode::BadRequest,
+        StoreError::DiskFull { .. } | StoreError::Busy { .. } => ErrorCode::Unavailable,
+        _ => ErrorCode::Internal,
+    };
+    error_response(code, err.to_string())
+}
+
+fn rss_bytes(pid: u32) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,639 @@
+//! One worker slot: an actor task that owns one `jobvisor-worker` process at a time, runs
+//! the jobs the dispatcher assigns, enforces each job's deadline on the monotonic clock,
+//! and replaces its worker when it dies, is recycled, or fails to start.
+//!
+//! States: Starting → Idle → Busy → Terminating → Exited (→ Starting again). It owns no
+//! job state beyond the one job in hand, and never touches the store: everything it
+//! learns goes to the dispatcher as a [`SlotEvent`].
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jobvisor_protocol::worker::{
+    FromWorker, Isolation, JobLimits, JobStats, LogLevel, Outcome, RunJob, ScriptRef, ToWorker,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::connection::{WorkerConnection, message_name};
+use super::exit::{AttemptOutcome, ExitFacts, classify_exit};
+use super::process::{WorkerProcess, stderr_tail};
+use super::restart::{RestartPolicy, RestartTracker};
+use super::spawn::SpawnSpec;
+use super::spawner::Spawner;
+use crate::cgroup::WorkerGroup;
+use crate::store::{AttemptRef, ClaimedJob};
+
+/// How much of a worker's stderr is kept to classify its death.
+const STDERR_KEEP: usize = 16 * 1024;
+
+/// Everything a slot needs to run workers.
+#[derive(Debug, Clone)]
+pub struct SlotConfig {
+    pub id: u32,
+    pub spec: SpawnSpec,
+    pub group: Arc<WorkerGroup>,
+    pub start_timeout: Duration,
+    pub kill_grace: Duration,
+    pub restart: RestartPolicy,
+    pub max_jobs_per_worker: u64,
+    pub rss_soft_limit: u64,
+    pub limits: JobLimits,
+    pub isolation: Isolation,
+    pub default_timeout: Duration,
+    pub pids: crate::reaper::WorkerPids,
+}
+
+/// A job handed to a slot.
+#[derive(Debug)]
+pub struct Assignment {
+    pub job: ClaimedJob,
+    pub source: Arc<str>,
+}
+
+/// Why the dispatcher kills a running job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillReason {
+    /// An operator cancelled the job.
+    Cancelled,
+    /// The drain timeout passed (or a second signal came): the attempt is refunded.
+    Interrupted,
+}
+
+/// Dispatcher → slot.
+#[derive(Debug)]
+pub enum SlotCommand {
+    Run(Box<Assignment>),
+    /// Kill the job in hand, if it is this one.
+    Kill {
+        job: AttemptRef,
+        reason: KillReason,
+    },
+    /// Replace the worker between jobs (after the job in hand, if any).
+    Recycle,
+    /// Stop the worker and end the slot: after the job in hand if `graceful`, else now.
+    Stop {
+        graceful: bool,
+    },
+}
+
+/// The state a slot reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotState {
+    Starting,
+    Idle,
+    Busy,
+    Terminating,
+    /// Waiting before the next start after failures.
+    Backoff,
+    Exited,
+}
+
+impl SlotState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlotState::Starting => "starting",
+            SlotState::Idle => "idle",
+            SlotState::Busy => "busy",
+            SlotState::Terminating => "terminating",
+            SlotState::Backoff => "backoff",
+            SlotState::Exited => "exited",
+        }
+    }
+}
+
+/// What one attempt produced.
+#[derive(Debug)]
+pub struct JobEnd {
+    pub attempt: AttemptRef,
+    pub outcome: AttemptOutcome,
+    /// Result JSON for a completed attempt.
+    pub result: Option<String>,
+    /// name, message, stack
+    pub error: Option<(String, String, Option<String>)>,
+    /// Console lines as JSON lines (`{"level":"info","text":"…"}`).
+    pub logs: String,
+    pub logs_dropped: u32,
+    pub stats: Option<JobStats>,
+    pub duration: Duration,
+    pub worker_pid: u32,
+    pub peak_memory: Option<u64>,
+    /// The dispatcher asked for this kill.
+    pub kill_reason: Option<KillReason>,
+}
+
+/// Slot → dispatcher.
+#[derive(Debug)]
+pub enum SlotEvent {
+    State {
+        slot: u32,
+        state: SlotState,
+        pid: Option<u32>,
+    },
+    JobEnded {
+        slot: u32,
+        end: Box<JobEnd>,
+    },
+    /// The worker failed on its own (would not start, died idle). `degraded` says the
+    /// slot is past its restart intensity.
+    WorkerFailed {
+        slot: u32,
+        reason: String,
+        retry_in: Duration,
+        degraded: bool,
+    },
+    /// The slot ended (after `Stop`).
+    Stopped {
+        slot: u32,
+    },
+}
+
+/// Starts a slot task.
+pub fn start_slot(
+    config: SlotConfig,
+    spawner: Spawner,
+    events: mpsc::UnboundedSender<SlotEvent>,
+) -> (mpsc::UnboundedSender<SlotCommand>, JoinHandle<()>) {
+    let (commands_tx, commands) = mpsc::unbounded_channel();
+    let span = info_span!("slot", worker = config.id);
+    let slot = Slot {
+        restarts: RestartTracker::new(config.restart),
+        config,
+        spawner,
+        events,
+        commands,
+    };
+    (commands_tx, tokio::spawn(slot.run().instrument(span)))
+}
+
+struct Slot {
+    config: SlotConfig,
+    spawner: Spawner,
+    events: mpsc::UnboundedSender<SlotEvent>,
+    commands: mpsc::UnboundedReceiver<SlotCommand>,
+    restarts: RestartTracker,
+}
+
+/// A live worker.
+struct Live {
+    process: WorkerProcess,
+    conn: WorkerConnection,
+    stderr: JoinHandle<String>,
+    held_scripts: HashSet<String>,
+    jobs: u64,
+    peak_rss: u64,
+}
+
+/// What happened to the worker while a job ran.
+enum Fate {
+    /// Still healthy.
+    Alive,
+    /// It died or was killed: start a new one.
+    Gone,
+}
+
+impl Slot {
+    fn emit(&self, event: SlotEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn state(&self, state: SlotState, pid: Option<u32>) {
+        match state {
+            SlotState::Idle | SlotState::Busy => {
+                tracing::trace!(state = state.as_str(), pid, "worker state")
+            }
+            _ => info!(state = state.as_str(), pid, "worker state"),
+        }
+        self.emit(SlotEvent::State {
+            slot: self.config.id,
+            state,
+            pid,
+        });
+    }
+
+    async fn run(mut self) {
+        let mut wait_before_start = Duration::ZERO;
+        loop {
+            if !wait_before_start.is_zero() {
+                self.state(SlotState::Backoff, None);
+                let sleep = tokio::time::sleep(wait_before_start);
+                tokio::pin!(sleep);
+                loop {
+                    tokio::select! {
+                        () = &mut sleep => break,
+                        command = self.commands.recv() => match command {
+                            None | Some(SlotCommand::Stop { .. }) => return self.stopped(),
+                            // Nothing runs here: the dispatcher only assigns to idle slots.
+                            Some(other) => debug!(?other, "ignored while backing off"),
+                        },
+                    }
+                }
+            }
+            self.state(SlotState::Starting, None);
+            let mut live = match self.start_worker().await {
+                Ok(live) => live,
+                Err(reason) => {
+                    wait_before_start = self.worker_failed(reason);
+                    continue;
+                }
+            };
+            let pid = live.process.pid();
+            info!(pid, "worker ready");
+            self.restarts.record_success();
+            self.state(SlotState::Idle, Some(pid));
+            match self.serve(&mut live).await {
+                ServeEnd::Replace => {
+                    wait_before_start = Duration::ZERO;
+                }
+                ServeEnd::Failed(reason) => {
+                    wait_before_start = self.worker_failed(reason);
+                }
+                ServeEnd::Stop { graceful } => {
+                    self.state(SlotState::Terminating, Some(pid));
+                    self.retire(live, graceful).await;
+                    return self.stopped();
+                }
+            }
+        }
+    }
+
+    fn stopped(&self) {
+        self.state(SlotState::Exited, None);
+        self.emit(SlotEvent::Stopped {
+            slot: self.config.id,
+        });
+    }
+
+    fn worker_failed(&mut self, reason: String) -> Duration {
+        let now = Instant::now();
+        let retry_in = self.restarts.record_failure(now);
+        let degraded = self.restarts.degraded(now);
+        warn!(%reason, retry_in_ms = retry_in.as_millis() as u64, degraded, "worker failed");
+        self.emit(SlotEvent::WorkerFailed {
+            slot: self.config.id,
+            reason,
+            retry_in,
+            degraded,
+        });
+        retry_in
+    }
+
+    async fn start_worker(&mut self) -> Result<Live, String> {
+        let group = &self.config.group;
+        // Anything left in the group from the previous worker goes first.
+        group.kill_all(Duration::from_secs(1));
+        let spawned = self
+            .spawner
+            .spawn(self.config.spec.clone(), group.clone())
+            .await
+            .map_err(|e| format!("cannot start {}: {e}", self.config.spec.program.display()))?;
+        let mut process = WorkerProcess::new(spawned.child, self.config.pids.clone());
+        let stderr = tokio::spawn(stderr_tail(process.take_stderr(), STDERR_KEEP));
+        match WorkerConnection::establish(spawned.socket, self.config.start_timeout).await {
+            Ok(conn) => Ok(Live {
+                process,
+                conn,
+                stderr,
+                held_scripts: HashSet::new(),
+                jobs: 0,
+                peak_rss: 0,
+            }),
+            Err(err) => {
+                let status = process.kill_and_reap(group, Duration::from_secs(2)).await;
+                let tail = tokio::time::timeout(Duration::from_millis(200), stderr)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or_default();
+                let last = tail
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("");
+                Err(format!(
+                    "worker {} failed to start: {err}{}{}",
+                    process.pid(),
+                    status.map(|s| format!(" ({s})")).unwrap_or_default(),
+                    if last.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; stderr: {last}")
+                    }
+                ))
+            }
+        }
+    }
+
+    /// Serves commands with a live worker until it must be replaced or stopped.
+    async fn serve(&mut self, live: &mut Live) -> ServeEnd {
+        loop {
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    None => return ServeEnd::Stop { graceful: true },
+                    Some(SlotCommand::Stop { graceful }) => return ServeEnd::Stop { graceful },
+                    Some(SlotCommand::Recycle) => {
+                        self.retire_for_replacement(live).await;
+                        return ServeEnd::Replace;
+                    }
+                    Some(SlotCommand::Kill { .. }) => {}
+                    Some(SlotCommand::Run(assignment)) => {
+                        let pid = live.process.pid();
+                        self.state(SlotState::Busy, Some(pid));
+                        let (end, fate, after) = self.run_job(live, *assignment).await;
+                        self.emit(SlotEvent::JobEnded { slot: self.config.id, end: Box::new(end) });
+                        if let Some(graceful) = after {
+                            return ServeEnd::Stop { graceful };
+                        }
+                        if let Fate::Gone = fate {
+                            return ServeEnd::Replace;
+                        }
+                        if live.jobs >= self.config.max_jobs_per_worker
+                            || live.peak_rss > self.config.rss_soft_limit
+                        {
+                            info!(pid, jobs = live.jobs, peak_rss = live.peak_rss, "recycling worker");
+                            self.retire_for_replacement(live).await;
+                            return ServeEnd::Replace;
+                        }
+                        self.state(SlotState::Idle, Some(pid));
+                    }
+                },
+                frame = live.conn.recv() => {
+                    // An idle worker has nothing to say; anything here means it broke or died.
+                    let reason = match frame {
+                        Ok(None) => "the worker closed its socket while idle".to_owned(),
+                        Ok(Some(message)) => format!("the worker sent {} while idle", message_name(&message)),
+                        Err(err) => format!("bad frame from an idle worker: {err}"),
+                    };
+                    let status = live.process.kill_and_reap(&self.config.group, Duration::from_secs(2)).await;
+                    let status = status.map(|s| s.to_string()).unwrap_or_else(|| "did not exit".to_owned());
+                    return ServeEnd::Failed(format!("{reason} ({status})"));
+                }
+            }
+        }
+    }
+
+    /// Runs one job. Returns what happened, whether the worker survived, and whether a
+    /// stop was requested while it ran.
+    async fn run_job(
+        &mut self,
+        live: &mut Live,
+        assignment: Assignment,
+    ) -> (JobEnd, Fate, Option<bool>) {
+        let job = assignment.job;
+        let attempt = job.attempt_ref();
+        let span = info_span!(
+            "job",
+            job = attempt.id.0,
+            attempt = attempt.attempt,
+            pid = live.process.pid()
+        );
+        let _entered = span.enter();
+        let started = Instant::now();
+        let timeout = job.timeout.unwrap_or(self.config.default_timeout);
+        let send_source = !live.held_scripts.contains(&job.script_hash);
+        let run = RunJob {
+            job_id: attempt.id.0,
+            attempt: attempt.attempt,
+            max_attempts: job.max_attempts,
+            queue: job.queue.clone(),
+            script: ScriptRef {
+                name: job.script_name.clone(),
+                hash: job.script_hash.clone(),
+                source: send_source.then(|| assignment.source.to_string()),
+            },
+            payload: job.payload,
+            deadline_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            limits: self.config.limits,
+            isolation: self.config.isolation,
+        };
+        let mut logs = String::new();
+        let worker_pid = live.process.pid();
+        let end = |outcome: AttemptOutcome| JobEnd {
+            attempt,
+            outcome,
+            result: None,
+            error: None,
+            logs: String::new(),
+            logs_dropped: 0,
+            stats: None,
+            duration: Duration::ZERO,
+            worker_pid,
+            peak_memory: None,
+            kill_reason: None,
+        };
+        let oom_before = self.config.group.oom_kills();
+        if let Err(err) = live.conn.send(&ToWorker::Run(run)).await {
+            // The worker is gone or broken; what it died of decides the outcome.
+            let mut job_end = end(AttemptOutcome::ProtocolError(format!(
+                "sending the job: {err}"
+            )));
+            self.bury(live, &mut job_end, oom_before, false).await;
+            job_end.duration = started.elapsed();
+            return (job_end, Fate::Gone, None);
+        }
+        if send_source {
+            live.held_scripts.insert(job.script_hash.clone());
+        }
+        let deadline = tokio::time::Instant::from_std(started + timeout + self.config.kill_grace);
+        let mut stop_after: Option<bool> = None;
+        let mut kill_reason: Option<KillReason> = None;
+        let mut killed_for_timeout = false;
+        let done: Option<(Outcome, JobStats)> = loop {
+            tokio::select! {
+                biased;
+                command = self.commands.recv() => match command {
+                    Some(SlotCommand::Kill { job: target, reason }) if target == attempt => {
+                        kill_reason = Some(reason);
+                        break None;
+                    }
+                    Some(SlotCommand::Kill { .. }) => {}
+                    Some(SlotCommand::Stop { graceful: false }) => {
+                        kill_reason = Some(KillReason::Interrupted);
+                        stop_after = Some(false);
+                        break None;
+                    }
+                    Some(SlotCommand::Stop { graceful: true }) | None => stop_after = Some(true),
+                    Some(SlotCommand::Recycle) => live.jobs = u64::MAX,
+                    Some(SlotCommand::Run(other)) => {
+                        warn!(job = other.job.id.0, "assigned a job while busy; it stays claimed until its lease ends");
+                    }
+                },
+                () = tokio::time::sleep_until(deadline) => {
+                    killed_for_timeout = true;
+                    break None;
+                }
+                frame = live.conn.recv() => match frame {
+                    Ok(Some(FromWorker::Log { job_id, attempt: a, level, text })) if job_id == attempt.id.0 && a == attempt.attempt => {
+                        push_log(&mut logs, level, &text);
+                    }
+                    Ok(Some(FromWorker::Progress { .. })) => {}
+                    Ok(Some(FromWorker::Done { job_id, attempt: a, outcome, stats })) if job_id == attempt.id.0 && a == attempt.attempt => {
+                        break Some((outcome, stats));
+                    }
+                    Ok(Some(other)) => {
+                        let why = format!("sent {} for a job it does not run", message_name(&other));
+                        let mut job_end = end(AttemptOutcome::ProtocolError(why));
+                        job_end.logs = logs;
+                        self.bury(live, &mut job_end, oom_before, false).await;
+                        job_end.duration = started.elapsed();
+                        return (job_end, Fate::Gone, stop_after);
+                    }
+                    Ok(None) => break None,
+                    Err(err) => {
+                        let mut job_end = end(AttemptOutcome::ProtocolError(err.to_string()));
+                        job_end.logs = logs;
+                        self.bury(live, &mut job_end, oom_before, false).await;
+                        job_end.duration = started.elapsed();
+                        return (job_end, Fate::Gone, stop_after);
+                    }
+                },
+            }
+        };
+        let duration = started.elapsed();
+        live.jobs += 1;
+        match done {
+            Some((outcome, stats)) => {
+                live.peak_rss = live.peak_rss.max(stats.max_rss_bytes);
+                let mut job_end = match outcome {
+                    Outcome::Ok { result } => {
+                        let mut e = end(AttemptOutcome::Completed);
+                        e.result = result;
+                        e
+                    }
+                    Outcome::Err(err) => {
+                        let mut e = end(AttemptOutcome::from_worker_error(err.kind));
+                        e.error = Some((err.name, err.message, err.stack));
+                        e
+                    }
+                };
+                job_end.logs = logs;
+                job_end.logs_dropped = stats.logs_dropped;
+                job_end.stats = Some(stats);
+                job_end.duration = duration;
+                job_end.peak_memory = Some(stats.max_rss_bytes);
+                debug!(
+                    outcome = job_end.outcome.as_str(),
+                    duration_us = duration.as_micros() as u64,
+                    "job ended"
+                );
+                (job_end, Fate::Alive, stop_after)
+            }
+            None => {
+                // Killed by us (deadline, cancel, drain) or died on its own.
+                let mut job_end = end(AttemptOutcome::Killed);
+                job_end.logs = logs;
+                job_end.kill_reason = kill_reason;
+                let we_killed = kill_reason.is_some() || killed_for_timeout;
+                self.bury(live, &mut job_end, oom_before, killed_for_timeout)
+                    .await;
+                if kill_reason.is_some() && job_end.outcome != AttemptOutcome::Oom {
+                    job_end.outcome = AttemptOutcome::Killed;
+                }
+                job_end.duration = duration;
+                info!(outcome = %job_end.outcome, we_killed, "worker ended with the job");
+                (job_end, Fate::Gone, stop_after)
+            }
+        }
+    }
+
+    /// Kills the worker (if alive), reaps it and classifies its death into `job_end`.
+    async fn bury(
+        &self,
+        live: &mut Live,
+        job_end: &mut JobEnd,
+        oom_before: u64,
+        killed_for_timeout: bool,
+    ) {
+        let group = &self.config.group;
+        let status = if killed_for_timeout || job_end.kill_reason.is_some() {
+            live.process
+                .kill_and_reap(group, Duration::from_secs(2))
+                .await
+        } else {
+            // It may be dying on its own (OOM kill, abort): give it a moment to be reaped
+            // with its real status before killing.
+            match tokio::time::timeout(Duration::from_millis(500), live.process.wait()).await {
+                Ok(Ok(status)) => Some(status),
+                _ => {
+                    live.process
+                        .kill_and_reap(group, Duration::from_secs(2))
+                        .await
+                }
+            }
+        };
+        group.kill_all(Duration::from_millis(500));
+        let stderr = std::mem::replace(&mut live.stderr, tokio::spawn(async { String::new() }));
+        let tail = tokio::time::timeout(Duration::from_millis(200), stderr)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        job_end.peak_memory = group.peak_memory().or(job_end.peak_memory);
+        let oom_kills = group.oom_kills().saturating_sub(oom_before);
+        if let AttemptOutcome::ProtocolError(_) = job_end.outcome {
+            if oom_kills > 0 {
+                job_end.outcome = AttemptOutcome::Oom;
+            }
+            return;
+        }
+        if let Some(status) = status {
+            job_end.outcome = classify_exit(ExitFacts {
+                status,
+                killed_for_timeout,
+                oom_kills,
+                stderr_tail: &tail,
+            });
+        } else if killed_for_timeout {
+            job_end.outcome = AttemptOutcome::Timeout;
+        }
+    }
+
+    /// Shuts a healthy worker down between jobs so a new one can start.
+    async fn retire_for_replacement(&mut self, live: &mut Live) {
+        let pid = live.process.pid();
+        self.state(SlotState::Terminating, Some(pid));
+        let _ = live.conn.send(&ToWorker::Shutdown).await;
+        if tokio::time::timeout(Duration::from_secs(2), live.process.wait())
+            .await
+            .is_err()
+        {
+            live.process
+                .kill_and_reap(&self.config.group, Duration::from_secs(2))
+                .await;
+        }
+        self.config.group.kill_all(Duration::from_millis(500));
+    }
+
+    /// Stops the worker for good.
+    async fn retire(&mut self, mut live: Live, graceful: bool) {
+        if graceful {
+            self.retire_for_replacement(&mut live).await;
+        } else {
+            live.process
+                .kill_and_reap(&self.config.group, Duration::from_secs(2))
+                .await;
+            self.config.group.kill_all(Duration::from_millis(500));
+        }
+    }
+}
+
+enum ServeEnd {
+    Replace,
+    Failed(String),
+    Stop { graceful: bool },
+}
+
+/// Appends one console line as a JSON line.
+fn push_log(logs: &mut String, level: LogLevel, text: &str) {
+    let level = match level {
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
+    };
+    let line = serde_json::json!({ "level": level, "text": text });
+    logs.push_str(&line.to_string());
+    logs.push('\n');
+}

@@ -1,0 +1,335 @@
+//! A real `jobvisor serve` in a temporary directory, for end-to-end tests: start it with
+//! a config, talk to its control socket, read its database (read-only) to check what it
+//! did, signal it, and wait for conditions with deadlines.
+
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use jobvisor_protocol::control::{EnqueueJob, Request, Response, StatusReport};
+use jobvisor_protocol::{BlockingTransport, Role};
+
+use crate::bin;
+
+/// A daemon under test. Killed (SIGKILL) when dropped if still running.
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Writes `jobvisor.toml` (state and run dir inside the temp dir, then `extra`) and
+    /// scripts given as (name, source), then starts the daemon and waits until it answers.
+    pub fn start(extra: &str, scripts: &[(&str, &str)]) -> Daemon {
+        Daemon::start_with_env(extra, scripts, &[])
+    }
+
+    /// Like [`Daemon::start`], with extra environment for the daemon.
+    pub fn start_with_env(extra: &str, scripts: &[(&str, &str)], env: &[(&str, &str)]) -> Daemon {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = format!(
+            "state_dir = \"{0}/data\"\nrun_dir = \"{0}/run\"\n{extra}\n",
+            dir.path().display()
+        );
+        for (name, source) in scripts {
+            let file = dir.path().join(format!("{name}.js"));
+            std::fs::write(&file, source).expect("write script");
+            config.push_str(&format!(
+                "[[script]]\nname = \"{name}\"\npath = \"{}\"\n",
+                file.display()
+            ));
+        }
+        let config_path = dir.path().join("jobvisor.toml");
+        std::fs::write(&config_path, config).expect("write config");
+        let mut daemon = Daemon {
+            log: dir.path().join("daemon.log"),
+            dir,
+            config: config_path,
+            child: None,
+        };
+        daemon.launch_with(env);
+        daemon
+    }
+
+    /// Starts (or restarts) the process on the same config and state.
+    pub fn launch(&mut self) {
+        self.launch_with(&[]);
+    }
+
+    pub fn launch_with(&mut self, env: &[(&str, &str)]) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
+        let mut command = Command::new(bin("jobvisor"));
+        command
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config)
+            .env("JOBVISOR_WORKER", bin("jobvisor-worker"))
+            .env("JOBVISOR_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        self.child = Some(command.spawn().expect("jobvisor serve starts"));
+        self.wait_ready(Duration::from_secs(20));
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("run/control.sock")
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.dir.path().join("data/jobvisor.db")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_ready(&mut self, within: Duration) {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "jobvisor serve exited early with {status}\n{}",
+                    self.log_text()
+                );
+            }
+            if self.try_request(&Request::Status).is_ok() {
+                return;
+            }
+            assert!(
+                started.elapsed() < within,
+                "daemon not ready after {within:?}\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// One request on a fresh connection.
+    pub fn try_request(&self, request: &Request) -> Result<Response, String> {
+        let stream = UnixStream::connect(self.socket()).map_err(|e| e.to_string())?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .map_err(|e| e.to_string())?;
+        let mut transport = BlockingTransport::new(stream);
+        transport
+            .handshake(Role::Client, Role::Supervisor)
+            .map_err(|e| e.to_string())?;
+        transport.send(request).map_err(|e| e.to_string())?;
+        transport
+            .recv::<Response>()
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "no answer".to_owned())
+    }
+
+    pub fn request(&self, request: &Request) -> Response {
+        self.try_request(request)
+            .unwrap_or_else(|e| panic!("request failed: {e}\n{}", self.log_text()))
+    }
+
+    pub fn status(&self) -> StatusReport {
+        match self.request(&Request::Status) {
+            Response::Status(report) => report,
+            other => panic!("status: {other:?}"),
+        }
+    }
+
+    /// Enqueues a job and returns its id.
+    pub fn enqueue(&self, job: EnqueueJob) -> i64 {
+        match self.request(&Request::Enqueue(job)) {
+            Response::Enqueued { id, .. } => id,
+            other => panic!("enqueue: {other:?}"),
+        }
+    }
+
+    /// Enqueues many jobs over one connection.
+    pub fn enqueue_many(&self, jobs: impl IntoIterator<Item = EnqueueJob>) -> Vec<i64> {
+        let stream = UnixStream::connect(self.socket()).expect("connect");
+        let mut transport = BlockingTransport::new(stream);
+        transport
+            .handshake(Role::Client, Role::Supervisor)
+            .expect("handshake");
+        jobs.into_iter()
+            .map(|job| {
+                transport.send(&Request::Enqueue(job)).expect("send");
+                match transport.recv::<Response>().expect("recv") {
+                    Some(Response::Enqueued { id, .. }) => id,
+                    other => panic!("enqueue: {other:?}"),
+                }
+            })
+            .collect()
+    }
+
+    /// A read-only view of the database.
+    pub fn db(&self) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open_with_flags(
+            self.database(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .expect("open database read-only");
+        conn.busy_timeout(Duration::from_secs(5))
+            .expect("busy timeout");
+        conn
+    }
+
+    pub fn job_state(&self, id: i64) -> String {
+        self.db()
+            .query_row("SELECT state FROM jobs WHERE id = ?1", [id], |r| r.get(0))
+            .expect("job exists")
+    }
+
+    /// (attempt, outcome) rows of a job, in order.
+    pub fn attempts(&self, id: i64) -> Vec<(u32, String)> {
+        let db = self.db();
+        let mut stmt = db
+            .prepare("SELECT attempt, outcome FROM attempts WHERE job_id = ?1 ORDER BY id")
+            .expect("prepare");
+        stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .map(|r| r.expect("row"))
+            .collect()
+    }
+
+    pub fn count_in_state(&self, state: &str) -> i64 {
+        self.db()
+            .query_row("SELECT count(*) FROM jobs WHERE state = ?1", [state], |r| {
+                r.get(0)
+            })
+            .expect("count")
+    }
+
+    /// Waits until `condition` holds, panicking with the daemon log after `within`.
+    pub fn wait_for(&self, what: &str, within: Duration, mut condition: impl FnMut() -> bool) {
+        let started = Instant::now();
+        while !condition() {
+            assert!(
+                started.elapsed() < within,
+                "timed out waiting for {what}\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child.
+        unsafe {
+            libc::kill(self.pid() as i32, signal);
+        }
+    }
+
+    /// Waits for the daemon to exit; returns its exit code (None: killed by a signal).
+    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let child = self.child.as_mut().expect("running");
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return status.code();
+            }
+            assert!(
+                started.elapsed() < within,
+                "daemon did not exit within {within:?}\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(&mut self) {
+        self.signal(libc::SIGTERM);
+        let code = self.wait_exit(Duration::from_secs(30));
+        assert_eq!(code, Some(0), "daemon exit\n{}", self.log_text());
+    }
+
+    /// Live worker pids from `status`.
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.status().workers.iter().filter_map(|w| w.pid).collect()
+    }
+}
+
+impl Drop for Daemon {
+    /// Kills a daemon the test left running and removes what its workers left in the
+    /// cgroup hierarchy (no later run of this state dir will).
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let instance = jobvisor::serve::instance_name(&self.dir.path().join("data"));
+        if let Ok(limiter) =
+            jobvisor::cgroup::Limiter::detect(jobvisor::cgroup::LimiterChoice::Auto)
+        {
+            let _ = limiter.remove_leftovers(&instance);
+        }
+    }
+}
+
+/// A job of `script` with a JSON payload.
+pub fn job(script: &str, payload: &str) -> EnqueueJob {
+    EnqueueJob {
+        script: script.to_owned(),
+        payload: payload.to_owned(),
+        ..EnqueueJob::default()
+    }
+}
+
+/// Whether a process exists (and is not a zombie).
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Cgroup directories of a daemon's workers under this process's v1 memory cgroup
+/// (empty where there is no v1 memory hierarchy).
+pub fn worker_cgroups() -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string("/proc/self/cgroup") else {
+        return Vec::new();
+    };
+    let Some(own) = text.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let _ = parts.next();
+        (parts.next()? == "memory")
+            .then(|| parts.next().map(str::to_owned))
+            .flatten()
+    }) else {
+        return Vec::new();
+    };
+    let base = Path::new("/sys/fs/cgroup/memory").join(own.trim_start_matches('/'));
+    std::fs::read_dir(base)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("jobvisor-"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
