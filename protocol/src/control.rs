@@ -11,11 +11,54 @@ use serde::{Deserialize, Serialize};
 pub enum Request {
     Status,
     Enqueue(EnqueueJob),
-    /// Register a new version of a script (or confirm the current one).
+    /// Answer with the job once it reached a final state (completed, discarded, cancelled).
+    WaitJob {
+        id: i64,
+    },
+    /// Register a new version of a script (or confirm the current one). The daemon checks
+    /// it (parse, evaluate, default export) in a throwaway worker first.
     AddScript {
         name: String,
         source: String,
     },
+    ListScripts,
+    ShowScript {
+        name: String,
+    },
+    ListJobs(JobQuery),
+    ShowJob {
+        id: i64,
+    },
+    RetryJob {
+        id: i64,
+    },
+    CancelJob {
+        id: i64,
+    },
+    ListQueues,
+    SetQueuePaused {
+        queue: String,
+        paused: bool,
+    },
+    /// Replace workers: one (`worker`) or all, one at a time, each after its job in hand;
+    /// `force` kills the job in hand (its attempt is refunded).
+    Restart {
+        worker: Option<u32>,
+        force: bool,
+    },
+    /// Graceful stop; answered with a [`DrainReport`] once the drain is complete.
+    Drain,
+    /// Turn this connection into a stream of [`Event`] frames.
+    Follow,
+}
+
+/// Filters for `jobs list`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct JobQuery {
+    pub state: Option<String>,
+    pub queue: Option<String>,
+    pub script: Option<String>,
+    pub limit: u32,
 }
 
 /// A job to enqueue; unset fields take the daemon's defaults.
@@ -49,7 +92,152 @@ pub enum Response {
         /// False when this exact source was already the current version.
         created: bool,
     },
+    Scripts(Vec<ScriptSummary>),
+    Script(ScriptView),
+    Jobs(Vec<JobSummary>),
+    Job(Box<JobView>),
+    Retried {
+        id: i64,
+        max_attempts: u32,
+    },
+    Cancelled {
+        id: i64,
+        was_running: bool,
+    },
+    Queues(Vec<QueueView>),
+    QueuePaused {
+        queue: String,
+        paused: bool,
+    },
+    Restarting {
+        workers: Vec<u32>,
+    },
+    Drained(DrainReport),
+    /// First frame of a `Follow` stream; events follow.
+    Following,
+    Event(Event),
     Error(ControlError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptSummary {
+    pub name: String,
+    pub hash: String,
+    pub created_at_ms: i64,
+    pub source_bytes: u64,
+    /// How many versions the store holds.
+    pub versions: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptView {
+    pub name: String,
+    pub hash: String,
+    pub created_at_ms: i64,
+    pub source: String,
+    /// Every version, newest first: (hash, created_at_ms, current).
+    pub versions: Vec<(String, i64, bool)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSummary {
+    pub id: i64,
+    pub queue: String,
+    pub script: String,
+    pub state: String,
+    pub priority: i32,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub run_at_ms: i64,
+    pub created_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
+    pub last_outcome: Option<String>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobView {
+    pub summary: JobSummary,
+    pub script_hash: String,
+    pub payload: String,
+    pub result: Option<String>,
+    pub unique_key: Option<String>,
+    pub timeout_ms: Option<u64>,
+    pub attempts: Vec<AttemptView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptView {
+    pub attempt: u32,
+    pub outcome: String,
+    pub worker_pid: Option<u32>,
+    pub started_at_ms: Option<i64>,
+    pub finished_at_ms: i64,
+    pub duration_ms: Option<u64>,
+    pub cpu_ms: Option<u64>,
+    pub peak_memory_bytes: Option<u64>,
+    pub error_name: Option<String>,
+    pub error_message: Option<String>,
+    pub error_stack: Option<String>,
+    /// Console lines as JSON lines (`{"level":"info","text":"…"}`).
+    pub logs: String,
+    pub logs_truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueView {
+    pub queue: String,
+    pub paused: bool,
+    pub concurrency: Option<u32>,
+    pub running: u32,
+}
+
+/// What a drain did.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DrainReport {
+    /// Jobs that finished during the drain.
+    pub finished: u64,
+    /// Jobs given back to the queue (claimed but not started, or interrupted).
+    pub requeued: u64,
+    pub duration_ms: u64,
+}
+
+/// One line of `jobvisor logs --follow`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub at_ms: i64,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    JobStarted {
+        job: i64,
+        attempt: u32,
+        worker: u32,
+        script: String,
+    },
+    JobEnded {
+        job: i64,
+        attempt: u32,
+        worker: u32,
+        outcome: String,
+        duration_ms: u64,
+        error: Option<String>,
+    },
+    Console {
+        job: i64,
+        attempt: u32,
+        level: String,
+        text: String,
+    },
+    Worker {
+        worker: u32,
+        state: String,
+        pid: Option<u32>,
+    },
+    /// Events were dropped because this client read too slowly.
+    Lagged { missed: u64 },
 }
 
 /// A refused or failed request.

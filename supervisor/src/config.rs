@@ -131,6 +131,7 @@ struct RawConfig {
     result_limit: Option<HumanSize>,
     log_format: Option<LogFormat>,
     synchronous: Option<SyncSetting>,
+    control_group: Option<String>,
     #[serde(default, rename = "script")]
     scripts: Vec<ScriptEntry>,
 }
@@ -165,6 +166,8 @@ pub struct Config {
     pub result_limit: u64,
     pub log_format: LogFormat,
     pub synchronous: SyncSetting,
+    /// Members of this group may use the control socket too.
+    pub control_group: Option<String>,
     pub scripts: Vec<ScriptEntry>,
 }
 
@@ -260,6 +263,7 @@ impl Config {
             result_limit: raw.result_limit.map_or(4 << 20, |s| s.0),
             log_format: raw.log_format.unwrap_or_default(),
             synchronous: raw.synchronous.unwrap_or_default(),
+            control_group: raw.control_group,
             scripts,
         };
         config.validate()?;
@@ -328,6 +332,18 @@ impl Config {
             .collect()
     }
 
+    /// The gid of `control_group`, if set.
+    pub fn control_gid(&self) -> Result<Option<u32>, ConfigError> {
+        let Some(name) = &self.control_group else {
+            return Ok(None);
+        };
+        group_id(name).map(Some).ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "control_group = \"{name}\": no such group on this host"
+            ))
+        })
+    }
+
     pub fn database_path(&self) -> PathBuf {
         self.state_dir.join("jobvisor.db")
     }
@@ -351,6 +367,31 @@ pub fn valid_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Looks a group name up in the system's group database.
+fn group_id(name: &str) -> Option<u32> {
+    let c_name = std::ffi::CString::new(name).ok()?;
+    let mut group: libc::group = unsafe_zeroed_group();
+    let mut buffer = vec![0u8; 16 * 1024];
+    let mut result: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call; getgrnam_r writes only into `group` and
+    // `buffer` (of the given length) and sets `result`.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            c_name.as_ptr(),
+            &mut group,
+            buffer.as_mut_ptr().cast(),
+            buffer.len(),
+            &mut result,
+        )
+    };
+    (rc == 0 && !result.is_null()).then_some(group.gr_gid)
+}
+
+fn unsafe_zeroed_group() -> libc::group {
+    // SAFETY: libc::group is a plain C struct for which all-zero is a valid value.
+    unsafe { std::mem::zeroed() }
 }
 
 fn default_state_dir() -> PathBuf {

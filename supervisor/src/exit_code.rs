@@ -15,6 +15,8 @@ pub const JOB_TIMEOUT: u8 = 4;
 pub const JOB_OOM: u8 = 5;
 /// The worker crashed, broke the protocol or was killed from outside.
 pub const JOB_CRASHED: u8 = 6;
+/// `enqueue --wait`: the job was cancelled.
+pub const JOB_CANCELLED: u8 = 7;
 /// `serve`: the configuration (or the database it names) is unusable; restarting will not
 /// help (EX_CONFIG, for systemd's RestartPreventExitStatus).
 pub const CONFIG: u8 = 78;

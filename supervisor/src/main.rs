@@ -22,8 +22,15 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Enqueue(args) => run_client(jobvisor::cli::enqueue::execute(args)),
         Command::Status(args) => run_client(jobvisor::cli::status::execute(args)),
+        Command::Jobs(command) => run_client(jobvisor::cli::jobs::execute(command)),
         Command::Scripts(command) => run_client(jobvisor::cli::scripts::execute(command)),
+        Command::Queues(command) => run_client(jobvisor::cli::queues::execute(command)),
+        Command::Restart(args) => run_client(jobvisor::cli::control_commands::restart(args)),
+        Command::Drain(args) => run_client(jobvisor::cli::control_commands::drain(args)),
+        Command::Logs(args) => run_client(jobvisor::cli::control_commands::logs(args)),
         Command::Run(args) => jobvisor::cli::run::execute(args),
+        Command::Completions { shell } => jobvisor::cli::completions(*shell),
+        Command::Man => jobvisor::cli::man(),
     };
     ExitCode::from(code)
 }

@@ -39,25 +39,45 @@ pub fn become_subreaper() {
     }
 }
 
-/// Reaps every exited child that is not a registered worker. Returns how many.
-pub fn reap_orphans(workers: &WorkerPids) -> usize {
+/// Reaps orphans: children that are zombies, are not registered workers, and were already
+/// zombies at the previous pass. Whoever spawned a child on purpose (a worker slot, the
+/// script checker) reaps it as soon as it exits; a zombie nobody claimed for a whole
+/// period is an orphan re-parented to us. Returns how many were reaped.
+pub fn reap_orphans(workers: &WorkerPids, seen: &mut HashSet<u32>) -> usize {
     let mut reaped = 0;
+    let mut zombies = HashSet::new();
     for pid in children() {
-        if workers.contains(pid) {
+        if workers.contains(pid) || !is_zombie(pid) {
             continue;
         }
-        let Ok(pid) = i32::try_from(pid) else {
+        if !seen.contains(&pid) {
+            zombies.insert(pid);
+            continue;
+        }
+        let Ok(raw) = i32::try_from(pid) else {
             continue;
         };
         let mut status = 0;
         // SAFETY: waitpid on a specific child pid with WNOHANG.
-        let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if rc == pid {
+        let rc = unsafe { libc::waitpid(raw, &mut status, libc::WNOHANG) };
+        if rc == raw {
             warn!(pid, status, "reaped an orphaned process left by a worker");
             reaped += 1;
         }
     }
+    *seen = zombies;
     reaped
+}
+
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit(')')
+                .next()
+                .map(|rest| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
 }
 
 /// Direct children of this process, from /proc.

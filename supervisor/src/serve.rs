@@ -79,6 +79,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             source,
         })?;
     let _lock = InstanceLock::acquire(&config.state_dir)?;
+    raise_fd_limit();
     let scripts = config.read_scripts()?;
 
     let store = Store::open(config.database_path(), store_options(&config))?;
@@ -117,6 +118,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let spawner =
         Spawner::start().map_err(|e| ServeError::Startup(format!("spawner thread: {e}")))?;
     let pids = WorkerPids::default();
+    // Events for `jobvisor logs --follow`; sent only while someone follows.
+    let (events, _) = tokio::sync::broadcast::channel(4096);
     let (slot_events_tx, slot_events) = mpsc::unbounded_channel();
     let mut slot_commands = Vec::new();
     let mut slot_tasks = Vec::new();
@@ -156,6 +159,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             },
             default_timeout: config.job_timeout,
             pids: pids.clone(),
+            events: events.clone(),
         };
         let (commands, task) = start_slot(slot, spawner.clone(), slot_events_tx.clone());
         slot_commands.push(commands);
@@ -163,7 +167,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     drop(slot_events_tx);
 
-    let control = ControlServer::bind(&config.control_socket_path()).await?;
+    let control = ControlServer::bind(&config.control_socket_path(), config.control_gid()?).await?;
     info!(socket = %control.path().display(), workers = config.workers, "listening");
     let (control_tx, control_rx) = mpsc::channel(256);
     let (control_stop, control_stopped) = oneshot::channel();
@@ -181,6 +185,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             drain_timeout: config.drain_timeout,
             default_timeout: config.job_timeout,
             payload_limit: config.payload_limit,
+            worker_program: program.clone(),
             retention: crate::store::Retention {
                 completed: config.retention_completed,
                 failed: config.retention_discarded,
@@ -189,9 +194,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         slot_commands,
         notifier,
         recovery.waiting > 0,
+        events.clone(),
     );
     {
-        let serving = control.serve(control_tx, control_stopped);
+        let serving = control.serve(control_tx, events.clone(), control_stopped);
         let dispatching = dispatcher.run(slot_events, control_rx, signals_rx);
         tokio::pin!(serving);
         tokio::select! {
@@ -208,7 +214,6 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     if let Err(err) = limiter.remove_leftovers(&instance) {
         warn!(error = %err, "cannot remove the workers' cgroups");
     }
-    reap_orphans(&pids);
     let close = tokio::task::spawn_blocking(move || store.close()).await;
     match close {
         Ok(Ok(())) => {}
@@ -217,6 +222,23 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// Raises the soft open-files limit to the hard one: every worker and control connection
+/// holds descriptors.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid rlimit value.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max.min(65_536);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }
 
 fn store_options(config: &Config) -> StoreOptions {
@@ -245,22 +267,23 @@ pub fn instance_name(state_dir: &std::path::Path) -> String {
 
 async fn watch_signals(tx: mpsc::UnboundedSender<SignalKind>, pids: WorkerPids) {
     use tokio::signal::unix::{SignalKind as Sig, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup), Ok(mut chld)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(Sig::terminate()),
         signal(Sig::interrupt()),
         signal(Sig::hangup()),
-        signal(Sig::child()),
     ) else {
         error!("cannot install signal handlers");
         return;
     };
+    let mut reap = tokio::time::interval(Duration::from_secs(2));
+    let mut zombies = std::collections::HashSet::new();
     loop {
         let kind = tokio::select! {
             _ = term.recv() => SignalKind::Stop,
             _ = int.recv() => SignalKind::Stop,
             _ = hup.recv() => SignalKind::Hangup,
-            _ = chld.recv() => {
-                reap_orphans(&pids);
+            _ = reap.tick() => {
+                reap_orphans(&pids, &mut zombies);
                 continue;
             }
         };

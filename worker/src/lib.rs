@@ -58,6 +58,25 @@ impl WorkerError {
     }
 }
 
+/// `jobvisor-worker --check NAME`: reads a script from `input`, checks it (parse,
+/// evaluate, default-export function) and writes one JSON line to `output`:
+/// `{"ok":true}` or `{"ok":false,"name":…,"message":…}`. Returns whether it is usable.
+pub fn check_script(
+    name: &str,
+    mut input: impl Read,
+    mut output: impl Write,
+) -> std::io::Result<bool> {
+    let mut source = String::new();
+    input.read_to_string(&mut source)?;
+    let engine = Engine::new(Rc::new(Outbox::new(Box::new(std::io::sink()))));
+    let verdict = match engine.check(name, &source) {
+        Ok(()) => serde_json::json!({ "ok": true }),
+        Err(err) => serde_json::json!({ "ok": false, "name": err.name, "message": err.message }),
+    };
+    writeln!(output, "{verdict}")?;
+    Ok(verdict["ok"] == true)
+}
+
 /// Serves the supervisor on `input`/`output` until it says `Shutdown` or closes the
 /// connection between jobs. Must run on a thread with [`ENGINE_STACK_BYTES`] of stack.
 pub fn serve(

@@ -13,7 +13,13 @@ use jobvisor_worker::{ENGINE_STACK_BYTES, WorkerOptions, serve};
 const SUPERVISOR_FD: i32 = 3;
 
 fn main() -> ExitCode {
-    let options = match parse_args(std::env::args().skip(1)) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, name] = args.as_slice()
+        && flag == "--check"
+    {
+        return check(name.clone());
+    }
+    let options = match parse_args(args.into_iter()) {
         Ok(options) => options,
         Err(message) => {
             eprintln!("jobvisor-worker: {message}");
@@ -56,6 +62,21 @@ fn main() -> ExitCode {
             exit(exit_status::INTERNAL)
         }
         Err(_) => exit(exit_status::INTERNAL),
+    }
+}
+
+/// Checks a script read from stdin, on a big-stack thread like a job.
+fn check(name: String) -> ExitCode {
+    let checked = std::thread::Builder::new()
+        .name("engine".to_owned())
+        .stack_size(ENGINE_STACK_BYTES)
+        .spawn(move || {
+            jobvisor_worker::check_script(&name, std::io::stdin().lock(), std::io::stdout().lock())
+        });
+    match checked.map(|handle| handle.join()) {
+        Ok(Ok(Ok(true))) => exit(exit_status::CLEAN),
+        Ok(Ok(Ok(false))) => exit(1),
+        _ => exit(exit_status::INTERNAL),
     }
 }
 

@@ -138,6 +138,23 @@ impl Client {
     }
 }
 
+impl Client {
+    /// The next frame of a stream (`Follow`); `None` when the daemon closed it.
+    pub async fn next(&mut self) -> Result<Option<Response>, ClientError> {
+        self.transport.recv::<Response>().await.map_err(|e| {
+            ClientError::new(exit_code::FAILURE, format!("reading from the daemon: {e}"))
+        })
+    }
+}
+
+/// An answer that does not fit the request (a daemon of another version).
+pub fn unexpected(response: &Response) -> ClientError {
+    ClientError::new(
+        exit_code::FAILURE,
+        format!("unexpected answer from the daemon: {response:?}"),
+    )
+}
+
 /// Runs a client command on a small runtime and maps its error to an exit code.
 pub fn run_client<F>(future: F) -> u8
 where

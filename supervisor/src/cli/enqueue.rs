@@ -35,6 +35,10 @@ pub struct EnqueueArgs {
     /// At most one live job per key: a second enqueue returns the first job's id.
     #[arg(long)]
     pub unique: Option<String>,
+    /// Wait for the job to end and print its result; the exit code says how it ended
+    /// (0 completed, 3 JavaScript error, 4 timeout, 5 out of memory, 6 crash, 7 cancelled).
+    #[arg(long)]
+    pub wait: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -69,6 +73,14 @@ pub async fn execute(args: &EnqueueArgs) -> Result<u8, ClientError> {
     let mut client = Client::connect(&args.target).await?;
     match client.request(&Request::Enqueue(job)).await? {
         Response::Enqueued { id, duplicate } => {
+            if duplicate {
+                eprintln!(
+                    "jobvisor: job {id} with this unique key already exists; nothing new was enqueued"
+                );
+            }
+            if args.wait {
+                return wait(&mut client, id, args.json).await;
+            }
             if args.json {
                 println!(
                     "{}",
@@ -76,11 +88,6 @@ pub async fn execute(args: &EnqueueArgs) -> Result<u8, ClientError> {
                 );
             } else {
                 println!("{id}");
-                if duplicate {
-                    eprintln!(
-                        "jobvisor: job {id} with this unique key already exists; nothing new was enqueued"
-                    );
-                }
             }
             Ok(exit_code::OK)
         }
@@ -89,6 +96,53 @@ pub async fn execute(args: &EnqueueArgs) -> Result<u8, ClientError> {
             exit_code::FAILURE,
             format!("unexpected answer: {other:?}"),
         )),
+    }
+}
+
+/// Waits for job `id` to end; prints its result (or the whole job with `--json`).
+async fn wait(client: &mut Client, id: i64, json: bool) -> Result<u8, ClientError> {
+    let job = match client.request(&Request::WaitJob { id }).await? {
+        Response::Job(job) => job,
+        Response::Error(err) => return Err(daemon_error(&err)),
+        other => return Err(super::client::unexpected(&other)),
+    };
+    let code = outcome_exit_code(&job.summary.state, job.summary.last_outcome.as_deref());
+    if json {
+        super::jobs::print_json(&super::jobs::job_json(&job));
+        return Ok(code);
+    }
+    match job.summary.state.as_str() {
+        "completed" => {
+            if let Some(result) = &job.result {
+                println!("{result}");
+            }
+        }
+        state => {
+            let error = job
+                .summary
+                .last_error
+                .as_deref()
+                .unwrap_or("no error recorded");
+            eprintln!(
+                "jobvisor: job {id} {state} after {} attempt{} ({}): {error}",
+                job.summary.attempt,
+                if job.summary.attempt == 1 { "" } else { "s" },
+                job.summary.last_outcome.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    Ok(code)
+}
+
+/// The exit code of `enqueue --wait` for a job's final state and last attempt outcome.
+pub fn outcome_exit_code(state: &str, last_outcome: Option<&str>) -> u8 {
+    match (state, last_outcome) {
+        ("completed", _) => exit_code::OK,
+        ("cancelled", _) => exit_code::JOB_CANCELLED,
+        (_, Some("js_error")) => exit_code::JOB_ERROR,
+        (_, Some("timeout")) => exit_code::JOB_TIMEOUT,
+        (_, Some("oom")) => exit_code::JOB_OOM,
+        _ => exit_code::JOB_CRASHED,
     }
 }
 

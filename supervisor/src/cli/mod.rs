@@ -1,14 +1,17 @@
 //! The `jobvisor` command line: argument definitions and one module per command.
 
 pub mod client;
+pub mod control_commands;
 pub mod enqueue;
+pub mod jobs;
+pub mod queues;
 pub mod run;
 pub mod scripts;
 pub mod status;
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// jobvisor runs JavaScript background jobs in supervised worker processes.
 #[derive(Debug, Parser)]
@@ -22,16 +25,32 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon: the queue, the workers, the control socket.
     Serve(ServeArgs),
-    /// Add a job to the queue; prints its id.
-    Enqueue(enqueue::EnqueueArgs),
     /// Show the daemon, its workers and its queues.
     Status(status::StatusArgs),
-    /// Manage scripts.
+    /// Add a job to the queue; prints its id.
+    Enqueue(enqueue::EnqueueArgs),
+    /// List, show, retry and cancel jobs.
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
+    /// Add, list and show scripts.
     #[command(subcommand)]
     Scripts(scripts::ScriptsCommand),
+    /// List, pause and resume queues.
+    #[command(subcommand)]
+    Queues(queues::QueuesCommand),
+    /// Replace workers, gracefully and one at a time.
+    Restart(control_commands::RestartArgs),
+    /// Stop the daemon gracefully and report what finished and what was requeued.
+    Drain(control_commands::DrainArgs),
+    /// Follow job and worker events as they happen.
+    Logs(control_commands::LogsArgs),
     /// Run one job through a real worker, with no daemon and no database (for writing
     /// and trying scripts).
     Run(run::RunArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff).
+    Man,
 }
 
 #[derive(Debug, clap::Args)]
@@ -39,4 +58,23 @@ pub struct ServeArgs {
     /// Config file (TOML). Without one, embedded defaults are used.
     #[arg(long, env = "JOBVISOR_CONFIG")]
     pub config: Option<PathBuf>,
+}
+
+/// Writes the completion script for `shell` to stdout.
+pub fn completions(shell: clap_complete::Shell) -> u8 {
+    let mut command = Cli::command();
+    clap_complete::generate(shell, &mut command, "jobvisor", &mut std::io::stdout());
+    crate::exit_code::OK
+}
+
+/// Writes the man page to stdout.
+pub fn man() -> u8 {
+    let page = clap_mangen::Man::new(Cli::command());
+    match page.render(&mut std::io::stdout()) {
+        Ok(()) => crate::exit_code::OK,
+        Err(err) => {
+            eprintln!("jobvisor: cannot write the man page: {err}");
+            crate::exit_code::FAILURE
+        }
+    }
 }

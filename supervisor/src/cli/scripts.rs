@@ -1,19 +1,36 @@
-//! `jobvisor scripts add NAME FILE`: register a new version of a script.
+//! `jobvisor scripts add|list|show`.
 
 use std::path::PathBuf;
 
-use jobvisor_protocol::control::{Request, Response};
+use jobvisor_protocol::control::{Request, Response, ScriptSummary};
 
-use super::client::{Client, ClientError, Target, daemon_error};
+use super::client::{Client, ClientError, Target, daemon_error, unexpected};
+use super::jobs::print_json;
 use crate::exit_code;
+use crate::units::{format_size_approx, format_utc};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ScriptsCommand {
-    /// Register FILE as the current version of script NAME.
+    /// Register FILE as the current version of script NAME (checked first: it must parse,
+    /// evaluate and have a default-export function).
     Add {
         name: String,
         file: PathBuf,
-        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// List scripts with their current version.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Show a script's current source and its versions.
+    Show {
+        name: String,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -35,43 +52,129 @@ pub async fn execute(command: &ScriptsCommand) -> Result<u8, ClientError> {
                     format!("cannot read script {}: {e}", file.display()),
                 )
             })?;
-            let mut client = Client::connect(target).await?;
-            match client
+            let response = Client::connect(target)
+                .await?
                 .request(&Request::AddScript {
                     name: name.clone(),
                     source,
                 })
-                .await?
-            {
+                .await?;
+            match response {
                 Response::ScriptAdded {
                     name,
                     hash,
                     created,
                 } => {
                     if *json {
-                        println!(
-                            "{}",
-                            serde_json::json!({ "name": name, "hash": hash, "created": created })
+                        print_json(
+                            &serde_json::json!({ "name": name, "hash": hash, "created": created }),
                         );
                     } else if created {
-                        println!(
-                            "script {name} version {} added",
-                            &hash[..12.min(hash.len())]
-                        );
+                        println!("script {name} version {} added", short(&hash));
                     } else {
-                        println!(
-                            "script {name} version {} is already current",
-                            &hash[..12.min(hash.len())]
-                        );
+                        println!("script {name} version {} is already current", short(&hash));
                     }
                     Ok(exit_code::OK)
                 }
                 Response::Error(err) => Err(daemon_error(&err)),
-                other => Err(ClientError::new(
-                    exit_code::FAILURE,
-                    format!("unexpected answer: {other:?}"),
-                )),
+                other => Err(unexpected(&other)),
+            }
+        }
+        ScriptsCommand::List { json, target } => {
+            match Client::connect(target)
+                .await?
+                .request(&Request::ListScripts)
+                .await?
+            {
+                Response::Scripts(scripts) => {
+                    if *json {
+                        print_json(&serde_json::Value::Array(
+                            scripts
+                                .iter()
+                                .map(|s| serde_json::json!({
+                                    "name": s.name, "hash": s.hash, "created_at_ms": s.created_at_ms,
+                                    "source_bytes": s.source_bytes, "versions": s.versions,
+                                }))
+                                .collect(),
+                        ));
+                    } else {
+                        print!("{}", render_list(&scripts));
+                    }
+                    Ok(exit_code::OK)
+                }
+                Response::Error(err) => Err(daemon_error(&err)),
+                other => Err(unexpected(&other)),
+            }
+        }
+        ScriptsCommand::Show { name, json, target } => {
+            match Client::connect(target)
+                .await?
+                .request(&Request::ShowScript { name: name.clone() })
+                .await?
+            {
+                Response::Script(script) => {
+                    if *json {
+                        print_json(&serde_json::json!({
+                            "name": script.name, "hash": script.hash, "created_at_ms": script.created_at_ms,
+                            "source": script.source,
+                            "versions": script.versions.iter().map(|(hash, at, current)| serde_json::json!({
+                                "hash": hash, "created_at_ms": at, "current": current,
+                            })).collect::<Vec<_>>(),
+                        }));
+                    } else {
+                        println!(
+                            "script {}  version {}  added {}",
+                            script.name,
+                            short(&script.hash),
+                            format_utc(script.created_at_ms)
+                        );
+                        if script.versions.len() > 1 {
+                            println!("versions (newest first):");
+                            for (hash, at, current) in &script.versions {
+                                println!(
+                                    "  {}  {}{}",
+                                    short(hash),
+                                    format_utc(*at),
+                                    if *current { "  (current)" } else { "" }
+                                );
+                            }
+                        }
+                        println!();
+                        print!("{}", script.source);
+                        if !script.source.ends_with('\n') {
+                            println!();
+                        }
+                    }
+                    Ok(exit_code::OK)
+                }
+                Response::Error(err) => Err(daemon_error(&err)),
+                other => Err(unexpected(&other)),
             }
         }
     }
+}
+
+fn short(hash: &str) -> &str {
+    &hash[..12.min(hash.len())]
+}
+
+pub fn render_list(scripts: &[ScriptSummary]) -> String {
+    if scripts.is_empty() {
+        return "no scripts yet: add one with `jobvisor scripts add NAME FILE`\n".to_owned();
+    }
+    let mut out = format!(
+        "{:<24} {:<13} {:>9} {:>9}  {}\n",
+        "NAME", "VERSION", "SIZE", "VERSIONS", "ADDED"
+    );
+    for s in scripts {
+        out.push_str(&format!(
+            "{:<24} {:<13} {:>9} {:>9}  {}\n",
+            s.name,
+            short(&s.hash),
+            format_size_approx(s.source_bytes),
+            s.versions,
+            format_utc(s.created_at_ms)
+        ));
+    }
+    out
 }

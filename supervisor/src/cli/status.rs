@@ -29,10 +29,7 @@ pub async fn execute(args: &StatusArgs) -> Result<u8, ClientError> {
             Ok(exit_code::OK)
         }
         Response::Error(err) => Err(daemon_error(&err)),
-        other => Err(ClientError::new(
-            exit_code::FAILURE,
-            format!("unexpected answer: {other:?}"),
-        )),
+        other => Err(super::client::unexpected(&other)),
     }
 }
 

@@ -11,19 +11,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use jobvisor_protocol::control::{ControlError, ErrorCode, Request, Response};
+use jobvisor_protocol::control::{ControlError, ErrorCode, Event, EventKind, Request, Response};
 use jobvisor_protocol::tokio_io::AsyncTransport;
 use jobvisor_protocol::{FrameError, Role};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::dispatcher::ControlCall;
 
 /// Largest request: a script source of a few MiB plus framing.
 pub const CONTROL_FRAME_MAX: usize = 8 * 1024 * 1024;
-/// Connections served at once; more wait in the kernel's backlog.
-const MAX_CONNECTIONS: usize = 64;
+/// Connections served at once; more wait in the kernel's backlog. Each costs a small
+/// task and one fd, so idle clients cannot starve the others.
+const MAX_CONNECTIONS: usize = 1024;
 /// A client must say hello within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A request must be answered within this.
@@ -45,6 +46,10 @@ pub enum ControlSocketError {
     NotASocket(PathBuf),
     #[error("{0} is a symlink; refusing to use it: remove it")]
     Symlink(PathBuf),
+    #[error(
+        "{0} belongs to another user; refusing to replace it: remove it as that user or use another run_dir"
+    )]
+    OtherOwner(PathBuf),
     #[error("another jobvisor daemon is listening on {0}; stop it first or use another run_dir")]
     Live(PathBuf),
     #[error("cannot listen on {path}: {source}")]
@@ -59,20 +64,28 @@ pub enum ControlSocketError {
 pub struct ControlServer {
     listener: UnixListener,
     path: PathBuf,
+    /// Members of this group may connect too (the socket and run dir are then group-accessible).
+    allowed_gid: Option<u32>,
 }
 
 impl ControlServer {
     /// Creates the run dir (0700) and binds the socket (0600), replacing a stale socket
     /// left by a crashed daemon and refusing anything else in the way.
-    pub async fn bind(path: &Path) -> Result<ControlServer, ControlSocketError> {
+    pub async fn bind(
+        path: &Path,
+        allowed_gid: Option<u32>,
+    ) -> Result<ControlServer, ControlSocketError> {
         let dir = path.parent().unwrap_or(Path::new("."));
-        prepare_run_dir(dir)?;
+        prepare_run_dir(dir, allowed_gid)?;
         match std::fs::symlink_metadata(path) {
             Ok(meta) if meta.file_type().is_symlink() => {
                 return Err(ControlSocketError::Symlink(path.to_owned()));
             }
             Ok(meta) if !meta.file_type().is_socket() => {
                 return Err(ControlSocketError::NotASocket(path.to_owned()));
+            }
+            Ok(meta) if meta.uid() != current_uid() => {
+                return Err(ControlSocketError::OtherOwner(path.to_owned()));
             }
             Ok(_) => {
                 if UnixStream::connect(path).await.is_ok() {
@@ -91,10 +104,15 @@ impl ControlServer {
             source,
         };
         let listener = UnixListener::bind(path).map_err(bind_err)?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(bind_err)?;
+        let mode = if allowed_gid.is_some() { 0o660 } else { 0o600 };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(bind_err)?;
+        if let Some(gid) = allowed_gid {
+            std::os::unix::fs::chown(path, None, Some(gid)).map_err(bind_err)?;
+        }
         Ok(ControlServer {
             listener,
             path: path.to_owned(),
+            allowed_gid,
         })
     }
 
@@ -106,10 +124,12 @@ impl ControlServer {
     pub async fn serve(
         &self,
         calls: mpsc::Sender<ControlCall>,
+        events: broadcast::Sender<Event>,
         mut shutdown: oneshot::Receiver<()>,
     ) {
         let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let own_uid = current_uid();
+        let allowed_gid = self.allowed_gid;
         loop {
             let permit = tokio::select! {
                 _ = &mut shutdown => return,
@@ -132,6 +152,7 @@ impl ControlServer {
             };
             match stream.peer_cred() {
                 Ok(cred) if cred.uid() == own_uid || cred.uid() == 0 => {}
+                Ok(cred) if allowed_gid.is_some_and(|gid| in_group(&cred, gid)) => {}
                 Ok(cred) => {
                     warn!(peer_uid = cred.uid(), peer_pid = ?cred.pid(), "control connection from another user refused");
                     continue;
@@ -142,9 +163,10 @@ impl ControlServer {
                 }
             }
             let calls = calls.clone();
+            let events = events.clone();
             tokio::spawn(async move {
                 let _permit = permit;
-                if let Err(err) = serve_connection(stream, calls).await {
+                if let Err(err) = serve_connection(stream, calls, events).await {
                     debug!(error = %err, "control connection ended");
                 }
             });
@@ -161,6 +183,7 @@ impl Drop for ControlServer {
 async fn serve_connection(
     stream: UnixStream,
     calls: mpsc::Sender<ControlCall>,
+    events: broadcast::Sender<Event>,
 ) -> Result<(), FrameError> {
     let mut transport = AsyncTransport::with_max_len(stream, CONTROL_FRAME_MAX);
     match tokio::time::timeout(
@@ -189,6 +212,9 @@ async fn serve_connection(
                 return Err(err);
             }
         };
+        if request == Request::Follow {
+            return follow(transport, events.subscribe()).await;
+        }
         let (reply, answer) = oneshot::channel();
         let response = if calls.send(ControlCall { request, reply }).await.is_err() {
             internal("the daemon is shutting down")
@@ -203,6 +229,53 @@ async fn serve_connection(
     }
 }
 
+/// Streams events until the client goes away. A client too slow to keep up is told how
+/// many events it missed instead of slowing the daemon down.
+async fn follow(
+    mut transport: AsyncTransport<UnixStream>,
+    mut events: broadcast::Receiver<Event>,
+) -> Result<(), FrameError> {
+    transport.send(&Response::Following).await?;
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            // The client closed its end (it sends nothing while following).
+            closed = transport.recv::<Request>() => match closed {
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => return Ok(()),
+            },
+        };
+        let event = match event {
+            Ok(event) => event,
+            Err(broadcast::error::RecvError::Lagged(missed)) => Event {
+                at_ms: 0,
+                kind: EventKind::Lagged { missed },
+            },
+            Err(broadcast::error::RecvError::Closed) => return Ok(()),
+        };
+        transport.send(&Response::Event(event)).await?;
+    }
+}
+
+/// Whether the peer's primary or supplementary groups include `gid`.
+fn in_group(cred: &tokio::net::unix::UCred, gid: u32) -> bool {
+    if cred.gid() == gid {
+        return true;
+    }
+    let Some(pid) = cred.pid() else {
+        return false;
+    };
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Groups:"))
+                .map(|groups| groups.split_whitespace().any(|g| g.parse() == Ok(gid)))
+        })
+        .unwrap_or(false)
+}
+
 fn internal(message: &str) -> Response {
     Response::Error(ControlError {
         code: ErrorCode::Internal,
@@ -210,7 +283,7 @@ fn internal(message: &str) -> Response {
     })
 }
 
-fn prepare_run_dir(dir: &Path) -> Result<(), ControlSocketError> {
+fn prepare_run_dir(dir: &Path, allowed_gid: Option<u32>) -> Result<(), ControlSocketError> {
     let io_err = |source| ControlSocketError::RunDir {
         path: dir.to_owned(),
         source,
@@ -226,8 +299,13 @@ fn prepare_run_dir(dir: &Path) -> Result<(), ControlSocketError> {
     if meta.uid() != current_uid() {
         return Err(ControlSocketError::RunDirOwner(dir.to_owned()));
     }
-    if meta.mode() & 0o077 != 0 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io_err)?;
+    // Only the owner (and the allowed group, which may pass through but not list it).
+    let mode = if allowed_gid.is_some() { 0o710 } else { 0o700 };
+    if meta.mode() & 0o777 != mode {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).map_err(io_err)?;
+    }
+    if let Some(gid) = allowed_gid {
+        std::os::unix::fs::chown(dir, None, Some(gid)).map_err(io_err)?;
     }
     Ok(())
 }

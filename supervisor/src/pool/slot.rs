@@ -44,6 +44,8 @@ pub struct SlotConfig {
     pub isolation: Isolation,
     pub default_timeout: Duration,
     pub pids: crate::reaper::WorkerPids,
+    /// Console lines go here too while someone follows the logs.
+    pub events: tokio::sync::broadcast::Sender<jobvisor_protocol::control::Event>,
 }
 
 /// A job handed to a slot.
@@ -165,7 +167,28 @@ pub fn start_slot(
         events,
         commands,
     };
-    (commands_tx, tokio::spawn(slot.run().instrument(span)))
+    let id = slot.config.id;
+    let events = slot.events.clone();
+    let task = tokio::spawn(slot.run().instrument(span));
+    // A slot task only ends after `Stop`; if it dies of a bug, the dispatcher must know
+    // so the job it held goes back to the queue.
+    let watcher = tokio::spawn(async move {
+        if let Err(err) = task.await
+            && err.is_panic()
+        {
+            tracing::error!(
+                worker = id,
+                "worker slot task panicked; the slot is out of service"
+            );
+            let _ = events.send(SlotEvent::State {
+                slot: id,
+                state: SlotState::Exited,
+                pid: None,
+            });
+            let _ = events.send(SlotEvent::Stopped { slot: id });
+        }
+    });
+    (commands_tx, watcher)
 }
 
 struct Slot {
@@ -184,6 +207,8 @@ struct Live {
     held_scripts: HashSet<String>,
     jobs: u64,
     peak_rss: u64,
+    /// Replace this worker after the job in hand.
+    recycle: bool,
 }
 
 /// What happened to the worker while a job ran.
@@ -251,7 +276,6 @@ impl Slot {
                     wait_before_start = self.worker_failed(reason);
                 }
                 ServeEnd::Stop { graceful } => {
-                    self.state(SlotState::Terminating, Some(pid));
                     self.retire(live, graceful).await;
                     return self.stopped();
                 }
@@ -299,6 +323,7 @@ impl Slot {
                 held_scripts: HashSet::new(),
                 jobs: 0,
                 peak_rss: 0,
+                recycle: false,
             }),
             Err(err) => {
                 let status = process.kill_and_reap(group, Duration::from_secs(2)).await;
@@ -349,7 +374,8 @@ impl Slot {
                         if let Fate::Gone = fate {
                             return ServeEnd::Replace;
                         }
-                        if live.jobs >= self.config.max_jobs_per_worker
+                        if live.recycle
+                            || live.jobs >= self.config.max_jobs_per_worker
                             || live.peak_rss > self.config.rss_soft_limit
                         {
                             info!(pid, jobs = live.jobs, peak_rss = live.peak_rss, "recycling worker");
@@ -455,7 +481,7 @@ impl Slot {
                         break None;
                     }
                     Some(SlotCommand::Stop { graceful: true }) | None => stop_after = Some(true),
-                    Some(SlotCommand::Recycle) => live.jobs = u64::MAX,
+                    Some(SlotCommand::Recycle) => live.recycle = true,
                     Some(SlotCommand::Run(other)) => {
                         warn!(job = other.job.id.0, "assigned a job while busy; it stays claimed until its lease ends");
                     }
@@ -466,7 +492,18 @@ impl Slot {
                 }
                 frame = live.conn.recv() => match frame {
                     Ok(Some(FromWorker::Log { job_id, attempt: a, level, text })) if job_id == attempt.id.0 && a == attempt.attempt => {
-                        push_log(&mut logs, level, &text);
+                        let level = push_log(&mut logs, level, &text);
+                        if self.config.events.receiver_count() > 0 {
+                            let _ = self.config.events.send(jobvisor_protocol::control::Event {
+                                at_ms: now_ms(),
+                                kind: jobvisor_protocol::control::EventKind::Console {
+                                    job: job_id,
+                                    attempt: a,
+                                    level: level.to_owned(),
+                                    text,
+                                },
+                            });
+                        }
                     }
                     Ok(Some(FromWorker::Progress { .. })) => {}
                     Ok(Some(FromWorker::Done { job_id, attempt: a, outcome, stats })) if job_id == attempt.id.0 && a == attempt.attempt => {
@@ -492,7 +529,7 @@ impl Slot {
             }
         };
         let duration = started.elapsed();
-        live.jobs += 1;
+        live.jobs = live.jobs.saturating_add(1);
         match done {
             Some((outcome, stats)) => {
                 live.peak_rss = live.peak_rss.max(stats.max_rss_bytes);
@@ -611,6 +648,7 @@ impl Slot {
         if graceful {
             self.retire_for_replacement(&mut live).await;
         } else {
+            self.state(SlotState::Terminating, Some(live.process.pid()));
             live.process
                 .kill_and_reap(&self.config.group, Duration::from_secs(2))
                 .await;
@@ -625,8 +663,8 @@ enum ServeEnd {
     Stop { graceful: bool },
 }
 
-/// Appends one console line as a JSON line.
-fn push_log(logs: &mut String, level: LogLevel, text: &str) {
+/// Appends one console line as a JSON line; returns the level's name.
+fn push_log(logs: &mut String, level: LogLevel, text: &str) -> &'static str {
     let level = match level {
         LogLevel::Debug => "debug",
         LogLevel::Info => "info",
@@ -636,4 +674,11 @@ fn push_log(logs: &mut String, level: LogLevel, text: &str) {
     let line = serde_json::json!({ "level": level, "text": text });
     logs.push_str(&line.to_string());
     logs.push('\n');
+    level
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -83,6 +83,14 @@ impl Engine {
         }));
     }
 
+    /// Checks that `source` is a usable script: it parses, its module evaluates, and its
+    /// default export is a function. Used before a script is accepted.
+    pub fn check(&self, name: &str, source: &str) -> Result<(), JobError> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        self.build(name, source, &JobLimits::default(), Some(deadline))
+            .map(discard)
+    }
+
     /// Runs one attempt and returns its outcome and measurements.
     pub(crate) fn run(&mut self, job: &RunJob) -> (Outcome, JobStats) {
         let started = Instant::now();

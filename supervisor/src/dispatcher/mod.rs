@@ -13,18 +13,19 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jobvisor_protocol::control::{
-    ControlError, EnqueueJob, ErrorCode, QueueStatus, Request, Response, StatusReport, WorkerStatus,
-};
-use tokio::sync::{mpsc, oneshot};
+mod control;
+mod views;
+
+use jobvisor_protocol::control::{DrainReport, Event, EventKind, Request, Response};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
 use crate::notify::Notifier;
 use crate::pool::exit::AttemptOutcome;
 use crate::pool::slot::{Assignment, JobEnd, KillReason, SlotCommand, SlotEvent, SlotState};
 use crate::store::{
-    AttemptReport, ClaimedJob, Completion, EnqueueRequest, Failure, Fenced, JobError, JobId,
-    OutcomeKind, RunAt, Store, StoreError,
+    AttemptReport, ClaimedJob, Completion, FailDisposition, Failure, Fenced, JobError, JobId,
+    OutcomeKind, Store, StoreError,
 };
 
 /// Claimed jobs kept waiting per worker slot, so a worker that finishes finds its next
@@ -61,6 +62,8 @@ pub struct DaemonInfo {
     pub default_timeout: Duration,
     pub payload_limit: u64,
     pub retention: crate::store::Retention,
+    /// For checking scripts before they are added.
+    pub worker_program: std::path::PathBuf,
 }
 
 /// Replies from work the dispatcher started but does not wait for.
@@ -70,8 +73,30 @@ enum Internal {
     Recorded {
         job: JobId,
         outcome: &'static str,
-        committed: Result<bool, StoreError>,
+        committed: Result<Recorded, StoreError>,
     },
+    /// A `WaitJob` found its job already final (or gone).
+    WaitChecked {
+        job: JobId,
+        final_state: bool,
+    },
+    /// The store decided a cancel; a running job must now be killed.
+    CancelDecided {
+        id: JobId,
+        outcome: Result<crate::store::CancelOutcome, StoreError>,
+        reply: oneshot::Sender<Response>,
+    },
+}
+
+/// What a recorded outcome did to its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recorded {
+    /// The attempt no longer held the job: nothing changed.
+    Stale,
+    /// Applied; the job will run again.
+    Requeued,
+    /// Applied; the job reached a final state.
+    Final,
 }
 
 struct ClaimedWithSources {
@@ -122,6 +147,30 @@ pub struct Dispatcher {
     lease_waiting: bool,
     last_prune: Instant,
     prune_running: bool,
+    events: broadcast::Sender<Event>,
+    /// `WaitJob` callers per job.
+    waiters: HashMap<JobId, Vec<oneshot::Sender<Response>>>,
+    restart: RollingRestart,
+    drain: DrainProgress,
+}
+
+/// A rolling restart in progress: slots still to replace, and the one being replaced.
+#[derive(Default)]
+struct RollingRestart {
+    queue: VecDeque<u32>,
+    force: bool,
+    current: Option<(u32, Option<u32>)>,
+    replies: Vec<oneshot::Sender<Response>>,
+    done: Vec<u32>,
+}
+
+/// Counters and callers of a drain.
+#[derive(Default)]
+struct DrainProgress {
+    started: Option<Instant>,
+    finished: u64,
+    requeued: u64,
+    replies: Vec<oneshot::Sender<Response>>,
 }
 
 impl Dispatcher {
@@ -131,6 +180,7 @@ impl Dispatcher {
         slots: Vec<mpsc::UnboundedSender<SlotCommand>>,
         notifier: Notifier,
         lease_waiting: bool,
+        events: broadcast::Sender<Event>,
     ) -> Self {
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
         Dispatcher {
@@ -164,6 +214,10 @@ impl Dispatcher {
             lease_waiting,
             last_prune: Instant::now(),
             prune_running: false,
+            events,
+            waiters: HashMap::new(),
+            restart: RollingRestart::default(),
+            drain: DrainProgress::default(),
         }
     }
 
@@ -181,6 +235,16 @@ impl Dispatcher {
             self.maybe_claim();
             if self.finished() {
                 info!("drain complete");
+                let report = DrainReport {
+                    finished: self.drain.finished,
+                    requeued: self.drain.requeued,
+                    duration_ms: self.drain.started.map_or(0, |t| {
+                        u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
+                    }),
+                };
+                for reply in self.drain.replies.drain(..) {
+                    let _ = reply.send(Response::Drained(report.clone()));
+                }
                 return;
             }
             let wake = self.next_wake;
@@ -312,6 +376,12 @@ impl Dispatcher {
                 warn!(job = job.id.0, hash = %job.script_hash, "no source for a claimed job");
                 continue;
             };
+            self.emit(EventKind::JobStarted {
+                job: job.id.0,
+                attempt: job.attempt,
+                worker: u32::try_from(index).unwrap_or(u32::MAX),
+                script: job.script_name.clone(),
+            });
             let slot = &mut self.slots[index];
             slot.held.insert(job.script_hash.clone());
             slot.job = Some(job.clone());
@@ -365,9 +435,28 @@ impl Dispatcher {
                 }
                 if state == SlotState::Idle {
                     self.claim_wanted = true;
+                    self.restart_progress(slot, pid);
+                }
+                if !matches!(state, SlotState::Idle | SlotState::Busy) {
+                    self.emit(EventKind::Worker {
+                        worker: slot,
+                        state: state.as_str().to_owned(),
+                        pid,
+                    });
                 }
             }
             SlotEvent::JobEnded { slot, end } => {
+                self.emit(EventKind::JobEnded {
+                    job: end.attempt.id.0,
+                    attempt: end.attempt.attempt,
+                    worker: slot,
+                    outcome: end.outcome.as_str().to_owned(),
+                    duration_ms: u64::try_from(end.duration.as_millis()).unwrap_or(u64::MAX),
+                    error: end
+                        .error
+                        .as_ref()
+                        .map(|(name, message, _)| format!("{name}: {message}")),
+                });
                 let view = &mut self.slots[slot as usize];
                 view.job = None;
                 view.jobs_done += 1;
@@ -394,6 +483,7 @@ impl Dispatcher {
                 });
                 if degraded {
                     error!(worker = slot, %reason, "worker slot degraded");
+                    self.restart_progress(slot, None);
                 }
             }
             SlotEvent::Stopped { slot } => {
@@ -428,7 +518,7 @@ impl Dispatcher {
             );
             let pending = self.store.refund(attempt, report);
             self.track(attempt.id, "interrupted", async move {
-                pending.await.map(|f| f.is_applied())
+                pending.await.map(|f| requeued_if(f.is_applied()))
             });
             return;
         }
@@ -439,7 +529,13 @@ impl Dispatcher {
                 report,
             });
             self.track(attempt.id, "completed", async move {
-                pending.await.map(|f| f.is_applied())
+                pending.await.map(|f| {
+                    if f.is_applied() {
+                        Recorded::Final
+                    } else {
+                        Recorded::Stale
+                    }
+                })
             });
             return;
         }
@@ -474,9 +570,12 @@ impl Dispatcher {
             pending.await.map(|fenced| match fenced {
                 Fenced::Applied(disposition) => {
                     debug!(job = job.0, ?disposition, "failure recorded");
-                    true
+                    match disposition {
+                        FailDisposition::Retry { .. } => Recorded::Requeued,
+                        FailDisposition::Discarded | FailDisposition::Cancelled => Recorded::Final,
+                    }
                 }
-                Fenced::Stale(_) => false,
+                Fenced::Stale(_) => Recorded::Stale,
             })
         });
     }
@@ -486,7 +585,7 @@ impl Dispatcher {
             .store
             .refund(job.attempt_ref(), AttemptReport::default());
         self.track(job.id, "interrupted", async move {
-            pending.await.map(|f| f.is_applied())
+            pending.await.map(|f| requeued_if(f.is_applied()))
         });
     }
 
@@ -494,7 +593,7 @@ impl Dispatcher {
         &mut self,
         job: JobId,
         outcome: &'static str,
-        committed: impl Future<Output = Result<bool, StoreError>> + Send + 'static,
+        committed: impl Future<Output = Result<Recorded, StoreError>> + Send + 'static,
     ) {
         self.pending_records += 1;
         let tx = self.internal_tx.clone();
@@ -529,164 +628,112 @@ impl Dispatcher {
             } => {
                 self.pending_records -= 1;
                 match committed {
-                    Ok(true) => {
-                        if outcome == "completed" {
-                            self.completed_times.push_back(Instant::now());
-                        }
-                    }
-                    Ok(false) => warn!(
+                    Ok(Recorded::Stale) => warn!(
                         job = job.0,
                         outcome, "stale outcome dropped: the job no longer belongs to this attempt"
                     ),
+                    Ok(recorded) => {
+                        if outcome == "completed" {
+                            self.completed_times.push_back(Instant::now());
+                        }
+                        if self.draining() {
+                            if outcome == "interrupted" {
+                                self.drain.requeued += 1;
+                            } else {
+                                self.drain.finished += 1;
+                            }
+                        }
+                        if recorded == Recorded::Final {
+                            self.resolve_waiters(job);
+                        }
+                    }
                     Err(err) => {
                         error!(job = job.0, outcome, error = %err, "could not record the outcome; the job is retried when its lease ends")
                     }
                 }
             }
-        }
-    }
-
-    // ---- control ----------------------------------------------------------------------
-
-    fn on_control(&mut self, call: ControlCall) {
-        match call.request {
-            Request::Status => {
-                let report = self.status_skeleton();
-                let store = self.store.clone();
-                tokio::spawn(async move {
-                    let response = complete_status(store, report).await;
-                    let _ = call.reply.send(response);
-                });
-            }
-            Request::Enqueue(job) => {
-                let request = match self.enqueue_request(job) {
-                    Ok(request) => request,
-                    Err(message) => {
-                        let _ = call
-                            .reply
-                            .send(error_response(ErrorCode::BadRequest, message));
-                        return;
-                    }
-                };
-                let pending = self.store.enqueue(request);
-                self.claim_wanted = true;
-                tokio::spawn(async move {
-                    let response = match pending.await {
-                        Ok(outcome) => Response::Enqueued {
-                            id: outcome.id.0,
-                            duplicate: outcome.duplicate,
-                        },
-                        Err(err) => store_error_response(&err),
-                    };
-                    let _ = call.reply.send(response);
-                });
-            }
-            Request::AddScript { name, source } => {
-                if !crate::config::valid_name(&name) {
-                    let message = format!(
-                        "script name `{name}`: use letters, digits, `-`, `_` and `.` (1 to 100 characters)"
-                    );
-                    let _ = call
-                        .reply
-                        .send(error_response(ErrorCode::BadRequest, message));
-                    return;
+            Internal::WaitChecked { job, final_state } => {
+                if final_state {
+                    self.resolve_waiters(job);
                 }
-                let pending = self.store.add_script(&name, &source);
-                tokio::spawn(async move {
-                    let response = match pending.await {
-                        Ok(version) => Response::ScriptAdded {
-                            name: version.name,
-                            hash: version.hash,
-                            created: version.created,
-                        },
-                        Err(err) => store_error_response(&err),
-                    };
-                    let _ = call.reply.send(response);
+            }
+            Internal::CancelDecided { id, outcome, reply } => {
+                self.on_cancel_decided(id, outcome, reply)
+            }
+        }
+    }
+
+    // ---- events, waiters, rolling restarts ---------------------------------------------
+
+    fn emit(&self, kind: EventKind) {
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(Event {
+                at_ms: now_ms(),
+                kind,
+            });
+        }
+    }
+
+    /// Answers every `WaitJob` caller of a job that reached a final state.
+    fn resolve_waiters(&mut self, job: JobId) {
+        let Some(waiters) = self.waiters.remove(&job) else {
+            return;
+        };
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let response = control::job_view_response(store, job).await;
+            for waiter in waiters {
+                let _ = waiter.send(response.clone());
+            }
+        });
+    }
+
+    /// Called when a slot is idle (or gave up): moves a rolling restart along once the slot
+    /// being replaced runs a new worker.
+    fn restart_progress(&mut self, slot: u32, pid: Option<u32>) {
+        if let Some((current, old_pid)) = self.restart.current {
+            if current != slot || (pid.is_some() && pid == old_pid) {
+                return;
+            }
+            self.restart.done.push(current);
+            self.restart.current = None;
+        }
+        self.restart_next();
+    }
+
+    fn restart_next(&mut self) {
+        if self.restart.current.is_some() {
+            return;
+        }
+        while let Some(slot) = self.restart.queue.pop_front() {
+            let Some(view) = self.slots.get(slot as usize) else {
+                continue;
+            };
+            if view.stopped {
+                continue;
+            }
+            info!(
+                worker = slot,
+                force = self.restart.force,
+                "replacing worker"
+            );
+            if self.restart.force
+                && let Some(job) = &view.job
+            {
+                let _ = view.commands.send(SlotCommand::Kill {
+                    job: job.attempt_ref(),
+                    reason: KillReason::Interrupted,
                 });
             }
+            let _ = view.commands.send(SlotCommand::Recycle);
+            self.restart.current = Some((slot, view.pid));
+            return;
         }
-    }
-
-    fn enqueue_request(&self, job: EnqueueJob) -> Result<EnqueueRequest, String> {
-        if job.payload.len() as u64 > self.info.payload_limit {
-            return Err(format!(
-                "payload is {} bytes, above the limit of {} bytes",
-                job.payload.len(),
-                self.info.payload_limit
-            ));
-        }
-        let queue = job.queue.unwrap_or_else(|| self.info.default_queue.clone());
-        if !crate::config::valid_name(&queue) {
-            return Err(format!(
-                "queue name `{queue}`: use letters, digits, `-`, `_` and `.`"
-            ));
-        }
-        let run_at = match (job.delay_ms, job.run_at_ms) {
-            (Some(_), Some(_)) => {
-                return Err("give a delay or a time to run at, not both".to_owned());
-            }
-            (Some(ms), None) => RunAt::After(Duration::from_millis(ms)),
-            (None, Some(at)) => RunAt::At(at),
-            (None, None) => RunAt::Now,
-        };
-        if job.max_attempts == Some(0) {
-            return Err("max attempts must be at least 1".to_owned());
-        }
-        if job.timeout_ms == Some(0) {
-            return Err("timeout must be more than 0".to_owned());
-        }
-        Ok(EnqueueRequest {
-            script: job.script,
-            payload: job.payload,
-            queue,
-            priority: job.priority.unwrap_or(0),
-            run_at,
-            max_attempts: job.max_attempts,
-            timeout: job.timeout_ms.map(Duration::from_millis),
-            unique_key: job.unique_key,
-            backoff: None,
-        })
-    }
-
-    fn status_skeleton(&mut self) -> StatusReport {
-        let minute_ago = Instant::now() - Duration::from_secs(60);
-        while self
-            .completed_times
-            .front()
-            .is_some_and(|t| *t < minute_ago)
-        {
-            self.completed_times.pop_front();
-        }
-        StatusReport {
-            pid: std::process::id(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            uptime_ms: u64::try_from(self.info.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            epoch: self.store.epoch(),
-            limiter: self.info.limiter.clone(),
-            store_path: self.store.path().display().to_string(),
-            store_bytes: 0,
-            draining: self.draining(),
-            workers: self
-                .slots
-                .iter()
-                .enumerate()
-                .map(|(i, s)| WorkerStatus {
-                    id: u32::try_from(i).unwrap_or(u32::MAX),
-                    pid: s.pid,
-                    state: if s.degraded.is_some() {
-                        "degraded".to_owned()
-                    } else {
-                        s.state.as_str().to_owned()
-                    },
-                    job: s.job.as_ref().map(|j| j.id.0),
-                    jobs_done: s.jobs_done,
-                    rss_bytes: s.pid.and_then(rss_bytes),
-                    restarts: s.restarts,
-                    degraded_reason: s.degraded.clone(),
-                })
-                .collect(),
-            queues: Vec::new(),
-            completed_last_minute: self.completed_times.len() as u64,
+        let done = std::mem::take(&mut self.restart.done);
+        for reply in self.restart.replies.drain(..) {
+            let _ = reply.send(Response::Restarting {
+                workers: done.clone(),
+            });
         }
     }
 
@@ -716,6 +763,7 @@ impl Dispatcher {
             deadline,
             killed: false,
         };
+        self.drain.started = Some(Instant::now());
         for job in std::mem::take(&mut self.ready) {
             self.refund_unstarted(job);
         }
@@ -861,64 +909,12 @@ async fn fetch_sources(
     })
 }
 
-async fn complete_status(store: Store, mut report: StatusReport) -> Response {
-    let counted = tokio::task::spawn_blocking(move || {
-        let counts = store.counts();
-        let bytes = std::fs::metadata(store.path())
-            .map(|m| m.len())
-            .unwrap_or(0)
-            + std::fs::metadata(store.path().with_extension("db-wal"))
-                .map(|m| m.len())
-                .unwrap_or(0);
-        (counts, bytes)
-    })
-    .await;
-    match counted {
-        Ok((Ok(counts), bytes)) => {
-            report.store_bytes = bytes;
-            report.queues = counts
-                .queues
-                .into_iter()
-                .map(|q| {
-                    let counts = crate::store::JobState::ALL
-                        .iter()
-                        .map(|state| (state.as_str().to_owned(), q.get(*state)))
-                        .filter(|(_, n)| *n > 0)
-                        .collect();
-                    QueueStatus {
-                        queue: q.queue,
-                        paused: q.paused,
-                        counts,
-                    }
-                })
-                .collect();
-            Response::Status(report)
-        }
-        Ok((Err(err), _)) => store_error_response(&err),
-        Err(err) => error_response(ErrorCode::Internal, format!("status failed: {err}")),
+fn requeued_if(applied: bool) -> Recorded {
+    if applied {
+        Recorded::Requeued
+    } else {
+        Recorded::Stale
     }
-}
-
-fn error_response(code: ErrorCode, message: String) -> Response {
-    Response::Error(ControlError { code, message })
-}
-
-fn store_error_response(err: &StoreError) -> Response {
-    let code = match err {
-        StoreError::UnknownScript { .. } => ErrorCode::NotFound,
-        StoreError::PayloadTooLarge { .. }
-        | StoreError::InvalidPayload { .. }
-        | StoreError::InvalidRequest(_) => ErrorCode::BadRequest,
-        StoreError::DiskFull { .. } | StoreError::Busy { .. } => ErrorCode::Unavailable,
-        _ => ErrorCode::Internal,
-    };
-    error_response(code, err.to_string())
-}
-
-fn rss_bytes(pid: u32) -> Option<u64> {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
 }
 
 fn now_ms() -> i64 {

@@ -1,0 +1,555 @@
+//! The dispatcher's answers to control requests, one method per request. Reads run on the
+//! blocking pool and writes go through the store's writer; the answer is sent when they
+//! are done, so the dispatcher loop never waits.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use jobvisor_protocol::control::{
+    ControlError, EnqueueJob, ErrorCode, JobQuery, QueueStatus, Request, Response, ScriptView,
+    StatusReport, WorkerStatus,
+};
+use tokio::sync::oneshot;
+use tracing::info;
+
+use super::views::{job_summary, job_view, queue_view, script_summaries};
+use super::{ControlCall, Dispatcher, Internal};
+use crate::pool::slot::{KillReason, SlotCommand};
+use crate::script_check::check_script;
+use crate::store::{
+    AttemptReport, CancelOutcome, EnqueueRequest, Failure, JobError, JobFilter, JobId, JobState,
+    OutcomeKind, RetryOutcome, RunAt, Store, StoreError,
+};
+
+type Reply = oneshot::Sender<Response>;
+
+impl Dispatcher {
+    pub(super) fn on_control(&mut self, call: ControlCall) {
+        let reply = call.reply;
+        match call.request {
+            Request::Status => self.status(reply),
+            Request::Enqueue(job) => self.enqueue(job, reply),
+            Request::WaitJob { id } => self.wait_job(JobId(id), reply),
+            Request::AddScript { name, source } => self.add_script(name, source, reply),
+            Request::ListScripts => read(&self.store, reply, |store| {
+                store
+                    .list_scripts()
+                    .map(|s| Response::Scripts(script_summaries(&s)))
+            }),
+            Request::ShowScript { name } => {
+                read(&self.store, reply, move |store| show_script(store, &name))
+            }
+            Request::ListJobs(query) => self.list_jobs(query, reply),
+            Request::ShowJob { id } => {
+                let store = self.store.clone();
+                tokio::spawn(async move {
+                    let _ = reply.send(job_view_response(store, JobId(id)).await);
+                });
+            }
+            Request::RetryJob { id } => self.retry(JobId(id), reply),
+            Request::CancelJob { id } => self.cancel(JobId(id), reply),
+            Request::ListQueues => read(&self.store, reply, |store| {
+                store
+                    .list_queues()
+                    .map(|q| Response::Queues(q.into_iter().map(queue_view).collect()))
+            }),
+            Request::SetQueuePaused { queue, paused } => self.set_paused(queue, paused, reply),
+            Request::Restart { worker, force } => self.restart(worker, force, reply),
+            Request::Drain => {
+                if !self.draining() {
+                    info!("drain requested over the control socket");
+                    self.start_drain();
+                }
+                self.drain.replies.push(reply);
+            }
+            // Streams are served by the control server itself.
+            Request::Follow => {
+                let _ = reply.send(error(
+                    ErrorCode::BadRequest,
+                    "follow is served by the control server".into(),
+                ));
+            }
+        }
+    }
+
+    fn status(&mut self, reply: Reply) {
+        let report = self.status_skeleton();
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let _ = reply.send(complete_status(store, report).await);
+        });
+    }
+
+    fn enqueue(&mut self, job: EnqueueJob, reply: Reply) {
+        let request = match self.enqueue_request(job) {
+            Ok(request) => request,
+            Err(message) => {
+                let _ = reply.send(error(ErrorCode::BadRequest, message));
+                return;
+            }
+        };
+        let pending = self.store.enqueue(request);
+        self.claim_wanted = true;
+        tokio::spawn(async move {
+            let response = match pending.await {
+                Ok(outcome) => Response::Enqueued {
+                    id: outcome.id.0,
+                    duplicate: outcome.duplicate,
+                },
+                Err(err) => store_error(&err),
+            };
+            let _ = reply.send(response);
+        });
+    }
+
+    /// Registers the caller, then checks whether the job is already final: a job that ends
+    /// between the two is still answered, by whichever comes second.
+    fn wait_job(&mut self, id: JobId, reply: Reply) {
+        self.waiters.entry(id).or_default().push(reply);
+        let store = self.store.clone();
+        let tx = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let found = tokio::task::spawn_blocking(move || store.get_job(id)).await;
+            let final_state = match found {
+                Ok(Ok(Some(detail))) => detail.job.state.is_finished(),
+                // Gone or unreadable: answer now, with what `show` says.
+                _ => true,
+            };
+            let _ = tx.send(Internal::WaitChecked {
+                job: id,
+                final_state,
+            });
+        });
+    }
+
+    fn add_script(&mut self, name: String, source: String, reply: Reply) {
+        if !crate::config::valid_name(&name) {
+            let message = format!(
+                "script name `{name}`: use letters, digits, `-`, `_` and `.` (1 to 100 characters)"
+            );
+            let _ = reply.send(error(ErrorCode::BadRequest, message));
+            return;
+        }
+        let store = self.store.clone();
+        let program = self.info.worker_program.clone();
+        tokio::spawn(async move {
+            if let Err(problem) = check_script(&program, &name, &source).await {
+                let _ = reply.send(error(
+                    ErrorCode::BadRequest,
+                    format!("script `{name}` was not added: {problem}"),
+                ));
+                return;
+            }
+            let response = match store.add_script(&name, &source).await {
+                Ok(version) => Response::ScriptAdded {
+                    name: version.name,
+                    hash: version.hash,
+                    created: version.created,
+                },
+                Err(err) => store_error(&err),
+            };
+            let _ = reply.send(response);
+        });
+    }
+
+    fn list_jobs(&mut self, query: JobQuery, reply: Reply) {
+        let state = match query
+            .state
+            .as_deref()
+            .map(|s| JobState::parse(s).ok_or(s.to_owned()))
+            .transpose()
+        {
+            Ok(state) => state,
+            Err(bad) => {
+                let states: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
+                let _ = reply.send(error(
+                    ErrorCode::BadRequest,
+                    format!("unknown state `{bad}`; use one of {}", states.join(", ")),
+                ));
+                return;
+            }
+        };
+        let filter = JobFilter {
+            state,
+            queue: query.queue,
+            script: query.script,
+            before: None,
+            limit: if query.limit == 0 {
+                50
+            } else {
+                query.limit.min(10_000)
+            },
+        };
+        read(&self.store, reply, move |store| {
+            store
+                .list_jobs(&filter)
+                .map(|jobs| Response::Jobs(jobs.iter().map(job_summary).collect()))
+        });
+    }
+
+    fn retry(&mut self, id: JobId, reply: Reply) {
+        let pending = self.store.retry(id);
+        self.claim_wanted = true;
+        tokio::spawn(async move {
+            let response = match pending.await {
+                Ok(RetryOutcome::Requeued { max_attempts }) => Response::Retried {
+                    id: id.0,
+                    max_attempts,
+                },
+                Ok(RetryOutcome::NotRetryable(state)) => error(
+                    ErrorCode::BadRequest,
+                    format!(
+                        "job {} is {}; only discarded, cancelled, retryable and scheduled jobs can be retried",
+                        id.0,
+                        state.as_str()
+                    ),
+                ),
+                Ok(RetryOutcome::UniqueConflict { existing }) => error(
+                    ErrorCode::BadRequest,
+                    format!(
+                        "job {} shares its unique key with live job {}; retry that one or wait for it",
+                        id.0, existing.0
+                    ),
+                ),
+                Ok(RetryOutcome::NotFound) => {
+                    error(ErrorCode::NotFound, format!("no job {}", id.0))
+                }
+                Err(err) => store_error(&err),
+            };
+            let _ = reply.send(response);
+        });
+    }
+
+    fn cancel(&mut self, id: JobId, reply: Reply) {
+        let pending = self.store.cancel(id);
+        let tx_reply = reply;
+        let (outcome_tx, outcome_rx) = oneshot::channel();
+        tokio::spawn(async move {
+            let _ = outcome_tx.send(pending.await);
+        });
+        // The kill has to come from the dispatcher, so the outcome comes back as a call.
+        let internal = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let outcome = outcome_rx.await.unwrap_or(Err(StoreError::Closed));
+            let _ = internal.send(Internal::CancelDecided {
+                id,
+                outcome,
+                reply: tx_reply,
+            });
+        });
+    }
+
+    pub(super) fn on_cancel_decided(
+        &mut self,
+        id: JobId,
+        outcome: Result<CancelOutcome, StoreError>,
+        reply: Reply,
+    ) {
+        let response = match outcome {
+            Ok(CancelOutcome::Cancelled) => {
+                self.resolve_waiters(id);
+                Response::Cancelled {
+                    id: id.0,
+                    was_running: false,
+                }
+            }
+            Ok(CancelOutcome::Running { attempt }) => {
+                if let Some(position) = self
+                    .ready
+                    .iter()
+                    .position(|j| j.id == id && j.attempt == attempt)
+                {
+                    // Claimed but not started: end the attempt without a worker.
+                    if let Some(job) = self.ready.remove(position) {
+                        let failure = Failure {
+                            attempt: job.attempt_ref(),
+                            kind: OutcomeKind::Killed,
+                            error: Some(JobError {
+                                name: "Cancelled".into(),
+                                message: "cancelled before it started".into(),
+                                stack: None,
+                            }),
+                            report: AttemptReport::default(),
+                        };
+                        self.record_failure(id, failure, "killed");
+                    }
+                } else if let Some(slot) = self
+                    .slots
+                    .iter()
+                    .find(|s| s.job.as_ref().is_some_and(|j| j.id == id))
+                {
+                    if let Some(job) = &slot.job {
+                        let _ = slot.commands.send(SlotCommand::Kill {
+                            job: job.attempt_ref(),
+                            reason: KillReason::Cancelled,
+                        });
+                    }
+                }
+                Response::Cancelled {
+                    id: id.0,
+                    was_running: true,
+                }
+            }
+            Ok(CancelOutcome::AlreadyFinished(state)) => error(
+                ErrorCode::BadRequest,
+                format!(
+                    "job {} is already {}; nothing to cancel",
+                    id.0,
+                    state.as_str()
+                ),
+            ),
+            Ok(CancelOutcome::NotFound) => error(ErrorCode::NotFound, format!("no job {}", id.0)),
+            Err(err) => store_error(&err),
+        };
+        let _ = reply.send(response);
+    }
+
+    fn set_paused(&mut self, queue: String, paused: bool, reply: Reply) {
+        if !crate::config::valid_name(&queue) {
+            let _ = reply.send(error(
+                ErrorCode::BadRequest,
+                format!("queue name `{queue}`: use letters, digits, `-`, `_` and `.`"),
+            ));
+            return;
+        }
+        let pending = self.store.set_queue_paused(&queue, paused);
+        if !paused {
+            self.claim_wanted = true;
+        }
+        tokio::spawn(async move {
+            let response = match pending.await {
+                Ok(()) => Response::QueuePaused { queue, paused },
+                Err(err) => store_error(&err),
+            };
+            let _ = reply.send(response);
+        });
+    }
+
+    fn restart(&mut self, worker: Option<u32>, force: bool, reply: Reply) {
+        if self.draining() {
+            let _ = reply.send(error(
+                ErrorCode::Draining,
+                "the daemon is draining; workers are stopping anyway".into(),
+            ));
+            return;
+        }
+        let targets: Vec<u32> = match worker {
+            Some(id) if (id as usize) < self.slots.len() => vec![id],
+            Some(id) => {
+                let _ = reply.send(error(
+                    ErrorCode::NotFound,
+                    format!(
+                        "no worker {id}; workers are 0 to {}",
+                        self.slots.len().saturating_sub(1)
+                    ),
+                ));
+                return;
+            }
+            None => (0..u32::try_from(self.slots.len()).unwrap_or(u32::MAX)).collect(),
+        };
+        self.restart.force |= force;
+        for id in targets {
+            if !self.restart.queue.contains(&id) && self.restart.current.map(|(c, _)| c) != Some(id)
+            {
+                self.restart.queue.push_back(id);
+            }
+        }
+        self.restart.replies.push(reply);
+        self.restart_next();
+    }
+
+    pub(super) fn enqueue_request(&self, job: EnqueueJob) -> Result<EnqueueRequest, String> {
+        if job.payload.len() as u64 > self.info.payload_limit {
+            return Err(format!(
+                "payload is {} bytes, above the limit of {} bytes",
+                job.payload.len(),
+                self.info.payload_limit
+            ));
+        }
+        let queue = job.queue.unwrap_or_else(|| self.info.default_queue.clone());
+        if !crate::config::valid_name(&queue) {
+            return Err(format!(
+                "queue name `{queue}`: use letters, digits, `-`, `_` and `.`"
+            ));
+        }
+        let run_at = match (job.delay_ms, job.run_at_ms) {
+            (Some(_), Some(_)) => {
+                return Err("give a delay or a time to run at, not both".to_owned());
+            }
+            (Some(ms), None) => RunAt::After(Duration::from_millis(ms)),
+            (None, Some(at)) => RunAt::At(at),
+            (None, None) => RunAt::Now,
+        };
+        if job.max_attempts == Some(0) {
+            return Err("max attempts must be at least 1".to_owned());
+        }
+        if job.timeout_ms == Some(0) {
+            return Err("timeout must be more than 0".to_owned());
+        }
+        Ok(EnqueueRequest {
+            script: job.script,
+            payload: job.payload,
+            queue,
+            priority: job.priority.unwrap_or(0),
+            run_at,
+            max_attempts: job.max_attempts,
+            timeout: job.timeout_ms.map(Duration::from_millis),
+            unique_key: job.unique_key,
+            backoff: None,
+        })
+    }
+
+    pub(super) fn status_skeleton(&mut self) -> StatusReport {
+        let minute_ago = Instant::now() - Duration::from_secs(60);
+        while self
+            .completed_times
+            .front()
+            .is_some_and(|t| *t < minute_ago)
+        {
+            self.completed_times.pop_front();
+        }
+        StatusReport {
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            uptime_ms: u64::try_from(self.info.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            epoch: self.store.epoch(),
+            limiter: self.info.limiter.clone(),
+            store_path: self.store.path().display().to_string(),
+            store_bytes: 0,
+            draining: self.draining(),
+            workers: self
+                .slots
+                .iter()
+                .enumerate()
+                .map(|(i, s)| WorkerStatus {
+                    id: u32::try_from(i).unwrap_or(u32::MAX),
+                    pid: s.pid,
+                    state: if s.degraded.is_some() {
+                        "degraded".to_owned()
+                    } else {
+                        s.state.as_str().to_owned()
+                    },
+                    job: s.job.as_ref().map(|j| j.id.0),
+                    jobs_done: s.jobs_done,
+                    rss_bytes: s.pid.and_then(rss_bytes),
+                    restarts: s.restarts,
+                    degraded_reason: s.degraded.clone(),
+                })
+                .collect(),
+            queues: Vec::new(),
+            completed_last_minute: self.completed_times.len() as u64,
+        }
+    }
+}
+
+/// Runs a read on the blocking pool and sends its answer.
+fn read<F>(store: &Store, reply: Reply, f: F)
+where
+    F: FnOnce(&Store) -> Result<Response, StoreError> + Send + 'static,
+{
+    let store = store.clone();
+    tokio::spawn(async move {
+        let response = match tokio::task::spawn_blocking(move || f(&store)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(err)) => store_error(&err),
+            Err(err) => error(ErrorCode::Internal, format!("read failed: {err}")),
+        };
+        let _ = reply.send(response);
+    });
+}
+
+fn show_script(store: &Store, name: &str) -> Result<Response, StoreError> {
+    let versions: Vec<_> = store
+        .list_scripts()?
+        .into_iter()
+        .filter(|s| s.name == name)
+        .collect();
+    let Some(current) = versions.iter().find(|s| s.current) else {
+        return Ok(error(
+            ErrorCode::NotFound,
+            format!("no script `{name}`; see `jobvisor scripts list`"),
+        ));
+    };
+    let source = store
+        .script_source(name, &current.hash)?
+        .unwrap_or_default();
+    let mut history: Vec<(String, i64, bool)> = versions
+        .iter()
+        .map(|v| (v.hash.clone(), v.created_at_ms, v.current))
+        .collect();
+    history.sort_by(|a, b| b.1.cmp(&a.1));
+    Ok(Response::Script(ScriptView {
+        name: name.to_owned(),
+        hash: current.hash.clone(),
+        created_at_ms: current.created_at_ms,
+        source,
+        versions: history,
+    }))
+}
+
+pub(super) async fn job_view_response(store: Store, id: JobId) -> Response {
+    match tokio::task::spawn_blocking(move || store.get_job(id)).await {
+        Ok(Ok(Some(detail))) => Response::Job(Box::new(job_view(detail))),
+        Ok(Ok(None)) => error(ErrorCode::NotFound, format!("no job {}", id.0)),
+        Ok(Err(err)) => store_error(&err),
+        Err(err) => error(ErrorCode::Internal, format!("read failed: {err}")),
+    }
+}
+
+async fn complete_status(store: Store, mut report: StatusReport) -> Response {
+    let counted = tokio::task::spawn_blocking(move || {
+        let counts = store.counts();
+        let db = store.path().to_path_buf();
+        let mut wal = db.clone().into_os_string();
+        wal.push("-wal");
+        let size = |p: &PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        (counts, size(&db) + size(&PathBuf::from(wal)))
+    })
+    .await;
+    match counted {
+        Ok((Ok(counts), bytes)) => {
+            report.store_bytes = bytes;
+            report.queues = counts
+                .queues
+                .into_iter()
+                .map(|q| {
+                    let counts = JobState::ALL
+                        .iter()
+                        .map(|state| (state.as_str().to_owned(), q.get(*state)))
+                        .filter(|(_, n)| *n > 0)
+                        .collect();
+                    QueueStatus {
+                        queue: q.queue,
+                        paused: q.paused,
+                        counts,
+                    }
+                })
+                .collect();
+            Response::Status(report)
+        }
+        Ok((Err(err), _)) => store_error(&err),
+        Err(err) => error(ErrorCode::Internal, format!("status failed: {err}")),
+    }
+}
+
+pub(super) fn error(code: ErrorCode, message: String) -> Response {
+    Response::Error(ControlError { code, message })
+}
+
+pub(super) fn store_error(err: &StoreError) -> Response {
+    let code = match err {
+        StoreError::UnknownScript { .. } => ErrorCode::NotFound,
+        StoreError::PayloadTooLarge { .. }
+        | StoreError::InvalidPayload { .. }
+        | StoreError::InvalidRequest(_) => ErrorCode::BadRequest,
+        StoreError::DiskFull { .. } | StoreError::Busy { .. } => ErrorCode::Unavailable,
+        _ => ErrorCode::Internal,
+    };
+    error(code, err.to_string())
+}
+
+fn rss_bytes(pid: u32) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}

@@ -1,0 +1,488 @@
+//! The operator's CLI against a real daemon: human output (snapshots with volatile fields
+//! masked), `--json`, `enqueue --wait` from a shell, rolling restarts, the control socket's
+//! permissions, and hostile clients.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use jobvisor_protocol::control::{Request, Response};
+use jobvisor_tests::daemon::{Daemon, job};
+use jobvisor_tests::{bin, bin_dir};
+
+const HELLO: &str = "export default async (p, ctx) => { console.log('hello', p.name); console.warn('careful'); return { greeting: 'hi ' + p.name } }";
+const FAILS: &str = "export default () => { throw new TypeError('no such user') }";
+const SLEEPY: &str =
+    "export default async (p) => { await new Promise(r => setTimeout(r, p.ms)); return p.ms }";
+
+fn cli(daemon: &Daemon, args: &[&str]) -> Output {
+    Command::new(bin("jobvisor"))
+        .args(args)
+        .arg("--config")
+        .arg(&daemon.config)
+        .env("JOBVISOR_WORKER", bin("jobvisor-worker"))
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Filters for the parts of human output that change from run to run.
+fn masked() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z", "[time]");
+    settings.add_filter(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", "[time]");
+    settings.add_filter(r"pid \d+", "pid [pid]");
+    settings.add_filter(r"up \S+,", "up [uptime],");
+    settings.add_filter(r"memory limits: .*", "memory limits: [limiter]");
+    settings.add_filter(r"store: .*", "store: [path] ([size])");
+    settings.add_filter(r"\d+(\.\d)?(MiB|KiB|GiB)", "[mem]");
+    settings.add_filter(r"\b\d+ ms\b", "[n] ms");
+    settings.add_filter(r"(?m)^(\d+\s+)\d+(\s+)", "${1}[pid]${2}");
+    settings.add_filter(r"throughput: \d+", "throughput: [n]");
+    settings
+}
+
+#[test]
+fn human_output_of_status_jobs_show_and_scripts_list() {
+    let daemon = Daemon::start(
+        "workers = 1\nmax_attempts = 2\nretry_backoff_base = \"10ms\"\nretry_backoff_max = \"20ms\"",
+        &[("hello", HELLO), ("fails", FAILS)],
+    );
+    let ok = daemon.enqueue(job("hello", r#"{"name":"ada"}"#));
+    let bad = daemon.enqueue(job("fails", "{}"));
+    daemon.wait_for("both jobs final", Duration::from_secs(30), || {
+        daemon.job_state(ok) == "completed" && daemon.job_state(bad) == "discarded"
+    });
+    let settings = masked();
+    settings.bind(|| {
+        insta::assert_snapshot!("status", stdout(&cli(&daemon, &["status"])));
+        insta::assert_snapshot!(
+            "jobs_show_completed",
+            stdout(&cli(&daemon, &["jobs", "show", &ok.to_string()]))
+        );
+        insta::assert_snapshot!(
+            "jobs_show_discarded",
+            stdout(&cli(&daemon, &["jobs", "show", &bad.to_string()]))
+        );
+        insta::assert_snapshot!("scripts_list", stdout(&cli(&daemon, &["scripts", "list"])));
+        insta::assert_snapshot!("jobs_list", stdout(&cli(&daemon, &["jobs", "list"])));
+    });
+}
+
+#[test]
+fn every_command_speaks_json() {
+    let daemon = Daemon::start("workers = 1", &[("hello", HELLO)]);
+    let id = daemon.enqueue(job("hello", r#"{"name":"bo"}"#));
+    daemon.wait_for("the job to complete", Duration::from_secs(20), || {
+        daemon.job_state(id) == "completed"
+    });
+    for args in [
+        vec!["status", "--json"],
+        vec!["jobs", "list", "--json"],
+        vec!["jobs", "show", "1", "--json"],
+        vec!["scripts", "list", "--json"],
+        vec!["scripts", "show", "hello", "--json"],
+        vec!["queues", "list", "--json"],
+        vec!["enqueue", "hello", "--payload", "{}", "--json"],
+    ] {
+        let text = stdout(&cli(&daemon, &args));
+        serde_json::from_str::<serde_json::Value>(&text)
+            .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {text}"));
+    }
+    let job: serde_json::Value =
+        serde_json::from_str(&stdout(&cli(&daemon, &["jobs", "show", "1", "--json"]))).unwrap();
+    assert_eq!(job["result"], serde_json::json!({"greeting": "hi bo"}));
+    assert_eq!(
+        job["attempts"][0]["console"][0],
+        serde_json::json!({"level": "info", "text": "hello bo"})
+    );
+    assert_eq!(job["attempts"][0]["outcome"], "completed");
+}
+
+#[test]
+fn enqueue_wait_works_from_a_shell_script() {
+    let daemon = Daemon::start(
+        "workers = 1\nmax_attempts = 1",
+        &[("hello", HELLO), ("fails", FAILS)],
+    );
+    let script = daemon.dir.path().join("wait.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nset -u\nresult=$({bin} enqueue hello --payload '{{\"name\":\"sh\"}}' --wait --config {config})\necho \"got: $result\"\n{bin} enqueue fails --wait --config {config}\necho \"failed with $?\"\n",
+            bin = bin("jobvisor").display(),
+            config = daemon.config.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new(&script)
+        .env("JOBVISOR_WORKER", bin("jobvisor-worker"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(r#"got: {"greeting":"hi sh"}"#), "{text}");
+    assert!(text.contains("failed with 3"), "{text}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TypeError: no such user"));
+}
+
+#[test]
+fn restart_all_replaces_every_worker_without_losing_or_failing_a_job() {
+    let daemon = Daemon::start("workers = 2\njob_timeout = \"60s\"", &[("sleepy", SLEEPY)]);
+    let before = daemon.worker_pids();
+    let ids = daemon.enqueue_many((0..30).map(|_| job("sleepy", r#"{"ms":50}"#)));
+    let out = cli(&daemon, &["restart", "--all"]);
+    assert!(stdout(&out).contains("replaced workers 0, 1"));
+    let after = daemon.worker_pids();
+    assert_eq!(after.len(), 2);
+    for pid in &before {
+        assert!(!after.contains(pid), "worker {pid} was not replaced");
+    }
+    daemon.wait_for("all 30 jobs", Duration::from_secs(60), || {
+        daemon.count_in_state("completed") == 30
+    });
+    let failed: i64 = daemon
+        .db()
+        .query_row(
+            "SELECT count(*) FROM attempts WHERE outcome != 'completed'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(failed, 0, "no attempt failed or was interrupted");
+    assert_eq!(ids.len(), 30);
+}
+
+#[test]
+fn cancel_kills_a_running_job_and_retry_runs_it_again() {
+    let daemon = Daemon::start("workers = 1\njob_timeout = \"60s\"", &[("sleepy", SLEEPY)]);
+    let id = daemon.enqueue(job("sleepy", r#"{"ms":30000}"#));
+    daemon.wait_for("the job to run", Duration::from_secs(20), || {
+        daemon.status().workers[0].job == Some(id)
+    });
+    let out = stdout(&cli(&daemon, &["jobs", "cancel", &id.to_string()]));
+    assert!(out.contains("was running"), "{out}");
+    daemon.wait_for("the job cancelled", Duration::from_secs(10), || {
+        daemon.job_state(id) == "cancelled"
+    });
+    assert_eq!(daemon.attempts(id), [(1, "killed".to_owned())]);
+    let queued = daemon.enqueue(job("sleepy", r#"{"ms":30000}"#));
+    daemon.wait_for("the second job running", Duration::from_secs(20), || {
+        daemon.status().workers[0].job == Some(queued)
+    });
+    let waiting = daemon.enqueue(job("sleepy", r#"{"ms":1}"#));
+    assert!(stdout(&cli(&daemon, &["jobs", "cancel", &waiting.to_string()])).contains("cancelled"));
+    assert_eq!(daemon.job_state(waiting), "cancelled");
+    let again = cli(&daemon, &["jobs", "cancel", &waiting.to_string()]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already cancelled"));
+    assert!(
+        stdout(&cli(&daemon, &["jobs", "retry", &waiting.to_string()])).contains("queued again")
+    );
+    // Available, or already claimed for the busy worker (claimed jobs count as running).
+    assert!(matches!(
+        daemon.job_state(waiting).as_str(),
+        "available" | "running"
+    ));
+}
+
+#[test]
+fn paused_queues_hold_their_jobs() {
+    let daemon = Daemon::start("workers = 1", &[("hello", HELLO)]);
+    stdout(&cli(&daemon, &["queues", "pause", "mail"]));
+    let out = cli(
+        &daemon,
+        &[
+            "enqueue",
+            "hello",
+            "--queue",
+            "mail",
+            "--payload",
+            r#"{"name":"q"}"#,
+        ],
+    );
+    let id: i64 = stdout(&out).trim().parse().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        daemon.job_state(id),
+        "available",
+        "a paused queue starts nothing"
+    );
+    assert!(stdout(&cli(&daemon, &["queues", "list"])).contains("mail"));
+    stdout(&cli(&daemon, &["queues", "resume", "mail"]));
+    daemon.wait_for("the job after resume", Duration::from_secs(20), || {
+        daemon.job_state(id) == "completed"
+    });
+}
+
+#[test]
+fn scripts_are_checked_before_they_are_accepted() {
+    let daemon = Daemon::start("workers = 1", &[]);
+    let dir = daemon.dir.path();
+    for (name, source, expected) in [
+        ("broken", "export default () => {", "SyntaxError"),
+        (
+            "nodefault",
+            "export const x = 1",
+            "no default export function",
+        ),
+        (
+            "throws",
+            "throw new Error('at load')\nexport default () => 1",
+            "at load",
+        ),
+    ] {
+        let file = dir.join(format!("{name}.js"));
+        std::fs::write(&file, source).unwrap();
+        let out = cli(&daemon, &["scripts", "add", name, file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("was not added") && stderr.contains(expected),
+            "{name}: {stderr}"
+        );
+    }
+    let good = dir.join("good.js");
+    std::fs::write(&good, "export default () => 1").unwrap();
+    assert!(
+        stdout(&cli(
+            &daemon,
+            &["scripts", "add", "good", good.to_str().unwrap()]
+        ))
+        .contains("added")
+    );
+    let listed = stdout(&cli(&daemon, &["scripts", "list"]));
+    assert!(
+        listed.contains("good") && !listed.contains("broken"),
+        "{listed}"
+    );
+}
+
+#[test]
+fn drain_reports_and_stops_the_daemon() {
+    let mut daemon = Daemon::start(
+        "workers = 1\ndrain_timeout = \"10s\"",
+        &[("sleepy", SLEEPY)],
+    );
+    let running = daemon.enqueue(job("sleepy", r#"{"ms":400}"#));
+    daemon.wait_for("the job to run", Duration::from_secs(20), || {
+        daemon.status().workers[0].job == Some(running)
+    });
+    daemon.enqueue_many((0..3).map(|_| job("sleepy", r#"{"ms":1}"#)));
+    let out = stdout(&cli(&daemon, &["drain"]));
+    assert!(out.contains("1 job finished"), "{out}");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(10)), Some(0));
+    assert_eq!(daemon.job_state(running), "completed");
+}
+
+#[test]
+fn logs_follow_streams_job_events_and_console_lines() {
+    let daemon = Daemon::start("workers = 1", &[("hello", HELLO)]);
+    let mut follower = Command::new(bin("jobvisor"))
+        .args(["logs", "--follow", "--json", "--config"])
+        .arg(&daemon.config)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let id = daemon.enqueue(job("hello", r#"{"name":"log"}"#));
+    daemon.wait_for("the job", Duration::from_secs(20), || {
+        daemon.job_state(id) == "completed"
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    follower.kill().unwrap();
+    let out = follower.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"job_started")
+            && kinds.contains(&"job_ended")
+            && kinds.contains(&"console"),
+        "{text}"
+    );
+    assert!(events.iter().any(|e| e["text"] == "hello log"), "{text}");
+}
+
+#[test]
+fn the_control_socket_is_private_and_other_users_are_refused() {
+    let daemon = Daemon::start("workers = 1", &[]);
+    let run_dir = daemon.dir.path().join("run");
+    let dir_mode = std::fs::metadata(&run_dir).unwrap().permissions().mode() & 0o777;
+    let socket_mode = std::fs::metadata(daemon.socket())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!((dir_mode, socket_mode), (0o700, 0o600));
+
+    if unsafe { libc::getuid() } != 0 {
+        println!("SKIP: connecting as another uid needs root (to switch to nobody)");
+        return;
+    }
+    let Some(setpriv) = ["/usr/bin/setpriv", "/bin/setpriv"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        println!("SKIP: setpriv (util-linux) is not installed");
+        return;
+    };
+    // The binaries must be reachable for nobody: copy them somewhere world-readable.
+    let open_dir = tempfile::Builder::new()
+        .prefix("jobvisor-nobody")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(open_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cli_copy = open_dir.path().join("jobvisor");
+    std::fs::copy(bin_dir().join("jobvisor"), &cli_copy).unwrap();
+    std::fs::set_permissions(&cli_copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let as_nobody = |socket: &std::path::Path| {
+        Command::new(setpriv)
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&cli_copy)
+            .args(["status", "--socket"])
+            .arg(socket)
+            .output()
+            .unwrap()
+    };
+    // 1. The 0700 run dir keeps nobody from reaching the socket at all.
+    let out = as_nobody(&daemon.socket());
+    assert_eq!(
+        out.status.code(),
+        Some(69),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"));
+    // 2. Even with the file permissions opened up, the daemon checks the peer's uid.
+    let mut ancestors = vec![];
+    let mut p = run_dir.clone();
+    while p != std::path::Path::new("/tmp") && p.pop() {
+        ancestors.push(p.clone());
+    }
+    for dir in ancestors.iter().chain(std::iter::once(&run_dir)) {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(daemon.socket(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = as_nobody(&daemon.socket());
+    assert_ne!(out.status.code(), Some(0), "nobody got an answer");
+    assert!(
+        daemon
+            .log_text()
+            .contains("control connection from another user refused"),
+        "{}",
+        daemon.log_text()
+    );
+    assert!(matches!(
+        daemon.request(&Request::Status),
+        Response::Status(_)
+    ));
+}
+
+#[test]
+fn hostile_clients_do_not_hurt_the_daemon() {
+    let daemon = Daemon::start("workers = 1", &[("hello", HELLO)]);
+    // A 100 MiB length prefix after a valid hello.
+    let mut huge = UnixStream::connect(daemon.socket()).unwrap();
+    let mut transport = jobvisor_protocol::BlockingTransport::new(huge.try_clone().unwrap());
+    transport
+        .handshake(
+            jobvisor_protocol::Role::Client,
+            jobvisor_protocol::Role::Supervisor,
+        )
+        .unwrap();
+    // The daemon may hang up as soon as it read the length: later writes can fail.
+    let _ = huge.write_all(&(100u32 << 20).to_le_bytes());
+    let _ = huge.write_all(&[0u8; 64]);
+    // Garbage instead of a hello.
+    let mut garbage = UnixStream::connect(daemon.socket()).unwrap();
+    let _ = garbage.write_all(b"GET / HTTP/1.1\r\nHost: jobvisor\r\n\r\n\xff\xff\xff\xff");
+    // 200 connections that never say anything.
+    let idle: Vec<UnixStream> = (0..200)
+        .map(|_| UnixStream::connect(daemon.socket()).unwrap())
+        .collect();
+    for _ in 0..5 {
+        assert!(
+            matches!(daemon.request(&Request::Status), Response::Status(_)),
+            "status stopped answering"
+        );
+    }
+    let id = daemon.enqueue(job("hello", r#"{"name":"still"}"#));
+    daemon.wait_for("work to go on", Duration::from_secs(20), || {
+        daemon.job_state(id) == "completed"
+    });
+    let rss_kib: u64 = std::fs::read_to_string(format!("/proc/{}/status", daemon.pid()))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap())
+        .unwrap();
+    assert!(
+        rss_kib < 100 * 1024,
+        "daemon RSS {rss_kib} KiB after hostile clients"
+    );
+    drop(idle);
+}
+
+#[test]
+fn a_stale_socket_is_replaced_and_a_foreign_file_refused() {
+    let mut daemon = Daemon::start("workers = 1", &[]);
+    daemon.signal(libc::SIGKILL);
+    daemon.wait_exit(Duration::from_secs(5));
+    assert!(
+        daemon.socket().exists(),
+        "a killed daemon leaves its socket"
+    );
+    daemon.launch();
+    assert!(matches!(
+        daemon.request(&Request::Status),
+        Response::Status(_)
+    ));
+    daemon.stop();
+    std::fs::write(daemon.socket(), "not a socket").unwrap();
+    let out = Command::new(bin("jobvisor"))
+        .args(["serve", "--config"])
+        .arg(&daemon.config)
+        .env("JOBVISOR_WORKER", bin("jobvisor-worker"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a socket"));
+}
+
+#[test]
+fn completions_and_man_page_are_generated() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Command::new(bin("jobvisor"))
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("enqueue"),
+            "{shell}"
+        );
+    }
+    let out = Command::new(bin("jobvisor")).arg("man").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(".TH jobvisor 1"));
+}
