@@ -85,7 +85,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let store = Store::open(config.database_path(), store_options(&config))?;
     info!(path = %store.path().display(), epoch = store.epoch(), "store open");
 
-    let limiter = Limiter::detect(config.memory_limiter)?;
+    let limiter = Limiter::detect_for_daemon(config.memory_limiter)?;
     if limiter.mode() == LimiterMode::Rlimit {
         warn!(limiter = %limiter.describe(), "no memory cgroup: per-worker limits are RLIMIT_DATA only, and a worker's escaped children are not contained");
     } else {

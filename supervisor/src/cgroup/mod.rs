@@ -95,8 +95,22 @@ enum Backend {
 }
 
 impl Limiter {
-    /// Detects the best mechanism allowed by `choice`.
+    /// Detects the best mechanism allowed by `choice`, for a one-shot run: nothing is moved.
     pub fn detect(choice: LimiterChoice) -> Result<Limiter, CgroupError> {
+        Limiter::detect_with(choice, v2::Parent::detect)
+    }
+
+    /// Detects for the daemon: on cgroup v2 it may move itself into a leaf of its own
+    /// group so that group can hold the workers' groups (what systemd's `Delegate=yes`
+    /// expects).
+    pub fn detect_for_daemon(choice: LimiterChoice) -> Result<Limiter, CgroupError> {
+        Limiter::detect_with(choice, v2::Parent::delegate)
+    }
+
+    fn detect_with(
+        choice: LimiterChoice,
+        v2_detect: fn() -> Result<v2::Parent, String>,
+    ) -> Result<Limiter, CgroupError> {
         if choice == LimiterChoice::Rlimit {
             return Ok(Limiter {
                 backend: Backend::Rlimit {
@@ -104,7 +118,7 @@ impl Limiter {
                 },
             });
         }
-        let v2 = v2::Parent::detect();
+        let v2 = v2_detect();
         let v2_reason = match v2 {
             Ok(parent) => {
                 return Ok(Limiter {

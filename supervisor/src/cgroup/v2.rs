@@ -2,9 +2,11 @@
 //! `Delegate=yes`). Groups get memory.max, memory.high, memory.swap.max=0,
 //! memory.oom.group=1 and pids.max, and are killed with `cgroup.kill`.
 //!
-//! The memory controller must already be enabled for jobvisor's children
-//! (`cgroup.subtree_control` of its own group), which `serve` arranges at start by moving
-//! itself into a leaf; this module does not move processes.
+//! The memory controller must be enabled for jobvisor's children. Under systemd with
+//! `Delegate=yes` the daemon's own group has the controllers available but, holding the
+//! daemon itself, cannot enable them for children ("no internal processes"); the daemon
+//! therefore moves itself into a `supervisor` leaf first ([`Parent::delegate`]). The
+//! one-shot `jobvisor run` never moves itself.
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +16,8 @@ use super::{
 };
 
 const ROOT: &str = "/sys/fs/cgroup";
+/// The leaf the daemon moves itself into so its own group may have controlled children.
+const SUPERVISOR_LEAF: &str = "supervisor";
 /// cgroup2 filesystem magic, from statfs(2).
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
@@ -40,6 +44,59 @@ impl Parent {
                 subtree.trim()
             ));
         }
+        Parent::detect_in(dir)
+    }
+
+    /// For the daemon: makes its own group usable as the parent of worker groups, moving
+    /// this process into the `supervisor` leaf and enabling the memory (and pids)
+    /// controllers for children when they are available but not yet enabled.
+    pub(crate) fn delegate() -> Result<Parent, String> {
+        if !is_cgroup2(Path::new(ROOT)) {
+            return Err(format!(
+                "{ROOT} is not a cgroup2 mount (legacy or hybrid layout)"
+            ));
+        }
+        let own = own_path("").ok_or("no v2 line in /proc/self/cgroup")?;
+        let mut dir = Path::new(ROOT).join(own.trim_start_matches('/'));
+        // A restarted daemon may already sit in the leaf it made earlier.
+        if dir.file_name().is_some_and(|n| n == SUPERVISOR_LEAF)
+            && let Some(parent) = dir.parent()
+        {
+            dir = parent.to_owned();
+        }
+        let available = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+        if !available.split_whitespace().any(|c| c == "memory") {
+            return Err(format!(
+                "the memory controller is not available in {} (under systemd, set Delegate=yes in the unit)",
+                dir.display()
+            ));
+        }
+        let subtree =
+            std::fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
+        if !subtree.split_whitespace().any(|c| c == "memory") {
+            let leaf = dir.join(SUPERVISOR_LEAF);
+            if !leaf.exists() {
+                std::fs::create_dir(&leaf)
+                    .map_err(|e| format!("cannot create {}: {e}", leaf.display()))?;
+            }
+            std::fs::write(leaf.join("cgroup.procs"), "0")
+                .map_err(|e| format!("cannot move the daemon into {}: {e}", leaf.display()))?;
+            let wanted = if available.split_whitespace().any(|c| c == "pids") {
+                "+memory +pids"
+            } else {
+                "+memory"
+            };
+            std::fs::write(dir.join("cgroup.subtree_control"), wanted).map_err(|e| {
+                format!(
+                    "cannot enable {wanted} for the children of {}: {e}",
+                    dir.display()
+                )
+            })?;
+        }
+        Parent::detect_in(dir)
+    }
+
+    fn detect_in(dir: PathBuf) -> Result<Parent, String> {
         let probe = dir.join(format!("jobvisor-probe-{}", std::process::id()));
         std::fs::create_dir(&probe)
             .map_err(|e| format!("cannot create a group in {}: {e}", dir.display()))?;

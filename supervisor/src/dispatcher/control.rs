@@ -273,17 +273,15 @@ impl Dispatcher {
                         };
                         self.record_failure(id, failure, "killed");
                     }
-                } else if let Some(slot) = self
+                } else if let Some((slot, job)) = self
                     .slots
                     .iter()
-                    .find(|s| s.job.as_ref().is_some_and(|j| j.id == id))
+                    .find_map(|s| s.job.as_ref().filter(|j| j.id == id).map(|j| (s, j)))
                 {
-                    if let Some(job) = &slot.job {
-                        let _ = slot.commands.send(SlotCommand::Kill {
-                            job: job.attempt_ref(),
-                            reason: KillReason::Cancelled,
-                        });
-                    }
+                    let _ = slot.commands.send(SlotCommand::Kill {
+                        job: job.attempt_ref(),
+                        reason: KillReason::Cancelled,
+                    });
                 }
                 Response::Cancelled {
                     id: id.0,
@@ -477,7 +475,7 @@ fn show_script(store: &Store, name: &str) -> Result<Response, StoreError> {
         .iter()
         .map(|v| (v.hash.clone(), v.created_at_ms, v.current))
         .collect();
-    history.sort_by(|a, b| b.1.cmp(&a.1));
+    history.sort_by_key(|v| std::cmp::Reverse(v.1));
     Ok(Response::Script(ScriptView {
         name: name.to_owned(),
         hash: current.hash.clone(),
