@@ -584,15 +584,20 @@ impl Slot {
         killed_for_timeout: bool,
     ) {
         let group = &self.config.group;
+        let mut died_of_signal = false;
         let status = if killed_for_timeout || job_end.kill_reason.is_some() {
             live.process
                 .kill_and_reap(group, Duration::from_secs(2))
                 .await
         } else {
-            // It may be dying on its own (OOM kill, abort): give it a moment to be reaped
-            // with its real status before killing.
+            // It may be dying on its own (OOM kill, abort, a SIGKILL from outside): give it
+            // a moment to be reaped with its real status before killing.
             match tokio::time::timeout(Duration::from_millis(500), live.process.wait()).await {
-                Ok(Ok(status)) => Some(status),
+                Ok(Ok(status)) => {
+                    died_of_signal =
+                        std::os::unix::process::ExitStatusExt::signal(&status).is_some();
+                    Some(status)
+                }
                 _ => {
                     live.process
                         .kill_and_reap(group, Duration::from_secs(2))
@@ -609,7 +614,12 @@ impl Slot {
             .unwrap_or_default();
         job_end.peak_memory = group.peak_memory().or(job_end.peak_memory);
         let oom_kills = group.oom_kills().saturating_sub(oom_before);
-        if let AttemptOutcome::ProtocolError(_) = job_end.outcome {
+        // A worker that sent garbage and exited is a protocol error; one whose socket broke
+        // because a signal killed it (the read may fail with a reset instead of a clean
+        // end) died of that signal.
+        if let AttemptOutcome::ProtocolError(_) = job_end.outcome
+            && !died_of_signal
+        {
             if oom_kills > 0 {
                 job_end.outcome = AttemptOutcome::Oom;
             }
