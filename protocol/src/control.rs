@@ -50,6 +50,46 @@ pub enum Request {
     Drain,
     /// Turn this connection into a stream of [`Event`] frames.
     Follow,
+    ListSchedules,
+    ShowSchedule {
+        name: String,
+    },
+    /// Create or update a schedule by name (history is kept).
+    AddSchedule(ScheduleSpec),
+    SetScheduleEnabled {
+        name: String,
+        enabled: bool,
+    },
+    RemoveSchedule {
+        name: String,
+    },
+    /// Enqueue one run now, outside the slots.
+    RunSchedule {
+        name: String,
+    },
+}
+
+/// A schedule as the CLI defines it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ScheduleSpec {
+    pub name: String,
+    pub script: String,
+    /// JSON text; `None`: `{}`.
+    pub payload: Option<String>,
+    /// Interval in milliseconds (exclusive with `cron`; neither: every 60 s).
+    pub every_ms: Option<u64>,
+    pub cron: Option<String>,
+    pub timezone: Option<String>,
+    pub queue: Option<String>,
+    pub priority: Option<i32>,
+    pub timeout_ms: Option<u64>,
+    pub max_attempts: Option<u32>,
+    pub jitter_ms: Option<u64>,
+    /// `skip` (default), `queue` or `allow`.
+    pub overlap: Option<String>,
+    /// `coalesce` (default) or `skip`.
+    pub catch_up: Option<String>,
+    pub disable_after_failures: Option<u32>,
 }
 
 /// Filters for `jobs list`.
@@ -116,7 +156,61 @@ pub enum Response {
     /// First frame of a `Follow` stream; events follow.
     Following,
     Event(Event),
+    Schedules(Vec<ScheduleView>),
+    Schedule(Box<ScheduleDetailView>),
+    ScheduleSaved {
+        name: String,
+        created: bool,
+        next_run_at_ms: Option<i64>,
+    },
+    ScheduleChanged {
+        name: String,
+        change: String,
+    },
+    ScheduleFired {
+        name: String,
+        job: i64,
+    },
     Error(ControlError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleView {
+    pub name: String,
+    pub script: String,
+    /// `every 1m` or `cron 30 2 * * * (Europe/Berlin)`.
+    pub timing: String,
+    pub queue: String,
+    pub overlap: String,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub failure_streak: u32,
+    pub disable_after_failures: u32,
+    pub next_run_at_ms: Option<i64>,
+    pub last_run_at_ms: Option<i64>,
+    /// State (and last attempt outcome) of the most recent run.
+    pub last_outcome: Option<String>,
+    /// `config` or `cli`.
+    pub source: String,
+    pub last_skip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleDetailView {
+    pub schedule: ScheduleView,
+    pub payload: String,
+    pub runs: Vec<ScheduleRunView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleRunView {
+    pub job: i64,
+    pub slot_ms: Option<i64>,
+    pub state: String,
+    pub last_outcome: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cgroup::LimiterChoice;
+use crate::schedule::{CatchUpPolicy, OverlapPolicy, ScheduleDef, ScheduleSource, Timing};
 use crate::store::Synchronous;
 use crate::units::{parse_duration, parse_size};
 
@@ -134,6 +135,29 @@ struct RawConfig {
     control_group: Option<String>,
     #[serde(default, rename = "script")]
     scripts: Vec<ScriptEntry>,
+    #[serde(default, rename = "schedule")]
+    schedules: Vec<RawSchedule>,
+}
+
+/// A `[[schedule]]` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    name: String,
+    script: String,
+    /// A TOML table, or JSON text.
+    payload: Option<toml::Value>,
+    every: Option<HumanDuration>,
+    cron: Option<String>,
+    timezone: Option<String>,
+    queue: Option<String>,
+    priority: Option<i32>,
+    timeout: Option<HumanDuration>,
+    max_attempts: Option<u32>,
+    jitter: Option<HumanDuration>,
+    overlap: Option<String>,
+    catch_up: Option<String>,
+    disable_after_failures: Option<u32>,
 }
 
 /// The effective configuration, defaults filled in.
@@ -169,6 +193,8 @@ pub struct Config {
     /// Members of this group may use the control socket too.
     pub control_group: Option<String>,
     pub scripts: Vec<ScriptEntry>,
+    /// `[[schedule]]` entries, reconciled with the store by name at start.
+    pub schedules: Vec<ScheduleDef>,
 }
 
 impl Config {
@@ -265,6 +291,11 @@ impl Config {
             synchronous: raw.synchronous.unwrap_or_default(),
             control_group: raw.control_group,
             scripts,
+            schedules: raw
+                .schedules
+                .into_iter()
+                .map(schedule_def)
+                .collect::<Result<_, _>>()?,
         };
         config.validate()?;
         Ok(config)
@@ -313,6 +344,12 @@ impl Config {
                 return invalid(format!("script `{}` is declared twice", script.name));
             }
         }
+        let mut seen = std::collections::HashSet::new();
+        for schedule in &self.schedules {
+            if !seen.insert(&schedule.name) {
+                return invalid(format!("schedule `{}` is declared twice", schedule.name));
+            }
+        }
         Ok(())
     }
 
@@ -358,6 +395,117 @@ impl Config {
             SyncSetting::Normal => Synchronous::Normal,
         }
     }
+}
+
+/// A schedule defined from the CLI (`schedules add`), checked exactly like a
+/// `[[schedule]]` entry.
+pub fn schedule_def_from_spec(
+    spec: &jobvisor_protocol::control::ScheduleSpec,
+) -> Result<ScheduleDef, String> {
+    let ms = |v: Option<u64>| v.map(|ms| HumanDuration(Duration::from_millis(ms)));
+    let raw = RawSchedule {
+        name: spec.name.clone(),
+        script: spec.script.clone(),
+        payload: spec.payload.clone().map(toml::Value::String),
+        every: ms(spec.every_ms),
+        cron: spec.cron.clone(),
+        timezone: spec.timezone.clone(),
+        queue: spec.queue.clone(),
+        priority: spec.priority,
+        timeout: ms(spec.timeout_ms),
+        max_attempts: spec.max_attempts,
+        jitter: ms(spec.jitter_ms),
+        overlap: spec.overlap.clone(),
+        catch_up: spec.catch_up.clone(),
+        disable_after_failures: spec.disable_after_failures,
+    };
+    let mut def = schedule_def(raw).map_err(|e| match e {
+        ConfigError::Invalid(message) => message,
+        other => other.to_string(),
+    })?;
+    def.source = ScheduleSource::Cli;
+    Ok(def)
+}
+
+/// Turns a `[[schedule]]` entry into a definition, naming the schedule in every error.
+fn schedule_def(raw: RawSchedule) -> Result<ScheduleDef, ConfigError> {
+    let invalid = |m: String| ConfigError::Invalid(format!("schedule `{}`: {m}", raw.name));
+    if !valid_name(&raw.name) {
+        return Err(invalid(
+            "use letters, digits, `-`, `_` and `.` in the name (1 to 100 characters)".into(),
+        ));
+    }
+    let timing = match (&raw.every, &raw.cron) {
+        (Some(_), Some(_)) => return Err(invalid("give `every` or `cron`, not both".into())),
+        (None, Some(expr)) => {
+            Timing::cron(expr, raw.timezone.as_deref()).map_err(|e| invalid(e.to_string()))?
+        }
+        (every, None) => {
+            if raw.timezone.is_some() {
+                return Err(invalid(
+                    "`timezone` only applies to `cron` schedules".into(),
+                ));
+            }
+            Timing::every(every.map_or(Duration::from_secs(60), |d| d.0))
+                .map_err(|e| invalid(e.to_string()))?
+        }
+    };
+    let payload = match &raw.payload {
+        None => "{}".to_owned(),
+        Some(toml::Value::String(text)) => {
+            serde_json::from_str::<serde_json::Value>(text)
+                .map_err(|e| invalid(format!("payload is not valid JSON: {e}")))?;
+            text.clone()
+        }
+        Some(value) => {
+            serde_json::to_string(value).map_err(|e| invalid(format!("payload: {e}")))?
+        }
+    };
+    let overlap = match raw.overlap.as_deref() {
+        None => OverlapPolicy::default(),
+        Some(text) => OverlapPolicy::parse(text).ok_or_else(|| {
+            invalid(format!(
+                "overlap = \"{text}\": use \"skip\", \"queue\" or \"allow\""
+            ))
+        })?,
+    };
+    let catch_up = match raw.catch_up.as_deref() {
+        None => CatchUpPolicy::default(),
+        Some(text) => CatchUpPolicy::parse(text).ok_or_else(|| {
+            invalid(format!(
+                "catch_up = \"{text}\": use \"coalesce\" or \"skip\""
+            ))
+        })?,
+    };
+    if raw.max_attempts == Some(0) {
+        return Err(invalid("max_attempts must be at least 1".into()));
+    }
+    if raw.timeout.is_some_and(|t| t.0.is_zero()) {
+        return Err(invalid("timeout must be more than 0s".into()));
+    }
+    let queue = raw
+        .queue
+        .clone()
+        .unwrap_or_else(|| crate::store::EnqueueRequest::DEFAULT_QUEUE.to_owned());
+    if !valid_name(&queue) {
+        return Err(invalid(format!(
+            "queue name `{queue}`: use letters, digits, `-`, `_` and `.`"
+        )));
+    }
+    let mut def = ScheduleDef::new(raw.name.clone(), raw.script.clone(), timing);
+    def.payload = payload;
+    def.queue = queue;
+    def.priority = raw.priority.unwrap_or(0);
+    def.timeout = raw.timeout.map(|t| t.0);
+    def.max_attempts = raw.max_attempts;
+    def.jitter = raw.jitter.map_or(Duration::ZERO, |j| j.0);
+    def.overlap = overlap;
+    def.catch_up = catch_up;
+    if let Some(n) = raw.disable_after_failures {
+        def.disable_after_failures = n;
+    }
+    def.source = ScheduleSource::Config;
+    Ok(def)
 }
 
 /// Script, queue and schedule names: short, printable, safe in paths and logs.
@@ -454,6 +602,63 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("pth"), "{err}");
+    }
+
+    #[test]
+    fn schedules_are_read_and_checked() {
+        let config = Config::parse(
+            r#"
+            [[schedule]]
+            name = "poll"
+            script = "hello"
+            every = "30s"
+            payload = { url = "https://example.com", n = 3 }
+            [[schedule]]
+            name = "nightly"
+            script = "hello"
+            cron = "30 2 * * *"
+            timezone = "Europe/Berlin"
+            overlap = "queue"
+            disable_after_failures = 2
+            [[schedule]]
+            name = "default-interval"
+            script = "hello"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.schedules.len(), 3);
+        assert_eq!(
+            config.schedules[0].payload,
+            r#"{"n":3,"url":"https://example.com"}"#
+        );
+        assert_eq!(config.schedules[1].timing.kind(), "cron");
+        assert_eq!(config.schedules[1].overlap, OverlapPolicy::Queue);
+        assert_eq!(config.schedules[2].timing.spec_text(), "60000");
+        for (text, expected) in [
+            (
+                "[[schedule]]\nname = \"a\"\nscript = \"s\"\ncron = \"61 * * * *\"",
+                "schedule `a`: cron field minute",
+            ),
+            (
+                "[[schedule]]\nname = \"a\"\nscript = \"s\"\nevery = \"1s\"\ncron = \"* * * * *\"",
+                "not both",
+            ),
+            (
+                "[[schedule]]\nname = \"a\"\nscript = \"s\"\ncron = \"* * * * *\"\ntimezone = \"Mars/Olympus\"",
+                "unknown time zone",
+            ),
+            (
+                "[[schedule]]\nname = \"a\"\nscript = \"s\"\noverlap = \"sometimes\"",
+                "overlap = \"sometimes\"",
+            ),
+            (
+                "[[schedule]]\nname = \"a\"\nscript = \"s\"\nevry = \"1s\"",
+                "evry",
+            ),
+        ] {
+            let err = Config::parse(text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text}: {err}");
+        }
     }
 
     #[test]

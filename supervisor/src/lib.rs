@@ -13,6 +13,7 @@ pub mod instance_lock;
 pub mod notify;
 pub mod pool;
 pub mod reaper;
+pub mod schedule;
 pub mod script_check;
 pub mod serve;
 pub mod store;

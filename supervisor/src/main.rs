@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Jobs(command) => run_client(jobvisor::cli::jobs::execute(command)),
         Command::Scripts(command) => run_client(jobvisor::cli::scripts::execute(command)),
         Command::Queues(command) => run_client(jobvisor::cli::queues::execute(command)),
+        Command::Schedules(command) => run_client(jobvisor::cli::schedules::execute(command)),
         Command::Restart(args) => run_client(jobvisor::cli::control_commands::restart(args)),
         Command::Drain(args) => run_client(jobvisor::cli::control_commands::drain(args)),
         Command::Logs(args) => run_client(jobvisor::cli::control_commands::logs(args)),

@@ -113,6 +113,20 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         let version = store.add_script(name, source).await?;
         info!(script = %name, hash = %&version.hash[..12], new = version.created, "script registered");
     }
+    let reconciled = store
+        .reconcile_config_schedules(config.schedules.clone())
+        .await?;
+    if !reconciled.created.is_empty()
+        || !reconciled.updated.is_empty()
+        || !reconciled.removed.is_empty()
+    {
+        info!(
+            created = ?reconciled.created,
+            updated = ?reconciled.updated,
+            removed = ?reconciled.removed,
+            "schedules from the config reconciled"
+        );
+    }
 
     become_subreaper();
     let spawner =

@@ -92,7 +92,7 @@ fn refuses_a_schema_newer_than_the_binary() {
             err,
             StoreError::SchemaTooNew {
                 found: 999,
-                supported: 1,
+                supported: 2,
                 ..
             }
         )
@@ -159,7 +159,7 @@ fn creates_new_and_empty_files_and_bumps_the_epoch_per_open() {
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
         .unwrap();
-    assert_eq!((version, meta_version, app), (1, 1, 0x4A4F_4256));
+    assert_eq!((version, meta_version, app), (2, 2, 0x4A4F_4256));
 }
 
 fn assert_common(settings: &ConnectionSettings, synchronous: i64) {
@@ -169,7 +169,7 @@ fn assert_common(settings: &ConnectionSettings, synchronous: i64) {
     assert!(settings.foreign_keys);
     assert!(settings.query_planner_stability_guarantee);
     assert_eq!(settings.journal_size_limit, 64 * 1024 * 1024);
-    assert_eq!(settings.user_version, 1);
+    assert_eq!(settings.user_version, 2);
 }
 
 #[test]

@@ -29,6 +29,13 @@ impl Daemon {
 
     /// Like [`Daemon::start`], with extra environment for the daemon.
     pub fn start_with_env(extra: &str, scripts: &[(&str, &str)], env: &[(&str, &str)]) -> Daemon {
+        let mut daemon = Daemon::prepare(extra, scripts);
+        daemon.launch_with(env);
+        daemon
+    }
+
+    /// Writes the config and scripts without starting the daemon.
+    pub fn prepare(extra: &str, scripts: &[(&str, &str)]) -> Daemon {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = format!(
             "state_dir = \"{0}/data\"\nrun_dir = \"{0}/run\"\n{extra}\n",
@@ -44,14 +51,49 @@ impl Daemon {
         }
         let config_path = dir.path().join("jobvisor.toml");
         std::fs::write(&config_path, config).expect("write config");
-        let mut daemon = Daemon {
+        Daemon {
             log: dir.path().join("daemon.log"),
             dir,
             config: config_path,
             child: None,
-        };
-        daemon.launch_with(env);
-        daemon
+        }
+    }
+
+    /// Starts the daemon with `env` and waits for it to die (a failpoint); returns the
+    /// signal that killed it, if any.
+    pub fn launch_until_death(&mut self, env: &[(&str, &str)], within: Duration) -> Option<i32> {
+        use std::os::unix::process::ExitStatusExt;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
+        let mut child = Command::new(bin("jobvisor"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config)
+            .env("JOBVISOR_WORKER", bin("jobvisor-worker"))
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("jobvisor serve starts");
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return status.signal();
+            }
+            if started.elapsed() > within {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the daemon did not die within {within:?}\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Starts (or restarts) the process on the same config and state.

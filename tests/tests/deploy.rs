@@ -485,11 +485,19 @@ fn example_config_loads_and_documents_every_key() {
          does and its `Default:` (a list: a commented `# [[key]]` example); missing: {missing:?}"
     );
 
-    // Values shown commented out are valid too.
+    // Values shown commented out are valid too (top-level keys: the `# [[...]]` examples
+    // at the end are checked on their own below).
+    let examples_start = lines
+        .iter()
+        .position(|l| l.starts_with("# [["))
+        .unwrap_or(lines.len());
     let uncommented: String = lines
         .iter()
-        .map(|l| match l.strip_prefix("# ") {
-            Some(rest) if keys.iter().any(|(key, _)| assigns(rest, key)) => rest,
+        .enumerate()
+        .map(|(i, l)| match l.strip_prefix("# ") {
+            Some(rest) if i < examples_start && keys.iter().any(|(key, _)| assigns(rest, key)) => {
+                rest
+            }
             _ => l,
         })
         .map(|l| format!("{l}\n"))
@@ -509,4 +517,17 @@ fn example_config_loads_and_documents_every_key() {
         .scripts;
     assert_eq!(scripts.len(), 1, "{example}");
     assert_eq!(scripts[0].name, "hello");
+
+    // So is the commented [[schedule]] example.
+    let example: String = text
+        .lines()
+        .skip_while(|l| l.trim() != "# [[schedule]]")
+        .map_while(|l| l.strip_prefix("# "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let schedules = Config::parse(&example)
+        .unwrap_or_else(|e| panic!("the [[schedule]] example: {e}\n{example}"))
+        .schedules;
+    assert_eq!(schedules.len(), 1, "{example}");
+    assert_eq!(schedules[0].name, "poll-crm");
 }

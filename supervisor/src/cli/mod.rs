@@ -6,6 +6,7 @@ pub mod enqueue;
 pub mod jobs;
 pub mod queues;
 pub mod run;
+pub mod schedules;
 pub mod scripts;
 pub mod status;
 
@@ -35,6 +36,9 @@ pub enum Command {
     /// Add, list and show scripts.
     #[command(subcommand)]
     Scripts(scripts::ScriptsCommand),
+    /// Interval and cron schedules.
+    #[command(subcommand)]
+    Schedules(schedules::SchedulesCommand),
     /// List, pause and resume queues.
     #[command(subcommand)]
     Queues(queues::QueuesCommand),

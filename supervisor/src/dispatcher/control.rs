@@ -12,6 +12,7 @@ use jobvisor_protocol::control::{
 use tokio::sync::oneshot;
 use tracing::info;
 
+use super::schedules::ScheduleChange;
 use super::views::{job_summary, job_view, queue_view, script_summaries};
 use super::{ControlCall, Dispatcher, Internal};
 use crate::pool::slot::{KillReason, SlotCommand};
@@ -62,6 +63,21 @@ impl Dispatcher {
                 }
                 self.drain.replies.push(reply);
             }
+            Request::ListSchedules => self.list_schedules(reply),
+            Request::ShowSchedule { name } => self.show_schedule(name, reply),
+            Request::AddSchedule(spec) => self.add_schedule(spec, reply),
+            Request::SetScheduleEnabled { name, enabled } => {
+                let change = if enabled {
+                    ScheduleChange::Enable
+                } else {
+                    ScheduleChange::Disable
+                };
+                self.change_schedule(name, change, reply);
+            }
+            Request::RemoveSchedule { name } => {
+                self.change_schedule(name, ScheduleChange::Remove, reply)
+            }
+            Request::RunSchedule { name } => self.run_schedule(name, reply),
             // Streams are served by the control server itself.
             Request::Follow => {
                 let _ = reply.send(error(

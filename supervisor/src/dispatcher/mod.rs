@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod control;
+mod schedules;
 mod views;
 
 use jobvisor_protocol::control::{DrainReport, Event, EventKind, Request, Response};
@@ -33,6 +34,8 @@ use crate::store::{
 const PREFETCH_PER_SLOT: usize = 2;
 /// Largest claim batch.
 const MAX_CLAIM: usize = 64;
+/// Longest wait for a delayed job before claiming again anyway.
+const MAX_CLAIM_SLEEP: Duration = Duration::from_secs(60);
 /// Housekeeping period: expired leases, watchdog, drain deadline.
 const TICK: Duration = Duration::from_secs(1);
 /// How often finished jobs past their retention are pruned.
@@ -80,6 +83,10 @@ enum Internal {
         job: JobId,
         final_state: bool,
     },
+    /// The store fired due schedules.
+    Fired(Result<crate::schedule::FireReport, StoreError>),
+    /// A schedule was added, changed or removed: look at the schedules again.
+    SchedulesChanged,
     /// The store decided a cancel; a running job must now be killed.
     CancelDecided {
         id: JobId,
@@ -152,6 +159,7 @@ pub struct Dispatcher {
     waiters: HashMap<JobId, Vec<oneshot::Sender<Response>>>,
     restart: RollingRestart,
     drain: DrainProgress,
+    schedules: schedules::ScheduleTimer,
 }
 
 /// A rolling restart in progress: slots still to replace, and the one being replaced.
@@ -218,6 +226,7 @@ impl Dispatcher {
             waiters: HashMap::new(),
             restart: RollingRestart::default(),
             drain: DrainProgress::default(),
+            schedules: schedules::ScheduleTimer::default(),
         }
     }
 
@@ -231,6 +240,7 @@ impl Dispatcher {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            self.maybe_fire_schedules();
             self.assign();
             self.maybe_claim();
             if self.finished() {
@@ -248,11 +258,16 @@ impl Dispatcher {
                 return;
             }
             let wake = self.next_wake;
+            let schedule_wake = self.schedules.wake;
             tokio::select! {
                 Some(event) = slot_events.recv() => self.on_slot_event(event),
                 Some(internal) = self.internal_rx.recv() => self.on_internal(internal),
                 Some(call) = control.recv() => self.on_control(call),
                 Some(signal) = signals.recv() => self.on_signal(signal),
+                () = sleep_until_opt(schedule_wake) => {
+                    self.schedules.wake = None;
+                    self.schedules.wanted = true;
+                }
                 () = sleep_until_opt(wake) => {
                     self.next_wake = None;
                     self.claim_wanted = true;
@@ -353,8 +368,11 @@ impl Dispatcher {
         self.ready.extend(claimed.jobs);
         if let Some(at_ms) = claimed.next_wake_at_ms {
             let now_ms = now_ms();
+            // Capped: a job held by a schedule's `queue` overlap policy waits "until year
+            // 9999", and the wall clock may jump; looking again costs one claim.
             let wait =
-                Duration::from_millis(u64::try_from(at_ms.saturating_sub(now_ms)).unwrap_or(0));
+                Duration::from_millis(u64::try_from(at_ms.saturating_sub(now_ms)).unwrap_or(0))
+                    .min(MAX_CLAIM_SLEEP);
             let at = tokio::time::Instant::now() + wait;
             self.next_wake = Some(self.next_wake.map_or(at, |w| w.min(at)));
         }
@@ -657,6 +675,8 @@ impl Dispatcher {
                     self.resolve_waiters(job);
                 }
             }
+            Internal::Fired(report) => self.on_fired(report),
+            Internal::SchedulesChanged => self.schedules.wanted = true,
             Internal::CancelDecided { id, outcome, reply } => {
                 self.on_cancel_decided(id, outcome, reply)
             }
@@ -917,7 +937,7 @@ fn requeued_if(applied: bool) -> Recorded {
     }
 }
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

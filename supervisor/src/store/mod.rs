@@ -32,6 +32,7 @@ mod error;
 mod jobs;
 mod read;
 mod recovery;
+mod schedules;
 mod schema;
 mod types;
 mod writer;
@@ -51,7 +52,11 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BoxError, StoreError};
 pub use types::*;
 
+use crate::schedule::{
+    FireReport, FiredRun, ReconcileReport, ScheduleDef, ScheduleDetail, ScheduleInfo, UpsertOutcome,
+};
 use read::Reader;
+use schedules::ScheduleReader;
 use writer::{Command, Counters, Reply};
 
 /// Durability of each commit.
@@ -157,6 +162,7 @@ struct Inner {
     options: StoreOptions,
     commands: mpsc::Sender<Command>,
     reader: Reader,
+    schedule_reader: ScheduleReader,
     counters: Arc<Counters>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -234,6 +240,7 @@ impl Store {
         let conn = schema::open_writer(&path, &options)?;
         let epoch = schema::start_epoch(&path, &conn)?;
         let reader = Reader::new(path.clone(), schema::open_reader(&path, &options)?);
+        let schedule_reader = ScheduleReader::new(path.clone(), options.clone());
         let (commands, receiver) = mpsc::channel();
         let counters = Arc::new(Counters::default());
         let writer =
@@ -254,6 +261,7 @@ impl Store {
                 options,
                 commands,
                 reader,
+                schedule_reader,
                 counters,
                 writer_thread: Mutex::new(Some(thread)),
             }),
@@ -482,6 +490,7 @@ impl Store {
     /// handles get `StoreError::Closed` afterwards.
     pub fn close(self) -> Result<(), StoreError> {
         self.inner.reader.close();
+        self.inner.schedule_reader.close();
         let (reply, receiver) = oneshot::channel();
         if self
             .inner
@@ -493,6 +502,89 @@ impl Store {
         }
         self.inner.join_writer();
         Ok(())
+    }
+
+    // ----- schedules (see `crate::schedule` for the semantics) -----
+
+    /// Creates or updates a schedule by name. An update keeps the schedule's state
+    /// (enabled, failure streak, last slot and runs) and recomputes `next_run_at` only if
+    /// the timing changed. A definition identical to the stored one writes nothing.
+    pub fn upsert_schedule(&self, def: ScheduleDef) -> Pending<UpsertOutcome> {
+        if let Err(err) = schedules::validate_def(&self.inner.options, &def) {
+            return Pending::ready(Err(err));
+        }
+        self.send(|reply| Command::UpsertSchedule {
+            def: Box::new(def),
+            reply,
+        })
+    }
+
+    /// Removes a schedule; its jobs (live or finished) stay. False: there was none.
+    pub fn remove_schedule(&self, name: &str) -> Pending<bool> {
+        let name = name.to_owned();
+        self.send(|reply| Command::RemoveSchedule { name, reply })
+    }
+
+    /// Enabling resets the failure streak, clears `disabled_reason` and recomputes
+    /// `next_run_at` from now (never at or before the last consumed slot). Disabling
+    /// records "disabled by an operator". False: no such schedule.
+    pub fn set_schedule_enabled(&self, name: &str, enabled: bool) -> Pending<bool> {
+        let name = name.to_owned();
+        self.send(|reply| Command::SetScheduleEnabled {
+            name,
+            enabled,
+            reply,
+        })
+    }
+
+    /// Makes the config-declared schedules exactly `defs` (all marked source `config`):
+    /// upserted (keeping history), and config schedules not in `defs` removed. Schedules
+    /// created from the CLI are left alone unless `defs` names them (then they become
+    /// config schedules). One transaction.
+    pub fn reconcile_config_schedules(&self, defs: Vec<ScheduleDef>) -> Pending<ReconcileReport> {
+        let mut names = std::collections::HashSet::new();
+        for def in &defs {
+            if let Err(err) = schedules::validate_def(&self.inner.options, def) {
+                return Pending::ready(Err(err));
+            }
+            if !names.insert(def.name.as_str()) {
+                return Pending::ready(Err(StoreError::InvalidRequest(format!(
+                    "schedule {:?} is declared twice",
+                    def.name
+                ))));
+            }
+        }
+        self.send(|reply| Command::ReconcileSchedules { defs, reply })
+    }
+
+    /// Fires every enabled schedule whose `next_run_at` is at or before the store clock's
+    /// now: per schedule at most one job (missed slots coalesced), the enqueue and the
+    /// advance of `next_run_at` in one transaction. Call it at `next_due_ms` of the
+    /// previous report, after any schedule change, and at startup.
+    pub fn fire_due_schedules(&self) -> Pending<FireReport> {
+        self.send(|reply| Command::FireDueSchedules { reply })
+    }
+
+    /// `schedules run NAME`: enqueues one run now, outside the slots (unique key
+    /// `schedule:<name>:manual:<now_ms>`), without moving `next_run_at`. `None`: no such
+    /// schedule.
+    pub fn fire_schedule_now(&self, name: &str) -> Pending<Option<FiredRun>> {
+        let name = name.to_owned();
+        self.send(|reply| Command::FireScheduleNow { name, reply })
+    }
+
+    /// All schedules, by name. Blocking read.
+    pub fn list_schedules(&self) -> Result<Vec<ScheduleInfo>, StoreError> {
+        self.inner.schedule_reader.list_schedules()
+    }
+
+    /// One schedule with its `recent_runs` newest jobs. Blocking read.
+    pub fn get_schedule(
+        &self,
+        name: &str,
+        recent_runs: u32,
+    ) -> Result<Option<ScheduleDetail>, StoreError> {
+        self.inner.schedule_reader.get_schedule(name, recent_runs)
     }
 
     // ----- reads (read-only connection, on the caller's thread) -----
@@ -637,6 +729,7 @@ impl Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.reader.close();
+        self.schedule_reader.close();
         let _ = self.commands.send(Command::Shutdown { reply: None });
         self.join_writer();
     }

@@ -18,7 +18,10 @@ use super::{StoreOptions, Synchronous};
 pub(crate) const APPLICATION_ID: i64 = 0x4A4F_4256;
 
 /// Numbered migrations, applied in order, one transaction each.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_schedules.sql")),
+];
 
 /// The highest schema version this binary knows.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;

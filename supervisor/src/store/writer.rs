@@ -24,6 +24,9 @@ use super::jobs::{PruneDone, PruneStep};
 use super::recovery::Orphans;
 use super::schema;
 use super::types::*;
+use crate::schedule::{
+    FireReport, FiredRun, ReconcileReport, ScheduleDef, UpsertOutcome, failpoint,
+};
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -89,6 +92,30 @@ pub(crate) enum Command {
     },
     Settings {
         reply: Reply<ConnectionSettings>,
+    },
+    UpsertSchedule {
+        def: Box<ScheduleDef>,
+        reply: Reply<UpsertOutcome>,
+    },
+    RemoveSchedule {
+        name: String,
+        reply: Reply<bool>,
+    },
+    SetScheduleEnabled {
+        name: String,
+        enabled: bool,
+        reply: Reply<bool>,
+    },
+    ReconcileSchedules {
+        defs: Vec<ScheduleDef>,
+        reply: Reply<ReconcileReport>,
+    },
+    FireDueSchedules {
+        reply: Reply<FireReport>,
+    },
+    FireScheduleNow {
+        name: String,
+        reply: Reply<Option<FiredRun>>,
     },
     /// Runs outside any transaction.
     Checkpoint {
@@ -330,6 +357,13 @@ impl Writer {
             Command::Recover { reply, .. } | Command::RequeueExpired { reply } => ack(reply),
             Command::PruneStep { reply, .. } => ack(reply),
             Command::Settings { reply } => ack(reply),
+            Command::UpsertSchedule { reply, .. } => ack(reply),
+            Command::RemoveSchedule { reply, .. } | Command::SetScheduleEnabled { reply, .. } => {
+                ack(reply)
+            }
+            Command::ReconcileSchedules { reply, .. } => ack(reply),
+            Command::FireDueSchedules { reply } => ack(reply),
+            Command::FireScheduleNow { reply, .. } => ack(reply),
             Command::Shutdown { .. } | Command::Group(_) => (Box::new(|_| {}), None),
         }
     }
@@ -379,6 +413,41 @@ impl Writer {
             Command::PruneStep { step, reply } => self.run_command(reply, |w| w.prune_step(&step)),
             Command::Settings { reply } => {
                 self.run_command(reply, |w| schema::read_settings(&w.path, &w.conn))
+            }
+            Command::UpsertSchedule { def, reply } => {
+                self.run_command(reply, |w| w.upsert_schedule(&def))
+            }
+            Command::RemoveSchedule { name, reply } => {
+                self.run_command(reply, |w| w.remove_schedule(&name))
+            }
+            Command::SetScheduleEnabled {
+                name,
+                enabled,
+                reply,
+            } => self.run_command(reply, |w| w.set_schedule_enabled(&name, enabled)),
+            Command::ReconcileSchedules { defs, reply } => {
+                self.run_command(reply, |w| w.reconcile_config_schedules(&defs))
+            }
+            Command::FireDueSchedules { reply } => {
+                let mut fired = false;
+                let (ack, failure) = self.run_command(reply, |w| {
+                    let report = w.fire_due_schedules()?;
+                    fired = !report.fired.is_empty();
+                    Ok(report)
+                });
+                if !fired {
+                    return (ack, failure);
+                }
+                let ack: Ack = Box::new(move |commit_error: Option<StoreError>| {
+                    if commit_error.is_none() {
+                        failpoint::hit(failpoint::FIRE_AFTER_COMMIT);
+                    }
+                    ack(commit_error);
+                });
+                (ack, failure)
+            }
+            Command::FireScheduleNow { name, reply } => {
+                self.run_command(reply, |w| w.fire_schedule_now(&name))
             }
             command @ (Command::Checkpoint { .. }
             | Command::Shutdown { .. }

@@ -1,0 +1,246 @@
+//! Schedules end to end: a real daemon firing interval schedules on the wall clock, a
+//! restart after downtime, a SIGKILL inside the fire transaction, overlap, and a failing
+//! schedule that disables itself.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use jobvisor_tests::bin;
+use jobvisor_tests::daemon::Daemon;
+
+const OK: &str = "export default (p, ctx) => ({ ran: ctx.job.id })";
+const SLOW: &str =
+    "export default async () => { await new Promise(r => setTimeout(r, 3500)); return 1 }";
+const THROWS: &str = "export default () => { throw new Error('upstream is down') }";
+
+fn schedule_jobs(daemon: &Daemon, name: &str) -> Vec<(i64, String)> {
+    let db = daemon.db();
+    let mut stmt = db
+        .prepare("SELECT id, unique_key FROM jobs WHERE unique_key LIKE ?1 ORDER BY id")
+        .unwrap();
+    stmt.query_map([format!("schedule:{name}:%")], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+    .unwrap()
+    .map(|r| r.unwrap())
+    .collect()
+}
+
+fn cli(daemon: &Daemon, args: &[&str]) -> String {
+    let out = std::process::Command::new(bin("jobvisor"))
+        .args(args)
+        .arg("--config")
+        .arg(&daemon.config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_one_second_interval_fires_about_ten_times_in_ten_seconds() {
+    let mut daemon = Daemon::start(
+        "workers = 2\n[[schedule]]\nname = \"tick\"\nscript = \"ok\"\nevery = \"1s\"",
+        &[("ok", OK)],
+    );
+    std::thread::sleep(Duration::from_secs(10));
+    daemon.stop();
+    let jobs = schedule_jobs(&daemon, "tick");
+    assert!(
+        (9..=11).contains(&jobs.len()),
+        "{} runs in 10 s",
+        jobs.len()
+    );
+    let mut keys: Vec<&String> = jobs.iter().map(|(_, k)| k).collect();
+    keys.dedup();
+    assert_eq!(keys.len(), jobs.len(), "one job per slot");
+    assert_eq!(daemon.count_in_state("completed") as usize, jobs.len());
+}
+
+#[test]
+fn missed_slots_while_stopped_coalesce_into_one_run() {
+    let mut daemon = Daemon::start(
+        "workers = 1\n[[schedule]]\nname = \"tick\"\nscript = \"ok\"\nevery = \"1s\"",
+        &[("ok", OK)],
+    );
+    daemon.wait_for("a first run", Duration::from_secs(10), || {
+        !schedule_jobs(&daemon, "tick").is_empty()
+    });
+    daemon.stop();
+    let before = schedule_jobs(&daemon, "tick").len();
+    // Down for ten periods.
+    std::thread::sleep(Duration::from_millis(10_500));
+    daemon.launch();
+    daemon.wait_for("the catch-up run", Duration::from_secs(10), || {
+        schedule_jobs(&daemon, "tick").len() > before
+    });
+    let after_restart = schedule_jobs(&daemon, "tick").len();
+    daemon.stop();
+    // One catch-up run, plus at most one regular slot in the moments after the restart.
+    assert!(
+        after_restart - before <= 2,
+        "{} runs right after a 10-period downtime (expected one catch-up run)",
+        after_restart - before
+    );
+}
+
+#[test]
+fn a_sigkill_inside_the_fire_transaction_produces_no_duplicate() {
+    for failpoint in ["schedule-fire-between", "schedule-fire-after-commit"] {
+        let mut daemon = Daemon::prepare(
+            "workers = 1\n[[schedule]]\nname = \"tick\"\nscript = \"ok\"\nevery = \"3s\"",
+            &[("ok", OK)],
+        );
+        let signal = daemon.launch_until_death(
+            &[("JOBVISOR_FAILPOINT", failpoint)],
+            Duration::from_secs(20),
+        );
+        assert_eq!(
+            signal,
+            Some(libc::SIGKILL),
+            "{failpoint}: {}",
+            daemon.log_text()
+        );
+        daemon.launch();
+        daemon.wait_for("a run after the restart", Duration::from_secs(15), || {
+            !schedule_jobs(&daemon, "tick").is_empty()
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        daemon.stop();
+        let jobs = schedule_jobs(&daemon, "tick");
+        let mut keys: Vec<&String> = jobs.iter().map(|(_, k)| k).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(
+            keys.len(),
+            jobs.len(),
+            "{failpoint}: a slot was enqueued twice: {jobs:?}"
+        );
+        let total: i64 = daemon
+            .db()
+            .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            total as usize,
+            jobs.len(),
+            "{failpoint}: only schedule jobs exist"
+        );
+    }
+}
+
+#[test]
+fn overlap_skip_does_not_pile_up_behind_a_slow_run() {
+    let mut daemon = Daemon::start(
+        "workers = 2\njob_timeout = \"30s\"\n[[schedule]]\nname = \"slow\"\nscript = \"slow\"\nevery = \"1s\"\noverlap = \"skip\"",
+        &[("slow", SLOW)],
+    );
+    std::thread::sleep(Duration::from_millis(5_500));
+    let live: i64 = daemon
+        .db()
+        .query_row(
+            "SELECT count(*) FROM jobs WHERE state IN ('available', 'running', 'scheduled')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(live <= 1, "{live} runs of the schedule live at once");
+    let runs = schedule_jobs(&daemon, "slow").len();
+    assert!(
+        runs <= 2,
+        "{runs} runs in 5.5 s of a 3.5 s job every second with overlap skip"
+    );
+    let shown = cli(&daemon, &["schedules", "show", "slow"]);
+    assert!(shown.contains("last skipped slot"), "{shown}");
+    daemon.stop();
+}
+
+#[test]
+fn a_failing_schedule_disables_itself_and_enable_resets_it() {
+    let daemon = Daemon::start(
+        "workers = 1\nmax_attempts = 1\n[[schedule]]\nname = \"flaky\"\nscript = \"throws\"\nevery = \"1s\"\ndisable_after_failures = 3",
+        &[("throws", THROWS)],
+    );
+    daemon.wait_for(
+        "the schedule to disable itself",
+        Duration::from_secs(20),
+        || cli(&daemon, &["schedules", "list"]).contains("DISABLED"),
+    );
+    let listed = cli(&daemon, &["schedules", "list"]);
+    assert!(
+        listed.contains("disabled after 3 consecutive failed runs"),
+        "{listed}"
+    );
+    assert!(listed.contains("upstream is down"), "{listed}");
+    let runs = schedule_jobs(&daemon, "flaky").len();
+    assert_eq!(runs, 3, "it stopped firing after the third failure");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        schedule_jobs(&daemon, "flaky").len(),
+        3,
+        "a disabled schedule does not fire"
+    );
+    assert!(cli(&daemon, &["schedules", "enable", "flaky"]).contains("enabled"));
+    let json: serde_json::Value =
+        serde_json::from_str(&cli(&daemon, &["schedules", "list", "--json"])).unwrap();
+    assert_eq!(json[0]["enabled"], true);
+    assert_eq!(json[0]["failure_streak"], 0);
+    daemon.wait_for("it to fire again", Duration::from_secs(10), || {
+        schedule_jobs(&daemon, "flaky").len() > 3
+    });
+}
+
+#[test]
+fn schedules_can_be_managed_from_the_cli() {
+    let daemon = Daemon::start("workers = 1", &[("ok", OK)]);
+    let added = cli(
+        &daemon,
+        &[
+            "schedules",
+            "add",
+            "nightly",
+            "--script",
+            "ok",
+            "--cron",
+            "30 2 * * *",
+            "--timezone",
+            "Europe/Berlin",
+        ],
+    );
+    assert!(added.contains("schedule nightly added"), "{added}");
+    let listed = cli(&daemon, &["schedules", "list"]);
+    assert!(
+        listed.contains("cron 30 2 * * * (Europe/Berlin)"),
+        "{listed}"
+    );
+    let job: i64 = cli(&daemon, &["schedules", "run", "nightly"])
+        .trim()
+        .parse()
+        .unwrap();
+    daemon.wait_for("the manual run", Duration::from_secs(10), || {
+        daemon.job_state(job) == "completed"
+    });
+    assert!(cli(&daemon, &["schedules", "show", "nightly"]).contains("manual"));
+    assert!(cli(&daemon, &["schedules", "disable", "nightly"]).contains("disabled"));
+    assert!(cli(&daemon, &["schedules", "remove", "nightly"]).contains("removed"));
+    let out = std::process::Command::new(bin("jobvisor"))
+        .args([
+            "schedules",
+            "add",
+            "bad",
+            "--script",
+            "ok",
+            "--cron",
+            "61 * * * *",
+            "--config",
+        ])
+        .arg(&daemon.config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cron field minute"));
+}
