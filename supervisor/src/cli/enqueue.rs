@@ -204,19 +204,12 @@ pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
         }
         _ => return Err(err()),
     };
-    let days = days_from_civil(year, month, day);
+    let days = crate::schedule::civil::days_from_civil(
+        year,
+        u32::try_from(month).map_err(|_| err())?,
+        u32::try_from(day).map_err(|_| err())?,
+    );
     Ok((days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs) * 1000 + millis)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -15,12 +15,12 @@ use jobvisor_protocol::worker::{
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
 
 use crate::cgroup::{GroupLimits, Limiter, LimiterChoice, LimiterMode};
 use crate::exit_code;
 use crate::pool::connection::{WorkerConnection, message_name};
 use crate::pool::exit::{AttemptOutcome, ExitFacts, classify_exit};
+use crate::pool::process::stderr_tail;
 use crate::pool::spawn::{SpawnSpec, default_worker_program, spawn_worker};
 use crate::units::{format_duration, format_size, parse_duration, parse_size};
 
@@ -258,7 +258,7 @@ async fn drive_worker(
     let started = Instant::now();
     let mut spawned = spawn_worker(spec, group)?;
     let pid = spawned.child.id();
-    let stderr_tail = tokio::spawn(collect_stderr_tail(spawned.child.stderr.take()));
+    let stderr_task = tokio::spawn(stderr_tail(spawned.child.stderr.take(), STDERR_TAIL));
 
     let mut console = Vec::new();
     let mut finished: Option<(Outcome, JobStats)> = None;
@@ -349,7 +349,7 @@ async fn drive_worker(
             anyhow::bail!("worker {pid} did not exit after it was killed");
         }
     };
-    let stderr_tail = stderr_tail.await.unwrap_or_default();
+    let stderr_tail = stderr_task.await.unwrap_or_default();
     let peak_memory = group.peak_memory();
 
     let (outcome, result, error, stats) = match (finished, protocol_error) {
@@ -407,29 +407,6 @@ fn kill_worker(pid: u32, group: &crate::cgroup::WorkerGroup) {
         }
     }
     group.kill_all(Duration::from_secs(1));
-}
-
-async fn collect_stderr_tail(stderr: Option<std::process::ChildStderr>) -> String {
-    let Some(stderr) = stderr else {
-        return String::new();
-    };
-    let Ok(mut stderr) = tokio::process::ChildStderr::from_std(stderr) else {
-        return String::new();
-    };
-    let mut tail: Vec<u8> = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match stderr.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                tail.extend_from_slice(&buf[..n]);
-                if tail.len() > STDERR_TAIL {
-                    tail.drain(..tail.len() - STDERR_TAIL);
-                }
-            }
-        }
-    }
-    String::from_utf8_lossy(&tail).into_owned()
 }
 
 fn report_error(err: &JobError) -> ReportError {

@@ -457,7 +457,7 @@ impl Dispatcher {
 }
 
 /// Runs a read on the blocking pool and sends its answer.
-fn read<F>(store: &Store, reply: Reply, f: F)
+pub(super) fn read<F>(store: &Store, reply: Reply, f: F)
 where
     F: FnOnce(&Store) -> Result<Response, StoreError> + Send + 'static,
 {

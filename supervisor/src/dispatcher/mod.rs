@@ -259,11 +259,22 @@ impl Dispatcher {
             }
             let wake = self.next_wake;
             let schedule_wake = self.schedules.wake;
+            let drain_deadline = match self.phase {
+                Phase::Draining {
+                    deadline,
+                    killed: false,
+                } => Some(deadline),
+                _ => None,
+            };
             tokio::select! {
                 Some(event) = slot_events.recv() => self.on_slot_event(event),
                 Some(internal) = self.internal_rx.recv() => self.on_internal(internal),
                 Some(call) = control.recv() => self.on_control(call),
                 Some(signal) = signals.recv() => self.on_signal(signal),
+                () = sleep_until_opt(drain_deadline) => {
+                    warn!("drain timeout reached: killing the jobs still running; their attempts are refunded");
+                    self.kill_in_flight();
+                }
                 () = sleep_until_opt(schedule_wake) => {
                     self.schedules.wake = None;
                     self.schedules.wanted = true;
@@ -827,17 +838,6 @@ impl Dispatcher {
                     });
                 let _ = tx.send(Internal::Pruned(result));
             });
-        }
-        if let Phase::Draining {
-            deadline,
-            killed: false,
-        } = self.phase
-            && tokio::time::Instant::now() >= deadline
-        {
-            warn!(
-                "drain timeout reached: killing the jobs still running; their attempts are refunded"
-            );
-            self.kill_in_flight();
         }
         if self.lease_waiting && !self.draining() {
             let pending = self.store.requeue_expired_leases();

@@ -13,10 +13,10 @@ use jobvisor_protocol::control::{
 use tokio::sync::oneshot;
 use tracing::{error, info, warn};
 
-use super::control::{error, store_error};
+use super::control::{error, read, store_error};
 use super::{Dispatcher, Internal, now_ms};
 use crate::schedule::{FireReport, ScheduleDetail, ScheduleInfo, Timing};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use crate::units::format_duration;
 
 /// Longest sleep between two looks at the schedules.
@@ -206,21 +206,6 @@ impl Default for ScheduleTimer {
             wanted: true,
         }
     }
-}
-
-fn read<F>(store: &Store, reply: Reply, f: F)
-where
-    F: FnOnce(&Store) -> Result<Response, StoreError> + Send + 'static,
-{
-    let store = store.clone();
-    tokio::spawn(async move {
-        let response = match tokio::task::spawn_blocking(move || f(&store)).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(err)) => store_error(&err),
-            Err(err) => error(ErrorCode::Internal, format!("read failed: {err}")),
-        };
-        let _ = reply.send(response);
-    });
 }
 
 fn timing_text(timing: &Timing) -> String {

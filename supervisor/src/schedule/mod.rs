@@ -6,7 +6,7 @@
 //! store's job (`store/schedules.rs`); deciding *when* to call it is the dispatcher's.
 //! Nothing here touches the database, a clock or a channel.
 
-mod civil;
+pub(crate) mod civil;
 mod cron;
 pub mod failpoint;
 mod model;
