@@ -32,24 +32,32 @@ pub enum SchedulesCommand {
     /// Enable a schedule again (its failure streak starts over).
     Enable {
         name: String,
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         target: Target,
     },
     /// Stop a schedule from firing.
     Disable {
         name: String,
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         target: Target,
     },
     /// Remove a schedule (the jobs it enqueued stay).
     Remove {
         name: String,
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         target: Target,
     },
     /// Enqueue one run now, outside the schedule's slots; prints the job id.
     Run {
         name: String,
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         target: Target,
     },
@@ -134,29 +142,29 @@ pub async fn execute(command: &SchedulesCommand) -> Result<u8, ClientError> {
         SchedulesCommand::Show { name, json, target } => {
             (Request::ShowSchedule { name: name.clone() }, target, *json)
         }
-        SchedulesCommand::Enable { name, target } => (
+        SchedulesCommand::Enable { name, json, target } => (
             Request::SetScheduleEnabled {
                 name: name.clone(),
                 enabled: true,
             },
             target,
-            false,
+            *json,
         ),
-        SchedulesCommand::Disable { name, target } => (
+        SchedulesCommand::Disable { name, json, target } => (
             Request::SetScheduleEnabled {
                 name: name.clone(),
                 enabled: false,
             },
             target,
-            false,
+            *json,
         ),
-        SchedulesCommand::Remove { name, target } => (
+        SchedulesCommand::Remove { name, json, target } => (
             Request::RemoveSchedule { name: name.clone() },
             target,
-            false,
+            *json,
         ),
-        SchedulesCommand::Run { name, target } => {
-            (Request::RunSchedule { name: name.clone() }, target, false)
+        SchedulesCommand::Run { name, json, target } => {
+            (Request::RunSchedule { name: name.clone() }, target, *json)
         }
     };
     match Client::connect(target).await?.request(&request).await? {
@@ -204,8 +212,20 @@ pub async fn execute(command: &SchedulesCommand) -> Result<u8, ClientError> {
                 print!("{}", render_detail(&detail));
             }
         }
-        Response::ScheduleChanged { name, change } => println!("schedule {name} {change}"),
-        Response::ScheduleFired { job, .. } => println!("{job}"),
+        Response::ScheduleChanged { name, change } => {
+            if json {
+                print_json(&serde_json::json!({ "name": name, "change": change }));
+            } else {
+                println!("schedule {name} {change}");
+            }
+        }
+        Response::ScheduleFired { name, job } => {
+            if json {
+                print_json(&serde_json::json!({ "name": name, "job": job }));
+            } else {
+                println!("{job}");
+            }
+        }
         Response::Error(err) => return Err(daemon_error(&err)),
         other => return Err(unexpected(&other)),
     }
