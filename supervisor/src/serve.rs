@@ -83,7 +83,6 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let scripts = config.read_scripts()?;
 
     let store = Store::open(config.database_path(), store_options(&config))?;
-    info!(path = %store.path().display(), epoch = store.epoch(), "store open");
 
     let limiter = Limiter::detect_for_daemon(config.memory_limiter)?;
     if limiter.mode() == LimiterMode::Rlimit {

@@ -52,9 +52,6 @@ impl Dispatcher {
                 return;
             }
         };
-        for run in &report.fired {
-            info!(schedule = %run.schedule, job = run.job_id.0, slot = ?run.slot_ms, coalesced = run.coalesced_slots, "schedule fired");
-        }
         for skipped in &report.skipped {
             info!(schedule = %skipped.schedule, slot = skipped.slot_ms, reason = %skipped.reason, "schedule slot not run");
         }
