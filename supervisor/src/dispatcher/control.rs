@@ -275,7 +275,8 @@ impl Dispatcher {
                     .iter()
                     .position(|j| j.id == id && j.attempt == attempt)
                 {
-                    // Claimed but not started: end the attempt without a worker.
+                    // Claimed but not started: end the attempt without a worker, and
+                    // answer once that is committed (the job is then `cancelled`).
                     if let Some(job) = self.ready.remove(position) {
                         let failure = Failure {
                             attempt: job.attempt_ref(),
@@ -287,7 +288,15 @@ impl Dispatcher {
                             }),
                             report: AttemptReport::default(),
                         };
-                        self.record_failure(id, failure, "killed");
+                        let committed = self.record_failure(id, failure, "killed");
+                        tokio::spawn(async move {
+                            let _ = committed.await;
+                            let _ = reply.send(Response::Cancelled {
+                                id: id.0,
+                                was_running: false,
+                            });
+                        });
+                        return;
                     }
                 } else if let Some((slot, job)) = self
                     .slots

@@ -593,7 +593,13 @@ impl Dispatcher {
         self.record_failure(attempt.id, failure, outcome_name);
     }
 
-    fn record_failure(&mut self, job: JobId, failure: Failure, outcome: &'static str) {
+    /// Records a failed attempt; the returned receiver fires once it is committed.
+    fn record_failure(
+        &mut self,
+        job: JobId,
+        failure: Failure,
+        outcome: &'static str,
+    ) -> oneshot::Receiver<()> {
         let pending = self.store.fail(failure);
         self.track(job, outcome, async move {
             pending.await.map(|fenced| match fenced {
@@ -606,7 +612,7 @@ impl Dispatcher {
                 }
                 Fenced::Stale(_) => Recorded::Stale,
             })
-        });
+        })
     }
 
     fn refund_unstarted(&mut self, job: ClaimedJob) {
@@ -623,9 +629,10 @@ impl Dispatcher {
         job: JobId,
         outcome: &'static str,
         committed: impl Future<Output = Result<Recorded, StoreError>> + Send + 'static,
-    ) {
+    ) -> oneshot::Receiver<()> {
         self.pending_records += 1;
         let tx = self.internal_tx.clone();
+        let (done, done_rx) = oneshot::channel();
         tokio::spawn(async move {
             let committed = committed.await;
             let _ = tx.send(Internal::Recorded {
@@ -633,7 +640,9 @@ impl Dispatcher {
                 outcome,
                 committed,
             });
+            let _ = done.send(());
         });
+        done_rx
     }
 
     fn on_internal(&mut self, internal: Internal) {

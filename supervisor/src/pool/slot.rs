@@ -209,6 +209,8 @@ struct Live {
     peak_rss: u64,
     /// Replace this worker after the job in hand.
     recycle: bool,
+    /// The group's OOM-kill counter when this worker started.
+    oom_kills_at_start: u64,
 }
 
 /// What happened to the worker while a job ran.
@@ -324,6 +326,7 @@ impl Slot {
                 jobs: 0,
                 peak_rss: 0,
                 recycle: false,
+                oom_kills_at_start: group.oom_kills(),
             }),
             Err(err) => {
                 let status = process.kill_and_reap(group, Duration::from_secs(2)).await;
@@ -449,7 +452,9 @@ impl Slot {
             peak_memory: None,
             kill_reason: None,
         };
-        let oom_before = self.config.group.oom_kills();
+        // Read once per worker, not per job: the group holds only this worker, so any OOM
+        // kill counted since it started is its own death.
+        let oom_before = live.oom_kills_at_start;
         if let Err(err) = live.conn.send(&ToWorker::Run(run)).await {
             // The worker is gone or broken; what it died of decides the outcome.
             let mut job_end = end(AttemptOutcome::ProtocolError(format!(
