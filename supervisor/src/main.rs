@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         Command::Drain(args) => run_client(jobvisor::cli::control_commands::drain(args)),
         Command::Logs(args) => run_client(jobvisor::cli::control_commands::logs(args)),
         Command::Run(args) => jobvisor::cli::run::execute(args),
+        Command::Bench(args) => jobvisor::cli::bench::execute(args),
         Command::Completions { shell } => jobvisor::cli::completions(*shell),
         Command::Man => jobvisor::cli::man(),
     };

@@ -10,8 +10,11 @@ mod sys;
 
 use std::io::{BufReader, Read, Write};
 use std::rc::Rc;
+use std::time::Instant;
 
-use jobvisor_protocol::worker::{FromWorker, ToWorker, exit_status};
+use jobvisor_protocol::worker::{
+    FromWorker, Isolation, JobLimits, Outcome, RunJob, ScriptRef, ToWorker, exit_status,
+};
 use jobvisor_protocol::{DEFAULT_MAX_FRAME_LEN, FrameError, Hello, HelloError, Role, read_frame};
 
 pub use engine::Engine;
@@ -75,6 +78,64 @@ pub fn check_script(
     };
     writeln!(output, "{verdict}")?;
     Ok(verdict["ok"] == true)
+}
+
+/// `jobvisor-worker --bench-inprocess FILE --payload JSON --iterations N` (hidden, for
+/// `jobvisor bench`): the raw baseline of a job. Runs `source` as one job per iteration
+/// through [`Engine::run`] on one warm context (isolation=script: payload parsing, the
+/// call, the run loop, `JSON.stringify` of the result), with no IPC and no database.
+/// One unmeasured job first builds the context. Returns a JSON object:
+/// `{"iterations":N,"jobs_per_s":…,"median_us":…,"median_cpu_us":…,"result":…}`. Must run on a thread
+/// with [`ENGINE_STACK_BYTES`] of stack.
+pub fn bench_inprocess(source: &str, payload: &str, iterations: u32) -> Result<String, String> {
+    let mut engine = Engine::new(Rc::new(Outbox::new(Box::new(std::io::sink()))));
+    engine.warm_up();
+    let job = |id: i64, source: Option<String>| RunJob {
+        job_id: id,
+        attempt: 1,
+        max_attempts: 1,
+        queue: "default".to_owned(),
+        script: ScriptRef {
+            name: "bench".to_owned(),
+            hash: "bench-v1".to_owned(),
+            source,
+        },
+        payload: payload.to_owned(),
+        deadline_ms: 30_000,
+        limits: JobLimits::default(),
+        isolation: Isolation::Script,
+    };
+    let first = match engine.run(&job(0, Some(source.to_owned()))).0 {
+        Outcome::Ok { result } => result,
+        Outcome::Err(err) => return Err(format!("{}: {}", err.name, err.message)),
+    };
+    let mut samples = Vec::with_capacity(iterations as usize);
+    let mut cpu = Vec::with_capacity(iterations as usize);
+    let started = Instant::now();
+    for id in 1..=i64::from(iterations) {
+        let job = job(id, None);
+        let one = Instant::now();
+        let (outcome, stats) = engine.run(&job);
+        if let Outcome::Err(err) = outcome {
+            return Err(format!("job {id}: {}: {}", err.name, err.message));
+        }
+        samples.push(one.elapsed().as_secs_f64() * 1e6);
+        cpu.push(stats.cpu_us as f64);
+    }
+    let total = started.elapsed().as_secs_f64();
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied().unwrap_or(0.0)
+    };
+    let report = serde_json::json!({
+        "iterations": iterations,
+        "jobs_per_s": if total > 0.0 { f64::from(iterations) / total } else { 0.0 },
+        "median_us": median(samples),
+        // Thread CPU time per job as the engine measures it for the daemon (µs ticks).
+        "median_cpu_us": median(cpu),
+        "result": first,
+    });
+    Ok(report.to_string())
 }
 
 /// Serves the supervisor on `input`/`output` until it says `Shutdown` or closes the

@@ -19,6 +19,9 @@ fn main() -> ExitCode {
     {
         return check(name.clone());
     }
+    if args.first().is_some_and(|a| a == "--bench-inprocess") {
+        return bench_inprocess(&args[1..]);
+    }
     let options = match parse_args(args.into_iter()) {
         Ok(options) => options,
         Err(message) => {
@@ -76,6 +79,53 @@ fn check(name: String) -> ExitCode {
     match checked.map(|handle| handle.join()) {
         Ok(Ok(Ok(true))) => exit(exit_status::CLEAN),
         Ok(Ok(Ok(false))) => exit(1),
+        _ => exit(exit_status::INTERNAL),
+    }
+}
+
+/// `--bench-inprocess FILE --payload JSON --iterations N` (hidden; used by `jobvisor
+/// bench`): runs the handler in-process in a loop and prints one JSON line.
+fn bench_inprocess(args: &[String]) -> ExitCode {
+    let usage = |message: &str| {
+        eprintln!("jobvisor-worker: {message}");
+        eprintln!("usage: jobvisor-worker --bench-inprocess FILE --payload JSON --iterations N");
+        exit(exit_status::USAGE)
+    };
+    let (file, mut payload, mut iterations) = match args.first() {
+        Some(file) => (file.clone(), "{}".to_owned(), 1000_u32),
+        None => return usage("--bench-inprocess needs a script file"),
+    };
+    let mut rest = args[1..].iter();
+    while let Some(flag) = rest.next() {
+        let Some(value) = rest.next() else {
+            return usage(&format!("{flag} needs a value"));
+        };
+        match flag.as_str() {
+            "--payload" => payload = value.clone(),
+            "--iterations" => match value.parse::<u32>() {
+                Ok(n) if n > 0 => iterations = n,
+                _ => return usage(&format!("--iterations: `{value}` is not a positive count")),
+            },
+            other => return usage(&format!("unknown argument `{other}`")),
+        }
+    }
+    let source = match std::fs::read_to_string(&file) {
+        Ok(source) => source,
+        Err(err) => return usage(&format!("cannot read {file}: {err}")),
+    };
+    let ran = std::thread::Builder::new()
+        .name("engine".to_owned())
+        .stack_size(ENGINE_STACK_BYTES)
+        .spawn(move || jobvisor_worker::bench_inprocess(&source, &payload, iterations));
+    match ran.map(|handle| handle.join()) {
+        Ok(Ok(Ok(report))) => {
+            println!("{report}");
+            exit(exit_status::CLEAN)
+        }
+        Ok(Ok(Err(message))) => {
+            eprintln!("jobvisor-worker: the benchmark job failed: {message}");
+            exit(1)
+        }
         _ => exit(exit_status::INTERNAL),
     }
 }

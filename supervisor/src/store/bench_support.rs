@@ -107,3 +107,20 @@ pub fn prefill(path: &Path, spec: &Prefill) -> Result<(), StoreError> {
         .map_err(err)?;
     Ok(())
 }
+
+/// Pauses (or resumes) `queue` in a store file, creating the queue row if needed; jobs of a
+/// paused queue stay in the table but are never claimed. Same rule as [`prefill`]: only
+/// while no `Store` has the file open.
+pub fn set_queue_paused(path: &Path, queue: &str, paused: bool) -> Result<(), StoreError> {
+    let err = |err| db_error(path, "set queue paused", err);
+    let conn = Connection::open(path).map_err(err)?;
+    conn.execute(
+        "INSERT INTO queues (name, paused) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET paused = excluded.paused",
+        params![queue, paused],
+    )
+    .map_err(err)?;
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .map_err(err)?;
+    Ok(())
+}
