@@ -301,10 +301,10 @@ impl Dispatcher {
                 } else if let Some((slot, job)) = self
                     .slots
                     .iter()
-                    .find_map(|s| s.job.as_ref().filter(|j| j.id == id).map(|j| (s, j)))
+                    .find_map(|s| s.job.filter(|j| j.id == id).map(|j| (s, j)))
                 {
                     let _ = slot.commands.send(SlotCommand::Kill {
-                        job: job.attempt_ref(),
+                        job,
                         reason: KillReason::Cancelled,
                     });
                 }

@@ -25,8 +25,8 @@ use crate::notify::Notifier;
 use crate::pool::exit::AttemptOutcome;
 use crate::pool::slot::{Assignment, JobEnd, KillReason, SlotCommand, SlotEvent, SlotState};
 use crate::store::{
-    AttemptReport, ClaimedJob, Completion, FailDisposition, Failure, Fenced, JobError, JobId,
-    OutcomeKind, Store, StoreError,
+    AttemptRef, AttemptReport, ClaimedJob, Completion, FailDisposition, Failure, Fenced, JobError,
+    JobId, OutcomeKind, Store, StoreError,
 };
 
 /// Claimed jobs kept waiting per worker slot, so a worker that finishes finds its next
@@ -118,7 +118,8 @@ struct SlotView {
     commands: mpsc::UnboundedSender<SlotCommand>,
     state: SlotState,
     pid: Option<u32>,
-    job: Option<ClaimedJob>,
+    /// The attempt it runs (its fencing token; the job itself went to the slot).
+    job: Option<AttemptRef>,
     held: HashSet<String>,
     jobs_done: u64,
     restarts: u32,
@@ -372,7 +373,7 @@ impl Dispatcher {
         }
         if self.draining() {
             for job in claimed.jobs {
-                self.refund_unstarted(job);
+                self.refund_unstarted(job.attempt_ref());
             }
             return;
         }
@@ -405,15 +406,17 @@ impl Dispatcher {
                 warn!(job = job.id.0, hash = %job.script_hash, "no source for a claimed job");
                 continue;
             };
-            self.emit(EventKind::JobStarted {
+            self.emit(|| EventKind::JobStarted {
                 job: job.id.0,
                 attempt: job.attempt,
                 worker: u32::try_from(index).unwrap_or(u32::MAX),
                 script: job.script_name.clone(),
             });
             let slot = &mut self.slots[index];
-            slot.held.insert(job.script_hash.clone());
-            slot.job = Some(job.clone());
+            if !slot.held.contains(&job.script_hash) {
+                slot.held.insert(job.script_hash.clone());
+            }
+            slot.job = Some(job.attempt_ref());
             slot.state = SlotState::Busy;
             let assignment = Assignment { job, source };
             if slot
@@ -467,7 +470,7 @@ impl Dispatcher {
                     self.restart_progress(slot, pid);
                 }
                 if !matches!(state, SlotState::Idle | SlotState::Busy) {
-                    self.emit(EventKind::Worker {
+                    self.emit(|| EventKind::Worker {
                         worker: slot,
                         state: state.as_str().to_owned(),
                         pid,
@@ -475,7 +478,7 @@ impl Dispatcher {
                 }
             }
             SlotEvent::JobEnded { slot, end } => {
-                self.emit(EventKind::JobEnded {
+                self.emit(|| EventKind::JobEnded {
                     job: end.attempt.id.0,
                     attempt: end.attempt.attempt,
                     worker: slot,
@@ -615,11 +618,9 @@ impl Dispatcher {
         })
     }
 
-    fn refund_unstarted(&mut self, job: ClaimedJob) {
-        let pending = self
-            .store
-            .refund(job.attempt_ref(), AttemptReport::default());
-        self.track(job.id, "interrupted", async move {
+    fn refund_unstarted(&mut self, attempt: AttemptRef) {
+        let pending = self.store.refund(attempt, AttemptReport::default());
+        self.track(attempt.id, "interrupted", async move {
             pending.await.map(|f| requeued_if(f.is_applied()))
         });
     }
@@ -705,11 +706,12 @@ impl Dispatcher {
 
     // ---- events, waiters, rolling restarts ---------------------------------------------
 
-    fn emit(&self, kind: EventKind) {
+    /// Sends an event to `logs --follow` clients; builds it only when someone follows.
+    fn emit(&self, kind: impl FnOnce() -> EventKind) {
         if self.events.receiver_count() > 0 {
             let _ = self.events.send(Event {
                 at_ms: now_ms(),
-                kind,
+                kind: kind(),
             });
         }
     }
@@ -758,10 +760,10 @@ impl Dispatcher {
                 "replacing worker"
             );
             if self.restart.force
-                && let Some(job) = &view.job
+                && let Some(job) = view.job
             {
                 let _ = view.commands.send(SlotCommand::Kill {
-                    job: job.attempt_ref(),
+                    job,
                     reason: KillReason::Interrupted,
                 });
             }
@@ -805,7 +807,7 @@ impl Dispatcher {
         };
         self.drain.started = Some(Instant::now());
         for job in std::mem::take(&mut self.ready) {
-            self.refund_unstarted(job);
+            self.refund_unstarted(job.attempt_ref());
         }
         for slot in &self.slots {
             let _ = slot.commands.send(SlotCommand::Stop { graceful: true });
@@ -817,9 +819,9 @@ impl Dispatcher {
             *killed = true;
         }
         for slot in &self.slots {
-            if let Some(job) = &slot.job {
+            if let Some(job) = slot.job {
                 let _ = slot.commands.send(SlotCommand::Kill {
-                    job: job.attempt_ref(),
+                    job,
                     reason: KillReason::Interrupted,
                 });
             }
