@@ -51,7 +51,8 @@ fn masked() -> insta::Settings {
     settings.add_filter(r"store: .*", "store: [path] ([size])");
     settings.add_filter(r"\d+(\.\d)?(MiB|KiB|GiB)", "[mem]");
     settings.add_filter(r"\b\d+ ms\b", "[n] ms");
-    settings.add_filter(r"(?m)^(\d+\s+)\d+(\s+)", "${1}[pid]${2}");
+    // Worker rows: the pid column's padding depends on the pid's length.
+    settings.add_filter(r"(?m)^(\d+)\s+\d+\s+", "${1}      [pid]    ");
     settings.add_filter(r"throughput: \d+", "throughput: [n]");
     settings
 }
