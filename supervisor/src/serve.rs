@@ -79,6 +79,13 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             source,
         })?;
     let _lock = InstanceLock::acquire(&config.state_dir)?;
+    let failpoints = crate::failpoint::arm();
+    if failpoints > 0 {
+        warn!(
+            failpoints,
+            "failpoints armed: this process will crash or stall on purpose"
+        );
+    }
     raise_fd_limit();
     let scripts = config.read_scripts()?;
 

@@ -12,7 +12,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jobvisor::schedule::{ScheduleDef, Timing, failpoint};
+use jobvisor::failpoint;
+use jobvisor::schedule::{ScheduleDef, Timing};
 use jobvisor::store::*;
 
 const CHILD_ENV: &str = "JOBVISOR_SCHEDULE_CRASH_CHILD";
@@ -69,7 +70,7 @@ fn crash_at(point: &str, committed_jobs: usize) {
     let status = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, &path)
-        .env(failpoint::ENV, point)
+        .env(failpoint::ENV, format!("{point}=sigkill"))
         .status()
         .unwrap();
     assert_eq!(

@@ -307,6 +307,133 @@ impl Daemon {
     pub fn worker_pids(&self) -> Vec<u32> {
         self.status().workers.iter().filter_map(|w| w.pid).collect()
     }
+
+    /// The cgroup name of this daemon's workers (`jobvisor-<hash of the state dir>`).
+    pub fn instance(&self) -> String {
+        jobvisor::serve::instance_name(&self.dir.path().join("data"))
+    }
+
+    /// Processes (any, escaped grandchildren included) in this daemon's worker cgroups.
+    pub fn processes_in_worker_cgroups(&self) -> Vec<u32> {
+        processes_in_cgroups_named(&self.instance())
+    }
+
+    /// The checks every fault scenario ends with, after a clean stop: the database passes
+    /// `quick_check`; no job is `running`; every job in `enqueued` is final or waiting to
+    /// run; no process is left in the workers' cgroups and no worker group is left; the
+    /// control socket is gone. Returns the states of `enqueued`, counted.
+    pub fn assert_invariants(&self, enqueued: &[i64]) -> std::collections::BTreeMap<String, usize> {
+        assert!(
+            self.child.is_none(),
+            "the invariants are checked after a stop"
+        );
+        let db = self.db();
+        let check: String = db
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .expect("quick_check");
+        assert_eq!(check, "ok", "PRAGMA quick_check");
+        let running: i64 = db
+            .query_row(
+                "SELECT count(*) FROM jobs WHERE state = 'running'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count running");
+        assert_eq!(running, 0, "jobs left running after a completed drain");
+        let mut states = std::collections::BTreeMap::new();
+        let mut stmt = db
+            .prepare("SELECT state FROM jobs WHERE id = ?1")
+            .expect("prepare");
+        for id in enqueued {
+            let state: String = stmt
+                .query_row([id], |r| r.get(0))
+                .unwrap_or_else(|e| panic!("enqueued job {id} is gone: {e}"));
+            assert!(
+                matches!(
+                    state.as_str(),
+                    "completed"
+                        | "discarded"
+                        | "cancelled"
+                        | "available"
+                        | "retryable"
+                        | "scheduled"
+                ),
+                "job {id} is {state}"
+            );
+            *states.entry(state).or_insert(0) += 1;
+        }
+        let leftover = self.processes_in_worker_cgroups();
+        assert!(
+            leftover.is_empty(),
+            "processes left in worker cgroups: {leftover:?}"
+        );
+        let groups = worker_groups_named(&self.instance());
+        assert!(groups.is_empty(), "worker cgroups left: {groups:?}");
+        assert!(
+            !self.socket().exists(),
+            "the control socket {} is left after a clean stop",
+            self.socket().display()
+        );
+        states
+    }
+}
+
+/// This process's cgroup directories, one per mounted v1 hierarchy (or the v2 one).
+fn own_cgroup_dirs() -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string("/proc/self/cgroup") else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let _id = parts.next()?;
+            let controllers = parts.next()?;
+            let path = parts.next()?.trim_start_matches('/');
+            let mount = match controllers {
+                "" => "unified".to_owned(),
+                c if c.starts_with("name=") => return None,
+                c => c.to_owned(),
+            };
+            let dir = Path::new("/sys/fs/cgroup").join(mount).join(path);
+            dir.is_dir().then_some(dir)
+        })
+        .collect()
+}
+
+/// Worker groups (directories below `<own cgroup>/<instance>`) in any hierarchy.
+pub fn worker_groups_named(instance: &str) -> Vec<PathBuf> {
+    own_cgroup_dirs()
+        .into_iter()
+        .flat_map(|dir| {
+            std::fs::read_dir(dir.join(instance))
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                        .map(|e| e.path())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Live processes whose cgroup path contains `/<instance>/` in any hierarchy.
+pub fn processes_in_cgroups_named(instance: &str) -> Vec<u32> {
+    let needle = format!("/{instance}/");
+    std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|pid| {
+                    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+                        .is_ok_and(|text| text.contains(&needle))
+                        && process_alive(*pid)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl Drop for Daemon {

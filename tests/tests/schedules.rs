@@ -91,7 +91,10 @@ fn missed_slots_while_stopped_coalesce_into_one_run() {
 
 #[test]
 fn a_sigkill_inside_the_fire_transaction_produces_no_duplicate() {
-    for failpoint in ["schedule-fire-between", "schedule-fire-after-commit"] {
+    for failpoint in [
+        "schedule-fire-between=sigkill",
+        "schedule-fire-after-commit=sigkill",
+    ] {
         let mut daemon = Daemon::prepare(
             "workers = 1\n[[schedule]]\nname = \"tick\"\nscript = \"ok\"\nevery = \"3s\"",
             &[("ok", OK)],

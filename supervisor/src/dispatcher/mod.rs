@@ -21,6 +21,7 @@ use jobvisor_protocol::control::{DrainReport, Event, EventKind, Request, Respons
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
+use crate::failpoint;
 use crate::notify::Notifier;
 use crate::pool::exit::AttemptOutcome;
 use crate::pool::slot::{Assignment, JobEnd, KillReason, SlotCommand, SlotEvent, SlotState};
@@ -341,6 +342,12 @@ impl Dispatcher {
 
     fn on_claimed(&mut self, result: Result<ClaimedWithSources, StoreError>) {
         self.claim_in_flight = false;
+        if result
+            .as_ref()
+            .is_ok_and(|claimed| !claimed.jobs.is_empty())
+        {
+            failpoint::hit(failpoint::CLAIM_AFTER_COMMIT);
+        }
         let claimed = match result {
             Ok(claimed) => claimed,
             Err(err) => {
@@ -555,6 +562,7 @@ impl Dispatcher {
             return;
         }
         if end.outcome == AttemptOutcome::Completed {
+            failpoint::hit(failpoint::RESULT_BEFORE_COMMIT);
             let pending = self.store.complete(Completion {
                 attempt,
                 result: end.result,

@@ -24,6 +24,7 @@ use super::restart::{RestartPolicy, RestartTracker};
 use super::spawn::SpawnSpec;
 use super::spawner::Spawner;
 use crate::cgroup::WorkerGroup;
+use crate::failpoint;
 use crate::store::{AttemptRef, ClaimedJob};
 
 /// How much of a worker's stderr is kept to classify its death.
@@ -464,6 +465,7 @@ impl Slot {
             job_end.duration = started.elapsed();
             return (job_end, Fate::Gone, None);
         }
+        failpoint::hit(failpoint::AFTER_DISPATCH);
         if send_source {
             live.held_scripts.insert(job.script_hash.clone());
         }

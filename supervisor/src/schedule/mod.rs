@@ -8,7 +8,6 @@
 
 pub(crate) mod civil;
 mod cron;
-pub mod failpoint;
 mod model;
 mod spec;
 

@@ -15,6 +15,7 @@ use rusqlite::{OptionalExtension, params};
 use super::error::StoreError;
 use super::types::*;
 use super::writer::Writer;
+use crate::failpoint;
 
 #[derive(Debug, Clone, Copy)]
 struct Lease {
@@ -105,10 +106,12 @@ impl Writer {
             let expired = row.lease_until.is_none_or(|lease_until| lease_until <= now);
             match mode {
                 RecoveryMode::WorkersDead => {
-                    self.release(&row, OutcomeKind::SupervisorRestart, &mut report)?
+                    self.release(&row, OutcomeKind::SupervisorRestart, &mut report)?;
+                    failpoint::hit(failpoint::RECOVERY_MID);
                 }
                 RecoveryMode::WaitForLease if expired => {
                     self.release(&row, OutcomeKind::LeaseExpired, &mut report)?;
+                    failpoint::hit(failpoint::RECOVERY_MID);
                 }
                 RecoveryMode::WaitForLease => {
                     let lease = Lease {

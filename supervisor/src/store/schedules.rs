@@ -22,10 +22,11 @@ use super::jobs::validate_enqueue;
 use super::types::*;
 use super::writer::Writer;
 use super::{StoreOptions, duration_ms, schema};
+use crate::failpoint;
 use crate::schedule::{
     CatchUpPolicy, FireReport, FiredRun, HELD_RUN_AT_MS, OverlapPolicy, ReconcileReport,
     SKIP_LATE_GRACE, ScheduleDef, ScheduleDetail, ScheduleInfo, ScheduleRun, ScheduleSource,
-    SkipReason, SkippedSlot, Timing, UpsertOutcome, failpoint, jitter_ms,
+    SkipReason, SkippedSlot, Timing, UpsertOutcome, jitter_ms,
 };
 
 const MAX_SCHEDULE_NAME_BYTES: usize = 128;

@@ -24,9 +24,8 @@ use super::jobs::{PruneDone, PruneStep};
 use super::recovery::Orphans;
 use super::schema;
 use super::types::*;
-use crate::schedule::{
-    FireReport, FiredRun, ReconcileReport, ScheduleDef, UpsertOutcome, failpoint,
-};
+use crate::failpoint;
+use crate::schedule::{FireReport, FiredRun, ReconcileReport, ScheduleDef, UpsertOutcome};
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -179,6 +178,14 @@ pub(crate) struct Writer {
     pub(crate) orphans: Orphans,
     pub(crate) jitter: Jitter,
     counters: Arc<Counters>,
+    /// What the open transaction did, for the failpoints around its COMMIT.
+    marks: Marks,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Marks {
+    claimed: bool,
+    completed: bool,
 }
 
 impl Writer {
@@ -198,6 +205,7 @@ impl Writer {
             orphans: Orphans::default(),
             jitter: Jitter::new(),
             counters,
+            marks: Marks::default(),
         }
     }
 
@@ -301,12 +309,20 @@ impl Writer {
                     break;
                 }
             }
+            let marks = std::mem::take(&mut self.marks);
             let fate = match aborted {
                 Some(err) => Err(err),
-                None => self
-                    .conn
-                    .execute_batch("COMMIT")
-                    .map_err(self.err("commit")),
+                None => {
+                    if marks.claimed {
+                        failpoint::hit(failpoint::CLAIM_BEFORE_COMMIT);
+                    }
+                    if marks.completed {
+                        failpoint::hit(failpoint::COMPLETE_BEFORE_COMMIT);
+                    }
+                    self.conn
+                        .execute_batch("COMMIT")
+                        .map_err(self.err("commit"))
+                }
             };
             self.counters
                 .commands
@@ -384,10 +400,16 @@ impl Writer {
             Command::Enqueue { requests, reply } => {
                 self.run_command(reply, |w| w.enqueue(&requests))
             }
-            Command::Claim { max, reply } => self.run_command(reply, |w| w.claim(max)),
-            Command::Complete { completion, reply } => {
-                self.run_command(reply, |w| w.complete(&completion))
-            }
+            Command::Claim { max, reply } => self.run_command(reply, |w| {
+                let batch = w.claim(max)?;
+                w.marks.claimed |= !batch.jobs.is_empty();
+                Ok(batch)
+            }),
+            Command::Complete { completion, reply } => self.run_command(reply, |w| {
+                let fate = w.complete(&completion)?;
+                w.marks.completed = true;
+                Ok(fate)
+            }),
             Command::Fail { failure, reply } => self.run_command(reply, |w| w.fail(&failure)),
             Command::Refund {
                 attempt,
