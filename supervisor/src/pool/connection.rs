@@ -65,6 +65,11 @@ impl WorkerConnection {
         self.transport.send(message).await
     }
 
+    /// Bytes of a frame that has begun to arrive and is not complete yet.
+    pub fn partial_frame_bytes(&self) -> usize {
+        self.transport.buffered()
+    }
+
     /// The next frame; `Ok(None)` when the worker closed its socket between frames.
     /// Cancel-safe.
     pub async fn recv(&mut self) -> Result<Option<FromWorker>, FrameError> {

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use jobvisor_protocol::FrameError;
 use jobvisor_protocol::worker::{
     FromWorker, Isolation, JobLimits, JobStats, LogLevel, Outcome, RunJob, ScriptRef, ToWorker,
 };
@@ -29,6 +30,11 @@ use crate::store::{AttemptRef, ClaimedJob};
 
 /// How much of a worker's stderr is kept to classify its death.
 const STDERR_KEEP: usize = 16 * 1024;
+/// A frame that has begun must be complete within this long: a worker writes a whole
+/// frame at once, so one that trickles bytes is broken or hostile, whatever its deadline.
+const FRAME_DEADLINE: Duration = Duration::from_secs(2);
+/// How often a busy slot looks for a trickling frame.
+const FRAME_CHECK_EVERY: Duration = Duration::from_millis(500);
 
 /// Everything a slot needs to run workers.
 #[derive(Debug, Clone)]
@@ -461,7 +467,8 @@ impl Slot {
             let mut job_end = end(AttemptOutcome::ProtocolError(format!(
                 "sending the job: {err}"
             )));
-            self.bury(live, &mut job_end, oom_before, false).await;
+            self.bury(live, &mut job_end, oom_before, Burial::MayBeDying)
+                .await;
             job_end.duration = started.elapsed();
             return (job_end, Fate::Gone, None);
         }
@@ -473,6 +480,11 @@ impl Slot {
         let mut stop_after: Option<bool> = None;
         let mut kill_reason: Option<KillReason> = None;
         let mut killed_for_timeout = false;
+        let mut frame_check = tokio::time::interval_at(
+            tokio::time::Instant::now() + FRAME_CHECK_EVERY,
+            FRAME_CHECK_EVERY,
+        );
+        let mut partial_since: Option<Instant> = None;
         let done: Option<(Outcome, JobStats)> = loop {
             tokio::select! {
                 biased;
@@ -497,6 +509,22 @@ impl Slot {
                     killed_for_timeout = true;
                     break None;
                 }
+                _ = frame_check.tick() => {
+                    let partial = live.conn.partial_frame_bytes();
+                    if partial == 0 {
+                        partial_since = None;
+                        continue;
+                    }
+                    let since = *partial_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= FRAME_DEADLINE {
+                        let why = format!("a frame was still incomplete after {FRAME_DEADLINE:?} ({partial} bytes arrived)");
+                        let mut job_end = end(AttemptOutcome::ProtocolError(why));
+                        job_end.logs = logs;
+                        self.bury(live, &mut job_end, oom_before, Burial::KillNow).await;
+                        job_end.duration = started.elapsed();
+                        return (job_end, Fate::Gone, stop_after);
+                    }
+                }
                 frame = live.conn.recv() => match frame {
                     Ok(Some(FromWorker::Log { job_id, attempt: a, level, text })) if job_id == attempt.id.0 && a == attempt.attempt => {
                         let level = push_log(&mut logs, level, &text);
@@ -520,15 +548,21 @@ impl Slot {
                         let why = format!("sent {} for a job it does not run", message_name(&other));
                         let mut job_end = end(AttemptOutcome::ProtocolError(why));
                         job_end.logs = logs;
-                        self.bury(live, &mut job_end, oom_before, false).await;
+                        self.bury(live, &mut job_end, oom_before, Burial::KillNow).await;
                         job_end.duration = started.elapsed();
                         return (job_end, Fate::Gone, stop_after);
                     }
                     Ok(None) => break None,
                     Err(err) => {
+                        // A frame that arrived whole but is wrong comes from a live worker;
+                        // a broken stream may be a worker dying of something else.
+                        let how = match err {
+                            FrameError::Io(_) | FrameError::Truncated { .. } => Burial::MayBeDying,
+                            _ => Burial::KillNow,
+                        };
                         let mut job_end = end(AttemptOutcome::ProtocolError(err.to_string()));
                         job_end.logs = logs;
-                        self.bury(live, &mut job_end, oom_before, false).await;
+                        self.bury(live, &mut job_end, oom_before, how).await;
                         job_end.duration = started.elapsed();
                         return (job_end, Fate::Gone, stop_after);
                     }
@@ -570,8 +604,14 @@ impl Slot {
                 job_end.logs = logs;
                 job_end.kill_reason = kill_reason;
                 let we_killed = kill_reason.is_some() || killed_for_timeout;
-                self.bury(live, &mut job_end, oom_before, killed_for_timeout)
-                    .await;
+                let how = if killed_for_timeout {
+                    Burial::Timeout
+                } else if kill_reason.is_some() {
+                    Burial::KillNow
+                } else {
+                    Burial::MayBeDying
+                };
+                self.bury(live, &mut job_end, oom_before, how).await;
                 if kill_reason.is_some() && job_end.outcome != AttemptOutcome::Oom {
                     job_end.outcome = AttemptOutcome::Killed;
                 }
@@ -583,16 +623,11 @@ impl Slot {
     }
 
     /// Kills the worker (if alive), reaps it and classifies its death into `job_end`.
-    async fn bury(
-        &self,
-        live: &mut Live,
-        job_end: &mut JobEnd,
-        oom_before: u64,
-        killed_for_timeout: bool,
-    ) {
+    async fn bury(&self, live: &mut Live, job_end: &mut JobEnd, oom_before: u64, how: Burial) {
         let group = &self.config.group;
+        let killed_for_timeout = how == Burial::Timeout;
         let mut died_of_signal = false;
-        let status = if killed_for_timeout || job_end.kill_reason.is_some() {
+        let status = if how != Burial::MayBeDying {
             live.process
                 .kill_and_reap(group, Duration::from_secs(2))
                 .await
@@ -698,4 +733,16 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// How a worker that ended with its job is put down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Burial {
+    /// Its deadline passed: kill it, the attempt is a timeout.
+    Timeout,
+    /// It is alive and must go (it broke the protocol, or was cancelled or interrupted).
+    KillNow,
+    /// It may be dying on its own (its socket ended): give it a moment to be reaped with
+    /// its real status before killing it.
+    MayBeDying,
 }

@@ -58,7 +58,8 @@ fn main() {
     loop {
         if idle_garbage {
             std::thread::sleep(Duration::from_millis(200));
-            raw(&mut transport, &[0x10, 0, 0, 0, 0xEE, 0xEE, 0xEE, 0xEE]);
+            raw(&mut transport, &[0x10, 0, 0, 0]);
+            raw(&mut transport, &[0xEE; 16]);
             hang();
         }
         let run = match transport.recv::<ToWorker>() {
