@@ -371,6 +371,9 @@ pub struct StatusReport {
     pub queues: Vec<QueueStatus>,
     /// Jobs whose completion was committed in the last 60 s.
     pub completed_last_minute: u64,
+    /// Why the daemon is not fully working, one line per reason (store writes failing,
+    /// worker slots degraded); empty when all is well.
+    pub degraded: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

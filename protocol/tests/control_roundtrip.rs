@@ -155,6 +155,7 @@ fn every_response_round_trips() {
                 counts: vec![("completed".into(), 10)],
             }],
             completed_last_minute: 11,
+            degraded: vec!["store write failed 3s ago: disk is full".to_owned()],
         }),
         Response::Enqueued {
             id: 1,

@@ -43,6 +43,7 @@ fn status_json(report: &StatusReport) -> serde_json::Value {
         "store": { "path": report.store_path, "bytes": report.store_bytes },
         "draining": report.draining,
         "completed_last_minute": report.completed_last_minute,
+        "degraded": report.degraded,
         "workers": report.workers.iter().map(|w| serde_json::json!({
             "id": w.id, "pid": w.pid, "state": w.state, "job": w.job, "jobs_done": w.jobs_done,
             "rss_bytes": w.rss_bytes, "restarts": w.restarts, "degraded_reason": w.degraded_reason,
@@ -67,6 +68,9 @@ pub fn render(report: &StatusReport) -> String {
         report.epoch,
         if report.draining { ", DRAINING" } else { "" }
     ));
+    for reason in &report.degraded {
+        out.push_str(&format!("degraded: {reason}\n"));
+    }
     out.push_str(&format!("memory limits: {}\n", report.limiter));
     out.push_str(&format!(
         "store: {} ({})\n",

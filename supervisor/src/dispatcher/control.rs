@@ -22,6 +22,9 @@ use crate::store::{
     OutcomeKind, RetryOutcome, RunAt, Store, StoreError,
 };
 
+/// How long a failed store write keeps `status` degraded.
+const STORE_FAILURE_SHOWN_FOR: Duration = Duration::from_secs(10);
+
 type Reply = oneshot::Sender<Response>;
 
 impl Dispatcher {
@@ -461,7 +464,28 @@ impl Dispatcher {
                 .collect(),
             queues: Vec::new(),
             completed_last_minute: self.completed_times.len() as u64,
+            degraded: self.degraded_reasons(),
         }
+    }
+
+    /// Reasons `status` reports as degraded; a failed store write counts for
+    /// [`STORE_FAILURE_SHOWN_FOR`].
+    fn degraded_reasons(&self) -> Vec<String> {
+        let mut reasons = Vec::new();
+        if let Some((message, ago)) = self.store.recent_write_failure(STORE_FAILURE_SHOWN_FOR) {
+            reasons.push(format!(
+                "store write failed {}s ago: {message}",
+                ago.as_secs()
+            ));
+        }
+        let degraded = self.slots.iter().filter(|s| s.degraded.is_some()).count();
+        if degraded > 0 {
+            reasons.push(format!(
+                "{degraded} of {} worker slots degraded (restarting too often)",
+                self.slots.len()
+            ));
+        }
+        reasons
     }
 }
 

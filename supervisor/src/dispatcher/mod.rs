@@ -41,6 +41,9 @@ const MAX_CLAIM_SLEEP: Duration = Duration::from_secs(60);
 const TICK: Duration = Duration::from_secs(1);
 /// How often finished jobs past their retention are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(300);
+/// Backoff between submissions of an outcome the store could not write.
+const RECORD_RETRY_FIRST: Duration = Duration::from_millis(100);
+const RECORD_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// A control request with the channel its answer goes back on.
 pub struct ControlCall {
@@ -555,27 +558,30 @@ impl Dispatcher {
                 attempt = attempt.attempt,
                 "interrupted by the drain; attempt refunded"
             );
-            let pending = self.store.refund(attempt, report);
-            self.track(attempt.id, "interrupted", async move {
-                pending.await.map(|f| requeued_if(f.is_applied()))
+            self.track(attempt.id, "interrupted", move |store| {
+                let pending = store.refund(attempt, report.clone());
+                async move { pending.await.map(|f| requeued_if(f.is_applied())) }
             });
             return;
         }
         if end.outcome == AttemptOutcome::Completed {
             failpoint::hit(failpoint::RESULT_BEFORE_COMMIT);
-            let pending = self.store.complete(Completion {
+            let completion = Completion {
                 attempt,
                 result: end.result,
                 report,
-            });
-            self.track(attempt.id, "completed", async move {
-                pending.await.map(|f| {
-                    if f.is_applied() {
-                        Recorded::Final
-                    } else {
-                        Recorded::Stale
-                    }
-                })
+            };
+            self.track(attempt.id, "completed", move |store| {
+                let pending = store.complete(completion.clone());
+                async move {
+                    pending.await.map(|f| {
+                        if f.is_applied() {
+                            Recorded::Final
+                        } else {
+                            Recorded::Stale
+                        }
+                    })
+                }
             });
             return;
         }
@@ -611,39 +617,62 @@ impl Dispatcher {
         failure: Failure,
         outcome: &'static str,
     ) -> oneshot::Receiver<()> {
-        let pending = self.store.fail(failure);
-        self.track(job, outcome, async move {
-            pending.await.map(|fenced| match fenced {
-                Fenced::Applied(disposition) => {
-                    debug!(job = job.0, ?disposition, "failure recorded");
-                    match disposition {
-                        FailDisposition::Retry { .. } => Recorded::Requeued,
-                        FailDisposition::Discarded | FailDisposition::Cancelled => Recorded::Final,
+        self.track(job, outcome, move |store| {
+            let pending = store.fail(failure.clone());
+            async move {
+                pending.await.map(|fenced| match fenced {
+                    Fenced::Applied(disposition) => {
+                        debug!(job = job.0, ?disposition, "failure recorded");
+                        match disposition {
+                            FailDisposition::Retry { .. } => Recorded::Requeued,
+                            FailDisposition::Discarded | FailDisposition::Cancelled => {
+                                Recorded::Final
+                            }
+                        }
                     }
-                }
-                Fenced::Stale(_) => Recorded::Stale,
-            })
+                    Fenced::Stale(_) => Recorded::Stale,
+                })
+            }
         })
     }
 
     fn refund_unstarted(&mut self, attempt: AttemptRef) {
-        let pending = self.store.refund(attempt, AttemptReport::default());
-        self.track(attempt.id, "interrupted", async move {
-            pending.await.map(|f| requeued_if(f.is_applied()))
+        self.track(attempt.id, "interrupted", move |store| {
+            let pending = store.refund(attempt, AttemptReport::default());
+            async move { pending.await.map(|f| requeued_if(f.is_applied())) }
         });
     }
 
-    fn track(
+    /// Submits an outcome (`submit` sends it to the store) and reports when it is
+    /// committed. While the store cannot write (disk full, a foreign lock) the outcome is
+    /// held here and submitted again with backoff: a finished job's result is not dropped
+    /// because of a passing storage fault.
+    fn track<F, Fut>(
         &mut self,
         job: JobId,
         outcome: &'static str,
-        committed: impl Future<Output = Result<Recorded, StoreError>> + Send + 'static,
-    ) -> oneshot::Receiver<()> {
+        submit: F,
+    ) -> oneshot::Receiver<()>
+    where
+        F: Fn(&Store) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Recorded, StoreError>> + Send + 'static,
+    {
         self.pending_records += 1;
         let tx = self.internal_tx.clone();
+        let store = self.store.clone();
         let (done, done_rx) = oneshot::channel();
         tokio::spawn(async move {
-            let committed = committed.await;
+            let mut delay = RECORD_RETRY_FIRST;
+            let committed = loop {
+                match submit(&store).await {
+                    Err(err) if err.is_transient() => {
+                        warn!(job = job.0, outcome, error = %err, retry_in = ?delay, "could not record the outcome; holding it and retrying");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(RECORD_RETRY_MAX);
+                    }
+                    other => break other,
+                }
+            };
             let _ = tx.send(Internal::Recorded {
                 job,
                 outcome,

@@ -291,6 +291,20 @@ impl Store {
         }
     }
 
+    /// The last failed write and how long ago it failed, if that is less than `within`
+    /// ago (a full disk, a foreign lock).
+    pub fn recent_write_failure(&self, within: Duration) -> Option<(String, Duration)> {
+        let last = self
+            .inner
+            .counters
+            .last_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        last.as_ref()
+            .map(|(message, at)| (message.clone(), at.elapsed()))
+            .filter(|(_, ago)| *ago < within)
+    }
+
     /// Transactions and commands the writer has committed so far.
     pub fn writer_stats(&self) -> WriterStats {
         WriterStats {

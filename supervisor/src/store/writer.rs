@@ -135,6 +135,18 @@ pub(crate) struct Counters {
     pub(crate) transactions: AtomicU64,
     pub(crate) commands: AtomicU64,
     pub(crate) failed_transactions: AtomicU64,
+    /// The error of the last failed transaction, and when it failed. (On a full disk
+    /// some transactions still commit, into WAL space already allocated, so a success
+    /// does not prove the fault is gone; the failure ages out instead.)
+    pub(crate) last_failure: std::sync::Mutex<Option<(String, std::time::Instant)>>,
+}
+
+impl Counters {
+    fn failed(&self, err: &StoreError) {
+        self.failed_transactions.fetch_add(1, Ordering::Relaxed);
+        let mut last = self.last_failure.lock().unwrap_or_else(|e| e.into_inner());
+        *last = Some((err.to_string(), std::time::Instant::now()));
+    }
 }
 
 impl Command {
@@ -291,6 +303,7 @@ impl Writer {
                 .execute_batch("BEGIN IMMEDIATE")
                 .map_err(self.err("begin"))
             {
+                self.counters.failed(&err);
                 for command in queue.drain(..) {
                     let (ack, _) = self.refuse(command);
                     ack(Some(err.duplicate()));
@@ -333,9 +346,7 @@ impl Writer {
                     acks.into_iter().for_each(|ack| ack(None));
                 }
                 Err(err) => {
-                    self.counters
-                        .failed_transactions
-                        .fetch_add(1, Ordering::Relaxed);
+                    self.counters.failed(&err);
                     if !self.conn.is_autocommit() {
                         let _ = self.conn.execute_batch("ROLLBACK");
                     }
