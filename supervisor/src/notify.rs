@@ -58,6 +58,13 @@ impl Notifier {
         self.send("STOPPING=1\nSTATUS=draining");
     }
 
+    /// How often the caller must call [`Notifier::watchdog`] so that pings go out about
+    /// every half watchdog period (a quarter of it: the check itself lands between
+    /// ticks).
+    pub fn watchdog_check_every(&self) -> Option<Duration> {
+        self.watchdog_every.map(|every| every / 2)
+    }
+
     /// Pings the watchdog when half its period has passed. Called from the dispatcher's
     /// loop, so a stuck loop stops the pings.
     pub fn watchdog(&mut self) {

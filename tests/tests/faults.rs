@@ -268,3 +268,90 @@ fn random_sigkill_chaos_loses_no_job_and_leaves_nothing_behind() {
         started.elapsed()
     );
 }
+
+/// 4 workers in 1.5 s jobs and 96 more queued when SIGTERM arrives: the running ones
+/// finish inside the drain window, nothing new starts, the queued ones stay queued with
+/// their attempts untouched, and the daemon exits 0; after a restart all complete.
+#[test]
+fn sigterm_with_100_jobs_in_flight_and_queued_finishes_the_running_and_keeps_the_rest() {
+    let mut daemon = Daemon::start(
+        "workers = 4\ndrain_timeout = \"10s\"\njob_timeout = \"60s\"",
+        &[("slow", SLOW)],
+    );
+    let ids = daemon.enqueue_many((0..100).map(|n| job("slow", &n.to_string())));
+    daemon.wait_for("4 jobs running", Duration::from_secs(20), || {
+        daemon
+            .status()
+            .workers
+            .iter()
+            .filter(|w| w.job.is_some())
+            .count()
+            == 4
+    });
+    let signalled = Instant::now();
+    daemon.signal(libc::SIGTERM);
+    let code = daemon.wait_exit(Duration::from_secs(30));
+    let took = signalled.elapsed();
+    assert_eq!(code, Some(0), "{}", daemon.log_text());
+    let states = daemon.assert_invariants(&ids);
+    println!("drain took {took:.1?}: {states:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(
+        states,
+        BTreeMap::from([("completed".to_owned(), 4), ("available".to_owned(), 96)])
+    );
+    let touched: i64 = daemon
+        .db()
+        .query_row(
+            "SELECT count(*) FROM jobs WHERE state = 'available' AND attempt > 0",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(touched, 0, "a queued job lost an attempt to the drain");
+    daemon.launch();
+    wait_completed(&daemon, &ids, Duration::from_secs(120));
+    daemon.stop();
+    daemon.assert_invariants(&ids);
+}
+
+/// Under `Type=notify` with a watchdog: READY once, WATCHDOG about every half period
+/// from the real event loop, STOPPING on SIGTERM.
+#[test]
+fn systemd_notifications_ready_watchdog_and_stopping_are_sent() {
+    let mut daemon = Daemon::prepare("workers = 1", &[("echo", ECHO)]);
+    let path = daemon.dir.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).expect("bind notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    daemon.launch_with(&[
+        ("NOTIFY_SOCKET", path.to_str().expect("utf-8")),
+        ("WATCHDOG_USEC", "1000000"),
+    ]);
+    let mut messages: Vec<(Duration, String)> = Vec::new();
+    let started = Instant::now();
+    let mut buf = [0_u8; 4096];
+    let mut receive_until = |until: Duration, messages: &mut Vec<(Duration, String)>| {
+        while started.elapsed() < until {
+            if let Ok(n) = socket.recv(&mut buf) {
+                messages.push((
+                    started.elapsed(),
+                    String::from_utf8_lossy(&buf[..n]).into_owned(),
+                ));
+            }
+        }
+    };
+    receive_until(Duration::from_millis(3100), &mut messages);
+    daemon.signal(libc::SIGTERM);
+    receive_until(Duration::from_millis(3600), &mut messages);
+    assert_eq!(daemon.wait_exit(Duration::from_secs(10)), Some(0));
+    let count = |needle: &str| messages.iter().filter(|(_, m)| m.contains(needle)).count();
+    println!("{messages:?}");
+    assert_eq!(count("READY=1"), 1, "{messages:?}");
+    assert!(
+        (4..=8).contains(&count("WATCHDOG=1")),
+        "about one ping every 0.5 s for 3 s: {messages:?}"
+    );
+    assert_eq!(count("STOPPING=1"), 1, "{messages:?}");
+}

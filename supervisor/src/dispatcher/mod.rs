@@ -242,7 +242,12 @@ impl Dispatcher {
         mut control: mpsc::Receiver<ControlCall>,
         mut signals: mpsc::UnboundedReceiver<SignalKind>,
     ) {
-        let mut tick = tokio::time::interval(TICK);
+        // A short watchdog period (WatchdogSec=1s) needs a faster tick than housekeeping.
+        let period = self
+            .notifier
+            .watchdog_check_every()
+            .map_or(TICK, |every| every.clamp(Duration::from_millis(10), TICK));
+        let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.maybe_fire_schedules();
