@@ -795,25 +795,62 @@ fn recovery_requeues_orphans_at_once_when_workers_are_dead() {
     f.reopen(); // the supervisor "crashed" with three jobs running
     assert_eq!(f.store.epoch(), old_epoch + 1);
     let report = f.store.recover(RecoveryMode::WorkersDead).wait().unwrap();
-    assert_eq!(report.requeued, vec![fresh]);
-    assert_eq!(report.discarded, vec![last_try]);
+    // A crash of the supervisor is not the jobs' fault: their attempts are refunded,
+    // even a job's last one.
+    assert_eq!(report.requeued, vec![fresh, last_try]);
+    assert_eq!(report.discarded, vec![]);
     assert_eq!(report.cancelled, vec![to_cancel]);
     let detail = f.job(fresh);
     assert_eq!(
         (detail.job.state, detail.job.attempt),
-        (JobState::Available, 1),
-        "attempt kept"
+        (JobState::Available, 0),
+        "attempt refunded"
     );
     assert_eq!(detail.attempts[0].outcome, OutcomeKind::SupervisorRestart);
+    assert_eq!(detail.attempts[0].attempt, 1);
     assert_eq!(detail.attempts[0].epoch, Some(old_epoch));
     assert_eq!(
         f.job(last_try).job.last_outcome,
         Some(OutcomeKind::SupervisorRestart)
     );
     let again = f.claim(5);
-    assert_eq!(again.len(), 1);
-    assert_eq!((again[0].id, again[0].attempt), (fresh, 2));
-    assert_eq!(f.store.list_queues().unwrap()[0].running, 1);
+    assert_eq!(again.len(), 2);
+    assert_eq!((again[0].id, again[0].attempt), (fresh, 1));
+    assert_eq!((again[1].id, again[1].attempt), (last_try, 1));
+    assert_eq!(f.store.list_queues().unwrap()[0].running, 2);
+}
+
+#[test]
+fn supervisor_crashes_stop_being_free_after_max_attempts_of_them() {
+    let mut f = fixture();
+    let id = f.enqueue(job("{}").max_attempts(2));
+    let mut outcomes = Vec::new();
+    for _ in 0..4 {
+        if f.claim(1).is_empty() {
+            break;
+        }
+        f.reopen();
+        let report = f.store.recover(RecoveryMode::WorkersDead).wait().unwrap();
+        outcomes.push((report.requeued.len(), report.discarded.len()));
+    }
+    // Two free interruptions, then the attempts count: 1 of 2, then 2 of 2 discards.
+    assert_eq!(outcomes, vec![(1, 0), (1, 0), (1, 0), (0, 1)]);
+    let detail = f.job(id);
+    assert_eq!(
+        (detail.job.state, detail.job.attempt),
+        (JobState::Discarded, 2)
+    );
+    assert_eq!(detail.attempts.len(), 4);
+    assert!(
+        detail
+            .job
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("so the attempt counts"),
+        "{:?}",
+        detail.job.last_error
+    );
 }
 
 #[test]

@@ -98,13 +98,14 @@ fn a_crash_after_the_claim_commit_requeues_the_job_at_restart() {
     for point in ["claim-after-commit", "after-dispatch"] {
         let (daemon, id, between) = crash_at(point);
         assert_eq!(between, (1, "running".to_owned()), "{point}");
+        assert_eq!(job_row(&daemon, id), (1, "completed".to_owned()), "{point}");
         assert_eq!(
             daemon.attempts(id),
             vec![
                 (1, "supervisor_restart".to_owned()),
-                (2, "completed".to_owned())
+                (1, "completed".to_owned())
             ],
-            "{point}: the attempt the crash interrupted is recorded, the job completes once"
+            "{point}: the interrupted attempt is recorded and refunded, the job completes once"
         );
     }
 }
@@ -122,7 +123,7 @@ fn a_crash_between_the_result_and_its_commit_runs_the_job_again() {
             daemon.attempts(id),
             vec![
                 (1, "supervisor_restart".to_owned()),
-                (2, "completed".to_owned())
+                (1, "completed".to_owned())
             ],
             "{point}: at least once: a second execution, one committed completion"
         );
@@ -158,7 +159,7 @@ fn a_crash_in_the_middle_of_startup_recovery_is_recovered_by_the_next_start() {
             daemon.attempts(id),
             vec![
                 (1, "supervisor_restart".to_owned()),
-                (2, "completed".to_owned())
+                (1, "completed".to_owned())
             ]
         );
     }
@@ -221,6 +222,7 @@ fn random_sigkill_chaos_loses_no_job_and_leaves_nothing_behind() {
         daemon.launch();
         recoveries.push(restarted.elapsed());
     }
+    let kill_phase = started.elapsed();
     let done_before_drain = daemon.count_in_state("completed");
     wait_completed(&daemon, &ids, Duration::from_secs(300));
     daemon.stop();
@@ -249,22 +251,24 @@ fn random_sigkill_chaos_loses_no_job_and_leaves_nothing_behind() {
     for row in rows {
         let (attempt, attempts, completions) = row.expect("row");
         assert_eq!(completions, 1, "exactly one committed completion per job");
-        assert_eq!(attempt, attempts, "one attempt row per claim");
-        *histogram.entry(attempt).or_insert(0) += 1;
+        // Interrupted attempts are refunded: the final attempt number stays 1 however
+        // often a crash took the job back; the rows count the claims.
+        assert_eq!(attempt, 1, "a supervisor crash used up an attempt");
+        *histogram.entry(attempts).or_insert(0) += 1;
     }
     recoveries.sort();
     let median = recoveries[recoveries.len() / 2];
     let worst = recoveries[recoveries.len() - 1];
     let repeated: usize = histogram
         .iter()
-        .filter(|(attempt, _)| **attempt > 1)
+        .filter(|(claims, _)| **claims > 1)
         .map(|(_, n)| n)
         .sum();
     println!(
         "chaos: {JOBS} jobs, {kills} SIGKILLs in {:.1?}, {done_before_drain} completed before the last restart; \
-         jobs claimed more than once: {repeated}; attempts histogram {histogram:?}; \
-         restart to ready: median {median:.0?}, worst {worst:.0?}; total {:.1?}",
-        started.elapsed(),
+         jobs claimed more than once: {repeated}; claims per job {histogram:?}; \
+         restart to ready: median {median:.0?}, worst {worst:.0?}; all completed after {:.1?}",
+        kill_phase,
         started.elapsed()
     );
 }

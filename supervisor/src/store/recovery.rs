@@ -5,8 +5,12 @@
 //! key and never scans the table.
 //!
 //! Released means: a closed attempt row with kind `supervisor_restart` or
-//! `lease_expired`, and the job back to `available` with its attempt kept, or
-//! `discarded` when that was its last attempt, or `cancelled` when a cancel was pending.
+//! `lease_expired`, and the job back to `available` with the attempt refunded, or
+//! `cancelled` when a cancel was pending. A supervisor crash is not the job's fault, and
+//! most jobs it interrupts were only prefetched, never started; so the attempt does not
+//! count — until the job has been interrupted this way `max_attempts` times already
+//! (a job that somehow kills the supervisor itself must not loop forever): from then on
+//! the attempt counts, and the last one discards the job.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -190,23 +194,45 @@ impl Writer {
                 "supervisor epoch {epoch_text} stopped while this attempt ran; its workers are dead"
             ),
         };
+        let interrupted_before: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM attempts
+                  WHERE job_id = ?1 AND outcome IN ('supervisor_restart', 'lease_expired')",
+            )
+            .and_then(|mut stmt| stmt.query_row([row.id], |r| r.get(0)))
+            .map_err(self.err("recover"))?;
+        let refund = interrupted_before < row.max_attempts;
+        let message = if refund {
+            format!("{message}; the attempt does not count")
+        } else {
+            format!(
+                "{message}; interrupted {interrupted_before} times before, so the attempt counts"
+            )
+        };
         let (state, list) = if row.cancel_requested {
             (JobState::Cancelled, &mut report.cancelled)
-        } else if row.attempt >= row.max_attempts {
+        } else if !refund && row.attempt >= row.max_attempts {
             (JobState::Discarded, &mut report.discarded)
         } else {
             (JobState::Available, &mut report.requeued)
+        };
+        let new_attempt = if refund && state == JobState::Available {
+            row.attempt - 1
+        } else {
+            row.attempt
         };
         let finished_at = state.is_finished().then_some(now);
         let changed = self
             .conn
             .prepare_cached(
                 "UPDATE jobs SET state = ?2, run_at = CASE WHEN ?2 = 'available' THEN ?3 ELSE run_at END,
-                                 finished_at = ?4, lease_until = NULL, last_outcome = ?5, last_error = ?6
+                                 finished_at = ?4, lease_until = NULL, last_outcome = ?5, last_error = ?6,
+                                 attempt = ?9
                   WHERE id = ?1 AND state = 'running' AND attempt = ?7 AND epoch IS ?8",
             )
             .and_then(|mut stmt| {
-                stmt.execute(params![row.id, state.as_str(), now, finished_at, kind.as_str(), message, row.attempt, row.epoch])
+                stmt.execute(params![row.id, state.as_str(), now, finished_at, kind.as_str(), message, row.attempt, row.epoch, new_attempt])
             })
             .map_err(self.err("recover"))?;
         if changed == 0 {
