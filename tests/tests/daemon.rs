@@ -43,10 +43,7 @@ fn a_thousand_jobs_complete_with_exactly_one_attempt_each() {
     assert_eq!(result, r#"{"sum":42}"#);
     assert!(daemon.status().completed_last_minute >= 1000);
     daemon.stop();
-    assert!(
-        !daemon.socket().exists(),
-        "the control socket is removed on a clean stop"
-    );
+    daemon.assert_invariants(&ids);
 }
 
 #[test]
@@ -96,7 +93,7 @@ fn hung_jobs_are_killed_at_the_timeout_and_the_next_job_gets_a_fresh_worker() {
 }
 
 fn memory_bomb(extra: &str) {
-    let daemon = Daemon::start(
+    let mut daemon = Daemon::start(
         &format!("workers = 2\nmemory_limit = \"128MiB\"\njob_timeout = \"30s\"\n{extra}"),
         &[
             (
@@ -118,6 +115,10 @@ fn memory_bomb(extra: &str) {
         },
     );
     assert_eq!(daemon.attempts(bomb), [(1, "oom".to_owned())]);
+    daemon.stop();
+    let mut all = others;
+    all.push(bomb);
+    daemon.assert_invariants(&all);
 }
 
 #[test]
@@ -137,7 +138,7 @@ fn a_memory_bomb_is_recorded_oom_in_rlimit_mode_while_other_jobs_complete() {
 
 #[test]
 fn a_worker_killed_by_sigkill_is_recorded_killed_and_the_job_retried() {
-    let daemon = Daemon::start(
+    let mut daemon = Daemon::start(
         "workers = 1\njob_timeout = \"60s\"\nretry_backoff_base = \"50ms\"\nretry_backoff_max = \"100ms\"",
         &[(
             "once-slow",
@@ -165,11 +166,13 @@ fn a_worker_killed_by_sigkill_is_recorded_killed_and_the_job_retried() {
         daemon.attempts(id),
         [(1, "killed".to_owned()), (2, "completed".to_owned())]
     );
+    daemon.stop();
+    daemon.assert_invariants(&[id]);
 }
 
 #[test]
 fn a_poison_job_is_discarded_after_its_attempts_while_200_others_complete() {
-    let daemon = Daemon::start(
+    let mut daemon = Daemon::start(
         "workers = 2\nmemory_limit = \"600MiB\"\nretry_backoff_base = \"20ms\"\nretry_backoff_max = \"50ms\"",
         &[
             // Deep nesting overflows the engine's native stack: the worker aborts.
@@ -207,6 +210,10 @@ fn a_poison_job_is_discarded_after_its_attempts_while_200_others_complete() {
         .unwrap();
     assert!(message.contains("stack overflow"), "{message}");
     assert_eq!(daemon.status().workers.len(), 2, "the pool is still whole");
+    daemon.stop();
+    let mut all = others;
+    all.push(poison);
+    daemon.assert_invariants(&all);
 }
 
 #[test]
@@ -284,10 +291,11 @@ fn a_second_sigterm_stops_at_once() {
         "exit took {:?} after the second SIGTERM",
         second.elapsed()
     );
-    for id in ids {
+    for &id in &ids {
         assert_eq!(daemon.job_state(id), "available");
         assert_eq!(daemon.attempts(id), [(1, "interrupted".to_owned())]);
     }
+    daemon.assert_invariants(&ids);
 }
 
 #[test]
@@ -344,7 +352,7 @@ fn sigkill_of_the_supervisor_leaves_no_worker_and_loses_no_job() {
         )
         .unwrap();
     assert_eq!(completed_once, 6, "every job completed exactly once");
-    for id in ids {
+    for &id in &ids {
         assert_eq!(daemon.job_state(id), "completed");
     }
     let instance = jobvisor::serve::instance_name(&daemon.dir.path().join("data"));
@@ -359,6 +367,7 @@ fn sigkill_of_the_supervisor_leaves_no_worker_and_loses_no_job() {
         "cgroup {} left behind after a clean stop",
         groups[0].display()
     );
+    daemon.assert_invariants(&ids);
 }
 
 #[test]

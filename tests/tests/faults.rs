@@ -359,3 +359,76 @@ fn systemd_notifications_ready_watchdog_and_stopping_are_sent() {
     );
     assert_eq!(count("STOPPING=1"), 1, "{messages:?}");
 }
+
+/// A stopped worker (SIGSTOP) cannot answer; its job's deadline still ends it (SIGKILL
+/// works on a stopped process) and a new worker takes over.
+#[test]
+fn a_stopped_worker_is_killed_at_the_deadline_and_replaced() {
+    let mut daemon = Daemon::start(
+        "workers = 1\njob_timeout = \"2s\"\nkill_grace = \"200ms\"",
+        &[("slow", SLOW)],
+    );
+    let mut once = job("slow", "{}");
+    once.max_attempts = Some(1);
+    let id = daemon.enqueue(once);
+    daemon.wait_for("the job runs", Duration::from_secs(10), || {
+        daemon.job_state(id) == "running"
+    });
+    let pid = daemon.worker_pids()[0];
+    // SAFETY: kill(2) on the daemon's worker.
+    unsafe {
+        libc::kill(pid as i32, libc::SIGSTOP);
+    }
+    let stopped = Instant::now();
+    daemon.wait_for("the attempt ends", Duration::from_secs(10), || {
+        daemon.job_state(id) == "discarded"
+    });
+    let took = stopped.elapsed();
+    println!("stopped worker: attempt ended {took:.1?} after SIGSTOP");
+    assert_eq!(daemon.attempts(id), vec![(1, "timeout".to_owned())]);
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    daemon.wait_for("a new worker", Duration::from_secs(10), || {
+        daemon.worker_pids().iter().any(|p| *p != pid)
+    });
+    daemon.stop();
+    daemon.assert_invariants(&[id]);
+}
+
+/// 10,000 queued jobs, a clean stop, a start: the new process is up and claiming within
+/// a second and stays small (it never loads the queue into memory).
+#[test]
+fn a_restart_with_10000_queued_jobs_is_quick_and_small() {
+    let mut daemon = Daemon::start("workers = 2", &[("echo", ECHO)]);
+    daemon.request(&jobvisor_protocol::control::Request::SetQueuePaused {
+        queue: "default".to_owned(),
+        paused: true,
+    });
+    let ids = daemon.enqueue_many((0..10_000).map(|n| job("echo", &n.to_string())));
+    daemon.stop();
+    let started = Instant::now();
+    daemon.launch();
+    let ready = started.elapsed();
+    daemon.request(&jobvisor_protocol::control::Request::SetQueuePaused {
+        queue: "default".to_owned(),
+        paused: false,
+    });
+    daemon.wait_for("the first completion", Duration::from_secs(10), || {
+        daemon.count_in_state("completed") > 0
+    });
+    let first = started.elapsed();
+    let rss_kib: u64 = std::fs::read_to_string(format!("/proc/{}/status", daemon.pid()))
+        .expect("status")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    println!(
+        "restart with 10,000 queued: answering after {ready:.0?}, first completion after {first:.0?}, daemon VmRSS {} MiB",
+        rss_kib / 1024
+    );
+    assert!(ready < Duration::from_secs(1), "{ready:?}");
+    assert!(rss_kib < 50 * 1024, "{rss_kib} KiB");
+    wait_completed(&daemon, &ids, Duration::from_secs(120));
+    daemon.stop();
+    daemon.assert_invariants(&ids);
+}
