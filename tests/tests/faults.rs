@@ -371,10 +371,17 @@ fn a_stopped_worker_is_killed_at_the_deadline_and_replaced() {
     let mut once = job("slow", "{}");
     once.max_attempts = Some(1);
     let id = daemon.enqueue(once);
-    daemon.wait_for("the job runs", Duration::from_secs(10), || {
-        daemon.job_state(id) == "running"
+    let mut pid = 0;
+    daemon.wait_for("a worker runs the job", Duration::from_secs(10), || {
+        let status = daemon.status();
+        match status.workers.iter().find(|w| w.job == Some(id)) {
+            Some(w) => {
+                pid = w.pid.expect("a busy worker has a pid");
+                true
+            }
+            None => false,
+        }
     });
-    let pid = daemon.worker_pids()[0];
     // SAFETY: kill(2) on the daemon's worker.
     unsafe {
         libc::kill(pid as i32, libc::SIGSTOP);
