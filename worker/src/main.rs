@@ -7,12 +7,12 @@ use std::process::ExitCode;
 use std::rc::Rc;
 
 use jobvisor_protocol::worker::exit_status;
-use jobvisor_worker::{ENGINE_STACK_BYTES, WorkerOptions, serve};
-
-/// The fd the supervisor passes the worker's end of the socketpair on.
-const SUPERVISOR_FD: i32 = 3;
+use jobvisor_worker::{
+    ENGINE_STACK_BYTES, SUPERVISOR_FD, Sandbox, WorkerOptions, prepare_process, serve,
+};
 
 fn main() -> ExitCode {
+    prepare_process();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [flag, name] = args.as_slice()
         && flag == "--check"
@@ -74,7 +74,12 @@ fn check(name: String) -> ExitCode {
         .name("engine".to_owned())
         .stack_size(ENGINE_STACK_BYTES)
         .spawn(move || {
-            jobvisor_worker::check_script(&name, std::io::stdin().lock(), std::io::stdout().lock())
+            jobvisor_worker::check_script(
+                &name,
+                std::io::stdin().lock(),
+                std::io::stdout().lock(),
+                Sandbox::Enforce,
+            )
         });
     match checked.map(|handle| handle.join()) {
         Ok(Ok(Ok(true))) => exit(exit_status::CLEAN),
@@ -116,7 +121,9 @@ fn bench_inprocess(args: &[String]) -> ExitCode {
     let ran = std::thread::Builder::new()
         .name("engine".to_owned())
         .stack_size(ENGINE_STACK_BYTES)
-        .spawn(move || jobvisor_worker::bench_inprocess(&source, &payload, iterations));
+        .spawn(move || {
+            jobvisor_worker::bench_inprocess(&source, &payload, iterations, Sandbox::Enforce)
+        });
     match ran.map(|handle| handle.join()) {
         Ok(Ok(Ok(report))) => {
             println!("{report}");
@@ -131,7 +138,10 @@ fn bench_inprocess(args: &[String]) -> ExitCode {
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<WorkerOptions, String> {
-    let mut options = WorkerOptions::default();
+    let mut options = WorkerOptions {
+        sandbox: Sandbox::Enforce,
+        ..WorkerOptions::default()
+    };
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--memory-limit" => {
