@@ -176,3 +176,23 @@ pub(crate) fn limit_worker_files_and_dumps() -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Whether this kernel can run workers in their system-call sandbox (seccomp filters with
+/// the kill-process action, Linux 4.14+, on an architecture the worker has a filter for).
+/// The worker decides for itself; this is for one warning when the daemon starts.
+pub fn kernel_supports_worker_sandbox() -> bool {
+    if !matches!(std::env::consts::ARCH, "x86_64" | "aarch64" | "riscv64") {
+        return false;
+    }
+    let action: u32 = libc::SECCOMP_RET_KILL_PROCESS;
+    // SAFETY: SECCOMP_GET_ACTION_AVAIL only reads the u32 it is given.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_GET_ACTION_AVAIL,
+            0,
+            &action as *const u32,
+        )
+    };
+    rc == 0
+}
