@@ -7,6 +7,7 @@
 
 mod engine;
 mod outbox;
+mod probe;
 mod sandbox;
 mod sys;
 
@@ -21,6 +22,7 @@ use jobvisor_protocol::{DEFAULT_MAX_FRAME_LEN, FrameError, Hello, HelloError, Ro
 
 pub use engine::Engine;
 use outbox::Outbox;
+pub use probe::sandbox_probe;
 pub use sandbox::{Sandbox, SandboxError, prepare_process};
 
 /// The fd the supervisor passes the worker's end of the socketpair on.

@@ -19,6 +19,11 @@ fn main() -> ExitCode {
     {
         return check(name.clone());
     }
+    if let [flag, what] = args.as_slice()
+        && flag == "--sandbox-probe"
+    {
+        return sandbox_probe(what);
+    }
     if args.first().is_some_and(|a| a == "--bench-inprocess") {
         return bench_inprocess(&args[1..]);
     }
@@ -134,6 +139,21 @@ fn bench_inprocess(args: &[String]) -> ExitCode {
             exit(1)
         }
         _ => exit(exit_status::INTERNAL),
+    }
+}
+
+/// `--sandbox-probe WHAT` (hidden; used by the hardening tests): enters the sandbox as a
+/// worker does and tries one thing. A refused system call ends the process with SIGSYS.
+fn sandbox_probe(what: &str) -> ExitCode {
+    match jobvisor_worker::sandbox_probe(what) {
+        Ok(report) => {
+            eprintln!("jobvisor-worker: sandbox probe `{what}`: {report}");
+            exit(exit_status::CLEAN)
+        }
+        Err(message) => {
+            eprintln!("jobvisor-worker: sandbox probe `{what}`: {message}");
+            exit(1)
+        }
     }
 }
 

@@ -77,6 +77,11 @@ pub(crate) fn enter(mode: Sandbox) -> Result<(), SandboxError> {
     Ok(())
 }
 
+/// Whether this host can have the sandbox, and if not why.
+pub(crate) fn available() -> Result<(), String> {
+    filter_arch().map(|_| ())
+}
+
 /// The filter architecture, or why this host cannot have the sandbox.
 fn filter_arch() -> Result<TargetArch, String> {
     let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|_| {
