@@ -1,12 +1,14 @@
 //! Checks a script before it is accepted: a throwaway `jobvisor-worker --check` parses it,
-//! evaluates the module and looks for a default-export function, under a memory limit and
-//! a timeout. The daemon never parses JavaScript itself.
+//! evaluates the module and looks for a default-export function, under a memory limit, a
+//! timeout and the worker's system-call sandbox. The daemon never parses JavaScript itself.
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::pool::spawn::limit_worker_files_and_dumps;
 
 /// How long a check may take (top-level code of the module runs).
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,7 +38,8 @@ pub async fn check_script(worker: &Path, name: &str, source: &str) -> Result<(),
             if libc::setrlimit(libc::RLIMIT_DATA, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            Ok(())
+            // It runs the script's top-level code: the same file and core limits as a worker.
+            limit_worker_files_and_dumps()
         });
     }
     let mut child = command

@@ -22,7 +22,7 @@ use crate::instance_lock::{InstanceLock, LockError};
 use crate::notify::Notifier;
 use crate::pool::restart::RestartPolicy;
 use crate::pool::slot::{SlotConfig, start_slot};
-use crate::pool::spawn::{SpawnSpec, default_worker_program};
+use crate::pool::spawn::{SpawnSpec, default_worker_program, kernel_supports_worker_sandbox};
 use crate::pool::spawner::Spawner;
 use crate::reaper::{WorkerPids, become_subreaper, reap_orphans};
 use crate::store::{BackoffPolicy, RecoveryMode, Store, StoreError, StoreOptions};
@@ -96,6 +96,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         warn!(limiter = %limiter.describe(), "no memory cgroup: per-worker limits are RLIMIT_DATA only, and a worker's escaped children are not contained");
     } else {
         info!(limiter = %limiter.describe(), "memory limits");
+    }
+    if !kernel_supports_worker_sandbox() {
+        warn!(
+            "this kernel cannot filter system calls (seccomp kill-process, Linux 4.14+): workers run without their sandbox"
+        );
     }
     let instance = instance_name(&config.state_dir);
     let leftovers = limiter.remove_leftovers(&instance)?;

@@ -2,10 +2,13 @@
 //!
 //! It speaks the worker protocol on one socket (fd 3, set up by the supervisor), runs each
 //! `Run` on the Boa engine and answers with `Log` frames and one `Done`. It never opens a
-//! file, a network connection or the database; everything it knows arrives in frames.
+//! file, a network connection or the database; everything it knows arrives in frames. The
+//! [`sandbox`] enforces this from the moment the engine is ready.
 
 mod engine;
 mod outbox;
+mod probe;
+mod sandbox;
 mod sys;
 
 use std::io::{BufReader, Read, Write};
@@ -19,6 +22,11 @@ use jobvisor_protocol::{DEFAULT_MAX_FRAME_LEN, FrameError, Hello, HelloError, Ro
 
 pub use engine::Engine;
 use outbox::Outbox;
+pub use probe::sandbox_probe;
+pub use sandbox::{Sandbox, SandboxError, prepare_process};
+
+/// The fd the supervisor passes the worker's end of the socketpair on.
+pub const SUPERVISOR_FD: i32 = 3;
 
 /// Stack of the engine thread. The parser, `JSON.stringify` and a few built-ins recurse on
 /// the native stack; a big one turns most deep inputs into clean errors instead of an
@@ -31,6 +39,8 @@ pub struct WorkerOptions {
     /// Set an RLIMIT_DATA of this many bytes above the current data segment before running
     /// any JavaScript (used where no memory cgroup is available).
     pub memory_limit: Option<u64>,
+    /// Whether to enter the system-call sandbox before the first job.
+    pub sandbox: Sandbox,
 }
 
 /// Why the worker stopped other than by a clean shutdown.
@@ -46,6 +56,8 @@ pub enum WorkerError {
     Write(#[source] FrameError),
     #[error("cannot set the memory limit: {0}")]
     MemoryLimit(#[source] std::io::Error),
+    #[error("cannot enter the sandbox: {0}")]
+    Sandbox(#[source] SandboxError),
 }
 
 impl WorkerError {
@@ -56,7 +68,7 @@ impl WorkerError {
                 exit_status::PROTOCOL
             }
             WorkerError::Write(_) => exit_status::IO,
-            WorkerError::MemoryLimit(_) => exit_status::INTERNAL,
+            WorkerError::MemoryLimit(_) | WorkerError::Sandbox(_) => exit_status::INTERNAL,
         }
     }
 }
@@ -64,14 +76,18 @@ impl WorkerError {
 /// `jobvisor-worker --check NAME`: reads a script from `input`, checks it (parse,
 /// evaluate, default-export function) and writes one JSON line to `output`:
 /// `{"ok":true}` or `{"ok":false,"name":…,"message":…}`. Returns whether it is usable.
+/// The script's top-level code runs inside `sandbox`, entered once the source is read.
 pub fn check_script(
     name: &str,
     mut input: impl Read,
     mut output: impl Write,
+    sandbox: Sandbox,
 ) -> std::io::Result<bool> {
     let mut source = String::new();
     input.read_to_string(&mut source)?;
     let engine = Engine::new(Rc::new(Outbox::new(Box::new(std::io::sink()))));
+    engine.warm_up();
+    sandbox::enter(sandbox).map_err(std::io::Error::other)?;
     let verdict = match engine.check(name, &source) {
         Ok(()) => serde_json::json!({ "ok": true }),
         Err(err) => serde_json::json!({ "ok": false, "name": err.name, "message": err.message }),
@@ -86,10 +102,16 @@ pub fn check_script(
 /// call, the run loop, `JSON.stringify` of the result), with no IPC and no database.
 /// One unmeasured job first builds the context. Returns a JSON object:
 /// `{"iterations":N,"jobs_per_s":…,"median_us":…,"median_cpu_us":…,"result":…}`. Must run on a thread
-/// with [`ENGINE_STACK_BYTES`] of stack.
-pub fn bench_inprocess(source: &str, payload: &str, iterations: u32) -> Result<String, String> {
+/// with [`ENGINE_STACK_BYTES`] of stack. The jobs run inside `sandbox`, as in a worker.
+pub fn bench_inprocess(
+    source: &str,
+    payload: &str,
+    iterations: u32,
+    sandbox: Sandbox,
+) -> Result<String, String> {
     let mut engine = Engine::new(Rc::new(Outbox::new(Box::new(std::io::sink()))));
     engine.warm_up();
+    sandbox::enter(sandbox).map_err(|e| e.to_string())?;
     let job = |id: i64, source: Option<String>| RunJob {
         job_id: id,
         attempt: 1,
@@ -140,6 +162,9 @@ pub fn bench_inprocess(source: &str, payload: &str, iterations: u32) -> Result<S
 
 /// Serves the supervisor on `input`/`output` until it says `Shutdown` or closes the
 /// connection between jobs. Must run on a thread with [`ENGINE_STACK_BYTES`] of stack.
+/// Enters `options.sandbox` once the engine is ready, before `Ready`: from then on nothing
+/// in the process may open a file or start a thread, and `output` must write to
+/// [`SUPERVISOR_FD`].
 pub fn serve(
     input: impl Read,
     output: impl Write + 'static,
@@ -160,6 +185,8 @@ pub fn serve(
     }
     let mut engine = Engine::new(outbox.clone());
     engine.warm_up();
+    // From here on a job can only compute, sleep, allocate and talk on fd 3.
+    sandbox::enter(options.sandbox).map_err(WorkerError::Sandbox)?;
     outbox
         .send(&FromWorker::Ready {
             pid: std::process::id(),

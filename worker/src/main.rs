@@ -7,17 +7,22 @@ use std::process::ExitCode;
 use std::rc::Rc;
 
 use jobvisor_protocol::worker::exit_status;
-use jobvisor_worker::{ENGINE_STACK_BYTES, WorkerOptions, serve};
-
-/// The fd the supervisor passes the worker's end of the socketpair on.
-const SUPERVISOR_FD: i32 = 3;
+use jobvisor_worker::{
+    ENGINE_STACK_BYTES, SUPERVISOR_FD, Sandbox, WorkerOptions, prepare_process, serve,
+};
 
 fn main() -> ExitCode {
+    prepare_process();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [flag, name] = args.as_slice()
         && flag == "--check"
     {
         return check(name.clone());
+    }
+    if let [flag, what] = args.as_slice()
+        && flag == "--sandbox-probe"
+    {
+        return sandbox_probe(what);
     }
     if args.first().is_some_and(|a| a == "--bench-inprocess") {
         return bench_inprocess(&args[1..]);
@@ -74,7 +79,12 @@ fn check(name: String) -> ExitCode {
         .name("engine".to_owned())
         .stack_size(ENGINE_STACK_BYTES)
         .spawn(move || {
-            jobvisor_worker::check_script(&name, std::io::stdin().lock(), std::io::stdout().lock())
+            jobvisor_worker::check_script(
+                &name,
+                std::io::stdin().lock(),
+                std::io::stdout().lock(),
+                Sandbox::Enforce,
+            )
         });
     match checked.map(|handle| handle.join()) {
         Ok(Ok(Ok(true))) => exit(exit_status::CLEAN),
@@ -116,7 +126,9 @@ fn bench_inprocess(args: &[String]) -> ExitCode {
     let ran = std::thread::Builder::new()
         .name("engine".to_owned())
         .stack_size(ENGINE_STACK_BYTES)
-        .spawn(move || jobvisor_worker::bench_inprocess(&source, &payload, iterations));
+        .spawn(move || {
+            jobvisor_worker::bench_inprocess(&source, &payload, iterations, Sandbox::Enforce)
+        });
     match ran.map(|handle| handle.join()) {
         Ok(Ok(Ok(report))) => {
             println!("{report}");
@@ -130,8 +142,26 @@ fn bench_inprocess(args: &[String]) -> ExitCode {
     }
 }
 
+/// `--sandbox-probe WHAT` (hidden; used by the hardening tests): enters the sandbox as a
+/// worker does and tries one thing. A refused system call ends the process with SIGSYS.
+fn sandbox_probe(what: &str) -> ExitCode {
+    match jobvisor_worker::sandbox_probe(what) {
+        Ok(report) => {
+            eprintln!("jobvisor-worker: sandbox probe `{what}`: {report}");
+            exit(exit_status::CLEAN)
+        }
+        Err(message) => {
+            eprintln!("jobvisor-worker: sandbox probe `{what}`: {message}");
+            exit(1)
+        }
+    }
+}
+
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<WorkerOptions, String> {
-    let mut options = WorkerOptions::default();
+    let mut options = WorkerOptions {
+        sandbox: Sandbox::Enforce,
+        ..WorkerOptions::default()
+    };
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--memory-limit" => {

@@ -30,6 +30,10 @@ pub enum AttemptOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CrashKind {
     StackOverflow,
+    /// Killed by SIGSYS: the worker's seccomp filter caught a system call it does not
+    /// allow. JavaScript cannot make system calls, so this means a bug in the engine or
+    /// the worker, or an exploit of one.
+    SandboxViolation,
     /// Died of a signal (abort, segfault, ...).
     Signal(i32),
     /// Exited with this status without reporting a result.
@@ -63,6 +67,9 @@ impl fmt::Display for AttemptOutcome {
         match self {
             AttemptOutcome::Crash(CrashKind::StackOverflow) => {
                 f.write_str("crash (stack overflow)")
+            }
+            AttemptOutcome::Crash(CrashKind::SandboxViolation) => {
+                f.write_str("crash (sandbox: forbidden system call)")
             }
             AttemptOutcome::Crash(CrashKind::Signal(sig)) => {
                 write!(f, "crash (signal {sig}, {})", signal_name(*sig))
@@ -98,6 +105,9 @@ pub fn classify_exit(facts: ExitFacts<'_>) -> AttemptOutcome {
     }
     let stderr = facts.stderr_tail;
     if let Some(signal) = facts.status.signal() {
+        if signal == libc::SIGSYS {
+            return AttemptOutcome::Crash(CrashKind::SandboxViolation);
+        }
         if signal == libc::SIGABRT && stderr.contains("memory allocation of") {
             return AttemptOutcome::Oom;
         }
@@ -185,9 +195,28 @@ mod tests {
             AttemptOutcome::Crash(CrashKind::Signal(libc::SIGSEGV))
         );
         assert_eq!(
+            classify_exit(facts(libc::SIGSYS, "")),
+            AttemptOutcome::Crash(CrashKind::SandboxViolation)
+        );
+        // The kernel's SIGSYS from seccomp sets the core-dump bit (0x80) when dumps are on.
+        assert_eq!(
+            classify_exit(facts(libc::SIGSYS | 0x80, "thread 'engine' panicked")),
+            AttemptOutcome::Crash(CrashKind::SandboxViolation)
+        );
+        assert_eq!(
             classify_exit(facts(0, "")),
             AttemptOutcome::Crash(CrashKind::UnexpectedExit(0))
         );
         assert_eq!(classify_exit(facts(65 << 8, "")).as_str(), "protocol_error");
+    }
+
+    #[test]
+    fn a_sandbox_violation_is_a_crash_that_says_so() {
+        let outcome = classify_exit(facts(libc::SIGSYS, ""));
+        assert_eq!(outcome.as_str(), "crash");
+        assert_eq!(
+            outcome.to_string(),
+            "crash (sandbox: forbidden system call)"
+        );
     }
 }

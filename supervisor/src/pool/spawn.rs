@@ -3,8 +3,10 @@
 //! The child gets the worker's end of a socketpair as fd 3 and nothing else: its own
 //! process group, an empty environment, cwd `/`, PDEATHSIG=SIGKILL (with a check that the
 //! parent did not die before it was set), its cgroup joined before exec, a data-segment
-//! ceiling, and every fd above 3 closed on exec. Must be called from a thread that lives as
-//! long as the worker: PDEATHSIG fires when the *thread* that forked exits.
+//! ceiling, no core dumps, a small open-files limit, and every fd above 3 closed on exec.
+//! Must be called from a thread that lives as long as the worker: PDEATHSIG fires when the
+//! *thread* that forked exits. The worker itself enters its system-call sandbox once its
+//! engine is ready (`worker/src/sandbox.rs`).
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -19,6 +21,11 @@ use crate::cgroup::WorkerGroup;
 /// before exec: the engine thread's stack is mapped before the worker lowers the limit
 /// to its exact budget.
 const DATA_CEILING_SLACK: u64 = 256 * 1024 * 1024 + 64 * 1024 * 1024;
+
+/// RLIMIT_NOFILE of a worker: stdio and its socket, plus the one file at a time it reads
+/// while it starts (shared libraries, `/proc/self/*`, the time zone). Inside its sandbox it
+/// cannot open anything; the limit holds if the sandbox is missing or broken.
+pub const WORKER_MAX_OPEN_FILES: u64 = 16;
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -121,6 +128,7 @@ fn child_setup(
                 return Err(io::Error::last_os_error());
             }
         }
+        limit_worker_files_and_dumps()?;
         if socket_fd == 3 {
             // dup2 onto itself would keep close-on-exec set.
             if libc::fcntl(3, libc::F_SETFD, 0) != 0 {
@@ -144,4 +152,47 @@ fn child_setup(
         }
     }
     Ok(())
+}
+
+/// RLIMIT_NOFILE to [`WORKER_MAX_OPEN_FILES`] and RLIMIT_CORE to 0 (a worker's core dump
+/// holds job data and can take seconds to write), soft and hard. For any process that runs
+/// job code; async-signal-safe, so it may run between fork and exec.
+pub(crate) fn limit_worker_files_and_dumps() -> io::Result<()> {
+    let files = libc::rlimit {
+        rlim_cur: WORKER_MAX_OPEN_FILES,
+        rlim_max: WORKER_MAX_OPEN_FILES,
+    };
+    let no_core = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: setrlimit only reads the rlimit values given.
+    unsafe {
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &files) != 0
+            || libc::setrlimit(libc::RLIMIT_CORE, &no_core) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Whether this kernel can run workers in their system-call sandbox (seccomp filters with
+/// the kill-process action, Linux 4.14+, on an architecture the worker has a filter for).
+/// The worker decides for itself; this is for one warning when the daemon starts.
+pub fn kernel_supports_worker_sandbox() -> bool {
+    if !matches!(std::env::consts::ARCH, "x86_64" | "aarch64" | "riscv64") {
+        return false;
+    }
+    let action: u32 = libc::SECCOMP_RET_KILL_PROCESS;
+    // SAFETY: SECCOMP_GET_ACTION_AVAIL only reads the u32 it is given.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_GET_ACTION_AVAIL,
+            0,
+            &action as *const u32,
+        )
+    };
+    rc == 0
 }
