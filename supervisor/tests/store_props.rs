@@ -99,6 +99,8 @@ struct ModelJob {
     cancel_requested: bool,
     epoch: Option<i64>,
     finished_at: Option<i64>,
+    /// Attempts a supervisor crash interrupted (refunded up to `max_attempts` of them).
+    interruptions: u32,
 }
 
 struct Harness {
@@ -211,6 +213,7 @@ impl Harness {
                 cancel_requested: false,
                 epoch: None,
                 finished_at: None,
+                interruptions: 0,
             },
         );
         EnqueueOutcome {
@@ -508,15 +511,20 @@ impl Harness {
                     .iter_mut()
                     .filter(|(_, job)| job.state == JobState::Running)
                 {
+                    let refund = job.interruptions < job.max_attempts;
+                    job.interruptions += 1;
                     if job.cancel_requested {
                         job.state = JobState::Cancelled;
                         job.finished_at = Some(now);
-                    } else if job.attempt >= job.max_attempts {
+                    } else if !refund && job.attempt >= job.max_attempts {
                         job.state = JobState::Discarded;
                         job.finished_at = Some(now);
                     } else {
                         job.state = JobState::Available;
                         job.run_at = now;
+                        if refund {
+                            job.attempt -= 1;
+                        }
                         requeued.push(JobId(*id));
                     }
                 }
