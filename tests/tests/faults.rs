@@ -439,3 +439,50 @@ fn a_restart_with_10000_queued_jobs_is_quick_and_small() {
     daemon.stop();
     daemon.assert_invariants(&ids);
 }
+
+/// SIGHUP does not stop the daemon; a client that hangs up before its answer does not
+/// hurt it (SIGPIPE); a payload over the limit or not JSON is refused and nothing is
+/// written.
+#[test]
+fn sighup_a_vanishing_client_and_bad_payloads_leave_the_daemon_whole() {
+    use jobvisor_protocol::control::{ErrorCode, Request, Response};
+    let mut daemon = Daemon::start("workers = 1\npayload_limit = \"1MiB\"", &[("echo", ECHO)]);
+    daemon.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(daemon.status().workers.len() == 1, "alive after SIGHUP");
+
+    // A client that sends a request and closes without reading the answer.
+    for _ in 0..20 {
+        let stream = std::os::unix::net::UnixStream::connect(daemon.socket()).expect("connect");
+        let mut transport = jobvisor_protocol::BlockingTransport::new(stream);
+        transport
+            .handshake(
+                jobvisor_protocol::Role::Client,
+                jobvisor_protocol::Role::Supervisor,
+            )
+            .expect("handshake");
+        transport.send(&Request::Status).expect("send");
+        drop(transport);
+    }
+
+    let jobs_before = daemon.count_in_state("available") + daemon.count_in_state("completed");
+    let big = format!(r#"{{"blob":"{}"}}"#, "x".repeat(2 * 1024 * 1024));
+    for (what, payload) in [("2 MiB", big.as_str()), ("not JSON", "{nope")] {
+        match daemon.request(&Request::Enqueue(job("echo", payload))) {
+            Response::Error(error) => {
+                println!("{what} payload: {:?}: {}", error.code, error.message);
+                assert_eq!(error.code, ErrorCode::BadRequest, "{what}");
+            }
+            other => panic!("{what} payload accepted: {other:?}"),
+        }
+    }
+    let total: i64 = daemon
+        .db()
+        .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(total, jobs_before, "a refused enqueue wrote nothing");
+    let id = daemon.enqueue(job("echo", "{}"));
+    wait_completed(&daemon, &[id], Duration::from_secs(20));
+    daemon.stop();
+    daemon.assert_invariants(&[id]);
+}
