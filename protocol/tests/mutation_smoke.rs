@@ -1,40 +1,30 @@
-//! A deterministic, fast stand-in for the cargo-fuzz target, run with the normal test
-//! suite: valid frame streams are mutated by a seeded generator and fed to both
-//! decoders, which must agree and never panic (see `common/exercise.rs`).
+//! A deterministic, fast stand-in for the cargo-fuzz targets, run with the normal test
+//! suite: valid frame streams (worker and control) are mutated by a seeded generator and
+//! fed to both decoders, which must agree and never panic (see `common/exercise.rs`).
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use common::exercise::{Rng, Tally, exercise};
-use jobvisor_protocol::{DEFAULT_MAX_FRAME_LEN, encode_frame};
+use std::collections::BTreeSet;
+
+use common::exercise::{Rng, Tally, exercise, exercise_control};
+use jobvisor_protocol::DEFAULT_MAX_FRAME_LEN;
 
 const ITERATIONS: u64 = 4000;
+const CONTROL_ITERATIONS: u64 = 2000;
 
 fn corpus() -> Vec<Vec<u8>> {
-    let (to, from, hellos) = common::samples();
-    let mut streams = Vec::new();
-    for m in &to {
-        let mut s = Vec::new();
-        encode_frame(m, &mut s).unwrap();
-        streams.push(s);
-    }
-    for m in &from {
-        let mut s = Vec::new();
-        encode_frame(m, &mut s).unwrap();
-        streams.push(s);
-    }
-    let mut conversation = Vec::new();
-    encode_frame(&hellos[0], &mut conversation).unwrap();
-    for m in &from {
-        encode_frame(m, &mut conversation).unwrap();
-    }
-    streams.push(conversation);
-    let mut all_to = Vec::new();
-    for m in &to {
-        encode_frame(m, &mut all_to).unwrap();
-    }
-    streams.push(all_to);
-    streams
+    common::worker_streams()
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect()
+}
+
+fn control_corpus() -> Vec<Vec<u8>> {
+    common::control_streams()
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect()
 }
 
 /// Bytes that tend to matter to bincode: varint markers, enum tags, UTF-8 edges.
@@ -111,4 +101,44 @@ fn unmutated_corpus_decodes_cleanly() {
         let tally = exercise(&stream, 1, DEFAULT_MAX_FRAME_LEN);
         assert!(tally.messages > 0, "{tally:?}");
     }
+}
+
+#[test]
+fn mutated_control_frames_never_panic_and_decoders_agree() {
+    let corpus = control_corpus();
+    let mut rng = Rng::new(0x636f_6e74_726f_6c00); // "control"
+    let mut tally = Tally::default();
+    for i in 0..CONTROL_ITERATIONS {
+        let mut data = corpus[rng.below(corpus.len())].clone();
+        mutate(&mut data, &mut rng);
+        let max_len = [DEFAULT_MAX_FRAME_LEN, 64, 1024][rng.below(3)];
+        tally.merge(exercise_control(&data, i, max_len));
+    }
+    println!("{tally:?}");
+    assert!(tally.messages > 1000, "{tally:?}");
+    assert!(tally.clean_ends > 100, "{tally:?}");
+    assert!(tally.decode_errors > 1000, "{tally:?}");
+    assert!(tally.too_large > 100, "{tally:?}");
+    assert!(tally.truncated > 100, "{tally:?}");
+}
+
+#[test]
+fn unmutated_control_corpus_decodes_cleanly() {
+    for stream in control_corpus() {
+        let tally = exercise_control(&stream, 1, DEFAULT_MAX_FRAME_LEN);
+        assert!(tally.messages > 0, "{tally:?}");
+    }
+}
+
+#[test]
+fn control_samples_hold_every_request_variant() {
+    let (requests, _) = common::control_samples();
+    let sampled: BTreeSet<&str> = requests.iter().map(common::request_variant).collect();
+    let all: BTreeSet<&str> = common::REQUEST_VARIANTS.into_iter().collect();
+    assert_eq!(sampled, all);
+    assert_eq!(
+        all.len(),
+        common::REQUEST_VARIANTS.len(),
+        "a name is listed twice"
+    );
 }

@@ -1,8 +1,11 @@
-//! The decoder oracle shared by the mutation smoke test and the cargo-fuzz target: any
-//! byte string, fed to the incremental [`FrameReader`] in arbitrary pieces and to the
-//! blocking [`read_frame`] through short, interrupted reads, must give the same
-//! sequence of messages and errors, without panicking, and every message decoded must
-//! round-trip through the encoder.
+//! The decoder oracle shared by the mutation smoke test, the seed smoke test and the
+//! cargo-fuzz targets: any byte string, fed to the incremental [`FrameReader`] in
+//! arbitrary pieces and to the blocking [`read_frame`] through short, interrupted reads,
+//! must give the same sequence of messages and errors, without panicking, and every
+//! message decoded must round-trip through the encoder.
+//!
+//! [`frame_decoder_input`] and [`control_decoder_input`] are the fuzz targets' bodies,
+//! input layout included, so a seed file means the same thing to a test as to the fuzzer.
 //!
 //! Only `std`, `serde` and `jobvisor_protocol` may be used here: the fuzz crate
 //! includes this file by path.
@@ -11,8 +14,11 @@
 use std::fmt::Debug;
 use std::io::{self, Read};
 
+use jobvisor_protocol::control::{Request, Response};
 use jobvisor_protocol::worker::{FromWorker, ToWorker};
-use jobvisor_protocol::{FrameError, FrameReader, Hello, decode_body, encode_frame, read_frame};
+use jobvisor_protocol::{
+    DEFAULT_MAX_FRAME_LEN, FrameError, FrameReader, Hello, decode_body, encode_frame, read_frame,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -92,14 +98,25 @@ fn unexpected(e: &FrameError) -> bool {
     )
 }
 
-/// Feeds `data` to a [`FrameReader`] in pieces whose sizes come from `rng`.
-pub fn via_frame_reader<T: DeserializeOwned>(
+/// A frame of a conversation: the peer's opening [`Hello`], or a message after it.
+#[derive(Debug, PartialEq)]
+pub enum Said<T> {
+    Hello(Hello),
+    Msg(T),
+}
+
+/// Feeds `data` to a [`FrameReader`] in pieces whose sizes come from `rng`; `next`
+/// decodes one frame, given how many frames were consumed before it (decoded or not: a
+/// frame that fails to decode is consumed whole).
+fn frame_reader_steps<M>(
     data: &[u8],
     rng: &mut Rng,
     max_len: usize,
-) -> Vec<Step<T>> {
+    mut next: impl FnMut(&mut FrameReader, usize) -> Result<Option<M>, FrameError>,
+) -> Vec<Step<M>> {
     let mut reader = FrameReader::new(max_len);
     let mut steps = Vec::new();
+    let mut frames = 0;
     let mut rest = data;
     loop {
         if !rest.is_empty() {
@@ -108,8 +125,11 @@ pub fn via_frame_reader<T: DeserializeOwned>(
             rest = &rest[n..];
         }
         loop {
-            match reader.next_frame::<T>() {
-                Ok(Some(msg)) => steps.push(Step::Msg(msg)),
+            match next(&mut reader, frames) {
+                Ok(Some(msg)) => {
+                    frames += 1;
+                    steps.push(Step::Msg(msg));
+                }
                 Ok(None) => break,
                 Err(e) => {
                     assert!(!unexpected(&e), "unexpected error {e:?}");
@@ -118,6 +138,7 @@ pub fn via_frame_reader<T: DeserializeOwned>(
                     if !go_on {
                         return steps;
                     }
+                    frames += 1;
                 }
             }
         }
@@ -131,13 +152,22 @@ pub fn via_frame_reader<T: DeserializeOwned>(
     }
 }
 
-/// Reads `data` with [`read_frame`] through short, interrupted reads.
-pub fn via_read_frame<T: DeserializeOwned>(data: &[u8], seed: u64, max_len: usize) -> Vec<Step<T>> {
+/// Reads `data` through short, interrupted reads; `read` reads one frame, given how many
+/// frames were consumed before it.
+fn read_frame_steps<M>(
+    data: &[u8],
+    seed: u64,
+    mut read: impl FnMut(&mut ShortReader<'_>, usize) -> Result<Option<M>, FrameError>,
+) -> Vec<Step<M>> {
     let mut input = ShortReader::new(data, seed, 7);
     let mut steps = Vec::new();
+    let mut frames = 0;
     loop {
-        match read_frame::<T, _>(&mut input, max_len) {
-            Ok(Some(msg)) => steps.push(Step::Msg(msg)),
+        match read(&mut input, frames) {
+            Ok(Some(msg)) => {
+                frames += 1;
+                steps.push(Step::Msg(msg));
+            }
             Ok(None) => {
                 steps.push(Step::End);
                 return steps;
@@ -149,9 +179,56 @@ pub fn via_read_frame<T: DeserializeOwned>(data: &[u8], seed: u64, max_len: usiz
                 if !go_on {
                     return steps;
                 }
+                frames += 1;
             }
         }
     }
+}
+
+/// Feeds `data`, a stream of `T` frames, to a [`FrameReader`] in pieces whose sizes come
+/// from `rng`.
+pub fn via_frame_reader<T: DeserializeOwned>(
+    data: &[u8],
+    rng: &mut Rng,
+    max_len: usize,
+) -> Vec<Step<T>> {
+    frame_reader_steps(data, rng, max_len, |reader, _| reader.next_frame::<T>())
+}
+
+/// Reads `data`, a stream of `T` frames, with [`read_frame`] through short, interrupted
+/// reads.
+pub fn via_read_frame<T: DeserializeOwned>(data: &[u8], seed: u64, max_len: usize) -> Vec<Step<T>> {
+    read_frame_steps(data, seed, |input, _| read_frame::<T, _>(input, max_len))
+}
+
+/// Like [`via_frame_reader`] for a conversation: a [`Hello`] frame, then `T` frames.
+pub fn conversation_via_frame_reader<T: DeserializeOwned>(
+    data: &[u8],
+    rng: &mut Rng,
+    max_len: usize,
+) -> Vec<Step<Said<T>>> {
+    frame_reader_steps(data, rng, max_len, |reader, frames| {
+        if frames == 0 {
+            Ok(reader.next_frame::<Hello>()?.map(Said::Hello))
+        } else {
+            Ok(reader.next_frame::<T>()?.map(Said::Msg))
+        }
+    })
+}
+
+/// Like [`via_read_frame`] for a conversation: a [`Hello`] frame, then `T` frames.
+pub fn conversation_via_read_frame<T: DeserializeOwned>(
+    data: &[u8],
+    seed: u64,
+    max_len: usize,
+) -> Vec<Step<Said<T>>> {
+    read_frame_steps(data, seed, |input, frames| {
+        if frames == 0 {
+            Ok(read_frame::<Hello, _>(input, max_len)?.map(Said::Hello))
+        } else {
+            Ok(read_frame::<T, _>(input, max_len)?.map(Said::Msg))
+        }
+    })
 }
 
 /// What the decoders saw, so a caller can check its inputs reach every path.
@@ -186,6 +263,17 @@ impl Tally {
     }
 }
 
+/// A decoded message must encode, and decode back to itself.
+fn check_round_trip<T>(msg: &T)
+where
+    T: DeserializeOwned + Serialize + PartialEq + Debug,
+{
+    let mut frame = Vec::new();
+    encode_frame(msg, &mut frame).expect("a decoded message re-encodes");
+    let again: T = decode_body(&frame[4..]).expect("a re-encoded message decodes");
+    assert_eq!(&again, msg, "re-encoding changed the message");
+}
+
 fn check_type<T>(data: &[u8], seed: u64, max_len: usize, tally: &mut Tally)
 where
     T: DeserializeOwned + Serialize + PartialEq + Debug,
@@ -197,19 +285,73 @@ where
     tally.add(&incremental);
     for step in &incremental {
         if let Step::Msg(msg) = step {
-            let mut frame = Vec::new();
-            encode_frame(msg, &mut frame).expect("a decoded message re-encodes");
-            let again: T = decode_body(&frame[4..]).expect("a re-encoded message decodes");
-            assert_eq!(&again, msg, "re-encoding changed the message");
+            check_round_trip(msg);
         }
     }
 }
 
-/// Decodes `data` as a stream of each message type with both decoders.
+/// [`check_type`] for a conversation: a [`Hello`] frame, then `T` frames.
+fn check_conversation<T>(data: &[u8], seed: u64, max_len: usize, tally: &mut Tally)
+where
+    T: DeserializeOwned + Serialize + PartialEq + Debug,
+{
+    let mut rng = Rng::new(seed);
+    let incremental = conversation_via_frame_reader::<T>(data, &mut rng, max_len);
+    let blocking = conversation_via_read_frame::<T>(data, seed, max_len);
+    assert_eq!(incremental, blocking, "decoders disagree");
+    tally.add(&incremental);
+    for step in &incremental {
+        match step {
+            Step::Msg(Said::Hello(hello)) => check_round_trip(hello),
+            Step::Msg(Said::Msg(msg)) => check_round_trip(msg),
+            Step::Err(_) | Step::End => {}
+        }
+    }
+}
+
+/// Decodes `data` as a stream of each worker message type with both decoders.
 pub fn exercise(data: &[u8], seed: u64, max_len: usize) -> Tally {
     let mut tally = Tally::default();
     check_type::<ToWorker>(data, seed, max_len, &mut tally);
     check_type::<FromWorker>(data, seed, max_len, &mut tally);
     check_type::<Hello>(data, seed, max_len, &mut tally);
     tally
+}
+
+/// Decodes `data` with both decoders as a client's side of a control connection (a
+/// [`Hello`], then [`Request`]s) and as a stream of [`Response`]s.
+pub fn exercise_control(data: &[u8], seed: u64, max_len: usize) -> Tally {
+    let mut tally = Tally::default();
+    check_conversation::<Request>(data, seed, max_len, &mut tally);
+    check_type::<Response>(data, seed, max_len, &mut tally);
+    tally
+}
+
+/// The fuzz targets' input layout: byte 0 picks the body cap (small caps make `TooLarge`
+/// reachable), byte 1 seeds how the input is split; the rest is the stream. `None` for
+/// an input too short to hold the two bytes.
+pub fn split_input(data: &[u8]) -> Option<(usize, u64, &[u8])> {
+    let (cap, seed, stream) = match data {
+        [cap, seed, stream @ ..] => (*cap, *seed, stream),
+        _ => return None,
+    };
+    let max_len = match cap % 4 {
+        0 => DEFAULT_MAX_FRAME_LEN,
+        1 => 16,
+        2 => 256,
+        _ => 4096,
+    };
+    Some((max_len, u64::from(seed), stream))
+}
+
+/// One input of the `frame_decoder` fuzz target.
+pub fn frame_decoder_input(data: &[u8]) -> Option<Tally> {
+    let (max_len, seed, stream) = split_input(data)?;
+    Some(exercise(stream, seed, max_len))
+}
+
+/// One input of the `control_decoder` fuzz target.
+pub fn control_decoder_input(data: &[u8]) -> Option<Tally> {
+    let (max_len, seed, stream) = split_input(data)?;
+    Some(exercise_control(stream, seed, max_len))
 }

@@ -5,12 +5,19 @@
 
 pub mod exercise;
 
+use jobvisor_protocol::control::{
+    AttemptView, ControlError, DrainReport, EnqueueJob, ErrorCode, Event, EventKind, JobQuery,
+    JobSummary, JobView, QueueStatus, QueueView, Request, Response, ScheduleDetailView,
+    ScheduleRunView, ScheduleSpec, ScheduleView, ScriptSummary, ScriptView, StatusReport,
+    WorkerStatus,
+};
 use jobvisor_protocol::worker::{
     ErrorKind, FromWorker, Isolation, JobError, JobLimits, JobStats, LogLevel, Outcome, RunJob,
     ScriptRef, ToWorker,
 };
-use jobvisor_protocol::{Hello, Role};
+use jobvisor_protocol::{Hello, Role, encode_frame};
 use proptest::prelude::*;
+use serde::Serialize;
 
 /// Any text, newlines and non-ASCII included, sometimes empty.
 pub fn text() -> impl Strategy<Value = String> {
@@ -273,4 +280,445 @@ pub fn samples() -> (Vec<ToWorker>, Vec<FromWorker>, Vec<Hello>) {
     ];
     let hellos = vec![Hello::ours(Role::Worker), Hello::ours(Role::Supervisor)];
     (to, from, hellos)
+}
+
+/// Every [`Request`] variant's name, in declaration order.
+pub const REQUEST_VARIANTS: [&str; 21] = [
+    "Status",
+    "Enqueue",
+    "WaitJob",
+    "AddScript",
+    "ListScripts",
+    "ShowScript",
+    "ListJobs",
+    "ShowJob",
+    "RetryJob",
+    "CancelJob",
+    "ListQueues",
+    "SetQueuePaused",
+    "Restart",
+    "Drain",
+    "Follow",
+    "ListSchedules",
+    "ShowSchedule",
+    "AddSchedule",
+    "SetScheduleEnabled",
+    "RemoveSchedule",
+    "RunSchedule",
+];
+
+/// The name of a request's variant. The match has no catch-all arm: a new variant does
+/// not build until it is named here, in [`REQUEST_VARIANTS`] and in [`control_samples`].
+pub fn request_variant(request: &Request) -> &'static str {
+    match request {
+        Request::Status => "Status",
+        Request::Enqueue(_) => "Enqueue",
+        Request::WaitJob { .. } => "WaitJob",
+        Request::AddScript { .. } => "AddScript",
+        Request::ListScripts => "ListScripts",
+        Request::ShowScript { .. } => "ShowScript",
+        Request::ListJobs(_) => "ListJobs",
+        Request::ShowJob { .. } => "ShowJob",
+        Request::RetryJob { .. } => "RetryJob",
+        Request::CancelJob { .. } => "CancelJob",
+        Request::ListQueues => "ListQueues",
+        Request::SetQueuePaused { .. } => "SetQueuePaused",
+        Request::Restart { .. } => "Restart",
+        Request::Drain => "Drain",
+        Request::Follow => "Follow",
+        Request::ListSchedules => "ListSchedules",
+        Request::ShowSchedule { .. } => "ShowSchedule",
+        Request::AddSchedule(_) => "AddSchedule",
+        Request::SetScheduleEnabled { .. } => "SetScheduleEnabled",
+        Request::RemoveSchedule { .. } => "RemoveSchedule",
+        Request::RunSchedule { .. } => "RunSchedule",
+    }
+}
+
+fn job_summary() -> JobSummary {
+    JobSummary {
+        id: 7,
+        queue: "mail".into(),
+        script: "send".into(),
+        state: "discarded".into(),
+        priority: -3,
+        attempt: 2,
+        max_attempts: 2,
+        run_at_ms: 1_700_000_000_000,
+        created_at_ms: 1_699_999_999_000,
+        finished_at_ms: Some(1_700_000_000_500),
+        last_outcome: Some("timeout".into()),
+        last_error: Some("TimeoutError: deadline of 1000 ms exceeded".into()),
+    }
+}
+
+fn schedule_view() -> ScheduleView {
+    ScheduleView {
+        name: "nightly".into(),
+        script: "report".into(),
+        timing: "cron 0 2 * * * (Europe/Berlin)".into(),
+        queue: "default".into(),
+        overlap: "skip".into(),
+        enabled: false,
+        disabled_reason: Some("disabled after 5 consecutive failed runs".into()),
+        failure_streak: 5,
+        disable_after_failures: 5,
+        next_run_at_ms: None,
+        last_run_at_ms: Some(1_700_000_000_000),
+        last_outcome: Some("discarded (js_error)".into()),
+        source: "config".into(),
+        last_skip: None,
+    }
+}
+
+/// Fixed, valid control messages: every [`Request`] variant (some twice, with optional
+/// fields set and unset) and a response of every shape (seeds for the mutation test and
+/// the `control_decoder` fuzz target).
+pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
+    let requests = vec![
+        Request::Status,
+        Request::Enqueue(EnqueueJob {
+            script: "poll".into(),
+            payload: r#"{"url":"https://example.invalid","note":"é"}"#.into(),
+            queue: Some("mail".into()),
+            priority: Some(-1),
+            delay_ms: Some(5_000),
+            run_at_ms: Some(1_700_000_000_000),
+            max_attempts: Some(3),
+            timeout_ms: Some(1_000),
+            unique_key: Some("poll:42".into()),
+        }),
+        Request::Enqueue(EnqueueJob {
+            script: "poll".into(),
+            payload: "{}".into(),
+            ..EnqueueJob::default()
+        }),
+        Request::WaitJob { id: 42 },
+        Request::AddScript {
+            name: "poll".into(),
+            source: "export default (p) => p.url;".into(),
+        },
+        Request::ListScripts,
+        Request::ShowScript {
+            name: "poll".into(),
+        },
+        Request::ListJobs(JobQuery {
+            state: Some("running".into()),
+            queue: Some("mail".into()),
+            script: Some("poll".into()),
+            limit: 50,
+        }),
+        Request::ListJobs(JobQuery::default()),
+        Request::ShowJob { id: i64::MAX },
+        Request::RetryJob { id: 3 },
+        Request::CancelJob { id: -1 },
+        Request::ListQueues,
+        Request::SetQueuePaused {
+            queue: "mail".into(),
+            paused: true,
+        },
+        Request::Restart {
+            worker: Some(1),
+            force: true,
+        },
+        Request::Restart {
+            worker: None,
+            force: false,
+        },
+        Request::Drain,
+        Request::Follow,
+        Request::ListSchedules,
+        Request::ShowSchedule {
+            name: "nightly".into(),
+        },
+        Request::AddSchedule(ScheduleSpec {
+            name: "nightly".into(),
+            script: "report".into(),
+            payload: Some(r#"{"days":1}"#.into()),
+            every_ms: None,
+            cron: Some("0 2 * * *".into()),
+            timezone: Some("Europe/Berlin".into()),
+            queue: Some("reports".into()),
+            priority: Some(2),
+            timeout_ms: Some(60_000),
+            max_attempts: Some(2),
+            jitter_ms: Some(500),
+            overlap: Some("queue".into()),
+            catch_up: Some("skip".into()),
+            disable_after_failures: Some(5),
+        }),
+        Request::AddSchedule(ScheduleSpec {
+            name: "tick".into(),
+            script: "ping".into(),
+            every_ms: Some(60_000),
+            ..ScheduleSpec::default()
+        }),
+        Request::SetScheduleEnabled {
+            name: "nightly".into(),
+            enabled: false,
+        },
+        Request::RemoveSchedule {
+            name: "nightly".into(),
+        },
+        Request::RunSchedule {
+            name: "nightly".into(),
+        },
+    ];
+    let responses = vec![
+        Response::Status(StatusReport {
+            pid: 4242,
+            version: "0.1.0".into(),
+            uptime_ms: 86_400_000,
+            epoch: 3,
+            limiter: "cgroup v2 memory.max".into(),
+            store_path: "/var/lib/jobvisor/jobvisor.db".into(),
+            store_bytes: 1 << 20,
+            draining: false,
+            workers: vec![
+                WorkerStatus {
+                    id: 0,
+                    pid: Some(4243),
+                    state: "busy".into(),
+                    job: Some(42),
+                    jobs_done: 7,
+                    rss_bytes: Some(50 << 20),
+                    restarts: 1,
+                    degraded_reason: None,
+                },
+                WorkerStatus {
+                    id: 1,
+                    pid: None,
+                    state: "degraded".into(),
+                    job: None,
+                    jobs_done: 0,
+                    rss_bytes: None,
+                    restarts: 9,
+                    degraded_reason: Some("crashed 5 times in 60 s".into()),
+                },
+            ],
+            queues: vec![QueueStatus {
+                queue: "default".into(),
+                paused: false,
+                counts: vec![("completed".into(), 10), ("running".into(), 1)],
+            }],
+            completed_last_minute: 11,
+            degraded: vec!["store write failed 3s ago: disk is full".to_owned()],
+        }),
+        Response::Enqueued {
+            id: 42,
+            duplicate: false,
+        },
+        Response::ScriptAdded {
+            name: "poll".into(),
+            hash: "ab12cd34".into(),
+            created: true,
+        },
+        Response::Scripts(vec![ScriptSummary {
+            name: "poll".into(),
+            hash: "ab12cd34".into(),
+            created_at_ms: 1_700_000_000_000,
+            source_bytes: 28,
+            versions: 2,
+        }]),
+        Response::Script(ScriptView {
+            name: "poll".into(),
+            hash: "ab12cd34".into(),
+            created_at_ms: 1_700_000_000_000,
+            source: "export default (p) => p.url;".into(),
+            versions: vec![
+                ("ab12cd34".into(), 1_700_000_000_000, true),
+                ("99ff00aa".into(), 1_600_000_000_000, false),
+            ],
+        }),
+        Response::Jobs(vec![job_summary()]),
+        Response::Job(Box::new(JobView {
+            summary: job_summary(),
+            script_hash: "ab12cd34".into(),
+            payload: "{}".into(),
+            result: None,
+            unique_key: Some("poll:42".into()),
+            timeout_ms: Some(1_000),
+            attempts: vec![AttemptView {
+                attempt: 1,
+                outcome: "oom".into(),
+                worker_pid: Some(4243),
+                started_at_ms: Some(1_700_000_000_000),
+                finished_at_ms: 1_700_000_000_900,
+                duration_ms: Some(900),
+                cpu_ms: None,
+                peak_memory_bytes: Some(134_217_728),
+                error_name: Some("OutOfMemory".into()),
+                error_message: Some("memory limit of 128 MiB exceeded".into()),
+                error_stack: None,
+                logs: "{\"level\":\"info\",\"text\":\"x\"}\n".into(),
+                logs_truncated: true,
+            }],
+        })),
+        Response::Retried {
+            id: 3,
+            max_attempts: 4,
+        },
+        Response::Cancelled {
+            id: 42,
+            was_running: true,
+        },
+        Response::Queues(vec![QueueView {
+            queue: "mail".into(),
+            paused: true,
+            concurrency: Some(2),
+            running: 1,
+        }]),
+        Response::QueuePaused {
+            queue: "mail".into(),
+            paused: false,
+        },
+        Response::Restarting {
+            workers: vec![0, 1, 300],
+        },
+        Response::Drained(DrainReport {
+            finished: 1,
+            requeued: 2,
+            duration_ms: 3_000,
+        }),
+        Response::Following,
+        Response::Event(Event {
+            at_ms: 1_700_000_000_000,
+            kind: EventKind::JobStarted {
+                job: 42,
+                attempt: 1,
+                worker: 0,
+                script: "poll".into(),
+            },
+        }),
+        Response::Event(Event {
+            at_ms: 1_700_000_000_900,
+            kind: EventKind::JobEnded {
+                job: 42,
+                attempt: 1,
+                worker: 0,
+                outcome: "failed".into(),
+                duration_ms: 900,
+                error: Some("TypeError: x is not a function".into()),
+            },
+        }),
+        Response::Event(Event {
+            at_ms: 1,
+            kind: EventKind::Console {
+                job: 42,
+                attempt: 1,
+                level: "warn".into(),
+                text: "polling é".into(),
+            },
+        }),
+        Response::Event(Event {
+            at_ms: 2,
+            kind: EventKind::Worker {
+                worker: 1,
+                state: "backoff".into(),
+                pid: None,
+            },
+        }),
+        Response::Event(Event {
+            at_ms: 3,
+            kind: EventKind::Lagged { missed: 9 },
+        }),
+        Response::Schedules(vec![schedule_view()]),
+        Response::Schedule(Box::new(ScheduleDetailView {
+            schedule: schedule_view(),
+            payload: "{}".into(),
+            runs: vec![ScheduleRunView {
+                job: 42,
+                slot_ms: Some(1_700_000_000_000),
+                state: "completed".into(),
+                last_outcome: Some("completed".into()),
+                last_error: None,
+                created_at_ms: 1_700_000_000_000,
+                finished_at_ms: Some(1_700_000_000_900),
+            }],
+        })),
+        Response::ScheduleSaved {
+            name: "nightly".into(),
+            created: true,
+            next_run_at_ms: Some(1_700_000_000_000),
+        },
+        Response::ScheduleChanged {
+            name: "nightly".into(),
+            change: "enabled".into(),
+        },
+        Response::ScheduleFired {
+            name: "nightly".into(),
+            job: 43,
+        },
+        Response::Error(ControlError {
+            code: ErrorCode::NotFound,
+            message: "no script named \"poll\"".into(),
+        }),
+        Response::Error(ControlError {
+            code: ErrorCode::Draining,
+            message: "the daemon is draining".into(),
+        }),
+    ];
+    (requests, responses)
+}
+
+/// `msgs` encoded as one stream of frames.
+pub fn encode_stream<T: Serialize>(msgs: &[T]) -> Vec<u8> {
+    let mut stream = Vec::new();
+    for m in msgs {
+        encode_frame(m, &mut stream).expect("a sample encodes");
+    }
+    stream
+}
+
+/// Valid worker streams built from [`samples`], each with a short name: every message
+/// alone, a worker's conversation (its hello, then every `FromWorker`) and every
+/// `ToWorker` in a row.
+pub fn worker_streams() -> Vec<(String, Vec<u8>)> {
+    let (to, from, hellos) = samples();
+    let mut streams = Vec::new();
+    for (i, m) in to.iter().enumerate() {
+        streams.push((
+            format!("to-worker-{i}"),
+            encode_stream(std::slice::from_ref(m)),
+        ));
+    }
+    for (i, m) in from.iter().enumerate() {
+        streams.push((
+            format!("from-worker-{i}"),
+            encode_stream(std::slice::from_ref(m)),
+        ));
+    }
+    let mut conversation = encode_stream(&hellos[..1]);
+    conversation.extend(encode_stream(&from));
+    streams.push(("worker-conversation".into(), conversation));
+    streams.push(("to-worker-all".into(), encode_stream(&to)));
+    streams
+}
+
+/// Valid control streams built from [`control_samples`], each with a short name: a
+/// client's hello followed by each request, then by every request in a row; each
+/// response alone, and every response in a row.
+pub fn control_streams() -> Vec<(String, Vec<u8>)> {
+    let (requests, responses) = control_samples();
+    let hello = encode_stream(&[Hello::ours(Role::Client)]);
+    let mut streams = Vec::new();
+    for (i, r) in requests.iter().enumerate() {
+        let mut stream = hello.clone();
+        stream.extend(encode_stream(std::slice::from_ref(r)));
+        streams.push((format!("request-{i:02}-{}", request_variant(r)), stream));
+    }
+    let mut all = hello;
+    all.extend(encode_stream(&requests));
+    streams.push(("request-all".into(), all));
+    for (i, r) in responses.iter().enumerate() {
+        let debug = format!("{r:?}");
+        let variant: String = debug
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect();
+        let name = format!("response-{i:02}-{variant}");
+        streams.push((name, encode_stream(std::slice::from_ref(r))));
+    }
+    streams.push(("response-all".into(), encode_stream(&responses)));
+    streams
 }
