@@ -67,7 +67,13 @@ pub enum Request {
     RunSchedule {
         name: String,
     },
+    /// Enqueue several jobs in one transaction: all are accepted or none (at most
+    /// [`MAX_ENQUEUE_BATCH`]).
+    EnqueueBatch(Vec<EnqueueJob>),
 }
+
+/// Most jobs one `EnqueueBatch` may carry.
+pub const MAX_ENQUEUE_BATCH: usize = 10_000;
 
 /// A schedule as the CLI defines it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -172,6 +178,16 @@ pub enum Response {
         job: i64,
     },
     Error(ControlError),
+    /// The answer to `EnqueueBatch`, one entry per job in request order.
+    EnqueuedBatch(Vec<EnqueuedJob>),
+}
+
+/// One job of an `EnqueueBatch`: its id, and whether its unique key matched an existing
+/// job (then the id is that job's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnqueuedJob {
+    pub id: i64,
+    pub duplicate: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -432,3 +432,59 @@ fn bad_config_is_refused_with_the_key_named() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("wrokers"), "{stderr}");
 }
+
+#[test]
+fn a_batch_enqueue_is_all_or_nothing() {
+    use jobvisor_protocol::control::{ErrorCode, MAX_ENQUEUE_BATCH, Request, Response};
+    let mut daemon = Daemon::start("workers = 2", &[("trivial", TRIVIAL)]);
+    let batch: Vec<EnqueueJob> = (0..300)
+        .map(|i| job("trivial", &format!(r#"{{"a":{i},"b":1}}"#)))
+        .collect();
+    let ids: Vec<i64> = match daemon.request(&Request::EnqueueBatch(batch)) {
+        Response::EnqueuedBatch(jobs) => jobs.iter().map(|j| j.id).collect(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(ids.len(), 300);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids in request order");
+    // One bad job refuses the whole batch, naming it.
+    let mut bad: Vec<EnqueueJob> = (0..5).map(|_| job("trivial", "{}")).collect();
+    bad[3].script = "nope".to_owned();
+    match daemon.request(&Request::EnqueueBatch(bad)) {
+        Response::Error(error) => {
+            assert_eq!(error.code, ErrorCode::NotFound);
+            assert!(
+                error.message.contains("job 3 of the batch"),
+                "{}",
+                error.message
+            );
+            assert!(
+                error.message.contains("nothing was enqueued"),
+                "{}",
+                error.message
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let too_many = vec![job("trivial", "{}"); MAX_ENQUEUE_BATCH + 1];
+    match daemon.request(&Request::EnqueueBatch(too_many)) {
+        Response::Error(error) => {
+            assert_eq!(error.code, ErrorCode::BadRequest);
+            assert!(
+                error.message.contains("above the limit"),
+                "{}",
+                error.message
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    daemon.wait_for("the batch completed", Duration::from_secs(60), || {
+        daemon.count_in_state("completed") == 300
+    });
+    let total: i64 = daemon
+        .db()
+        .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(total, 300, "the refused batches wrote nothing");
+    daemon.stop();
+    daemon.assert_invariants(&ids);
+}

@@ -6,8 +6,8 @@
 pub mod exercise;
 
 use jobvisor_protocol::control::{
-    AttemptView, ControlError, DrainReport, EnqueueJob, ErrorCode, Event, EventKind, JobQuery,
-    JobSummary, JobView, QueueStatus, QueueView, Request, Response, ScheduleDetailView,
+    AttemptView, ControlError, DrainReport, EnqueueJob, EnqueuedJob, ErrorCode, Event, EventKind,
+    JobQuery, JobSummary, JobView, QueueStatus, QueueView, Request, Response, ScheduleDetailView,
     ScheduleRunView, ScheduleSpec, ScheduleView, ScriptSummary, ScriptView, StatusReport,
     WorkerStatus,
 };
@@ -283,7 +283,7 @@ pub fn samples() -> (Vec<ToWorker>, Vec<FromWorker>, Vec<Hello>) {
 }
 
 /// Every [`Request`] variant's name, in declaration order.
-pub const REQUEST_VARIANTS: [&str; 21] = [
+pub const REQUEST_VARIANTS: [&str; 22] = [
     "Status",
     "Enqueue",
     "WaitJob",
@@ -305,6 +305,7 @@ pub const REQUEST_VARIANTS: [&str; 21] = [
     "SetScheduleEnabled",
     "RemoveSchedule",
     "RunSchedule",
+    "EnqueueBatch",
 ];
 
 /// The name of a request's variant. The match has no catch-all arm: a new variant does
@@ -332,6 +333,7 @@ pub fn request_variant(request: &Request) -> &'static str {
         Request::SetScheduleEnabled { .. } => "SetScheduleEnabled",
         Request::RemoveSchedule { .. } => "RemoveSchedule",
         Request::RunSchedule { .. } => "RunSchedule",
+        Request::EnqueueBatch(_) => "EnqueueBatch",
     }
 }
 
@@ -463,6 +465,19 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
         Request::RunSchedule {
             name: "nightly".into(),
         },
+        Request::EnqueueBatch(vec![
+            EnqueueJob {
+                script: "poll".into(),
+                payload: "{\"page\":1}".into(),
+                ..EnqueueJob::default()
+            },
+            EnqueueJob {
+                script: "poll".into(),
+                payload: "{\"page\":2}".into(),
+                unique_key: Some("page-2".into()),
+                ..EnqueueJob::default()
+            },
+        ]),
     ];
     let responses = vec![
         Response::Status(StatusReport {
@@ -657,6 +672,16 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
             code: ErrorCode::Draining,
             message: "the daemon is draining".into(),
         }),
+        Response::EnqueuedBatch(vec![
+            EnqueuedJob {
+                id: 44,
+                duplicate: false,
+            },
+            EnqueuedJob {
+                id: 12,
+                duplicate: true,
+            },
+        ]),
     ];
     (requests, responses)
 }

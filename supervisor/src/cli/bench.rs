@@ -9,10 +9,11 @@
 //! - every run starts a fresh daemon on a fresh state directory (`workers = K`,
 //!   `synchronous = "full"`, default logging), waits until all workers are idle, runs
 //!   `max(4, 2K)` warm-up jobs, then measures; medians are over the runs;
-//! - burst: N enqueues spread over `--connections` connections, each pipelined (a writer
-//!   thread sends every frame, a reader thread takes the answers). The daemon answers the
-//!   requests of one connection one at a time, after each commit, so the connections are
-//!   what lets its group commit batch enqueues. The clock runs from the first frame sent
+//! - burst: N jobs enqueued in `EnqueueBatch` requests of `--batch` jobs (the bulk
+//!   enqueue a producer of many jobs uses), spread over `--connections` connections, each
+//!   pipelined (a writer thread sends every frame, a reader thread takes the answers);
+//!   `--batch 1` sends one `Enqueue` per job instead, and then the connections are what
+//!   lets the daemon's group commit batch enqueues. The clock runs from the first frame sent
 //!   to the last `WaitJob` answer for the 64 highest ids (then the database is checked,
 //!   read-only, that every job of the batch is final; if not, it is polled every 20 ms);
 //! - trickle: one connection enqueues at `--rate`, paced on the monotonic clock. Latency
@@ -108,6 +109,10 @@ pub struct BenchArgs {
     /// Client connections the burst's enqueues are spread over.
     #[arg(long, default_value_t = 16)]
     pub connections: u32,
+    /// Jobs per enqueue request in a burst (`EnqueueBatch`, one transaction each); 1 sends
+    /// one `Enqueue` per job.
+    #[arg(long, default_value_t = 500)]
+    pub batch: u32,
     /// Trickle: time every N-th job's completion with `WaitJob`.
     #[arg(long, default_value_t = 10)]
     pub sample_every: u64,
@@ -183,6 +188,13 @@ fn validate(args: &BenchArgs) -> Result<(), String> {
     }
     if !(1..=256).contains(&args.connections) {
         return Err(format!("--connections {}: use 1 to 256", args.connections));
+    }
+    if !(1..=jobvisor_protocol::control::MAX_ENQUEUE_BATCH as u32).contains(&args.batch) {
+        return Err(format!(
+            "--batch {}: use 1 to {}",
+            args.batch,
+            jobvisor_protocol::control::MAX_ENQUEUE_BATCH
+        ));
     }
     if args.sample_every == 0 {
         return Err("--sample-every: use 1 or more".to_owned());
@@ -289,6 +301,8 @@ pub struct Report {
 struct BurstRun {
     jobs: u64,
     connections: u32,
+    /// Jobs per enqueue request.
+    batch: u32,
     /// First frame sent → last acknowledgement.
     enqueue_s: f64,
     enqueue_per_s: f64,
@@ -899,6 +913,7 @@ fn split(
 
 fn burst(daemon: &Daemon, args: &BenchArgs, payload: &str) -> anyhow::Result<BurstRun> {
     let n = args.jobs;
+    let batch = args.batch;
     let connections = (args.connections as u64).min(n) as usize;
     let mut conns = Vec::with_capacity(connections);
     for _ in 0..connections {
@@ -917,21 +932,34 @@ fn burst(daemon: &Daemon, args: &BenchArgs, payload: &str) -> anyhow::Result<Bur
             .map(|(c, (mut tx, mut rx))| {
                 let count = n / connections as u64 + u64::from((c as u64) < n % connections as u64);
                 let job = job(payload);
+                let batch = u64::from(batch);
+                // Request sizes: full batches, then the rest.
+                let requests: Vec<u64> = (0..count.div_ceil(batch))
+                    .map(|i| batch.min(count - i * batch))
+                    .collect();
+                let answers = requests.len();
                 scope.spawn(move || -> anyhow::Result<Vec<i64>> {
                     let writer = std::thread::spawn(move || -> anyhow::Result<()> {
-                        let frame = Request::Enqueue(job);
-                        for _ in 0..count {
+                        for size in requests {
+                            let frame = if batch == 1 {
+                                Request::Enqueue(job.clone())
+                            } else {
+                                Request::EnqueueBatch(vec![job.clone(); size as usize])
+                            };
                             tx.send(&frame).context("sending an enqueue")?;
                         }
                         Ok(())
                     });
                     let mut ids = Vec::with_capacity(count as usize);
-                    for _ in 0..count {
+                    for _ in 0..answers {
                         match rx
                             .recv::<Response>()
                             .context("reading an acknowledgement")?
                         {
                             Some(Response::Enqueued { id, .. }) => ids.push(id),
+                            Some(Response::EnqueuedBatch(jobs)) => {
+                                ids.extend(jobs.iter().map(|j| j.id));
+                            }
                             Some(other) => bail!("enqueue: {}", describe(&other)),
                             None => bail!("the daemon closed an enqueue connection"),
                         }
@@ -1019,6 +1047,7 @@ fn burst(daemon: &Daemon, args: &BenchArgs, payload: &str) -> anyhow::Result<Bur
     Ok(BurstRun {
         jobs: n,
         connections: connections as u32,
+        batch,
         enqueue_s,
         enqueue_per_s: n as f64 / enqueue_s,
         total_s,

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use jobvisor_protocol::control::{
-    ControlError, EnqueueJob, ErrorCode, JobQuery, QueueStatus, Request, Response, ScriptView,
-    StatusReport, WorkerStatus,
+    ControlError, EnqueueJob, EnqueuedJob, ErrorCode, JobQuery, MAX_ENQUEUE_BATCH, QueueStatus,
+    Request, Response, ScriptView, StatusReport, WorkerStatus,
 };
 use tokio::sync::oneshot;
 use tracing::info;
@@ -33,6 +33,7 @@ impl Dispatcher {
         match call.request {
             Request::Status => self.status(reply),
             Request::Enqueue(job) => self.enqueue(job, reply),
+            Request::EnqueueBatch(jobs) => self.enqueue_batch(jobs, reply),
             Request::WaitJob { id } => self.wait_job(JobId(id), reply),
             Request::AddScript { name, source } => self.add_script(name, source, reply),
             Request::ListScripts => read(&self.store, reply, |store| {
@@ -116,6 +117,64 @@ impl Dispatcher {
                     duplicate: outcome.duplicate,
                 },
                 Err(err) => store_error(&err),
+            };
+            let _ = reply.send(response);
+        });
+    }
+
+    /// All or nothing, in one transaction.
+    fn enqueue_batch(&mut self, jobs: Vec<EnqueueJob>, reply: Reply) {
+        if jobs.len() > MAX_ENQUEUE_BATCH {
+            let _ = reply.send(error(
+                ErrorCode::BadRequest,
+                format!(
+                    "a batch of {} jobs is above the limit of {MAX_ENQUEUE_BATCH}: split it",
+                    jobs.len()
+                ),
+            ));
+            return;
+        }
+        let mut requests = Vec::with_capacity(jobs.len());
+        let scripts: Vec<String> = jobs.iter().map(|job| job.script.clone()).collect();
+        for (index, job) in jobs.into_iter().enumerate() {
+            match self.enqueue_request(job) {
+                Ok(request) => requests.push(request),
+                Err(message) => {
+                    let _ = reply.send(error(
+                        ErrorCode::BadRequest,
+                        format!("job {index} of the batch (counting from 0): {message}; nothing was enqueued"),
+                    ));
+                    return;
+                }
+            }
+        }
+        let pending = self.store.enqueue_bulk(requests);
+        self.claim_wanted = true;
+        tokio::spawn(async move {
+            let response = match pending.await {
+                Ok(outcomes) => Response::EnqueuedBatch(
+                    outcomes
+                        .iter()
+                        .map(|outcome| EnqueuedJob {
+                            id: outcome.id.0,
+                            duplicate: outcome.duplicate,
+                        })
+                        .collect(),
+                ),
+                Err(err) => {
+                    let mut response = store_error(&err);
+                    // Name the first job the store refused for its script.
+                    if let (StoreError::UnknownScript { name }, Response::Error(error)) =
+                        (&err, &mut response)
+                        && let Some(index) = scripts.iter().position(|s| s == name)
+                    {
+                        error.message = format!(
+                            "job {index} of the batch (counting from 0): {}; nothing was enqueued",
+                            error.message
+                        );
+                    }
+                    response
+                }
             };
             let _ = reply.send(response);
         });

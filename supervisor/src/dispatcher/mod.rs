@@ -31,8 +31,13 @@ use crate::store::{
 };
 
 /// Claimed jobs kept waiting per worker slot, so a worker that finishes finds its next
-/// job in memory.
-const PREFETCH_PER_SLOT: usize = 2;
+/// job in memory: enough to cover [`PREFETCH_WINDOW`] of work at the recent job
+/// duration, between these bounds. Short jobs need deep prefetch (a claim costs a commit,
+/// and a commit can take milliseconds); long jobs need almost none (a prefetched job waits
+/// behind the job in hand, and a higher-priority job enqueued later waits behind it).
+const PREFETCH_PER_SLOT_MIN: usize = 1;
+const PREFETCH_PER_SLOT_MAX: usize = 32;
+const PREFETCH_WINDOW: Duration = Duration::from_millis(20);
 /// Largest claim batch.
 const MAX_CLAIM: usize = 64;
 /// Longest wait for a delayed job before claiming again anyway.
@@ -153,6 +158,8 @@ pub struct Dispatcher {
     next_wake: Option<tokio::time::Instant>,
     pending_records: usize,
     completed_times: VecDeque<Instant>,
+    /// Moving average of how long recent attempts took in their worker, in µs.
+    recent_job_us: f64,
     internal_tx: mpsc::UnboundedSender<Internal>,
     internal_rx: mpsc::UnboundedReceiver<Internal>,
     notifier: Notifier,
@@ -221,6 +228,7 @@ impl Dispatcher {
             next_wake: None,
             pending_records: 0,
             completed_times: VecDeque::new(),
+            recent_job_us: PREFETCH_WINDOW.as_micros() as f64,
             internal_tx,
             internal_rx,
             notifier,
@@ -318,6 +326,12 @@ impl Dispatcher {
             .count()
     }
 
+    /// Jobs to keep claimed per slot at the recent job duration.
+    fn prefetch_per_slot(&self) -> usize {
+        let per_window = PREFETCH_WINDOW.as_micros() as f64 / self.recent_job_us.max(1.0);
+        (per_window.ceil() as usize).clamp(PREFETCH_PER_SLOT_MIN, PREFETCH_PER_SLOT_MAX)
+    }
+
     fn maybe_claim(&mut self) {
         if self.draining() || self.claim_in_flight || !self.claim_wanted {
             return;
@@ -327,8 +341,8 @@ impl Dispatcher {
             .iter()
             .filter(|s| !s.stopped && s.degraded.is_none())
             .count();
-        let want =
-            (live_slots * PREFETCH_PER_SLOT + self.idle_slots()).saturating_sub(self.ready.len());
+        let want = (live_slots * self.prefetch_per_slot() + self.idle_slots())
+            .saturating_sub(self.ready.len());
         if want == 0 {
             return;
         }
@@ -504,6 +518,9 @@ impl Dispatcher {
                         .as_ref()
                         .map(|(name, message, _)| format!("{name}: {message}")),
                 });
+                // A moving average over about the last 16 attempts.
+                let took = end.duration.as_micros() as f64;
+                self.recent_job_us += (took - self.recent_job_us) / 16.0;
                 let view = &mut self.slots[slot as usize];
                 view.job = None;
                 view.jobs_done += 1;
