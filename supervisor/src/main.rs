@@ -50,8 +50,7 @@ fn serve(args: &ServeArgs) -> u8 {
         }
     };
     jobvisor::telemetry::init(config.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .thread_name("jobvisor")
         .build()

@@ -16,7 +16,7 @@ use jobvisor_protocol::worker::{
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, debug, debug_span, info, info_span, warn};
 
 use super::connection::{WorkerConnection, message_name};
 use super::exit::{AttemptOutcome, ExitFacts, classify_exit};
@@ -419,7 +419,9 @@ impl Slot {
     ) -> (JobEnd, Fate, Option<bool>) {
         let job = assignment.job;
         let attempt = job.attempt_ref();
-        let span = info_span!(
+        // Debug level: a span per job costs more than a trivial job's own dispatch, so
+        // the few lines logged here at info and above name the job themselves.
+        let span = debug_span!(
             "job",
             job = attempt.id.0,
             attempt = attempt.attempt,
@@ -616,7 +618,14 @@ impl Slot {
                     job_end.outcome = AttemptOutcome::Killed;
                 }
                 job_end.duration = duration;
-                info!(outcome = %job_end.outcome, we_killed, "worker ended with the job");
+                info!(
+                    job = attempt.id.0,
+                    attempt = attempt.attempt,
+                    pid = job_end.worker_pid,
+                    outcome = %job_end.outcome,
+                    we_killed,
+                    "worker ended with the job"
+                );
                 (job_end, Fate::Gone, stop_after)
             }
         }
