@@ -38,6 +38,15 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: &ServeArgs) -> u8 {
+    // glibc gives every thread that allocates its own arena and keeps what it freed; the
+    // store's reads run on whichever blocking-pool thread is free, so page-cache memory
+    // ended up held several times over. Two arenas keep the daemon's memory to what it
+    // uses (measured: 48-69 MiB -> see BENCHMARKS.md, with a 1M + 1M store).
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only changes allocator settings; no other thread exists yet.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
     let config = match &args.config {
         Some(path) => Config::load(path),
         None => Ok(Config::embedded()),

@@ -26,7 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// The highest schema version this binary knows.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
-const READER_CACHE_KIB: i64 = 16 * 1024;
+const READER_CACHE_KIB: i64 = 8 * 1024;
 const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 1000;
 
