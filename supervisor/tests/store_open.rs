@@ -179,7 +179,7 @@ fn pragmas_read_back_on_both_connections() {
     let settings = store.settings_blocking().unwrap();
     assert_common(&settings.writer, 2); // FULL
     assert!(!settings.writer.read_only);
-    assert_eq!(settings.writer.cache_size, -64 * 1024);
+    assert_eq!(settings.writer.cache_size, -16 * 1024);
     assert_eq!(settings.writer.wal_autocheckpoint, 1000);
     assert_eq!(
         settings.writer.temp_store, 2,
@@ -190,7 +190,7 @@ fn pragmas_read_back_on_both_connections() {
         settings.reader.read_only,
         "status reads use a read-only connection"
     );
-    assert_eq!(settings.reader.cache_size, -16 * 1024);
+    assert_eq!(settings.reader.cache_size, -8 * 1024);
     store.close().unwrap();
 
     let normal = StoreOptions {

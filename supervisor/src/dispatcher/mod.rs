@@ -341,8 +341,14 @@ impl Dispatcher {
             .iter()
             .filter(|s| !s.stopped && s.degraded.is_none())
             .count();
-        let want = (live_slots * self.prefetch_per_slot() + self.idle_slots())
-            .saturating_sub(self.ready.len());
+        let target = live_slots * self.prefetch_per_slot() + self.idle_slots();
+        // Top up only once the prefetched jobs ran down to half (or an idle worker waits):
+        // a claim costs a commit, and one per job would make the store the bottleneck.
+        let starving = self.idle_slots() > self.ready.len();
+        if !starving && self.ready.len() * 2 > target {
+            return;
+        }
+        let want = target.saturating_sub(self.ready.len());
         if want == 0 {
             return;
         }
