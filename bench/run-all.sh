@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Every end-to-end measurement in BENCHMARKS.md, then the BullMQ peer, in one go:
+#
+#   bash bench/run-all.sh
+#
+# Builds the release binaries, writes jobvisor's JSON to bench/results/e2e-json/ and the
+# peer's to bench/peers/bullmq/results/peer-<HHMM>.json. About 6 minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --release -p jobvisor -p jobvisor-worker
+target_dir="${CARGO_TARGET_DIR:-target}"
+bin="$target_dir/release/jobvisor"
+out=bench/results/e2e-json
+mkdir -p "$out"
+
+date -u
+uptime
+"$bin" bench --workload trivial   --mode burst   --jobs 20000 --workers 2 --runs 3 --json > "$out/trivial-burst.json"
+"$bin" bench --workload fib       --mode burst   --jobs 2000  --workers 2 --runs 3 --json > "$out/fib-burst.json"
+"$bin" bench --workload transform --mode burst   --jobs 2000  --workers 2 --runs 3 --json > "$out/transform-burst.json"
+"$bin" bench --workload sleep     --mode burst   --jobs 500   --workers 2 --runs 3 --json > "$out/sleep-burst.json"
+"$bin" bench --workload trivial   --mode trickle --rate 500 --duration 20s --workers 2 --runs 3 --json > "$out/trivial-trickle.json"
+"$bin" bench --workload trivial   --mode scale   --jobs 20000 --workers 2 --runs 3 --json > "$out/trivial-scale.json"
+uptime
+bash bench/peers/bullmq/run.sh --jobs 20000 --runs 3 --json "bench/peers/bullmq/results/peer-$(date -u +%H%M).json"
+date -u
