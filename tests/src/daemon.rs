@@ -303,6 +303,15 @@ impl Daemon {
         assert_eq!(code, Some(0), "daemon exit\n{}", self.log_text());
     }
 
+    /// How many workers have a job in hand, from `status`.
+    pub fn busy_workers(&self) -> usize {
+        self.status()
+            .workers
+            .iter()
+            .filter(|w| w.job.is_some())
+            .count()
+    }
+
     /// Live worker pids from `status`.
     pub fn worker_pids(&self) -> Vec<u32> {
         self.status().workers.iter().filter_map(|w| w.pid).collect()

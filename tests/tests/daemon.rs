@@ -225,13 +225,7 @@ fn sigterm_lets_short_jobs_finish_and_refunds_the_long_ones() {
     let long = daemon.enqueue(job("sleepy", r#"{"ms":4000}"#));
     let short = daemon.enqueue(job("sleepy", r#"{"ms":600}"#));
     daemon.wait_for("both jobs running", Duration::from_secs(20), || {
-        daemon
-            .status()
-            .workers
-            .iter()
-            .filter(|w| w.job.is_some())
-            .count()
-            == 2
+        daemon.busy_workers() == 2
     });
     let queued = daemon.enqueue_many((0..5).map(|_| job("sleepy", r#"{"ms":10}"#)));
     let signalled = Instant::now();
@@ -272,13 +266,7 @@ fn a_second_sigterm_stops_at_once() {
     );
     let ids = daemon.enqueue_many((0..2).map(|_| job("sleepy", r#"{"ms":30000}"#)));
     daemon.wait_for("both jobs running", Duration::from_secs(20), || {
-        daemon
-            .status()
-            .workers
-            .iter()
-            .filter(|w| w.job.is_some())
-            .count()
-            == 2
+        daemon.busy_workers() == 2
     });
     daemon.signal(libc::SIGTERM);
     std::thread::sleep(Duration::from_millis(200));
@@ -303,13 +291,7 @@ fn sigkill_of_the_supervisor_leaves_no_worker_and_loses_no_job() {
     let mut daemon = Daemon::start("workers = 2\njob_timeout = \"60s\"", &[("sleepy", SLEEPY)]);
     let ids = daemon.enqueue_many((0..6).map(|_| job("sleepy", r#"{"ms":1500}"#)));
     daemon.wait_for("both workers busy", Duration::from_secs(20), || {
-        daemon
-            .status()
-            .workers
-            .iter()
-            .filter(|w| w.job.is_some())
-            .count()
-            == 2
+        daemon.busy_workers() == 2
     });
     let old_workers = daemon.worker_pids();
     assert_eq!(old_workers.len(), 2);

@@ -284,13 +284,7 @@ fn sigterm_with_100_jobs_in_flight_and_queued_finishes_the_running_and_keeps_the
     );
     let ids = daemon.enqueue_many((0..100).map(|n| job("slow", &n.to_string())));
     daemon.wait_for("4 jobs running", Duration::from_secs(20), || {
-        daemon
-            .status()
-            .workers
-            .iter()
-            .filter(|w| w.job.is_some())
-            .count()
-            == 4
+        daemon.busy_workers() == 4
     });
     let signalled = Instant::now();
     daemon.signal(libc::SIGTERM);
