@@ -689,14 +689,19 @@ impl Dispatcher {
         let tx = self.internal_tx.clone();
         let store = self.store.clone();
         let (done, done_rx) = oneshot::channel();
+        // Submitted now, not when the task first runs: the store must see this outcome
+        // before any claim the dispatcher sends after it (a retry must be claimable).
+        let first = submit(&self.store);
         tokio::spawn(async move {
             let mut delay = RECORD_RETRY_FIRST;
+            let mut result = first.await;
             let committed = loop {
-                match submit(&store).await {
+                match result {
                     Err(err) if err.is_transient() => {
                         warn!(job = job.0, outcome, error = %err, retry_in = ?delay, "could not record the outcome; holding it and retrying");
                         tokio::time::sleep(delay).await;
                         delay = (delay * 2).min(RECORD_RETRY_MAX);
+                        result = submit(&store).await;
                     }
                     other => break other,
                 }
@@ -747,8 +752,11 @@ impl Dispatcher {
                                 self.drain.finished += 1;
                             }
                         }
-                        if recorded == Recorded::Final {
-                            self.resolve_waiters(job);
+                        match recorded {
+                            Recorded::Final => self.resolve_waiters(job),
+                            // Back in the queue (a retry, a refund): claimable now or later.
+                            Recorded::Requeued => self.claim_wanted = true,
+                            Recorded::Stale => {}
                         }
                     }
                     Err(err) => {
