@@ -142,6 +142,49 @@ fn enqueue_wait_works_from_a_shell_script() {
 }
 
 #[test]
+fn enqueue_payloads_from_a_json_lines_file_is_all_or_nothing_per_batch() {
+    let daemon = Daemon::start("workers = 1", &[("hello", HELLO)]);
+    let file = daemon.dir.path().join("payloads.jsonl");
+    std::fs::write(
+        &file,
+        "{\"name\":\"a\"}\n\n{\"name\":\"b\"}\n{\"name\":\"c\"}\n",
+    )
+    .unwrap();
+    let out = cli(
+        &daemon,
+        &["enqueue", "hello", "--payloads", file.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids: Vec<i64> = stdout(&out).lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(ids.len(), 3, "one id per payload line");
+    daemon.wait_for("the three jobs complete", Duration::from_secs(30), || {
+        ids.iter().all(|&id| daemon.job_state(id) == "completed")
+    });
+
+    // A bad line anywhere: nothing is enqueued and the line is named.
+    std::fs::write(&file, "{\"name\":\"d\"}\n{oops\n").unwrap();
+    let out = cli(
+        &daemon,
+        &["enqueue", "hello", "--payloads", file.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 2") && stderr.contains("nothing was enqueued"),
+        "{stderr}"
+    );
+    let total: i64 = daemon
+        .db()
+        .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(total, 3);
+}
+
+#[test]
 fn restart_all_replaces_every_worker_without_losing_or_failing_a_job() {
     let daemon = Daemon::start("workers = 2\njob_timeout = \"60s\"", &[("sleepy", SLEEPY)]);
     let before = daemon.worker_pids();

@@ -1,6 +1,7 @@
-//! `jobvisor enqueue SCRIPT`: add one job to the queue; prints its id.
+//! `jobvisor enqueue SCRIPT`: add one job to the queue (or, with `--payloads`, one per
+//! line of a JSON Lines file, in all-or-nothing batches); prints the ids.
 
-use jobvisor_protocol::control::{EnqueueJob, Request, Response};
+use jobvisor_protocol::control::{EnqueueJob, MAX_ENQUEUE_BATCH, Request, Response};
 
 use super::client::{Client, ClientError, Target, daemon_error};
 use super::run::read_payload;
@@ -14,6 +15,11 @@ pub struct EnqueueArgs {
     /// The payload: JSON text, `@FILE`, or `-` for stdin.
     #[arg(long, default_value = "{}")]
     pub payload: String,
+    /// Many jobs: one JSON payload per line of FILE (`-` for stdin), the other options
+    /// applying to each. Sent in batches that are each all or nothing; prints one id per
+    /// line.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["payload", "wait", "unique"])]
+    pub payloads: Option<String>,
     /// Queue name.
     #[arg(long)]
     pub queue: Option<String>,
@@ -47,6 +53,9 @@ pub struct EnqueueArgs {
 }
 
 pub async fn execute(args: &EnqueueArgs) -> Result<u8, ClientError> {
+    if let Some(file) = &args.payloads {
+        return execute_many(args, file).await;
+    }
     let payload = read_payload(&args.payload)
         .map_err(|e| ClientError::new(exit_code::USAGE, e.to_string()))?;
     serde_json::from_str::<serde_json::Value>(&payload).map_err(|e| {
@@ -55,21 +64,7 @@ pub async fn execute(args: &EnqueueArgs) -> Result<u8, ClientError> {
             format!("the payload is not valid JSON ({e}); pass JSON text, @FILE or - for stdin"),
         )
     })?;
-    let job = EnqueueJob {
-        script: args.script.clone(),
-        payload,
-        queue: args.queue.clone(),
-        priority: args.priority,
-        delay_ms: args
-            .delay
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-        run_at_ms: args.at,
-        max_attempts: args.max_attempts,
-        timeout_ms: args
-            .timeout
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-        unique_key: args.unique.clone(),
-    };
+    let job = job_of(args, payload);
     let mut client = Client::connect(&args.target).await?;
     match client.request(&Request::Enqueue(job)).await? {
         Response::Enqueued { id, duplicate } => {
@@ -96,6 +91,123 @@ pub async fn execute(args: &EnqueueArgs) -> Result<u8, ClientError> {
             exit_code::FAILURE,
             format!("unexpected answer: {other:?}"),
         )),
+    }
+}
+
+/// The job the options describe, with `payload`.
+fn job_of(args: &EnqueueArgs, payload: String) -> EnqueueJob {
+    EnqueueJob {
+        script: args.script.clone(),
+        payload,
+        queue: args.queue.clone(),
+        priority: args.priority,
+        delay_ms: args
+            .delay
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        run_at_ms: args.at,
+        max_attempts: args.max_attempts,
+        timeout_ms: args
+            .timeout
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        unique_key: args.unique.clone(),
+    }
+}
+
+/// Payload bytes per batch request, well inside the control socket's frame limit.
+const BATCH_PAYLOAD_BYTES: usize = 4 * 1024 * 1024;
+
+/// `--payloads FILE`: every line checked first (a bad line enqueues nothing), then sent in
+/// batches; a batch the daemon refuses stops the run, and what was enqueued before it is
+/// said.
+async fn execute_many(args: &EnqueueArgs, file: &str) -> Result<u8, ClientError> {
+    let text = if file == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| ClientError::new(exit_code::USAGE, format!("reading stdin: {e}")))?;
+        text
+    } else {
+        std::fs::read_to_string(file)
+            .map_err(|e| ClientError::new(exit_code::USAGE, format!("cannot read {file}: {e}")))?
+    };
+    let mut jobs: Vec<(usize, EnqueueJob)> = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        serde_json::from_str::<serde_json::Value>(line).map_err(|e| {
+            ClientError::new(
+                exit_code::USAGE,
+                format!(
+                    "{file}, line {}: not a JSON payload ({e}); nothing was enqueued",
+                    index + 1
+                ),
+            )
+        })?;
+        jobs.push((index + 1, job_of(args, line.to_owned())));
+    }
+    if jobs.is_empty() {
+        return Err(ClientError::new(
+            exit_code::USAGE,
+            format!("{file} has no payload lines; nothing was enqueued"),
+        ));
+    }
+    let mut client = Client::connect(&args.target).await?;
+    let mut ids: Vec<i64> = Vec::with_capacity(jobs.len());
+    let mut rest = jobs.as_slice();
+    while !rest.is_empty() {
+        let mut bytes = 0;
+        let take = rest
+            .iter()
+            .take(MAX_ENQUEUE_BATCH)
+            .take_while(|(_, job)| {
+                bytes += job.payload.len();
+                bytes <= BATCH_PAYLOAD_BYTES
+            })
+            .count()
+            .max(1);
+        let (batch, after) = rest.split_at(take);
+        let request = Request::EnqueueBatch(batch.iter().map(|(_, job)| job.clone()).collect());
+        let refused = match client.request(&request).await? {
+            Response::EnqueuedBatch(enqueued) => {
+                ids.extend(enqueued.iter().map(|j| j.id));
+                None
+            }
+            Response::Error(err) => Some(daemon_error(&err)),
+            other => Some(super::client::unexpected(&other)),
+        };
+        if let Some(mut err) = refused {
+            let (first, last) = (batch[0].0, batch[batch.len() - 1].0);
+            err.message = if ids.is_empty() {
+                format!(
+                    "lines {first}-{last}: {}; nothing was enqueued",
+                    err.message
+                )
+            } else {
+                format!(
+                    "lines {first}-{last}: {}; the {} jobs before line {first} were enqueued (ids {}-{})",
+                    err.message,
+                    ids.len(),
+                    ids[0],
+                    ids[ids.len() - 1]
+                )
+            };
+            print_ids(&ids, args.json);
+            return Err(err);
+        }
+        rest = after;
+    }
+    print_ids(&ids, args.json);
+    Ok(exit_code::OK)
+}
+
+fn print_ids(ids: &[i64], json: bool) {
+    if json {
+        println!("{}", serde_json::json!({ "ids": ids }));
+    } else {
+        for id in ids {
+            println!("{id}");
+        }
     }
 }
 
