@@ -4,7 +4,8 @@
 //! [`FromWorker::Ready`] once its engine thread is up. After that the supervisor sends
 //! [`ToWorker::Run`] and the worker answers with any number of `Log`/`Progress` frames
 //! and exactly one `Done` for that `(job_id, attempt)`. `Shutdown` asks the worker to
-//! exit after the job in hand.
+//! exit after the job in hand. An idle worker answers `Ping` with `Pong` at once; one
+//! that does not is stopped or wedged, and is replaced.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,10 @@ pub enum ToWorker {
     Run(RunJob),
     /// Finish the current job (if any), then exit 0.
     Shutdown,
+    /// Health check of an idle worker: answer `Pong` with the same number.
+    Ping {
+        seq: u64,
+    },
 }
 
 /// One attempt of one job.
@@ -104,6 +109,8 @@ pub enum FromWorker {
         outcome: Outcome,
         stats: JobStats,
     },
+    /// The answer to `Ping`.
+    Pong { seq: u64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

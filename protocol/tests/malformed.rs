@@ -256,12 +256,13 @@ fn clean_eof_is_none() {
 
 #[test]
 fn unknown_enum_tags_are_decode_errors() {
-    for body in [[2u8], [7], [200]] {
+    // ToWorker has 3 variants.
+    for body in [[3u8], [7], [200]] {
         let res = read_one::<ToWorker>(&frame_with_body(&body));
         assert!(matches!(res, Err(FrameError::Decode(_))), "{res:?}");
     }
-    // FromWorker has 4 variants.
-    let res = read_one::<FromWorker>(&frame_with_body(&[4, 0]));
+    // FromWorker has 5 variants.
+    let res = read_one::<FromWorker>(&frame_with_body(&[5, 0]));
     assert!(matches!(res, Err(FrameError::Decode(_))), "{res:?}");
     // A Log whose level tag is 9.
     let res = read_one::<FromWorker>(&frame_with_body(&[1, 0, 0, 9, 0]));

@@ -480,3 +480,43 @@ fn sighup_a_vanishing_client_and_bad_payloads_leave_the_daemon_whole() {
     daemon.stop();
     daemon.assert_invariants(&[id]);
 }
+
+/// An idle worker that is stopped (SIGSTOP) does not answer the health ping: it is killed
+/// and replaced before any job is given to it.
+#[test]
+fn a_stopped_idle_worker_is_found_by_the_health_ping_and_replaced() {
+    let mut daemon = Daemon::start("workers = 1", &[("echo", ECHO)]);
+    let mut pid = 0;
+    daemon.wait_for("an idle worker", Duration::from_secs(10), || {
+        let status = daemon.status();
+        match status.workers.first() {
+            Some(w) if w.state == "idle" => {
+                pid = w.pid.expect("an idle worker has a pid");
+                true
+            }
+            _ => false,
+        }
+    });
+    // SAFETY: kill(2) on the daemon's idle worker.
+    unsafe {
+        libc::kill(pid as i32, libc::SIGSTOP);
+    }
+    let stopped = Instant::now();
+    daemon.wait_for("a new worker", Duration::from_secs(15), || {
+        daemon.worker_pids().iter().any(|p| *p != pid)
+    });
+    let took = stopped.elapsed();
+    println!("stopped idle worker replaced {took:.1?} after SIGSTOP");
+    assert!(
+        took < Duration::from_secs(9),
+        "ping every 5 s, answer within 2 s: {took:?}"
+    );
+    assert!(
+        daemon.log_text().contains("no answer to a health ping"),
+        "the reason is logged"
+    );
+    let id = daemon.enqueue(job("echo", "{}"));
+    wait_completed(&daemon, &[id], Duration::from_secs(20));
+    daemon.stop();
+    daemon.assert_invariants(&[id]);
+}

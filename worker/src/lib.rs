@@ -198,6 +198,11 @@ pub fn serve(
             read_frame(&mut input, DEFAULT_MAX_FRAME_LEN).map_err(WorkerError::Read)?;
         match message {
             None | Some(ToWorker::Shutdown) => return Ok(()),
+            Some(ToWorker::Ping { seq }) => {
+                outbox
+                    .send(&FromWorker::Pong { seq })
+                    .map_err(WorkerError::Write)?;
+            }
             Some(ToWorker::Run(job)) => {
                 let (outcome, stats) = engine.run(&job);
                 outbox

@@ -122,7 +122,11 @@ pub fn run_job() -> impl Strategy<Value = RunJob> {
 }
 
 pub fn to_worker() -> impl Strategy<Value = ToWorker> {
-    prop_oneof![run_job().prop_map(ToWorker::Run), Just(ToWorker::Shutdown)]
+    prop_oneof![
+        run_job().prop_map(ToWorker::Run),
+        Just(ToWorker::Shutdown),
+        any::<u64>().prop_map(|seq| ToWorker::Ping { seq }),
+    ]
 }
 
 pub fn log_level() -> impl Strategy<Value = LogLevel> {
@@ -184,6 +188,7 @@ pub fn job_stats() -> impl Strategy<Value = JobStats> {
 pub fn from_worker() -> impl Strategy<Value = FromWorker> {
     prop_oneof![
         any::<u32>().prop_map(|pid| FromWorker::Ready { pid }),
+        any::<u64>().prop_map(|seq| FromWorker::Pong { seq }),
         (any::<i64>(), any::<u32>(), log_level(), text()).prop_map(
             |(job_id, attempt, level, text)| FromWorker::Log {
                 job_id,
@@ -230,6 +235,7 @@ pub fn samples() -> (Vec<ToWorker>, Vec<FromWorker>, Vec<Hello>) {
     let to = vec![
         ToWorker::Run(run.clone()),
         ToWorker::Shutdown,
+        ToWorker::Ping { seq: 300 },
         ToWorker::Run(RunJob {
             script: ScriptRef {
                 source: None,
@@ -241,6 +247,7 @@ pub fn samples() -> (Vec<ToWorker>, Vec<FromWorker>, Vec<Hello>) {
     ];
     let from = vec![
         FromWorker::Ready { pid: 4242 },
+        FromWorker::Pong { seq: 300 },
         FromWorker::Log {
             job_id: 42,
             attempt: 1,

@@ -83,6 +83,7 @@ pub fn message_name(message: &FromWorker) -> &'static str {
         FromWorker::Ready { .. } => "Ready",
         FromWorker::Log { .. } => "Log",
         FromWorker::Progress { .. } => "Progress",
+        FromWorker::Pong { .. } => "Pong",
         FromWorker::Done { .. } => "Done",
     }
 }

@@ -35,6 +35,10 @@ const STDERR_KEEP: usize = 16 * 1024;
 const FRAME_DEADLINE: Duration = Duration::from_secs(2);
 /// How often a busy slot looks for a trickling frame.
 const FRAME_CHECK_EVERY: Duration = Duration::from_millis(500);
+/// An idle worker is pinged this often and must answer within [`PONG_WITHIN`]; one that
+/// does not (stopped, wedged) is killed and replaced before it is given a job.
+const PING_EVERY: Duration = Duration::from_secs(5);
+const PONG_WITHIN: Duration = Duration::from_secs(2);
 
 /// Everything a slot needs to run workers.
 #[derive(Debug, Clone)]
@@ -363,7 +367,14 @@ impl Slot {
 
     /// Serves commands with a live worker until it must be replaced or stopped.
     async fn serve(&mut self, live: &mut Live) -> ServeEnd {
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ping_seq: u64 = 0;
+        // The ping awaiting its pong, and by when.
+        let mut awaiting: Option<(u64, tokio::time::Instant)> = None;
         loop {
+            let pong_deadline = awaiting.map(|(_, by)| by);
             tokio::select! {
                 command = self.commands.recv() => match command {
                     None => return ServeEnd::Stop { graceful: true },
@@ -374,6 +385,8 @@ impl Slot {
                     }
                     Some(SlotCommand::Kill { .. }) => {}
                     Some(SlotCommand::Run(assignment)) => {
+                        // A pong still owed arrives during the job and is ignored there.
+                        awaiting = None;
                         let pid = live.process.pid();
                         self.state(SlotState::Busy, Some(pid));
                         let (end, fate, after) = self.run_job(live, *assignment).await;
@@ -393,10 +406,34 @@ impl Slot {
                             return ServeEnd::Replace;
                         }
                         self.state(SlotState::Idle, Some(pid));
+                        ping.reset();
                     }
                 },
+                _ = ping.tick(), if awaiting.is_none() => {
+                    ping_seq += 1;
+                    if live.conn.send(&ToWorker::Ping { seq: ping_seq }).await.is_ok() {
+                        awaiting = Some((ping_seq, tokio::time::Instant::now() + PONG_WITHIN));
+                    }
+                }
+                () = async {
+                    match pong_deadline {
+                        Some(by) => tokio::time::sleep_until(by).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    let status = live.process.kill_and_reap(&self.config.group, Duration::from_secs(2)).await;
+                    let status = status.map(|s| s.to_string()).unwrap_or_else(|| "did not exit".to_owned());
+                    return ServeEnd::Failed(format!("no answer to a health ping within {PONG_WITHIN:?} while idle (stopped or wedged); killed ({status})"));
+                }
                 frame = live.conn.recv() => {
-                    // An idle worker has nothing to say; anything here means it broke or died.
+                    if let Ok(Some(FromWorker::Pong { seq })) = &frame
+                        && awaiting.is_some_and(|(expected, _)| expected == *seq)
+                    {
+                        awaiting = None;
+                        continue;
+                    }
+                    // An idle worker has nothing else to say; anything here means it broke
+                    // or died.
                     let reason = match frame {
                         Ok(None) => "the worker closed its socket while idle".to_owned(),
                         Ok(Some(message)) => format!("the worker sent {} while idle", message_name(&message)),
@@ -542,7 +579,7 @@ impl Slot {
                             });
                         }
                     }
-                    Ok(Some(FromWorker::Progress { .. })) => {}
+                    Ok(Some(FromWorker::Progress { .. } | FromWorker::Pong { .. })) => {}
                     Ok(Some(FromWorker::Done { job_id, attempt: a, outcome, stats })) if job_id == attempt.id.0 && a == attempt.attempt => {
                         break Some((outcome, stats));
                     }

@@ -64,6 +64,10 @@ fn main() {
         }
         let run = match transport.recv::<ToWorker>() {
             Ok(Some(ToWorker::Run(run))) => run,
+            Ok(Some(ToWorker::Ping { seq })) => {
+                let _ = transport.send(&FromWorker::Pong { seq });
+                continue;
+            }
             _ => return,
         };
         let behaviour = serde_json::from_str::<serde_json::Value>(&run.payload)
