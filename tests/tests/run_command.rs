@@ -635,3 +635,47 @@ fn a_missing_worker_binary_is_a_clear_failure() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("/nonexistent/jobvisor-worker"), "{stderr}");
 }
+
+/// A `jobvisor run` killed with SIGKILL cannot remove its cgroup; the next `jobvisor run`
+/// removes the groups of runs that are gone.
+#[test]
+fn a_killed_runs_cgroup_is_removed_by_the_next_run() {
+    if !memory_cgroup_available("a_killed_runs_cgroup_is_removed_by_the_next_run") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("sleepy.js");
+    std::fs::write(
+        &script,
+        "export default async () => { await new Promise((r) => setTimeout(r, 20000)); return 1 }",
+    )
+    .unwrap();
+    let mut run = jobvisor_tests::jobvisor()
+        .args(["run", "--limiter", "cgroup", "--timeout", "60s"])
+        .arg(&script)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let name = format!("jobvisor-run-{}", run.id());
+    let group = || {
+        jobvisor_tests::daemon::worker_cgroups()
+            .into_iter()
+            .find(|g| g.ends_with(&name))
+    };
+    let started = std::time::Instant::now();
+    while group().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no group {name}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run.kill().unwrap();
+    run.wait().unwrap();
+    // (Another test's `jobvisor run`, in parallel, may already have removed it.)
+
+    let out = run_script("ok", "export default () => 1", &["--limiter", "cgroup"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(group().is_none(), "the next run removed {name}");
+}

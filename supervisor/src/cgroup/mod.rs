@@ -87,6 +87,9 @@ pub struct Limiter {
     backend: Backend,
 }
 
+/// The group of a `jobvisor run` process is this prefix and its pid.
+pub const RUN_GROUP_PREFIX: &str = "jobvisor-run-";
+
 #[derive(Debug, Clone)]
 enum Backend {
     V2(v2::Parent),
@@ -189,6 +192,32 @@ impl Limiter {
             join,
             memory_bytes: limits.memory_bytes,
         })
+    }
+
+    /// Removes the groups `jobvisor run` processes left behind when they were killed
+    /// before they could remove their own (`jobvisor-run-<pid>`, the pid no longer
+    /// running). Returns how many groups were removed.
+    pub fn remove_stale_run_groups(&self) -> usize {
+        let dir = match &self.backend {
+            Backend::V2(parent) => parent.dir(),
+            Backend::V1(parent) => parent.dir(),
+            Backend::Rlimit { .. } => return 0,
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        entries
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().into_string().ok()?;
+                let pid: libc::pid_t = name.strip_prefix(RUN_GROUP_PREFIX)?.parse().ok()?;
+                // SAFETY: kill with signal 0 only checks whether the process exists.
+                let alive = unsafe { libc::kill(pid, 0) } == 0
+                    || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+                (!alive).then_some(name)
+            })
+            .map(|name| self.remove_leftovers(&name).unwrap_or(0))
+            .sum()
     }
 
     /// Kills and removes the groups below `name` left by an earlier run (a crashed

@@ -228,7 +228,8 @@ pub fn script_hash(source: &str) -> String {
 
 async fn run_job(args: &RunArgs, input: Input, stream_console: bool) -> anyhow::Result<RunReport> {
     let limiter = Limiter::detect(args.limiter)?;
-    let group_name = format!("jobvisor-run-{}", std::process::id());
+    limiter.remove_stale_run_groups();
+    let group_name = format!("{}{}", crate::cgroup::RUN_GROUP_PREFIX, std::process::id());
     let group = limiter.create_group(
         &group_name,
         GroupLimits {
