@@ -75,24 +75,35 @@ fn mutate(data: &mut Vec<u8>, rng: &mut Rng) {
     }
 }
 
-#[test]
-fn mutated_frames_never_panic_and_decoders_agree() {
-    let corpus = corpus();
-    let mut rng = Rng::new(0x6a6f_6276_6973_6f72); // "jobvisor"
+/// Mutates streams of `corpus` `iterations` times (seeded), feeds each to `exercise` with a
+/// random frame cap, and checks the mutations reached every outcome, or the run proves
+/// little.
+fn mutation_run(
+    corpus: &[Vec<u8>],
+    seed: u64,
+    iterations: u64,
+    exercise: impl Fn(&[u8], u64, usize) -> Tally,
+) {
+    let mut rng = Rng::new(seed);
     let mut tally = Tally::default();
-    for i in 0..ITERATIONS {
+    for i in 0..iterations {
         let mut data = corpus[rng.below(corpus.len())].clone();
         mutate(&mut data, &mut rng);
         let max_len = [DEFAULT_MAX_FRAME_LEN, 64, 1024][rng.below(3)];
         tally.merge(exercise(&data, i, max_len));
     }
-    // The mutations must reach every outcome, or this test proves little.
     println!("{tally:?}");
     assert!(tally.messages > 1000, "{tally:?}");
     assert!(tally.clean_ends > 100, "{tally:?}");
     assert!(tally.decode_errors > 1000, "{tally:?}");
     assert!(tally.too_large > 100, "{tally:?}");
     assert!(tally.truncated > 100, "{tally:?}");
+}
+
+#[test]
+fn mutated_frames_never_panic_and_decoders_agree() {
+    // "jobvisor"
+    mutation_run(&corpus(), 0x6a6f_6276_6973_6f72, ITERATIONS, exercise);
 }
 
 #[test]
@@ -105,21 +116,13 @@ fn unmutated_corpus_decodes_cleanly() {
 
 #[test]
 fn mutated_control_frames_never_panic_and_decoders_agree() {
-    let corpus = control_corpus();
-    let mut rng = Rng::new(0x636f_6e74_726f_6c00); // "control"
-    let mut tally = Tally::default();
-    for i in 0..CONTROL_ITERATIONS {
-        let mut data = corpus[rng.below(corpus.len())].clone();
-        mutate(&mut data, &mut rng);
-        let max_len = [DEFAULT_MAX_FRAME_LEN, 64, 1024][rng.below(3)];
-        tally.merge(exercise_control(&data, i, max_len));
-    }
-    println!("{tally:?}");
-    assert!(tally.messages > 1000, "{tally:?}");
-    assert!(tally.clean_ends > 100, "{tally:?}");
-    assert!(tally.decode_errors > 1000, "{tally:?}");
-    assert!(tally.too_large > 100, "{tally:?}");
-    assert!(tally.truncated > 100, "{tally:?}");
+    // "control"
+    mutation_run(
+        &control_corpus(),
+        0x636f_6e74_726f_6c00,
+        CONTROL_ITERATIONS,
+        exercise_control,
+    );
 }
 
 #[test]
