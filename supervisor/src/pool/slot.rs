@@ -519,10 +519,8 @@ impl Slot {
         let mut stop_after: Option<bool> = None;
         let mut kill_reason: Option<KillReason> = None;
         let mut killed_for_timeout = false;
-        let mut frame_check = tokio::time::interval_at(
-            tokio::time::Instant::now() + FRAME_CHECK_EVERY,
-            FRAME_CHECK_EVERY,
-        );
+        // One timer per wake-up serves both the deadline and the trickling-frame check.
+        let mut next_frame_check = tokio::time::Instant::now() + FRAME_CHECK_EVERY;
         let mut partial_since: Option<Instant> = None;
         let done: Option<(Outcome, JobStats)> = loop {
             tokio::select! {
@@ -544,11 +542,12 @@ impl Slot {
                         warn!(job = other.job.id.0, "assigned a job while busy; it stays claimed until its lease ends");
                     }
                 },
-                () = tokio::time::sleep_until(deadline) => {
-                    killed_for_timeout = true;
-                    break None;
-                }
-                _ = frame_check.tick() => {
+                () = tokio::time::sleep_until(deadline.min(next_frame_check)) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        killed_for_timeout = true;
+                        break None;
+                    }
+                    next_frame_check = tokio::time::Instant::now() + FRAME_CHECK_EVERY;
                     let partial = live.conn.partial_frame_bytes();
                     if partial == 0 {
                         partial_since = None;
