@@ -44,7 +44,10 @@ fn clock_jumps_move_no_deadline_fire_no_burst_and_no_slot_twice() {
     let preload = match libfaketime() {
         Ok(path) => path,
         Err(reason) => {
-            println!("SKIP: {reason}");
+            jobvisor_tests::skip(
+                "clock_jumps_move_no_deadline_fire_no_burst_and_no_slot_twice",
+                &reason,
+            );
             return;
         }
     };

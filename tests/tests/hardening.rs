@@ -29,7 +29,7 @@ fn sandbox_available(test: &str) -> bool {
     if actions.split_whitespace().any(|a| a == "kill_process") {
         return true;
     }
-    println!("SKIP: {test}: this kernel has no seccomp kill_process action");
+    jobvisor_tests::skip(test, "this kernel has no seccomp kill_process action");
     false
 }
 

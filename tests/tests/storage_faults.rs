@@ -76,7 +76,10 @@ fn a_full_disk_refuses_enqueues_clearly_keeps_results_and_recovers_when_space_re
     let _tmpfs = match Tmpfs::mount(&data, "6m") {
         Ok(mount) => mount,
         Err(reason) => {
-            println!("SKIP: a full disk needs a tmpfs mount: {reason}");
+            jobvisor_tests::skip(
+                "a_full_disk_refuses_enqueues_clearly_keeps_results_and_recovers_when_space_returns",
+                &format!("a full disk needs a tmpfs mount: {reason}"),
+            );
             return;
         }
     };
@@ -183,7 +186,10 @@ fn a_database_locked_by_another_process_for_8_seconds_delays_but_loses_nothing()
         .stdout(std::process::Stdio::piped())
         .spawn();
     let Ok(mut locker) = locker else {
-        println!("SKIP: python3 is needed to hold the lock from another process");
+        jobvisor_tests::skip(
+            "a_database_locked_by_another_process_for_8_seconds_delays_but_loses_nothing",
+            "python3 is needed to hold the lock from another process",
+        );
         return;
     };
     {
