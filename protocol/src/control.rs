@@ -70,6 +70,22 @@ pub enum Request {
     /// Enqueue several jobs in one transaction: all are accepted or none (at most
     /// [`MAX_ENQUEUE_BATCH`]).
     EnqueueBatch(Vec<EnqueueJob>),
+    /// As [`Request::RetryJob`], after switching the job to the current version of its
+    /// script (a plain retry keeps the version the job was enqueued with).
+    RetryJobLatest {
+        id: i64,
+    },
+    /// Pause or resume a queue. An unknown queue is refused (with the names that exist)
+    /// unless `create`; [`Request::SetQueuePaused`] always creates it.
+    PauseQueue {
+        queue: String,
+        paused: bool,
+        create: bool,
+    },
+    /// Remove a queue that no job has ever used (typos, leftovers of `PauseQueue`).
+    RemoveQueue {
+        queue: String,
+    },
 }
 
 /// Most jobs one `EnqueueBatch` may carry.
@@ -104,8 +120,14 @@ pub struct JobQuery {
     pub state: Option<String>,
     pub queue: Option<String>,
     pub script: Option<String>,
+    /// Most jobs to return, 1 to [`MAX_LIST_LIMIT`] (0: 50).
     pub limit: u32,
+    /// Only jobs with an id below this: the last id of one page gives the next page.
+    pub before: Option<i64>,
 }
+
+/// Most jobs one `ListJobs` returns.
+pub const MAX_LIST_LIMIT: u32 = 10_000;
 
 /// A job to enqueue; unset fields take the daemon's defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -145,6 +167,10 @@ pub enum Response {
     Retried {
         id: i64,
         max_attempts: u32,
+        /// The script version the retry runs.
+        script_hash: String,
+        /// True when the retry switched the job to a newer version than it had.
+        script_changed: bool,
     },
     Cancelled {
         id: i64,
@@ -180,6 +206,9 @@ pub enum Response {
     Error(ControlError),
     /// The answer to `EnqueueBatch`, one entry per job in request order.
     EnqueuedBatch(Vec<EnqueuedJob>),
+    QueueRemoved {
+        queue: String,
+    },
 }
 
 /// One job of an `EnqueueBatch`: its id, and whether its unique key matched an existing
@@ -274,6 +303,9 @@ pub struct JobView {
     pub unique_key: Option<String>,
     pub timeout_ms: Option<u64>,
     pub attempts: Vec<AttemptView>,
+    /// The current version of the job's script (`None`: the name has no current version);
+    /// differs from `script_hash` when a newer version was added after the enqueue.
+    pub current_script_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,5 +18,6 @@ pub mod schedule;
 pub mod script_check;
 pub mod serve;
 pub mod store;
+pub mod suggest;
 pub mod telemetry;
 pub mod units;

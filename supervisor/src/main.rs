@@ -9,7 +9,10 @@ use jobvisor::config::Config;
 use jobvisor::exit_code;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return command_line_error(err),
+    };
     if !matches!(cli.command, Command::Serve(_)) {
         // Commands print to pipes (`jobvisor status | head`): a closed pipe ends them
         // quietly, as it does any Unix tool. The daemon keeps SIGPIPE ignored.
@@ -32,9 +35,50 @@ fn main() -> ExitCode {
         Command::Run(args) => jobvisor::cli::run::execute(args),
         Command::Bench(args) => jobvisor::cli::bench::execute(args),
         Command::Completions { shell } => jobvisor::cli::completions(*shell),
-        Command::Man => jobvisor::cli::man(),
+        Command::Man(args) => jobvisor::cli::man::man(args),
     };
     ExitCode::from(code)
+}
+
+/// Reports a bad command line (exit 2), or prints the help or version it asked for.
+fn command_line_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    // clap's usage line lists every option that has a value, and one taken from the
+    // environment looks as if the command required it: parse again without those
+    // variables so the usage shows only what is really missing. Nothing else runs yet.
+    let from_env = ["JOBVISOR_CONFIG", "JOBVISOR_SOCKET"];
+    let err = if from_env.iter().any(|name| std::env::var_os(name).is_some()) {
+        for name in from_env {
+            // SAFETY: single-threaded here: no other thread can read the environment.
+            unsafe { std::env::remove_var(name) };
+        }
+        Cli::try_parse().err().unwrap_or(err)
+    } else {
+        err
+    };
+    if std::env::args_os().any(|arg| arg == "--json") {
+        // The error's own paragraph, without the usage and the hint below it.
+        let text = err.to_string();
+        let message: Vec<&str> = text
+            .lines()
+            .take_while(|line| !line.trim().is_empty())
+            .map(|line| line.trim().trim_start_matches("error: "))
+            .collect();
+        eprintln!(
+            "{}",
+            jobvisor::cli::json_error(exit_code::USAGE, &message.join(" "))
+        );
+        return ExitCode::from(exit_code::USAGE);
+    }
+    err.exit()
 }
 
 fn serve(args: &ServeArgs) -> u8 {

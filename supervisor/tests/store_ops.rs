@@ -326,7 +326,10 @@ fn paused_queues_are_skipped_until_resumed() {
     let f = fixture();
     let mail = f.enqueue(job("{}").queue("mail").priority(5));
     let other = f.enqueue(job("{}"));
-    f.store.set_queue_paused("mail", true).wait().unwrap();
+    f.store
+        .set_queue_paused("mail", true, false)
+        .wait()
+        .unwrap();
     assert_eq!(
         f.claim(10).iter().map(|job| job.id).collect::<Vec<_>>(),
         vec![other]
@@ -339,7 +342,10 @@ fn paused_queues_are_skipped_until_resumed() {
             .iter()
             .any(|queue| queue.name == "mail" && queue.paused)
     );
-    f.store.set_queue_paused("mail", false).wait().unwrap();
+    f.store
+        .set_queue_paused("mail", false, false)
+        .wait()
+        .unwrap();
     assert_eq!(f.claim(10)[0].id, mail);
 }
 
@@ -688,8 +694,8 @@ fn discarded_and_cancelled_jobs_can_be_retried_by_hand() {
         .unwrap();
     assert_eq!(f.state(discarded), JobState::Discarded);
     assert_eq!(
-        f.store.retry(discarded).wait().unwrap(),
-        RetryOutcome::Requeued { max_attempts: 2 }
+        requeued_with(f.store.retry(discarded, false).wait().unwrap()),
+        Some(2)
     );
     let detail = f.job(discarded).job;
     assert_eq!(
@@ -700,7 +706,7 @@ fn discarded_and_cancelled_jobs_can_be_retried_by_hand() {
     assert_eq!(again.attempt, 2, "attempt numbers keep counting");
     f.store.complete(completion(&again)).wait().unwrap();
     assert_eq!(
-        f.store.retry(discarded).wait().unwrap(),
+        f.store.retry(discarded, false).wait().unwrap(),
         RetryOutcome::NotRetryable(JobState::Completed)
     );
 
@@ -708,19 +714,110 @@ fn discarded_and_cancelled_jobs_can_be_retried_by_hand() {
     f.store.cancel(cancelled).wait().unwrap();
     let newer = f.enqueue(job("{}").unique_key("v"));
     assert_eq!(
-        f.store.retry(cancelled).wait().unwrap(),
+        f.store.retry(cancelled, false).wait().unwrap(),
         RetryOutcome::UniqueConflict { existing: newer }
     );
     f.store.cancel(newer).wait().unwrap();
     assert_eq!(
-        f.store.retry(cancelled).wait().unwrap(),
-        RetryOutcome::Requeued { max_attempts: 3 }
+        requeued_with(f.store.retry(cancelled, false).wait().unwrap()),
+        Some(3)
     );
     assert_eq!(f.state(cancelled), JobState::Available);
     assert_eq!(
-        f.store.retry(JobId(99_999)).wait().unwrap(),
+        f.store.retry(JobId(99_999), false).wait().unwrap(),
         RetryOutcome::NotFound
     );
+}
+
+/// The attempts a plain retry (same script version) allows, if it requeued the job.
+fn requeued_with(outcome: RetryOutcome) -> Option<u32> {
+    match outcome {
+        RetryOutcome::Requeued {
+            max_attempts,
+            script_changed: false,
+            ..
+        } => Some(max_attempts),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_retry_keeps_the_script_version_unless_latest() {
+    let f = fixture();
+    let id = f.enqueue(job("{}").max_attempts(1));
+    let v1 = f.job(id).job.script_hash;
+    let claimed = f.claim(1).remove(0);
+    f.store
+        .fail(failure(&claimed, OutcomeKind::JsError))
+        .wait()
+        .unwrap();
+    let v2 = f
+        .store
+        .add_script("echo", "export default () => 'fixed';")
+        .wait()
+        .unwrap()
+        .hash;
+    let detail = f.job(id);
+    assert_eq!(detail.current_script_hash.as_deref(), Some(v2.as_str()));
+    match f.store.retry(id, false).wait().unwrap() {
+        RetryOutcome::Requeued {
+            script_hash,
+            script_changed,
+            ..
+        } => assert_eq!((script_hash, script_changed), (v1.clone(), false)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(f.job(id).job.script_hash, v1);
+    f.store.cancel(id).wait().unwrap();
+    match f.store.retry(id, true).wait().unwrap() {
+        RetryOutcome::Requeued {
+            script_hash,
+            script_changed,
+            ..
+        } => assert_eq!((script_hash, script_changed), (v2.clone(), true)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(f.job(id).job.script_hash, v2);
+    assert_eq!(f.claim(1).remove(0).id, id);
+}
+
+#[test]
+fn unknown_queues_are_paused_only_on_request_and_unused_ones_removed() {
+    let f = fixture();
+    assert!(
+        !f.store
+            .set_queue_paused("nosuch", true, false)
+            .wait()
+            .unwrap()
+    );
+    assert!(f.store.list_queues().unwrap().is_empty());
+    assert!(
+        f.store
+            .set_queue_paused("later", true, true)
+            .wait()
+            .unwrap()
+    );
+    f.enqueue(job("{}").queue("mail"));
+    assert_eq!(
+        f.store.remove_queue("mail").wait().unwrap(),
+        QueueRemoval::HasJobs(1)
+    );
+    assert_eq!(
+        f.store.remove_queue("later").wait().unwrap(),
+        QueueRemoval::Removed
+    );
+    assert_eq!(
+        f.store.remove_queue("later").wait().unwrap(),
+        QueueRemoval::NotFound
+    );
+    let names: Vec<String> = f
+        .store
+        .list_queues()
+        .unwrap()
+        .into_iter()
+        .map(|q| q.name)
+        .collect();
+    assert_eq!(names, ["mail"]);
 }
 
 #[test]
@@ -732,7 +829,10 @@ fn pruning_deletes_old_finished_jobs_in_small_batches() {
         old_done.push(id);
     }
     let old_pending = f.enqueue(job("{}").queue("other"));
-    f.store.set_queue_paused("other", true).wait().unwrap();
+    f.store
+        .set_queue_paused("other", true, false)
+        .wait()
+        .unwrap();
     for (index, claimed) in f.claim(30).iter().enumerate() {
         if index % 2 == 0 {
             f.store.complete(completion(claimed)).wait().unwrap();

@@ -419,7 +419,7 @@ impl Harness {
                 let Some(id) = self.pick(pick, |_| true) else {
                     return;
                 };
-                let got = self.store.retry(JobId(id)).wait().unwrap();
+                let got = self.store.retry(JobId(id), false).wait().unwrap();
                 let job = self.jobs[&id].clone();
                 match job.state {
                     JobState::Discarded
@@ -440,7 +440,14 @@ impl Harness {
                             );
                         } else {
                             let max_attempts = job.max_attempts.max(job.attempt + 1);
-                            assert_eq!(got, RetryOutcome::Requeued { max_attempts });
+                            assert!(
+                                matches!(
+                                    &got,
+                                    RetryOutcome::Requeued { max_attempts: m, script_changed: false, .. }
+                                        if *m == max_attempts
+                                ),
+                                "{got:?}"
+                            );
                             let model = self.jobs.get_mut(&id).unwrap();
                             model.state = JobState::Available;
                             model.run_at = now;
@@ -454,7 +461,7 @@ impl Harness {
             }
             Op::Pause { queue, paused } => {
                 self.store
-                    .set_queue_paused(QUEUES[queue], paused)
+                    .set_queue_paused(QUEUES[queue], paused, true)
                     .wait()
                     .unwrap();
                 self.paused[queue] = paused;

@@ -247,7 +247,7 @@ fn cancel_kills_a_running_job_and_retry_runs_it_again() {
 #[test]
 fn paused_queues_hold_their_jobs() {
     let daemon = Daemon::start("workers = 1", &[("hello", HELLO)]);
-    stdout(&cli(&daemon, &["queues", "pause", "mail"]));
+    stdout(&cli(&daemon, &["queues", "pause", "mail", "--create"]));
     let out = cli(
         &daemon,
         &[
@@ -381,14 +381,20 @@ fn the_control_socket_is_private_and_other_users_are_refused() {
     assert_eq!((dir_mode, socket_mode), (0o700, 0o600));
 
     if unsafe { libc::getuid() } != 0 {
-        println!("SKIP: connecting as another uid needs root (to switch to nobody)");
+        jobvisor_tests::skip(
+            "the_control_socket_is_private_and_other_users_are_refused",
+            "connecting as another uid needs root (to switch to nobody)",
+        );
         return;
     }
     let Some(setpriv) = ["/usr/bin/setpriv", "/bin/setpriv"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
     else {
-        println!("SKIP: setpriv (util-linux) is not installed");
+        jobvisor_tests::skip(
+            "the_control_socket_is_private_and_other_users_are_refused",
+            "setpriv (util-linux) is not installed",
+        );
         return;
     };
     // The binaries must be reachable for nobody: copy them somewhere world-readable.
@@ -529,4 +535,359 @@ fn completions_and_man_page_are_generated() {
     }
     let out = Command::new(bin("jobvisor")).arg("man").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains(".TH jobvisor 1"));
+}
+
+/// The output of a command that must fail, with its exit code.
+fn failed(out: &Output, code: i32) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn retry_keeps_the_enqueued_script_version_unless_latest_is_asked_for() {
+    let daemon = Daemon::start("workers = 1\nmax_attempts = 1", &[("flaky", FAILS)]);
+    let id = daemon.enqueue(job("flaky", "{}"));
+    daemon.wait_for("the job discarded", Duration::from_secs(20), || {
+        daemon.job_state(id) == "discarded"
+    });
+    let fixed = daemon.dir.path().join("fixed.js");
+    std::fs::write(&fixed, "export default () => 'fixed'").unwrap();
+    stdout(&cli(
+        &daemon,
+        &["scripts", "add", "flaky", fixed.to_str().unwrap()],
+    ));
+    let shown = stdout(&cli(&daemon, &["jobs", "show", &id.to_string()]));
+    assert!(shown.contains("not the current version"), "{shown}");
+
+    // A plain retry runs the version the job was enqueued with: it fails again.
+    let out = stdout(&cli(&daemon, &["jobs", "retry", &id.to_string()]));
+    assert!(out.contains("the version it was enqueued with"), "{out}");
+    daemon.wait_for("the plain retry to fail", Duration::from_secs(20), || {
+        daemon.attempts(id).len() == 2 && daemon.job_state(id) == "discarded"
+    });
+
+    // --latest switches the job to the current version, and says so.
+    let retried: serde_json::Value = serde_json::from_str(&stdout(&cli(
+        &daemon,
+        &["jobs", "retry", &id.to_string(), "--latest", "--json"],
+    )))
+    .unwrap();
+    assert_eq!(retried["script_changed"], true, "{retried}");
+    daemon.wait_for(
+        "the latest retry to complete",
+        Duration::from_secs(20),
+        || daemon.job_state(id) == "completed",
+    );
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&cli(
+        &daemon,
+        &["jobs", "show", &id.to_string(), "--json"],
+    )))
+    .unwrap();
+    assert_eq!(shown["result"], "fixed");
+    assert_eq!(
+        shown["script_hash"], shown["current_script_hash"],
+        "{shown}"
+    );
+    let human = stdout(&cli(&daemon, &["jobs", "show", &id.to_string()]));
+    assert!(human.contains("the current version"), "{human}");
+
+    // The help says which version a retry runs.
+    let help = stdout(&cli(&daemon, &["jobs", "retry", "--help"]));
+    assert!(
+        help.contains("--latest") && help.contains("enqueued with"),
+        "{help}"
+    );
+}
+
+#[test]
+fn unknown_queues_and_scripts_are_refused_with_the_names_that_exist() {
+    let daemon = Daemon::start("workers = 1", &[("hello", HELLO)]);
+    let mut mail = job("hello", r#"{"name":"m"}"#);
+    mail.queue = Some("mail".to_owned());
+    daemon.enqueue(mail);
+
+    let err = failed(&cli(&daemon, &["queues", "pause", "mial"]), 2);
+    assert!(
+        err.contains("no queue `mial`")
+            && err.contains("existing queues: mail")
+            && err.contains("did you mean `mail`?")
+            && err.contains("--create"),
+        "{err}"
+    );
+    let listed = stdout(&cli(&daemon, &["queues", "list"]));
+    assert!(
+        !listed.contains("mial"),
+        "a refused pause creates nothing:\n{listed}"
+    );
+    failed(&cli(&daemon, &["queues", "resume", "mial"]), 2);
+
+    // Asked for, the queue is created; never used, it can be removed again.
+    stdout(&cli(&daemon, &["queues", "pause", "later", "--create"]));
+    assert!(stdout(&cli(&daemon, &["status"])).contains("later (paused)"));
+    let err = failed(&cli(&daemon, &["queues", "remove", "mail"]), 2);
+    assert!(err.contains("holds 1 job"), "{err}");
+    stdout(&cli(&daemon, &["queues", "remove", "later"]));
+    assert!(!stdout(&cli(&daemon, &["status"])).contains("later"));
+    let err = failed(&cli(&daemon, &["queues", "remove", "later"]), 2);
+    assert!(err.contains("no queue `later`"), "{err}");
+
+    // A schedule naming no script is refused instead of failing at every slot.
+    let err = failed(
+        &cli(
+            &daemon,
+            &[
+                "schedules",
+                "add",
+                "nightly",
+                "--script",
+                "helo",
+                "--every",
+                "1m",
+            ],
+        ),
+        2,
+    );
+    assert!(
+        err.contains("no script `helo`") && err.contains("did you mean `hello`?"),
+        "{err}"
+    );
+    let listed = stdout(&cli(&daemon, &["schedules", "list"]));
+    assert!(!listed.contains("nightly"), "{listed}");
+    stdout(&cli(
+        &daemon,
+        &[
+            "schedules",
+            "add",
+            "nightly",
+            "--script",
+            "hello",
+            "--every",
+            "1m",
+        ],
+    ));
+}
+
+#[test]
+fn a_refunded_attempt_is_not_shown_with_the_number_of_the_next_one() {
+    let mut daemon = Daemon::start(
+        "workers = 1\ndrain_timeout = \"200ms\"\njob_timeout = \"60s\"",
+        &[("sleepy", SLEEPY)],
+    );
+    let id = daemon.enqueue(job("sleepy", r#"{"ms":1500}"#));
+    daemon.wait_for("the job running", Duration::from_secs(20), || {
+        daemon.busy_workers() == 1
+    });
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit(Duration::from_secs(10)), Some(0));
+    daemon.launch();
+    daemon.wait_for("the job completed", Duration::from_secs(20), || {
+        daemon.job_state(id) == "completed"
+    });
+    assert_eq!(
+        daemon.attempts(id),
+        [(1, "interrupted".to_owned()), (1, "completed".to_owned())]
+    );
+    let shown = stdout(&cli(&daemon, &["jobs", "show", &id.to_string()]));
+    let headings: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.starts_with("attempt") || l.starts_with("refunded"))
+        .map(|l| l.split("  worker").next().unwrap())
+        .collect();
+    assert_eq!(
+        headings,
+        ["refunded attempt  interrupted", "attempt 1  completed"],
+        "{shown}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout(&cli(
+        &daemon,
+        &["jobs", "show", &id.to_string(), "--json"],
+    )))
+    .unwrap();
+    assert_eq!(json["attempts"][0]["counted"], false);
+    assert_eq!(json["attempts"][1]["counted"], true);
+}
+
+#[test]
+fn tables_fit_long_names_and_json_is_one_line_everywhere() {
+    let long_queue = "q".repeat(100);
+    let long_script = format!("s{}", "x".repeat(99));
+    let daemon = Daemon::start("workers = 1", &[(&long_script, HELLO)]);
+    let mut long = job(&long_script, r#"{"name":"l"}"#);
+    long.queue = Some(long_queue.clone());
+    let id = daemon.enqueue(long);
+    daemon.wait_for("the job to complete", Duration::from_secs(20), || {
+        daemon.job_state(id) == "completed"
+    });
+    daemon.enqueue(job(&long_script, r#"{"name":"short"}"#));
+    for args in [
+        vec!["jobs", "list"],
+        vec!["queues", "list"],
+        vec!["scripts", "list"],
+        vec!["status"],
+    ] {
+        let text = stdout(&cli(&daemon, &args));
+        // Every row of a table starts its columns where the header's do, and no cell runs
+        // into the next: the name is whole and followed by spaces.
+        let lines: Vec<&str> = text.lines().collect();
+        let header_at = lines
+            .iter()
+            .position(|l| l.starts_with("ID") || l.starts_with("QUEUE") || l.starts_with("NAME"))
+            .unwrap_or_else(|| panic!("{args:?}: no table\n{text}"));
+        let header = lines[header_at];
+        let rows: Vec<&str> = lines[header_at + 1..]
+            .iter()
+            .take_while(|l| !l.is_empty())
+            .copied()
+            .collect();
+        let long_name = if args[0] == "scripts" {
+            &long_script
+        } else {
+            &long_queue
+        };
+        let row = rows
+            .iter()
+            .find(|r| r.contains(long_name.as_str()))
+            .unwrap_or_else(|| panic!("{args:?}: no row with the long name\n{text}"));
+        let name_at = row.find(long_name.as_str()).unwrap();
+        let after = &row[name_at + long_name.len()..];
+        assert!(
+            after.starts_with("  "),
+            "{args:?}: the name runs into the next column\n{text}"
+        );
+        // The next cell lines up with its header: same start (left-aligned) or same end
+        // (right-aligned).
+        let start = name_at + long_name.len() + (after.len() - after.trim_start().len());
+        let end = start + row[start..].find(' ').unwrap_or(row.len() - start);
+        let header_words: Vec<(usize, usize)> = header
+            .char_indices()
+            .filter(|(i, c)| *c != ' ' && (*i == 0 || header.as_bytes()[i - 1] == b' '))
+            .map(|(i, _)| (i, i + header[i..].find(' ').unwrap_or(header.len() - i)))
+            .collect();
+        assert!(
+            header_words.iter().any(|(s, e)| *s == start || *e == end),
+            "{args:?}: the column after the name is not under its header\n{text}"
+        );
+    }
+    for args in [
+        vec!["status", "--json"],
+        vec!["jobs", "list", "--json"],
+        vec!["jobs", "show", &id.to_string(), "--json"],
+        vec!["scripts", "list", "--json"],
+        vec!["queues", "list", "--json"],
+        vec!["schedules", "list", "--json"],
+    ] {
+        let text = stdout(&cli(&daemon, &args));
+        assert_eq!(
+            text.lines().count(),
+            1,
+            "{args:?}: not one line of JSON\n{text}"
+        );
+        serde_json::from_str::<serde_json::Value>(&text).unwrap();
+    }
+}
+
+#[test]
+fn with_json_errors_are_json_on_stderr_with_the_same_exit_codes() {
+    let daemon = Daemon::start("workers = 1", &[("hello", HELLO)]);
+    for (args, code, expected) in [
+        (vec!["jobs", "show", "999"], 2, "no job 999"),
+        (vec!["queues", "pause", "nosuch"], 2, "no queue `nosuch`"),
+        (vec!["scripts", "show", "nosuch"], 2, "no script `nosuch`"),
+        (vec!["schedules", "show", "nosuch"], 2, "no schedule"),
+    ] {
+        let plain = failed(&cli(&daemon, &args), code);
+        assert!(plain.contains(expected), "{args:?}: {plain}");
+        let mut with_json = args.clone();
+        with_json.push("--json");
+        let out = cli(&daemon, &with_json);
+        let stderr = failed(&out, code);
+        let error: serde_json::Value = serde_json::from_str(&stderr)
+            .unwrap_or_else(|e| panic!("{args:?}: stderr is not JSON ({e}): {stderr}"));
+        assert_eq!(error["error"]["code"], "usage", "{stderr}");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(expected),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    // No daemon: exit 69, as JSON.
+    let out = Command::new(bin("jobvisor"))
+        .args(["status", "--json", "--socket"])
+        .arg(daemon.dir.path().join("nothing.sock"))
+        .output()
+        .unwrap();
+    let stderr = failed(&out, 69);
+    let error: serde_json::Value = serde_json::from_str(&stderr).unwrap();
+    assert_eq!(error["error"]["code"], "not_running", "{stderr}");
+}
+
+#[test]
+fn usage_and_help_are_complete() {
+    // --config given through the environment is not shown as missing or required.
+    let out = Command::new(bin("jobvisor"))
+        .args(["jobs", "show"])
+        .env("JOBVISOR_CONFIG", "/nonexistent/jobvisor.toml")
+        .output()
+        .unwrap();
+    let stderr = failed(&out, 2);
+    let usage = stderr.lines().find(|l| l.starts_with("Usage:")).unwrap();
+    assert!(!usage.contains("--config <CONFIG>"), "{stderr}");
+
+    // `restart` alone says that --all is the other choice.
+    let out = Command::new(bin("jobvisor"))
+        .arg("restart")
+        .output()
+        .unwrap();
+    let stderr = failed(&out, 2);
+    assert!(stderr.contains("--all"), "{stderr}");
+
+    // Every option of every subcommand has a help line.
+    let mut missing = Vec::new();
+    let mut commands = vec![vec![]];
+    while let Some(path) = commands.pop() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("-h");
+        let help = stdout(&Command::new(bin("jobvisor")).args(&args).output().unwrap());
+        let lines: Vec<&str> = help.lines().collect();
+        let mut section = "";
+        for (i, line) in lines.iter().enumerate() {
+            if !line.starts_with(' ') {
+                section = line;
+                continue;
+            }
+            let indent = line.len() - line.trim_start().len();
+            let entry = line.trim_start();
+            let (name, text) = entry.split_once("  ").unwrap_or((entry, ""));
+            // Long option names put the help on the next line, indented further.
+            let next_is_its_help = lines.get(i + 1).is_some_and(|next| {
+                next.len() - next.trim_start().len() > indent && !next.trim_start().starts_with('-')
+            });
+            match section {
+                "Commands:" if indent == 2 && name != "help" => {
+                    let mut sub = path.clone();
+                    sub.push(name.to_owned());
+                    commands.push(sub);
+                }
+                "Options:" | "Arguments:"
+                    if indent <= 6 && text.trim().is_empty() && !next_is_its_help =>
+                {
+                    missing.push(format!("jobvisor {} {name}", path.join(" ")));
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "options without a help line: {missing:#?}"
+    );
 }

@@ -290,7 +290,7 @@ pub fn samples() -> (Vec<ToWorker>, Vec<FromWorker>, Vec<Hello>) {
 }
 
 /// Every [`Request`] variant's name, in declaration order.
-pub const REQUEST_VARIANTS: [&str; 22] = [
+pub const REQUEST_VARIANTS: [&str; 25] = [
     "Status",
     "Enqueue",
     "WaitJob",
@@ -313,6 +313,9 @@ pub const REQUEST_VARIANTS: [&str; 22] = [
     "RemoveSchedule",
     "RunSchedule",
     "EnqueueBatch",
+    "RetryJobLatest",
+    "PauseQueue",
+    "RemoveQueue",
 ];
 
 /// The name of a request's variant. The match has no catch-all arm: a new variant does
@@ -341,6 +344,9 @@ pub fn request_variant(request: &Request) -> &'static str {
         Request::RemoveSchedule { .. } => "RemoveSchedule",
         Request::RunSchedule { .. } => "RunSchedule",
         Request::EnqueueBatch(_) => "EnqueueBatch",
+        Request::RetryJobLatest { .. } => "RetryJobLatest",
+        Request::PauseQueue { .. } => "PauseQueue",
+        Request::RemoveQueue { .. } => "RemoveQueue",
     }
 }
 
@@ -416,6 +422,7 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
             queue: Some("mail".into()),
             script: Some("poll".into()),
             limit: 50,
+            before: Some(1_000),
         }),
         Request::ListJobs(JobQuery::default()),
         Request::ShowJob { id: i64::MAX },
@@ -485,6 +492,15 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
                 ..EnqueueJob::default()
             },
         ]),
+        Request::RetryJobLatest { id: 4 },
+        Request::PauseQueue {
+            queue: "mial".into(),
+            paused: true,
+            create: false,
+        },
+        Request::RemoveQueue {
+            queue: "mial".into(),
+        },
     ];
     let responses = vec![
         Response::Status(StatusReport {
@@ -575,10 +591,13 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
                 logs: "{\"level\":\"info\",\"text\":\"x\"}\n".into(),
                 logs_truncated: true,
             }],
+            current_script_hash: Some("99ff00aa".into()),
         })),
         Response::Retried {
             id: 3,
             max_attempts: 4,
+            script_hash: "ab12cd34".into(),
+            script_changed: true,
         },
         Response::Cancelled {
             id: 42,
@@ -689,6 +708,9 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
                 duplicate: true,
             },
         ]),
+        Response::QueueRemoved {
+            queue: "mial".into(),
+        },
     ];
     (requests, responses)
 }

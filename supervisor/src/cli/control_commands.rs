@@ -9,9 +9,9 @@ use crate::exit_code;
 use crate::units::format_utc;
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["worker", "all"])))]
 pub struct RestartArgs {
-    /// The worker to replace (see `jobvisor status`).
-    #[arg(conflicts_with = "all", required_unless_present = "all")]
+    /// The worker to replace (see `jobvisor status`); or --all.
     pub worker: Option<u32>,
     /// Replace every worker, one at a time.
     #[arg(long)]
@@ -19,6 +19,7 @@ pub struct RestartArgs {
     /// Kill the job in hand instead of waiting for it (its attempt is refunded).
     #[arg(long)]
     pub force: bool,
+    /// Print JSON.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -55,6 +56,7 @@ pub async fn restart(args: &RestartArgs) -> Result<u8, ClientError> {
 
 #[derive(Debug, clap::Args)]
 pub struct DrainArgs {
+    /// Print JSON.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]

@@ -1,25 +1,40 @@
 //! `jobvisor jobs list|show|retry|cancel`.
 
-use jobvisor_protocol::control::{JobQuery, JobSummary, JobView, Request, Response};
+use jobvisor_protocol::control::{
+    JobQuery, JobSummary, JobView, MAX_LIST_LIMIT, Request, Response,
+};
 
 use super::client::{Client, ClientError, Target, daemon_error, unexpected};
+use super::table::{Align, Table};
 use crate::exit_code;
 use crate::units::{format_size_approx, format_utc};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum JobsCommand {
-    /// List jobs, newest first.
+    /// List jobs, newest first, one page at a time.
+    ///
+    /// At most --limit jobs are printed; when there may be more, the human output ends
+    /// with the command for the next page (`--before` the last id shown). With --json,
+    /// pass the last id of the array as --before.
     List {
         /// Only jobs in this state (scheduled, available, running, retryable, completed,
         /// discarded, cancelled).
         #[arg(long)]
         state: Option<String>,
+        /// Only jobs of this queue.
         #[arg(long)]
         queue: Option<String>,
+        /// Only jobs of this script (any version).
         #[arg(long)]
         script: Option<String>,
-        #[arg(long, default_value_t = 50)]
+        /// Most jobs to print (1 to 10000).
+        #[arg(long, default_value_t = 50,
+              value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_LIST_LIMIT)))]
         limit: u32,
+        /// Only jobs with an id below ID: the next page after the job ID.
+        #[arg(long, value_name = "ID")]
+        before: Option<i64>,
+        /// Print JSON (an array of jobs).
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -28,15 +43,28 @@ pub enum JobsCommand {
     /// Show a job: payload, result, and every attempt with its outcome, error, duration,
     /// memory and console lines.
     Show {
+        /// The job's id.
         id: i64,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
         target: Target,
     },
-    /// Run a discarded or cancelled job again.
+    /// Run a discarded, cancelled, retryable or scheduled job again, now (with one more
+    /// attempt if it had used them all).
+    ///
+    /// A retry runs the script version the job was enqueued with, so a job retried after
+    /// a fix was added with `scripts add` fails as before; `--latest` runs the script's
+    /// current version instead. `jobs show` tells which version a job has.
     Retry {
+        /// The job's id.
         id: i64,
+        /// Switch the job to the current version of its script before it runs again
+        /// (default: keep the version it was enqueued with).
+        #[arg(long)]
+        latest: bool,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -44,7 +72,9 @@ pub enum JobsCommand {
     },
     /// Cancel a job; a running one has its worker killed.
     Cancel {
+        /// The job's id.
         id: i64,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -52,13 +82,29 @@ pub enum JobsCommand {
     },
 }
 
+impl JobsCommand {
+    fn json(&self) -> bool {
+        match self {
+            JobsCommand::List { json, .. }
+            | JobsCommand::Show { json, .. }
+            | JobsCommand::Retry { json, .. }
+            | JobsCommand::Cancel { json, .. } => *json,
+        }
+    }
+}
+
 pub async fn execute(command: &JobsCommand) -> Result<u8, ClientError> {
+    super::json_errors(command.json(), run(command)).await
+}
+
+async fn run(command: &JobsCommand) -> Result<u8, ClientError> {
     match command {
         JobsCommand::List {
             state,
             queue,
             script,
             limit,
+            before,
             json,
             target,
         } => {
@@ -67,6 +113,7 @@ pub async fn execute(command: &JobsCommand) -> Result<u8, ClientError> {
                 queue: queue.clone(),
                 script: script.clone(),
                 limit: *limit,
+                before: *before,
             };
             let response = Client::connect(target)
                 .await?
@@ -78,6 +125,9 @@ pub async fn execute(command: &JobsCommand) -> Result<u8, ClientError> {
                         print_json(&jobs_json(&jobs));
                     } else {
                         print!("{}", render_list(&jobs));
+                        if let Some(last) = jobs.last().filter(|_| jobs.len() >= *limit as usize) {
+                            println!("(next page: jobs list --before {} ...)", last.id);
+                        }
                     }
                     Ok(exit_code::OK)
                 }
@@ -101,18 +151,43 @@ pub async fn execute(command: &JobsCommand) -> Result<u8, ClientError> {
                 other => Err(failure(other)),
             }
         }
-        JobsCommand::Retry { id, json, target } => {
-            let response = Client::connect(target)
-                .await?
-                .request(&Request::RetryJob { id: *id })
-                .await?;
+        JobsCommand::Retry {
+            id,
+            latest,
+            json,
+            target,
+        } => {
+            let request = if *latest {
+                Request::RetryJobLatest { id: *id }
+            } else {
+                Request::RetryJob { id: *id }
+            };
+            let response = Client::connect(target).await?.request(&request).await?;
             match response {
-                Response::Retried { id, max_attempts } => {
+                Response::Retried {
+                    id,
+                    max_attempts,
+                    script_hash,
+                    script_changed,
+                } => {
                     if *json {
-                        print_json(&serde_json::json!({ "id": id, "max_attempts": max_attempts }));
+                        print_json(&serde_json::json!({
+                            "id": id, "max_attempts": max_attempts, "script_hash": script_hash,
+                            "script_changed": script_changed,
+                        }));
                     } else {
+                        let version = short_hash(&script_hash);
+                        let which = match (*latest, script_changed) {
+                            (true, true) => format!("the current script version {version}"),
+                            (true, false) => {
+                                format!("script version {version}, the current one already")
+                            }
+                            (false, _) => format!(
+                                "script version {version}, the version it was enqueued with (--latest runs the current one)"
+                            ),
+                        };
                         println!(
-                            "job {id} is queued again (it may use up to {max_attempts} attempts)"
+                            "job {id} is queued again with {which}; it may use up to {max_attempts} attempts"
                         );
                     }
                     Ok(exit_code::OK)
@@ -144,6 +219,11 @@ pub async fn execute(command: &JobsCommand) -> Result<u8, ClientError> {
     }
 }
 
+/// The first 12 hex digits of a script version, as listings show it.
+pub(crate) fn short_hash(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
 fn failure(response: Response) -> ClientError {
     match response {
         Response::Error(err) => daemon_error(&err),
@@ -151,8 +231,10 @@ fn failure(response: Response) -> ClientError {
     }
 }
 
+/// Prints one `--json` document: compact, on one line (as every `--json` output is, so
+/// streams and single answers read the same way).
 pub fn print_json(value: &serde_json::Value) {
-    match serde_json::to_string_pretty(value) {
+    match serde_json::to_string(value) {
         Ok(text) => println!("{text}"),
         Err(err) => eprintln!("jobvisor: cannot print JSON: {err}"),
     }
@@ -180,6 +262,7 @@ pub fn job_json(job: &JobView) -> serde_json::Value {
     };
     let mut value = summary_json(&job.summary);
     value["script_hash"] = serde_json::json!(job.script_hash);
+    value["current_script_hash"] = serde_json::json!(job.current_script_hash);
     value["payload"] = parse(&job.payload);
     value["result"] = job.result.as_deref().map_or(serde_json::Value::Null, parse);
     value["unique_key"] = serde_json::json!(job.unique_key);
@@ -187,9 +270,10 @@ pub fn job_json(job: &JobView) -> serde_json::Value {
     value["attempts"] = job
         .attempts
         .iter()
-        .map(|a| {
+        .zip(counted_attempts(job))
+        .map(|(a, counted)| {
             serde_json::json!({
-                "attempt": a.attempt, "outcome": a.outcome, "worker_pid": a.worker_pid,
+                "attempt": a.attempt, "counted": counted, "outcome": a.outcome, "worker_pid": a.worker_pid,
                 "started_at_ms": a.started_at_ms, "finished_at_ms": a.finished_at_ms,
                 "duration_ms": a.duration_ms, "cpu_ms": a.cpu_ms, "peak_memory_bytes": a.peak_memory_bytes,
                 "error": a.error_name.as_ref().map(|name| serde_json::json!({
@@ -201,6 +285,20 @@ pub fn job_json(job: &JobView) -> serde_json::Value {
         })
         .collect();
     value
+}
+
+/// For each attempt row (oldest first), whether it counted. A refunded attempt (a drain
+/// interrupted it, or the supervisor died under it) gives its number back: the next row
+/// has the same number, or, for the last row, the job's attempt counter is below it.
+fn counted_attempts(job: &JobView) -> Vec<bool> {
+    let rows = &job.attempts;
+    rows.iter()
+        .enumerate()
+        .map(|(i, a)| match rows.get(i + 1) {
+            Some(next) => next.attempt != a.attempt,
+            None => a.attempt <= job.summary.attempt,
+        })
+        .collect()
 }
 
 /// (level, text) of each stored console line.
@@ -223,37 +321,45 @@ pub fn render_list(jobs: &[JobSummary]) -> String {
     if jobs.is_empty() {
         return "no jobs match\n".to_owned();
     }
-    let mut out = format!(
-        "{:<8} {:<10} {:<14} {:<16} {:>7}  {:<20} {}\n",
-        "ID", "STATE", "QUEUE", "SCRIPT", "ATTEMPT", "CREATED", "LAST OUTCOME"
-    );
+    let mut table = Table::new(&[
+        ("ID", Align::Left),
+        ("STATE", Align::Left),
+        ("QUEUE", Align::Left),
+        ("SCRIPT", Align::Left),
+        ("ATTEMPT", Align::Right),
+        ("CREATED", Align::Left),
+        ("LAST OUTCOME", Align::Left),
+    ]);
     for job in jobs {
-        out.push_str(&format!(
-            "{:<8} {:<10} {:<14} {:<16} {:>7}  {:<20} {}\n",
-            job.id,
-            job.state,
-            job.queue,
-            job.script,
+        table.row(vec![
+            job.id.to_string(),
+            job.state.clone(),
+            job.queue.clone(),
+            job.script.clone(),
             format!("{}/{}", job.attempt, job.max_attempts),
             format_utc(job.created_at_ms),
-            job.last_outcome.as_deref().unwrap_or("-")
-        ));
+            job.last_outcome.clone().unwrap_or_else(|| "-".to_owned()),
+        ]);
     }
-    out
+    table.render()
 }
 
 pub fn render_job(job: &JobView) -> String {
     let s = &job.summary;
+    let version = match job.current_script_hash.as_deref() {
+        Some(current) if current == job.script_hash => {
+            format!("{}, the current version", short_hash(&job.script_hash))
+        }
+        Some(current) => format!(
+            "{}, not the current version {}: `jobs retry --latest` runs that one",
+            short_hash(&job.script_hash),
+            short_hash(current)
+        ),
+        None => short_hash(&job.script_hash).to_owned(),
+    };
     let mut out = format!(
-        "job {}  {}\n  queue {}, script {} ({}), priority {}, attempts {}/{}\n",
-        s.id,
-        s.state,
-        s.queue,
-        s.script,
-        &job.script_hash[..12.min(job.script_hash.len())],
-        s.priority,
-        s.attempt,
-        s.max_attempts
+        "job {}  {}\n  queue {}, script {} ({version}), priority {}, attempts {}/{}\n",
+        s.id, s.state, s.queue, s.script, s.priority, s.attempt, s.max_attempts
     );
     out.push_str(&format!("  created {}", format_utc(s.created_at_ms)));
     if let Some(finished) = s.finished_at_ms {
@@ -269,8 +375,13 @@ pub fn render_job(job: &JobView) -> String {
     if let Some(result) = &job.result {
         out.push_str(&format!("result:  {result}\n"));
     }
-    for a in &job.attempts {
-        out.push_str(&format!("\nattempt {}  {}", a.attempt, a.outcome));
+    let counted = counted_attempts(job);
+    for (a, counted) in job.attempts.iter().zip(counted) {
+        if counted {
+            out.push_str(&format!("\nattempt {}  {}", a.attempt, a.outcome));
+        } else {
+            out.push_str(&format!("\nrefunded attempt  {}", a.outcome));
+        }
         if let Some(pid) = a.worker_pid {
             out.push_str(&format!("  worker pid {pid}"));
         }

@@ -5,11 +5,13 @@ pub mod client;
 pub mod control_commands;
 pub mod enqueue;
 pub mod jobs;
+pub mod man;
 pub mod queues;
 pub mod run;
 pub mod schedules;
 pub mod scripts;
 pub mod status;
+mod table;
 
 use std::path::PathBuf;
 
@@ -56,9 +58,12 @@ pub enum Command {
     /// baseline.
     Bench(bench::BenchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    Completions { shell: clap_complete::Shell },
-    /// Print the man page (roff).
-    Man,
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page jobvisor(1) (roff), or write every page with --dir.
+    Man(man::ManArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -75,14 +80,29 @@ pub fn completions(shell: clap_complete::Shell) -> u8 {
     crate::exit_code::OK
 }
 
-/// Writes the man page to stdout.
-pub fn man() -> u8 {
-    let page = clap_mangen::Man::new(Cli::command());
-    match page.render(&mut std::io::stdout()) {
-        Ok(()) => crate::exit_code::OK,
-        Err(err) => {
-            eprintln!("jobvisor: cannot write the man page: {err}");
-            crate::exit_code::FAILURE
+/// Runs a command's body; with `--json`, a failure is printed here as one JSON object on
+/// stderr, `{"error": {"code": "...", "message": "..."}}`, and only its exit code goes on
+/// (the exit code is the same as without `--json`).
+pub(crate) async fn json_errors(
+    json: bool,
+    body: impl Future<Output = Result<u8, client::ClientError>>,
+) -> Result<u8, client::ClientError> {
+    match body.await {
+        Err(err) if json => {
+            eprintln!("{}", json_error(err.code, &err.message));
+            Ok(err.code)
         }
+        other => other,
     }
+}
+
+/// The JSON text of an error: `code` names the exit code (`usage` for 2, `not_running`
+/// for 69, `failure` otherwise).
+pub fn json_error(exit: u8, message: &str) -> String {
+    let code = match exit {
+        crate::exit_code::USAGE => "usage",
+        crate::exit_code::NOT_RUNNING => "not_running",
+        _ => "failure",
+    };
+    serde_json::json!({ "error": { "code": code, "message": message } }).to_string()
 }

@@ -1,23 +1,31 @@
-//! `jobvisor queues list|pause|resume`.
+//! `jobvisor queues list|pause|resume|remove`.
 
 use jobvisor_protocol::control::{Request, Response};
 
 use super::client::{Client, ClientError, Target, daemon_error, unexpected};
 use super::jobs::print_json;
+use super::table::{Align, Table};
 use crate::exit_code;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum QueuesCommand {
     /// List queues with their pause flag, concurrency cap and running jobs.
     List {
+        /// Print JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
         target: Target,
     },
-    /// Stop starting jobs of a queue (running ones finish).
+    /// Stop starting jobs of a queue (running ones finish). An unknown queue is refused
+    /// with the names that exist, unless --create.
     Pause {
+        /// The queue (it must exist: a job was enqueued to it, or the config declares it).
         queue: String,
+        /// Create the queue if it does not exist (to pause it before its first job).
+        #[arg(long)]
+        create: bool,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -25,7 +33,19 @@ pub enum QueuesCommand {
     },
     /// Start jobs of a paused queue again.
     Resume {
+        /// The queue (it must exist).
         queue: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Remove a queue no job was ever enqueued to (one created by a typo).
+    Remove {
+        /// The queue.
+        queue: String,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -33,34 +53,53 @@ pub enum QueuesCommand {
     },
 }
 
+impl QueuesCommand {
+    fn json(&self) -> bool {
+        match self {
+            QueuesCommand::List { json, .. }
+            | QueuesCommand::Pause { json, .. }
+            | QueuesCommand::Resume { json, .. }
+            | QueuesCommand::Remove { json, .. } => *json,
+        }
+    }
+}
+
 pub async fn execute(command: &QueuesCommand) -> Result<u8, ClientError> {
-    let (request, json, target) = match command {
-        QueuesCommand::List { json, target } => (Request::ListQueues, *json, target),
+    super::json_errors(command.json(), run(command)).await
+}
+
+async fn run(command: &QueuesCommand) -> Result<u8, ClientError> {
+    let (request, target) = match command {
+        QueuesCommand::List { target, .. } => (Request::ListQueues, target),
         QueuesCommand::Pause {
             queue,
-            json,
+            create,
             target,
+            ..
         } => (
-            Request::SetQueuePaused {
+            Request::PauseQueue {
                 queue: queue.clone(),
                 paused: true,
+                create: *create,
             },
-            *json,
             target,
         ),
-        QueuesCommand::Resume {
-            queue,
-            json,
-            target,
-        } => (
-            Request::SetQueuePaused {
+        QueuesCommand::Resume { queue, target, .. } => (
+            Request::PauseQueue {
                 queue: queue.clone(),
                 paused: false,
+                create: false,
             },
-            *json,
+            target,
+        ),
+        QueuesCommand::Remove { queue, target, .. } => (
+            Request::RemoveQueue {
+                queue: queue.clone(),
+            },
             target,
         ),
     };
+    let json = command.json();
     match Client::connect(target).await?.request(&request).await? {
         Response::Queues(queues) => {
             if json {
@@ -73,20 +112,21 @@ pub async fn execute(command: &QueuesCommand) -> Result<u8, ClientError> {
             } else if queues.is_empty() {
                 println!("no queues yet (a queue exists once a job was enqueued to it)");
             } else {
-                println!(
-                    "{:<20} {:<8} {:>11} {:>8}",
-                    "QUEUE", "PAUSED", "CONCURRENCY", "RUNNING"
-                );
+                let mut table = Table::new(&[
+                    ("QUEUE", Align::Left),
+                    ("PAUSED", Align::Left),
+                    ("CONCURRENCY", Align::Right),
+                    ("RUNNING", Align::Right),
+                ]);
                 for q in queues {
-                    let cap = q.concurrency.map_or("-".to_owned(), |c| c.to_string());
-                    println!(
-                        "{:<20} {:<8} {:>11} {:>8}",
+                    table.row(vec![
                         q.queue,
-                        if q.paused { "yes" } else { "no" },
-                        cap,
-                        q.running
-                    );
+                        if q.paused { "yes" } else { "no" }.to_owned(),
+                        q.concurrency.map_or("-".to_owned(), |c| c.to_string()),
+                        q.running.to_string(),
+                    ]);
                 }
+                print!("{}", table.render());
             }
             Ok(exit_code::OK)
         }
@@ -97,6 +137,14 @@ pub async fn execute(command: &QueuesCommand) -> Result<u8, ClientError> {
                 println!("queue {queue} paused: no new job of it starts");
             } else {
                 println!("queue {queue} resumed");
+            }
+            Ok(exit_code::OK)
+        }
+        Response::QueueRemoved { queue } => {
+            if json {
+                print_json(&serde_json::json!({ "queue": queue, "removed": true }));
+            } else {
+                println!("queue {queue} removed");
             }
             Ok(exit_code::OK)
         }

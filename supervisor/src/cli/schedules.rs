@@ -7,6 +7,7 @@ use jobvisor_protocol::control::{
 use super::client::{Client, ClientError, Target, daemon_error, unexpected};
 use super::jobs::print_json;
 use super::run::read_payload;
+use super::table::{Align, Table};
 use crate::exit_code;
 use crate::units::{format_utc, parse_duration};
 
@@ -16,6 +17,7 @@ pub enum SchedulesCommand {
     Add(Box<AddArgs>),
     /// Schedules with their next run, last run, last outcome and failure streak.
     List {
+        /// Print JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -23,7 +25,9 @@ pub enum SchedulesCommand {
     },
     /// A schedule and its recent runs.
     Show {
+        /// The schedule's name.
         name: String,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -31,7 +35,9 @@ pub enum SchedulesCommand {
     },
     /// Enable a schedule again (its failure streak starts over).
     Enable {
+        /// The schedule's name.
         name: String,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -39,7 +45,9 @@ pub enum SchedulesCommand {
     },
     /// Stop a schedule from firing.
     Disable {
+        /// The schedule's name.
         name: String,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -47,7 +55,9 @@ pub enum SchedulesCommand {
     },
     /// Remove a schedule (the jobs it enqueued stay).
     Remove {
+        /// The schedule's name.
         name: String,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -55,7 +65,9 @@ pub enum SchedulesCommand {
     },
     /// Enqueue one run now, outside the schedule's slots; prints the job id.
     Run {
+        /// The schedule's name.
         name: String,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -65,8 +77,9 @@ pub enum SchedulesCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct AddArgs {
+    /// The schedule's name; an existing schedule of that name is updated.
     pub name: String,
-    /// The script each run executes.
+    /// The script each run executes (it must exist: see `jobvisor scripts list`).
     #[arg(long)]
     pub script: String,
     /// Run every interval (e.g. 60s, 5m), aligned to the clock.
@@ -90,17 +103,22 @@ pub struct AddArgs {
     /// Disable the schedule after this many consecutive failed runs (default 5).
     #[arg(long)]
     pub disable_after_failures: Option<u32>,
+    /// Timeout of each run's attempts (default: the daemon's job_timeout).
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
+    /// Attempts of each run (default: the daemon's max_attempts).
     #[arg(long)]
     pub max_attempts: Option<u32>,
+    /// Queue of the runs (default: the daemon's default queue).
     #[arg(long)]
     pub queue: Option<String>,
+    /// Priority of the runs: higher runs first (default 0).
     #[arg(long, allow_hyphen_values = true)]
     pub priority: Option<i32>,
     /// Delay each run by up to this much (the same for a given slot), to spread fleets.
     #[arg(long, value_parser = parse_duration)]
     pub jitter: Option<std::time::Duration>,
+    /// Print JSON.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -111,7 +129,25 @@ fn ms(d: Option<std::time::Duration>) -> Option<u64> {
     d.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+impl SchedulesCommand {
+    fn json(&self) -> bool {
+        match self {
+            SchedulesCommand::Add(args) => args.json,
+            SchedulesCommand::List { json, .. }
+            | SchedulesCommand::Show { json, .. }
+            | SchedulesCommand::Enable { json, .. }
+            | SchedulesCommand::Disable { json, .. }
+            | SchedulesCommand::Remove { json, .. }
+            | SchedulesCommand::Run { json, .. } => *json,
+        }
+    }
+}
+
 pub async fn execute(command: &SchedulesCommand) -> Result<u8, ClientError> {
+    super::json_errors(command.json(), run(command)).await
+}
+
+async fn run(command: &SchedulesCommand) -> Result<u8, ClientError> {
     let (request, target, json) = match command {
         SchedulesCommand::Add(args) => {
             let payload = args
@@ -250,32 +286,36 @@ pub fn render_list(schedules: &[ScheduleView]) -> String {
     if schedules.is_empty() {
         return "no schedules: declare [[schedule]] in the config or use `jobvisor schedules add`\n".to_owned();
     }
-    let mut out = format!(
-        "{:<20} {:<34} {:<20} {:<20} {:<22} {:>7}  {}\n",
-        "NAME", "TIMING", "NEXT RUN", "LAST RUN", "LAST OUTCOME", "FAILED", "STATUS"
-    );
+    let mut table = Table::new(&[
+        ("NAME", Align::Left),
+        ("TIMING", Align::Left),
+        ("NEXT RUN", Align::Left),
+        ("LAST RUN", Align::Left),
+        ("LAST OUTCOME", Align::Left),
+        ("FAILED", Align::Right),
+        ("STATUS", Align::Left),
+    ]);
     for s in schedules {
         let status = if s.enabled {
             "enabled".to_owned()
         } else {
             format!("DISABLED: {}", s.disabled_reason.as_deref().unwrap_or(""))
         };
-        out.push_str(&format!(
-            "{:<20} {:<34} {:<20} {:<20} {:<22} {:>7}  {}\n",
-            s.name,
-            s.timing,
+        table.row(vec![
+            s.name.clone(),
+            s.timing.clone(),
             if s.enabled {
                 when(s.next_run_at_ms)
             } else {
                 "-".to_owned()
             },
             when(s.last_run_at_ms),
-            s.last_outcome.as_deref().unwrap_or("-"),
+            s.last_outcome.clone().unwrap_or_else(|| "-".to_owned()),
             format!("{}/{}", s.failure_streak, s.disable_after_failures),
-            status
-        ));
+            status,
+        ]);
     }
-    out
+    table.render()
 }
 
 fn render_detail(detail: &ScheduleDetailView) -> String {
@@ -306,19 +346,23 @@ fn render_detail(detail: &ScheduleDetailView) -> String {
         out.push_str("no runs yet\n");
         return out;
     }
-    out.push_str(&format!(
-        "\n{:<8} {:<20} {:<10} {:<14} {}\n",
-        "JOB", "SLOT", "STATE", "OUTCOME", "ERROR"
-    ));
+    let mut table = Table::new(&[
+        ("JOB", Align::Left),
+        ("SLOT", Align::Left),
+        ("STATE", Align::Left),
+        ("OUTCOME", Align::Left),
+        ("ERROR", Align::Left),
+    ]);
     for r in &detail.runs {
-        out.push_str(&format!(
-            "{:<8} {:<20} {:<10} {:<14} {}\n",
-            r.job,
+        table.row(vec![
+            r.job.to_string(),
             r.slot_ms.map_or("manual".to_owned(), format_utc),
-            r.state,
-            r.last_outcome.as_deref().unwrap_or("-"),
-            r.last_error.as_deref().unwrap_or("")
-        ));
+            r.state.clone(),
+            r.last_outcome.clone().unwrap_or_else(|| "-".to_owned()),
+            r.last_error.clone().unwrap_or_default(),
+        ]);
     }
+    out.push('\n');
+    out.push_str(&table.render());
     out
 }

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use jobvisor_protocol::control::{Request, Response, ScriptSummary};
 
 use super::client::{Client, ClientError, Target, daemon_error, unexpected};
-use super::jobs::print_json;
+use super::jobs::{print_json, short_hash};
+use super::table::{Align, Table};
 use crate::exit_code;
 use crate::units::{format_size_approx, format_utc};
 
@@ -14,8 +15,11 @@ pub enum ScriptsCommand {
     /// Register FILE as the current version of script NAME (checked first: it must parse,
     /// evaluate and have a default-export function).
     Add {
+        /// The script's name (letters, digits, `-`, `_`, `.`).
         name: String,
+        /// The JavaScript module to register.
         file: PathBuf,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -23,6 +27,7 @@ pub enum ScriptsCommand {
     },
     /// List scripts with their current version.
     List {
+        /// Print JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -30,7 +35,9 @@ pub enum ScriptsCommand {
     },
     /// Show a script's current source and its versions.
     Show {
+        /// The script's name.
         name: String,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -38,7 +45,21 @@ pub enum ScriptsCommand {
     },
 }
 
+impl ScriptsCommand {
+    fn json(&self) -> bool {
+        match self {
+            ScriptsCommand::Add { json, .. }
+            | ScriptsCommand::List { json, .. }
+            | ScriptsCommand::Show { json, .. } => *json,
+        }
+    }
+}
+
 pub async fn execute(command: &ScriptsCommand) -> Result<u8, ClientError> {
+    super::json_errors(command.json(), run(command)).await
+}
+
+async fn run(command: &ScriptsCommand) -> Result<u8, ClientError> {
     match command {
         ScriptsCommand::Add {
             name,
@@ -70,9 +91,12 @@ pub async fn execute(command: &ScriptsCommand) -> Result<u8, ClientError> {
                             &serde_json::json!({ "name": name, "hash": hash, "created": created }),
                         );
                     } else if created {
-                        println!("script {name} version {} added", short(&hash));
+                        println!("script {name} version {} added", short_hash(&hash));
                     } else {
-                        println!("script {name} version {} is already current", short(&hash));
+                        println!(
+                            "script {name} version {} is already current",
+                            short_hash(&hash)
+                        );
                     }
                     Ok(exit_code::OK)
                 }
@@ -125,7 +149,7 @@ pub async fn execute(command: &ScriptsCommand) -> Result<u8, ClientError> {
                         println!(
                             "script {}  version {}  added {}",
                             script.name,
-                            short(&script.hash),
+                            short_hash(&script.hash),
                             format_utc(script.created_at_ms)
                         );
                         if script.versions.len() > 1 {
@@ -133,7 +157,7 @@ pub async fn execute(command: &ScriptsCommand) -> Result<u8, ClientError> {
                             for (hash, at, current) in &script.versions {
                                 println!(
                                     "  {}  {}{}",
-                                    short(hash),
+                                    short_hash(hash),
                                     format_utc(*at),
                                     if *current { "  (current)" } else { "" }
                                 );
@@ -154,27 +178,25 @@ pub async fn execute(command: &ScriptsCommand) -> Result<u8, ClientError> {
     }
 }
 
-fn short(hash: &str) -> &str {
-    &hash[..12.min(hash.len())]
-}
-
 pub fn render_list(scripts: &[ScriptSummary]) -> String {
     if scripts.is_empty() {
         return "no scripts yet: add one with `jobvisor scripts add NAME FILE`\n".to_owned();
     }
-    let mut out = format!(
-        "{:<24} {:<13} {:>9} {:>9}  {}\n",
-        "NAME", "VERSION", "SIZE", "VERSIONS", "ADDED"
-    );
+    let mut table = Table::new(&[
+        ("NAME", Align::Left),
+        ("VERSION", Align::Left),
+        ("SIZE", Align::Right),
+        ("VERSIONS", Align::Right),
+        ("ADDED", Align::Left),
+    ]);
     for s in scripts {
-        out.push_str(&format!(
-            "{:<24} {:<13} {:>9} {:>9}  {}\n",
-            s.name,
-            short(&s.hash),
+        table.row(vec![
+            s.name.clone(),
+            short_hash(&s.hash).to_owned(),
             format_size_approx(s.source_bytes),
-            s.versions,
-            format_utc(s.created_at_ms)
-        ));
+            s.versions.to_string(),
+            format_utc(s.created_at_ms),
+        ]);
     }
-    out
+    table.render()
 }

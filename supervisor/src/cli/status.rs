@@ -3,6 +3,8 @@
 use jobvisor_protocol::control::{Request, Response, StatusReport};
 
 use super::client::{Client, ClientError, Target, daemon_error};
+use super::jobs::print_json;
+use super::table::{Align, Table};
 use crate::exit_code;
 use crate::units::format_size_approx as format_size;
 
@@ -16,13 +18,15 @@ pub struct StatusArgs {
 }
 
 pub async fn execute(args: &StatusArgs) -> Result<u8, ClientError> {
+    super::json_errors(args.json, run(args)).await
+}
+
+async fn run(args: &StatusArgs) -> Result<u8, ClientError> {
     let mut client = Client::connect(&args.target).await?;
     match client.request(&Request::Status).await? {
         Response::Status(report) => {
             if args.json {
-                let text = serde_json::to_string_pretty(&status_json(&report))
-                    .map_err(|e| ClientError::new(exit_code::FAILURE, e.to_string()))?;
-                println!("{text}");
+                print_json(&status_json(&report));
             } else {
                 print!("{}", render(&report));
             }
@@ -55,6 +59,17 @@ fn status_json(report: &StatusReport) -> serde_json::Value {
     })
 }
 
+/// The job states `status` counts, with their column headers.
+const STATE_COLUMNS: [(&str, &str); 7] = [
+    ("scheduled", "SCHEDULED"),
+    ("available", "AVAILABLE"),
+    ("running", "RUNNING"),
+    ("retryable", "RETRYABLE"),
+    ("completed", "COMPLETED"),
+    ("discarded", "DISCARDED"),
+    ("cancelled", "CANCELLED"),
+];
+
 /// The human table.
 pub fn render(report: &StatusReport) -> String {
     let mut out = String::new();
@@ -81,60 +96,59 @@ pub fn render(report: &StatusReport) -> String {
         "throughput: {} jobs completed in the last minute\n\n",
         report.completed_last_minute
     ));
-    out.push_str(&format!(
-        "{:<6} {:<8} {:<12} {:<10} {:>9} {:>9} {:>8}\n",
-        "WORKER", "PID", "STATE", "JOB", "DONE", "RSS", "RESTARTS"
-    ));
+    let mut workers = Table::new(&[
+        ("WORKER", Align::Left),
+        ("PID", Align::Left),
+        ("STATE", Align::Left),
+        ("JOB", Align::Left),
+        ("DONE", Align::Right),
+        ("RSS", Align::Right),
+        ("RESTARTS", Align::Right),
+    ]);
+    let mut degraded = Vec::new();
     for w in &report.workers {
-        out.push_str(&format!(
-            "{:<6} {:<8} {:<12} {:<10} {:>9} {:>9} {:>8}\n",
-            w.id,
+        workers.row(vec![
+            w.id.to_string(),
             w.pid.map_or("-".to_owned(), |p| p.to_string()),
-            w.state,
+            w.state.clone(),
             w.job.map_or("-".to_owned(), |j| j.to_string()),
-            w.jobs_done,
+            w.jobs_done.to_string(),
             w.rss_bytes.map_or("-".to_owned(), format_size),
-            w.restarts
-        ));
+            w.restarts.to_string(),
+        ]);
         if let Some(reason) = &w.degraded_reason {
-            out.push_str(&format!("       degraded: {reason}\n"));
+            degraded.push(format!("worker {} degraded: {reason}\n", w.id));
         }
     }
+    out.push_str(&workers.render());
+    out.extend(degraded);
     out.push('\n');
     if report.queues.is_empty() {
         out.push_str("no jobs yet\n");
         return out;
     }
-    let states = [
-        "scheduled",
-        "available",
-        "running",
-        "retryable",
-        "completed",
-        "discarded",
-        "cancelled",
-    ];
-    out.push_str(&format!("{:<16}", "QUEUE"));
-    for state in states {
-        out.push_str(&format!(" {:>10}", state.to_uppercase()));
-    }
-    out.push('\n');
+    let mut columns = vec![("QUEUE", Align::Left)];
+    columns.extend(
+        STATE_COLUMNS
+            .iter()
+            .map(|(_, header)| (*header, Align::Right)),
+    );
+    let mut queues = Table::new(&columns);
     for q in &report.queues {
-        let name = if q.paused {
+        let mut row = vec![if q.paused {
             format!("{} (paused)", q.queue)
         } else {
             q.queue.clone()
-        };
-        out.push_str(&format!("{name:<16}"));
-        for state in states {
-            let n = q
-                .counts
+        }];
+        row.extend(STATE_COLUMNS.iter().map(|(state, _)| {
+            q.counts
                 .iter()
                 .find(|(s, _)| s == state)
-                .map_or(0, |(_, n)| *n);
-            out.push_str(&format!(" {n:>10}"));
-        }
-        out.push('\n');
+                .map_or(0, |(_, n)| *n)
+                .to_string()
+        }));
+        queues.row(row);
     }
+    out.push_str(&queues.render());
     out
 }

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use jobvisor_protocol::control::{
-    ControlError, EnqueueJob, EnqueuedJob, ErrorCode, JobQuery, MAX_ENQUEUE_BATCH, QueueStatus,
-    Request, Response, ScriptView, StatusReport, WorkerStatus,
+    ControlError, EnqueueJob, EnqueuedJob, ErrorCode, JobQuery, MAX_ENQUEUE_BATCH, MAX_LIST_LIMIT,
+    QueueStatus, Request, Response, ScriptView, StatusReport, WorkerStatus,
 };
 use tokio::sync::oneshot;
 use tracing::info;
@@ -19,7 +19,7 @@ use crate::pool::slot::{KillReason, SlotCommand};
 use crate::script_check::check_script;
 use crate::store::{
     AttemptReport, CancelOutcome, EnqueueRequest, Failure, JobError, JobFilter, JobId, JobState,
-    OutcomeKind, RetryOutcome, RunAt, Store, StoreError,
+    OutcomeKind, QueueRemoval, RetryOutcome, RunAt, Store, StoreError,
 };
 
 /// How long a failed store write keeps `status` degraded.
@@ -51,14 +51,23 @@ impl Dispatcher {
                     let _ = reply.send(job_view_response(store, JobId(id)).await);
                 });
             }
-            Request::RetryJob { id } => self.retry(JobId(id), reply),
+            Request::RetryJob { id } => self.retry(JobId(id), false, reply),
+            Request::RetryJobLatest { id } => self.retry(JobId(id), true, reply),
             Request::CancelJob { id } => self.cancel(JobId(id), reply),
             Request::ListQueues => read(&self.store, reply, |store| {
                 store
                     .list_queues()
                     .map(|q| Response::Queues(q.into_iter().map(queue_view).collect()))
             }),
-            Request::SetQueuePaused { queue, paused } => self.set_paused(queue, paused, reply),
+            Request::SetQueuePaused { queue, paused } => {
+                self.set_paused(queue, paused, true, reply);
+            }
+            Request::PauseQueue {
+                queue,
+                paused,
+                create,
+            } => self.set_paused(queue, paused, create, reply),
+            Request::RemoveQueue { queue } => self.remove_queue(queue, reply),
             Request::Restart { worker, force } => self.restart(worker, force, reply),
             Request::Drain => {
                 if !self.draining() {
@@ -247,16 +256,22 @@ impl Dispatcher {
                 return;
             }
         };
+        if query.limit > MAX_LIST_LIMIT {
+            let _ = reply.send(error(
+                ErrorCode::BadRequest,
+                format!(
+                    "limit {} is above the most one listing returns ({MAX_LIST_LIMIT}); page with `--before ID`",
+                    query.limit
+                ),
+            ));
+            return;
+        }
         let filter = JobFilter {
             state,
             queue: query.queue,
             script: query.script,
-            before: None,
-            limit: if query.limit == 0 {
-                50
-            } else {
-                query.limit.min(10_000)
-            },
+            before: query.before.map(JobId),
+            limit: if query.limit == 0 { 50 } else { query.limit },
         };
         read(&self.store, reply, move |store| {
             store
@@ -265,14 +280,20 @@ impl Dispatcher {
         });
     }
 
-    fn retry(&mut self, id: JobId, reply: Reply) {
-        let pending = self.store.retry(id);
+    fn retry(&mut self, id: JobId, latest: bool, reply: Reply) {
+        let pending = self.store.retry(id, latest);
         self.claim_wanted = true;
         tokio::spawn(async move {
             let response = match pending.await {
-                Ok(RetryOutcome::Requeued { max_attempts }) => Response::Retried {
+                Ok(RetryOutcome::Requeued {
+                    max_attempts,
+                    script_hash,
+                    script_changed,
+                }) => Response::Retried {
                     id: id.0,
                     max_attempts,
+                    script_hash,
+                    script_changed,
                 },
                 Ok(RetryOutcome::NotRetryable(state)) => error(
                     ErrorCode::BadRequest,
@@ -389,7 +410,7 @@ impl Dispatcher {
         let _ = reply.send(response);
     }
 
-    fn set_paused(&mut self, queue: String, paused: bool, reply: Reply) {
+    fn set_paused(&mut self, queue: String, paused: bool, create: bool, reply: Reply) {
         if !crate::config::valid_name(&queue) {
             let _ = reply.send(error(
                 ErrorCode::BadRequest,
@@ -397,13 +418,35 @@ impl Dispatcher {
             ));
             return;
         }
-        let pending = self.store.set_queue_paused(&queue, paused);
+        let pending = self.store.set_queue_paused(&queue, paused, create);
         if !paused {
             self.claim_wanted = true;
         }
+        let store = self.store.clone();
         tokio::spawn(async move {
             let response = match pending.await {
-                Ok(()) => Response::QueuePaused { queue, paused },
+                Ok(true) => Response::QueuePaused { queue, paused },
+                Ok(false) => unknown_queue(store, queue, " (pass --create to create it)").await,
+                Err(err) => store_error(&err),
+            };
+            let _ = reply.send(response);
+        });
+    }
+
+    fn remove_queue(&mut self, queue: String, reply: Reply) {
+        let pending = self.store.remove_queue(&queue);
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let response = match pending.await {
+                Ok(QueueRemoval::Removed) => Response::QueueRemoved { queue },
+                Ok(QueueRemoval::HasJobs(jobs)) => error(
+                    ErrorCode::BadRequest,
+                    format!(
+                        "queue `{queue}` holds {jobs} job{}; only a queue no job was enqueued to can be removed",
+                        if jobs == 1 { "" } else { "s" }
+                    ),
+                ),
+                Ok(QueueRemoval::NotFound) => unknown_queue(store, queue, "").await,
                 Err(err) => store_error(&err),
             };
             let _ = reply.send(response);
@@ -591,6 +634,25 @@ fn show_script(store: &Store, name: &str) -> Result<Response, StoreError> {
         source,
         versions: history,
     }))
+}
+
+/// "no queue `x`; existing queues: ..." with the closest name.
+async fn unknown_queue(store: Store, queue: String, hint: &str) -> Response {
+    let names = tokio::task::spawn_blocking(move || store.list_queues()).await;
+    match names {
+        Ok(Ok(queues)) => {
+            let names: Vec<String> = queues.into_iter().map(|q| q.name).collect();
+            error(
+                ErrorCode::NotFound,
+                format!(
+                    "no queue `{queue}`{hint}; {}",
+                    crate::suggest::known_names("queues", &queue, &names)
+                ),
+            )
+        }
+        Ok(Err(err)) => store_error(&err),
+        Err(err) => error(ErrorCode::Internal, format!("read failed: {err}")),
+    }
 }
 
 pub(super) async fn job_view_response(store: Store, id: JobId) -> Response {

@@ -104,11 +104,41 @@ impl Dispatcher {
             }
         };
         let name = def.name.clone();
-        let pending = self.store.upsert_schedule(def);
+        let store = self.store.clone();
         self.schedules.wanted = true;
         let tx = self.internal_tx.clone();
         tokio::spawn(async move {
-            let response = match pending.await {
+            // A schedule naming no script would fail at every slot: refuse it now, with
+            // the names that exist.
+            let script = def.script.clone();
+            let lookup = store.clone();
+            let scripts = tokio::task::spawn_blocking(move || lookup.list_scripts()).await;
+            let names: Vec<String> = match scripts {
+                Ok(Ok(scripts)) => scripts
+                    .into_iter()
+                    .filter(|s| s.current)
+                    .map(|s| s.name)
+                    .collect(),
+                Ok(Err(err)) => {
+                    let _ = reply.send(store_error(&err));
+                    return;
+                }
+                Err(err) => {
+                    let _ = reply.send(error(ErrorCode::Internal, format!("read failed: {err}")));
+                    return;
+                }
+            };
+            if !names.contains(&script) {
+                let _ = reply.send(error(
+                    ErrorCode::NotFound,
+                    format!(
+                        "no script `{script}` (add it with `jobvisor scripts add {script} FILE` first); {}",
+                        crate::suggest::known_names("scripts", &script, &names)
+                    ),
+                ));
+                return;
+            }
+            let response = match store.upsert_schedule(def).await {
                 Ok(outcome) => Response::ScheduleSaved {
                     name,
                     created: outcome.created,

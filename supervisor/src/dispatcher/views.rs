@@ -34,6 +34,7 @@ pub(super) fn job_view(detail: JobDetail) -> JobView {
             .timeout
             .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
         attempts: detail.attempts.into_iter().map(attempt_view).collect(),
+        current_script_hash: detail.current_script_hash,
     }
 }
 

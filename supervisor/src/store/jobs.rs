@@ -824,13 +824,20 @@ impl Writer {
         }
     }
 
-    pub(crate) fn retry(&mut self, id: JobId) -> Result<RetryOutcome, StoreError> {
+    /// Puts a finished or waiting job back to `available` now. With `latest` the job is
+    /// first switched to the current version of its script; without, it keeps the version
+    /// it was enqueued with.
+    pub(crate) fn retry(&mut self, id: JobId, latest: bool) -> Result<RetryOutcome, StoreError> {
         let now = self.now();
         let err = self.err("retry");
         let found = self
             .conn
             .prepare_cached(
-                "SELECT state, attempt, max_attempts, unique_key FROM jobs WHERE id = ?1",
+                "SELECT j.state, j.attempt, j.max_attempts, j.unique_key, s.hash, h.script_id, c.hash
+                   FROM jobs j JOIN scripts s ON s.id = j.script_id
+                   LEFT JOIN script_heads h ON h.name = s.name
+                   LEFT JOIN scripts c ON c.id = h.script_id
+                  WHERE j.id = ?1",
             )
             .and_then(|mut stmt| {
                 stmt.query_row([id.0], |row| {
@@ -839,12 +846,16 @@ impl Writer {
                         row.get::<_, i64>(1)?,
                         row.get::<_, i64>(2)?,
                         row.get::<_, Option<String>>(3)?,
+                        row.get::<_, String>(4)?,
+                        row.get::<_, Option<i64>>(5)?,
+                        row.get::<_, Option<String>>(6)?,
                     ))
                 })
                 .optional()
             })
             .map_err(&err)?;
-        let Some((state, attempt, max_attempts, unique_key)) = found else {
+        let Some((state, attempt, max_attempts, unique_key, hash, head_id, head_hash)) = found
+        else {
             return Ok(RetryOutcome::NotFound);
         };
         let state = JobState::parse(&state).unwrap_or(JobState::Discarded);
@@ -869,31 +880,79 @@ impl Writer {
                 });
             }
         }
+        let (script_hash, switch_to) = match (latest, head_id, head_hash) {
+            (true, Some(head_id), Some(head_hash)) if head_hash != hash => {
+                (head_hash, Some(head_id))
+            }
+            _ => (hash, None),
+        };
         let max_attempts = max_attempts.max(attempt + 1);
         self.conn
             .prepare_cached(
                 "UPDATE jobs SET state = 'available', run_at = ?2, max_attempts = ?3, finished_at = NULL,
-                                 cancel_requested = 0
+                                 cancel_requested = 0, script_id = coalesce(?4, script_id)
                   WHERE id = ?1",
             )
-            .and_then(|mut stmt| stmt.execute(params![id.0, now, max_attempts]))
+            .and_then(|mut stmt| stmt.execute(params![id.0, now, max_attempts, switch_to]))
             .map_err(&err)?;
         Ok(RetryOutcome::Requeued {
             max_attempts: to_u32(max_attempts),
+            script_hash,
+            script_changed: switch_to.is_some(),
         })
     }
 
-    pub(crate) fn set_queue_paused(&mut self, queue: &str, paused: bool) -> Result<(), StoreError> {
+    /// Pauses or resumes `queue`. An unknown queue is created only with `create`;
+    /// without, nothing is written and the answer is `false`.
+    pub(crate) fn set_queue_paused(
+        &mut self,
+        queue: &str,
+        paused: bool,
+        create: bool,
+    ) -> Result<bool, StoreError> {
         check_queue_name(queue)?;
         let now = self.now();
-        self.conn
-            .prepare_cached(
-                "INSERT INTO queues (name, paused, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at",
-            )
+        let err = self.err("pause queue");
+        if create {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO queues (name, paused, updated_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at",
+                )
+                .and_then(|mut stmt| stmt.execute(params![queue, paused, now]))
+                .map_err(err)?;
+            return Ok(true);
+        }
+        let changed = self
+            .conn
+            .prepare_cached("UPDATE queues SET paused = ?2, updated_at = ?3 WHERE name = ?1")
             .and_then(|mut stmt| stmt.execute(params![queue, paused, now]))
-            .map_err(self.err("pause queue"))?;
-        Ok(())
+            .map_err(err)?;
+        Ok(changed > 0)
+    }
+
+    /// Removes a queue no job was ever enqueued to (jobs that were pruned since do not
+    /// count: the queue is then unused again).
+    pub(crate) fn remove_queue(&mut self, queue: &str) -> Result<QueueRemoval, StoreError> {
+        let err = self.err("remove queue");
+        let jobs: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM jobs WHERE queue = ?1")
+            .and_then(|mut stmt| stmt.query_row([queue], |row| row.get(0)))
+            .map_err(&err)?;
+        if jobs > 0 {
+            return Ok(QueueRemoval::HasJobs(u64::try_from(jobs).unwrap_or(0)));
+        }
+        let removed = self
+            .conn
+            .prepare_cached("DELETE FROM queues WHERE name = ?1")
+            .and_then(|mut stmt| stmt.execute([queue]))
+            .map_err(&err)?;
+        Ok(if removed > 0 {
+            QueueRemoval::Removed
+        } else {
+            QueueRemoval::NotFound
+        })
     }
 
     pub(crate) fn set_queue_concurrency(

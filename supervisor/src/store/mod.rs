@@ -421,18 +421,28 @@ impl Store {
         self.send(|reply| Command::Cancel { id, reply })
     }
 
-    /// Puts a discarded, cancelled, retryable or scheduled job back to `available` now.
-    pub fn retry(&self, id: JobId) -> Pending<RetryOutcome> {
-        self.send(|reply| Command::Retry { id, reply })
+    /// Puts a discarded, cancelled, retryable or scheduled job back to `available` now;
+    /// `latest` first switches it to the current version of its script.
+    pub fn retry(&self, id: JobId, latest: bool) -> Pending<RetryOutcome> {
+        self.send(|reply| Command::Retry { id, latest, reply })
     }
 
-    pub fn set_queue_paused(&self, queue: &str, paused: bool) -> Pending<()> {
+    /// Pauses or resumes a queue; an unknown one is created only with `create` (the
+    /// answer is `false` when it was unknown and not created).
+    pub fn set_queue_paused(&self, queue: &str, paused: bool, create: bool) -> Pending<bool> {
         let queue = queue.to_owned();
         self.send(|reply| Command::SetQueuePaused {
             queue,
             paused,
+            create,
             reply,
         })
+    }
+
+    /// Removes a queue that holds no job.
+    pub fn remove_queue(&self, queue: &str) -> Pending<QueueRemoval> {
+        let queue = queue.to_owned();
+        self.send(|reply| Command::RemoveQueue { queue, reply })
     }
 
     /// `None` removes the cap.

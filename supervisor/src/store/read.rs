@@ -197,7 +197,21 @@ impl Reader {
                 .map_err(&err)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(&err)?
         };
-        Ok(Some(JobDetail { job, attempts }))
+        let current_script_hash = tx
+            .prepare_cached(
+                "SELECT s.hash FROM script_heads h JOIN scripts s ON s.id = h.script_id
+                  WHERE h.name = ?1",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row([&job.script_name], |row| row.get(0))
+                    .optional()
+            })
+            .map_err(&err)?;
+        Ok(Some(JobDetail {
+            job,
+            attempts,
+            current_script_hash,
+        }))
     }
 
     pub(crate) fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobInfo>, StoreError> {

@@ -394,11 +394,23 @@ pub enum CancelOutcome {
     NotFound,
 }
 
+/// What `remove_queue` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueRemoval {
+    Removed,
+    /// The queue holds jobs (of any state); it stays.
+    HasJobs(u64),
+    NotFound,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RetryOutcome {
-    /// Back to `available` now. `max_attempts` is what the job now allows.
+    /// Back to `available` now. `max_attempts` is what the job now allows; `script_hash`
+    /// is the version it runs, `script_changed` whether the retry switched it to that one.
     Requeued {
         max_attempts: u32,
+        script_hash: String,
+        script_changed: bool,
     },
     /// Only discarded, cancelled, retryable and scheduled jobs can be retried by hand.
     NotRetryable(JobState),
@@ -567,6 +579,8 @@ pub struct JobDetail {
     pub job: JobInfo,
     /// Oldest first.
     pub attempts: Vec<AttemptInfo>,
+    /// The current version of the job's script, which a `retry --latest` would run.
+    pub current_script_hash: Option<String>,
 }
 
 /// Filters for `list_jobs`; newest first. Payload and result are left out of listings.

@@ -66,12 +66,18 @@ pub(crate) enum Command {
     },
     Retry {
         id: JobId,
+        latest: bool,
         reply: Reply<RetryOutcome>,
     },
     SetQueuePaused {
         queue: String,
         paused: bool,
-        reply: Reply<()>,
+        create: bool,
+        reply: Reply<bool>,
+    },
+    RemoveQueue {
+        queue: String,
+        reply: Reply<QueueRemoval>,
     },
     SetQueueConcurrency {
         queue: String,
@@ -378,9 +384,11 @@ impl Writer {
             Command::Fail { reply, .. } => ack(reply),
             Command::Cancel { reply, .. } => ack(reply),
             Command::Retry { reply, .. } => ack(reply),
-            Command::SetQueuePaused { reply, .. }
-            | Command::SetQueueConcurrency { reply, .. }
-            | Command::Checkpoint { reply, .. } => ack(reply),
+            Command::SetQueuePaused { reply, .. } => ack(reply),
+            Command::RemoveQueue { reply, .. } => ack(reply),
+            Command::SetQueueConcurrency { reply, .. } | Command::Checkpoint { reply, .. } => {
+                ack(reply)
+            }
             Command::Recover { reply, .. } | Command::RequeueExpired { reply } => ack(reply),
             Command::PruneStep { reply, .. } => ack(reply),
             Command::Settings { reply } => ack(reply),
@@ -428,12 +436,18 @@ impl Writer {
                 reply,
             } => self.run_command(reply, |w| w.refund(attempt, &report)),
             Command::Cancel { id, reply } => self.run_command(reply, |w| w.cancel(id)),
-            Command::Retry { id, reply } => self.run_command(reply, |w| w.retry(id)),
+            Command::Retry { id, latest, reply } => {
+                self.run_command(reply, |w| w.retry(id, latest))
+            }
             Command::SetQueuePaused {
                 queue,
                 paused,
+                create,
                 reply,
-            } => self.run_command(reply, |w| w.set_queue_paused(&queue, paused)),
+            } => self.run_command(reply, |w| w.set_queue_paused(&queue, paused, create)),
+            Command::RemoveQueue { queue, reply } => {
+                self.run_command(reply, |w| w.remove_queue(&queue))
+            }
             Command::SetQueueConcurrency {
                 queue,
                 limit,
