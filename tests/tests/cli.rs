@@ -891,3 +891,15 @@ fn usage_and_help_are_complete() {
         "options without a help line: {missing:#?}"
     );
 }
+
+#[test]
+fn run_json_is_one_line_too() {
+    let out = jobvisor_tests::run_script(
+        "one_line",
+        HELLO,
+        &["--json", "--payload", r#"{"name":"x"}"#],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+    assert_eq!(out.report()["result"]["greeting"], "hi x");
+}

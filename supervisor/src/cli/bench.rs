@@ -140,7 +140,7 @@ pub fn execute(args: &BenchArgs) -> u8 {
         Ok(report) => {
             let mut out = std::io::stdout().lock();
             let written = if args.json {
-                serde_json::to_string_pretty(&report)
+                serde_json::to_string(&report)
                     .map_err(std::io::Error::other)
                     .and_then(|text| writeln!(out, "{text}"))
             } else {

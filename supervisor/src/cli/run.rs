@@ -497,7 +497,7 @@ fn print_report(args: &RunArgs, report: &RunReport) -> u8 {
         _ => exit_code::JOB_CRASHED,
     };
     if args.json {
-        match serde_json::to_string_pretty(report) {
+        match serde_json::to_string(report) {
             Ok(text) => println!("{text}"),
             Err(err) => {
                 eprintln!("jobvisor run: cannot print the report: {err}");
