@@ -20,7 +20,8 @@ directory:
   /etc/jobvisor/jobvisor.toml.example  always the example of this version
   /var/lib/jobvisor                    state directory, mode 0700, owned by jobvisor
   /usr/local/share/doc/jobvisor/README.md
-  shell completions and the man page, when the binary can generate them
+  shell completions and the man pages (jobvisor(1), jobvisor-serve(1), ... in
+  /usr/local/share/man/man1), when the binary can generate them
 
 Options:
   --bin-dir DIR   where the built binaries are (default: target/release of this
@@ -219,7 +220,16 @@ install_file "$script_dir/README.md" "$root/usr/local/share/doc/jobvisor/README.
 generated "$root/usr/local/share/bash-completion/completions/jobvisor" completions bash
 generated "$root/usr/local/share/zsh/site-functions/_jobvisor" completions zsh
 generated "$root/usr/local/share/fish/vendor_completions.d/jobvisor.fish" completions fish
-generated "$root/usr/local/share/man/man1/jobvisor.1" man
+# The man pages: jobvisor(1) and one per subcommand (jobvisor-serve(1), ...).
+man_dir="$root/usr/local/share/man/man1"
+if "$bin_dir/jobvisor" man --dir "$work/man" >/dev/null 2>&1 && [ -s "$work/man/jobvisor.1" ]; then
+    make_dir "$man_dir"
+    for page in "$work"/man/*.1; do
+        install_file "$page" "$man_dir/$(basename "$page")" 0644
+    done
+else
+    generated "$man_dir/jobvisor.1" man
+fi
 
 # --- systemd ------------------------------------------------------------------------------
 

@@ -257,7 +257,10 @@ fn on_path(program: &str) -> Option<PathBuf> {
 #[test]
 fn installed_units_pass_systemd_analyze_verify() {
     let Some(analyze) = on_path("systemd-analyze") else {
-        println!("SKIP: systemd-analyze not installed (apt-get install systemd)");
+        jobvisor_tests::skip(
+            "installed_units_pass_systemd_analyze_verify",
+            "systemd-analyze not installed (apt-get install systemd)",
+        );
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -530,4 +533,184 @@ fn example_config_loads_and_documents_every_key() {
         .schedules;
     assert_eq!(schedules.len(), 1, "{example}");
     assert_eq!(schedules[0].name, "poll-crm");
+}
+
+/// Always skips: the subject of the next test.
+#[test]
+#[ignore = "run by a_skip_is_visible_in_the_normal_output_and_fails_ci"]
+fn skip_fixture() {
+    jobvisor_tests::skip("skip_fixture", "the fixture always skips");
+}
+
+#[test]
+fn a_skip_is_visible_in_the_normal_output_and_fails_ci() {
+    let log = tempfile::tempdir().unwrap();
+    // This test binary, run as `cargo test` runs it (output captured), on the fixture.
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "skip_fixture"])
+        .env(jobvisor_tests::SKIP_LOG_ENV, log.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe("the fixture", &out));
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        shown.contains("SKIP: skip_fixture: the fixture always skips"),
+        "the skip is not in the test output:\n{shown}"
+    );
+    let check = |log: &Path| {
+        Command::new(repo_root().join(".ci/check-skips"))
+            .arg(log)
+            .output()
+            .unwrap()
+    };
+    let failed = check(log.path());
+    assert_eq!(
+        failed.status.code(),
+        Some(1),
+        "{}",
+        describe("check-skips", &failed)
+    );
+    assert!(String::from_utf8_lossy(&failed.stdout).contains("skip_fixture"));
+
+    // The one allowed skip passes CI, and says why.
+    let allowed = tempfile::tempdir().unwrap();
+    std::fs::write(
+        allowed.path().join("skips"),
+        "allowed\tSKIP: t: no cgroup v2 memory controller\n",
+    )
+    .unwrap();
+    let passed = check(allowed.path());
+    assert!(
+        passed.status.success(),
+        "{}",
+        describe("check-skips", &passed)
+    );
+    assert!(String::from_utf8_lossy(&passed.stdout).contains("cgroup v2"));
+    // .ci/run runs the README's test command with the skip log set, then checks it.
+    let ci = read(&repo_root().join(".ci/run"));
+    let readme = read(&repo_root().join("README.md"));
+    assert!(ci.contains("export JOBVISOR_SKIP_LOG") && ci.contains(".ci/check-skips"));
+    assert!(ci.contains("\ncargo test --workspace\n") && readme.contains("cargo test --workspace"));
+}
+
+#[test]
+fn install_sh_installs_one_man_page_per_subcommand() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    install_into(&root);
+    let man = root.join("usr/local/share/man/man1");
+    let help = Command::new(jobvisor_tests::bin("jobvisor"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let subcommands: Vec<&str> = help
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .collect();
+    assert!(subcommands.len() >= 12, "{subcommands:?}");
+    for sub in subcommands {
+        let page = man.join(format!("jobvisor-{sub}.1"));
+        let text = read(&page);
+        assert_eq!(mode(&page), 0o644);
+        assert!(
+            text.contains(&format!(".TH jobvisor-{sub} 1")),
+            "{sub}:\n{text}"
+        );
+        for section in [
+            "SYNOPSIS",
+            "\"EXIT STATUS\"",
+            "ENVIRONMENT",
+            "FILES",
+            "\"SEE ALSO\"",
+        ] {
+            assert!(
+                text.contains(&format!(".SH {section}")),
+                "{sub} has no {section}"
+            );
+        }
+    }
+    for sub in ["serve", "jobs", "queues", "enqueue", "restart"] {
+        let text = read(&man.join(format!("jobvisor-{sub}.1")));
+        assert!(text.contains(".SH EXAMPLES"), "{sub} has no examples");
+    }
+    let serve = read(&man.join("jobvisor-serve.1"));
+    assert!(
+        serve.contains("\\fB78\\fR") && serve.contains("JOBVISOR_CONFIG"),
+        "{serve}"
+    );
+    assert!(read(&man.join("jobvisor.1")).contains(".TH jobvisor 1"));
+}
+
+/// Files a document names: markdown link targets, and backticked paths that end in a
+/// source or document extension.
+fn named_files(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for part in text.split("](").skip(1) {
+        let target = part.split(')').next().unwrap_or("");
+        let target = target.split('#').next().unwrap_or("");
+        if !target.is_empty() && !target.contains("://") {
+            names.push(target.to_owned());
+        }
+    }
+    for (i, part) in text.split('`').enumerate() {
+        let is_path = part.contains('/')
+            && !part.contains(' ')
+            && [".rs", ".md", ".toml", ".sh"]
+                .iter()
+                .any(|ext| part.ends_with(ext));
+        if i % 2 == 1 && is_path {
+            names.push(part.to_owned());
+        }
+    }
+    names
+}
+
+#[test]
+fn the_documents_name_files_that_exist() {
+    let root = repo_root();
+    let mut documents = vec![
+        root.join("README.md"),
+        root.join("protocol/README.md"),
+        root.join("deploy/README.md"),
+    ];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        documents.push(entry.unwrap().path());
+    }
+    let mut missing = Vec::new();
+    for document in documents {
+        let dir = document.parent().unwrap();
+        let text = read(&document);
+        // The design document is not part of the repository: pointing at it sends the
+        // reader nowhere.
+        if (text.contains("design document") || text.contains("DESIGN.md"))
+            && !root.join("DESIGN.md").exists()
+        {
+            missing.push(format!("{}: the design document", document.display()));
+        }
+        for name in named_files(&text) {
+            // Relative to the document, or to the repository root; `/etc/...` paths of an
+            // installed system are not the repository's.
+            if name.starts_with('/') {
+                continue;
+            }
+            if !dir.join(&name).exists() && !root.join(&name).exists() {
+                missing.push(format!("{}: {name}", document.display()));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "documents name missing files: {missing:#?}"
+    );
 }
