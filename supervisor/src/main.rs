@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use jobvisor::cli::client::run_client;
-use jobvisor::cli::{Cli, Command, ServeArgs};
+use jobvisor::cli::{Cli, Command, ServeArgs, json_errors};
 use jobvisor::config::Config;
 use jobvisor::exit_code;
 
@@ -23,15 +23,27 @@ fn main() -> ExitCode {
     }
     let code = match &cli.command {
         Command::Serve(args) => serve(args),
-        Command::Enqueue(args) => run_client(jobvisor::cli::enqueue::execute(args)),
+        Command::Enqueue(args) => run_client(json_errors(
+            args.json,
+            jobvisor::cli::enqueue::execute(args),
+        )),
         Command::Status(args) => run_client(jobvisor::cli::status::execute(args)),
         Command::Jobs(command) => run_client(jobvisor::cli::jobs::execute(command)),
         Command::Scripts(command) => run_client(jobvisor::cli::scripts::execute(command)),
         Command::Queues(command) => run_client(jobvisor::cli::queues::execute(command)),
         Command::Schedules(command) => run_client(jobvisor::cli::schedules::execute(command)),
-        Command::Restart(args) => run_client(jobvisor::cli::control_commands::restart(args)),
-        Command::Drain(args) => run_client(jobvisor::cli::control_commands::drain(args)),
-        Command::Logs(args) => run_client(jobvisor::cli::control_commands::logs(args)),
+        Command::Restart(args) => run_client(json_errors(
+            args.json,
+            jobvisor::cli::control_commands::restart(args),
+        )),
+        Command::Drain(args) => run_client(json_errors(
+            args.json,
+            jobvisor::cli::control_commands::drain(args),
+        )),
+        Command::Logs(args) => run_client(json_errors(
+            args.json,
+            jobvisor::cli::control_commands::logs(args),
+        )),
         Command::Run(args) => jobvisor::cli::run::execute(args),
         Command::Bench(args) => jobvisor::cli::bench::execute(args),
         Command::Completions { shell } => jobvisor::cli::completions(*shell),

@@ -800,6 +800,9 @@ fn with_json_errors_are_json_on_stderr_with_the_same_exit_codes() {
         (vec!["queues", "pause", "nosuch"], 2, "no queue `nosuch`"),
         (vec!["scripts", "show", "nosuch"], 2, "no script `nosuch`"),
         (vec!["schedules", "show", "nosuch"], 2, "no schedule"),
+        (vec!["enqueue", "nosuch"], 2, "nosuch"),
+        (vec!["restart", "99"], 2, "no worker 99"),
+        (vec!["logs"], 2, "--follow"),
     ] {
         let plain = failed(&cli(&daemon, &args), code);
         assert!(plain.contains(expected), "{args:?}: {plain}");

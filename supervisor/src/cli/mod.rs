@@ -83,7 +83,7 @@ pub fn completions(shell: clap_complete::Shell) -> u8 {
 /// Runs a command's body; with `--json`, a failure is printed here as one JSON object on
 /// stderr, `{"error": {"code": "...", "message": "..."}}`, and only its exit code goes on
 /// (the exit code is the same as without `--json`).
-pub(crate) async fn json_errors(
+pub async fn json_errors(
     json: bool,
     body: impl Future<Output = Result<u8, client::ClientError>>,
 ) -> Result<u8, client::ClientError> {
