@@ -42,6 +42,23 @@ UPDATE jobs
 RETURNING id, attempt, max_attempts, queue, priority, script_id, payload, timeout_ms,
           lease_until, created_at, run_at";
 
+/// The unpaused queues that have available jobs, with their caps. The recursive part
+/// walks the distinct queues of `jobs_claim` (one index seek per queue with work), so a
+/// claim costs the same with 100,000 idle queues as with none; the `queues` row of each is
+/// then found by primary key.
+pub(crate) const CLAIM_QUEUES_SQL: &str = "
+WITH RECURSIVE busy (name) AS (
+    SELECT (SELECT min(queue) FROM jobs WHERE state = 'available')
+    UNION ALL
+    SELECT (SELECT min(queue) FROM jobs WHERE state = 'available' AND queue > busy.name)
+      FROM busy
+     WHERE busy.name IS NOT NULL
+)
+SELECT queues.name, queues.concurrency, queues.running
+  FROM busy JOIN queues ON queues.name = busy.name
+ WHERE queues.paused = 0
+ ORDER BY queues.name";
+
 const CLAIM_BY_ID_SQL: &str = "
 UPDATE jobs
    SET state = 'running', attempt = attempt + 1, epoch = ?1, attempted_at = ?2,
@@ -428,30 +445,27 @@ impl Writer {
             .map_err(&err)?;
 
         // Queues with room: (name, free slots).
-        let eligible: Vec<(String, i64)> =
-            {
-                let mut stmt = self.conn.prepare_cached(
-                    "SELECT name, concurrency, running FROM queues WHERE paused = 0 ORDER BY name",
-                ).map_err(&err)?;
-                let rows = stmt
-                    .query_map([], |row| {
-                        Ok((
-                            row.get::<_, String>(0)?,
-                            row.get::<_, Option<i64>>(1)?,
-                            row.get::<_, i64>(2)?,
-                        ))
-                    })
-                    .map_err(&err)?;
-                let mut eligible = Vec::new();
-                for row in rows {
-                    let (name, cap, running) = row.map_err(&err)?;
-                    let free = cap.map_or(max_i64, |cap| (cap - running).min(max_i64));
-                    if free > 0 {
-                        eligible.push((name, free));
-                    }
+        let eligible: Vec<(String, i64)> = {
+            let mut stmt = self.conn.prepare_cached(CLAIM_QUEUES_SQL).map_err(&err)?;
+            let rows = stmt
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, Option<i64>>(1)?,
+                        row.get::<_, i64>(2)?,
+                    ))
+                })
+                .map_err(&err)?;
+            let mut eligible = Vec::new();
+            for row in rows {
+                let (name, cap, running) = row.map_err(&err)?;
+                let free = cap.map_or(max_i64, |cap| (cap - running).min(max_i64));
+                if free > 0 {
+                    eligible.push((name, free));
                 }
-                eligible
-            };
+            }
+            eligible
+        };
 
         let epoch = self.epoch;
         let default_timeout = duration_ms(self.options.default_timeout);
@@ -1079,6 +1093,64 @@ mod tests {
         assert_eq!(truncate_utf8("héllo", 2), ("h", true));
         assert_eq!(truncate_utf8("héllo", 3), ("hé", true));
         assert_eq!(truncate_utf8("hi", 10), ("hi", false));
+    }
+
+    /// VM steps of one run of the claim's queue query on a store with `idle` queues that
+    /// have no work and one that has, and its plan.
+    fn claim_queue_cost(idle: usize) -> (u64, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::schema::open_writer(
+            &dir.path().join("jobs.db"),
+            &StoreOptions::default(),
+        )
+        .unwrap();
+        conn.execute_batch(
+            "INSERT INTO scripts (id, name, hash, source, created_at) VALUES (1, 's', 'h', '', 0);
+             INSERT INTO queues (name) VALUES ('busy');
+             INSERT INTO jobs (queue, script_id, state, run_at, max_attempts, payload, created_at)
+             VALUES ('busy', 1, 'available', 0, 1, '{}', 0);",
+        )
+        .unwrap();
+        let mut insert = conn
+            .prepare("INSERT INTO queues (name) VALUES (?1)")
+            .unwrap();
+        for n in 0..idle {
+            insert.execute([format!("idle-{n:06}")]).unwrap();
+        }
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {CLAIM_QUEUES_SQL}"))
+            .unwrap()
+            .query_map([], |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let mut stmt = conn.prepare(CLAIM_QUEUES_SQL).unwrap();
+        let names: Vec<String> = stmt
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(names, ["busy"]);
+        let steps = stmt.get_status(rusqlite::StatementStatus::VmStep);
+        (u64::try_from(steps).unwrap(), plan.join("\n"))
+    }
+
+    #[test]
+    fn the_claim_reads_only_the_queues_that_have_work() {
+        let (few, plan) = claim_queue_cost(10);
+        let (many, _) = claim_queue_cost(20_000);
+        // The same work whatever the number of idle queues (not a timing: VM steps).
+        assert_eq!(
+            few, many,
+            "steps with 10 idle queues: {few}, with 20,000: {many}"
+        );
+        assert!(
+            !plan
+                .lines()
+                .any(|line| line.trim_start().starts_with("SCAN queues")),
+            "the claim must not scan the queues table:\n{plan}"
+        );
+        assert!(plan.contains("jobs_claim"), "{plan}");
     }
 
     #[test]
