@@ -12,7 +12,24 @@ use serde::Deserialize;
 use crate::cgroup::LimiterChoice;
 use crate::schedule::{CatchUpPolicy, OverlapPolicy, ScheduleDef, ScheduleSource, Timing};
 use crate::store::Synchronous;
-use crate::units::{parse_duration, parse_size};
+use crate::units::{
+    MAX_ATTEMPTS, MAX_DELAY, MAX_JOB_TIMEOUT, MAX_RETRY_BACKOFF, check_at_most, format_duration,
+    format_size, parse_duration, parse_size,
+};
+
+/// The largest `payload_limit`: a payload must fit one control request (with room for the
+/// rest of the request) or it could never be enqueued.
+pub const MAX_PAYLOAD_LIMIT: u64 = 7 << 20;
+/// The largest `result_limit`: a result must fit one worker frame, next to its logs.
+pub const MAX_RESULT_LIMIT: u64 = 12 << 20;
+const _: () =
+    assert!(MAX_PAYLOAD_LIMIT + (1 << 20) <= crate::control::server::CONTROL_FRAME_MAX as u64);
+const _: () =
+    assert!(MAX_RESULT_LIMIT + (1 << 20) <= crate::pool::connection::WORKER_FRAME_MAX as u64);
+
+const MS: Duration = Duration::from_millis(1);
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(86_400);
 
 /// Why the configuration is unusable. Exit code 78 (EX_CONFIG): restarting will not help.
 #[derive(Debug, thiserror::Error)]
@@ -303,34 +320,12 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: String| Err(ConfigError::Invalid(m));
-        if self.workers == 0 || self.workers > 1024 {
-            return invalid(format!(
-                "workers = {}: must be between 1 and 1024",
-                self.workers
-            ));
-        }
-        if self.job_timeout.is_zero() {
-            return invalid("job_timeout must be more than 0s".to_owned());
-        }
-        if self.max_attempts == 0 {
-            return invalid("max_attempts must be at least 1".to_owned());
-        }
-        if self.memory_limit < 16 << 20 {
-            return invalid(format!(
-                "memory_limit = {} bytes: must be at least 16MiB",
-                self.memory_limit
-            ));
-        }
+        self.check_bounds().map_err(ConfigError::Invalid)?;
         if self.restart_backoff_min > self.restart_backoff_max {
             return invalid("restart_backoff_min is above restart_backoff_max".to_owned());
         }
         if self.retry_backoff_base > self.retry_backoff_max {
             return invalid("retry_backoff_base is above retry_backoff_max".to_owned());
-        }
-        if self.result_limit > u64::from(u32::MAX) || self.payload_limit > 16 << 20 {
-            return invalid(
-                "payload_limit must be at most 16MiB and result_limit at most 4GiB".to_owned(),
-            );
         }
         let mut seen = std::collections::HashSet::new();
         for script in &self.scripts {
@@ -348,6 +343,122 @@ impl Config {
         for schedule in &self.schedules {
             if !seen.insert(&schedule.name) {
                 return invalid(format!("schedule `{}` is declared twice", schedule.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every duration, size and count against its documented range (docs/configuration.md):
+    /// a value that would disable the daemon (`payload_limit = 0`, `worker_start_timeout
+    /// = "0s"`) or overflow the times computed from it is refused, naming the key.
+    fn check_bounds(&self) -> Result<(), String> {
+        let durations = [
+            ("job_timeout", self.job_timeout, MS, MAX_JOB_TIMEOUT),
+            (
+                "worker_start_timeout",
+                self.worker_start_timeout,
+                Duration::from_millis(100),
+                Duration::from_secs(600),
+            ),
+            ("drain_timeout", self.drain_timeout, Duration::ZERO, DAY),
+            (
+                "kill_grace",
+                self.kill_grace,
+                Duration::ZERO,
+                Duration::from_secs(60),
+            ),
+            (
+                "restart_backoff_min",
+                self.restart_backoff_min,
+                Duration::ZERO,
+                HOUR,
+            ),
+            ("restart_backoff_max", self.restart_backoff_max, MS, HOUR),
+            (
+                "restart_intensity_window",
+                self.restart_intensity_window,
+                Duration::from_secs(1),
+                DAY,
+            ),
+            (
+                "retry_backoff_base",
+                self.retry_backoff_base,
+                Duration::ZERO,
+                MAX_RETRY_BACKOFF,
+            ),
+            (
+                "retry_backoff_max",
+                self.retry_backoff_max,
+                MS,
+                MAX_RETRY_BACKOFF,
+            ),
+            (
+                "retention_completed",
+                self.retention_completed,
+                Duration::ZERO,
+                MAX_DELAY,
+            ),
+            (
+                "retention_discarded",
+                self.retention_discarded,
+                Duration::ZERO,
+                MAX_DELAY,
+            ),
+        ];
+        for (key, value, min, max) in durations {
+            if value < min || value > max {
+                return Err(format!(
+                    "{key} = \"{}\": must be between {} and {}",
+                    format_duration(value),
+                    format_duration(min),
+                    format_duration(max)
+                ));
+            }
+        }
+        let sizes = [
+            ("memory_limit", self.memory_limit, 16 << 20, 1 << 40),
+            (
+                "worker_rss_soft_limit",
+                self.worker_rss_soft_limit,
+                1 << 20,
+                1 << 40,
+            ),
+            (
+                "payload_limit",
+                self.payload_limit,
+                1 << 10,
+                MAX_PAYLOAD_LIMIT,
+            ),
+            ("result_limit", self.result_limit, 1 << 10, MAX_RESULT_LIMIT),
+        ];
+        for (key, value, min, max) in sizes {
+            if value < min || value > max {
+                return Err(format!(
+                    "{key} = {value} bytes: must be between {} and {}",
+                    format_size(min),
+                    format_size(max)
+                ));
+            }
+        }
+        let counts = [
+            ("workers", u64::from(self.workers), 1, 1024),
+            (
+                "max_attempts",
+                u64::from(self.max_attempts),
+                1,
+                u64::from(MAX_ATTEMPTS),
+            ),
+            ("max_jobs_per_worker", self.max_jobs_per_worker, 1, u64::MAX),
+            (
+                "restart_intensity_max",
+                u64::from(self.restart_intensity_max),
+                1,
+                1_000_000,
+            ),
+        ];
+        for (key, value, min, max) in counts {
+            if value < min || value > max {
+                return Err(format!("{key} = {value}: must be between {min} and {max}"));
             }
         }
         Ok(())
@@ -482,6 +593,14 @@ fn schedule_def(raw: RawSchedule) -> Result<ScheduleDef, ConfigError> {
     }
     if raw.timeout.is_some_and(|t| t.0.is_zero()) {
         return Err(invalid("timeout must be more than 0s".into()));
+    }
+    if let Some(timeout) = raw.timeout {
+        check_at_most("timeout", timeout.0, MAX_JOB_TIMEOUT).map_err(invalid)?;
+    }
+    if raw.max_attempts.is_some_and(|n| n > MAX_ATTEMPTS) {
+        return Err(invalid(format!(
+            "max_attempts must be at most {MAX_ATTEMPTS}"
+        )));
     }
     let queue = raw
         .queue

@@ -3,13 +3,45 @@
 
 use std::time::Duration;
 
-/// Parses a duration: one or more `<number><unit>` parts, units `ms`, `s`, `m`, `h`, `d`.
+/// The longest duration any setting or option reads (100 years). Every duration is
+/// bounded, and most settings much lower (see [`MAX_JOB_TIMEOUT`], [`MAX_DELAY`]), so that
+/// adding one to a Unix time in milliseconds can never overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(36_500 * 86_400);
+/// The longest per-attempt timeout: `job_timeout`, `enqueue --timeout`, a schedule's
+/// `timeout` and the `timeout_ms` of a control request.
+pub const MAX_JOB_TIMEOUT: Duration = Duration::from_secs(30 * 86_400);
+/// How far ahead a job may be scheduled (`enqueue --delay` / `--at`): ten years.
+pub const MAX_DELAY: Duration = Duration::from_secs(3650 * 86_400);
+/// The longest retry backoff (`retry_backoff_base` / `retry_backoff_max`).
+pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(30 * 86_400);
+/// The most attempts a job may be given.
+pub const MAX_ATTEMPTS: u32 = 1000;
+
+/// Parses a duration: one or more `<number><unit>` parts, units `ms`, `s`, `m`, `h`, `d`;
+/// at most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    parse_duration_at_most(text, MAX_DURATION)
+}
+
+/// `--timeout`: a duration of at most [`MAX_JOB_TIMEOUT`].
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    parse_duration_at_most(text, MAX_JOB_TIMEOUT)
+}
+
+/// `--delay`: a duration of at most [`MAX_DELAY`].
+pub fn parse_delay(text: &str) -> Result<Duration, String> {
+    parse_duration_at_most(text, MAX_DELAY)
+}
+
+/// Parses a duration and refuses one above `max`, naming the maximum.
+pub fn parse_duration_at_most(text: &str, max: Duration) -> Result<Duration, String> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err("empty duration: write e.g. `30s`, `5m`, `1h30m` or `250ms`".to_owned());
     }
-    let mut total = Duration::ZERO;
+    // Milliseconds in u128: a u64 count of days still fits, so nothing saturates and a
+    // value past the maximum is refused rather than silently clamped.
+    let mut total_ms: u128 = 0;
     let mut rest = trimmed;
     while !rest.is_empty() {
         let digits = rest
@@ -20,21 +52,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
                 "`{text}` is not a duration: write e.g. `30s`, `5m`, `1h30m` or `250ms`"
             ));
         }
-        let value: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("`{text}`: number too large"))?;
+        let value: u64 = rest[..digits].parse().map_err(|_| too_long(text, max))?;
         rest = &rest[digits..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit())
             .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
-        let part = match unit {
-            "ms" => Duration::from_millis(value),
-            "s" => Duration::from_secs(value),
-            "m" => Duration::from_secs(value.saturating_mul(60)),
-            "h" => Duration::from_secs(value.saturating_mul(3600)),
-            "d" => Duration::from_secs(value.saturating_mul(86_400)),
+        let unit_ms: u128 = match unit {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
             "" => {
                 return Err(format!(
                     "`{text}` has no unit: write e.g. `{value}s` or `{value}ms`"
@@ -46,9 +76,41 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
                 ));
             }
         };
-        total = total.saturating_add(part);
+        total_ms += u128::from(value) * unit_ms;
+        if total_ms > max.as_millis() {
+            return Err(too_long(text, max));
+        }
     }
-    Ok(total)
+    // At most `max`, which is a `Duration`: the conversion cannot fail.
+    Ok(Duration::from_millis(
+        u64::try_from(total_ms).unwrap_or(u64::MAX),
+    ))
+}
+
+fn too_long(text: &str, max: Duration) -> String {
+    if max == MAX_DURATION {
+        format!(
+            "`{text}` is too long: the longest duration jobvisor reads is {}",
+            format_duration(max)
+        )
+    } else {
+        format!(
+            "`{text}` is too long: at most {} is allowed",
+            format_duration(max)
+        )
+    }
+}
+
+/// Refuses `value` above `max` with a message naming `what` and the maximum.
+pub fn check_at_most(what: &str, value: Duration, max: Duration) -> Result<(), String> {
+    if value > max {
+        return Err(format!(
+            "{what} is {}: at most {} is allowed",
+            format_duration(value),
+            format_duration(max)
+        ));
+    }
+    Ok(())
 }
 
 /// Formats a duration the way [`parse_duration`] reads it, to the millisecond.
@@ -160,6 +222,20 @@ mod tests {
         assert!(parse_duration("5y").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("").is_err());
         assert!(parse_duration("s").is_err());
+        assert!(
+            parse_duration("106751991167d")
+                .unwrap_err()
+                .contains("36500d")
+        );
+        assert!(parse_duration("18446744073709551615s").is_err());
+        assert!(parse_duration("99999999999999999999999d").is_err());
+        assert_eq!(parse_timeout("30d"), Ok(MAX_JOB_TIMEOUT));
+        assert!(parse_timeout("30d1ms").unwrap_err().contains("at most 30d"));
+        assert!(
+            parse_delay("99999999d")
+                .unwrap_err()
+                .contains("at most 3650d")
+        );
         assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
         assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
     }

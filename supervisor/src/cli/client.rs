@@ -10,6 +10,7 @@ use jobvisor_protocol::tokio_io::AsyncTransport;
 use tokio::net::UnixStream;
 
 use crate::config::Config;
+use crate::control::server::CONTROL_FRAME_MAX;
 use crate::exit_code;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -121,6 +122,7 @@ impl Client {
     }
 
     pub async fn request(&mut self, request: &Request) -> Result<Response, ClientError> {
+        check_request_size(request)?;
         self.transport.send(request).await.map_err(|e| {
             ClientError::new(exit_code::FAILURE, format!("sending the request: {e}"))
         })?;
@@ -145,6 +147,32 @@ impl Client {
             ClientError::new(exit_code::FAILURE, format!("reading from the daemon: {e}"))
         })
     }
+}
+
+/// Refuses, before anything is sent, a request the daemon's frame cap would make it drop
+/// (the connection would close with a bare i/o error instead of an answer).
+fn check_request_size(request: &Request) -> Result<(), ClientError> {
+    let mut frame = Vec::new();
+    let size = match jobvisor_protocol::encode_frame(request, &mut frame) {
+        // The frame counts its 4-byte length prefix: a few bytes conservative.
+        Ok(()) if frame.len() <= CONTROL_FRAME_MAX => return Ok(()),
+        Ok(()) => format!("{} bytes", frame.len()),
+        Err(jobvisor_protocol::FrameError::EncodedTooLarge { max }) => {
+            format!("more than {max} bytes")
+        }
+        Err(err) => {
+            return Err(ClientError::new(
+                exit_code::FAILURE,
+                format!("cannot encode the request: {err}"),
+            ));
+        }
+    };
+    Err(ClientError::new(
+        exit_code::USAGE,
+        format!(
+            "the request is {size}, above the control socket's limit of {CONTROL_FRAME_MAX} bytes; nothing was sent"
+        ),
+    ))
 }
 
 /// An answer that does not fit the request (a daemon of another version).

@@ -1,12 +1,16 @@
 //! `jobvisor enqueue SCRIPT`: add one job to the queue (or, with `--payloads`, one per
-//! line of a JSON Lines file, in all-or-nothing batches); prints the ids.
+//! line of a JSON Lines file, in all-or-nothing batches); prints the ids. Values are
+//! checked against the documented maxima here, before anything is sent.
+
+use std::io::Write as _;
 
 use jobvisor_protocol::control::{EnqueueJob, MAX_ENQUEUE_BATCH, Request, Response};
 
 use super::client::{Client, ClientError, Target, daemon_error};
 use super::run::read_payload;
+use crate::config::MAX_PAYLOAD_LIMIT;
 use crate::exit_code;
-use crate::units::parse_duration;
+use crate::units::{MAX_ATTEMPTS, MAX_DELAY, format_duration, parse_delay, parse_timeout};
 
 #[derive(Debug, clap::Args)]
 pub struct EnqueueArgs {
@@ -20,23 +24,33 @@ pub struct EnqueueArgs {
     /// line.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["payload", "wait", "unique"])]
     pub payloads: Option<String>,
+    /// With --payloads: skip the lines before line N (to enqueue the rest of a file after
+    /// a run that stopped half-way; the error of that run names N).
+    #[arg(long, value_name = "N", requires = "payloads",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub from_line: Option<u64>,
+    /// With --payloads: give the job of line N the unique key PREFIX:N, so that running
+    /// the same file again enqueues nothing twice while its jobs are live.
+    #[arg(long, value_name = "PREFIX", requires = "payloads")]
+    pub unique_prefix: Option<String>,
     /// Queue name.
     #[arg(long)]
     pub queue: Option<String>,
     /// Higher runs first.
     #[arg(long, allow_hyphen_values = true)]
     pub priority: Option<i32>,
-    /// Run no earlier than this from now (e.g. 5m).
-    #[arg(long, value_parser = parse_duration, conflicts_with = "at")]
+    /// Run no earlier than this from now (e.g. 5m; at most 3650d).
+    #[arg(long, value_parser = parse_delay, conflicts_with = "at")]
     pub delay: Option<std::time::Duration>,
-    /// Run no earlier than this time (RFC 3339, e.g. 2026-11-23T02:00:00Z).
+    /// Run no earlier than this time (RFC 3339, e.g. 2026-11-23T02:00:00Z; at most 3650d
+    /// ahead). A time in the past runs now, with a warning.
     #[arg(long, value_parser = parse_rfc3339)]
     pub at: Option<i64>,
-    /// Attempts the job may use.
-    #[arg(long)]
+    /// Attempts the job may use (1 to 1000).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_ATTEMPTS)))]
     pub max_attempts: Option<u32>,
-    /// Per-attempt timeout (e.g. 30s).
-    #[arg(long, value_parser = parse_duration)]
+    /// Per-attempt timeout (e.g. 30s; at most 30d).
+    #[arg(long, value_parser = parse_timeout)]
     pub timeout: Option<std::time::Duration>,
     /// At most one live job per key: a second enqueue returns the first job's id.
     #[arg(long)]
@@ -53,18 +67,27 @@ pub struct EnqueueArgs {
 }
 
 pub async fn execute(args: &EnqueueArgs) -> Result<u8, ClientError> {
+    if let Some(at) = args.at
+        && at < jiff::Timestamp::now().as_millisecond()
+    {
+        eprintln!(
+            "jobvisor: warning: --at {} is in the past; the job runs now",
+            crate::units::format_utc(at)
+        );
+    }
     if let Some(file) = &args.payloads {
         return execute_many(args, file).await;
     }
     let payload = read_payload(&args.payload)
         .map_err(|e| ClientError::new(exit_code::USAGE, e.to_string()))?;
+    check_payload_size(payload.len(), "the payload")?;
     serde_json::from_str::<serde_json::Value>(&payload).map_err(|e| {
         ClientError::new(
             exit_code::USAGE,
             format!("the payload is not valid JSON ({e}); pass JSON text, @FILE or - for stdin"),
         )
     })?;
-    let job = job_of(args, payload);
+    let job = job_of(args, payload, args.unique.clone());
     let mut client = Client::connect(&args.target).await?;
     match client.request(&Request::Enqueue(job)).await? {
         Response::Enqueued { id, duplicate } => {
@@ -94,8 +117,22 @@ pub async fn execute(args: &EnqueueArgs) -> Result<u8, ClientError> {
     }
 }
 
-/// The job the options describe, with `payload`.
-fn job_of(args: &EnqueueArgs, payload: String) -> EnqueueJob {
+/// Refuses a payload no daemon accepts (above the largest `payload_limit`) before it is
+/// sent: the daemon's own limit is checked there, and names itself.
+fn check_payload_size(len: usize, what: &str) -> Result<(), ClientError> {
+    if len as u64 > MAX_PAYLOAD_LIMIT {
+        return Err(ClientError::new(
+            exit_code::USAGE,
+            format!(
+                "{what} is {len} bytes, above the limit of {MAX_PAYLOAD_LIMIT} bytes (the largest payload_limit a daemon accepts); nothing was enqueued"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The job the options describe, with `payload` and `unique_key`.
+fn job_of(args: &EnqueueArgs, payload: String, unique_key: Option<String>) -> EnqueueJob {
     EnqueueJob {
         script: args.script.clone(),
         payload,
@@ -109,7 +146,7 @@ fn job_of(args: &EnqueueArgs, payload: String) -> EnqueueJob {
         timeout_ms: args
             .timeout
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-        unique_key: args.unique.clone(),
+        unique_key,
     }
 }
 
@@ -117,8 +154,9 @@ fn job_of(args: &EnqueueArgs, payload: String) -> EnqueueJob {
 const BATCH_PAYLOAD_BYTES: usize = 4 * 1024 * 1024;
 
 /// `--payloads FILE`: every line checked first (a bad line enqueues nothing), then sent in
-/// batches; a batch the daemon refuses stops the run, and what was enqueued before it is
-/// said.
+/// batches. Each batch's ids are printed as its answer arrives, so that when a batch is
+/// refused or the daemon goes away, what is printed is exactly what is in, and the error
+/// says which lines are in and where to resume (`--from-line`).
 async fn execute_many(args: &EnqueueArgs, file: &str) -> Result<u8, ClientError> {
     let text = if file == "-" {
         let mut text = String::new();
@@ -129,31 +167,37 @@ async fn execute_many(args: &EnqueueArgs, file: &str) -> Result<u8, ClientError>
         std::fs::read_to_string(file)
             .map_err(|e| ClientError::new(exit_code::USAGE, format!("cannot read {file}: {e}")))?
     };
+    let from_line = usize::try_from(args.from_line.unwrap_or(1)).unwrap_or(usize::MAX);
     let mut jobs: Vec<(usize, EnqueueJob)> = Vec::new();
     for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
         let line = line.trim();
-        if line.is_empty() {
+        if line.is_empty() || number < from_line {
             continue;
         }
+        check_payload_size(line.len(), &format!("{file}, line {number}: the payload"))?;
         serde_json::from_str::<serde_json::Value>(line).map_err(|e| {
             ClientError::new(
                 exit_code::USAGE,
-                format!(
-                    "{file}, line {}: not a JSON payload ({e}); nothing was enqueued",
-                    index + 1
-                ),
+                format!("{file}, line {number}: not a JSON payload ({e}); nothing was enqueued"),
             )
         })?;
-        jobs.push((index + 1, job_of(args, line.to_owned())));
+        let unique_key = args
+            .unique_prefix
+            .as_ref()
+            .map(|prefix| format!("{prefix}:{number}"));
+        jobs.push((number, job_of(args, line.to_owned(), unique_key)));
     }
     if jobs.is_empty() {
         return Err(ClientError::new(
             exit_code::USAGE,
-            format!("{file} has no payload lines; nothing was enqueued"),
+            format!("{file} has no payload lines from line {from_line} on; nothing was enqueued"),
         ));
     }
     let mut client = Client::connect(&args.target).await?;
-    let mut ids: Vec<i64> = Vec::with_capacity(jobs.len());
+    // Ids printed so far, and the last line whose job they include.
+    let mut enqueued: Vec<i64> = Vec::with_capacity(jobs.len());
+    let mut last_enqueued_line = None;
     let mut rest = jobs.as_slice();
     while !rest.is_empty() {
         let mut bytes = 0;
@@ -167,48 +211,58 @@ async fn execute_many(args: &EnqueueArgs, file: &str) -> Result<u8, ClientError>
             .count()
             .max(1);
         let (batch, after) = rest.split_at(take);
+        let (first, last) = (batch[0].0, batch[batch.len() - 1].0);
         let request = Request::EnqueueBatch(batch.iter().map(|(_, job)| job.clone()).collect());
-        let refused = match client.request(&request).await? {
-            Response::EnqueuedBatch(enqueued) => {
-                ids.extend(enqueued.iter().map(|j| j.id));
-                None
+        // A request that got no answer may or may not have been committed.
+        let (mut err, answered) = match client.request(&request).await {
+            Ok(Response::EnqueuedBatch(answer)) => {
+                let ids: Vec<i64> = answer.iter().map(|j| j.id).collect();
+                print_ids(&ids, args.json);
+                enqueued.extend(ids);
+                last_enqueued_line = Some(last);
+                rest = after;
+                continue;
             }
-            Response::Error(err) => Some(daemon_error(&err)),
-            other => Some(super::client::unexpected(&other)),
+            Ok(Response::Error(err)) => (daemon_error(&err), true),
+            Ok(other) => (super::client::unexpected(&other), true),
+            Err(err) => (err, false),
         };
-        if let Some(mut err) = refused {
-            let (first, last) = (batch[0].0, batch[batch.len() - 1].0);
-            err.message = if ids.is_empty() {
-                format!(
-                    "lines {first}-{last}: {}; nothing was enqueued",
-                    err.message
-                )
-            } else {
-                format!(
-                    "lines {first}-{last}: {}; the {} jobs before line {first} were enqueued (ids {}-{})",
-                    err.message,
-                    ids.len(),
-                    ids[0],
-                    ids[ids.len() - 1]
-                )
-            };
-            print_ids(&ids, args.json);
-            return Err(err);
-        }
-        rest = after;
+        let before = match last_enqueued_line {
+            Some(line) => format!(
+                "lines {}-{line} were enqueued ({} jobs, ids {}-{})",
+                jobs[0].0,
+                enqueued.len(),
+                enqueued[0],
+                enqueued[enqueued.len() - 1]
+            ),
+            None => format!("nothing before line {first} was enqueued"),
+        };
+        let this_batch = if answered {
+            "they were not enqueued".to_owned()
+        } else if args.unique_prefix.is_some() {
+            "no answer came, so they may or may not have been enqueued (the same --unique-prefix skips those that were)".to_owned()
+        } else {
+            "no answer came, so they may or may not have been enqueued (check with `jobvisor jobs list`; --unique-prefix makes a rerun safe)".to_owned()
+        };
+        err.message = format!(
+            "lines {first}-{last}: {}; {this_batch}; {before}; rerun with --from-line {first} to enqueue the rest",
+            err.message
+        );
+        return Err(err);
     }
-    print_ids(&ids, args.json);
     Ok(exit_code::OK)
 }
 
+/// One batch's ids: one per line, or with `--json` one `{"ids": [...]}` line per batch.
 fn print_ids(ids: &[i64], json: bool) {
-    if json {
-        println!("{}", serde_json::json!({ "ids": ids }));
+    let mut out = std::io::stdout().lock();
+    // Flushed per batch: a caller reading the pipe sees each batch as it is committed.
+    let _ = if json {
+        writeln!(out, "{}", serde_json::json!({ "ids": ids }))
     } else {
-        for id in ids {
-            println!("{id}");
-        }
-    }
+        ids.iter().try_for_each(|id| writeln!(out, "{id}"))
+    };
+    let _ = out.flush();
 }
 
 /// Waits for job `id` to end; prints its result (or the whole job with `--json`).
@@ -258,70 +312,26 @@ pub fn outcome_exit_code(state: &str, last_outcome: Option<&str>) -> u8 {
     }
 }
 
-/// RFC 3339 (`2026-11-23T02:00:00Z`, `2026-11-23T03:00:00+01:00`) to Unix milliseconds.
+/// `--at`: RFC 3339 (`2026-11-23T02:00:00Z`, `2026-11-23T03:00:00+01:00`) to Unix
+/// milliseconds. Impossible dates (`2026-02-30`) and offsets (`+99:00`) are refused, and so
+/// is a time more than [`MAX_DELAY`] ahead.
 pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
-    let err = || format!("`{text}` is not an RFC 3339 time (e.g. 2026-11-23T02:00:00Z)");
-    let bytes = text.as_bytes();
-    if bytes.len() < 20
-        || bytes[4] != b'-'
-        || bytes[7] != b'-'
-        || !matches!(bytes[10], b'T' | b't' | b' ')
-        || bytes[13] != b':'
-        || bytes[16] != b':'
-    {
-        return Err(err());
+    let at: jiff::Timestamp = text.trim().parse().map_err(|e| {
+        format!(
+            "`{text}` is not an RFC 3339 time (e.g. 2026-11-23T02:00:00Z or 2026-11-23T03:00:00+01:00): {e}"
+        )
+    })?;
+    let at_ms = at.as_millisecond();
+    let latest = jiff::Timestamp::now()
+        .as_millisecond()
+        .saturating_add(crate::store::duration_ms(MAX_DELAY));
+    if at_ms > latest {
+        return Err(format!(
+            "`{text}` is too far ahead: at most {} from now is allowed",
+            format_duration(MAX_DELAY)
+        ));
     }
-    let num = |range: std::ops::Range<usize>| {
-        text.get(range)
-            .and_then(|s| s.parse::<i64>().ok())
-            .ok_or_else(err)
-    };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return Err(err());
-    }
-    let mut rest = &text[19..];
-    let mut millis = 0i64;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(frac.len());
-        if digits == 0 {
-            return Err(err());
-        }
-        let ms_text: String = frac[..digits]
-            .chars()
-            .chain("000".chars())
-            .take(3)
-            .collect();
-        millis = ms_text.parse().map_err(|_| err())?;
-        rest = &frac[digits..];
-    }
-    let offset_secs = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6
-            && (rest.starts_with('+') || rest.starts_with('-'))
-            && &rest[3..4] == ":" =>
-        {
-            let h: i64 = rest[1..3].parse().map_err(|_| err())?;
-            let m: i64 = rest[4..6].parse().map_err(|_| err())?;
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            sign * (h * 3600 + m * 60)
-        }
-        _ => return Err(err()),
-    };
-    let days = crate::schedule::civil::days_from_civil(
-        year,
-        u32::try_from(month).map_err(|_| err())?,
-        u32::try_from(day).map_err(|_| err())?,
-    );
-    Ok((days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs) * 1000 + millis)
+    Ok(at_ms)
 }
 
 #[cfg(test)]
@@ -342,5 +352,13 @@ mod tests {
         );
         assert!(parse_rfc3339("tomorrow").is_err());
         assert!(parse_rfc3339("2026-13-01T00:00:00Z").is_err());
+        assert!(parse_rfc3339("2026-02-30T00:00:00Z").is_err());
+        assert!(parse_rfc3339("2026-11-23T02:00:00+99:00").is_err());
+        assert!(parse_rfc3339("2026-11-23T02:00:00+0é00").is_err());
+        assert!(
+            parse_rfc3339("2999-01-01T00:00:00Z")
+                .unwrap_err()
+                .contains("at most 3650d")
+        );
     }
 }

@@ -22,7 +22,7 @@ use crate::pool::connection::{WorkerConnection, message_name};
 use crate::pool::exit::{AttemptOutcome, ExitFacts, classify_exit};
 use crate::pool::process::stderr_tail;
 use crate::pool::spawn::{SpawnSpec, default_worker_program, spawn_worker};
-use crate::units::{format_duration, format_size, parse_duration, parse_size};
+use crate::units::{format_duration, format_size, parse_size, parse_timeout};
 
 /// How long past the job's timeout the worker may take to stop the job itself before it
 /// is killed.
@@ -42,7 +42,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "{}")]
     pub payload: String,
     /// Stop the job after this long (e.g. 30s, 500ms, 2m).
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = parse_timeout)]
     pub timeout: Duration,
     /// Memory limit of the worker (e.g. 256MiB, 1GiB).
     #[arg(long, default_value = "256MiB", value_parser = parse_size)]

@@ -22,6 +22,8 @@ use crate::store::{
     OutcomeKind, QueueRemoval, RetryOutcome, RunAt, Store, StoreError,
 };
 
+use crate::units::{MAX_ATTEMPTS, MAX_DELAY, MAX_JOB_TIMEOUT, check_at_most};
+
 /// How long a failed store write keeps `status` degraded.
 const STORE_FAILURE_SHOWN_FOR: Duration = Duration::from_secs(10);
 
@@ -513,6 +515,21 @@ impl Dispatcher {
         }
         if job.timeout_ms == Some(0) {
             return Err("timeout must be more than 0".to_owned());
+        }
+        // The store checks these too (and `at` against its clock); refusing here names the
+        // field as the client sent it.
+        if let Some(n) = job.max_attempts
+            && n > MAX_ATTEMPTS
+        {
+            return Err(format!(
+                "max attempts is {n}: at most {MAX_ATTEMPTS} is allowed"
+            ));
+        }
+        if let Some(ms) = job.timeout_ms {
+            check_at_most("timeout", Duration::from_millis(ms), MAX_JOB_TIMEOUT)?;
+        }
+        if let Some(ms) = job.delay_ms {
+            check_at_most("delay", Duration::from_millis(ms), MAX_DELAY)?;
         }
         Ok(EnqueueRequest {
             script: job.script,

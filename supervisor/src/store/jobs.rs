@@ -14,6 +14,9 @@ use super::error::StoreError;
 use super::types::*;
 use super::writer::{ScriptRef, Writer};
 use super::{StoreOptions, duration_ms};
+use crate::units::{
+    MAX_ATTEMPTS, MAX_DELAY, MAX_JOB_TIMEOUT, MAX_RETRY_BACKOFF, check_at_most, format_duration,
+};
 
 /// Due scheduled/retryable jobs promoted per claim: bounds the claim's cost when a large
 /// delayed batch comes due at once.
@@ -25,10 +28,13 @@ const MAX_UNIQUE_KEY_BYTES: usize = 1024;
 
 const FINISHED_SQL_LIST: &str = "('completed', 'discarded', 'cancelled')";
 
+// The lease clamps the row's timeout into 1 ms..=?7 (the longest timeout): a row out of
+// range (written by something other than jobvisor) must not overflow the sum, which would
+// fail the whole claim and so stop every queue. The row itself is then discarded.
 pub(crate) const CLAIM_ONE_QUEUE_SQL: &str = "
 UPDATE jobs
    SET state = 'running', attempt = attempt + 1, epoch = ?1, attempted_at = ?2,
-       lease_until = ?2 + coalesce(timeout_ms, ?3) + ?4
+       lease_until = ?2 + min(max(coalesce(timeout_ms, ?3), 1), ?7) + ?4
  WHERE id IN (SELECT id FROM jobs
                WHERE state = 'available' AND queue = ?5
                ORDER BY priority DESC, run_at, id
@@ -36,10 +42,27 @@ UPDATE jobs
 RETURNING id, attempt, max_attempts, queue, priority, script_id, payload, timeout_ms,
           lease_until, created_at, run_at";
 
+/// The unpaused queues that have available jobs, with their caps. The recursive part
+/// walks the distinct queues of `jobs_claim` (one index seek per queue with work), so a
+/// claim costs the same with 100,000 idle queues as with none; the `queues` row of each is
+/// then found by primary key.
+pub(crate) const CLAIM_QUEUES_SQL: &str = "
+WITH RECURSIVE busy (name) AS (
+    SELECT (SELECT min(queue) FROM jobs WHERE state = 'available')
+    UNION ALL
+    SELECT (SELECT min(queue) FROM jobs WHERE state = 'available' AND queue > busy.name)
+      FROM busy
+     WHERE busy.name IS NOT NULL
+)
+SELECT queues.name, queues.concurrency, queues.running
+  FROM busy JOIN queues ON queues.name = busy.name
+ WHERE queues.paused = 0
+ ORDER BY queues.name";
+
 const CLAIM_BY_ID_SQL: &str = "
 UPDATE jobs
    SET state = 'running', attempt = attempt + 1, epoch = ?1, attempted_at = ?2,
-       lease_until = ?2 + coalesce(timeout_ms, ?3) + ?4
+       lease_until = ?2 + min(max(coalesce(timeout_ms, ?3), 1), ?6) + ?4
  WHERE id = ?5 AND state = 'available'
 RETURNING id, attempt, max_attempts, queue, priority, script_id, payload, timeout_ms,
           lease_until, created_at, run_at";
@@ -57,8 +80,14 @@ UPDATE jobs SET state = 'available'
                ORDER BY run_at
                LIMIT ?2)";
 
+// CAST: a run_at stored as REAL or TEXT by another tool still yields an integer.
 const NEXT_WAKE_SQL: &str =
-    "SELECT min(run_at) FROM jobs WHERE state IN ('scheduled', 'retryable')";
+    "SELECT CAST(min(run_at) AS INTEGER) FROM jobs WHERE state IN ('scheduled', 'retryable')";
+
+const DISCARD_INVALID_SQL: &str = "
+UPDATE jobs SET state = 'discarded', attempt = attempt - 1, finished_at = ?2,
+                lease_until = NULL, last_error = ?3
+ WHERE id = ?1";
 
 const INSERT_JOB_SQL: &str = "
 INSERT INTO jobs (queue, script_id, state, priority, run_at, max_attempts, timeout_ms,
@@ -110,12 +139,45 @@ pub(crate) fn validate_enqueue(
             "timeout must be at least 1 ms".into(),
         ));
     }
+    check_job_bounds(options.clock.now_ms(), request).map_err(StoreError::InvalidRequest)?;
     if let Some(key) = &request.unique_key
         && (key.is_empty() || key.len() > MAX_UNIQUE_KEY_BYTES)
     {
         return Err(StoreError::InvalidRequest(format!(
             "unique key must be 1..={MAX_UNIQUE_KEY_BYTES} bytes"
         )));
+    }
+    Ok(())
+}
+
+/// The documented maxima of a job's times (see `units`): every time the store computes
+/// from them (`run_at`, the lease, the retry time) then stays far inside an i64.
+fn check_job_bounds(now: i64, request: &EnqueueRequest) -> Result<(), String> {
+    if let Some(n) = request.max_attempts
+        && n > MAX_ATTEMPTS
+    {
+        return Err(format!(
+            "max attempts is {n}: at most {MAX_ATTEMPTS} is allowed"
+        ));
+    }
+    if let Some(timeout) = request.timeout {
+        check_at_most("timeout", timeout, MAX_JOB_TIMEOUT)?;
+    }
+    match request.run_at {
+        RunAt::Now => {}
+        RunAt::After(delay) => check_at_most("delay", delay, MAX_DELAY)?,
+        RunAt::At(at) => {
+            if at > now.saturating_add(duration_ms(MAX_DELAY)) {
+                return Err(format!(
+                    "run at {at} ms is too far ahead: at most {} from now is allowed",
+                    format_duration(MAX_DELAY)
+                ));
+            }
+        }
+    }
+    if let Some(policy) = request.backoff {
+        check_at_most("backoff base", policy.base, MAX_RETRY_BACKOFF)?;
+        check_at_most("backoff cap", policy.cap, MAX_RETRY_BACKOFF)?;
     }
     Ok(())
 }
@@ -182,20 +244,44 @@ struct ClaimedRow {
     run_at: i64,
 }
 
-fn claimed_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClaimedRow> {
-    Ok(ClaimedRow {
-        id: row.get(0)?,
-        attempt: row.get(1)?,
-        max_attempts: row.get(2)?,
-        queue: row.get(3)?,
-        priority: row.get(4)?,
-        script_id: row.get(5)?,
-        payload: row.get(6)?,
-        timeout_ms: row.get(7)?,
-        lease_until: row.get(8)?,
-        created_at: row.get(9)?,
-        run_at: row.get(10)?,
-    })
+/// A claimed row, or (id, why) when one of its values is out of range or of the wrong
+/// type: such a row is discarded with the reason, and the claim goes on with the others.
+fn claimed_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ClaimedRow, (i64, String)>> {
+    let id: i64 = row.get(0)?;
+    let column = |index: usize, name: &str| -> Result<i64, String> {
+        row.get::<_, i64>(index)
+            .map_err(|e| format!("{name} is not an integer ({e})"))
+    };
+    let read = || -> Result<ClaimedRow, String> {
+        let timeout_ms: Option<i64> = row
+            .get(7)
+            .map_err(|e| format!("timeout_ms is not an integer ({e})"))?;
+        let max_timeout = duration_ms(MAX_JOB_TIMEOUT);
+        if let Some(ms) = timeout_ms
+            && !(1..=max_timeout).contains(&ms)
+        {
+            return Err(format!(
+                "timeout_ms = {ms} is outside 1..={max_timeout} (at most {})",
+                format_duration(MAX_JOB_TIMEOUT)
+            ));
+        }
+        Ok(ClaimedRow {
+            id,
+            attempt: column(1, "attempt")?,
+            max_attempts: column(2, "max_attempts")?,
+            queue: row.get(3).map_err(|e| format!("queue is not text ({e})"))?,
+            priority: column(4, "priority")?,
+            script_id: column(5, "script_id")?,
+            payload: row
+                .get(6)
+                .map_err(|e| format!("payload is not text ({e})"))?,
+            timeout_ms,
+            lease_until: column(8, "lease_until")?,
+            created_at: column(9, "created_at")?,
+            run_at: column(10, "run_at")?,
+        })
+    };
+    Ok(read().map_err(|reason| (id, reason)))
 }
 
 // Fenced writes (complete, fail, refund) match on (id, attempt, epoch, state = running)
@@ -360,12 +446,7 @@ impl Writer {
 
         // Queues with room: (name, free slots).
         let eligible: Vec<(String, i64)> = {
-            let mut stmt = self
-                .conn
-                .prepare_cached(
-                    "SELECT name, concurrency, running FROM queues WHERE paused = 0 ORDER BY name",
-                )
-                .map_err(&err)?;
+            let mut stmt = self.conn.prepare_cached(CLAIM_QUEUES_SQL).map_err(&err)?;
             let rows = stmt
                 .query_map([], |row| {
                     Ok((
@@ -389,20 +470,21 @@ impl Writer {
         let epoch = self.epoch;
         let default_timeout = duration_ms(self.options.default_timeout);
         let grace = duration_ms(self.options.lease_grace);
-        let mut rows: Vec<ClaimedRow> = Vec::with_capacity(max.min(1024));
+        let max_timeout = duration_ms(MAX_JOB_TIMEOUT);
+        let mut claimed: Vec<Result<ClaimedRow, (i64, String)>> = Vec::with_capacity(max.min(1024));
         if let [(queue, free)] = eligible.as_slice() {
             let mut stmt = self
                 .conn
                 .prepare_cached(CLAIM_ONE_QUEUE_SQL)
                 .map_err(&err)?;
-            let claimed = stmt
+            let rows = stmt
                 .query_map(
-                    params![epoch, now, default_timeout, grace, queue, free],
+                    params![epoch, now, default_timeout, grace, queue, free, max_timeout],
                     claimed_row,
                 )
                 .map_err(&err)?;
-            for row in claimed {
-                rows.push(row.map_err(&err)?);
+            for row in rows {
+                claimed.push(row.map_err(&err)?);
             }
         } else if !eligible.is_empty() {
             // Best `free` candidates of each queue, merged into the global order.
@@ -413,12 +495,14 @@ impl Writer {
                     .prepare_cached(CLAIM_CANDIDATES_SQL)
                     .map_err(&err)?;
                 for (queue, free) in &eligible {
+                    // Priority and run_at only order the candidates: a value of the wrong
+                    // type sorts as 0 here rather than failing the claim of every queue.
                     let found = stmt
                         .query_map(params![queue, free], |row| {
                             Ok((
                                 row.get::<_, i64>(0)?,
-                                row.get::<_, i64>(1)?,
-                                row.get::<_, i64>(2)?,
+                                row.get::<_, i64>(1).unwrap_or(0),
+                                row.get::<_, i64>(2).unwrap_or(0),
                             ))
                         })
                         .map_err(&err)?;
@@ -433,16 +517,30 @@ impl Writer {
             let mut stmt = self.conn.prepare_cached(CLAIM_BY_ID_SQL).map_err(&err)?;
             for (id, _, _) in candidates {
                 let row = stmt
-                    .query_row(params![epoch, now, default_timeout, grace, id], claimed_row)
+                    .query_row(
+                        params![epoch, now, default_timeout, grace, id, max_timeout],
+                        claimed_row,
+                    )
                     .map_err(&err)?;
-                rows.push(row);
+                claimed.push(row);
+            }
+        }
+        let mut rows = Vec::with_capacity(claimed.len());
+        for row in claimed {
+            match row {
+                Ok(row) => rows.push(row),
+                Err((id, reason)) => self.discard_invalid(id, now, &reason)?,
             }
         }
         rows.sort_by_key(|row| (std::cmp::Reverse(row.priority), row.run_at, row.id));
 
         let mut jobs = Vec::with_capacity(rows.len());
         for row in rows {
-            let script = self.script_ref(row.script_id)?;
+            let Some(script) = self.script_ref(row.script_id)? else {
+                let reason = format!("its script version (id {}) is missing", row.script_id);
+                self.discard_invalid(row.id, now, &reason)?;
+                continue;
+            };
             jobs.push(ClaimedJob {
                 id: JobId(row.id),
                 attempt: to_u32(row.attempt),
@@ -474,9 +572,22 @@ impl Writer {
         })
     }
 
-    fn script_ref(&mut self, script_id: i64) -> Result<ScriptRef, StoreError> {
+    /// A claimed job that can never run (a value out of range or of the wrong type, no
+    /// script): discarded with `reason`, its claim undone, so that it stops no other job.
+    fn discard_invalid(&mut self, id: i64, now: i64, reason: &str) -> Result<(), StoreError> {
+        tracing::warn!(job = id, %reason, "job cannot run; discarded");
+        let message = format!("discarded without running: {reason}");
+        self.conn
+            .prepare_cached(DISCARD_INVALID_SQL)
+            .and_then(|mut stmt| stmt.execute(params![id, now, message]))
+            .map_err(self.err("discard invalid job"))?;
+        Ok(())
+    }
+
+    /// The name and hash of script version `script_id`; `None` when it does not exist.
+    fn script_ref(&mut self, script_id: i64) -> Result<Option<ScriptRef>, StoreError> {
         if let Some(script) = self.scripts.get(&script_id) {
-            return Ok(script.clone());
+            return Ok(Some(script.clone()));
         }
         let script = self
             .conn
@@ -488,9 +599,12 @@ impl Writer {
                         hash: row.get(1)?,
                     })
                 })
+                .optional()
             })
             .map_err(self.err("resolve script"))?;
-        self.scripts.insert(script_id, script.clone());
+        if let Some(script) = &script {
+            self.scripts.insert(script_id, script.clone());
+        }
         Ok(script)
     }
 
@@ -1038,6 +1152,64 @@ mod tests {
         assert_eq!(truncate_utf8("héllo", 2), ("h", true));
         assert_eq!(truncate_utf8("héllo", 3), ("hé", true));
         assert_eq!(truncate_utf8("hi", 10), ("hi", false));
+    }
+
+    /// VM steps of one run of the claim's queue query on a store with `idle` queues that
+    /// have no work and one that has, and its plan.
+    fn claim_queue_cost(idle: usize) -> (u64, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::schema::open_writer(
+            &dir.path().join("jobs.db"),
+            &StoreOptions::default(),
+        )
+        .unwrap();
+        conn.execute_batch(
+            "INSERT INTO scripts (id, name, hash, source, created_at) VALUES (1, 's', 'h', '', 0);
+             INSERT INTO queues (name) VALUES ('busy');
+             INSERT INTO jobs (queue, script_id, state, run_at, max_attempts, payload, created_at)
+             VALUES ('busy', 1, 'available', 0, 1, '{}', 0);",
+        )
+        .unwrap();
+        let mut insert = conn
+            .prepare("INSERT INTO queues (name) VALUES (?1)")
+            .unwrap();
+        for n in 0..idle {
+            insert.execute([format!("idle-{n:06}")]).unwrap();
+        }
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {CLAIM_QUEUES_SQL}"))
+            .unwrap()
+            .query_map([], |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let mut stmt = conn.prepare(CLAIM_QUEUES_SQL).unwrap();
+        let names: Vec<String> = stmt
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(names, ["busy"]);
+        let steps = stmt.get_status(rusqlite::StatementStatus::VmStep);
+        (u64::try_from(steps).unwrap(), plan.join("\n"))
+    }
+
+    #[test]
+    fn the_claim_reads_only_the_queues_that_have_work() {
+        let (few, plan) = claim_queue_cost(10);
+        let (many, _) = claim_queue_cost(20_000);
+        // The same work whatever the number of idle queues (not a timing: VM steps).
+        assert_eq!(
+            few, many,
+            "steps with 10 idle queues: {few}, with 20,000: {many}"
+        );
+        assert!(
+            !plan
+                .lines()
+                .any(|line| line.trim_start().starts_with("SCAN queues")),
+            "the claim must not scan the queues table:\n{plan}"
+        );
+        assert!(plan.contains("jobs_claim"), "{plan}");
     }
 
     #[test]
