@@ -133,6 +133,7 @@ struct RawConfig {
     log_format: Option<LogFormat>,
     synchronous: Option<SyncSetting>,
     control_group: Option<String>,
+    control_request_timeout: Option<HumanDuration>,
     #[serde(default, rename = "script")]
     scripts: Vec<ScriptEntry>,
     #[serde(default, rename = "schedule")]
@@ -192,6 +193,9 @@ pub struct Config {
     pub synchronous: SyncSetting,
     /// Members of this group may use the control socket too.
     pub control_group: Option<String>,
+    /// A control request that answers at once (status, list, show, enqueue) fails when the
+    /// daemon has not answered it within this; drain, restart and wait have no limit.
+    pub control_request_timeout: Duration,
     pub scripts: Vec<ScriptEntry>,
     /// `[[schedule]]` entries, reconciled with the store by name at start.
     pub schedules: Vec<ScheduleDef>,
@@ -290,6 +294,7 @@ impl Config {
             log_format: raw.log_format.unwrap_or_default(),
             synchronous: raw.synchronous.unwrap_or_default(),
             control_group: raw.control_group,
+            control_request_timeout: duration(raw.control_request_timeout, Duration::from_secs(30)),
             scripts,
             schedules: raw
                 .schedules
@@ -311,6 +316,9 @@ impl Config {
         }
         if self.job_timeout.is_zero() {
             return invalid("job_timeout must be more than 0s".to_owned());
+        }
+        if self.control_request_timeout.is_zero() {
+            return invalid("control_request_timeout must be more than 0s".to_owned());
         }
         if self.max_attempts == 0 {
             return invalid("max_attempts must be at least 1".to_owned());
