@@ -337,11 +337,14 @@ pub struct QueueView {
 /// What a drain did.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DrainReport {
-    /// Jobs that finished during the drain.
+    /// Jobs that completed during the drain.
     pub finished: u64,
     /// Jobs given back to the queue (claimed but not started, or interrupted).
     pub requeued: u64,
     pub duration_ms: u64,
+    /// Attempts that failed during the drain (threw, timed out, ran out of memory,
+    /// crashed); a job with attempts left runs again after the restart.
+    pub failed: u64,
 }
 
 /// One line of `jobvisor logs --follow`.
@@ -380,6 +383,22 @@ pub enum EventKind {
     },
     /// Events were dropped because this client read too slowly.
     Lagged { missed: u64 },
+    /// A schedule enqueued a run (`slot_ms` is `None` for a manual run; `held`: it waits
+    /// behind a live run of the same schedule).
+    ScheduleFired {
+        schedule: String,
+        job: i64,
+        slot_ms: Option<i64>,
+        held: bool,
+    },
+    /// A schedule's slot was not run (overlap policy, catch-up, enqueue failure).
+    ScheduleSkipped {
+        schedule: String,
+        slot_ms: i64,
+        reason: String,
+    },
+    /// A schedule turned itself off after too many failed runs.
+    ScheduleDisabled { schedule: String },
 }
 
 /// A refused or failed request.
@@ -422,6 +441,8 @@ pub struct StatusReport {
     /// Why the daemon is not fully working, one line per reason (store writes failing,
     /// worker slots degraded); empty when all is well.
     pub degraded: Vec<String>,
+    /// While draining: how long running jobs may still take before they are killed.
+    pub drain_left_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -150,6 +150,7 @@ struct RawConfig {
     log_format: Option<LogFormat>,
     synchronous: Option<SyncSetting>,
     control_group: Option<String>,
+    control_request_timeout: Option<HumanDuration>,
     #[serde(default, rename = "script")]
     scripts: Vec<ScriptEntry>,
     #[serde(default, rename = "schedule")]
@@ -209,6 +210,9 @@ pub struct Config {
     pub synchronous: SyncSetting,
     /// Members of this group may use the control socket too.
     pub control_group: Option<String>,
+    /// A control request that answers at once (status, list, show, enqueue) fails when the
+    /// daemon has not answered it within this; drain, restart and wait have no limit.
+    pub control_request_timeout: Duration,
     pub scripts: Vec<ScriptEntry>,
     /// `[[schedule]]` entries, reconciled with the store by name at start.
     pub schedules: Vec<ScheduleDef>,
@@ -307,6 +311,7 @@ impl Config {
             log_format: raw.log_format.unwrap_or_default(),
             synchronous: raw.synchronous.unwrap_or_default(),
             control_group: raw.control_group,
+            control_request_timeout: duration(raw.control_request_timeout, Duration::from_secs(30)),
             scripts,
             schedules: raw
                 .schedules
@@ -361,6 +366,12 @@ impl Config {
                 Duration::from_secs(600),
             ),
             ("drain_timeout", self.drain_timeout, Duration::ZERO, DAY),
+            (
+                "control_request_timeout",
+                self.control_request_timeout,
+                Duration::from_millis(100),
+                HOUR,
+            ),
             (
                 "kill_grace",
                 self.kill_grace,

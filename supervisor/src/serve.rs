@@ -222,7 +222,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         events.clone(),
     );
     {
-        let serving = control.serve(control_tx, events.clone(), control_stopped);
+        let serving = control.serve(
+            control_tx,
+            events.clone(),
+            config.control_request_timeout,
+            control_stopped,
+        );
         let dispatching = dispatcher.run(slot_events, control_rx, signals_rx);
         tokio::pin!(serving);
         tokio::select! {

@@ -541,6 +541,7 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
             }],
             completed_last_minute: 11,
             degraded: vec!["store write failed 3s ago: disk is full".to_owned()],
+            drain_left_ms: Some(12_000),
         }),
         Response::Enqueued {
             id: 42,
@@ -620,6 +621,7 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
             finished: 1,
             requeued: 2,
             duration_ms: 3_000,
+            failed: 4,
         }),
         Response::Following,
         Response::Event(Event {
@@ -662,6 +664,29 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
         Response::Event(Event {
             at_ms: 3,
             kind: EventKind::Lagged { missed: 9 },
+        }),
+        Response::Event(Event {
+            at_ms: 4,
+            kind: EventKind::ScheduleFired {
+                schedule: "nightly".into(),
+                job: 43,
+                slot_ms: Some(1_700_000_000_000),
+                held: false,
+            },
+        }),
+        Response::Event(Event {
+            at_ms: 5,
+            kind: EventKind::ScheduleSkipped {
+                schedule: "nightly".into(),
+                slot_ms: 1_700_000_000_000,
+                reason: "skipped: job 43 already holds this slot".into(),
+            },
+        }),
+        Response::Event(Event {
+            at_ms: 6,
+            kind: EventKind::ScheduleDisabled {
+                schedule: "nightly".into(),
+            },
         }),
         Response::Schedules(vec![schedule_view()]),
         Response::Schedule(Box::new(ScheduleDetailView {

@@ -5,6 +5,7 @@ use jobvisor_protocol::control::{Event, EventKind, Request, Response};
 
 use super::client::{Client, ClientError, Target, daemon_error, unexpected};
 use super::jobs::print_json;
+use super::progress::{Watch, with_progress};
 use crate::exit_code;
 use crate::units::format_utc;
 
@@ -27,15 +28,15 @@ pub struct RestartArgs {
 }
 
 pub async fn restart(args: &RestartArgs) -> Result<u8, ClientError> {
+    let worker = if args.all { None } else { args.worker };
     let request = Request::Restart {
-        worker: if args.all { None } else { args.worker },
+        worker,
         force: args.force,
     };
-    match Client::connect(&args.target)
-        .await?
-        .request(&request)
-        .await?
-    {
+    let socket = args.target.socket_path()?;
+    let mut client = Client::connect_path(&socket).await?;
+    let answer = with_progress(&socket, Watch::Restart { worker }, client.request(&request));
+    match answer.await? {
         Response::Restarting { workers } => {
             if args.json {
                 print_json(&serde_json::json!({ "replaced": workers }));
@@ -64,22 +65,23 @@ pub struct DrainArgs {
 }
 
 pub async fn drain(args: &DrainArgs) -> Result<u8, ClientError> {
-    match Client::connect(&args.target)
-        .await?
-        .request(&Request::Drain)
-        .await?
-    {
+    let socket = args.target.socket_path()?;
+    let mut client = Client::connect_path(&socket).await?;
+    let answer = with_progress(&socket, Watch::Drain, client.request(&Request::Drain));
+    match answer.await? {
         Response::Drained(report) => {
             if args.json {
                 print_json(&serde_json::json!({
-                    "finished": report.finished, "requeued": report.requeued, "duration_ms": report.duration_ms,
+                    "finished": report.finished, "failed": report.failed,
+                    "requeued": report.requeued, "duration_ms": report.duration_ms,
                 }));
             } else {
                 println!(
-                    "drained in {:.1}s: {} job{} finished, {} requeued; the daemon is stopping",
+                    "drained in {:.1}s: {} job{} finished, {} failed, {} requeued; the daemon is stopping",
                     report.duration_ms as f64 / 1000.0,
                     report.finished,
                     if report.finished == 1 { "" } else { "s" },
+                    report.failed,
                     report.requeued
                 );
             }
@@ -166,6 +168,24 @@ fn event_json(event: &Event) -> serde_json::Value {
             serde_json::json!({ "event": "worker", "worker": worker, "state": state, "pid": pid })
         }
         EventKind::Lagged { missed } => serde_json::json!({ "event": "lagged", "missed": missed }),
+        EventKind::ScheduleFired {
+            schedule,
+            job,
+            slot_ms,
+            held,
+        } => serde_json::json!({
+            "event": "schedule_fired", "schedule": schedule, "job": job, "slot_ms": slot_ms, "held": held,
+        }),
+        EventKind::ScheduleSkipped {
+            schedule,
+            slot_ms,
+            reason,
+        } => serde_json::json!({
+            "event": "schedule_skipped", "schedule": schedule, "slot_ms": slot_ms, "reason": reason,
+        }),
+        EventKind::ScheduleDisabled { schedule } => {
+            serde_json::json!({ "event": "schedule_disabled", "schedule": schedule })
+        }
     };
     value["at_ms"] = serde_json::json!(event.at_ms);
     value
@@ -208,6 +228,25 @@ fn render_event(event: &Event) -> String {
         }
         EventKind::Lagged { missed } => {
             format!("{at}  ({missed} events missed: this terminal read too slowly)")
+        }
+        EventKind::ScheduleFired {
+            schedule,
+            job,
+            held,
+            ..
+        } => {
+            let held = if *held {
+                " (held behind the run still going)"
+            } else {
+                ""
+            };
+            format!("{at}  schedule {schedule} enqueued job {job}{held}")
+        }
+        EventKind::ScheduleSkipped {
+            schedule, reason, ..
+        } => format!("{at}  schedule {schedule} slot not run: {reason}"),
+        EventKind::ScheduleDisabled { schedule } => {
+            format!("{at}  schedule {schedule} disabled after its failed runs")
         }
     }
 }

@@ -7,6 +7,7 @@ use std::io::Write as _;
 use jobvisor_protocol::control::{EnqueueJob, MAX_ENQUEUE_BATCH, Request, Response};
 
 use super::client::{Client, ClientError, Target, daemon_error};
+use super::progress::{Watch, with_progress};
 use super::run::read_payload;
 use crate::config::MAX_PAYLOAD_LIMIT;
 use crate::exit_code;
@@ -55,10 +56,15 @@ pub struct EnqueueArgs {
     /// At most one live job per key: a second enqueue returns the first job's id.
     #[arg(long)]
     pub unique: Option<String>,
-    /// Wait for the job to end and print its result; the exit code says how it ended
-    /// (0 completed, 3 JavaScript error, 4 timeout, 5 out of memory, 6 crash, 7 cancelled).
+    /// Wait for the job to end (however long it runs) and print its result; the exit code
+    /// says how it ended (0 completed, 3 JavaScript error, 4 timeout, 5 out of memory,
+    /// 6 crash, 7 cancelled). Shows progress on stderr when it is a terminal.
     #[arg(long)]
     pub wait: bool,
+    /// With --wait: give up waiting after this long (e.g. 10m) and exit 124; the job goes
+    /// on.
+    #[arg(long, value_parser = parse_duration, requires = "wait", value_name = "DURATION")]
+    pub wait_timeout: Option<std::time::Duration>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -97,7 +103,8 @@ pub async fn execute(args: &EnqueueArgs) -> Result<u8, ClientError> {
                 );
             }
             if args.wait {
-                return wait(&mut client, id, args.json).await;
+                let socket = args.target.socket_path()?;
+                return wait(&mut client, &socket, id, args).await;
             }
             if args.json {
                 println!(
@@ -265,9 +272,34 @@ fn print_ids(ids: &[i64], json: bool) {
     let _ = out.flush();
 }
 
-/// Waits for job `id` to end; prints its result (or the whole job with `--json`).
-async fn wait(client: &mut Client, id: i64, json: bool) -> Result<u8, ClientError> {
-    let job = match client.request(&Request::WaitJob { id }).await? {
+/// Waits for job `id` to end (or `--wait-timeout`); prints its result (or the whole job
+/// with `--json`).
+async fn wait(
+    client: &mut Client,
+    socket: &std::path::Path,
+    id: i64,
+    args: &EnqueueArgs,
+) -> Result<u8, ClientError> {
+    let json = args.json;
+    let answer = with_progress(socket, Watch::Job(id), async {
+        match args.wait_timeout {
+            Some(limit) => tokio::time::timeout(limit, client.request(&Request::WaitJob { id }))
+                .await
+                .ok(),
+            None => Some(client.request(&Request::WaitJob { id }).await),
+        }
+    });
+    let Some(answer) = answer.await else {
+        let limit = args.wait_timeout.unwrap_or_default();
+        return Err(ClientError::new(
+            exit_code::WAIT_TIMED_OUT,
+            format!(
+                "job {id} has not ended after {}; it goes on (see `jobvisor jobs show {id}`)",
+                crate::units::format_duration(limit)
+            ),
+        ));
+    };
+    let job = match answer? {
         Response::Job(job) => job,
         Response::Error(err) => return Err(daemon_error(&err)),
         other => return Err(super::client::unexpected(&other)),

@@ -6,6 +6,7 @@ pub mod control_commands;
 pub mod enqueue;
 pub mod jobs;
 pub mod man;
+pub mod progress;
 pub mod queues;
 pub mod run;
 pub mod schedules;
@@ -49,7 +50,7 @@ pub enum Command {
     Restart(control_commands::RestartArgs),
     /// Stop the daemon gracefully and report what finished and what was requeued.
     Drain(control_commands::DrainArgs),
-    /// Follow job and worker events as they happen.
+    /// Follow job, worker and schedule events as they happen.
     Logs(control_commands::LogsArgs),
     /// Run one job through a real worker, with no daemon and no database (for writing
     /// and trying scripts).

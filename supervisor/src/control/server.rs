@@ -1,6 +1,7 @@
 //! The daemon's control socket: a path socket in the run dir (directory 0700, socket
-//! 0600), the peer's uid checked on every connection, frames bounded, each request
-//! answered within a deadline, connections capped.
+//! 0600), the peer's uid checked on every connection, frames bounded, connections capped.
+//! Requests that wait for work (drain, restart, wait) are answered when it ends; the
+//! others within the request timeout.
 //!
 //! It owns the listening socket and the connections. It must not touch the store or the
 //! workers: every request goes to the dispatcher, which answers it.
@@ -27,8 +28,6 @@ pub const CONTROL_FRAME_MAX: usize = 8 * 1024 * 1024;
 const MAX_CONNECTIONS: usize = 1024;
 /// A client must say hello within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-/// A request must be answered within this.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// An idle connection is closed after this.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -125,6 +124,7 @@ impl ControlServer {
         &self,
         calls: mpsc::Sender<ControlCall>,
         events: broadcast::Sender<Event>,
+        request_timeout: Duration,
         mut shutdown: oneshot::Receiver<()>,
     ) {
         let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -166,7 +166,7 @@ impl ControlServer {
             let events = events.clone();
             tokio::spawn(async move {
                 let _permit = permit;
-                if let Err(err) = serve_connection(stream, calls, events).await {
+                if let Err(err) = serve_connection(stream, calls, events, request_timeout).await {
                     debug!(error = %err, "control connection ended");
                 }
             });
@@ -184,6 +184,7 @@ async fn serve_connection(
     stream: UnixStream,
     calls: mpsc::Sender<ControlCall>,
     events: broadcast::Sender<Event>,
+    request_timeout: Duration,
 ) -> Result<(), FrameError> {
     let mut transport = AsyncTransport::with_max_len(stream, CONTROL_FRAME_MAX);
     match tokio::time::timeout(
@@ -199,34 +200,86 @@ async fn serve_connection(
         }
         Err(_) => return Ok(()),
     }
+    // A request read while an earlier one was still being worked on.
+    let mut read_ahead: Option<Request> = None;
     loop {
-        let request = match tokio::time::timeout(IDLE_TIMEOUT, transport.recv::<Request>()).await {
-            Ok(Ok(Some(request))) => request,
-            Ok(Ok(None)) | Err(_) => return Ok(()),
-            Ok(Err(err)) => {
-                let response = Response::Error(ControlError {
-                    code: ErrorCode::BadRequest,
-                    message: format!("malformed request: {err}"),
-                });
-                let _ = transport.send(&response).await;
-                return Err(err);
-            }
+        let request = match read_ahead.take() {
+            Some(request) => request,
+            None => match tokio::time::timeout(IDLE_TIMEOUT, transport.recv::<Request>()).await {
+                Ok(Ok(Some(request))) => request,
+                Ok(Ok(None)) | Err(_) => return Ok(()),
+                Ok(Err(err)) => {
+                    let response = Response::Error(ControlError {
+                        code: ErrorCode::BadRequest,
+                        message: format!("malformed request: {err}"),
+                    });
+                    let _ = transport.send(&response).await;
+                    return Err(err);
+                }
+            },
         };
         if request == Request::Follow {
             return follow(transport, events.subscribe()).await;
         }
+        let waits = waits_for_work(&request);
         let (reply, answer) = oneshot::channel();
-        let response = if calls.send(ControlCall { request, reply }).await.is_err() {
-            internal("the daemon is shutting down")
-        } else {
-            match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
-                Ok(Ok(response)) => response,
-                Ok(Err(_)) => internal("the daemon dropped the request"),
-                Err(_) => internal("the request timed out inside the daemon"),
+        if calls.send(ControlCall { request, reply }).await.is_err() {
+            transport
+                .send(&internal("the daemon is shutting down"))
+                .await?;
+            continue;
+        }
+        let answered = if waits {
+            match await_work(answer, &mut transport, &mut read_ahead).await {
+                Some(answered) => answered,
+                // The client went away: nobody is left to answer.
+                None => return Ok(()),
             }
+        } else {
+            tokio::time::timeout(request_timeout, answer)
+                .await
+                .map_err(|_| "the request timed out inside the daemon")
+        };
+        let response = match answered {
+            Ok(Ok(response)) => response,
+            Ok(Err(_)) => internal("the daemon dropped the request"),
+            Err(message) => internal(message),
         };
         transport.send(&response).await?;
     }
+}
+
+/// Requests answered when their work ends, however long it takes: a drain within its
+/// deadline, a rolling restart when its last worker is replaced, a wait when its job ends.
+/// Every other request answers at once and is bounded by the request timeout.
+fn waits_for_work(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::Drain | Request::Restart { .. } | Request::WaitJob { .. }
+    )
+}
+
+type Answer = Result<Result<Response, oneshot::error::RecvError>, &'static str>;
+
+/// Waits for the answer to a long request while watching the client: `None` when it
+/// closed its end (or broke the framing) meanwhile. A request it sends meanwhile (a
+/// pipelining client) is kept in `read_ahead`; the rest wait in the socket.
+async fn await_work(
+    mut answer: oneshot::Receiver<Response>,
+    transport: &mut AsyncTransport<UnixStream>,
+    read_ahead: &mut Option<Request>,
+) -> Option<Answer> {
+    while read_ahead.is_none() {
+        tokio::select! {
+            answered = &mut answer => return Some(Ok(answered)),
+            // Cancel-safe: a frame half read stays buffered for the next `recv`.
+            next = transport.recv::<Request>() => match next {
+                Ok(Some(request)) => *read_ahead = Some(request),
+                Ok(None) | Err(_) => return None,
+            },
+        }
+    }
+    Some(Ok(answer.await))
 }
 
 /// Streams events until the client goes away. A client too slow to keep up is told how

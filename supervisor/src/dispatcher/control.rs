@@ -194,7 +194,9 @@ impl Dispatcher {
     /// Registers the caller, then checks whether the job is already final: a job that ends
     /// between the two is still answered, by whichever comes second.
     fn wait_job(&mut self, id: JobId, reply: Reply) {
-        self.waiters.entry(id).or_default().push(reply);
+        let waiting = self.waiters.entry(id).or_default();
+        waiting.retain(|waiter| !waiter.is_closed());
+        waiting.push(reply);
         let store = self.store.clone();
         let tx = self.internal_tx.clone();
         tokio::spawn(async move {
@@ -488,6 +490,15 @@ impl Dispatcher {
         self.restart_next();
     }
 
+    /// Drops the `WaitJob` callers whose client went away: a wait has no time limit, and
+    /// a job scheduled for next year must not keep every abandoned caller until then.
+    pub(super) fn forget_abandoned_waiters(&mut self) {
+        self.waiters.retain(|_, waiting| {
+            waiting.retain(|waiter| !waiter.is_closed());
+            !waiting.is_empty()
+        });
+    }
+
     pub(super) fn enqueue_request(&self, job: EnqueueJob) -> Result<EnqueueRequest, String> {
         if job.payload.len() as u64 > self.info.payload_limit {
             return Err(format!(
@@ -584,6 +595,9 @@ impl Dispatcher {
             queues: Vec::new(),
             completed_last_minute: self.completed_times.len() as u64,
             degraded: self.degraded_reasons(),
+            drain_left_ms: self
+                .drain_left()
+                .map(|left| u64::try_from(left.as_millis()).unwrap_or(u64::MAX)),
         }
     }
 

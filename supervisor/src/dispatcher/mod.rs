@@ -190,6 +190,7 @@ struct DrainProgress {
     started: Option<Instant>,
     finished: u64,
     requeued: u64,
+    failed: u64,
     replies: Vec<oneshot::Sender<Response>>,
 }
 
@@ -266,6 +267,7 @@ impl Dispatcher {
                 let report = DrainReport {
                     finished: self.drain.finished,
                     requeued: self.drain.requeued,
+                    failed: self.drain.failed,
                     duration_ms: self.drain.started.map_or(0, |t| {
                         u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
                     }),
@@ -308,6 +310,17 @@ impl Dispatcher {
 
     fn draining(&self) -> bool {
         matches!(self.phase, Phase::Draining { .. })
+    }
+
+    /// While draining, the time running jobs have left before they are killed.
+    fn drain_left(&self) -> Option<Duration> {
+        match self.phase {
+            Phase::Draining {
+                deadline,
+                killed: false,
+            } => Some(deadline.saturating_duration_since(tokio::time::Instant::now())),
+            _ => None,
+        }
     }
 
     fn finished(&self) -> bool {
@@ -484,6 +497,7 @@ impl Dispatcher {
         match event {
             SlotEvent::State { slot, state, pid } => {
                 let view = &mut self.slots[slot as usize];
+                let ready = state == SlotState::Idle && view.state == SlotState::Starting;
                 if state == SlotState::Starting && view.pid.is_some() {
                     view.restarts += 1;
                 }
@@ -504,10 +518,13 @@ impl Dispatcher {
                     self.claim_wanted = true;
                     self.restart_progress(slot, pid);
                 }
-                if !matches!(state, SlotState::Idle | SlotState::Busy) {
+                // Busy and idle between jobs are the job events; a started worker's first
+                // idle is news: it is ready.
+                if ready || !matches!(state, SlotState::Idle | SlotState::Busy) {
+                    let shown = if ready { "ready" } else { state.as_str() };
                     self.emit(|| EventKind::Worker {
                         worker: slot,
-                        state: state.as_str().to_owned(),
+                        state: shown.to_owned(),
                         pid,
                     });
                 }
@@ -746,10 +763,10 @@ impl Dispatcher {
                             self.completed_times.push_back(Instant::now());
                         }
                         if self.draining() {
-                            if outcome == "interrupted" {
-                                self.drain.requeued += 1;
-                            } else {
-                                self.drain.finished += 1;
+                            match outcome {
+                                "interrupted" => self.drain.requeued += 1,
+                                "completed" => self.drain.finished += 1,
+                                _ => self.drain.failed += 1,
                             }
                         }
                         match recorded {
@@ -904,6 +921,7 @@ impl Dispatcher {
 
     fn on_tick(&mut self) {
         self.notifier.watchdog();
+        self.forget_abandoned_waiters();
         if !self.draining() && !self.prune_running && self.last_prune.elapsed() >= PRUNE_EVERY {
             self.last_prune = Instant::now();
             self.prune_running = true;

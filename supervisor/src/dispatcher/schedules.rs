@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use jobvisor_protocol::control::{
-    ErrorCode, Response, ScheduleDetailView, ScheduleRunView, ScheduleSpec, ScheduleView,
+    ErrorCode, EventKind, Response, ScheduleDetailView, ScheduleRunView, ScheduleSpec, ScheduleView,
 };
 use tokio::sync::oneshot;
 use tracing::{error, info, warn};
@@ -52,11 +52,27 @@ impl Dispatcher {
                 return;
             }
         };
+        for fired in &report.fired {
+            self.emit(|| EventKind::ScheduleFired {
+                schedule: fired.schedule.clone(),
+                job: fired.job_id.0,
+                slot_ms: fired.slot_ms,
+                held: fired.held,
+            });
+        }
         for skipped in &report.skipped {
             info!(schedule = %skipped.schedule, slot = skipped.slot_ms, reason = %skipped.reason, "schedule slot not run");
+            self.emit(|| EventKind::ScheduleSkipped {
+                schedule: skipped.schedule.clone(),
+                slot_ms: skipped.slot_ms,
+                reason: skipped.reason.to_string(),
+            });
         }
         for name in &report.disabled {
             warn!(schedule = %name, "schedule disabled after its failed runs");
+            self.emit(|| EventKind::ScheduleDisabled {
+                schedule: name.clone(),
+            });
         }
         if !report.fired.is_empty() {
             self.claim_wanted = true;
