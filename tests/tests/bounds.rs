@@ -176,8 +176,10 @@ fn a_job_row_whose_lease_would_overflow_is_discarded_and_other_queues_still_run(
                 |r| r.get(0),
             )
             .unwrap();
+        // As another tool might: without the foreign keys jobvisor enforces.
         db.execute_batch(
-            "INSERT INTO queues (name) VALUES ('default'), ('other') ON CONFLICT DO NOTHING",
+            "PRAGMA foreign_keys = OFF;
+             INSERT INTO queues (name) VALUES ('default'), ('other') ON CONFLICT DO NOTHING",
         )
         .unwrap();
         let insert = |queue: &str, timeout_ms: Option<i64>| -> i64 {
@@ -192,7 +194,21 @@ fn a_job_row_whose_lease_would_overflow_is_discarded_and_other_queues_still_run(
         };
         // Claimed first (lowest id, same priority): now + timeout + grace overflows.
         let bad = insert("default", Some(i64::MAX - 1000));
-        (bad, insert("default", None), insert("other", Some(5000)))
+        let ids = (bad, insert("default", None), insert("other", Some(5000)));
+        // A payload that is not text, and a job whose script version does not exist.
+        db.execute(
+            "INSERT INTO jobs (queue, script_id, state, run_at, max_attempts, payload, created_at)
+             VALUES ('other', ?1, 'available', 0, 3, X'00FF', 0)",
+            [script_id],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO jobs (queue, script_id, state, run_at, max_attempts, payload, created_at)
+             VALUES ('other', 999999, 'available', 0, 3, '{}', 0)",
+            [],
+        )
+        .unwrap();
+        ids
     };
     daemon.launch();
     daemon.wait_for(
@@ -211,6 +227,18 @@ fn a_job_row_whose_lease_would_overflow_is_discarded_and_other_queues_still_run(
         })
         .unwrap();
     assert!(reason.contains("timeout"), "{reason}");
+    let reasons: Vec<String> = daemon
+        .db()
+        .prepare("SELECT last_error FROM jobs WHERE id > ?1 AND state = 'discarded' ORDER BY id")
+        .unwrap()
+        .query_map([other], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert!(
+        reasons.len() == 2 && reasons[0].contains("payload") && reasons[1].contains("script"),
+        "{reasons:?}"
+    );
 }
 
 #[test]
