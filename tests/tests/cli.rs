@@ -51,8 +51,10 @@ fn masked() -> insta::Settings {
     settings.add_filter(r"store: .*", "store: [path] ([size])");
     settings.add_filter(r"\d+(\.\d)?(MiB|KiB|GiB)", "[mem]");
     settings.add_filter(r"\b\d+ ms\b", "[n] ms");
-    // Worker rows: the pid column's padding depends on the pid's length.
+    // Worker rows: the pid column's padding depends on the pid's length (and so does
+    // the header's, the column being as wide as the widest pid).
     settings.add_filter(r"(?m)^(\d+)\s+\d+\s+", "${1}      [pid]    ");
+    settings.add_filter(r"(?m)^WORKER  PID +", "WORKER  PID    ");
     settings.add_filter(r"throughput: \d+", "throughput: [n]");
     settings
 }

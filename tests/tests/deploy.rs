@@ -644,6 +644,11 @@ fn install_sh_installs_one_man_page_per_subcommand() {
         let text = read(&man.join(format!("jobvisor-{sub}.1")));
         assert!(text.contains(".SH EXAMPLES"), "{sub} has no examples");
     }
+    // Nested subcommands are described on their parent's page, not sent to pages that
+    // are not installed.
+    let queues = read(&man.join("jobvisor-queues.1"));
+    assert!(queues.contains("jobvisor queues pause") && queues.contains("\\-\\-create"));
+    assert!(!queues.contains("jobvisor-queues-pause"), "{queues}");
     let serve = read(&man.join("jobvisor-serve.1"));
     assert!(
         serve.contains("\\fB78\\fR") && serve.contains("JOBVISOR_CONFIG"),

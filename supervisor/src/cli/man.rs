@@ -307,7 +307,13 @@ fn page(command: clap::Command, sub: Option<&str>, out: &mut dyn Write) -> std::
         page.render_options_section(out)?;
     }
     if command.has_subcommands() {
-        page.render_subcommands_section(out)?;
+        if sub.is_some() {
+            // One page per top-level subcommand: its own subcommands are described here,
+            // not on pages of their own.
+            nested_commands(&command, out)?;
+        } else {
+            page.render_subcommands_section(out)?;
+        }
     }
     let applies = |to: &[&str]| sub.is_none_or(|s| to.is_empty() || to.contains(&s));
     out.write_all(b".SH \"EXIT STATUS\"\n")?;
@@ -360,6 +366,38 @@ fn page(command: clap::Command, sub: Option<&str>, out: &mut dyn Write) -> std::
         out,
         "and docs/cli.md, docs/configuration.md in the jobvisor sources."
     )
+}
+
+/// A COMMANDS section: each subcommand's usage, description and arguments.
+fn nested_commands(command: &clap::Command, out: &mut dyn Write) -> std::io::Result<()> {
+    out.write_all(b".SH COMMANDS\n")?;
+    for nested in command.get_subcommands().filter(|c| !c.is_hide_set()) {
+        let mut nested = nested.clone();
+        let usage = nested.render_usage().to_string();
+        let usage = usage.trim().trim_start_matches("Usage: ");
+        writeln!(out, ".SS \"{}\"", roff_text(usage))?;
+        if let Some(about) = nested.get_long_about().or(nested.get_about()) {
+            writeln!(out, "{}", roff_text(&about.to_string()))?;
+        }
+        for arg in nested.get_arguments().filter(|a| !a.is_hide_set()) {
+            let value = arg
+                .get_value_names()
+                .and_then(|names| names.first())
+                .map(|name| format!(" <{name}>"))
+                .unwrap_or_default();
+            let term = match (arg.get_long(), arg.is_positional()) {
+                (_, true) => format!("<{}>", arg.get_id().as_str().to_uppercase()),
+                (Some(long), false) if arg.get_num_args().is_some_and(|n| n.takes_values()) => {
+                    format!("--{long}{value}")
+                }
+                (Some(long), false) => format!("--{long}"),
+                (None, false) => arg.get_id().to_string(),
+            };
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            write_item(out, &term, &help)?;
+        }
+    }
+    Ok(())
 }
 
 fn write_item(out: &mut dyn Write, term: &str, text: &str) -> std::io::Result<()> {

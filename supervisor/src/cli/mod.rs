@@ -43,7 +43,7 @@ pub enum Command {
     /// Interval and cron schedules.
     #[command(subcommand)]
     Schedules(schedules::SchedulesCommand),
-    /// List, pause and resume queues.
+    /// List, pause, resume and remove queues.
     #[command(subcommand)]
     Queues(queues::QueuesCommand),
     /// Replace workers, gracefully and one at a time.
