@@ -196,9 +196,14 @@ pub fn observed_failure(seen: &Observed<'_>) -> Option<(&'static str, String)> {
                 .rev()
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("");
+            let last_words = if last.is_empty() {
+                String::new()
+            } else {
+                format!("; its last words: {last}")
+            };
             (
                 "WorkerCrash",
-                format!("the worker died: {}; its last words: {last}", seen.outcome),
+                format!("the worker died: {}{last_words}", seen.outcome),
             )
         }
         AttemptOutcome::ProtocolError(why) => (
