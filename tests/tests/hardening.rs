@@ -284,7 +284,10 @@ fn a_worker_that_dies_of_sigsys_mid_job_is_recorded_as_a_sandbox_crash() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(message, "crash (sandbox: forbidden system call)");
+    assert_eq!(
+        message,
+        "the worker died: crash (sandbox: forbidden system call)"
+    );
 }
 
 /// A kernel without seccomp, as the worker sees it: a filter put on the child before exec

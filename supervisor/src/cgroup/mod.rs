@@ -273,6 +273,15 @@ impl WorkerGroup {
         self.memory_bytes
     }
 
+    /// Which mechanism enforces this group's limit.
+    pub fn mode(&self) -> LimiterMode {
+        match &self.inner {
+            GroupInner::V2(_) => LimiterMode::V2,
+            GroupInner::V1(_) => LimiterMode::V1,
+            GroupInner::None => LimiterMode::Rlimit,
+        }
+    }
+
     /// How many processes of this group the kernel's OOM killer has killed so far.
     pub fn oom_kills(&self) -> u64 {
         match &self.inner {
@@ -282,12 +291,47 @@ impl WorkerGroup {
         }
     }
 
-    /// Peak memory use of the group, when the kernel reports it.
+    /// Peak memory use of the group since it was created (or since the last
+    /// [`WorkerGroup::start_peak`] on cgroup v1), when the kernel reports it.
     pub fn peak_memory(&self) -> Option<u64> {
         match &self.inner {
             GroupInner::V2(g) => g.peak_memory(),
             GroupInner::V1(g) => g.peak_memory(),
             GroupInner::None => None,
+        }
+    }
+
+    /// Starts measuring the peak memory of one attempt, from the group's use now. Every
+    /// attempt is measured this way, whatever its end: a completed attempt and a killed one
+    /// report the same quantity (the most the group held while the attempt ran).
+    pub fn start_peak(&self) -> PeakMeter {
+        match &self.inner {
+            GroupInner::V2(g) => g.start_peak(),
+            GroupInner::V1(g) => g.start_peak(),
+            GroupInner::None => PeakMeter(MeterInner::Unmeasured),
+        }
+    }
+
+    /// The most the group held since `meter` started; `None` when that cannot be told
+    /// (no cgroup, or a reset the kernel refused).
+    pub fn peak_since(&self, meter: &mut PeakMeter) -> Option<u64> {
+        match (&self.inner, &mut meter.0) {
+            (GroupInner::V1(g), MeterInner::V1Reset) => g.peak_memory(),
+            (GroupInner::V2(_), MeterInner::V2Fd(file)) => v2::read_peak_fd(file),
+            (GroupInner::V2(g), MeterInner::V2Lifetime { at_start }) => {
+                // Without a resettable memory.peak only a new high is known to be this
+                // attempt's; below the old high the attempt's own peak is unknown.
+                g.peak_memory().filter(|peak| *peak > *at_start)
+            }
+            _ => None,
+        }
+    }
+
+    /// Uncharges what earlier workers left charged to the empty group (page cache on
+    /// cgroup v1), so the next worker's measurements start from its own use.
+    pub fn forget_earlier_workers(&self) {
+        if let GroupInner::V1(g) = &self.inner {
+            g.force_empty();
         }
     }
 
@@ -320,6 +364,24 @@ impl WorkerGroup {
             GroupInner::None => Ok(()),
         }
     }
+}
+
+/// The start of one attempt's peak-memory measurement ([`WorkerGroup::start_peak`]).
+#[derive(Debug)]
+pub struct PeakMeter(MeterInner);
+
+#[derive(Debug)]
+enum MeterInner {
+    /// cgroup v1: `memory.max_usage_in_bytes` was reset to the use at the start.
+    V1Reset,
+    /// cgroup v2 with a resettable `memory.peak` (Linux 6.12+): the reset holds for reads
+    /// through this descriptor.
+    V2Fd(File),
+    /// cgroup v2 before 6.12: the group's lifetime peak when the attempt started.
+    V2Lifetime {
+        at_start: u64,
+    },
+    Unmeasured,
 }
 
 /// Reads `cgroup.procs` (or `tasks`) and SIGKILLs every pid in it. Returns whether it was

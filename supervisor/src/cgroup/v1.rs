@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use super::{
-    CgroupError, GroupLimits, io_at, kill_listed, own_path, read_keyed, read_number, remove_dir,
-    write_control,
+    CgroupError, GroupLimits, MeterInner, PeakMeter, io_at, kill_listed, own_path, read_keyed,
+    read_number, remove_dir, write_control,
 };
 
 const MEMORY_ROOT: &str = "/sys/fs/cgroup/memory";
@@ -63,7 +63,7 @@ impl Parent {
             // Limit + swap = limit: a memory bomb is killed instead of swapping the host.
             write_control(&memsw, &limit)?;
         }
-        // Reset the peak so it describes this worker only.
+        // A reused group may hold an earlier run's high; each attempt resets it again.
         let _ = std::fs::write(memory.join("memory.max_usage_in_bytes"), "0");
         let pids = match &self.pids {
             Some(root) => {
@@ -159,6 +159,25 @@ impl Group {
 
     pub(crate) fn peak_memory(&self) -> Option<u64> {
         read_number(&self.memory.join("memory.max_usage_in_bytes"))
+    }
+
+    /// Resets `memory.max_usage_in_bytes` to the use now. A refused reset is reported and
+    /// leaves the attempt unmeasured: the old high would be reported as its peak.
+    pub(crate) fn start_peak(&self) -> PeakMeter {
+        let file = self.memory.join("memory.max_usage_in_bytes");
+        match std::fs::write(&file, "0") {
+            Ok(()) => PeakMeter(MeterInner::V1Reset),
+            Err(err) => {
+                tracing::warn!(file = %file.display(), error = %err, "cannot reset the peak memory; this attempt's peak is not measured");
+                PeakMeter(MeterInner::Unmeasured)
+            }
+        }
+    }
+
+    /// Uncharges the page cache earlier workers left in the (empty) group. The kernel
+    /// refuses while a task is in the group; then there is nothing to do.
+    pub(crate) fn force_empty(&self) {
+        let _ = std::fs::write(self.memory.join("memory.force_empty"), "0");
     }
 
     pub(crate) fn kill_all(&self) -> bool {

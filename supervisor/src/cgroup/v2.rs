@@ -8,11 +8,12 @@
 //! therefore moves itself into a `supervisor` leaf first ([`Parent::delegate`]). The
 //! one-shot `jobvisor run` never moves itself.
 
+use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use super::{
-    CgroupError, GroupLimits, io_at, kill_listed, own_path, read_keyed, read_number, remove_dir,
-    write_control,
+    CgroupError, GroupLimits, MeterInner, PeakMeter, io_at, kill_listed, own_path, read_keyed,
+    read_number, remove_dir, write_control,
 };
 
 const ROOT: &str = "/sys/fs/cgroup";
@@ -154,6 +155,14 @@ impl Parent {
     }
 }
 
+/// Reads `memory.peak` through the descriptor its reset was written to.
+pub(crate) fn read_peak_fd(file: &mut std::fs::File) -> Option<u64> {
+    let mut text = String::new();
+    file.seek(std::io::SeekFrom::Start(0)).ok()?;
+    file.read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
+
 fn is_cgroup2(path: &Path) -> bool {
     let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
         return false;
@@ -210,6 +219,24 @@ impl Group {
 
     pub(crate) fn peak_memory(&self) -> Option<u64> {
         read_number(&self.dir.join("memory.peak"))
+    }
+
+    /// `memory.peak` is the group's lifetime high. Since Linux 6.12 a write resets it for
+    /// reads through the same descriptor; older kernels refuse the write, and then only a
+    /// new lifetime high is known to be the attempt's.
+    pub(crate) fn start_peak(&self) -> PeakMeter {
+        let path = self.dir.join("memory.peak");
+        let reset = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .and_then(|mut file| file.write_all(b"reset\n").map(|()| file));
+        match reset {
+            Ok(file) => PeakMeter(MeterInner::V2Fd(file)),
+            Err(_) => PeakMeter(MeterInner::V2Lifetime {
+                at_start: self.peak_memory().unwrap_or(0),
+            }),
+        }
     }
 
     pub(crate) fn kill_all(&self) -> bool {

@@ -19,10 +19,12 @@ use sha2::{Digest, Sha256};
 use crate::cgroup::{GroupLimits, Limiter, LimiterChoice, LimiterMode};
 use crate::exit_code;
 use crate::pool::connection::{WorkerConnection, message_name};
-use crate::pool::exit::{AttemptOutcome, ExitFacts, classify_exit};
+use crate::pool::exit::{
+    AttemptOutcome, ExitFacts, Killer, Observed, classify_exit, observed_failure,
+};
 use crate::pool::process::stderr_tail;
 use crate::pool::spawn::{SpawnSpec, default_worker_program, spawn_worker};
-use crate::units::{format_duration, format_size, parse_size, parse_timeout};
+use crate::units::{format_duration, format_size, parse_duration, parse_size, parse_timeout};
 
 /// How long past the job's timeout the worker may take to stop the job itself before it
 /// is killed.
@@ -381,7 +383,30 @@ async fn drive_worker(
             (outcome, None, None, None)
         }
     };
-    let error = error.or_else(|| synthesized_error(&outcome, args, mode, &stderr_tail));
+    let peak_memory = peak_memory.or(stats.map(|s| s.max_rss_bytes));
+    let error = error.or_else(|| {
+        // The same wording as the daemon's attempt records.
+        let seen = Observed {
+            outcome: &outcome,
+            timeout: args.timeout,
+            memory_limit: args.memory,
+            limiter: mode,
+            peak_memory,
+            signal: std::os::unix::process::ExitStatusExt::signal(&status),
+            killer: Some(if killed_for_timeout {
+                Killer::Deadline
+            } else {
+                Killer::Outside
+            }),
+            stderr_tail: &stderr_tail,
+        };
+        observed_failure(&seen).map(|(name, message)| ReportError {
+            kind: outcome.as_str().to_owned(),
+            name: name.to_owned(),
+            message,
+            stack: None,
+        })
+    });
     Ok(RunReport {
         outcome: outcome.as_str().to_owned(),
         result,
@@ -390,7 +415,7 @@ async fn drive_worker(
         console_dropped: stats.map_or(0, |s| s.logs_dropped),
         duration_ms: duration.as_secs_f64() * 1000.0,
         cpu_ms: stats.map(|s| s.cpu_us as f64 / 1000.0),
-        peak_memory_bytes: peak_memory.or(stats.map(|s| s.max_rss_bytes)),
+        peak_memory_bytes: peak_memory,
         memory_limit: MemoryLimitReport {
             bytes: args.memory,
             enforced_by: mode,
@@ -417,57 +442,6 @@ fn report_error(err: &JobError) -> ReportError {
         message: err.message.clone(),
         stack: err.stack.clone(),
     }
-}
-
-/// The error shown for an attempt the worker could not report itself.
-fn synthesized_error(
-    outcome: &AttemptOutcome,
-    args: &RunArgs,
-    mode: LimiterMode,
-    stderr_tail: &str,
-) -> Option<ReportError> {
-    let (name, message) = match outcome {
-        AttemptOutcome::Completed | AttemptOutcome::JsError => return None,
-        AttemptOutcome::Timeout => (
-            "TimeoutError",
-            format!(
-                "the job ran past its timeout of {} and the worker was killed",
-                format_duration(args.timeout)
-            ),
-        ),
-        AttemptOutcome::Oom => (
-            "OutOfMemory",
-            format!(
-                "the job ran out of memory: the worker was stopped at its limit of {} ({mode})",
-                format_size(args.memory)
-            ),
-        ),
-        AttemptOutcome::Crash(_) => {
-            let last = stderr_tail
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("");
-            (
-                "WorkerCrash",
-                format!("the worker died: {outcome}; its last words: {last}"),
-            )
-        }
-        AttemptOutcome::ProtocolError(why) => (
-            "ProtocolError",
-            format!("the worker broke the protocol: {why}"),
-        ),
-        AttemptOutcome::Killed => (
-            "Killed",
-            "the worker was killed by a signal from outside jobvisor".to_owned(),
-        ),
-    };
-    Some(ReportError {
-        kind: outcome.as_str().to_owned(),
-        name: name.to_owned(),
-        message,
-        stack: None,
-    })
 }
 
 fn level_name(level: LogLevel) -> &'static str {

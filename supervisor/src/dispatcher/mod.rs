@@ -127,7 +127,9 @@ struct SlotView {
     commands: mpsc::UnboundedSender<SlotCommand>,
     state: SlotState,
     pid: Option<u32>,
-    /// The attempt it runs (its fencing token; the job itself went to the slot).
+    /// The attempt it runs (its fencing token; the job itself went to the slot). Set when
+    /// a `Run` is sent; cleared only by the slot's answer to it (`JobEnded`, `Returned`)
+    /// or by its end (`Stopped`), so a job is never held by a slot that forgot it.
     job: Option<AttemptRef>,
     held: HashSet<String>,
     jobs_done: u64,
@@ -582,6 +584,19 @@ impl Dispatcher {
                     // The slot ended without reporting the job: give it back.
                     self.refund_unstarted(job);
                 }
+            }
+            SlotEvent::Returned { slot, job, state } => {
+                let view = &mut self.slots[slot as usize];
+                // The job never started: the slot is free as soon as it is idle again, and
+                // the attempt is refunded so the job is claimed again at once.
+                if view.job == Some(job) {
+                    view.job = None;
+                }
+                if !view.stopped {
+                    view.state = state;
+                }
+                self.claim_wanted = true;
+                self.refund_unstarted(job);
             }
         }
     }

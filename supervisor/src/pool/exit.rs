@@ -1,11 +1,17 @@
 //! Why an attempt ended, as recorded on the attempt: the worker's own report when it sent
-//! one, else what its exit status, its cgroup's OOM counter and its stderr say.
+//! one, else what its exit status, its cgroup's OOM counter and its stderr say, and the
+//! one wording of such a supervisor-observed failure ([`observed_failure`]) that both the
+//! daemon's attempt records and `jobvisor run` show.
 
 use std::fmt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
+use std::time::Duration;
 
 use jobvisor_protocol::worker::{ErrorKind, exit_status};
+
+use crate::cgroup::LimiterMode;
+use crate::units::{format_duration, format_size, format_size_approx};
 
 /// How one attempt ended. `as_str` is the stable name stored and shown everywhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +134,112 @@ pub fn classify_exit(facts: ExitFacts<'_>) -> AttemptOutcome {
     }
 }
 
+/// Who killed a worker that ended with its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Killer {
+    /// jobvisor, because the job's deadline passed.
+    Deadline,
+    /// jobvisor, because an operator cancelled the job.
+    Cancel,
+    /// jobvisor, because a stop ran out of time (the attempt is refunded).
+    Stop,
+    /// Not jobvisor: a signal from outside (an operator's `kill`, the host).
+    Outside,
+}
+
+/// What the supervisor saw of an attempt that ended without an error from the worker.
+#[derive(Debug, Clone, Copy)]
+pub struct Observed<'a> {
+    pub outcome: &'a AttemptOutcome,
+    pub timeout: Duration,
+    pub memory_limit: u64,
+    pub limiter: LimiterMode,
+    pub peak_memory: Option<u64>,
+    /// The signal that ended the worker, when it died of one.
+    pub signal: Option<i32>,
+    pub killer: Option<Killer>,
+    pub stderr_tail: &'a str,
+}
+
+/// The error name and message of a failure the supervisor observed, with its numbers:
+/// the limit and the peak, the timeout, the signal and who sent it. `None` for outcomes
+/// that are not supervisor-observed failures (completed, a JavaScript error).
+pub fn observed_failure(seen: &Observed<'_>) -> Option<(&'static str, String)> {
+    let peak = seen
+        .peak_memory
+        .map(|p| format!("; peak memory {}", format_size_approx(p)))
+        .unwrap_or_default();
+    let signal = seen
+        .signal
+        .map_or_else(|| "a signal".to_owned(), |s| signal_name(s).to_owned());
+    Some(match seen.outcome {
+        AttemptOutcome::Completed | AttemptOutcome::JsError => return None,
+        AttemptOutcome::Timeout => (
+            "TimeoutError",
+            format!(
+                "the job ran past its timeout of {}: jobvisor's deadline killed the worker with {signal}{peak}",
+                format_duration(seen.timeout)
+            ),
+        ),
+        AttemptOutcome::Oom => (
+            "OutOfMemory",
+            format!(
+                "the job ran out of memory: the worker was stopped at its limit of {} ({}){peak}",
+                format_size(seen.memory_limit),
+                seen.limiter
+            ),
+        ),
+        AttemptOutcome::Crash(_) => {
+            let last = seen
+                .stderr_tail
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            let last_words = if last.is_empty() {
+                String::new()
+            } else {
+                format!("; its last words: {last}")
+            };
+            (
+                "WorkerCrash",
+                format!("the worker died: {}{last_words}", seen.outcome),
+            )
+        }
+        AttemptOutcome::ProtocolError(why) => (
+            "ProtocolError",
+            format!("the worker broke the protocol: {why}"),
+        ),
+        AttemptOutcome::Killed => match seen.killer {
+            Some(Killer::Cancel) => (
+                "Cancelled",
+                format!(
+                    "an operator cancelled the job: jobvisor killed the worker with {signal}{peak}"
+                ),
+            ),
+            Some(Killer::Stop) => (
+                "Interrupted",
+                format!(
+                    "jobvisor was stopping and its drain timeout passed: it killed the worker with {signal}{peak}"
+                ),
+            ),
+            Some(Killer::Deadline) => (
+                "TimeoutError",
+                format!(
+                    "the job ran past its timeout of {}: jobvisor's deadline killed the worker with {signal}{peak}",
+                    format_duration(seen.timeout)
+                ),
+            ),
+            Some(Killer::Outside) | None => (
+                "Killed",
+                format!(
+                    "the worker was killed by {signal} from outside jobvisor (not its deadline, not a cancel){peak}"
+                ),
+            ),
+        },
+    })
+}
+
 pub fn signal_name(signal: i32) -> &'static str {
     match signal {
         libc::SIGABRT => "SIGABRT",
@@ -208,6 +320,50 @@ mod tests {
             AttemptOutcome::Crash(CrashKind::UnexpectedExit(0))
         );
         assert_eq!(classify_exit(facts(65 << 8, "")).as_str(), "protocol_error");
+    }
+
+    #[test]
+    fn observed_failures_say_what_happened_with_the_numbers() {
+        let base = Observed {
+            outcome: &AttemptOutcome::Completed,
+            timeout: Duration::from_secs(2),
+            memory_limit: 128 << 20,
+            limiter: LimiterMode::V1,
+            peak_memory: Some(5 << 20),
+            signal: Some(libc::SIGKILL),
+            killer: None,
+            stderr_tail: "",
+        };
+        assert_eq!(observed_failure(&base), None);
+        let seen = |outcome: &AttemptOutcome, killer| {
+            observed_failure(&Observed {
+                outcome,
+                killer,
+                ..base
+            })
+            .expect("a supervisor-observed failure")
+        };
+        let (name, message) = seen(&AttemptOutcome::Timeout, Some(Killer::Deadline));
+        assert_eq!(name, "TimeoutError");
+        assert!(
+            message.contains("timeout of 2s") && message.contains("SIGKILL"),
+            "{message}"
+        );
+        let (name, message) = seen(&AttemptOutcome::Oom, None);
+        assert_eq!(name, "OutOfMemory");
+        assert!(
+            message.contains("128MiB (cgroup v1); peak memory 5.0MiB"),
+            "{message}"
+        );
+        let (name, message) = seen(&AttemptOutcome::Killed, Some(Killer::Outside));
+        assert_eq!(name, "Killed");
+        assert!(
+            message.contains("SIGKILL from outside jobvisor"),
+            "{message}"
+        );
+        let (name, message) = seen(&AttemptOutcome::Killed, Some(Killer::Cancel));
+        assert_eq!(name, "Cancelled");
+        assert!(message.contains("an operator cancelled"), "{message}");
     }
 
     #[test]

@@ -74,6 +74,17 @@ impl WorkerProcess {
         self.status
     }
 
+    /// Reaps it if it has exited, without waiting.
+    pub fn try_reap(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none()
+            && let Ok(Some(status)) = self.child.try_wait()
+        {
+            self.status = Some(status);
+            self.registry.remove(self.child.id());
+        }
+        self.status
+    }
+
     /// SIGKILLs the worker's process group and everything in its cgroup (a grandchild that
     /// left the process group is still in the cgroup). Does nothing once reaped.
     pub fn kill(&self, group: &WorkerGroup) {

@@ -2,9 +2,12 @@
 //! the jobs the dispatcher assigns, enforces each job's deadline on the monotonic clock,
 //! and replaces its worker when it dies, is recycled, or fails to start.
 //!
-//! States: Starting → Idle → Busy → Terminating → Exited (→ Starting again). It owns no
-//! job state beyond the one job in hand, and never touches the store: everything it
-//! learns goes to the dispatcher as a [`SlotEvent`].
+//! States ([`Phase`]): Starting → Idle → Busy{job, deadline} → Terminating → Exited, with
+//! Backoff between a failed worker and the next start. Only an Idle slot takes a job: a
+//! `Run` that reaches it in any other phase is handed back ([`SlotEvent::Returned`]), so
+//! every `Run` ends in exactly one `JobEnded` or `Returned` (or the slot's `Stopped`). It
+//! owns no job state beyond the one job in hand, and never touches the store: everything
+//! it learns goes to the dispatcher as a [`SlotEvent`].
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -19,12 +22,12 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, debug_span, info, info_span, warn};
 
 use super::connection::{WorkerConnection, message_name};
-use super::exit::{AttemptOutcome, ExitFacts, classify_exit};
+use super::exit::{AttemptOutcome, ExitFacts, Killer, Observed, classify_exit, observed_failure};
 use super::process::{WorkerProcess, stderr_tail};
 use super::restart::{RestartPolicy, RestartTracker};
 use super::spawn::SpawnSpec;
 use super::spawner::Spawner;
-use crate::cgroup::WorkerGroup;
+use crate::cgroup::{PeakMeter, WorkerGroup};
 use crate::failpoint;
 use crate::store::{AttemptRef, ClaimedJob};
 
@@ -39,6 +42,9 @@ const FRAME_CHECK_EVERY: Duration = Duration::from_millis(500);
 /// does not (stopped, wedged) is killed and replaced before it is given a job.
 const PING_EVERY: Duration = Duration::from_secs(5);
 const PONG_WITHIN: Duration = Duration::from_secs(2);
+/// Frames already waiting in the socket that are still read once a job's deadline has
+/// passed (see `run_job`).
+const READ_AFTER_DEADLINE: u32 = 4096;
 
 /// Everything a slot needs to run workers.
 #[derive(Debug, Clone)]
@@ -78,18 +84,15 @@ pub enum KillReason {
 /// Dispatcher → slot.
 #[derive(Debug)]
 pub enum SlotCommand {
+    /// Run this job. Answered by `JobEnded` once it ran, or by `Returned` at once if the
+    /// slot is not idle when the command reaches it.
     Run(Box<Assignment>),
     /// Kill the job in hand, if it is this one.
-    Kill {
-        job: AttemptRef,
-        reason: KillReason,
-    },
+    Kill { job: AttemptRef, reason: KillReason },
     /// Replace the worker between jobs (after the job in hand, if any).
     Recycle,
     /// Stop the worker and end the slot: after the job in hand if `graceful`, else now.
-    Stop {
-        graceful: bool,
-    },
+    Stop { graceful: bool },
 }
 
 /// The state a slot reports.
@@ -161,6 +164,14 @@ pub enum SlotEvent {
     Stopped {
         slot: u32,
     },
+    /// A `Run` reached the slot while it could not run it (its worker had just died, it
+    /// was backing off or busy): the job never started and goes back to the queue. `state`
+    /// is where the slot is now.
+    Returned {
+        slot: u32,
+        job: AttemptRef,
+        state: SlotState,
+    },
 }
 
 /// Starts a slot task.
@@ -177,6 +188,7 @@ pub fn start_slot(
         spawner,
         events,
         commands,
+        phase: Phase::Starting,
     };
     let id = slot.config.id;
     let events = slot.events.clone();
@@ -208,6 +220,38 @@ struct Slot {
     events: mpsc::UnboundedSender<SlotEvent>,
     commands: mpsc::UnboundedReceiver<SlotCommand>,
     restarts: RestartTracker,
+    phase: Phase,
+}
+
+/// Where a slot is, with what it holds there. Every change goes through
+/// [`Slot::enter`], which reports it to the dispatcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Starting,
+    Idle,
+    Busy {
+        job: AttemptRef,
+        /// When the job is killed (its timeout plus the kill grace).
+        deadline: tokio::time::Instant,
+    },
+    Terminating,
+    Backoff {
+        until: tokio::time::Instant,
+    },
+    Exited,
+}
+
+impl Phase {
+    fn reported(self) -> SlotState {
+        match self {
+            Phase::Starting => SlotState::Starting,
+            Phase::Idle => SlotState::Idle,
+            Phase::Busy { .. } => SlotState::Busy,
+            Phase::Terminating => SlotState::Terminating,
+            Phase::Backoff { .. } => SlotState::Backoff,
+            Phase::Exited => SlotState::Exited,
+        }
+    }
 }
 
 /// A live worker.
@@ -237,12 +281,27 @@ impl Slot {
         let _ = self.events.send(event);
     }
 
-    fn state(&self, state: SlotState, pid: Option<u32>) {
+    /// Moves to `phase` and reports it.
+    fn enter(&mut self, phase: Phase, pid: Option<u32>) {
+        self.phase = phase;
+        let state = phase.reported();
         match state {
             SlotState::Idle | SlotState::Busy => {
                 tracing::trace!(state = state.as_str(), pid, "worker state")
             }
             _ => info!(state = state.as_str(), pid, "worker state"),
+        }
+        let now = tokio::time::Instant::now();
+        match phase {
+            Phase::Busy { job, deadline } => {
+                let deadline_in = deadline.saturating_duration_since(now);
+                tracing::trace!(job = job.id.0, attempt = job.attempt, ?deadline_in, "busy");
+            }
+            Phase::Backoff { until } => {
+                let start_in = until.saturating_duration_since(now);
+                debug!(?start_in, "next worker start");
+            }
+            _ => {}
         }
         self.emit(SlotEvent::State {
             slot: self.config.id,
@@ -251,25 +310,43 @@ impl Slot {
         });
     }
 
+    /// Hands back a job that reached the slot when it is not idle: the dispatcher may
+    /// have assigned it just before learning that the worker died. Dropping it would
+    /// leave the job `running` with no worker and the slot counted busy for ever.
+    fn hand_back(&self, job: AttemptRef) {
+        let state = self.phase.reported();
+        info!(
+            job = job.id.0,
+            attempt = job.attempt,
+            state = state.as_str(),
+            "a job reached this worker slot while it cannot run it; handing it back"
+        );
+        self.emit(SlotEvent::Returned {
+            slot: self.config.id,
+            job,
+            state,
+        });
+    }
+
     async fn run(mut self) {
         let mut wait_before_start = Duration::ZERO;
         loop {
             if !wait_before_start.is_zero() {
-                self.state(SlotState::Backoff, None);
-                let sleep = tokio::time::sleep(wait_before_start);
-                tokio::pin!(sleep);
+                let until = tokio::time::Instant::now() + wait_before_start;
+                self.enter(Phase::Backoff { until }, None);
                 loop {
                     tokio::select! {
-                        () = &mut sleep => break,
+                        () = tokio::time::sleep_until(until) => break,
                         command = self.commands.recv() => match command {
                             None | Some(SlotCommand::Stop { .. }) => return self.stopped(),
-                            // Nothing runs here: the dispatcher only assigns to idle slots.
-                            Some(other) => debug!(?other, "ignored while backing off"),
+                            Some(SlotCommand::Run(assignment)) => self.hand_back(assignment.job.attempt_ref()),
+                            // Nothing runs, so there is nothing to kill or recycle.
+                            Some(SlotCommand::Kill { .. } | SlotCommand::Recycle) => {}
                         },
                     }
                 }
             }
-            self.state(SlotState::Starting, None);
+            self.enter(Phase::Starting, None);
             let mut live = match self.start_worker().await {
                 Ok(live) => live,
                 Err(reason) => {
@@ -280,7 +357,7 @@ impl Slot {
             let pid = live.process.pid();
             info!(pid, "worker ready");
             self.restarts.record_success();
-            self.state(SlotState::Idle, Some(pid));
+            self.enter(Phase::Idle, Some(pid));
             match self.serve(&mut live).await {
                 ServeEnd::Replace => {
                     wait_before_start = Duration::ZERO;
@@ -296,8 +373,8 @@ impl Slot {
         }
     }
 
-    fn stopped(&self) {
-        self.state(SlotState::Exited, None);
+    fn stopped(&mut self) {
+        self.enter(Phase::Exited, None);
         self.emit(SlotEvent::Stopped {
             slot: self.config.id,
         });
@@ -319,8 +396,10 @@ impl Slot {
 
     async fn start_worker(&mut self) -> Result<Live, String> {
         let group = &self.config.group;
-        // Anything left in the group from the previous worker goes first.
+        // Anything left in the group from the previous worker goes first, and what it
+        // left charged to the group with it.
         group.kill_all(Duration::from_secs(1));
+        group.forget_earlier_workers();
         let spawned = self
             .spawner
             .spawn(self.config.spec.clone(), group.clone())
@@ -376,6 +455,26 @@ impl Slot {
         loop {
             let pong_deadline = awaiting.map(|(_, by)| by);
             tokio::select! {
+                // A worker that died is noticed before a job that arrived at the same time
+                // is sent to it.
+                biased;
+                frame = live.conn.recv() => {
+                    if let Ok(Some(FromWorker::Pong { seq })) = &frame
+                        && awaiting.is_some_and(|(expected, _)| expected == *seq)
+                    {
+                        awaiting = None;
+                        continue;
+                    }
+                    // An idle worker has nothing else to say; anything here means it broke
+                    // or died.
+                    let reason = match frame {
+                        Ok(None) => "the worker closed its socket while idle".to_owned(),
+                        Ok(Some(message)) => format!("the worker sent {} while idle", message_name(&message)),
+                        Err(err) => format!("bad frame from an idle worker: {err}"),
+                    };
+                    let status = live.process.kill_and_reap(&self.config.group, Duration::from_secs(2)).await;
+                    return ServeEnd::Failed(format!("{reason} ({})", exit_text(status)));
+                }
                 command = self.commands.recv() => match command {
                     None => return ServeEnd::Stop { graceful: true },
                     Some(SlotCommand::Stop { graceful }) => return ServeEnd::Stop { graceful },
@@ -385,11 +484,18 @@ impl Slot {
                     }
                     Some(SlotCommand::Kill { .. }) => {}
                     Some(SlotCommand::Run(assignment)) => {
+                        // The worker may have died an instant ago, its closed socket not
+                        // yet read: the job was never its to run.
+                        if let Some(status) = live.process.try_reap() {
+                            self.hand_back(assignment.job.attempt_ref());
+                            return ServeEnd::Failed(format!("the worker died while idle ({status})"));
+                        }
                         // A pong still owed arrives during the job and is ignored there.
                         awaiting = None;
-                        let pid = live.process.pid();
-                        self.state(SlotState::Busy, Some(pid));
-                        let (end, fate, after) = self.run_job(live, *assignment).await;
+                        let (end, fate, after) = match self.run_job(live, *assignment).await {
+                            Ok(ran) => ran,
+                            Err(reason) => return ServeEnd::Failed(reason),
+                        };
                         self.emit(SlotEvent::JobEnded { slot: self.config.id, end: Box::new(end) });
                         if let Some(graceful) = after {
                             return ServeEnd::Stop { graceful };
@@ -401,11 +507,11 @@ impl Slot {
                             || live.jobs >= self.config.max_jobs_per_worker
                             || live.peak_rss > self.config.rss_soft_limit
                         {
-                            info!(pid, jobs = live.jobs, peak_rss = live.peak_rss, "recycling worker");
+                            info!(pid = live.process.pid(), jobs = live.jobs, peak_rss = live.peak_rss, "recycling worker");
                             self.retire_for_replacement(live).await;
                             return ServeEnd::Replace;
                         }
-                        self.state(SlotState::Idle, Some(pid));
+                        self.enter(Phase::Idle, Some(live.process.pid()));
                         ping.reset();
                     }
                 },
@@ -422,38 +528,20 @@ impl Slot {
                     }
                 } => {
                     let status = live.process.kill_and_reap(&self.config.group, Duration::from_secs(2)).await;
-                    let status = status.map(|s| s.to_string()).unwrap_or_else(|| "did not exit".to_owned());
-                    return ServeEnd::Failed(format!("no answer to a health ping within {PONG_WITHIN:?} while idle (stopped or wedged); killed ({status})"));
-                }
-                frame = live.conn.recv() => {
-                    if let Ok(Some(FromWorker::Pong { seq })) = &frame
-                        && awaiting.is_some_and(|(expected, _)| expected == *seq)
-                    {
-                        awaiting = None;
-                        continue;
-                    }
-                    // An idle worker has nothing else to say; anything here means it broke
-                    // or died.
-                    let reason = match frame {
-                        Ok(None) => "the worker closed its socket while idle".to_owned(),
-                        Ok(Some(message)) => format!("the worker sent {} while idle", message_name(&message)),
-                        Err(err) => format!("bad frame from an idle worker: {err}"),
-                    };
-                    let status = live.process.kill_and_reap(&self.config.group, Duration::from_secs(2)).await;
-                    let status = status.map(|s| s.to_string()).unwrap_or_else(|| "did not exit".to_owned());
-                    return ServeEnd::Failed(format!("{reason} ({status})"));
+                    return ServeEnd::Failed(format!("no answer to a health ping within {PONG_WITHIN:?} while idle (stopped or wedged); killed ({})", exit_text(status)));
                 }
             }
         }
     }
 
     /// Runs one job. Returns what happened, whether the worker survived, and whether a
-    /// stop was requested while it ran.
+    /// stop was requested while it ran; or, if the job could not even be sent (the worker
+    /// died first), hands the job back and returns why the worker failed.
     async fn run_job(
         &mut self,
         live: &mut Live,
         assignment: Assignment,
-    ) -> (JobEnd, Fate, Option<bool>) {
+    ) -> Result<(JobEnd, Fate, Option<bool>), String> {
         let job = assignment.job;
         let attempt = job.attempt_ref();
         // Debug level: a span per job costs more than a trivial job's own dispatch, so
@@ -467,6 +555,21 @@ impl Slot {
         let _entered = span.enter();
         let started = Instant::now();
         let timeout = job.timeout.unwrap_or(self.config.default_timeout);
+        let deadline = tokio::time::Instant::from_std(started + timeout + self.config.kill_grace);
+        self.enter(
+            Phase::Busy {
+                job: attempt,
+                deadline,
+            },
+            Some(live.process.pid()),
+        );
+        let mut watch = Watch {
+            // Read once per worker, not per job: the group holds only this worker, so any
+            // OOM kill counted since it started is its own death.
+            oom_before: live.oom_kills_at_start,
+            peak: self.config.group.start_peak(),
+            timeout,
+        };
         let send_source = !live.held_scripts.contains(&job.script_hash);
         let run = RunJob {
             job_id: attempt.id.0,
@@ -498,34 +601,35 @@ impl Slot {
             peak_memory: None,
             kill_reason: None,
         };
-        // Read once per worker, not per job: the group holds only this worker, so any OOM
-        // kill counted since it started is its own death.
-        let oom_before = live.oom_kills_at_start;
         if let Err(err) = live.conn.send(&ToWorker::Run(run)).await {
-            // The worker is gone or broken; what it died of decides the outcome.
-            let mut job_end = end(AttemptOutcome::ProtocolError(format!(
-                "sending the job: {err}"
-            )));
-            self.bury(live, &mut job_end, oom_before, Burial::MayBeDying)
+            // The worker died before the job reached it: not the job's fault.
+            self.enter(Phase::Terminating, Some(worker_pid));
+            let status = live
+                .process
+                .kill_and_reap(&self.config.group, Duration::from_secs(2))
                 .await;
-            job_end.duration = started.elapsed();
-            return (job_end, Fate::Gone, None);
+            self.config.group.kill_all(Duration::from_millis(500));
+            self.hand_back(attempt);
+            return Err(format!(
+                "the worker could not be sent a job: {err} ({})",
+                exit_text(status)
+            ));
         }
         failpoint::hit(failpoint::AFTER_DISPATCH);
         if send_source {
             live.held_scripts.insert(job.script_hash.clone());
         }
-        let deadline = tokio::time::Instant::from_std(started + timeout + self.config.kill_grace);
         let mut stop_after: Option<bool> = None;
         let mut kill_reason: Option<KillReason> = None;
         let mut killed_for_timeout = false;
         // One timer per wake-up serves both the deadline and the trickling-frame check.
         let mut next_frame_check = tokio::time::Instant::now() + FRAME_CHECK_EVERY;
         let mut partial_since: Option<Instant> = None;
+        let mut read_after_deadline = 0;
         let done: Option<(Outcome, JobStats)> = loop {
-            tokio::select! {
+            let frame = tokio::select! {
                 biased;
-                command = self.commands.recv() => match command {
+                command = self.commands.recv() => { match command {
                     Some(SlotCommand::Kill { job: target, reason }) if target == attempt => {
                         kill_reason = Some(reason);
                         break None;
@@ -538,15 +642,26 @@ impl Slot {
                     }
                     Some(SlotCommand::Stop { graceful: true }) | None => stop_after = Some(true),
                     Some(SlotCommand::Recycle) => live.recycle = true,
-                    Some(SlotCommand::Run(other)) => {
-                        warn!(job = other.job.id.0, "assigned a job while busy; it stays claimed until its lease ends");
-                    }
-                },
+                    Some(SlotCommand::Run(other)) => self.hand_back(other.job.attempt_ref()),
+                } continue; }
                 () = tokio::time::sleep_until(deadline.min(next_frame_check)) => {
                     if tokio::time::Instant::now() >= deadline {
-                        killed_for_timeout = true;
-                        break None;
-                    }
+                        // What the worker sent may still wait in the socket: when the
+                        // supervisor itself stalls (SIGSTOP, a paused host) its timer fires
+                        // late, and results that arrived meanwhile are read before the job
+                        // is called too slow. Bounded, so a worker that floods frames
+                        // cannot put its deadline off.
+                        match tokio::time::timeout(Duration::ZERO, live.conn.recv()).await {
+                            Ok(frame) if read_after_deadline < READ_AFTER_DEADLINE => {
+                                read_after_deadline += 1;
+                                frame
+                            }
+                            _ => {
+                                killed_for_timeout = true;
+                                break None;
+                            }
+                        }
+                    } else {
                     next_frame_check = tokio::time::Instant::now() + FRAME_CHECK_EVERY;
                     let partial = live.conn.partial_frame_bytes();
                     if partial == 0 {
@@ -558,59 +673,74 @@ impl Slot {
                         let why = format!("a frame was still incomplete after {FRAME_DEADLINE:?} ({partial} bytes arrived)");
                         let mut job_end = end(AttemptOutcome::ProtocolError(why));
                         job_end.logs = logs;
-                        self.bury(live, &mut job_end, oom_before, Burial::KillNow).await;
+                        self.bury(live, &mut job_end, &mut watch, Burial::KillNow).await;
                         job_end.duration = started.elapsed();
-                        return (job_end, Fate::Gone, stop_after);
+                        return Ok((job_end, Fate::Gone, stop_after));
+                    }
+                    continue;
                     }
                 }
-                frame = live.conn.recv() => match frame {
-                    Ok(Some(FromWorker::Log { job_id, attempt: a, level, text })) if job_id == attempt.id.0 && a == attempt.attempt => {
-                        let level = push_log(&mut logs, level, &text);
-                        if self.config.events.receiver_count() > 0 {
-                            let _ = self.config.events.send(jobvisor_protocol::control::Event {
-                                at_ms: now_ms(),
-                                kind: jobvisor_protocol::control::EventKind::Console {
-                                    job: job_id,
-                                    attempt: a,
-                                    level: level.to_owned(),
-                                    text,
-                                },
-                            });
-                        }
+                frame = live.conn.recv() => frame,
+            };
+            match frame {
+                Ok(Some(FromWorker::Log {
+                    job_id,
+                    attempt: a,
+                    level,
+                    text,
+                })) if job_id == attempt.id.0 && a == attempt.attempt => {
+                    let level = push_log(&mut logs, level, &text);
+                    if self.config.events.receiver_count() > 0 {
+                        let _ = self.config.events.send(jobvisor_protocol::control::Event {
+                            at_ms: now_ms(),
+                            kind: jobvisor_protocol::control::EventKind::Console {
+                                job: job_id,
+                                attempt: a,
+                                level: level.to_owned(),
+                                text,
+                            },
+                        });
                     }
-                    Ok(Some(FromWorker::Progress { .. } | FromWorker::Pong { .. })) => {}
-                    Ok(Some(FromWorker::Done { job_id, attempt: a, outcome, stats })) if job_id == attempt.id.0 && a == attempt.attempt => {
-                        break Some((outcome, stats));
-                    }
-                    Ok(Some(other)) => {
-                        let why = format!("sent {} for a job it does not run", message_name(&other));
-                        let mut job_end = end(AttemptOutcome::ProtocolError(why));
-                        job_end.logs = logs;
-                        self.bury(live, &mut job_end, oom_before, Burial::KillNow).await;
-                        job_end.duration = started.elapsed();
-                        return (job_end, Fate::Gone, stop_after);
-                    }
-                    Ok(None) => break None,
-                    Err(err) => {
-                        // A frame that arrived whole but is wrong comes from a live worker;
-                        // a broken stream may be a worker dying of something else.
-                        let how = match err {
-                            FrameError::Io(_) | FrameError::Truncated { .. } => Burial::MayBeDying,
-                            _ => Burial::KillNow,
-                        };
-                        let mut job_end = end(AttemptOutcome::ProtocolError(err.to_string()));
-                        job_end.logs = logs;
-                        self.bury(live, &mut job_end, oom_before, how).await;
-                        job_end.duration = started.elapsed();
-                        return (job_end, Fate::Gone, stop_after);
-                    }
-                },
+                }
+                Ok(Some(FromWorker::Progress { .. } | FromWorker::Pong { .. })) => {}
+                Ok(Some(FromWorker::Done {
+                    job_id,
+                    attempt: a,
+                    outcome,
+                    stats,
+                })) if job_id == attempt.id.0 && a == attempt.attempt => {
+                    break Some((outcome, stats));
+                }
+                Ok(Some(other)) => {
+                    let why = format!("sent {} for a job it does not run", message_name(&other));
+                    let mut job_end = end(AttemptOutcome::ProtocolError(why));
+                    job_end.logs = logs;
+                    self.bury(live, &mut job_end, &mut watch, Burial::KillNow)
+                        .await;
+                    job_end.duration = started.elapsed();
+                    return Ok((job_end, Fate::Gone, stop_after));
+                }
+                Ok(None) => break None,
+                Err(err) => {
+                    // A frame that arrived whole but is wrong comes from a live worker;
+                    // a broken stream may be a worker dying of something else.
+                    let how = match err {
+                        FrameError::Io(_) | FrameError::Truncated { .. } => Burial::MayBeDying,
+                        _ => Burial::KillNow,
+                    };
+                    let mut job_end = end(AttemptOutcome::ProtocolError(err.to_string()));
+                    job_end.logs = logs;
+                    self.bury(live, &mut job_end, &mut watch, how).await;
+                    job_end.duration = started.elapsed();
+                    return Ok((job_end, Fate::Gone, stop_after));
+                }
             }
         };
         let duration = started.elapsed();
         live.jobs = live.jobs.saturating_add(1);
         match done {
             Some((outcome, stats)) => {
+                let rss_before = live.peak_rss;
                 live.peak_rss = live.peak_rss.max(stats.max_rss_bytes);
                 let mut job_end = match outcome {
                     Outcome::Ok { result } => {
@@ -628,13 +758,19 @@ impl Slot {
                 job_end.logs_dropped = stats.logs_dropped;
                 job_end.stats = Some(stats);
                 job_end.duration = duration;
-                job_end.peak_memory = Some(stats.max_rss_bytes);
+                job_end.peak_memory = if self.config.group.enforces_memory() {
+                    self.config.group.peak_since(&mut watch.peak)
+                } else {
+                    // The worker's own figure is its lifetime high: it is this attempt's
+                    // only when the attempt raised it.
+                    (stats.max_rss_bytes > rss_before).then_some(stats.max_rss_bytes)
+                };
                 debug!(
                     outcome = job_end.outcome.as_str(),
                     duration_us = duration.as_micros() as u64,
                     "job ended"
                 );
-                (job_end, Fate::Alive, stop_after)
+                Ok((job_end, Fate::Alive, stop_after))
             }
             None => {
                 // Killed by us (deadline, cancel, drain) or died on its own.
@@ -649,10 +785,7 @@ impl Slot {
                 } else {
                     Burial::MayBeDying
                 };
-                self.bury(live, &mut job_end, oom_before, how).await;
-                if kill_reason.is_some() && job_end.outcome != AttemptOutcome::Oom {
-                    job_end.outcome = AttemptOutcome::Killed;
-                }
+                self.bury(live, &mut job_end, &mut watch, how).await;
                 job_end.duration = duration;
                 info!(
                     job = attempt.id.0,
@@ -662,13 +795,13 @@ impl Slot {
                     we_killed,
                     "worker ended with the job"
                 );
-                (job_end, Fate::Gone, stop_after)
+                Ok((job_end, Fate::Gone, stop_after))
             }
         }
     }
 
     /// Kills the worker (if alive), reaps it and classifies its death into `job_end`.
-    async fn bury(&self, live: &mut Live, job_end: &mut JobEnd, oom_before: u64, how: Burial) {
+    async fn bury(&self, live: &mut Live, job_end: &mut JobEnd, watch: &mut Watch, how: Burial) {
         let group = &self.config.group;
         let killed_for_timeout = how == Burial::Timeout;
         let mut died_of_signal = false;
@@ -699,20 +832,18 @@ impl Slot {
             .ok()
             .and_then(Result::ok)
             .unwrap_or_default();
-        job_end.peak_memory = group.peak_memory().or(job_end.peak_memory);
-        let oom_kills = group.oom_kills().saturating_sub(oom_before);
+        job_end.peak_memory = group.peak_since(&mut watch.peak);
+        let oom_kills = group.oom_kills().saturating_sub(watch.oom_before);
         // A worker that sent garbage and exited is a protocol error; one whose socket broke
         // because a signal killed it (the read may fail with a reset instead of a clean
         // end) died of that signal.
-        if let AttemptOutcome::ProtocolError(_) = job_end.outcome
-            && !died_of_signal
-        {
+        let protocol_broken =
+            matches!(job_end.outcome, AttemptOutcome::ProtocolError(_)) && !died_of_signal;
+        if protocol_broken {
             if oom_kills > 0 {
                 job_end.outcome = AttemptOutcome::Oom;
             }
-            return;
-        }
-        if let Some(status) = status {
+        } else if let Some(status) = status {
             job_end.outcome = classify_exit(ExitFacts {
                 status,
                 killed_for_timeout,
@@ -722,12 +853,39 @@ impl Slot {
         } else if killed_for_timeout {
             job_end.outcome = AttemptOutcome::Timeout;
         }
+        // A kill the dispatcher asked for is that, whatever the exit looked like; only
+        // the memory limit striking first says otherwise.
+        if job_end.kill_reason.is_some() && job_end.outcome != AttemptOutcome::Oom {
+            job_end.outcome = AttemptOutcome::Killed;
+        }
+        let killer = if killed_for_timeout {
+            Some(Killer::Deadline)
+        } else {
+            match job_end.kill_reason {
+                Some(KillReason::Cancelled) => Some(Killer::Cancel),
+                Some(KillReason::Interrupted) => Some(Killer::Stop),
+                None => Some(Killer::Outside),
+            }
+        };
+        let seen = Observed {
+            outcome: &job_end.outcome,
+            timeout: watch.timeout,
+            memory_limit: group.memory_limit(),
+            limiter: group.mode(),
+            peak_memory: job_end.peak_memory,
+            signal: status.and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s)),
+            killer,
+            stderr_tail: &tail,
+        };
+        if let Some((name, message)) = observed_failure(&seen) {
+            job_end.error = Some((name.to_owned(), message, None));
+        }
     }
 
     /// Shuts a healthy worker down between jobs so a new one can start.
     async fn retire_for_replacement(&mut self, live: &mut Live) {
         let pid = live.process.pid();
-        self.state(SlotState::Terminating, Some(pid));
+        self.enter(Phase::Terminating, Some(pid));
         let _ = live.conn.send(&ToWorker::Shutdown).await;
         if tokio::time::timeout(Duration::from_secs(2), live.process.wait())
             .await
@@ -745,7 +903,7 @@ impl Slot {
         if graceful {
             self.retire_for_replacement(&mut live).await;
         } else {
-            self.state(SlotState::Terminating, Some(live.process.pid()));
+            self.enter(Phase::Terminating, Some(live.process.pid()));
             live.process
                 .kill_and_reap(&self.config.group, Duration::from_secs(2))
                 .await;
@@ -774,10 +932,23 @@ fn push_log(logs: &mut String, level: LogLevel, text: &str) -> &'static str {
     level
 }
 
+/// How a worker's process ended, for a log line.
+fn exit_text(status: Option<std::process::ExitStatus>) -> String {
+    status.map_or_else(|| "did not exit".to_owned(), |s| s.to_string())
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// What a slot measures over one attempt, to tell how it ended.
+struct Watch {
+    /// The group's OOM-kill counter when the worker started.
+    oom_before: u64,
+    peak: PeakMeter,
+    timeout: Duration,
 }
 
 /// How a worker that ended with its job is put down.
