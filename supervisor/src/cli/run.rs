@@ -24,7 +24,7 @@ use crate::pool::exit::{
 };
 use crate::pool::process::stderr_tail;
 use crate::pool::spawn::{SpawnSpec, default_worker_program, spawn_worker};
-use crate::units::{format_duration, format_size, parse_duration, parse_size, parse_timeout};
+use crate::units::{format_size, parse_size, parse_timeout};
 
 /// How long past the job's timeout the worker may take to stop the job itself before it
 /// is killed.
