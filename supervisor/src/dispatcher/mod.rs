@@ -75,7 +75,7 @@ pub struct DaemonInfo {
     pub payload_limit: u64,
     pub retention: crate::store::Retention,
     /// For checking scripts before they are added.
-    pub worker_program: std::path::PathBuf,
+    pub checker: crate::script_check::ScriptChecker,
 }
 
 /// Replies from work the dispatcher started but does not wait for.
