@@ -20,7 +20,7 @@ use tracing::{error, info, warn};
 use crate::cgroup::{GroupLimits, Limiter, LimiterMode, WorkerGroup};
 use crate::config::{Config, ConfigError, IsolationSetting};
 use crate::control::server::{ControlServer, ControlSocketError};
-use crate::dispatcher::{DaemonInfo, Dispatcher, SignalKind};
+use crate::dispatcher::{DaemonInfo, Declared, Dispatcher, SignalKind};
 use crate::instance_lock::{InstanceLock, LockError};
 use crate::notify::Notifier;
 use crate::pool::connection::WorkerConnection;
@@ -188,9 +188,25 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             "recovered jobs of an earlier run"
         );
     }
+    // The config wins: its version of each declared script becomes current at every
+    // start (and `scripts add` refuses those names), said aloud when that changes which
+    // version runs.
     for (name, source) in &scripts {
+        let before = in_store
+            .iter()
+            .find(|s| s.current && &s.name == name)
+            .map(|s| s.hash.clone());
         let version = store.add_script(name, source).await?;
-        info!(script = %name, hash = %&version.hash[..12], new = version.created, "script registered");
+        let hash = &version.hash[..12];
+        match before {
+            Some(old) if old != version.hash && version.created => {
+                info!(script = %name, hash, replaced = %&old[..12], "the config's script file changed: its new version is current");
+            }
+            Some(old) if old != version.hash => {
+                warn!(script = %name, hash, replaced = %&old[..12], "the config's version of this script is current again (the config wins at start)");
+            }
+            _ => info!(script = %name, hash, new = version.created, "script registered"),
+        }
     }
     let reconciled = store
         .reconcile_config_schedules(config.schedules.clone())
@@ -264,6 +280,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             default_timeout: config.job_timeout,
             payload_limit: config.payload_limit,
             checker: checker.clone(),
+            declared: Declared::of(&config),
             retention: crate::store::Retention {
                 completed: config.retention_completed,
                 failed: config.retention_discarded,

@@ -407,3 +407,69 @@ fn the_state_dir_and_database_are_private_under_umask_0() {
         assert_eq!(*mode, 0o600, "{}", path.display());
     }
 }
+
+/// The config wins: a script or schedule it declares cannot be replaced or removed over
+/// the control socket (a restart would silently undo it), and a start that changes the
+/// current version says so.
+#[test]
+fn scripts_and_schedules_declared_in_the_config_stay_the_configs() {
+    let mut daemon = Daemon::start(
+        "workers = 1\n[[schedule]]\nname = \"tick\"\nscript = \"greet\"\nevery = \"1h\"",
+        &[("greet", "export default () => 'v1'\n")],
+    );
+    let newer = daemon.dir.path().join("greet-v2.js");
+    std::fs::write(&newer, "export default () => 'v2'\n").unwrap();
+    let cli = |args: &[&str]| {
+        jobvisor_tests::jobvisor()
+            .args(args)
+            .arg("--config")
+            .arg(&daemon.config)
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["scripts", "add", "greet", newer.to_str().unwrap()]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("script `greet` is declared in the config") && stderr.contains("greet.js"),
+        "{stderr}"
+    );
+    for args in [
+        &[
+            "schedules",
+            "add",
+            "tick",
+            "--script",
+            "greet",
+            "--every",
+            "5m",
+        ][..],
+        &["schedules", "remove", "tick"][..],
+    ] {
+        let out = cli(args);
+        assert!(!out.status.success(), "{args:?}: {}", describe(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("schedule `tick` is declared in"),
+            "{stderr}"
+        );
+    }
+    // Scripts the config does not declare are the control socket's.
+    let out = cli(&["scripts", "add", "other", newer.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", describe(&out));
+
+    daemon.stop();
+    std::fs::write(
+        daemon.dir.path().join("greet.js"),
+        "export default () => 'v3'\n",
+    )
+    .unwrap();
+    daemon.launch();
+    assert!(
+        daemon
+            .log_text()
+            .contains("the config's script file changed: its new version is current"),
+        "{}",
+        daemon.log_text()
+    );
+}

@@ -207,6 +207,10 @@ impl Dispatcher {
             let _ = reply.send(error(ErrorCode::BadRequest, message));
             return;
         }
+        if let Some(refusal) = self.info.declared.script_refusal(&name) {
+            let _ = reply.send(error(ErrorCode::BadRequest, refusal));
+            return;
+        }
         let store = self.store.clone();
         let checker = self.info.checker.clone();
         tokio::spawn(async move {
