@@ -51,6 +51,19 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    #[error("config: script `{name}` ({path}) was refused: {problem}")]
+    ScriptRefused {
+        name: String,
+        path: PathBuf,
+        problem: String,
+    },
+    #[error("config: schedule `{schedule}` runs script `{script}`, which does not exist; {known}")]
+    UnknownScript {
+        schedule: String,
+        script: String,
+        /// The scripts there are, with the closest name.
+        known: String,
+    },
 }
 
 /// A duration written as text in the file.
@@ -491,6 +504,38 @@ impl Config {
             .collect()
     }
 
+    /// Refuses a `[[schedule]]` whose script is neither a `[[script]]` entry nor among
+    /// `registered` (scripts already in the store), naming those there are.
+    pub fn check_schedule_scripts(&self, registered: &[String]) -> Result<(), ConfigError> {
+        let mut known: Vec<&str> = self
+            .scripts
+            .iter()
+            .map(|s| s.name.as_str())
+            .chain(registered.iter().map(String::as_str))
+            .collect();
+        known.sort_unstable();
+        known.dedup();
+        for schedule in &self.schedules {
+            if known.contains(&schedule.script.as_str()) {
+                continue;
+            }
+            let known = if known.is_empty() {
+                "there are no scripts: declare it in a [[script]] entry".to_owned()
+            } else {
+                let suggestion = closest_name(&schedule.script, &known)
+                    .map(|name| format!(" (did you mean `{name}`?)"))
+                    .unwrap_or_default();
+                format!("the scripts are {}{suggestion}", known.join(", "))
+            };
+            return Err(ConfigError::UnknownScript {
+                schedule: schedule.name.clone(),
+                script: schedule.script.clone(),
+                known,
+            });
+        }
+        Ok(())
+    }
+
     /// The gid of `control_group`, if set.
     pub fn control_gid(&self) -> Result<Option<u32>, ConfigError> {
         let Some(name) = &self.control_group else {
@@ -647,6 +692,33 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// The candidate nearest to `name` in edit distance, if it is near enough to be a typo
+/// (at most a third of the name's length, and at least one edit allowed).
+pub fn closest_name<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .iter()
+        .map(|candidate| (edit_distance(name, candidate), *candidate))
+        .filter(|(distance, _)| *distance <= limit)
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
 /// Looks a group name up in the system's group database.
 fn group_id(name: &str) -> Option<u32> {
     let c_name = std::ffi::CString::new(name).ok()?;
@@ -789,6 +861,23 @@ mod tests {
             let err = Config::parse(text).unwrap_err().to_string();
             assert!(err.contains(expected), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn a_schedule_of_an_unknown_script_names_the_closest() {
+        let config = Config::parse(
+            "[[script]]\nname = \"report\"\npath = \"r.js\"\n\
+             [[schedule]]\nname = \"nightly\"\nscript = \"reprot\"",
+        )
+        .unwrap();
+        let err = config.check_schedule_scripts(&[]).unwrap_err().to_string();
+        assert!(err.contains("schedule `nightly`"), "{err}");
+        assert!(err.contains("the scripts are report"), "{err}");
+        assert!(err.contains("did you mean `report`?"), "{err}");
+        config
+            .check_schedule_scripts(&["reprot".to_owned()])
+            .unwrap();
+        assert_eq!(closest_name("x", &["report"]), None);
     }
 
     #[test]

@@ -126,6 +126,26 @@ fn serve(args: &ServeArgs) -> u8 {
             return exit_code::FAILURE;
         }
     };
+    if args.check {
+        return match runtime.block_on(jobvisor::serve::check(&config)) {
+            Ok(summary) => {
+                println!(
+                    "{}: ready to serve ({} scripts, {} schedules, worker {} starts)",
+                    args.config
+                        .as_ref()
+                        .map_or("embedded defaults".to_owned(), |p| p.display().to_string()),
+                    summary.scripts,
+                    summary.schedules,
+                    summary.worker_program.display()
+                );
+                exit_code::OK
+            }
+            Err(err) => {
+                eprintln!("jobvisor serve --check: {err}");
+                err.exit_code()
+            }
+        };
+    }
     match runtime.block_on(jobvisor::serve::serve(config)) {
         Ok(()) => exit_code::OK,
         Err(err) => {

@@ -1,86 +1,163 @@
 //! Checks a script before it is accepted: a throwaway `jobvisor-worker --check` parses it,
-//! evaluates the module and looks for a default-export function, under a memory limit, a
-//! timeout and the worker's system-call sandbox. The daemon never parses JavaScript itself.
+//! evaluates the module and looks for a default-export function. The daemon never parses
+//! JavaScript itself.
+//!
+//! The checker runs the script's top-level code, so it is confined like a worker: forked
+//! from the spawner thread (PDEATHSIG: it dies with the daemon, even a SIGKILLed one), in
+//! a cgroup of its own below the daemon's instance (removed after the check, and with the
+//! instance's other leftovers when a daemon starts), under a memory limit, the worker's
+//! file and core limits and its system-call sandbox, and within a deadline.
 
-use std::path::Path;
-use std::process::Stdio;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tracing::warn;
 
-use crate::pool::spawn::limit_worker_files_and_dumps;
+use crate::cgroup::{GroupLimits, Limiter, WorkerGroup};
+use crate::pool::process::WorkerProcess;
+use crate::pool::spawner::Spawner;
+use crate::reaper::WorkerPids;
 
 /// How long a check may take (top-level code of the module runs).
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
-/// Data-segment budget of the checking process.
+/// Memory budget of the checking process (its cgroup's limit, where there is one).
 const CHECK_MEMORY: u64 = 256 * 1024 * 1024;
+/// Its data-segment ceiling: the budget plus room for the engine's thread stack.
+const CHECK_DATA_CEILING: u64 = CHECK_MEMORY + 512 * 1024 * 1024;
+/// Processes (threads included) the checker may have.
+const CHECK_MAX_PIDS: u32 = 64;
 
-/// `Ok` when the script is usable, else what is wrong with it.
-pub async fn check_script(worker: &Path, name: &str, source: &str) -> Result<(), String> {
-    let mut command = tokio::process::Command::new(worker);
-    command
-        .arg("--check")
-        .arg(name)
-        .env_clear()
-        .current_dir("/")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true);
-    let limit = libc::rlimit {
-        rlim_cur: CHECK_MEMORY + 512 * 1024 * 1024,
-        rlim_max: CHECK_MEMORY + 512 * 1024 * 1024,
-    };
-    // SAFETY: setrlimit is async-signal-safe and `limit` is a plain value copied in.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::setrlimit(libc::RLIMIT_DATA, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // It runs the script's top-level code: the same file and core limits as a worker.
-            limit_worker_files_and_dumps()
-        });
+/// Starts script checks. Cheap to clone.
+#[derive(Clone)]
+pub struct ScriptChecker {
+    program: PathBuf,
+    spawner: Spawner,
+    limiter: Limiter,
+    /// The daemon's cgroup directory; each check gets a group below it.
+    instance: String,
+    pids: WorkerPids,
+    next: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for ScriptChecker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScriptChecker")
+            .field("program", &self.program)
+            .field("instance", &self.instance)
+            .finish_non_exhaustive()
     }
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("cannot start {} to check it: {e}", worker.display()))?;
-    let mut stdin = child.stdin.take().ok_or("no stdin for the checker")?;
-    let mut stdout = child.stdout.take().ok_or("no stdout for the checker")?;
-    let run = async {
-        stdin
-            .write_all(source.as_bytes())
+}
+
+impl ScriptChecker {
+    pub fn new(
+        program: PathBuf,
+        spawner: Spawner,
+        limiter: Limiter,
+        instance: String,
+        pids: WorkerPids,
+    ) -> ScriptChecker {
+        ScriptChecker {
+            program,
+            spawner,
+            limiter,
+            instance,
+            pids,
+            next: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// `Ok` when the script is usable, else what is wrong with it.
+    pub async fn check(&self, name: &str, source: &str) -> Result<(), String> {
+        let number = self.next.fetch_add(1, Ordering::Relaxed);
+        let group = self
+            .limiter
+            .create_group(
+                &format!("{}/check{number}", self.instance),
+                GroupLimits {
+                    memory_bytes: CHECK_MEMORY,
+                    max_pids: CHECK_MAX_PIDS,
+                },
+            )
+            .map_err(|e| format!("cannot create the checker's cgroup: {e}"))?;
+        let group = Arc::new(group);
+        let verdict = self.check_in(&group, name, source).await;
+        let _ = tokio::task::spawn_blocking(move || match Arc::try_unwrap(group) {
+            Ok(group) => {
+                if let Err(err) = group.remove() {
+                    warn!(error = %err, "cannot remove the script checker's cgroup");
+                }
+            }
+            Err(group) => {
+                group.kill_all(Duration::from_secs(2));
+            }
+        })
+        .await;
+        verdict
+    }
+
+    async fn check_in(
+        &self,
+        group: &Arc<WorkerGroup>,
+        name: &str,
+        source: &str,
+    ) -> Result<(), String> {
+        let mut child = self
+            .spawner
+            .spawn_checker(
+                self.program.clone(),
+                name.to_owned(),
+                group.clone(),
+                CHECK_DATA_CEILING,
+            )
             .await
-            .map_err(|e| format!("sending the script to the checker: {e}"))?;
-        drop(stdin);
-        let mut out = String::new();
-        stdout
-            .read_to_string(&mut out)
-            .await
-            .map_err(|e| format!("reading the checker: {e}"))?;
-        let status = child
-            .wait()
-            .await
-            .map_err(|e| format!("waiting for the checker: {e}"))?;
-        Ok::<_, String>((status, out))
-    };
-    let (status, out) = tokio::time::timeout(CHECK_TIMEOUT, run)
-        .await
-        .map_err(|_| {
+            .map_err(|e| format!("cannot start {} to check it: {e}", self.program.display()))?;
+        let stdin = child.stdin.take().ok_or("no stdin for the checker")?;
+        let stdout = child.stdout.take().ok_or("no stdout for the checker")?;
+        let mut process = WorkerProcess::new(child, self.pids.clone());
+        let run = async {
+            let mut stdin = tokio::process::ChildStdin::from_std(stdin)
+                .map_err(|e| format!("the checker's stdin: {e}"))?;
+            let mut stdout = tokio::process::ChildStdout::from_std(stdout)
+                .map_err(|e| format!("the checker's stdout: {e}"))?;
+            stdin
+                .write_all(source.as_bytes())
+                .await
+                .map_err(|e| format!("sending the script to the checker: {e}"))?;
+            drop(stdin);
+            let mut out = String::new();
+            stdout
+                .read_to_string(&mut out)
+                .await
+                .map_err(|e| format!("reading the checker: {e}"))?;
+            let status = process
+                .wait()
+                .await
+                .map_err(|e| format!("waiting for the checker: {e}"))?;
+            Ok::<_, String>((status, out))
+        };
+        let finished = tokio::time::timeout(CHECK_TIMEOUT, run).await;
+        if !matches!(finished, Ok(Ok(_))) {
+            process.kill_and_reap(group, Duration::from_secs(2)).await;
+        }
+        let (status, out) = finished.map_err(|_| {
             format!(
                 "checking took longer than {}s (does its top-level code loop?)",
                 CHECK_TIMEOUT.as_secs()
             )
         })??;
-    let verdict: serde_json::Value = serde_json::from_str(out.trim()).map_err(|_| {
-        format!("the checker ended with {status} without a verdict (the script crashed it)")
-    })?;
-    if verdict["ok"] == true {
-        return Ok(());
+        let verdict: serde_json::Value = serde_json::from_str(out.trim()).map_err(|_| {
+            format!("the checker ended with {status} without a verdict (the script crashed it)")
+        })?;
+        if verdict["ok"] == true {
+            return Ok(());
+        }
+        Err(format!(
+            "{}: {}",
+            verdict["name"].as_str().unwrap_or("Error"),
+            verdict["message"].as_str().unwrap_or("invalid script")
+        ))
     }
-    Err(format!(
-        "{}: {}",
-        verdict["name"].as_str().unwrap_or("Error"),
-        verdict["message"].as_str().unwrap_or("invalid script")
-    ))
 }

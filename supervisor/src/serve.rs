@@ -1,11 +1,14 @@
 //! `jobvisor serve`: start-up, the run, and the orderly end of the daemon.
 //!
 //! Start-up order matters and is the point of this file: lock the state dir, open the
-//! store, kill what an earlier run left in its cgroups and take its jobs back, register
-//! the configured scripts, start the workers, bind the control socket, then tell systemd
-//! we are ready. The end runs in reverse once the dispatcher has drained.
+//! store, kill what an earlier run left in its cgroups, start one worker and check the
+//! configured scripts and schedules (all before anything is written), take the earlier
+//! run's jobs back, register the configured scripts, start the workers, bind the control
+//! socket, then tell systemd we are ready. The end runs in reverse once the dispatcher
+//! has drained. `serve --check` runs the checks alone.
 
-use std::path::PathBuf;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,17 +17,20 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
-use crate::cgroup::{GroupLimits, Limiter, LimiterMode};
+use crate::cgroup::{GroupLimits, Limiter, LimiterMode, WorkerGroup};
 use crate::config::{Config, ConfigError, IsolationSetting};
 use crate::control::server::{ControlServer, ControlSocketError};
-use crate::dispatcher::{DaemonInfo, Dispatcher, SignalKind};
+use crate::dispatcher::{DaemonInfo, Declared, Dispatcher, SignalKind};
 use crate::instance_lock::{InstanceLock, LockError};
 use crate::notify::Notifier;
+use crate::pool::connection::WorkerConnection;
+use crate::pool::process::{WorkerProcess, stderr_tail};
 use crate::pool::restart::RestartPolicy;
 use crate::pool::slot::{SlotConfig, start_slot};
 use crate::pool::spawn::{SpawnSpec, default_worker_program, kernel_supports_worker_sandbox};
 use crate::pool::spawner::Spawner;
 use crate::reaper::{WorkerPids, become_subreaper, reap_orphans};
+use crate::script_check::ScriptChecker;
 use crate::store::{BackoffPolicy, RecoveryMode, Store, StoreError, StoreOptions};
 
 /// Processes (threads included) one worker may have.
@@ -51,6 +57,13 @@ pub enum ServeError {
     Cgroup(#[from] crate::cgroup::CgroupError),
     #[error("cannot start: {0}")]
     Startup(String),
+    /// Transient: exits 1, which systemd restarts (78 would stop it for good).
+    #[error(
+        "disk full: cannot open the store {path}: free space on its file system (the daemon exits 1, so systemd tries again)"
+    )]
+    DiskFull { path: PathBuf },
+    #[error("the worker program {program} cannot start: {reason}")]
+    Worker { program: PathBuf, reason: String },
 }
 
 impl ServeError {
@@ -71,8 +84,11 @@ impl ServeError {
 /// Runs the daemon until it has drained after SIGTERM/SIGINT.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let started = Instant::now();
+    // Payloads and results are private data: the state dir is the owner's alone whatever
+    // the umask (the store creates its files 0600).
     std::fs::DirBuilder::new()
         .recursive(true)
+        .mode(0o700)
         .create(&config.state_dir)
         .map_err(|source| ServeError::StateDir {
             path: config.state_dir.clone(),
@@ -89,7 +105,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     raise_fd_limit();
     let scripts = config.read_scripts()?;
 
-    let store = Store::open(config.database_path(), store_options(&config))?;
+    let store =
+        Store::open(config.database_path(), store_options(&config)).map_err(|err| match err {
+            StoreError::DiskFull { path } => ServeError::DiskFull { path },
+            other => ServeError::Store(other),
+        })?;
 
     let limiter = Limiter::detect_for_daemon(config.memory_limiter)?;
     if limiter.mode() == LimiterMode::Rlimit {
@@ -104,6 +124,54 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     let instance = instance_name(&config.state_dir);
     let leftovers = limiter.remove_leftovers(&instance)?;
+
+    become_subreaper();
+    let spawner =
+        Spawner::start().map_err(|e| ServeError::Startup(format!("spawner thread: {e}")))?;
+    let pids = WorkerPids::default();
+    let program = default_worker_program();
+    let mut groups = Vec::new();
+    for id in 0..config.workers {
+        let group = limiter.create_group(
+            &format!("{instance}/w{id}"),
+            GroupLimits {
+                memory_bytes: config.memory_limit,
+                max_pids: WORKER_MAX_PIDS,
+            },
+        )?;
+        groups.push(Arc::new(group));
+    }
+    // No job is taken back, no script or schedule registered and nothing said to systemd
+    // until a worker has started and every configured script and schedule is usable.
+    let spec = SpawnSpec {
+        program: program.clone(),
+        self_limit_bytes: (!groups[0].enforces_memory()).then_some(config.memory_limit),
+    };
+    let checker = ScriptChecker::new(
+        program.clone(),
+        spawner.clone(),
+        limiter.clone(),
+        instance.clone(),
+        pids.clone(),
+    );
+    let probe = Probe {
+        spawner: &spawner,
+        spec: &spec,
+        group: &groups[0],
+        pids: &pids,
+        start_timeout: config.worker_start_timeout,
+        checker: &checker,
+    };
+    let worker_pid = probe.worker_starts().await?;
+    info!(program = %program.display(), pid = worker_pid, "a first worker started and said ready");
+    probe.scripts_are_usable(&config, &scripts).await?;
+    let in_store = store.list_scripts()?;
+    let registered = in_store
+        .iter()
+        .map(|script| script.name.clone())
+        .collect::<Vec<_>>();
+    config.check_schedule_scripts(&registered)?;
+
     let recovery_mode = if limiter.mode() == LimiterMode::Rlimit {
         RecoveryMode::WaitForLease
     } else {
@@ -120,9 +188,25 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             "recovered jobs of an earlier run"
         );
     }
+    // The config wins: its version of each declared script becomes current at every
+    // start (and `scripts add` refuses those names), said aloud when that changes which
+    // version runs.
     for (name, source) in &scripts {
+        let before = in_store
+            .iter()
+            .find(|s| s.current && &s.name == name)
+            .map(|s| s.hash.clone());
         let version = store.add_script(name, source).await?;
-        info!(script = %name, hash = %&version.hash[..12], new = version.created, "script registered");
+        let hash = &version.hash[..12];
+        match before {
+            Some(old) if old != version.hash && version.created => {
+                info!(script = %name, hash, replaced = %&old[..12], "the config's script file changed: its new version is current");
+            }
+            Some(old) if old != version.hash => {
+                warn!(script = %name, hash, replaced = %&old[..12], "the config's version of this script is current again (the config wins at start)");
+            }
+            _ => info!(script = %name, hash, new = version.created, "script registered"),
+        }
     }
     let reconciled = store
         .reconcile_config_schedules(config.schedules.clone())
@@ -139,31 +223,16 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         );
     }
 
-    become_subreaper();
-    let spawner =
-        Spawner::start().map_err(|e| ServeError::Startup(format!("spawner thread: {e}")))?;
-    let pids = WorkerPids::default();
     // Events for `jobvisor logs --follow`; sent only while someone follows.
     let (events, _) = tokio::sync::broadcast::channel(4096);
     let (slot_events_tx, slot_events) = mpsc::unbounded_channel();
     let mut slot_commands = Vec::new();
     let mut slot_tasks = Vec::new();
-    let program = default_worker_program();
-    for id in 0..config.workers {
-        let group = limiter.create_group(
-            &format!("{instance}/w{id}"),
-            GroupLimits {
-                memory_bytes: config.memory_limit,
-                max_pids: WORKER_MAX_PIDS,
-            },
-        )?;
+    for (id, group) in (0..config.workers).zip(groups) {
         let slot = SlotConfig {
             id,
-            spec: SpawnSpec {
-                program: program.clone(),
-                self_limit_bytes: (!group.enforces_memory()).then_some(config.memory_limit),
-            },
-            group: Arc::new(group),
+            spec: spec.clone(),
+            group,
             start_timeout: config.worker_start_timeout,
             kill_grace: config.kill_grace,
             restart: RestartPolicy {
@@ -210,7 +279,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             drain_timeout: config.drain_timeout,
             default_timeout: config.job_timeout,
             payload_limit: config.payload_limit,
-            worker_program: program.clone(),
+            checker: checker.clone(),
+            declared: Declared::of(&config),
             retention: crate::store::Retention {
                 completed: config.retention_completed,
                 failed: config.retention_discarded,
@@ -252,6 +322,211 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// `jobvisor serve --check`: everything `serve` checks before it starts, without starting:
+/// the state and run dirs can be created and written, the scripts read and pass the script
+/// check, the schedules name scripts that exist (in the config or in the store), and a
+/// worker starts. Takes no lock and writes nothing, so it can run next to the daemon.
+pub async fn check(config: &Config) -> Result<CheckSummary, ServeError> {
+    for (what, dir) in [
+        ("state_dir", &config.state_dir),
+        ("run_dir", &config.run_dir),
+    ] {
+        dir_is_usable(dir).map_err(|reason| {
+            ServeError::Config(ConfigError::Invalid(format!(
+                "{what} {}: {reason}",
+                dir.display()
+            )))
+        })?;
+    }
+    crate::control::server::check_run_dir_path(&config.run_dir)?;
+    let scripts = config.read_scripts()?;
+    let registered = scripts_in_store(&config.database_path())?;
+    config.check_schedule_scripts(&registered)?;
+    config.control_gid()?;
+    // No cgroup here: this may run from an operator's shell, where the daemon's cgroup
+    // is not ours to create groups in. The probe limits itself like a worker in rlimit mode.
+    let limiter = Limiter::detect(crate::cgroup::LimiterChoice::Rlimit)?;
+    let group = Arc::new(limiter.create_group(
+        "check",
+        GroupLimits {
+            memory_bytes: config.memory_limit,
+            max_pids: WORKER_MAX_PIDS,
+        },
+    )?);
+    let spawner =
+        Spawner::start().map_err(|e| ServeError::Startup(format!("spawner thread: {e}")))?;
+    let spec = SpawnSpec {
+        program: default_worker_program(),
+        self_limit_bytes: Some(config.memory_limit),
+    };
+    let pids = WorkerPids::default();
+    let checker = ScriptChecker::new(
+        spec.program.clone(),
+        spawner.clone(),
+        limiter,
+        instance_name(&config.state_dir),
+        pids.clone(),
+    );
+    let probe = Probe {
+        spawner: &spawner,
+        spec: &spec,
+        group: &group,
+        pids: &pids,
+        start_timeout: config.worker_start_timeout,
+        checker: &checker,
+    };
+    probe.worker_starts().await?;
+    probe.scripts_are_usable(config, &scripts).await?;
+    Ok(CheckSummary {
+        scripts: scripts.len(),
+        schedules: config.schedules.len(),
+        worker_program: spec.program,
+    })
+}
+
+/// What `serve --check` found usable.
+#[derive(Debug)]
+pub struct CheckSummary {
+    pub scripts: usize,
+    pub schedules: usize,
+    pub worker_program: PathBuf,
+}
+
+/// Start-up checks that need a real worker.
+struct Probe<'a> {
+    spawner: &'a Spawner,
+    spec: &'a SpawnSpec,
+    group: &'a Arc<WorkerGroup>,
+    pids: &'a WorkerPids,
+    start_timeout: Duration,
+    checker: &'a ScriptChecker,
+}
+
+impl Probe<'_> {
+    /// Starts one worker, waits for its hello and `Ready`, and stops it. A worker binary
+    /// that is missing, of another version or crashes at start is found here, before the
+    /// daemon says it is ready, instead of being restarted for ever behind a service that
+    /// looks healthy. Returns the worker's pid.
+    async fn worker_starts(&self) -> Result<u32, ServeError> {
+        let failed = |reason: String| ServeError::Worker {
+            program: self.spec.program.clone(),
+            reason,
+        };
+        let spawned = self
+            .spawner
+            .spawn(self.spec.clone(), self.group.clone())
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let mut process = WorkerProcess::new(spawned.child, self.pids.clone());
+        let stderr = tokio::spawn(stderr_tail(process.take_stderr(), 2048));
+        let connected = WorkerConnection::establish(spawned.socket, self.start_timeout).await;
+        let status = process
+            .kill_and_reap(self.group, Duration::from_secs(5))
+            .await;
+        match connected {
+            Ok(connection) => Ok(connection.pid),
+            Err(err) => {
+                let said = tokio::time::timeout(Duration::from_secs(1), stderr)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or_default();
+                let said = said.trim();
+                let mut reason = err.to_string();
+                if let Some(status) = status {
+                    reason.push_str(&format!("; it exited with {status}"));
+                }
+                if !said.is_empty() {
+                    reason.push_str(&format!("; it said: {said}"));
+                }
+                reason.push_str(
+                    " (JOBVISOR_WORKER, or jobvisor-worker next to jobvisor, must be the worker of this jobvisor version)",
+                );
+                Err(failed(reason))
+            }
+        }
+    }
+
+    /// Checks every `[[script]]` exactly as `scripts add` does.
+    async fn scripts_are_usable(
+        &self,
+        config: &Config,
+        scripts: &[(String, String)],
+    ) -> Result<(), ServeError> {
+        for ((name, source), entry) in scripts.iter().zip(&config.scripts) {
+            self.checker.check(name, source).await.map_err(|problem| {
+                ConfigError::ScriptRefused {
+                    name: name.clone(),
+                    path: entry.path.clone(),
+                    problem,
+                }
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `dir` exists as a writable directory, or could be created: its nearest
+/// existing ancestor is a directory we may write into.
+fn dir_is_usable(dir: &Path) -> Result<(), String> {
+    let mut existing = dir;
+    let meta = loop {
+        match std::fs::metadata(existing) {
+            Ok(meta) => break meta,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                existing = match existing.parent() {
+                    Some(parent) if !parent.as_os_str().is_empty() => parent,
+                    _ => Path::new("."),
+                };
+            }
+            Err(err) => return Err(format!("{}: {err}", existing.display())),
+        }
+    };
+    if !meta.is_dir() {
+        return Err(format!("{} is not a directory", existing.display()));
+    }
+    let c_path = std::ffi::CString::new(existing.as_os_str().as_encoded_bytes())
+        .map_err(|_| "the path contains a NUL byte".to_owned())?;
+    // SAFETY: access only reads the NUL-terminated path.
+    if unsafe { libc::access(c_path.as_ptr(), libc::W_OK | libc::X_OK) } != 0 {
+        let err = std::io::Error::last_os_error();
+        return Err(if existing == dir {
+            format!("cannot write into it: {err}")
+        } else {
+            format!("cannot be created in {}: {err}", existing.display())
+        });
+    }
+    Ok(())
+}
+
+/// Names of the scripts in an existing database, read without taking any lock a running
+/// daemon needs; none when there is no database yet.
+fn scripts_in_store(path: &Path) -> Result<Vec<String>, ServeError> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let unreadable = |err: rusqlite::Error| {
+        ServeError::Startup(format!(
+            "cannot read the scripts in {}: {err}",
+            path.display()
+        ))
+    };
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(unreadable)?;
+    let mut stmt = conn
+        .prepare("SELECT name FROM script_heads ORDER BY name")
+        .map_err(unreadable)?;
+    let names = stmt
+        .query_map([], |row| row.get(0))
+        .map_err(unreadable)?
+        .collect::<Result<Vec<String>, _>>()
+        .map_err(unreadable)?;
+    Ok(names)
 }
 
 /// Raises the soft open-files limit to the hard one: every worker and control connection

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use jobvisor_protocol::control::{EnqueueJob, Request, Response};
@@ -354,11 +355,25 @@ fn sigkill_of_the_supervisor_leaves_no_worker_and_loses_no_job() {
 
 #[test]
 fn a_worker_that_fails_its_handshake_degrades_its_slot_and_gets_no_job() {
-    let daemon = Daemon::start_with_env(
+    let mut daemon = Daemon::prepare(
         "workers = 1\nrestart_backoff_min = \"10ms\"\nrestart_backoff_max = \"200ms\"\nrestart_intensity_max = 2\nrestart_intensity_window = \"60s\"",
         &[("trivial", TRIVIAL)],
-        &[("JOBVISOR_WORKER", "/bin/true")],
     );
+    // The first start (the daemon's start-up check) and script checks get the real worker;
+    // every later worker start exits at once, as a worker binary replaced by a broken one
+    // while the daemon runs.
+    let worker = daemon.dir.path().join("worker-once.sh");
+    std::fs::write(
+        &worker,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = --check ] || mkdir '{}' 2>/dev/null; then exec '{}' \"$@\"; fi\nexit 1\n",
+            daemon.dir.path().join("started-once").display(),
+            jobvisor_tests::bin("jobvisor-worker").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&worker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    daemon.launch_with(&[("JOBVISOR_WORKER", worker.to_str().unwrap())]);
     let id = daemon.enqueue(job("trivial", r#"{"a":1,"b":2}"#));
     daemon.wait_for("the slot to be degraded", Duration::from_secs(20), || {
         daemon

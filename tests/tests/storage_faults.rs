@@ -306,3 +306,64 @@ fn corrupt_and_foreign_database_files_are_refused_untouched() {
         );
     }
 }
+
+/// A full disk is transient: starting on one must exit with a code systemd's
+/// `RestartPreventExitStatus=78` does not block (so the service comes back once space is
+/// freed) and say "disk full" plainly; after space returns the daemon starts with its jobs.
+#[test]
+fn starting_on_a_full_disk_exits_1_saying_disk_full_and_starts_once_space_returns() {
+    let mut daemon = Daemon::prepare("workers = 1", &[("echo", ECHO)]);
+    let data = daemon.dir.path().join("data");
+    let _tmpfs = match Tmpfs::mount(&data, "4m") {
+        Ok(mount) => mount,
+        Err(reason) => {
+            println!("SKIP: a full disk needs a tmpfs mount: {reason}");
+            return;
+        }
+    };
+    daemon.launch();
+    let queued = daemon.enqueue(jobvisor_protocol::control::EnqueueJob {
+        delay_ms: Some(3_600_000),
+        ..job("echo", r#"{"kept":true}"#)
+    });
+    daemon.stop();
+    let ballast = data.join("ballast");
+    let written = fill(&ballast);
+    println!("filled the state dir with {written} bytes");
+
+    let mut serve = jobvisor()
+        .arg("serve")
+        .arg("--config")
+        .arg(&daemon.config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = serve.try_wait().expect("try_wait") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = serve.kill();
+            let _ = serve.wait();
+            panic!("serve on a full disk neither started nor exited within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut serve.stderr.take().expect("stderr"), &mut stderr)
+        .expect("read stderr");
+    println!(
+        "serve on a full disk: exit {:?}: {}",
+        status.code(),
+        stderr.lines().last().unwrap_or("")
+    );
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("disk full"), "{stderr}");
+
+    std::fs::remove_file(&ballast).expect("remove ballast");
+    daemon.launch();
+    assert_eq!(daemon.job_state(queued), "scheduled");
+    daemon.stop();
+}

@@ -72,6 +72,11 @@ pub struct ServeArgs {
     /// Config file (TOML). Without one, embedded defaults are used.
     #[arg(long, env = "JOBVISOR_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Check everything `serve` would (the config, script files and their script check,
+    /// schedules naming known scripts, writable state and run dirs, a worker that starts)
+    /// and exit: 0 when it would start. Starts nothing; safe next to a running daemon.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// Writes the completion script for `shell` to stdout.

@@ -7,7 +7,7 @@
 //! workers: every request goes to the dispatcher, which answers it.
 
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +41,10 @@ pub enum ControlSocketError {
     },
     #[error("run directory {0} is owned by another user; refusing to put the control socket there")]
     RunDirOwner(PathBuf),
+    #[error(
+        "run directory {0} is a symlink (or lies below another user's symlink); refusing to use it: set run_dir to the real directory"
+    )]
+    RunDirSymlink(PathBuf),
     #[error("{0} exists and is not a socket; refusing to replace it: move it away")]
     NotASocket(PathBuf),
     #[error("{0} is a symlink; refusing to use it: remove it")]
@@ -341,24 +345,57 @@ fn prepare_run_dir(dir: &Path, allowed_gid: Option<u32>) -> Result<(), ControlSo
         path: dir.to_owned(),
         source,
     };
-    if !dir.exists() {
+    check_run_dir_path(dir)?;
+    if std::fs::symlink_metadata(dir).is_err() {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
             .map_err(io_err)?;
     }
-    let meta = std::fs::metadata(dir).map_err(io_err)?;
+    // Everything below goes through a descriptor opened without following a symlink, so
+    // a link swapped in after the check cannot redirect the chmod to another directory.
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)
+        .map_err(|source| match source.raw_os_error() {
+            Some(libc::ELOOP) => ControlSocketError::RunDirSymlink(dir.to_owned()),
+            _ => io_err(source),
+        })?;
+    let meta = opened.metadata().map_err(io_err)?;
     if meta.uid() != current_uid() {
         return Err(ControlSocketError::RunDirOwner(dir.to_owned()));
     }
     // Only the owner (and the allowed group, which may pass through but not list it).
     let mode = if allowed_gid.is_some() { 0o710 } else { 0o700 };
     if meta.mode() & 0o777 != mode {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).map_err(io_err)?;
+        opened
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(io_err)?;
     }
     if let Some(gid) = allowed_gid {
-        std::os::unix::fs::chown(dir, None, Some(gid)).map_err(io_err)?;
+        std::os::unix::fs::fchown(&opened, None, Some(gid)).map_err(io_err)?;
+    }
+    Ok(())
+}
+
+/// Refuses a run dir that is a symlink, or lies below a symlink that neither root nor
+/// this user owns: in a world-writable place another user could point it at a directory
+/// of ours and have the daemon change that directory's mode. Creates nothing.
+pub fn check_run_dir_path(dir: &Path) -> Result<(), ControlSocketError> {
+    if std::fs::symlink_metadata(dir).is_ok_and(|meta| meta.file_type().is_symlink()) {
+        return Err(ControlSocketError::RunDirSymlink(dir.to_owned()));
+    }
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+    for ancestor in absolute.ancestors().skip(1) {
+        if let Ok(meta) = std::fs::symlink_metadata(ancestor)
+            && meta.file_type().is_symlink()
+            && meta.uid() != 0
+            && meta.uid() != current_uid()
+        {
+            return Err(ControlSocketError::RunDirSymlink(dir.to_owned()));
+        }
     }
     Ok(())
 }

@@ -16,7 +16,6 @@ use super::schedules::ScheduleChange;
 use super::views::{job_summary, job_view, queue_view, script_summaries};
 use super::{ControlCall, Dispatcher, Internal};
 use crate::pool::slot::{KillReason, SlotCommand};
-use crate::script_check::check_script;
 use crate::store::{
     AttemptReport, CancelOutcome, EnqueueRequest, Failure, JobError, JobFilter, JobId, JobState,
     OutcomeKind, QueueRemoval, RetryOutcome, RunAt, Store, StoreError,
@@ -221,10 +220,14 @@ impl Dispatcher {
             let _ = reply.send(error(ErrorCode::BadRequest, message));
             return;
         }
+        if let Some(refusal) = self.info.declared.script_refusal(&name) {
+            let _ = reply.send(error(ErrorCode::BadRequest, refusal));
+            return;
+        }
         let store = self.store.clone();
-        let program = self.info.worker_program.clone();
+        let checker = self.info.checker.clone();
         tokio::spawn(async move {
-            if let Err(problem) = check_script(&program, &name, &source).await {
+            if let Err(problem) = checker.check(&name, &source).await {
                 let _ = reply.send(error(
                     ErrorCode::BadRequest,
                     format!("script `{name}` was not added: {problem}"),

@@ -75,7 +75,54 @@ pub struct DaemonInfo {
     pub payload_limit: u64,
     pub retention: crate::store::Retention,
     /// For checking scripts before they are added.
-    pub worker_program: std::path::PathBuf,
+    pub checker: crate::script_check::ScriptChecker,
+    /// What the config declares: those scripts and schedules are the config's, and the
+    /// control socket refuses to replace or remove them (the next start would undo it).
+    pub declared: Declared,
+}
+
+/// The scripts (with their files) and schedules the config declares.
+#[derive(Debug, Clone, Default)]
+pub struct Declared {
+    pub config: Option<std::path::PathBuf>,
+    pub scripts: std::collections::BTreeMap<String, std::path::PathBuf>,
+    pub schedules: std::collections::BTreeSet<String>,
+}
+
+impl Declared {
+    pub fn of(config: &crate::config::Config) -> Declared {
+        Declared {
+            config: config.source.clone(),
+            scripts: config
+                .scripts
+                .iter()
+                .map(|s| (s.name.clone(), s.path.clone()))
+                .collect(),
+            schedules: config.schedules.iter().map(|s| s.name.clone()).collect(),
+        }
+    }
+
+    /// Why `scripts add NAME` is refused, if it is.
+    pub(crate) fn script_refusal(&self, name: &str) -> Option<String> {
+        let path = self.scripts.get(name)?;
+        Some(format!(
+            "script `{name}` is declared in the config ({}): the config's version is made current at every start; edit that file and restart the daemon, or remove the [[script]] entry to manage `{name}` with `scripts add`",
+            path.display()
+        ))
+    }
+
+    /// Why `schedules add|remove NAME` is refused, if it is.
+    pub(crate) fn schedule_refusal(&self, name: &str) -> Option<String> {
+        self.schedules.contains(name).then(|| {
+            let config = self
+                .config
+                .as_ref()
+                .map_or("the config".to_owned(), |p| p.display().to_string());
+            format!(
+                "schedule `{name}` is declared in {config}: the config's definition is restored at every start; edit the [[schedule]] entry and restart the daemon"
+            )
+        })
+    }
 }
 
 /// Replies from work the dispatcher started but does not wait for.

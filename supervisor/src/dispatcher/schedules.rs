@@ -120,6 +120,10 @@ impl Dispatcher {
             }
         };
         let name = def.name.clone();
+        if let Some(refusal) = self.info.declared.schedule_refusal(&name) {
+            let _ = reply.send(error(ErrorCode::BadRequest, refusal));
+            return;
+        }
         let store = self.store.clone();
         self.schedules.wanted = true;
         let tx = self.internal_tx.clone();
@@ -168,6 +172,12 @@ impl Dispatcher {
     }
 
     pub(super) fn change_schedule(&mut self, name: String, change: ScheduleChange, reply: Reply) {
+        if matches!(change, ScheduleChange::Remove)
+            && let Some(refusal) = self.info.declared.schedule_refusal(&name)
+        {
+            let _ = reply.send(error(ErrorCode::BadRequest, refusal));
+            return;
+        }
         let tx = self.internal_tx.clone();
         let store = self.store.clone();
         tokio::spawn(async move {

@@ -68,27 +68,19 @@ pub fn spawn_worker(spec: &SpawnSpec, group: &WorkerGroup) -> io::Result<Spawned
     let (ours, theirs) = UnixStream::pair()?;
     let theirs: OwnedFd = theirs.into();
     let child_fd = theirs.as_raw_fd();
-    let join_fds = group.join_fds();
-    let parent_pid = std::process::id() as libc::pid_t;
     let data_ceiling = spec
         .self_limit_bytes
         .map(|budget| budget.saturating_add(DATA_CEILING_SLACK));
 
-    let mut command = Command::new(&spec.program);
+    let mut command = confined_command(
+        &spec.program,
+        Some(child_fd),
+        group,
+        data_ceiling,
+        [Stdio::null(), Stdio::null(), Stdio::piped()],
+    );
     if let Some(budget) = spec.self_limit_bytes {
         command.arg("--memory-limit").arg(budget.to_string());
-    }
-    command
-        .env_clear()
-        .current_dir(Path::new("/"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    // SAFETY: the closure runs between fork and exec and calls only async-signal-safe
-    // functions (prctl, getppid, write, setrlimit, dup2, fcntl, syscall), allocating nothing.
-    unsafe {
-        command.pre_exec(move || child_setup(child_fd, &join_fds, parent_pid, data_ceiling));
     }
     let child = command.spawn()?;
     drop(theirs);
@@ -98,9 +90,58 @@ pub fn spawn_worker(spec: &SpawnSpec, group: &WorkerGroup) -> io::Result<Spawned
     })
 }
 
-/// Runs in the child between fork and exec.
+/// Starts `program --check NAME` (the script check) confined like a worker: PDEATHSIG,
+/// its own process group, `group` joined before exec, the data-segment ceiling, the
+/// worker's file and core limits, an empty environment. Stdin and stdout are pipes (the
+/// source in, the verdict out); there is no socket.
+pub(crate) fn spawn_checker(
+    program: &Path,
+    name: &str,
+    group: &WorkerGroup,
+    data_ceiling: u64,
+) -> io::Result<Child> {
+    confined_command(
+        program,
+        None,
+        group,
+        Some(data_ceiling),
+        [Stdio::piped(), Stdio::piped(), Stdio::null()],
+    )
+    .arg("--check")
+    .arg(name)
+    .spawn()
+}
+
+/// The command for a process that runs job code: an empty environment, cwd `/`, its own
+/// process group, `stdio` as given, and [`child_setup`] between fork and exec.
+fn confined_command(
+    program: &Path,
+    socket_fd: Option<RawFd>,
+    group: &WorkerGroup,
+    data_ceiling: Option<u64>,
+    [stdin, stdout, stderr]: [Stdio; 3],
+) -> Command {
+    let join_fds = group.join_fds();
+    let parent_pid = std::process::id() as libc::pid_t;
+    let mut command = Command::new(program);
+    command
+        .env_clear()
+        .current_dir(Path::new("/"))
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(stderr)
+        .process_group(0);
+    // SAFETY: the closure runs between fork and exec and calls only async-signal-safe
+    // functions (prctl, getppid, write, setrlimit, dup2, fcntl, syscall), allocating nothing.
+    unsafe {
+        command.pre_exec(move || child_setup(socket_fd, &join_fds, parent_pid, data_ceiling));
+    }
+    command
+}
+
+/// Runs in the child between fork and exec. A worker gets `socket_fd` as fd 3.
 fn child_setup(
-    socket_fd: RawFd,
+    socket_fd: Option<RawFd>,
     join_fds: &[RawFd],
     parent_pid: libc::pid_t,
     data_ceiling: Option<u64>,
@@ -129,24 +170,32 @@ fn child_setup(
             }
         }
         limit_worker_files_and_dumps()?;
-        if socket_fd == 3 {
-            // dup2 onto itself would keep close-on-exec set.
-            if libc::fcntl(3, libc::F_SETFD, 0) != 0 {
-                return Err(io::Error::last_os_error());
+        let first_closed: u32 = match socket_fd {
+            Some(3) => {
+                // dup2 onto itself would keep close-on-exec set.
+                if libc::fcntl(3, libc::F_SETFD, 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                4
             }
-        } else if libc::dup2(socket_fd, 3) != 3 {
-            return Err(io::Error::last_os_error());
-        }
-        // Everything above 3 closes at exec. Marking instead of closing keeps the pipe the
-        // standard library uses to report a failed exec working.
+            Some(fd) => {
+                if libc::dup2(fd, 3) != 3 {
+                    return Err(io::Error::last_os_error());
+                }
+                4
+            }
+            None => 3,
+        };
+        // Everything above the socket closes at exec. Marking instead of closing keeps the
+        // pipe the standard library uses to report a failed exec working.
         let marked = libc::syscall(
             libc::SYS_close_range,
-            4u32,
+            first_closed,
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         );
         if marked != 0 {
-            for fd in 4..4096 {
+            for fd in first_closed as RawFd..4096 {
                 libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
             }
         }

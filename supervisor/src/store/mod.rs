@@ -230,6 +230,68 @@ impl<T> Future for Pending<T> {
     }
 }
 
+/// The checks and the writer connection of [`Store::open`], with the new epoch.
+fn open_checked(
+    path: &Path,
+    options: &StoreOptions,
+) -> Result<(rusqlite::Connection, i64), StoreError> {
+    create_private(path)?;
+    schema::preflight(path)?;
+    let conn = schema::open_writer(path, options)?;
+    let epoch = schema::start_epoch(path, &conn)?;
+    Ok((conn, epoch))
+}
+
+/// Less free space than this on the database's file system counts as full: SQLite needs
+/// room for its -shm file and a few WAL frames to open at all.
+const FULL_BELOW_BYTES: u64 = 1 << 20;
+
+/// Whether the file system holding `path` is (all but) full, for the space this process
+/// may use (root may use the reserved blocks).
+fn file_system_full(path: &Path) -> bool {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let Ok(c_dir) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: statvfs writes only into `stats`; all-zero is a valid value of the struct.
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a valid out pointer.
+    if unsafe { libc::statvfs(c_dir.as_ptr(), &mut stats) } != 0 {
+        return false;
+    }
+    // SAFETY: geteuid has no preconditions.
+    let blocks = if unsafe { libc::geteuid() } == 0 {
+        stats.f_bfree
+    } else {
+        stats.f_bavail
+    };
+    blocks.saturating_mul(stats.f_frsize) < FULL_BELOW_BYTES
+}
+
+/// Creates a missing database file empty and 0600 whatever the umask: SQLite would create
+/// it 0644, and gives its `-wal` and `-shm` files the database file's mode. An existing
+/// file is left as it is.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(StoreError::Open {
+            path: path.to_path_buf(),
+            reason: err.to_string(),
+            source: Some(Box::new(err)),
+        }),
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store at `path`. An existing file is checked read-only first
     /// (SQLite header, `quick_check`, application id, schema version) and refused untouched
@@ -238,9 +300,16 @@ impl Store {
     /// Jobs left `running` by an earlier epoch stay so until `recover` is called.
     pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
-        schema::preflight(&path)?;
-        let conn = schema::open_writer(&path, &options)?;
-        let epoch = schema::start_epoch(&path, &conn)?;
+        let (conn, epoch) = open_checked(&path, &options).map_err(|err| {
+            // SQLite reports a full disk at open as an I/O error of whatever it was doing
+            // (creating the -shm file, the first read of quick_check): a condition that
+            // passes once space is freed, not a broken database.
+            if !err.is_transient() && file_system_full(&path) {
+                StoreError::DiskFull { path: path.clone() }
+            } else {
+                err
+            }
+        })?;
         let reader = Reader::new(path.clone(), schema::open_reader(&path, &options)?);
         let schedule_reader = ScheduleReader::new(path.clone(), options.clone());
         let (commands, receiver) = mpsc::channel();

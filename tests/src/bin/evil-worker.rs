@@ -13,7 +13,7 @@
 //! `wrong-attempt`, `exit-0` (exit without a result), `grandchild` (a `setsid` grandchild
 //! that sleeps; its pid is written to `/tmp/jobvisor-evil-grandchild.<daemon pid>`, then
 //! the job hangs), `ignore-sigterm` (SIGTERM ignored, then the job hangs), `idle-garbage`
-//! (completes the job, then sends garbage while idle).
+//! (completes the job, then sends garbage while idle). `--check NAME` accepts any script.
 
 use std::io::Write;
 use std::os::fd::FromRawFd;
@@ -25,6 +25,13 @@ use jobvisor_protocol::{BlockingTransport, encode_frame};
 use jobvisor_protocol::{Hello, MAGIC, PROTOCOL_VERSION, Role};
 
 fn main() {
+    // The script check (`--check NAME`, the source on stdin) accepts every script, so
+    // that a daemon can start with it and register its config's scripts.
+    if std::env::args().nth(1).as_deref() == Some("--check") {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        println!(r#"{{"ok":true}}"#);
+        return;
+    }
     // SAFETY: the supervisor passes the worker's socket on fd 3 and nothing else owns it.
     let stream = unsafe { UnixStream::from_raw_fd(3) };
     let started_as = std::env::args()
