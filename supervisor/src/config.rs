@@ -522,7 +522,7 @@ impl Config {
             let known = if known.is_empty() {
                 "there are no scripts: declare it in a [[script]] entry".to_owned()
             } else {
-                let suggestion = closest_name(&schedule.script, &known)
+                let suggestion = crate::suggest::closest(&schedule.script, known.iter().copied())
                     .map(|name| format!(" (did you mean `{name}`?)"))
                     .unwrap_or_default();
                 format!("the scripts are {}{suggestion}", known.join(", "))
@@ -692,33 +692,6 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-/// The candidate nearest to `name` in edit distance, if it is near enough to be a typo
-/// (at most a third of the name's length, and at least one edit allowed).
-pub fn closest_name<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(1);
-    candidates
-        .iter()
-        .map(|candidate| (edit_distance(name, candidate), *candidate))
-        .filter(|(distance, _)| *distance <= limit)
-        .min()
-        .map(|(_, candidate)| candidate)
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
-}
-
 /// Looks a group name up in the system's group database.
 fn group_id(name: &str) -> Option<u32> {
     let c_name = std::ffi::CString::new(name).ok()?;
@@ -877,7 +850,7 @@ mod tests {
         config
             .check_schedule_scripts(&["reprot".to_owned()])
             .unwrap();
-        assert_eq!(closest_name("x", &["report"]), None);
+        assert_eq!(crate::suggest::closest("x", ["report"]), None);
     }
 
     #[test]
