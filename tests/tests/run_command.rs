@@ -191,6 +191,51 @@ fn errors_carry_a_stack_naming_the_script() {
     );
 }
 
+const TE6: &str =
+    "export default function (p) {\n  const n = 1;\n  return p.missing.map((x) => x * n);\n}\n";
+
+#[test]
+fn an_error_inside_a_call_points_at_its_line_and_column_with_the_source_line() {
+    let out = run_script("te6", TE6, &[]);
+    assert_eq!(out.code, 3, "stderr: {}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("te6.js:3\n  return p.missing.map((x) => x * n);\n                   ^\n"),
+        "stderr: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("at default (te6.js:3:20)"),
+        "stderr: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn an_undefined_global_called_points_at_its_name() {
+    let source = "export default async function (p) {\n  await null;\n  const n = 1;\n  return undefinedThing(n);\n}\n";
+    let report = run_json("te7", source, &[], 3);
+    assert_eq!(report["error"]["name"], "ReferenceError");
+    let stack = report["error"]["stack"].as_str().unwrap();
+    assert!(
+        stack.starts_with("    at default (te7.js:4:10)"),
+        "stack: {stack}"
+    );
+}
+
+#[test]
+fn an_async_arrow_one_liner_is_placed_in_the_line_as_written() {
+    let out = run_script("arrow6", "export default async (p) => p.a.b.c", &[]);
+    assert_eq!(out.code, 3, "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "arrow6.js:1\nexport default async (p) => p.a.b.c\n                                ^\n"
+        ),
+        "stderr: {}",
+        out.stderr
+    );
+}
+
 #[test]
 fn a_rejected_promise_is_an_error() {
     let report = run_json(
