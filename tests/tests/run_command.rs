@@ -117,6 +117,69 @@ fn console_output_is_capped_and_the_cut_is_marked() {
     assert_eq!(report["console_dropped"], json!(4000));
 }
 
+#[test]
+fn console_shows_values_as_node_does() {
+    let report = run_json(
+        "inspect",
+        r#"class Foo { constructor() { this.x = 1 } }
+export default function () {
+  console.log({ a: { b: { c: { d: 1 } } } }, new Map([[1, 2]]), new Set([1, 2]));
+  console.log(new Date(Date.UTC(2026, 0, 1)), new Foo(), [1, 2, 3], 'raw', ['nested']);
+  const circular = { name: 'c' }; circular.self = circular;
+  console.warn('%s is %d, %j', 'x', 42, { j: 1 }, circular, -0, 1n, Symbol('s'));
+  console.log({ alpha: 'aaaaaaaaaaaaaaa', beta: 'bbbbbbbbbbbbbbbbbb', gamma: 'ccccccccccccccccc', delta: 1 });
+  return 'done';
+}"#,
+        &[],
+        0,
+    );
+    let texts: Vec<&str> = report["console"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| line["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "{ a: { b: { c: [Object] } } } Map(1) { 1 => 2 } Set(2) { 1, 2 }",
+            "2026-01-01T00:00:00.000Z Foo { x: 1 } [ 1, 2, 3 ] raw [ 'nested' ]",
+            "x is 42, {\"j\":1} <ref *1> { name: 'c', self: [Circular *1] } -0 1n Symbol(s)",
+            "{\n  alpha: 'aaaaaaaaaaaaaaa',\n  beta: 'bbbbbbbbbbbbbbbbbb',\n  gamma: 'ccccccccccccccccc',\n  delta: 1\n}",
+        ]
+    );
+}
+
+#[test]
+fn logging_a_huge_value_stops_at_the_console_cap() {
+    let report = run_json(
+        "hugelog",
+        r#"export default function () {
+  const huge = {};
+  for (let i = 0; i < 200000; i++) huge['key' + i] = { value: 'v'.repeat(40), list: [i, i + 1] };
+  console.log(huge);
+  console.log('after');
+  return 'done';
+}"#,
+        &["--timeout", "60s"],
+        0,
+    );
+    assert_eq!(report["result"], "done");
+    let console = report["console"].as_array().unwrap();
+    let first = console[0]["text"].as_str().unwrap();
+    assert!(
+        first.starts_with("{\n  key0: { value: 'vvvv"),
+        "{}",
+        &first[..80]
+    );
+    assert!(first.len() <= 64 * 1024 + 64, "{} bytes", first.len());
+    assert!(first.contains("… [truncated"), "the cut is marked");
+    assert!(
+        console.iter().skip(1).all(|line| line["text"] != "after"),
+        "the attempt's console bytes are used up by the huge line"
+    );
+}
+
 /// Every kind of thrown value ends as a clean, bounded error with exit code 3.
 #[test]
 fn thrown_values_of_every_kind_become_clean_errors() {

@@ -9,6 +9,7 @@ mod async_arrow;
 mod console;
 mod describe;
 mod executor;
+mod inspect;
 mod loader;
 mod nesting;
 mod position;
@@ -287,6 +288,8 @@ fn new_context(
         &mut context,
     )
     .map_err(|e| engine_error("cannot register the host API", e.to_string()))?;
+    console::install_formatting(&mut context, outbox)
+        .map_err(|e| engine_error("cannot set up the console", e.to_string()))?;
     apply_limits(&mut context, limits);
     #[cfg(test)]
     tests::register_test_hooks(&mut context);
