@@ -509,7 +509,9 @@ impl<'c> Inspector<'c> {
 
     /// `key: value` for the own properties shown (not array indices).
     fn property_entries(&mut self, object: &JsObject, parts: &mut Parts, level: usize) {
-        for key in self.shown_keys(object) {
+        // Every entry costs at least four bytes of the budget: more cannot be shown.
+        let limit = self.budget / 4 + 1;
+        for key in self.shown_keys(object, limit) {
             if self.exhausted {
                 break;
             }
@@ -560,9 +562,9 @@ impl<'c> Inspector<'c> {
         .to_owned()
     }
 
-    /// The own keys shown as `key: value`: enumerable (all with `show_hidden`) string and
-    /// symbol keys, without array indices.
-    fn shown_keys(&mut self, object: &JsObject) -> Vec<PropertyKey> {
+    /// The first `limit` own keys shown as `key: value`: enumerable (all with
+    /// `show_hidden`) string and symbol keys, without array indices.
+    fn shown_keys(&mut self, object: &JsObject, limit: usize) -> Vec<PropertyKey> {
         let indexed = object.is_array() || JsTypedArray::from_object(object.clone()).is_ok();
         let is_error = object.is::<ErrorData>();
         let show_hidden = self.options.show_hidden;
@@ -584,6 +586,7 @@ impl<'c> Inspector<'c> {
                     .and_then(|d| d.enumerable())
                     .unwrap_or(false)
             })
+            .take(limit)
             .collect()
     }
 
@@ -592,7 +595,7 @@ impl<'c> Inspector<'c> {
         if object.is_array() && array_length(object) > 10_000 && !self.options.show_hidden {
             return false;
         }
-        !self.shown_keys(object).is_empty()
+        !self.shown_keys(object, 1).is_empty()
     }
 
     /// node's `reduceToSingleString`: one line if it fits, else one entry per line.
