@@ -128,6 +128,8 @@ export default function () {
   const circular = { name: 'c' }; circular.self = circular;
   console.warn('%s is %d, %j', 'x', 42, { j: 1 }, circular, -0, 1n, Symbol('s'));
   console.log({ alpha: 'aaaaaaaaaaaaaaa', beta: 'bbbbbbbbbbbbbbbbbb', gamma: 'ccccccccccccccccc', delta: 1 });
+  console.group('Group %d', 1); console.info('inside'); console.group(); console.log([1]);
+  console.groupEnd(); console.groupEnd(); console.log('group: is text');
   return 'done';
 }"#,
         &[],
@@ -146,6 +148,10 @@ export default function () {
             "2026-01-01T00:00:00.000Z Foo { x: 1 } [ 1, 2, 3 ] raw [ 'nested' ]",
             "x is 42, {\"j\":1} <ref *1> { name: 'c', self: [Circular *1] } -0 1n Symbol(s)",
             "{\n  alpha: 'aaaaaaaaaaaaaaa',\n  beta: 'bbbbbbbbbbbbbbbbbb',\n  gamma: 'ccccccccccccccccc',\n  delta: 1\n}",
+            "Group 1",
+            "  inside",
+            "    [ 1 ]",
+            "group: is text",
         ]
     );
 }

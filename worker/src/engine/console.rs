@@ -1,6 +1,7 @@
 //! `console.*` for handlers: every line goes to the attempt's [`Outbox`], never to stdout,
 //! and values are shown as node shows them (see [`super::inspect`]).
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use boa_engine::object::FunctionObjectBuilder;
@@ -17,16 +18,37 @@ use crate::outbox::Outbox;
 /// The console methods whose arguments are formatted as node formats them.
 const FORMATTING_METHODS: &[&str] = &["log", "info", "debug", "warn", "error", "trace"];
 
+/// The engine's `console.group` logs its label as `group: LABEL`; node logs `LABEL`, and
+/// nothing for a group without one. The replaced `group` says so here just before the
+/// engine logs the label, so the logger can tell that line from any other.
+pub(crate) type GroupLabelNext = Rc<Cell<GroupLabel>>;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GroupLabel {
+    /// The next info line is an ordinary one.
+    #[default]
+    None,
+    /// The next info line is a group label to show without the engine's prefix.
+    Show,
+    /// The next info line is the empty label of a group without one: dropped.
+    Drop,
+}
+
 /// The console logger installed in every context.
 #[derive(Trace, Finalize)]
 pub(crate) struct CapturedConsole {
     #[unsafe_ignore_trace]
     outbox: Rc<Outbox>,
+    #[unsafe_ignore_trace]
+    group_label_next: GroupLabelNext,
 }
 
 impl CapturedConsole {
-    pub(crate) fn new(outbox: Rc<Outbox>) -> Self {
-        CapturedConsole { outbox }
+    pub(crate) fn new(outbox: Rc<Outbox>, group_label_next: GroupLabelNext) -> Self {
+        CapturedConsole {
+            outbox,
+            group_label_next,
+        }
     }
 
     fn emit(&self, level: LogLevel, msg: String, state: &ConsoleState) {
@@ -57,6 +79,11 @@ impl Logger for CapturedConsole {
     }
 
     fn info(&self, msg: String, state: &ConsoleState, _: &mut Context) -> JsResult<()> {
+        let msg = match (self.group_label_next.take(), msg.strip_prefix("group: ")) {
+            (GroupLabel::Show, Some(label)) => label.to_owned(),
+            (GroupLabel::Drop, Some(_)) => return Ok(()),
+            _ => msg,
+        };
         self.emit(LogLevel::Info, msg, state);
         Ok(())
     }
@@ -80,11 +107,17 @@ struct Formatting {
     original: JsFunction,
     #[unsafe_ignore_trace]
     outbox: Rc<Outbox>,
+    #[unsafe_ignore_trace]
+    group_label_next: GroupLabelNext,
 }
 
 /// Replaces `console.log` and its siblings, `assert` and `dir` with versions that format
 /// their arguments with [`format_arguments`].
-pub(crate) fn install_formatting(context: &mut Context, outbox: &Rc<Outbox>) -> JsResult<()> {
+pub(crate) fn install_formatting(
+    context: &mut Context,
+    outbox: &Rc<Outbox>,
+    group_label_next: &GroupLabelNext,
+) -> JsResult<()> {
     let console = context
         .global_object()
         .get(js_string!("console"), context)?
@@ -109,6 +142,7 @@ pub(crate) fn install_formatting(context: &mut Context, outbox: &Rc<Outbox>) -> 
             let captures = Formatting {
                 original,
                 outbox: outbox.clone(),
+                group_label_next: group_label_next.clone(),
             };
             let function = FunctionObjectBuilder::new(
                 context.realm(),
@@ -137,6 +171,10 @@ pub(crate) fn install_formatting(context: &mut Context, outbox: &Rc<Outbox>) -> 
     }
     replace("assert", warn, formatted_assert, context)?;
     replace("dir", log, inspected_call, context)?;
+    for name in ["group", "groupCollapsed"] {
+        let original = method(name, context)?;
+        replace(name, original, group_call, context)?;
+    }
     Ok(())
 }
 
@@ -188,6 +226,27 @@ fn formatted_assert(
     formatting
         .original
         .call(this, &[JsString::from(line).into()], context)
+}
+
+/// `console.group(...label)`: the label formatted and logged as it is, then the engine's
+/// group (which indents the lines after it).
+fn group_call(
+    this: &JsValue,
+    args: &[JsValue],
+    formatting: &Formatting,
+    context: &mut Context,
+) -> JsResult<JsValue> {
+    let label = format_arguments(args, room(formatting), context);
+    formatting.group_label_next.set(if args.is_empty() {
+        GroupLabel::Drop
+    } else {
+        GroupLabel::Show
+    });
+    let result = formatting
+        .original
+        .call(this, &[JsString::from(label).into()], context);
+    formatting.group_label_next.set(GroupLabel::None);
+    result
 }
 
 /// `console.dir(value)`: the value inspected (a string quoted), as a log line.

@@ -282,13 +282,17 @@ fn new_context(
         .job_executor(run_loop.clone())
         .build()
         .map_err(|e| engine_error("cannot build a context", e.to_string()))?;
+    let group_label_next = console::GroupLabelNext::default();
     boa_runtime::register(
-        ConsoleExtension(CapturedConsole::new(outbox.clone())),
+        ConsoleExtension(CapturedConsole::new(
+            outbox.clone(),
+            group_label_next.clone(),
+        )),
         None,
         &mut context,
     )
     .map_err(|e| engine_error("cannot register the host API", e.to_string()))?;
-    console::install_formatting(&mut context, outbox)
+    console::install_formatting(&mut context, outbox, &group_label_next)
         .map_err(|e| engine_error("cannot set up the console", e.to_string()))?;
     apply_limits(&mut context, limits);
     #[cfg(test)]
