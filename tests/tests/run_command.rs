@@ -293,6 +293,17 @@ fn an_undefined_global_called_points_at_its_name() {
 }
 
 #[test]
+fn an_error_in_a_called_function_points_into_it() {
+    let source = "function helper(o) {\n  return o.list.map(String);\n}\nexport default function (p) {\n  return helper(p);\n}\n";
+    let report = run_json("nested6", source, &[], 3);
+    let stack = report["error"]["stack"].as_str().unwrap();
+    assert!(
+        stack.starts_with("    at helper (nested6.js:2:17)\n    at default (nested6.js:5:"),
+        "stack: {stack}"
+    );
+}
+
+#[test]
 fn an_async_arrow_one_liner_is_placed_in_the_line_as_written() {
     let out = run_script("arrow6", "export default async (p) => p.a.b.c", &[]);
     assert_eq!(out.code, 3, "stderr: {}", out.stderr);

@@ -124,13 +124,16 @@ enum ScanFrom {
 /// The table entry holding the failing instruction is either fresh, the first range of a
 /// construct (the failure is in that construct, at its start if it is a property name),
 /// or the continuation of an enclosing construct after a nested one ended (the failure
-/// comes after that nested one, the entry just before in bytecode order).
+/// comes after that nested one, the entry just before in bytecode order). An entry is a
+/// continuation when an earlier one has its position (the enclosing construct's first
+/// range) or a later one (a construct nested in it; the enclosing construct's own first
+/// range is empty when the nested one starts with it).
 fn scan_start(frame: &FailingFrame, failure: &Failure, source: &str) -> Option<ScanFrom> {
     let index = frame.entries.iter().rposition(|e| e.pc <= frame.pc)?;
     let containing = frame.entries[index].position?;
     let continuation = frame.entries[..index]
         .iter()
-        .any(|e| e.position == Some(containing));
+        .any(|e| e.position.is_some_and(|p| p >= containing));
     if continuation {
         let previous = frame.entries[..index]
             .iter()
@@ -408,6 +411,38 @@ mod tests {
         let source = "g(1.5, ...xs, a?.b, [1], x1.y)";
         assert_eq!(find_after(source, pos(1, 1), &failure), Some(pos(1, 29)));
         assert_eq!(find_after("f(a) [0]", pos(1, 1), &failure), Some(pos(1, 6)));
+    }
+
+    #[test]
+    fn an_enclosing_construct_whose_first_range_is_empty_is_a_continuation() {
+        // `o.list.map(String)` in a function whose body starts at 1:20: the body's first
+        // range is empty (the `list` read starts with it), so its entry comes after.
+        let source = "function helper(o) {\n  return o.list.map(String);\n}\n";
+        let frame = FailingFrame {
+            pc: 52,
+            entries: vec![
+                Entry {
+                    pc: 18,
+                    position: Some(pos(2, 12)),
+                },
+                Entry {
+                    pc: 40,
+                    position: Some(pos(1, 20)),
+                },
+                Entry {
+                    pc: 63,
+                    position: Some(pos(2, 20)),
+                },
+            ],
+        };
+        let from = scan_start(&frame, &Failure::PropertyOfNullish, source).unwrap();
+        let ScanFrom::After(after) = from else {
+            panic!("scans after the nested read")
+        };
+        assert_eq!(
+            find_after(source, after, &Failure::PropertyOfNullish),
+            Some(pos(2, 17))
+        );
     }
 
     #[test]
