@@ -117,6 +117,75 @@ fn console_output_is_capped_and_the_cut_is_marked() {
     assert_eq!(report["console_dropped"], json!(4000));
 }
 
+#[test]
+fn console_shows_values_as_node_does() {
+    let report = run_json(
+        "inspect",
+        r#"class Foo { constructor() { this.x = 1 } }
+export default function () {
+  console.log({ a: { b: { c: { d: 1 } } } }, new Map([[1, 2]]), new Set([1, 2]));
+  console.log(new Date(Date.UTC(2026, 0, 1)), new Foo(), [1, 2, 3], 'raw', ['nested']);
+  const circular = { name: 'c' }; circular.self = circular;
+  console.warn('%s is %d, %j', 'x', 42, { j: 1 }, circular, -0, 1n, Symbol('s'));
+  console.log({ alpha: 'aaaaaaaaaaaaaaa', beta: 'bbbbbbbbbbbbbbbbbb', gamma: 'ccccccccccccccccc', delta: 1 });
+  console.group('Group %d', 1); console.info('inside'); console.group(); console.log([1]);
+  console.groupEnd(); console.groupEnd(); console.log('group: is text');
+  return 'done';
+}"#,
+        &[],
+        0,
+    );
+    let texts: Vec<&str> = report["console"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| line["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "{ a: { b: { c: [Object] } } } Map(1) { 1 => 2 } Set(2) { 1, 2 }",
+            "2026-01-01T00:00:00.000Z Foo { x: 1 } [ 1, 2, 3 ] raw [ 'nested' ]",
+            "x is 42, {\"j\":1} <ref *1> { name: 'c', self: [Circular *1] } -0 1n Symbol(s)",
+            "{\n  alpha: 'aaaaaaaaaaaaaaa',\n  beta: 'bbbbbbbbbbbbbbbbbb',\n  gamma: 'ccccccccccccccccc',\n  delta: 1\n}",
+            "Group 1",
+            "  inside",
+            "    [ 1 ]",
+            "group: is text",
+        ]
+    );
+}
+
+#[test]
+fn logging_a_huge_value_stops_at_the_console_cap() {
+    let report = run_json(
+        "hugelog",
+        r#"export default function () {
+  const huge = {};
+  for (let i = 0; i < 200000; i++) huge['key' + i] = { value: 'v'.repeat(40), list: [i, i + 1] };
+  console.log(huge);
+  console.log('after');
+  return 'done';
+}"#,
+        &["--timeout", "60s"],
+        0,
+    );
+    assert_eq!(report["result"], "done");
+    let console = report["console"].as_array().unwrap();
+    let first = console[0]["text"].as_str().unwrap();
+    assert!(
+        first.starts_with("{\n  key0: { value: 'vvvv"),
+        "{}",
+        &first[..80]
+    );
+    assert!(first.len() <= 64 * 1024 + 64, "{} bytes", first.len());
+    assert!(first.contains("… [truncated"), "the cut is marked");
+    assert!(
+        console.iter().skip(1).all(|line| line["text"] != "after"),
+        "the attempt's console bytes are used up by the huge line"
+    );
+}
+
 /// Every kind of thrown value ends as a clean, bounded error with exit code 3.
 #[test]
 fn thrown_values_of_every_kind_become_clean_errors() {
@@ -188,6 +257,62 @@ fn errors_carry_a_stack_naming_the_script() {
     assert!(
         stack.contains("inner") && stack.contains("stacky"),
         "stack: {stack}"
+    );
+}
+
+const TE6: &str =
+    "export default function (p) {\n  const n = 1;\n  return p.missing.map((x) => x * n);\n}\n";
+
+#[test]
+fn an_error_inside_a_call_points_at_its_line_and_column_with_the_source_line() {
+    let out = run_script("te6", TE6, &[]);
+    assert_eq!(out.code, 3, "stderr: {}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("te6.js:3\n  return p.missing.map((x) => x * n);\n                   ^\n"),
+        "stderr: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("at default (te6.js:3:20)"),
+        "stderr: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn an_undefined_global_called_points_at_its_name() {
+    let source = "export default async function (p) {\n  await null;\n  const n = 1;\n  return undefinedThing(n);\n}\n";
+    let report = run_json("te7", source, &[], 3);
+    assert_eq!(report["error"]["name"], "ReferenceError");
+    let stack = report["error"]["stack"].as_str().unwrap();
+    assert!(
+        stack.starts_with("    at default (te7.js:4:10)"),
+        "stack: {stack}"
+    );
+}
+
+#[test]
+fn an_error_in_a_called_function_points_into_it() {
+    let source = "function helper(o) {\n  return o.list.map(String);\n}\nexport default function (p) {\n  return helper(p);\n}\n";
+    let report = run_json("nested6", source, &[], 3);
+    let stack = report["error"]["stack"].as_str().unwrap();
+    assert!(
+        stack.starts_with("    at helper (nested6.js:2:17)\n    at default (nested6.js:5:"),
+        "stack: {stack}"
+    );
+}
+
+#[test]
+fn an_async_arrow_one_liner_is_placed_in_the_line_as_written() {
+    let out = run_script("arrow6", "export default async (p) => p.a.b.c", &[]);
+    assert_eq!(out.code, 3, "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "arrow6.js:1\nexport default async (p) => p.a.b.c\n                                ^\n"
+        ),
+        "stderr: {}",
+        out.stderr
     );
 }
 

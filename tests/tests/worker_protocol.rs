@@ -152,6 +152,38 @@ fn isolation_script_reuses_the_context_and_rebuilds_it_after_an_error() {
 }
 
 #[test]
+fn engine_errors_name_the_script_file_and_the_failing_line_and_column() {
+    let mut w = start();
+    let source = "export default function (p) {\n  const n = 1;\n  if (p.call) return undefinedThing(n);\n  return p.missing.map((x) => x * n);\n}\n";
+    let mut reading = job(1, Some(source), "h6", Isolation::Script);
+    reading.script.name = "te6".into();
+    let (outcome, _) = w.run(reading);
+    let Outcome::Err(err) = outcome else {
+        panic!("expected an error, got {outcome:?}")
+    };
+    assert_eq!(err.name, "TypeError");
+    let stack = err.stack.unwrap_or_default();
+    assert!(
+        stack.starts_with("    at default (te6.js:4:20)"),
+        "stack: {stack}"
+    );
+
+    let mut calling = job(2, None, "h6", Isolation::Script);
+    calling.script.name = "te6".into();
+    calling.payload = r#"{"call":true}"#.into();
+    let (outcome, _) = w.run(calling);
+    let Outcome::Err(err) = outcome else {
+        panic!("expected an error, got {outcome:?}")
+    };
+    assert_eq!(err.name, "ReferenceError");
+    let stack = err.stack.unwrap_or_default();
+    assert!(
+        stack.starts_with("    at default (te6.js:3:22)"),
+        "stack: {stack}"
+    );
+}
+
+#[test]
 fn isolation_job_builds_a_fresh_context_every_time() {
     let mut w = start();
     for id in 1..=3 {

@@ -67,6 +67,15 @@ impl Outbox {
         s.dropped
     }
 
+    /// How many more console bytes the attempt in hand may write (0 outside an attempt).
+    pub(crate) fn room(&self) -> usize {
+        let s = self.state.borrow();
+        if s.attempt.is_none() || s.lines >= s.max_lines {
+            return 0;
+        }
+        s.max_bytes.saturating_sub(s.bytes) as usize
+    }
+
     /// Records one console line of the attempt in hand, within its caps. Lines outside
     /// an attempt (top-level module code) are dropped.
     pub(crate) fn log(&self, level: LogLevel, mut text: String) {

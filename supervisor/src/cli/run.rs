@@ -161,8 +161,10 @@ pub fn execute(args: &RunArgs) -> u8 {
         }
     };
     let stream_console = !args.json;
+    let name = input.name.clone();
+    let source = input.source.clone();
     match runtime.block_on(run_job(args, input, stream_console)) {
-        Ok(report) => print_report(args, &report),
+        Ok(report) => print_report(args, &report, &name, &source),
         Err(err) => {
             eprintln!("jobvisor run: {err:#}");
             exit_code::FAILURE
@@ -461,8 +463,9 @@ fn print_console_line(line: &ConsoleLine) {
     };
 }
 
-/// Prints the report and returns the exit code for its outcome.
-fn print_report(args: &RunArgs, report: &RunReport) -> u8 {
+/// Prints the report and returns the exit code for its outcome. `name` and `source` are
+/// the script's, to show the line an error points at.
+fn print_report(args: &RunArgs, report: &RunReport, name: &str, source: &str) -> u8 {
     let code = match report.outcome.as_str() {
         "completed" => exit_code::OK,
         "js_error" => exit_code::JOB_ERROR,
@@ -494,6 +497,13 @@ fn print_report(args: &RunArgs, report: &RunReport) -> u8 {
         }
     );
     if let Some(error) = &report.error {
+        if let Some(excerpt) = error
+            .stack
+            .as_deref()
+            .and_then(|stack| source_excerpt(stack, name, source))
+        {
+            eprintln!("{excerpt}\n");
+        }
         eprintln!("error: {}: {}", error.name, error.message);
         if let Some(stack) = &error.stack {
             eprintln!("{}", stack.trim_end());
@@ -503,4 +513,50 @@ fn print_report(args: &RunArgs, report: &RunReport) -> u8 {
         eprintln!("jobvisor run: {summary}");
     }
     code
+}
+
+/// The script line the innermost frame of `stack` that is in the script points at, with a
+/// caret under its column, as `FILE:LINE`, the line, and the caret line.
+fn source_excerpt(stack: &str, name: &str, source: &str) -> Option<String> {
+    let (file, line, column) = stack.lines().find_map(|frame| {
+        let location = frame.trim_end().strip_suffix(')')?;
+        let location = &location[location.rfind(" (")? + 2..];
+        let mut parts = location.rsplitn(3, ':');
+        let column: usize = parts.next()?.parse().ok()?;
+        let line: usize = parts.next()?.parse().ok()?;
+        let file = parts.next()?;
+        let in_script = std::path::Path::new(file)
+            .file_stem()
+            .is_some_and(|stem| stem == name);
+        in_script.then_some((file, line, column))
+    })?;
+    let text = source.lines().nth(line.checked_sub(1)?)?;
+    // Tabs are kept so the caret lines up however wide the terminal shows them.
+    let pad: String = text
+        .chars()
+        .take(column.checked_sub(1)?)
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    Some(format!("{file}:{line}\n{text}\n{pad}^"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::source_excerpt;
+
+    #[test]
+    fn the_excerpt_shows_the_innermost_script_frame_with_a_caret() {
+        let source = "export default function (p) {\n\tconst n = 1;\n\treturn p.missing.map((x) => x * n);\n}\n";
+        let stack =
+            "    at map (native)\n    at default (te6.js:3:18)\n    at outer (te6.js:1:1)\n";
+        assert_eq!(
+            source_excerpt(stack, "te6", source).as_deref(),
+            Some("te6.js:3\n\treturn p.missing.map((x) => x * n);\n\t                ^")
+        );
+        assert_eq!(source_excerpt(stack, "other", source), None);
+        assert_eq!(
+            source_excerpt("    at f (te6.js:40:1)", "te6", source),
+            None
+        );
+    }
 }

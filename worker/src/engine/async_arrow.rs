@@ -6,11 +6,22 @@
 /// The name the rewritten module binds its handler to.
 const BINDING: &str = "__jobvisor_default_export";
 
+/// A rewritten module and where its one changed line differs from the original.
+pub(crate) struct Rewritten {
+    pub(crate) source: String,
+    /// The 1-based line of the `export default` that became a binding.
+    pub(crate) line: u32,
+    /// The 1-based column (in characters) where that `export default` started.
+    pub(crate) column: u32,
+    /// How many characters the line grew by from there on.
+    pub(crate) added: u32,
+}
+
 /// Returns the rewritten source if `source` has an `export default async` arrow function
 /// at the start of a line.
-pub(crate) fn rewrite(source: &str) -> Option<String> {
+pub(crate) fn rewrite(source: &str) -> Option<Rewritten> {
     let mut offset = 0;
-    for line in source.split_inclusive('\n') {
+    for (number, line) in source.split_inclusive('\n').enumerate() {
         let indent = line.len() - line.trim_start().len();
         let rest = &line[indent..];
         if let Some(after) = rest.strip_prefix("export default async")
@@ -27,7 +38,13 @@ pub(crate) fn rewrite(source: &str) -> Option<String> {
             out.push_str("\n;export default ");
             out.push_str(BINDING);
             out.push_str(";\n");
-            return Some(out);
+            let count = |text: &str| u32::try_from(text.chars().count()).unwrap_or(u32::MAX);
+            return Some(Rewritten {
+                source: out,
+                line: u32::try_from(number + 1).unwrap_or(u32::MAX),
+                column: count(&line[..indent]) + 1,
+                added: count(BINDING) + count("const  =") - count("export default"),
+            });
         }
         offset += line.len();
     }
@@ -54,10 +71,11 @@ mod tests {
 
     #[test]
     fn rewrites_async_arrow_defaults_only() {
-        let out = rewrite("// x\nexport default async (p) => p.a;\n").expect("rewritten");
+        let out = rewrite("// x\n  export default async (p) => p.a;\n").expect("rewritten");
+        assert_eq!((out.line, out.column, out.added), (2, 3, 19));
         assert_eq!(
-            out,
-            "// x\nconst __jobvisor_default_export = async (p) => p.a;\n\n;export default __jobvisor_default_export;\n"
+            out.source,
+            "// x\n  const __jobvisor_default_export = async (p) => p.a;\n\n;export default __jobvisor_default_export;\n"
         );
         assert!(rewrite("export default async p => p").is_some());
         assert!(rewrite("export default async function (p) {}").is_none());

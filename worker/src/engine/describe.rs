@@ -6,6 +6,7 @@ use boa_engine::error::{EngineError, JsNativeErrorKind};
 use boa_engine::{Context, JsError, JsValue, js_string};
 use jobvisor_protocol::worker::{ErrorKind, JobError};
 
+use super::position::ScriptText;
 use crate::outbox::floor_char_boundary;
 
 const MAX_NAME: usize = 200;
@@ -39,8 +40,14 @@ fn bounded(mut s: String, max: usize) -> String {
     s
 }
 
-/// Describes an error raised while running the handler or its promise jobs.
-pub(crate) fn describe_js_error(err: &JsError, kind: ErrorKind, context: &mut Context) -> JobError {
+/// Describes an error raised while running the handler or its promise jobs; `script` is
+/// the text it ran from, to place the innermost frame in.
+pub(crate) fn describe_js_error(
+    err: &JsError,
+    kind: ErrorKind,
+    script: Option<&ScriptText>,
+    context: &mut Context,
+) -> JobError {
     if let Some(engine) = err.as_engine() {
         return match engine {
             EngineError::RuntimeLimit(limit) => job_error(
@@ -58,16 +65,16 @@ pub(crate) fn describe_js_error(err: &JsError, kind: ErrorKind, context: &mut Co
     }
     if let Some(native) = err.as_native() {
         let name = native_name(native.kind());
+        let message = native.message().to_owned();
         // An Error object of the right kind gives us the engine's backtrace.
-        let stack = err
-            .clone()
-            .into_opaque(context)
-            .ok()
-            .and_then(|value| string_property(&value, "stack", context));
-        return job_error(kind, name, native.message(), stack);
+        let stack = err.clone().into_opaque(context).ok().and_then(|value| {
+            let stack = string_property(&value, "stack", context)?;
+            Some(placed(stack, &value, &name, &message, script))
+        });
+        return job_error(kind, name, message, stack);
     }
     match err.as_opaque() {
-        Some(value) => describe_thrown_value(&value.clone(), kind, context),
+        Some(value) => describe_thrown_value(&value.clone(), kind, script, context),
         None => job_error(kind, "Error", err.to_string(), None),
     }
 }
@@ -76,6 +83,7 @@ pub(crate) fn describe_js_error(err: &JsError, kind: ErrorKind, context: &mut Co
 pub(crate) fn describe_thrown_value(
     value: &JsValue,
     kind: ErrorKind,
+    script: Option<&ScriptText>,
     context: &mut Context,
 ) -> JobError {
     let Some(object) = value.as_object() else {
@@ -91,16 +99,29 @@ pub(crate) fn describe_thrown_value(
     let message = string_property(value, "message", context);
     let stack = string_property(value, "stack", context);
     if is_error || message.is_some() {
-        return job_error(
-            kind,
-            name.unwrap_or_else(|| "Error".to_owned()),
-            message.unwrap_or_default(),
-            stack,
-        );
+        let name = name.unwrap_or_else(|| "Error".to_owned());
+        let message = message.unwrap_or_default();
+        let stack = stack.map(|stack| placed(stack, value, &name, &message, script));
+        return job_error(kind, name, message, stack);
     }
     // A plain object: show its JSON if it has one, else its class.
     let message = safe_json(value, context).unwrap_or_else(|| "[object Object]".to_owned());
     job_error(kind, "Uncaught object", message, stack)
+}
+
+/// The stack with its innermost frame at the failing line and column.
+fn placed(
+    stack: String,
+    error: &JsValue,
+    name: &str,
+    message: &str,
+    script: Option<&ScriptText>,
+) -> String {
+    match script {
+        // Opaque, so that only the backtrace is in its `Debug` text.
+        Some(script) => script.place(&JsError::from_opaque(error.clone()), name, message, stack),
+        None => stack,
+    }
 }
 
 /// Reads a property as a string if it already is one. Never calls `toString`; a getter

@@ -9,8 +9,10 @@ mod async_arrow;
 mod console;
 mod describe;
 mod executor;
+mod inspect;
 mod loader;
 mod nesting;
+mod position;
 #[cfg(test)]
 mod tests;
 
@@ -36,6 +38,7 @@ use console::CapturedConsole;
 use describe::{describe_js_error, describe_thrown_value, job_error};
 use executor::{RunLoop, RunStop};
 use loader::{SCRIPT_SPECIFIER, ScriptLoader};
+use position::ScriptText;
 
 /// Warm contexts kept per worker (one per script version, least recently used evicted).
 const MAX_WARM_CONTEXTS: usize = 32;
@@ -51,6 +54,7 @@ struct ScriptContext {
     json: JsObject,
     stringify: JsFunction,
     run_loop: Rc<RunLoop>,
+    script: ScriptText,
     jobs: u64,
 }
 
@@ -219,7 +223,8 @@ impl Engine {
             run_loop.set_deadline(deadline);
             let loader = Rc::new(ScriptLoader::default());
             let mut context = new_context(&run_loop, &loader, outbox, limits)?;
-            let handler = evaluate_module(name, source, &run_loop, &loader, &mut context)?;
+            let (handler, script) =
+                evaluate_module(name, source, &run_loop, &loader, &mut context)?;
             let json = context.intrinsics().objects().json();
             let stringify = json
                 .get(js_string!("stringify"), &mut context)
@@ -240,6 +245,7 @@ impl Engine {
                 json,
                 stringify,
                 run_loop,
+                script,
                 jobs: 0,
             })
         }));
@@ -276,12 +282,18 @@ fn new_context(
         .job_executor(run_loop.clone())
         .build()
         .map_err(|e| engine_error("cannot build a context", e.to_string()))?;
+    let group_label_next = console::GroupLabelNext::default();
     boa_runtime::register(
-        ConsoleExtension(CapturedConsole::new(outbox.clone())),
+        ConsoleExtension(CapturedConsole::new(
+            outbox.clone(),
+            group_label_next.clone(),
+        )),
         None,
         &mut context,
     )
     .map_err(|e| engine_error("cannot register the host API", e.to_string()))?;
+    console::install_formatting(&mut context, outbox, &group_label_next)
+        .map_err(|e| engine_error("cannot set up the console", e.to_string()))?;
     apply_limits(&mut context, limits);
     #[cfg(test)]
     tests::register_test_hooks(&mut context);
@@ -300,52 +312,88 @@ fn apply_limits(context: &mut Context, limits: &JobLimits) {
 /// Global through which the entry module hands the handler over; deleted right after.
 const HANDLER_GLOBAL: &str = "__jobvisor_handler__";
 
+/// The file name a script's frames show: its name, with `.js` unless it has an extension.
+fn script_file(name: &str) -> String {
+    if [".js", ".mjs", ".cjs"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+    {
+        name.to_owned()
+    } else {
+        format!("{name}.js")
+    }
+}
+
 /// Parses the script, then evaluates it through a two-line entry module that imports its
-/// default export; returns that export.
+/// default export; returns that export and the text it was compiled from.
 fn evaluate_module(
     name: &str,
     source: &str,
     run_loop: &RunLoop,
     loader: &ScriptLoader,
     context: &mut Context,
-) -> Result<JsFunction, JobError> {
+) -> Result<(JsFunction, ScriptText), JobError> {
+    let file = script_file(name);
     let parse = |text: &str, context: &mut Context| {
         Module::parse(
-            Source::from_bytes(text).with_path(Path::new(name)),
+            Source::from_bytes(text).with_path(Path::new(&file)),
             None,
             context,
         )
     };
-    let script = match parse(source, context) {
-        Ok(module) => module,
+    let (module, script) = match parse(source, context) {
+        Ok(module) => (
+            module,
+            ScriptText {
+                file: file.clone(),
+                compiled: Rc::from(source),
+                rewritten: None,
+            },
+        ),
         Err(err) => {
             // The engine's parser rejects `export default async (…) => …`, which is valid
             // ECMAScript; such a module is parsed again with the handler bound to a name.
-            let retried = async_arrow::rewrite(source).and_then(|text| parse(&text, context).ok());
+            let retried = async_arrow::rewrite(source).and_then(|rewritten| {
+                let module = parse(&rewritten.source, context).ok()?;
+                let script = ScriptText {
+                    file: file.clone(),
+                    compiled: Rc::from(rewritten.source.as_str()),
+                    rewritten: Some((rewritten.line, rewritten.column, rewritten.added)),
+                };
+                Some((module, script))
+            });
             match retried {
-                Some(module) => module,
-                None => return Err(describe_js_error(&err, ErrorKind::Script, context)),
+                Some(parsed) => parsed,
+                None => return Err(describe_js_error(&err, ErrorKind::Script, None, context)),
             }
         }
     };
-    loader.set(Some(script));
+    let script_ref = Some(&script);
+    loader.set(Some(module));
     let entry_source = format!(
         "import handler from \"{SCRIPT_SPECIFIER}\";\nglobalThis.{HANDLER_GLOBAL} = handler;\n"
     );
     let entry = Module::parse(Source::from_bytes(&entry_source), None, context)
-        .map_err(|e| describe_js_error(&e, ErrorKind::Panic, context))?;
+        .map_err(|e| describe_js_error(&e, ErrorKind::Panic, None, context))?;
     let evaluated = entry.load_link_evaluate(context);
     let settled = run_loop.run_until_settled(Some(&evaluated), context);
     loader.set(None);
     match settled {
         Ok(()) => {}
         Err(RunStop::Deadline) => return Err(deadline_error("evaluating the script module")),
-        Err(RunStop::Failed(e)) => return Err(describe_js_error(&e, ErrorKind::Script, context)),
+        Err(RunStop::Failed(e)) => {
+            return Err(describe_js_error(
+                &e,
+                ErrorKind::Script,
+                script_ref,
+                context,
+            ));
+        }
     }
     match evaluated.state() {
         PromiseState::Fulfilled(_) => {}
         PromiseState::Rejected(value) => {
-            let mut err = describe_thrown_value(&value, ErrorKind::Script, context);
+            let mut err = describe_thrown_value(&value, ErrorKind::Script, script_ref, context);
             if err.message.contains("default") && err.name == "SyntaxError" {
                 err = no_default_export(name, "nothing");
             }
@@ -363,11 +411,12 @@ fn evaluate_module(
     let global = context.global_object();
     let handler = global
         .get(js_string!(HANDLER_GLOBAL), context)
-        .map_err(|e| describe_js_error(&e, ErrorKind::Script, context))?;
+        .map_err(|e| describe_js_error(&e, ErrorKind::Script, script_ref, context))?;
     let _ = global.delete_property_or_throw(js_string!(HANDLER_GLOBAL), context);
-    handler
+    let handler = handler
         .as_function()
-        .ok_or_else(|| no_default_export(name, handler.type_of()))
+        .ok_or_else(|| no_default_export(name, handler.type_of()))?;
+    Ok((handler, script))
 }
 
 fn no_default_export(name: &str, found: &str) -> JobError {
@@ -384,6 +433,7 @@ fn no_default_export(name: &str, found: &str) -> JobError {
 /// Calls the handler with `(payload, ctx)`, waits for its promise and serialises the result.
 fn call_handler(sc: &mut ScriptContext, job: &RunJob) -> Result<Option<String>, JobError> {
     let context = &mut sc.context;
+    let script = Some(&sc.script);
     let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| {
         job_error(
             ErrorKind::Payload,
@@ -393,13 +443,13 @@ fn call_handler(sc: &mut ScriptContext, job: &RunJob) -> Result<Option<String>, 
         )
     })?;
     let payload = JsValue::from_json(&payload, context)
-        .map_err(|e| describe_js_error(&e, ErrorKind::Payload, context))?;
+        .map_err(|e| describe_js_error(&e, ErrorKind::Payload, None, context))?;
     let job_context = job_context(job, context)?;
 
     let returned = sc
         .handler
         .call(&JsValue::undefined(), &[payload, job_context], context)
-        .map_err(|e| describe_js_error(&e, ErrorKind::Thrown, context))?;
+        .map_err(|e| describe_js_error(&e, ErrorKind::Thrown, script, context))?;
     let value = match returned.as_promise() {
         None => returned,
         Some(promise) => {
@@ -407,13 +457,18 @@ fn call_handler(sc: &mut ScriptContext, job: &RunJob) -> Result<Option<String>, 
                 Ok(()) => {}
                 Err(RunStop::Deadline) => return Err(deadline_error("waiting for the handler")),
                 Err(RunStop::Failed(e)) => {
-                    return Err(describe_js_error(&e, ErrorKind::Thrown, context));
+                    return Err(describe_js_error(&e, ErrorKind::Thrown, script, context));
                 }
             }
             match promise.state() {
                 PromiseState::Fulfilled(value) => value,
                 PromiseState::Rejected(value) => {
-                    return Err(describe_thrown_value(&value, ErrorKind::Thrown, context));
+                    return Err(describe_thrown_value(
+                        &value,
+                        ErrorKind::Thrown,
+                        script,
+                        context,
+                    ));
                 }
                 PromiseState::Pending => {
                     return Err(job_error(
@@ -441,7 +496,7 @@ fn job_context(job: &RunJob, context: &mut Context) -> Result<JsValue, JobError>
         }
     });
     JsValue::from_json(&value, context)
-        .map_err(|e| describe_js_error(&e, ErrorKind::Panic, context))
+        .map_err(|e| describe_js_error(&e, ErrorKind::Panic, None, context))
 }
 
 /// Serialises with the intrinsic `JSON.stringify`, so the result follows its rules
@@ -461,7 +516,7 @@ fn serialize_result(
             context,
         )
         .map_err(|e| {
-            let mut err = describe_js_error(&e, ErrorKind::Result, context);
+            let mut err = describe_js_error(&e, ErrorKind::Result, Some(&sc.script), context);
             if err.kind == ErrorKind::Result {
                 err.message = format!(
                     "the handler's result cannot be serialised as JSON: {}",
