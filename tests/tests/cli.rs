@@ -475,12 +475,7 @@ fn hostile_clients_do_not_hurt_the_daemon() {
     daemon.wait_for("work to go on", Duration::from_secs(20), || {
         daemon.job_state(id) == "completed"
     });
-    let rss_kib: u64 = std::fs::read_to_string(format!("/proc/{}/status", daemon.pid()))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap())
-        .unwrap();
+    let rss_kib = daemon.rss_kib();
     assert!(
         rss_kib < 100 * 1024,
         "daemon RSS {rss_kib} KiB after hostile clients"
