@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use jobvisor_protocol::control::{Request, Response};
 use jobvisor_protocol::{BlockingTransport, Hello, Role};
-use jobvisor_tests::bin;
 use jobvisor_tests::daemon::{Daemon, job};
+use jobvisor_tests::{AsNobody, bin};
 
 const SLEEPY: &str =
     "export default async (p) => { await new Promise(r => setTimeout(r, p.ms)); return p.ms }";
@@ -25,13 +25,7 @@ const SLEEPY_THEN_THROWS: &str = "export default async (p) => { await new Promis
 const SHORT_REQUEST_TIMEOUT: &str = "control_request_timeout = \"1s\"";
 
 fn cli(daemon: &Daemon, args: &[&str]) -> Output {
-    Command::new(bin("jobvisor"))
-        .args(args)
-        .arg("--config")
-        .arg(&daemon.config)
-        .env("JOBVISOR_WORKER", bin("jobvisor-worker"))
-        .output()
-        .unwrap()
+    daemon.cli(args)
 }
 
 fn describe(out: &Output) -> String {
@@ -377,26 +371,10 @@ fn the_cli_names_a_version_mismatch() {
 #[test]
 fn the_cli_says_another_users_daemon_refuses_it() {
     let daemon = Daemon::start("workers = 1", &[]);
-    if unsafe { libc::getuid() } != 0 {
-        println!("SKIP: connecting as another uid needs root (to switch to nobody)");
-        return;
-    }
-    let Some(setpriv) = ["/usr/bin/setpriv", "/bin/setpriv"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-    else {
-        println!("SKIP: setpriv (util-linux) is not installed");
+    let Some(nobody) = AsNobody::prepare() else {
         return;
     };
-    // The binary must be reachable for nobody, and so must the socket.
-    let open_dir = tempfile::Builder::new()
-        .prefix("jobvisor-nobody")
-        .tempdir_in("/tmp")
-        .unwrap();
-    std::fs::set_permissions(open_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let cli_copy = open_dir.path().join("jobvisor");
-    std::fs::copy(bin("jobvisor"), &cli_copy).unwrap();
-    std::fs::set_permissions(&cli_copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The socket must be reachable for nobody.
     let run_dir = daemon.dir.path().join("run");
     let mut dir = run_dir.clone();
     loop {
@@ -406,13 +384,7 @@ fn the_cli_says_another_users_daemon_refuses_it() {
         }
     }
     std::fs::set_permissions(daemon.socket(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let out = Command::new(setpriv)
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(&cli_copy)
-        .args(["status", "--socket"])
-        .arg(daemon.socket())
-        .output()
-        .unwrap();
+    let out = nobody.jobvisor(&["status", "--socket", &daemon.socket().display().to_string()]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
