@@ -57,8 +57,45 @@ fn drain_answers_when_its_job_ends_not_at_the_request_timeout() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["finished"], 1, "{}", describe(&out));
     assert!(started.elapsed() >= Duration::from_secs(1), "{report}");
+    assert!(
+        out.stderr.is_empty(),
+        "no progress off a terminal: {}",
+        describe(&out)
+    );
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)), Some(0));
     assert_eq!(daemon.job_state(running), "completed");
+}
+
+#[test]
+fn drain_on_a_terminal_shows_the_jobs_running_and_the_time_left() {
+    let Some(script) = ["/usr/bin/script", "/bin/script"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        println!("SKIP: script (util-linux) is not installed to give the CLI a terminal");
+        return;
+    };
+    let mut daemon = Daemon::start(
+        "workers = 1\ndrain_timeout = \"20s\"",
+        &[("sleepy", SLEEPY)],
+    );
+    let running = daemon.enqueue(job("sleepy", r#"{"ms":3000}"#));
+    wait_until_running(&daemon, running);
+    let drain = format!(
+        "{} drain --config {}",
+        bin("jobvisor").display(),
+        daemon.config.display()
+    );
+    let out = Command::new(script)
+        .args(["-qec", &drain, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("draining: 1 job running, "), "{shown}");
+    assert!(shown.contains(" s left"), "{shown}");
+    assert!(shown.contains("1 job finished"), "{shown}");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(10)), Some(0));
 }
 
 #[test]
