@@ -420,6 +420,10 @@ pub enum ErrorCode {
     Unavailable,
     /// An internal failure.
     Internal,
+    /// The daemon has no room for this connection, stream or answer right now (every
+    /// connection waits for an answer, every follower seat is taken, answers for clients
+    /// that do not read fill its memory); the message says which. Retry later.
+    Busy,
 }
 
 /// What `jobvisor status` shows.

@@ -136,6 +136,27 @@ impl Daemon {
         self.child.as_ref().expect("running").id()
     }
 
+    /// Runs `jobvisor ARGS --config <this daemon's config>` to its end.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(bin("jobvisor"))
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .env("JOBVISOR_WORKER", bin("jobvisor-worker"))
+            .output()
+            .expect("jobvisor runs")
+    }
+
+    /// The daemon's resident memory, from /proc.
+    pub fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("the daemon's /proc status")
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc status")
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -154,3 +154,56 @@ fn record_skip(kind: &str, test: &str, reason: &str) {
         panic!("cannot record the skip in {}: {err}", dir.display());
     }
 }
+
+/// A copy of `jobvisor` that the `nobody` user (uid 65534) can run, started through
+/// `setpriv` as that user: how tests reach a daemon as another uid.
+pub struct AsNobody {
+    setpriv: PathBuf,
+    cli: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl AsNobody {
+    /// `None` (after printing why the test skips) unless running as root with setpriv.
+    pub fn prepare(test: &str) -> Option<AsNobody> {
+        use std::os::unix::fs::PermissionsExt;
+        // SAFETY: getuid has no preconditions.
+        if unsafe { libc::getuid() } != 0 {
+            skip(test, "connecting as another uid needs root (to switch to nobody)");
+            return None;
+        }
+        let Some(setpriv) = ["/usr/bin/setpriv", "/bin/setpriv"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+        else {
+            skip(test, "setpriv (util-linux) is not installed");
+            return None;
+        };
+        // The binary must be reachable for nobody: copy it somewhere world-readable.
+        let dir = tempfile::Builder::new()
+            .prefix("jobvisor-nobody")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
+        let open = std::fs::Permissions::from_mode(0o755);
+        std::fs::set_permissions(dir.path(), open.clone()).expect("chmod");
+        let cli = dir.path().join("jobvisor");
+        std::fs::copy(bin("jobvisor"), &cli).expect("copy jobvisor");
+        std::fs::set_permissions(&cli, open).expect("chmod");
+        Some(AsNobody {
+            setpriv,
+            cli,
+            _dir: dir,
+        })
+    }
+
+    /// `jobvisor ARGS` as nobody.
+    pub fn jobvisor(&self, args: &[&str]) -> Output {
+        Command::new(&self.setpriv)
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&self.cli)
+            .args(args)
+            .output()
+            .expect("setpriv runs")
+    }
+}

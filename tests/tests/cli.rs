@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use jobvisor_protocol::control::{Request, Response};
 use jobvisor_tests::daemon::{Daemon, job};
-use jobvisor_tests::{bin, bin_dir};
+use jobvisor_tests::{AsNobody, bin};
 
 const HELLO: &str = "export default async (p, ctx) => { console.log('hello', p.name); console.warn('careful'); return { greeting: 'hi ' + p.name } }";
 const FAILS: &str = "export default () => { throw new TypeError('no such user') }";
@@ -20,13 +20,7 @@ const SLEEPY: &str =
     "export default async (p) => { await new Promise(r => setTimeout(r, p.ms)); return p.ms }";
 
 fn cli(daemon: &Daemon, args: &[&str]) -> Output {
-    Command::new(bin("jobvisor"))
-        .args(args)
-        .arg("--config")
-        .arg(&daemon.config)
-        .env("JOBVISOR_WORKER", bin("jobvisor-worker"))
-        .output()
-        .unwrap()
+    daemon.cli(args)
 }
 
 fn stdout(out: &Output) -> String {
@@ -382,40 +376,11 @@ fn the_control_socket_is_private_and_other_users_are_refused() {
         & 0o777;
     assert_eq!((dir_mode, socket_mode), (0o700, 0o600));
 
-    if unsafe { libc::getuid() } != 0 {
-        jobvisor_tests::skip(
-            "the_control_socket_is_private_and_other_users_are_refused",
-            "connecting as another uid needs root (to switch to nobody)",
-        );
-        return;
-    }
-    let Some(setpriv) = ["/usr/bin/setpriv", "/bin/setpriv"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-    else {
-        jobvisor_tests::skip(
-            "the_control_socket_is_private_and_other_users_are_refused",
-            "setpriv (util-linux) is not installed",
-        );
+    let Some(nobody) = AsNobody::prepare("the_control_socket_is_private_and_other_users_are_refused") else {
         return;
     };
-    // The binaries must be reachable for nobody: copy them somewhere world-readable.
-    let open_dir = tempfile::Builder::new()
-        .prefix("jobvisor-nobody")
-        .tempdir_in("/tmp")
-        .unwrap();
-    std::fs::set_permissions(open_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let cli_copy = open_dir.path().join("jobvisor");
-    std::fs::copy(bin_dir().join("jobvisor"), &cli_copy).unwrap();
-    std::fs::set_permissions(&cli_copy, std::fs::Permissions::from_mode(0o755)).unwrap();
     let as_nobody = |socket: &std::path::Path| {
-        Command::new(setpriv)
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(&cli_copy)
-            .args(["status", "--socket"])
-            .arg(socket)
-            .output()
-            .unwrap()
+        nobody.jobvisor(&["status", "--socket", &socket.display().to_string()])
     };
     // 1. The 0700 run dir keeps nobody from reaching the socket at all.
     let out = as_nobody(&daemon.socket());
@@ -483,12 +448,7 @@ fn hostile_clients_do_not_hurt_the_daemon() {
     daemon.wait_for("work to go on", Duration::from_secs(20), || {
         daemon.job_state(id) == "completed"
     });
-    let rss_kib: u64 = std::fs::read_to_string(format!("/proc/{}/status", daemon.pid()))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap())
-        .unwrap();
+    let rss_kib = daemon.rss_kib();
     assert!(
         rss_kib < 100 * 1024,
         "daemon RSS {rss_kib} KiB after hostile clients"

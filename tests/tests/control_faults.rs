@@ -6,12 +6,16 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use jobvisor_tests::bin;
+use jobvisor_protocol::control::{Request, Response};
+use jobvisor_protocol::{BlockingTransport, Hello, Role};
 use jobvisor_tests::daemon::{Daemon, job};
+use jobvisor_tests::{AsNobody, bin};
 
 const SLEEPY: &str =
     "export default async (p) => { await new Promise(r => setTimeout(r, p.ms)); return p.ms }";
@@ -21,13 +25,7 @@ const SLEEPY_THEN_THROWS: &str = "export default async (p) => { await new Promis
 const SHORT_REQUEST_TIMEOUT: &str = "control_request_timeout = \"1s\"";
 
 fn cli(daemon: &Daemon, args: &[&str]) -> Output {
-    Command::new(bin("jobvisor"))
-        .args(args)
-        .arg("--config")
-        .arg(&daemon.config)
-        .env("JOBVISOR_WORKER", bin("jobvisor-worker"))
-        .output()
-        .unwrap()
+    daemon.cli(args)
 }
 
 fn describe(out: &Output) -> String {
@@ -59,8 +57,48 @@ fn drain_answers_when_its_job_ends_not_at_the_request_timeout() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["finished"], 1, "{}", describe(&out));
     assert!(started.elapsed() >= Duration::from_secs(1), "{report}");
+    assert!(
+        out.stderr.is_empty(),
+        "no progress off a terminal: {}",
+        describe(&out)
+    );
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)), Some(0));
     assert_eq!(daemon.job_state(running), "completed");
+}
+
+#[test]
+fn drain_on_a_terminal_shows_the_jobs_running_and_the_time_left() {
+    let Some(script) = ["/usr/bin/script", "/bin/script"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        jobvisor_tests::skip(
+            "drain_on_a_terminal_shows_the_jobs_running_and_the_time_left",
+            "script (util-linux) is not installed to give the CLI a terminal",
+        );
+        return;
+    };
+    let mut daemon = Daemon::start(
+        "workers = 1\ndrain_timeout = \"20s\"",
+        &[("sleepy", SLEEPY)],
+    );
+    let running = daemon.enqueue(job("sleepy", r#"{"ms":3000}"#));
+    wait_until_running(&daemon, running);
+    let drain = format!(
+        "{} drain --config {}",
+        bin("jobvisor").display(),
+        daemon.config.display()
+    );
+    let out = Command::new(script)
+        .args(["-qec", &drain, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("draining: 1 job running, "), "{shown}");
+    assert!(shown.contains(" s left"), "{shown}");
+    assert!(shown.contains("1 job finished"), "{shown}");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(10)), Some(0));
 }
 
 #[test]
@@ -231,4 +269,222 @@ fn logs_follow_shows_schedule_runs_and_workers_becoming_ready() {
     follower.wait_for("worker ready", Duration::from_secs(20), |e| {
         e["event"] == "worker" && e["worker"] == 0 && e["state"] == "ready" && e["pid"].is_u64()
     });
+}
+
+/// A handshaken connection from this process, as a client that connected and went quiet.
+fn quiet_client(daemon: &Daemon) -> BlockingTransport<UnixStream> {
+    let stream = UnixStream::connect(daemon.socket()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut transport = BlockingTransport::new(stream);
+    transport.handshake(Role::Client, Role::Supervisor).unwrap();
+    transport
+}
+
+/// This process may hold a few thousand sockets.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit on our own process with a valid struct.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        limit.rlim_cur = limit.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+    }
+}
+
+#[test]
+fn a_thousand_idle_clients_and_a_hundred_followers_do_not_lock_the_operator_out() {
+    raise_open_file_limit();
+    let daemon = Daemon::start("workers = 1", &[]);
+    let quiet: Vec<_> = (0..1100).map(|_| quiet_client(&daemon)).collect();
+    let mut followers = Vec::new();
+    let mut refused = Vec::new();
+    for _ in 0..100 {
+        let mut follower = quiet_client(&daemon);
+        follower.send(&Request::Follow).unwrap();
+        match follower.recv::<Response>().unwrap() {
+            Some(Response::Following) => followers.push(follower),
+            Some(Response::Error(err)) => refused.push(err),
+            other => panic!("follow: {other:?}"),
+        }
+    }
+    assert!(
+        followers.len() >= 32,
+        "{} followers admitted",
+        followers.len()
+    );
+    assert_eq!(followers.len() + refused.len(), 100);
+    if let Some(err) = refused.first() {
+        assert!(
+            err.message.contains("busy") && err.message.contains("follow"),
+            "{err:?}"
+        );
+    }
+    let out = cli(&daemon, &["status"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = cli(&daemon, &["logs", "--follow"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("follow its events"),
+        "{}",
+        describe(&out)
+    );
+    drop(quiet);
+}
+
+#[test]
+fn a_daemon_whose_connections_all_wait_says_it_is_busy() {
+    raise_open_file_limit();
+    let daemon = Daemon::start("workers = 1", &[("sleepy", SLEEPY)]);
+    let long = daemon.enqueue(job("sleepy", r#"{"ms":600000}"#));
+    wait_until_running(&daemon, long);
+    // Every seat waits for a job that runs for ten minutes.
+    let mut waiting = Vec::new();
+    loop {
+        let Ok(stream) = UnixStream::connect(daemon.socket()) else {
+            break;
+        };
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut transport = BlockingTransport::new(stream);
+        transport.handshake(Role::Client, Role::Supervisor).unwrap();
+        transport.send(&Request::WaitJob { id: long }).unwrap();
+        waiting.push(transport);
+        if waiting.len() == 1024 {
+            break;
+        }
+    }
+    daemon.wait_for(
+        "every wait to reach the dispatcher",
+        Duration::from_secs(30),
+        || matches!(daemon.try_request(&Request::Status), Ok(Response::Error(_))),
+    );
+    let out = cli(&daemon, &["status"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("busy") && stderr.contains("1024"),
+        "{stderr}"
+    );
+    drop(waiting);
+    daemon.wait_for("a seat to come free", Duration::from_secs(20), || {
+        matches!(
+            daemon.try_request(&Request::Status),
+            Ok(Response::Status(_))
+        )
+    });
+}
+
+#[test]
+fn the_cli_names_a_version_mismatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("control.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let fake = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut transport = BlockingTransport::new(stream);
+        let mut hello = Hello::ours(Role::Supervisor);
+        hello.protocol_version = 999;
+        transport.send(&hello).unwrap();
+        let _ = transport.recv::<Hello>();
+    });
+    let out = Command::new(bin("jobvisor"))
+        .args(["status", "--socket"])
+        .arg(&socket)
+        .output()
+        .unwrap();
+    fake.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("speaks protocol version 999") && stderr.contains("same version"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("another user"), "{stderr}");
+}
+
+#[test]
+fn the_cli_says_another_users_daemon_refuses_it() {
+    let daemon = Daemon::start("workers = 1", &[]);
+    let Some(nobody) = AsNobody::prepare("the_cli_says_another_users_daemon_refuses_it") else {
+        return;
+    };
+    // The socket must be reachable for nobody.
+    let run_dir = daemon.dir.path().join("run");
+    let mut dir = run_dir.clone();
+    loop {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        if !dir.pop() || dir == std::env::temp_dir() {
+            break;
+        }
+    }
+    std::fs::set_permissions(daemon.socket(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = nobody.jobvisor(&["status", "--socket", &daemon.socket().display().to_string()]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("runs as uid 0") && stderr.contains("refuses other users"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("version"), "{stderr}");
+}
+
+/// A result of about 3.9 MB.
+const BIG_RESULT: &str = "export default () => 'x'.repeat(3900000)";
+
+#[test]
+fn clients_that_never_read_their_answers_do_not_grow_the_daemons_memory() {
+    raise_open_file_limit();
+    let daemon = Daemon::start("workers = 1", &[("big", BIG_RESULT)]);
+    let id = daemon.enqueue(job("big", "{}"));
+    daemon.wait_for("the big result", Duration::from_secs(30), || {
+        daemon.job_state(id) == "completed"
+    });
+    let before = daemon.rss_kib();
+    // A hundred clients ask for the job (its 3.9 MB result) and never read the answer.
+    let deaf: Vec<_> = (0..100)
+        .map(|_| {
+            let mut client = quiet_client(&daemon);
+            client.send(&Request::ShowJob { id }).unwrap();
+            client
+        })
+        .collect();
+    // Until the write deadline closes the first of them, the daemon's RSS stays bounded.
+    let mut peak = before;
+    let started = Instant::now();
+    while !daemon
+        .log_text()
+        .contains("closed a control connection that did not read its answer")
+    {
+        peak = peak.max(daemon.rss_kib());
+        if started.elapsed() > Duration::from_secs(20) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    peak = peak.max(daemon.rss_kib());
+    let grown_mib = peak.saturating_sub(before) / 1024;
+    println!(
+        "daemon RSS {} MiB before, peak {} MiB with 100 deaf clients",
+        before / 1024,
+        peak / 1024
+    );
+    assert!(
+        grown_mib < 300,
+        "the daemon's RSS grew by {grown_mib} MiB with clients that do not read (from {} MiB)",
+        before / 1024
+    );
+    assert!(
+        matches!(
+            daemon.try_request(&Request::Status),
+            Ok(Response::Status(_))
+        ),
+        "status stopped answering"
+    );
+    drop(deaf);
 }

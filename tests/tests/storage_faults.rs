@@ -317,7 +317,10 @@ fn starting_on_a_full_disk_exits_1_saying_disk_full_and_starts_once_space_return
     let _tmpfs = match Tmpfs::mount(&data, "4m") {
         Ok(mount) => mount,
         Err(reason) => {
-            println!("SKIP: a full disk needs a tmpfs mount: {reason}");
+            jobvisor_tests::skip(
+                "starting_on_a_full_disk_exits_1_saying_disk_full_and_starts_once_space_returns",
+                &format!("a full disk needs a tmpfs mount: {reason}"),
+            );
             return;
         }
     };

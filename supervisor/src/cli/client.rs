@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use jobvisor_protocol::Role;
 use jobvisor_protocol::control::{Request, Response};
 use jobvisor_protocol::tokio_io::AsyncTransport;
+use jobvisor_protocol::{HandshakeError, HelloError, Role};
 use tokio::net::UnixStream;
 
 use crate::config::Config;
@@ -104,18 +104,37 @@ impl Client {
         .await
         {
             Ok(Ok(_)) => Ok(Client { transport }),
+            Ok(Err(HandshakeError::Refused(HelloError::VersionMismatch { peer, ours }))) => {
+                Err(ClientError::new(
+                    exit_code::FAILURE,
+                    format!(
+                        "the daemon at {} speaks protocol version {peer} and this jobvisor speaks {ours}: use the jobvisor binary of the same version as the daemon",
+                        path.display()
+                    ),
+                ))
+            }
+            Ok(Err(HandshakeError::Refused(refused))) => Err(ClientError::new(
+                exit_code::FAILURE,
+                format!(
+                    "{} is not a jobvisor daemon's control socket: {refused}",
+                    path.display()
+                ),
+            )),
             Ok(Err(err)) => Err(ClientError::new(
                 exit_code::FAILURE,
                 format!(
-                    "the daemon at {} refused the handshake: {err} (is it the same jobvisor version?)",
-                    path.display()
+                    "the daemon at {} closed the connection during the handshake ({err}); {}",
+                    path.display(),
+                    handshake_hint(path)
                 ),
             )),
             Err(_) => Err(ClientError::new(
                 exit_code::FAILURE,
                 format!(
-                    "the daemon at {} did not answer the handshake (another user's daemon refuses other users)",
-                    path.display()
+                    "the daemon at {} did not answer the handshake within {}s; {}",
+                    path.display(),
+                    CONNECT_TIMEOUT.as_secs(),
+                    handshake_hint(path)
                 ),
             )),
         }
@@ -173,6 +192,22 @@ fn check_request_size(request: &Request) -> Result<(), ClientError> {
             "the request is {size}, above the control socket's limit of {CONTROL_FRAME_MAX} bytes; nothing was sent"
         ),
     ))
+}
+
+/// Why a daemon may hang up on (or never greet) a client: it runs as another user and
+/// refuses this one, or it is overloaded (it tells a client it has no seat for once the
+/// handshake is done, so this is the case where even that did not happen).
+fn handshake_hint(path: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let ours = crate::control::server::current_uid();
+    match std::fs::metadata(path) {
+        Ok(meta) if ours != 0 && meta.uid() != ours => format!(
+            "the daemon runs as uid {} and refuses other users (uid {ours}) unless its control_group admits them: run as uid {}",
+            meta.uid(),
+            meta.uid()
+        ),
+        _ => "the daemon may be overloaded (see its log), or restarting".to_owned(),
+    }
 }
 
 /// An answer that does not fit the request (a daemon of another version).

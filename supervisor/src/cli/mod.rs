@@ -48,7 +48,8 @@ pub enum Command {
     Queues(queues::QueuesCommand),
     /// Replace workers, gracefully and one at a time.
     Restart(control_commands::RestartArgs),
-    /// Stop the daemon gracefully and report what finished and what was requeued.
+    /// Stop the daemon gracefully (waiting for running jobs up to drain_timeout) and report
+    /// what completed, what failed and what was requeued.
     Drain(control_commands::DrainArgs),
     /// Follow job, worker and schedule events as they happen.
     Logs(control_commands::LogsArgs),

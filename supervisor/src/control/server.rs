@@ -1,10 +1,9 @@
 //! The daemon's control socket: a path socket in the run dir (directory 0700, socket
-//! 0600), the peer's uid checked on every connection, frames bounded, connections capped.
-//! Requests that wait for work (drain, restart, wait) are answered when it ends; the
-//! others within the request timeout.
+//! 0600), the peer's uid checked on every connection, each connection given a seat (or
+//! told why not) by [`super::admission`] and served by [`super::connection`].
 //!
-//! It owns the listening socket and the connections. It must not touch the store or the
-//! workers: every request goes to the dispatcher, which answers it.
+//! It owns the listening socket. It must not touch the store or the workers: every
+//! request goes to the dispatcher, which answers it.
 
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -12,24 +11,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use jobvisor_protocol::control::{ControlError, ErrorCode, Event, EventKind, Request, Response};
-use jobvisor_protocol::tokio_io::AsyncTransport;
-use jobvisor_protocol::{FrameError, Role};
+use jobvisor_protocol::control::Event;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
+use super::admission::Admission;
+use super::connection::{Channels, refuse, serve_connection};
 use crate::dispatcher::ControlCall;
 
-/// Largest request: a script source of a few MiB plus framing.
-pub const CONTROL_FRAME_MAX: usize = 8 * 1024 * 1024;
-/// Connections served at once; more wait in the kernel's backlog. Each costs a small
-/// task and one fd, so idle clients cannot starve the others.
-const MAX_CONNECTIONS: usize = 1024;
-/// A client must say hello within this.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-/// An idle connection is closed after this.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Connections without a seat that are told why at once; more are closed unanswered.
+const REFUSALS_AT_ONCE: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlSocketError {
@@ -131,17 +123,16 @@ impl ControlServer {
         request_timeout: Duration,
         mut shutdown: oneshot::Receiver<()>,
     ) {
-        let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let admission = Admission::new();
+        let refusing = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
+        let channels = Channels {
+            calls,
+            events,
+            request_timeout,
+        };
         let own_uid = current_uid();
         let allowed_gid = self.allowed_gid;
         loop {
-            let permit = tokio::select! {
-                _ = &mut shutdown => return,
-                permit = permits.clone().acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => return,
-                },
-            };
             let accepted = tokio::select! {
                 _ = &mut shutdown => return,
                 accepted = self.listener.accept() => accepted,
@@ -149,6 +140,7 @@ impl ControlServer {
             let stream = match accepted {
                 Ok((stream, _)) => stream,
                 Err(err) => {
+                    // Out of file descriptors, most likely: give closing connections a moment.
                     warn!(error = %err, "accepting a control connection failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
@@ -166,14 +158,26 @@ impl ControlServer {
                     continue;
                 }
             }
-            let calls = calls.clone();
-            let events = events.clone();
-            tokio::spawn(async move {
-                let _permit = permit;
-                if let Err(err) = serve_connection(stream, calls, events, request_timeout).await {
-                    debug!(error = %err, "control connection ended");
+            match admission.admit() {
+                Ok(seat) => {
+                    let channels = channels.clone();
+                    tokio::spawn(async move {
+                        if let Err(err) = serve_connection(stream, seat, channels).await {
+                            debug!(error = %err, "control connection ended");
+                        }
+                    });
                 }
-            });
+                Err(refusal) => {
+                    warn!(?refusal, "control connection refused: no free seat");
+                    // Beyond a few refusals at once, the connection is just closed.
+                    if let Ok(permit) = refusing.clone().try_acquire_owned() {
+                        tokio::spawn(async move {
+                            let _permit = permit;
+                            refuse(stream, refusal).await;
+                        });
+                    }
+                }
+            }
         }
     }
 }
@@ -181,136 +185,6 @@ impl ControlServer {
 impl Drop for ControlServer {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-async fn serve_connection(
-    stream: UnixStream,
-    calls: mpsc::Sender<ControlCall>,
-    events: broadcast::Sender<Event>,
-    request_timeout: Duration,
-) -> Result<(), FrameError> {
-    let mut transport = AsyncTransport::with_max_len(stream, CONTROL_FRAME_MAX);
-    match tokio::time::timeout(
-        HANDSHAKE_TIMEOUT,
-        transport.handshake(Role::Supervisor, Role::Client),
-    )
-    .await
-    {
-        Ok(Ok(_)) => {}
-        Ok(Err(err)) => {
-            debug!(error = %err, "control handshake failed");
-            return Ok(());
-        }
-        Err(_) => return Ok(()),
-    }
-    // A request read while an earlier one was still being worked on.
-    let mut read_ahead: Option<Request> = None;
-    loop {
-        let request = match read_ahead.take() {
-            Some(request) => request,
-            None => match tokio::time::timeout(IDLE_TIMEOUT, transport.recv::<Request>()).await {
-                Ok(Ok(Some(request))) => request,
-                Ok(Ok(None)) | Err(_) => return Ok(()),
-                Ok(Err(err)) => {
-                    let response = Response::Error(ControlError {
-                        code: ErrorCode::BadRequest,
-                        message: format!("malformed request: {err}"),
-                    });
-                    let _ = transport.send(&response).await;
-                    return Err(err);
-                }
-            },
-        };
-        if request == Request::Follow {
-            return follow(transport, events.subscribe()).await;
-        }
-        let waits = waits_for_work(&request);
-        let (reply, answer) = oneshot::channel();
-        if calls.send(ControlCall { request, reply }).await.is_err() {
-            transport
-                .send(&internal("the daemon is shutting down"))
-                .await?;
-            continue;
-        }
-        let answered = if waits {
-            match await_work(answer, &mut transport, &mut read_ahead).await {
-                Some(answered) => answered,
-                // The client went away: nobody is left to answer.
-                None => return Ok(()),
-            }
-        } else {
-            tokio::time::timeout(request_timeout, answer)
-                .await
-                .map_err(|_| "the request timed out inside the daemon")
-        };
-        let response = match answered {
-            Ok(Ok(response)) => response,
-            Ok(Err(_)) => internal("the daemon dropped the request"),
-            Err(message) => internal(message),
-        };
-        transport.send(&response).await?;
-    }
-}
-
-/// Requests answered when their work ends, however long it takes: a drain within its
-/// deadline, a rolling restart when its last worker is replaced, a wait when its job ends.
-/// Every other request answers at once and is bounded by the request timeout.
-fn waits_for_work(request: &Request) -> bool {
-    matches!(
-        request,
-        Request::Drain | Request::Restart { .. } | Request::WaitJob { .. }
-    )
-}
-
-type Answer = Result<Result<Response, oneshot::error::RecvError>, &'static str>;
-
-/// Waits for the answer to a long request while watching the client: `None` when it
-/// closed its end (or broke the framing) meanwhile. A request it sends meanwhile (a
-/// pipelining client) is kept in `read_ahead`; the rest wait in the socket.
-async fn await_work(
-    mut answer: oneshot::Receiver<Response>,
-    transport: &mut AsyncTransport<UnixStream>,
-    read_ahead: &mut Option<Request>,
-) -> Option<Answer> {
-    while read_ahead.is_none() {
-        tokio::select! {
-            answered = &mut answer => return Some(Ok(answered)),
-            // Cancel-safe: a frame half read stays buffered for the next `recv`.
-            next = transport.recv::<Request>() => match next {
-                Ok(Some(request)) => *read_ahead = Some(request),
-                Ok(None) | Err(_) => return None,
-            },
-        }
-    }
-    Some(Ok(answer.await))
-}
-
-/// Streams events until the client goes away. A client too slow to keep up is told how
-/// many events it missed instead of slowing the daemon down.
-async fn follow(
-    mut transport: AsyncTransport<UnixStream>,
-    mut events: broadcast::Receiver<Event>,
-) -> Result<(), FrameError> {
-    transport.send(&Response::Following).await?;
-    loop {
-        let event = tokio::select! {
-            event = events.recv() => event,
-            // The client closed its end (it sends nothing while following).
-            closed = transport.recv::<Request>() => match closed {
-                Ok(Some(_)) => continue,
-                Ok(None) | Err(_) => return Ok(()),
-            },
-        };
-        let event = match event {
-            Ok(event) => event,
-            Err(broadcast::error::RecvError::Lagged(missed)) => Event {
-                at_ms: 0,
-                kind: EventKind::Lagged { missed },
-            },
-            Err(broadcast::error::RecvError::Closed) => return Ok(()),
-        };
-        transport.send(&Response::Event(event)).await?;
     }
 }
 
@@ -331,13 +205,6 @@ fn in_group(cred: &tokio::net::unix::UCred, gid: u32) -> bool {
                 .map(|groups| groups.split_whitespace().any(|g| g.parse() == Ok(gid)))
         })
         .unwrap_or(false)
-}
-
-fn internal(message: &str) -> Response {
-    Response::Error(ControlError {
-        code: ErrorCode::Internal,
-        message: message.to_owned(),
-    })
 }
 
 fn prepare_run_dir(dir: &Path, allowed_gid: Option<u32>) -> Result<(), ControlSocketError> {
