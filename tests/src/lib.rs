@@ -169,7 +169,10 @@ impl AsNobody {
         use std::os::unix::fs::PermissionsExt;
         // SAFETY: getuid has no preconditions.
         if unsafe { libc::getuid() } != 0 {
-            skip(test, "connecting as another uid needs root (to switch to nobody)");
+            skip(
+                test,
+                "connecting as another uid needs root (to switch to nobody)",
+            );
             return None;
         }
         let Some(setpriv) = ["/usr/bin/setpriv", "/bin/setpriv"]

@@ -376,7 +376,9 @@ fn the_control_socket_is_private_and_other_users_are_refused() {
         & 0o777;
     assert_eq!((dir_mode, socket_mode), (0o700, 0o600));
 
-    let Some(nobody) = AsNobody::prepare("the_control_socket_is_private_and_other_users_are_refused") else {
+    let Some(nobody) =
+        AsNobody::prepare("the_control_socket_is_private_and_other_users_are_refused")
+    else {
         return;
     };
     let as_nobody = |socket: &std::path::Path| {
