@@ -515,7 +515,15 @@ fn failed(out: &Output, code: i32) -> String {
 
 #[test]
 fn retry_keeps_the_enqueued_script_version_unless_latest_is_asked_for() {
-    let daemon = Daemon::start("workers = 1\nmax_attempts = 1", &[("flaky", FAILS)]);
+    // Managed with `scripts add`, not declared in the config (the config's scripts are
+    // the config's to change).
+    let daemon = Daemon::start("workers = 1\nmax_attempts = 1", &[]);
+    let broken = daemon.dir.path().join("broken.js");
+    std::fs::write(&broken, FAILS).unwrap();
+    stdout(&cli(
+        &daemon,
+        &["scripts", "add", "flaky", broken.to_str().unwrap()],
+    ));
     let id = daemon.enqueue(job("flaky", "{}"));
     daemon.wait_for("the job discarded", Duration::from_secs(20), || {
         daemon.job_state(id) == "discarded"

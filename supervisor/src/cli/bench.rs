@@ -39,7 +39,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, anyhow, bail};
-use jobvisor_protocol::control::{EnqueueJob, ErrorCode, Request, Response, StatusReport};
+use jobvisor_protocol::control::{EnqueueJob, Request, Response, StatusReport};
 use jobvisor_protocol::{BlockingTransport, Role};
 use serde::Serialize;
 
@@ -878,14 +878,12 @@ fn request(
         .ok_or_else(|| anyhow!("the daemon closed the connection"))
 }
 
-/// Waits for a job to be final, re-asking when the daemon's request timeout answers first.
+/// Waits for a job to be final (a wait has no request timeout: it answers when the job
+/// ends).
 fn wait_job(conn: &mut BlockingTransport<UnixStream>, id: i64) -> anyhow::Result<()> {
-    loop {
-        match request(conn, &Request::WaitJob { id })? {
-            Response::Job(_) => return Ok(()),
-            Response::Error(err) if err.code == ErrorCode::Internal => continue,
-            other => bail!("waiting for job {id}: {}", describe(&other)),
-        }
+    match request(conn, &Request::WaitJob { id })? {
+        Response::Job(_) => Ok(()),
+        other => bail!("waiting for job {id}: {}", describe(&other)),
     }
 }
 
@@ -997,20 +995,15 @@ fn burst(daemon: &Daemon, args: &BenchArgs, payload: &str) -> anyhow::Result<Bur
             .send(&Request::WaitJob { id })
             .context("sending WaitJob")?;
     }
-    let mut retry = Vec::new();
     for &id in &tail {
         match waiter
             .recv::<Response>()
             .context("reading a WaitJob answer")?
         {
             Some(Response::Job(_)) => {}
-            Some(Response::Error(err)) if err.code == ErrorCode::Internal => retry.push(id),
             Some(other) => bail!("waiting for job {id}: {}", describe(&other)),
             None => bail!("the daemon closed the WaitJob connection"),
         }
-    }
-    for id in retry {
-        wait_job(&mut waiter, id)?;
     }
     let mut total_s = started.elapsed().as_secs_f64();
     let db = daemon.db()?;
@@ -1265,8 +1258,6 @@ fn sampler(
             Some(Response::Job(_)) => {
                 latencies.push(acked.elapsed().as_secs_f64() * 1e6);
             }
-            // The daemon's request timeout (30 s): the sample is lost, not waited for.
-            Some(Response::Error(err)) if err.code == ErrorCode::Internal => {}
             Some(other) => bail!("waiting for job {id}: {}", describe(&other)),
             None => bail!("the daemon closed a WaitJob connection"),
         }
