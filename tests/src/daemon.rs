@@ -79,20 +79,12 @@ impl Daemon {
             .stderr(log)
             .spawn()
             .expect("jobvisor serve starts");
-        let started = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                return status.signal();
-            }
-            if started.elapsed() > within {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "the daemon did not die within {within:?}\n{}",
-                    self.log_text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        match crate::exit_within(&mut child, within) {
+            Some(status) => status.signal(),
+            None => panic!(
+                "the daemon did not die within {within:?}\n{}",
+                self.log_text()
+            ),
         }
     }
 

@@ -6,7 +6,7 @@
 pub mod daemon;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output};
 use std::time::{Duration, Instant};
 
 /// The directory holding the workspace's binaries (`target/debug` or `target/release`),
@@ -17,6 +17,23 @@ pub fn bin_dir() -> PathBuf {
         .parent()
         .expect("test executable is in a deps directory");
     deps.parent().expect("deps has a parent").to_path_buf()
+}
+
+/// Waits up to `within` for `child` to exit; `None` when it did not (it is then killed and
+/// reaped, so no test leaves it behind).
+pub fn exit_within(child: &mut Child, within: Duration) -> Option<ExitStatus> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        if started.elapsed() > within {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// The path of a workspace binary; panics with the fix if it was not built.

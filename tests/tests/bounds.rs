@@ -8,11 +8,11 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jobvisor_protocol::control::{EnqueueJob, ErrorCode, Request, Response};
-use jobvisor_tests::bin;
 use jobvisor_tests::daemon::{Daemon, job};
+use jobvisor_tests::{bin, exit_within};
 
 const ECHO: &str = "export default (p) => p";
 
@@ -43,18 +43,7 @@ fn serve_refuses(extra: &str) -> (Option<i32>, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
-        }
-        if started.elapsed() > Duration::from_secs(5) {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let code = exit_within(&mut child, Duration::from_secs(5)).and_then(|s| s.code());
     let mut text = String::new();
     child
         .stderr

@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use jobvisor_tests::bin;
 use jobvisor_tests::daemon::{Daemon, job, process_alive};
+use jobvisor_tests::{bin, exit_within};
 
 const OK: &str = "export default (p) => p;";
 
@@ -178,17 +178,8 @@ fn a_worker_with_the_wrong_handshake_stops_the_start() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("serve starts");
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = serve.try_wait().expect("try_wait") {
-                break status;
-            }
-            if started.elapsed() > Duration::from_secs(20) {
-                let _ = serve.kill();
-                let _ = serve.wait();
-                panic!("{started_as}: the daemon started with a worker that fails its handshake");
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let Some(status) = exit_within(&mut serve, Duration::from_secs(20)) else {
+            panic!("{started_as}: the daemon started with a worker that fails its handshake");
         };
         let mut stderr = String::new();
         std::io::Read::read_to_string(&mut serve.stderr.take().expect("stderr"), &mut stderr)

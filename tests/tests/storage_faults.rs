@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use jobvisor_protocol::control::{ErrorCode, Request, Response};
 use jobvisor_tests::daemon::{Daemon, job};
-use jobvisor_tests::jobvisor;
+use jobvisor_tests::{exit_within, jobvisor};
 
 const ECHO: &str = "export default (p) => p;";
 const SLOW: &str =
@@ -342,17 +342,8 @@ fn starting_on_a_full_disk_exits_1_saying_disk_full_and_starts_once_space_return
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("serve");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = serve.try_wait().expect("try_wait") {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(20) {
-            let _ = serve.kill();
-            let _ = serve.wait();
-            panic!("serve on a full disk neither started nor exited within 20 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let Some(status) = exit_within(&mut serve, Duration::from_secs(20)) else {
+        panic!("serve on a full disk neither started nor exited within 20 s");
     };
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut serve.stderr.take().expect("stderr"), &mut stderr)
