@@ -359,6 +359,14 @@ fn a_daemon_whose_connections_all_wait_says_it_is_busy() {
             break;
         }
     }
+    // A probe takes a seat too, and a seat whose request the daemon has not read yet
+    // still counts as idle (it may be evicted for the probe): probe only once the daemon
+    // has read every wait, which is when no byte is left unread in any of the sockets.
+    daemon.wait_for(
+        "the daemon to read every wait",
+        Duration::from_secs(60),
+        || waiting.iter().all(|t| unread_bytes(t.get_ref()) == 0),
+    );
     daemon.wait_for(
         "every wait to reach the dispatcher",
         Duration::from_secs(30),
@@ -378,6 +386,16 @@ fn a_daemon_whose_connections_all_wait_says_it_is_busy() {
             Ok(Response::Status(_))
         )
     });
+}
+
+/// Bytes written to `stream` that its peer has not read yet (`SIOCOUTQ`).
+fn unread_bytes(stream: &UnixStream) -> i32 {
+    use std::os::fd::AsRawFd;
+    let mut queued: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int through the pointer, which is valid.
+    let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+    assert_eq!(rc, 0, "SIOCOUTQ: {}", std::io::Error::last_os_error());
+    queued
 }
 
 #[test]
