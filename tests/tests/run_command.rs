@@ -804,3 +804,23 @@ fn a_killed_runs_cgroup_is_removed_by_the_next_run() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(group().is_none(), "the next run removed {name}");
 }
+
+/// `global` and `performance` answer as in node (expected values taken from node 20).
+#[test]
+fn global_alias_and_performance_clock_match_node() {
+    let report = run_json(
+        "clock-globals",
+        r#"export default () => {
+            const a = performance.now(); const b = performance.now();
+            return { alias: global === globalThis, now: typeof a, ordered: b >= a && a >= 0,
+                origin: typeof performance.timeOrigin,
+                sane: Math.abs(performance.timeOrigin + performance.now() - Date.now()) < 1000 };
+        }"#,
+        &[],
+        0,
+    );
+    assert_eq!(
+        report["result"],
+        json!({"alias":true,"now":"number","ordered":true,"origin":"number","sane":true})
+    );
+}

@@ -12,6 +12,7 @@ mod executor;
 mod inspect;
 mod loader;
 mod nesting;
+mod performance;
 mod position;
 #[cfg(test)]
 mod tests;
@@ -294,6 +295,8 @@ fn new_context(
     .map_err(|e| engine_error("cannot register the host API", e.to_string()))?;
     console::install_formatting(&mut context, outbox, &group_label_next)
         .map_err(|e| engine_error("cannot set up the console", e.to_string()))?;
+    performance::register(&mut context)
+        .map_err(|e| engine_error("cannot register `performance`", e.to_string()))?;
     apply_limits(&mut context, limits);
     #[cfg(test)]
     tests::register_test_hooks(&mut context);
