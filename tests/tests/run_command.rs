@@ -824,3 +824,34 @@ fn global_alias_and_performance_clock_match_node() {
         json!({"alias":true,"now":"number","ordered":true,"origin":"number","sane":true})
     );
 }
+
+/// `URLSearchParams` and `URL.prototype.searchParams` (expected values taken from node 20).
+#[test]
+fn url_search_params_match_node_and_follow_the_url() {
+    let report = run_json(
+        "search-params",
+        r#"export default () => {
+            const p = new URLSearchParams("?a=1&b=2&a=3&c=%20x+y&e&%zz=%G1");
+            p.append("sp ace", "ä/~*!'()"); p.set("b", "x"); p.sort();
+            const u = new URL("https://example.com/p?x=1#h");
+            u.searchParams.append("z", "a b"); const href = u.href;
+            u.search = "?k=v";
+            return [p.toString(), [...p.keys()].join("|"), p.getAll("a"), p.size, href,
+                u.searchParams.get("k"), u.searchParams === u.searchParams];
+        }"#,
+        &[],
+        0,
+    );
+    assert_eq!(
+        report["result"],
+        json!([
+            "%25zz=%25G1&a=1&a=3&b=x&c=+x+y&e=&sp+ace=%C3%A4%2F%7E*%21%27%28%29",
+            "%zz|a|a|b|c|e|sp ace",
+            ["1", "3"],
+            7,
+            "https://example.com/p?x=1&z=a+b#h",
+            "v",
+            true
+        ])
+    );
+}

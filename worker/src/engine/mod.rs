@@ -6,6 +6,7 @@
 //! failure, including an engine panic, becomes an [`Outcome::Err`] and a rebuilt context.
 
 mod async_arrow;
+mod bundled;
 mod console;
 mod describe;
 mod executor;
@@ -16,6 +17,7 @@ mod performance;
 mod position;
 #[cfg(test)]
 mod tests;
+mod url_search_params;
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -297,6 +299,8 @@ fn new_context(
         .map_err(|e| engine_error("cannot set up the console", e.to_string()))?;
     performance::register(&mut context)
         .map_err(|e| engine_error("cannot register `performance`", e.to_string()))?;
+    url_search_params::register(&mut context)
+        .map_err(|e| engine_error("cannot register `URLSearchParams`", e.to_string()))?;
     apply_limits(&mut context, limits);
     #[cfg(test)]
     tests::register_test_hooks(&mut context);
