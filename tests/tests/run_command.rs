@@ -855,3 +855,39 @@ fn url_search_params_match_node_and_follow_the_url() {
         ])
     );
 }
+
+/// Events, abort signals (a real timer for `AbortSignal.timeout`), `DOMException` and
+/// `queueMicrotask` (expected values taken from node 20).
+#[test]
+fn events_and_abort_signals_match_node() {
+    let report = run_json(
+        "events",
+        r#"export default async () => {
+            const out = []; const t = new EventTarget();
+            t.addEventListener("ping", (e) => out.push("once:" + (e.target === t)), { once: true });
+            t.dispatchEvent(new Event("ping")); t.dispatchEvent(new Event("ping"));
+            const c = new AbortController(); c.signal.onabort = () => out.push("onabort"); c.abort();
+            out.push(c.signal.reason.name, AbortSignal.any([c.signal]).aborted);
+            let micro = "no"; queueMicrotask(() => { micro = "yes" });
+            const s = AbortSignal.timeout(10);
+            await new Promise((resolve) => s.addEventListener("abort", resolve));
+            out.push(micro, s.reason.name, s.reason.message, s.reason instanceof DOMException);
+            return out;
+        }"#,
+        &[],
+        0,
+    );
+    assert_eq!(
+        report["result"],
+        json!([
+            "once:true",
+            "onabort",
+            "AbortError",
+            true,
+            "yes",
+            "TimeoutError",
+            "The operation was aborted due to timeout",
+            true
+        ])
+    );
+}

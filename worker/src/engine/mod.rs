@@ -9,6 +9,7 @@ mod async_arrow;
 mod bundled;
 mod console;
 mod describe;
+mod events;
 mod executor;
 mod inspect;
 mod loader;
@@ -299,6 +300,8 @@ fn new_context(
         .map_err(|e| engine_error("cannot set up the console", e.to_string()))?;
     performance::register(&mut context)
         .map_err(|e| engine_error("cannot register `performance`", e.to_string()))?;
+    events::register(&mut context)
+        .map_err(|e| engine_error("cannot register the event globals", e.to_string()))?;
     url_search_params::register(&mut context)
         .map_err(|e| engine_error("cannot register `URLSearchParams`", e.to_string()))?;
     apply_limits(&mut context, limits);
