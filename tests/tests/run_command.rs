@@ -891,3 +891,28 @@ fn events_and_abort_signals_match_node() {
         ])
     );
 }
+
+/// `TextEncoder.encodeInto` and `TextDecoder`'s encodings and options (expected values
+/// taken from node 20).
+#[test]
+fn text_encoding_matches_node() {
+    let report = run_json(
+        "text",
+        r#"export default () => {
+            const buf = new Uint8Array(5);
+            const into = new TextEncoder().encodeInto("hé😀x", buf);
+            let fatal; try { new TextDecoder("utf-8", { fatal: true }).decode(new Uint8Array([0x61, 0xFF])) } catch (e) { fatal = e.name }
+            return [into, Array.from(buf), fatal,
+                new TextDecoder().decode(new Uint8Array([0xEF, 0xBB, 0xBF, 0x68, 0xFF])),
+                new TextDecoder("utf-16le").decode(new Uint8Array([0xFF, 0xFE, 0x68, 0])),
+                new TextDecoder("latin1").encoding, new TextDecoder("latin1").decode(new Uint8Array([0xE9]))];
+        }"#,
+        &[],
+        0,
+    );
+    assert_eq!(
+        report["result"],
+        json!([{"read": 2, "written": 3}, [104, 195, 169, 0, 0], "TypeError", "h\u{FFFD}", "h",
+            "windows-1252", "é"])
+    );
+}

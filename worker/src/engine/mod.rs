@@ -18,6 +18,7 @@ mod performance;
 mod position;
 #[cfg(test)]
 mod tests;
+mod text_decoding;
 mod url_search_params;
 
 use std::collections::{HashMap, VecDeque};
@@ -302,6 +303,8 @@ fn new_context(
         .map_err(|e| engine_error("cannot register `performance`", e.to_string()))?;
     events::register(&mut context)
         .map_err(|e| engine_error("cannot register the event globals", e.to_string()))?;
+    text_decoding::register(&mut context)
+        .map_err(|e| engine_error("cannot register `TextDecoder`", e.to_string()))?;
     url_search_params::register(&mut context)
         .map_err(|e| engine_error("cannot register `URLSearchParams`", e.to_string()))?;
     apply_limits(&mut context, limits);
