@@ -9,8 +9,26 @@ use boa_engine::{Context, JsResult};
 
 use super::bundled;
 
-/// Defines the event globals; needs `setTimeout` and `console` to be registered first.
+/// The globals `events.js` defines.
+const GLOBALS: [&str; 5] = [
+    "DOMException",
+    "Event",
+    "EventTarget",
+    "AbortController",
+    "AbortSignal",
+];
+
+/// Defines the event globals, compiled on first use; `setTimeout` and `console` must be
+/// registered first.
 pub(crate) fn register(context: &mut Context) -> JsResult<()> {
+    let global = context.global_object();
+    for name in GLOBALS {
+        bundled::define_lazily(&global, name, install, context)?;
+    }
+    Ok(())
+}
+
+fn install(context: &mut Context) -> JsResult<()> {
     bundled::install("events.js", include_str!("events.js"), &[], context)
 }
 

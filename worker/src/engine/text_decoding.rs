@@ -13,8 +13,16 @@ use boa_engine::{
 
 use super::bundled;
 
-/// Replaces `TextDecoder` and adds `TextEncoder.prototype.encodeInto`.
+/// Replaces `TextDecoder` and adds `TextEncoder.prototype.encodeInto`, compiled on first
+/// use of either.
 pub(crate) fn register(context: &mut Context) -> JsResult<()> {
+    let global = context.global_object();
+    bundled::define_lazily(&global, "TextDecoder", install, context)?;
+    let encoder = bundled::prototype_of("TextEncoder", context)?;
+    bundled::define_lazily(&encoder, "encodeInto", install, context)
+}
+
+fn install(context: &mut Context) -> JsResult<()> {
     let decode = NativeFunction::from_fn_ptr(decode_native).to_js_function(context.realm());
     bundled::install(
         "text_decoding.js",

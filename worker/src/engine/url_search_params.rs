@@ -11,8 +11,16 @@ use boa_engine::{Context, JsArgs, JsResult, JsString, JsValue, NativeFunction};
 
 use super::bundled;
 
-/// Defines `URLSearchParams` and replaces the `URL.prototype.searchParams` getter.
+/// Defines `URLSearchParams` and replaces the `URL.prototype.searchParams` getter,
+/// compiled on first use of either.
 pub(crate) fn register(context: &mut Context) -> JsResult<()> {
+    let global = context.global_object();
+    bundled::define_lazily(&global, "URLSearchParams", install, context)?;
+    let url = bundled::prototype_of("URL", context)?;
+    bundled::define_lazily(&url, "searchParams", install, context)
+}
+
+fn install(context: &mut Context) -> JsResult<()> {
     let parse = NativeFunction::from_fn_ptr(parse_query).to_js_function(context.realm());
     let encode = NativeFunction::from_fn_ptr(encode_component).to_js_function(context.realm());
     bundled::install(
@@ -53,6 +61,22 @@ fn encode_component(_: &JsValue, args: &[JsValue], context: &mut Context) -> JsR
 mod tests {
     fn eval(code: &str) -> String {
         crate::engine::bundled::eval_with(super::register, code)
+    }
+
+    #[test]
+    fn the_class_is_compiled_on_first_use_and_then_an_ordinary_global() {
+        let code = r#"
+            const before = typeof Object.getOwnPropertyDescriptor(globalThis, "URLSearchParams").get;
+            const made = new URLSearchParams("a=1").get("a");
+            const after = Object.getOwnPropertyDescriptor(globalThis, "URLSearchParams");
+            [before, made, typeof after.value, after.writable, after.enumerable].join()"#;
+        assert_eq!(eval(code), "function,1,function,true,false");
+    }
+
+    #[test]
+    fn assigning_the_global_before_use_replaces_it() {
+        assert_eq!(eval("URLSearchParams = 5; URLSearchParams"), "5");
+        assert_eq!(eval("new URL('http://h/?q=1').searchParams.get('q')"), "1");
     }
 
     // Expected strings below are node 20's output for the same code.
