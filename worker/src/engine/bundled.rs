@@ -2,6 +2,8 @@
 //! evaluates to a function, which is called with the native helpers it needs, so those
 //! helpers never get a global name a script could reach.
 
+use std::path::Path;
+
 use boa_engine::property::PropertyDescriptor;
 use boa_engine::{
     Context, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, Source,
@@ -15,7 +17,9 @@ pub(crate) fn install(
     helpers: &[JsValue],
     context: &mut Context,
 ) -> JsResult<()> {
-    let install = context.eval(Source::from_bytes(source))?;
+    // Frames in these scripts name them as the worker's own, apart from the job's script.
+    let path = format!("jobvisor:{name}");
+    let install = context.eval(Source::from_bytes(source).with_path(Path::new(&path)))?;
     let install = install.as_function().ok_or_else(|| {
         JsNativeError::typ().with_message(format!("the bundled `{name}` script is not a function"))
     })?;

@@ -99,6 +99,17 @@ mod tests {
     }
 
     #[test]
+    fn a_throwing_listener_does_not_stop_the_others() {
+        let code = r#"
+            const t = new EventTarget(); const out = [];
+            t.addEventListener("e", () => { throw new Error("boom") });
+            t.addEventListener("e", () => out.push("second"));
+            out.push(t.dispatchEvent(new Event("e")));
+            out.join()"#;
+        assert_eq!(eval(code), "second,true");
+    }
+
+    #[test]
     fn a_bad_timeout_is_refused_with_its_value() {
         let code = "try { AbortSignal.timeout(-1) } catch (e) { e.name + ': ' + e.message }";
         assert_eq!(
