@@ -37,7 +37,7 @@ pub(crate) fn eval_with(register: fn(&mut Context) -> JsResult<()>, code: &str) 
     register(&mut context).expect("the bundled globals register");
     let value = context
         .eval(Source::from_bytes(code))
-        .expect("the test code runs");
+        .unwrap_or_else(|err| panic!("the test code threw {err}"));
     value
         .to_string(&mut context)
         .expect("the result converts to a string")
