@@ -6,15 +6,20 @@
 //! failure, including an engine panic, becomes an [`Outcome::Err`] and a rebuilt context.
 
 mod async_arrow;
+mod bundled;
 mod console;
 mod describe;
+mod events;
 mod executor;
 mod inspect;
 mod loader;
 mod nesting;
+mod performance;
 mod position;
 #[cfg(test)]
 mod tests;
+mod text_decoding;
+mod url_search_params;
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -294,6 +299,14 @@ fn new_context(
     .map_err(|e| engine_error("cannot register the host API", e.to_string()))?;
     console::install_formatting(&mut context, outbox, &group_label_next)
         .map_err(|e| engine_error("cannot set up the console", e.to_string()))?;
+    performance::register(&mut context)
+        .map_err(|e| engine_error("cannot register `performance`", e.to_string()))?;
+    events::register(&mut context)
+        .map_err(|e| engine_error("cannot register the event globals", e.to_string()))?;
+    text_decoding::register(&mut context)
+        .map_err(|e| engine_error("cannot register `TextDecoder`", e.to_string()))?;
+    url_search_params::register(&mut context)
+        .map_err(|e| engine_error("cannot register `URLSearchParams`", e.to_string()))?;
     apply_limits(&mut context, limits);
     #[cfg(test)]
     tests::register_test_hooks(&mut context);
