@@ -15,6 +15,7 @@ mod nesting;
 mod position;
 #[cfg(test)]
 mod tests;
+mod warm;
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -78,12 +79,15 @@ impl Engine {
     }
 
     /// Builds and drops one context, so the engine's one-time initialisation is paid
-    /// before the worker says it is ready rather than by its first job.
+    /// before the worker says it is ready rather than by its first job, and before the
+    /// sandbox forbids the file reads some of it does (see [`warm`]).
     pub(crate) fn warm_up(&self) {
         let run_loop = Rc::new(RunLoop::default());
         let loader = Rc::new(ScriptLoader::default());
         let _ = catch_unwind(AssertUnwindSafe(|| {
-            new_context(&run_loop, &loader, &self.outbox, &JobLimits::default())
+            let mut context = new_context(&run_loop, &loader, &self.outbox, &JobLimits::default())?;
+            warm::initialise_lazy_state(&mut context);
+            Ok::<_, JobError>(context)
         }));
     }
 

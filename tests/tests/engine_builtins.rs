@@ -1,0 +1,65 @@
+//! Engine built-ins that real npm libraries rely on, through the real `jobvisor run` and a
+//! sandboxed `jobvisor-worker`. Every expected value is what node 20 prints for the same
+//! handler, written here as a literal.
+
+#![allow(clippy::unwrap_used)]
+
+use jobvisor_tests::run_json;
+use serde_json::json;
+
+/// The first `Symbol.for` of a process initialises the engine's symbol registry, which
+/// once read `/proc/self/cgroup` inside the sandbox and killed the worker.
+#[test]
+fn symbol_for_completes_inside_the_sandbox() {
+    let report = run_json(
+        "registry",
+        r#"export default function () {
+            const s = Symbol.for("app.key");
+            return { same: s === Symbol.for("app.key"), key: Symbol.keyFor(s) };
+        }"#,
+        &[],
+        0,
+    );
+    assert_eq!(report["outcome"], "completed", "{report}");
+    assert_eq!(report["result"], json!({"same": true, "key": "app.key"}));
+}
+
+/// Built-ins whose first use initialises something lazily (time zone, Unicode tables,
+/// random seed, locale-free formatting) all run inside the sandbox.
+#[test]
+fn lazily_initialised_built_ins_run_inside_the_sandbox() {
+    let report = run_json(
+        "builtins",
+        r#"export default function () {
+            const d = new Date(2020, 0, 15, 10, 30);
+            return {
+                number: (1234.5).toLocaleString().length > 0,
+                date: d.getHours() === 10 && typeof d.getTimezoneOffset() === "number",
+                localDate: d.toString().length > 0 && d.toLocaleString().length > 0
+                    && d.toLocaleDateString().length > 0 && d.toLocaleTimeString().length > 0,
+                parsed: !Number.isNaN(Date.parse("2020-01-15T10:30:00")),
+                unicode: /\p{L}+/u.test("é") && /\p{Script=Greek}/u.test("α") && /[\p{Lu}]/v.test("A"),
+                caseFold: /É/iu.test("é"),
+                random: Math.random() < 1,
+                normalize: "e\u0301".normalize("NFC") === "\u00e9",
+                locale: "a".localeCompare("b") < 0 && "i".toLocaleUpperCase() === "I",
+                bigint: (2n ** 64n).toLocaleString().length > 0,
+                weak: new WeakRef({}) instanceof WeakRef && typeof new FinalizationRegistry(() => {}).register,
+                arrays: [3, 1, 2].toSorted().join() + new Float64Array([1.5]).join(),
+                strings: "abc".at(-1) + "x".padStart(3, "-") + String.raw`a\n`,
+                json: JSON.stringify(JSON.parse('{"b":1,"a":[1,2]}')),
+                errors: new AggregateError([], "m").message + String(new Error("e", { cause: 1 }).cause),
+            };
+        }"#,
+        &[],
+        0,
+    );
+    assert_eq!(report["outcome"], "completed", "{report}");
+    assert_eq!(
+        report["result"],
+        serde_json::from_str::<serde_json::Value>(
+            r#"{"number":true,"date":true,"localDate":true,"parsed":true,"unicode":true,"caseFold":true,"random":true,"normalize":true,"locale":true,"bigint":true,"weak":"function","arrays":"1,2,31.5","strings":"c--xa\\n","json":"{\"b\":1,\"a\":[1,2]}","errors":"m1"}"#
+        )
+        .unwrap()
+    );
+}
