@@ -63,3 +63,41 @@ fn lazily_initialised_built_ins_run_inside_the_sandbox() {
         .unwrap()
     );
 }
+
+/// Annex B of ECMAScript (the web-legacy built-ins and syntax many npm libraries still use)
+/// is enabled: `substr`, `escape`/`unescape`, `trimLeft`, the HTML methods,
+/// `RegExp.prototype.compile`, `__proto__`, HTML-like comments and legacy octals in
+/// sloppy code.
+#[test]
+fn annex_b_legacy_built_ins_behave_as_in_node() {
+    let report = run_json(
+        "legacy",
+        r#"export default function () {
+          const out = {};
+          const cases = {
+            substr: () => ["abcdef".substr(1, 3), "abcdef".substr(-2), "abcdef".substr(2), "abc".substr(5, 1)].join("|"),
+            escape: () => escape("a b+c/ä€@*_-.") ,
+            unescape: () => unescape("%u20AC%E4%20x%zz"),
+            trim: () => "[" + "  x ".trimLeft() + "][" + " y  ".trimRight() + "]",
+            html: () => "x".anchor('a"b') + "y".bold() + "z".link("u"),
+            compile: () => { const r = /a/g; r.compile("b+", "i"); return r.source + "/" + r.flags + "/" + r.test("BB"); },
+            protoLiteral: () => Object.getPrototypeOf({ __proto__: Array.prototype }) === Array.prototype,
+            protoAccessor: () => { const o = {}; o.__proto__ = { k: 1 }; return o.k + ":" + (o.__proto__.k); },
+            htmlComment: () => eval("1 <!-- comment\n+ 1"),
+            legacyOctal: () => (0, eval)("010 + 0o10"),
+            blockFunction: () => { if (true) { function inner() { return "hoisted"; } } return typeof inner; },
+            defineGetter: () => typeof Object.prototype.__defineGetter__,
+          };
+          for (const [k, f] of Object.entries(cases)) { try { out[k] = f(); } catch (e) { out[k] = "throws " + e.name; } }
+          return out;
+        }"#,
+        &[],
+        0,
+    );
+    assert_eq!(report["outcome"], "completed", "{report}");
+    let node: serde_json::Value = serde_json::from_str(
+        r#"{"substr":"bcd|ef|cdef|","escape":"a%20b+c/%E4%u20AC@*_-.","unescape":"€ä x%zz","trim":"[x ][ y]","html":"<a name=\"a&quot;b\">x</a><b>y</b><a href=\"u\">z</a>","compile":"b+/i/true","protoLiteral":true,"protoAccessor":"1:1","htmlComment":2,"legacyOctal":16,"blockFunction":"undefined","defineGetter":"function"}"#,
+    )
+    .unwrap();
+    assert_eq!(report["result"], node);
+}
