@@ -101,3 +101,26 @@ fn annex_b_legacy_built_ins_behave_as_in_node() {
     .unwrap();
     assert_eq!(report["result"], node);
 }
+
+/// The payload's objects keep the key order of its text, as `JSON.parse` gives it in node:
+/// index-like keys first and ascending, the others as written, a repeated key in its first
+/// place with its last value. The result text keeps the order the handler built.
+#[test]
+fn payload_keys_keep_the_order_of_the_json_text() {
+    let payload = r#"{"b":1,"a":2,"10":"x","2":"y","-1":"n","01":"z","b":3,"z":{"y":1,"x":2,"4294967295":0,"4294967294":1},"list":[{"k":1,"c":2},{"__proto__":5,"m":1}]}"#;
+    let out = jobvisor_tests::run_script(
+        "order",
+        "export default function (p, ctx) {
+            return { keys: Object.keys(p), nested: Object.keys(p.z), dup: p.b,
+                arr: p.list.map(o => Object.keys(o).join()), text: JSON.stringify(p),
+                job: Object.keys(ctx.job) };
+        }",
+        &["--payload", payload],
+    );
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    // node: the same handler on JSON.parse(payload); `job` is the documented order of `ctx.job`.
+    assert_eq!(
+        out.stdout.trim(),
+        r#"{"keys":["2","10","b","a","-1","01","z","list"],"nested":["4294967294","y","x","4294967295"],"dup":3,"arr":["k,c","__proto__,m"],"text":"{\"2\":\"y\",\"10\":\"x\",\"b\":3,\"a\":2,\"-1\":\"n\",\"01\":\"z\",\"z\":{\"4294967294\":1,\"y\":1,\"x\":2,\"4294967295\":0},\"list\":[{\"k\":1,\"c\":2},{\"__proto__\":5,\"m\":1}]}","job":["id","attempt","maxAttempts","queue","script"]}"#
+    );
+}

@@ -12,6 +12,7 @@ mod executor;
 mod inspect;
 mod loader;
 mod nesting;
+mod payload;
 mod position;
 #[cfg(test)]
 mod tests;
@@ -438,7 +439,7 @@ fn no_default_export(name: &str, found: &str) -> JobError {
 fn call_handler(sc: &mut ScriptContext, job: &RunJob) -> Result<Option<String>, JobError> {
     let context = &mut sc.context;
     let script = Some(&sc.script);
-    let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| {
+    let payload = payload::parse(&job.payload, context).map_err(|e| {
         job_error(
             ErrorKind::Payload,
             "PayloadError",
@@ -446,8 +447,6 @@ fn call_handler(sc: &mut ScriptContext, job: &RunJob) -> Result<Option<String>, 
             None,
         )
     })?;
-    let payload = JsValue::from_json(&payload, context)
-        .map_err(|e| describe_js_error(&e, ErrorKind::Payload, None, context))?;
     let job_context = job_context(job, context)?;
 
     let returned = sc
@@ -488,19 +487,36 @@ fn call_handler(sc: &mut ScriptContext, job: &RunJob) -> Result<Option<String>, 
     serialize_result(&value, sc, &job.limits)
 }
 
-/// `ctx` as the handler sees it: `{ job: { id, attempt, maxAttempts, queue, script } }`.
+/// `ctx` as the handler sees it: `{ job: { id, attempt, maxAttempts, queue, script } }`,
+/// its keys in that order.
 fn job_context(job: &RunJob, context: &mut Context) -> Result<JsValue, JobError> {
-    let value = serde_json::json!({
-        "job": {
-            "id": job.job_id,
-            "attempt": job.attempt,
-            "maxAttempts": job.max_attempts,
-            "queue": job.queue,
-            "script": job.script.name,
-        }
-    });
-    JsValue::from_json(&value, context)
-        .map_err(|e| describe_js_error(&e, ErrorKind::Panic, None, context))
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct JobInfo<'a> {
+        id: i64,
+        attempt: u32,
+        max_attempts: u32,
+        queue: &'a str,
+        script: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct JobContext<'a> {
+        job: JobInfo<'a>,
+    }
+    let value = JobContext {
+        job: JobInfo {
+            id: job.job_id,
+            attempt: job.attempt,
+            max_attempts: job.max_attempts,
+            queue: &job.queue,
+            script: &job.script.name,
+        },
+    };
+    let engine_error = |message: String| job_error(ErrorKind::Panic, "EngineError", message, None);
+    let text = serde_json::to_string(&value)
+        .map_err(|e| engine_error(format!("cannot encode the job context: {e}")))?;
+    payload::parse(&text, context)
+        .map_err(|e| engine_error(format!("cannot build the job context: {e}")))
 }
 
 /// Serialises with the intrinsic `JSON.stringify`, so the result follows its rules
