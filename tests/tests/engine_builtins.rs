@@ -124,3 +124,43 @@ fn payload_keys_keep_the_order_of_the_json_text() {
         r#"{"keys":["2","10","b","a","-1","01","z","list"],"nested":["4294967294","y","x","4294967295"],"dup":3,"arr":["k,c","__proto__,m"],"text":"{\"2\":\"y\",\"10\":\"x\",\"b\":3,\"a\":2,\"-1\":\"n\",\"01\":\"z\",\"z\":{\"4294967294\":1,\"y\":1,\"x\":2,\"4294967295\":0},\"list\":[{\"k\":1,\"c\":2},{\"__proto__\":5,\"m\":1}]}","job":["id","attempt","maxAttempts","queue","script"]}"#
     );
 }
+
+/// `Array.prototype.sort` with a comparator that is not a consistent order returns a
+/// permutation, as V8 does; the engine's own sort panicked on one (`EnginePanic`). The
+/// ordinary cases (string order, holes, `undefined`, stability, array-likes, a throwing
+/// comparator) give node's answers.
+#[test]
+fn array_sort_tolerates_any_comparator_as_node_does() {
+    let report = run_json(
+        "sorting",
+        r#"export default function () {
+          const out = {};
+          let seed = 7; const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+          const big = Array.from({ length: 500 }, (_, i) => i);
+          const shuffled = big.slice().sort(() => rand() - 0.5);
+          out.permutation = shuffled.slice().sort((a, b) => a - b).join() === big.join() && shuffled.length === 500;
+          let flip = 0; const weird = big.slice().sort(() => (flip++ % 3) - 1);
+          out.inconsistent = weird.slice().sort((a, b) => a - b).join() === big.join();
+          out.toSorted = big.toSorted(() => rand() - 0.5).toSorted((a, b) => a - b).join() === big.join();
+          out.defaultOrder = [10, 9, 1, "b", "a", undefined, null, true, 2].sort().map(String).join();
+          out.holes = (() => { const a = [3, , undefined, 1, , 2]; a.sort(); return [a.length, 0 in a, 3 in a, 4 in a, 5 in a, String(a[3])].join(); })();
+          out.stable = [{ k: 1, v: "a" }, { k: 0, v: "b" }, { k: 1, v: "c" }, { k: 0, v: "d" }].sort((x, y) => x.k - y.k).map(o => o.v).join("");
+          out.nanAndStrings = [3, 1, 2].sort(() => NaN).join() + "|" + [3, 1, 2].sort((a, b) => String(a - b)).join();
+          out.arrayLike = JSON.stringify(Array.prototype.sort.call({ 0: "c", 1: "a", 2: "b", length: 3 }));
+          out.utf16 = ["\u{1F600}", "\uFFFF", "a"].sort().map(s => s.codePointAt(0)).join();
+          try { [2, 1].sort(() => { throw new Error("cmp"); }); } catch (e) { out.throws = e.message; }
+          try { [2, 1].sort(1); } catch (e) { out.badComparator = e.name; }
+          out.returnsSame = (() => { const a = [2, 1]; return a.sort() === a; })();
+          out.desc = [Array.prototype.sort.name, Array.prototype.sort.length, Object.getOwnPropertyDescriptor(Array.prototype, "sort").enumerable, Array.prototype.toSorted.length].join();
+          return out;
+        }"#,
+        &[],
+        0,
+    );
+    assert_eq!(report["outcome"], "completed", "{report}");
+    let node: serde_json::Value = serde_json::from_str(
+        r#"{"permutation":true,"inconsistent":true,"toSorted":true,"defaultOrder":"1,10,2,9,a,b,null,true,undefined","holes":"6,true,true,false,false,undefined","stable":"bdac","nanAndStrings":"3,1,2|1,2,3","arrayLike":"{\"0\":\"a\",\"1\":\"b\",\"2\":\"c\",\"length\":3}","utf16":"97,128512,65535","throws":"cmp","badComparator":"TypeError","returnsSame":true,"desc":"sort,1,false,1"}"#,
+    )
+    .unwrap();
+    assert_eq!(report["result"], node);
+}

@@ -5,6 +5,7 @@
 //! not do I/O other than through the [`Outbox`], and must not trust the script: every
 //! failure, including an engine panic, becomes an [`Outcome::Err`] and a rebuilt context.
 
+mod array_sort;
 mod async_arrow;
 mod console;
 mod describe;
@@ -299,6 +300,8 @@ fn new_context(
     .map_err(|e| engine_error("cannot register the host API", e.to_string()))?;
     console::install_formatting(&mut context, outbox, &group_label_next)
         .map_err(|e| engine_error("cannot set up the console", e.to_string()))?;
+    array_sort::install(&mut context)
+        .map_err(|e| engine_error("cannot install Array.prototype.sort", e.to_string()))?;
     apply_limits(&mut context, limits);
     #[cfg(test)]
     tests::register_test_hooks(&mut context);
