@@ -164,3 +164,45 @@ fn array_sort_tolerates_any_comparator_as_node_does() {
     .unwrap();
     assert_eq!(report["result"], node);
 }
+
+/// `RegExp.prototype.source` escapes a `/` once (the engine escaped an escaped one again),
+/// and decimal `parseInt` is correctly rounded for 16 to 25 digits (the engine rounded at
+/// each digit), as in node; other radixes are unchanged.
+#[test]
+fn regexp_source_and_parse_int_match_node() {
+    let report = run_json(
+        "legacy_numbers",
+        r#"export default function () {
+          return {
+            literal: /a\/b/.source, ctor: new RegExp("a/b").source, ctorEscaped: new RegExp("a\\/b").source, klass: /[/]\//.source, str: String(/x\/y/g), empty: new RegExp("").source, nl: new RegExp("a\nb").source,
+            p16: parseInt("1234567890123456"), p17: parseInt("12345678901234567"), p19: parseInt("1234567890123456789"), p20: parseInt("12345678901234567890"), p20b: parseInt("98765432109876543210"), neg: parseInt("-9007199254740993"), hex: parseInt("0x1fffffffffffff1"), r36: parseInt("zzzzzzzzzzzzz", 36), big: parseInt("1".repeat(25)),
+          };
+        }"#,
+        &[],
+        0,
+    );
+    assert_eq!(report["outcome"], "completed", "{report}");
+    let node: serde_json::Value = serde_json::from_str(
+        r#"{"literal":"a\\/b","ctor":"a\\/b","ctorEscaped":"a\\/b","klass":"[/]\\/","str":"/x\\/y/g","empty":"(?:)","nl":"a\\nb","p16":1234567890123456,"p17":12345678901234568,"p19":1234567890123456800,"p20":12345678901234567000,"p20b":98765432109876540000,"neg":-9007199254740992,"hex":144115188075855860,"r36":170581728179578200000,"big":1.1111111111111111e+24}"#,
+    )
+    .unwrap();
+    assert_eq!(report["result"], node);
+}
+
+/// `parseInt`'s edge cases (white space, signs, `-0`, prefixes, radixes, conversions) are
+/// node's after the replacement.
+#[test]
+fn parse_int_edge_cases_match_node() {
+    let report = run_json(
+        "parse_int",
+        r#"export default function () {
+            return [Object.is(parseInt("\uFEFF -0"), -0), parseInt("12abc"), parseInt("0x1A"), parseInt("  +42"), parseInt("1e3"), parseInt(""), parseInt("-"), parseInt("0b11"), parseInt(null), parseInt("123", 0), Number.parseInt === parseInt, parseInt.length, parseInt("9007199254740993"), parseInt("08"), parseInt("\u0085 1"), parseInt("123", 10.9), parseInt({ toString() { return "77" } }), parseInt("ff", 16), parseInt("1".repeat(400))].map(String).join();
+        }"#,
+        &[],
+        0,
+    );
+    assert_eq!(
+        report["result"],
+        "true,12,26,42,1,NaN,NaN,0,NaN,123,true,2,9007199254740992,8,NaN,123,77,255,Infinity"
+    );
+}

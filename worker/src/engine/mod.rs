@@ -13,8 +13,10 @@ mod executor;
 mod inspect;
 mod loader;
 mod nesting;
+mod parse_int;
 mod payload;
 mod position;
+mod regexp_source;
 #[cfg(test)]
 mod tests;
 mod warm;
@@ -302,6 +304,10 @@ fn new_context(
         .map_err(|e| engine_error("cannot set up the console", e.to_string()))?;
     array_sort::install(&mut context)
         .map_err(|e| engine_error("cannot install Array.prototype.sort", e.to_string()))?;
+    regexp_source::install(&mut context)
+        .map_err(|e| engine_error("cannot install RegExp.prototype.source", e.to_string()))?;
+    parse_int::install(&mut context)
+        .map_err(|e| engine_error("cannot install parseInt", e.to_string()))?;
     apply_limits(&mut context, limits);
     #[cfg(test)]
     tests::register_test_hooks(&mut context);
