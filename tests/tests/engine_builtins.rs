@@ -7,6 +7,15 @@
 use jobvisor_tests::run_json;
 use serde_json::json;
 
+/// Runs `handler` as script `name` with an empty payload and checks that its result is
+/// `node_result`, the JSON node printed for the same handler.
+fn assert_like_node(name: &str, handler: &str, node_result: &str) {
+    let report = run_json(name, handler, &[], 0);
+    assert_eq!(report["outcome"], "completed", "{report}");
+    let expected: serde_json::Value = serde_json::from_str(node_result).unwrap();
+    assert_eq!(report["result"], expected);
+}
+
 /// The first `Symbol.for` of a process initialises the engine's symbol registry, which
 /// once read `/proc/self/cgroup` inside the sandbox and killed the worker.
 #[test]
@@ -28,7 +37,7 @@ fn symbol_for_completes_inside_the_sandbox() {
 /// random seed, locale-free formatting) all run inside the sandbox.
 #[test]
 fn lazily_initialised_built_ins_run_inside_the_sandbox() {
-    let report = run_json(
+    assert_like_node(
         "builtins",
         r#"export default function () {
             const d = new Date(2020, 0, 15, 10, 30);
@@ -51,16 +60,7 @@ fn lazily_initialised_built_ins_run_inside_the_sandbox() {
                 errors: new AggregateError([], "m").message + String(new Error("e", { cause: 1 }).cause),
             };
         }"#,
-        &[],
-        0,
-    );
-    assert_eq!(report["outcome"], "completed", "{report}");
-    assert_eq!(
-        report["result"],
-        serde_json::from_str::<serde_json::Value>(
-            r#"{"number":true,"date":true,"localDate":true,"parsed":true,"unicode":true,"caseFold":true,"random":true,"normalize":true,"locale":true,"bigint":true,"weak":"function","arrays":"1,2,31.5","strings":"c--xa\\n","json":"{\"b\":1,\"a\":[1,2]}","errors":"m1"}"#
-        )
-        .unwrap()
+        r#"{"number":true,"date":true,"localDate":true,"parsed":true,"unicode":true,"caseFold":true,"random":true,"normalize":true,"locale":true,"bigint":true,"weak":"function","arrays":"1,2,31.5","strings":"c--xa\\n","json":"{\"b\":1,\"a\":[1,2]}","errors":"m1"}"#,
     );
 }
 
@@ -70,7 +70,7 @@ fn lazily_initialised_built_ins_run_inside_the_sandbox() {
 /// sloppy code.
 #[test]
 fn annex_b_legacy_built_ins_behave_as_in_node() {
-    let report = run_json(
+    assert_like_node(
         "legacy",
         r#"export default function () {
           const out = {};
@@ -91,15 +91,8 @@ fn annex_b_legacy_built_ins_behave_as_in_node() {
           for (const [k, f] of Object.entries(cases)) { try { out[k] = f(); } catch (e) { out[k] = "throws " + e.name; } }
           return out;
         }"#,
-        &[],
-        0,
-    );
-    assert_eq!(report["outcome"], "completed", "{report}");
-    let node: serde_json::Value = serde_json::from_str(
         r#"{"substr":"bcd|ef|cdef|","escape":"a%20b+c/%E4%u20AC@*_-.","unescape":"€ä x%zz","trim":"[x ][ y]","html":"<a name=\"a&quot;b\">x</a><b>y</b><a href=\"u\">z</a>","compile":"b+/i/true","protoLiteral":true,"protoAccessor":"1:1","htmlComment":2,"legacyOctal":16,"blockFunction":"undefined","defineGetter":"function"}"#,
-    )
-    .unwrap();
-    assert_eq!(report["result"], node);
+    );
 }
 
 /// The payload's objects keep the key order of its text, as `JSON.parse` gives it in node:
@@ -131,7 +124,7 @@ fn payload_keys_keep_the_order_of_the_json_text() {
 /// comparator) give node's answers.
 #[test]
 fn array_sort_tolerates_any_comparator_as_node_does() {
-    let report = run_json(
+    assert_like_node(
         "sorting",
         r#"export default function () {
           const out = {};
@@ -154,15 +147,8 @@ fn array_sort_tolerates_any_comparator_as_node_does() {
           out.desc = [Array.prototype.sort.name, Array.prototype.sort.length, Object.getOwnPropertyDescriptor(Array.prototype, "sort").enumerable, Array.prototype.toSorted.length].join();
           return out;
         }"#,
-        &[],
-        0,
-    );
-    assert_eq!(report["outcome"], "completed", "{report}");
-    let node: serde_json::Value = serde_json::from_str(
         r#"{"permutation":true,"inconsistent":true,"toSorted":true,"defaultOrder":"1,10,2,9,a,b,null,true,undefined","holes":"6,true,true,false,false,undefined","stable":"bdac","nanAndStrings":"3,1,2|1,2,3","arrayLike":"{\"0\":\"a\",\"1\":\"b\",\"2\":\"c\",\"length\":3}","utf16":"97,128512,65535","throws":"cmp","badComparator":"TypeError","returnsSame":true,"desc":"sort,1,false,1"}"#,
-    )
-    .unwrap();
-    assert_eq!(report["result"], node);
+    );
 }
 
 /// `RegExp.prototype.source` escapes a `/` once (the engine escaped an escaped one again),
@@ -170,7 +156,7 @@ fn array_sort_tolerates_any_comparator_as_node_does() {
 /// each digit), as in node; other radixes are unchanged.
 #[test]
 fn regexp_source_and_parse_int_match_node() {
-    let report = run_json(
+    assert_like_node(
         "legacy_numbers",
         r#"export default function () {
           return {
@@ -178,15 +164,8 @@ fn regexp_source_and_parse_int_match_node() {
             p16: parseInt("1234567890123456"), p17: parseInt("12345678901234567"), p19: parseInt("1234567890123456789"), p20: parseInt("12345678901234567890"), p20b: parseInt("98765432109876543210"), neg: parseInt("-9007199254740993"), hex: parseInt("0x1fffffffffffff1"), r36: parseInt("zzzzzzzzzzzzz", 36), big: parseInt("1".repeat(25)),
           };
         }"#,
-        &[],
-        0,
-    );
-    assert_eq!(report["outcome"], "completed", "{report}");
-    let node: serde_json::Value = serde_json::from_str(
         r#"{"literal":"a\\/b","ctor":"a\\/b","ctorEscaped":"a\\/b","klass":"[/]\\/","str":"/x\\/y/g","empty":"(?:)","nl":"a\\nb","p16":1234567890123456,"p17":12345678901234568,"p19":1234567890123456800,"p20":12345678901234567000,"p20b":98765432109876540000,"neg":-9007199254740992,"hex":144115188075855860,"r36":170581728179578200000,"big":1.1111111111111111e+24}"#,
-    )
-    .unwrap();
-    assert_eq!(report["result"], node);
+    );
 }
 
 /// `parseInt`'s edge cases (white space, signs, `-0`, prefixes, radixes, conversions) are

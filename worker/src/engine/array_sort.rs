@@ -11,33 +11,20 @@
 use std::cmp::Ordering;
 
 use boa_engine::native_function::NativeFunctionPointer;
-use boa_engine::object::FunctionObjectBuilder;
 use boa_engine::object::builtins::JsArray;
-use boa_engine::property::PropertyDescriptor;
 use boa_engine::{
-    Context, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction,
-    js_string,
+    Context, JsError, JsNativeError, JsObject, JsResult, JsValue, NativeFunction, js_string,
 };
+
+use super::builtin;
 
 /// Installs both methods on `Array.prototype`, with the attributes of the built-ins.
 pub(super) fn install(context: &mut Context) -> JsResult<()> {
     let prototype = context.intrinsics().constructors().array().prototype();
     let methods: [(&str, NativeFunctionPointer); 2] = [("sort", sort), ("toSorted", to_sorted)];
     for (name, body) in methods {
-        let function =
-            FunctionObjectBuilder::new(context.realm(), NativeFunction::from_fn_ptr(body))
-                .name(JsString::from(name))
-                .length(1)
-                .build();
-        prototype.define_property_or_throw(
-            JsString::from(name),
-            PropertyDescriptor::builder()
-                .value(function)
-                .writable(true)
-                .enumerable(false)
-                .configurable(true),
-            context,
-        )?;
+        let function = builtin::function(context, name, 1, NativeFunction::from_fn_ptr(body));
+        builtin::define_method(&prototype, name, function, context)?;
     }
     Ok(())
 }

@@ -7,6 +7,7 @@
 
 mod array_sort;
 mod async_arrow;
+mod builtin;
 mod console;
 mod describe;
 mod executor;

@@ -7,10 +7,10 @@
 //! radix goes to the engine's own function, given the already converted arguments so
 //! that no `toString`/`valueOf` runs twice.
 
-use boa_engine::object::FunctionObjectBuilder;
 use boa_engine::object::builtins::JsFunction;
-use boa_engine::property::PropertyDescriptor;
 use boa_engine::{Context, JsNativeError, JsResult, JsValue, NativeFunction, js_string};
+
+use super::builtin;
 
 /// Replaces `parseInt` on the global object and `Number.parseInt` (the same function).
 pub(super) fn install(context: &mut Context) -> JsResult<()> {
@@ -19,24 +19,15 @@ pub(super) fn install(context: &mut Context) -> JsResult<()> {
         .get(js_string!("parseInt"), context)?
         .as_function()
         .ok_or_else(|| JsNativeError::typ().with_message("parseInt is missing"))?;
-    let function = FunctionObjectBuilder::new(
-        context.realm(),
+    let function = builtin::function(
+        context,
+        "parseInt",
+        2,
         NativeFunction::from_copy_closure_with_captures(parse_int, original),
-    )
-    .name(js_string!("parseInt"))
-    .length(2)
-    .build();
+    );
     let number = context.intrinsics().constructors().number().constructor();
     for holder in [global, number] {
-        holder.define_property_or_throw(
-            js_string!("parseInt"),
-            PropertyDescriptor::builder()
-                .value(function.clone())
-                .writable(true)
-                .enumerable(false)
-                .configurable(true),
-            context,
-        )?;
+        builtin::define_method(&holder, "parseInt", function.clone(), context)?;
     }
     Ok(())
 }

@@ -6,10 +6,11 @@
 //! not inside a character class. The engine's getter is kept for what it does right (the
 //! type checks, `(?:)`, line terminators); its slashes are undone and escaped again.
 
-use boa_engine::object::FunctionObjectBuilder;
 use boa_engine::object::builtins::JsFunction;
 use boa_engine::property::PropertyDescriptor;
 use boa_engine::{Context, JsNativeError, JsResult, JsString, JsValue, NativeFunction, js_string};
+
+use super::builtin;
 
 const SLASH: u16 = b'/' as u16;
 const BACKSLASH: u16 = b'\\' as u16;
@@ -43,13 +44,12 @@ pub(super) fn install(context: &mut Context) -> JsResult<()> {
         .ok_or_else(|| {
             JsNativeError::typ().with_message("RegExp.prototype.source has no getter")
         })?;
-    let getter = FunctionObjectBuilder::new(
-        context.realm(),
+    let getter = builtin::function(
+        context,
+        "get source",
+        0,
         NativeFunction::from_copy_closure_with_captures(source, original),
-    )
-    .name(js_string!("get source"))
-    .length(0)
-    .build();
+    );
     prototype.define_property_or_throw(
         js_string!("source"),
         PropertyDescriptor::builder()
