@@ -5,7 +5,9 @@
 //! not do I/O other than through the [`Outbox`], and must not trust the script: every
 //! failure, including an engine panic, becomes an [`Outcome::Err`] and a rebuilt context.
 
+mod array_sort;
 mod async_arrow;
+mod builtin;
 mod bundled;
 mod console;
 mod describe;
@@ -14,12 +16,16 @@ mod executor;
 mod inspect;
 mod loader;
 mod nesting;
+mod parse_int;
+mod payload;
 mod performance;
 mod position;
+mod regexp_source;
 #[cfg(test)]
 mod tests;
 mod text_decoding;
 mod url_search_params;
+mod warm;
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -83,12 +89,15 @@ impl Engine {
     }
 
     /// Builds and drops one context, so the engine's one-time initialisation is paid
-    /// before the worker says it is ready rather than by its first job.
+    /// before the worker says it is ready rather than by its first job, and before the
+    /// sandbox forbids the file reads some of it does (see [`warm`]).
     pub(crate) fn warm_up(&self) {
         let run_loop = Rc::new(RunLoop::default());
         let loader = Rc::new(ScriptLoader::default());
         let _ = catch_unwind(AssertUnwindSafe(|| {
-            new_context(&run_loop, &loader, &self.outbox, &JobLimits::default())
+            let mut context = new_context(&run_loop, &loader, &self.outbox, &JobLimits::default())?;
+            warm::initialise_lazy_state(&mut context);
+            Ok::<_, JobError>(context)
         }));
     }
 
@@ -307,6 +316,12 @@ fn new_context(
         .map_err(|e| engine_error("cannot register `TextDecoder`", e.to_string()))?;
     url_search_params::register(&mut context)
         .map_err(|e| engine_error("cannot register `URLSearchParams`", e.to_string()))?;
+    array_sort::install(&mut context)
+        .map_err(|e| engine_error("cannot install Array.prototype.sort", e.to_string()))?;
+    regexp_source::install(&mut context)
+        .map_err(|e| engine_error("cannot install RegExp.prototype.source", e.to_string()))?;
+    parse_int::install(&mut context)
+        .map_err(|e| engine_error("cannot install parseInt", e.to_string()))?;
     apply_limits(&mut context, limits);
     #[cfg(test)]
     tests::register_test_hooks(&mut context);
@@ -447,7 +462,7 @@ fn no_default_export(name: &str, found: &str) -> JobError {
 fn call_handler(sc: &mut ScriptContext, job: &RunJob) -> Result<Option<String>, JobError> {
     let context = &mut sc.context;
     let script = Some(&sc.script);
-    let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| {
+    let payload = payload::parse(&job.payload, context).map_err(|e| {
         job_error(
             ErrorKind::Payload,
             "PayloadError",
@@ -455,8 +470,6 @@ fn call_handler(sc: &mut ScriptContext, job: &RunJob) -> Result<Option<String>, 
             None,
         )
     })?;
-    let payload = JsValue::from_json(&payload, context)
-        .map_err(|e| describe_js_error(&e, ErrorKind::Payload, None, context))?;
     let job_context = job_context(job, context)?;
 
     let returned = sc
@@ -497,19 +510,36 @@ fn call_handler(sc: &mut ScriptContext, job: &RunJob) -> Result<Option<String>, 
     serialize_result(&value, sc, &job.limits)
 }
 
-/// `ctx` as the handler sees it: `{ job: { id, attempt, maxAttempts, queue, script } }`.
+/// `ctx` as the handler sees it: `{ job: { id, attempt, maxAttempts, queue, script } }`,
+/// its keys in that order.
 fn job_context(job: &RunJob, context: &mut Context) -> Result<JsValue, JobError> {
-    let value = serde_json::json!({
-        "job": {
-            "id": job.job_id,
-            "attempt": job.attempt,
-            "maxAttempts": job.max_attempts,
-            "queue": job.queue,
-            "script": job.script.name,
-        }
-    });
-    JsValue::from_json(&value, context)
-        .map_err(|e| describe_js_error(&e, ErrorKind::Panic, None, context))
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct JobInfo<'a> {
+        id: i64,
+        attempt: u32,
+        max_attempts: u32,
+        queue: &'a str,
+        script: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct JobContext<'a> {
+        job: JobInfo<'a>,
+    }
+    let value = JobContext {
+        job: JobInfo {
+            id: job.job_id,
+            attempt: job.attempt,
+            max_attempts: job.max_attempts,
+            queue: &job.queue,
+            script: &job.script.name,
+        },
+    };
+    let engine_error = |message: String| job_error(ErrorKind::Panic, "EngineError", message, None);
+    let text = serde_json::to_string(&value)
+        .map_err(|e| engine_error(format!("cannot encode the job context: {e}")))?;
+    payload::parse(&text, context)
+        .map_err(|e| engine_error(format!("cannot build the job context: {e}")))
 }
 
 /// Serialises with the intrinsic `JSON.stringify`, so the result follows its rules
