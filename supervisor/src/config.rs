@@ -594,6 +594,9 @@ pub fn schedule_def_from_spec(
     Ok(def)
 }
 
+/// The most a schedule may delay a run by (`jitter`).
+const MAX_SCHEDULE_JITTER: Duration = Duration::from_secs(86_400);
+
 /// Turns a `[[schedule]]` entry into a definition, naming the schedule in every error.
 fn schedule_def(raw: RawSchedule) -> Result<ScheduleDef, ConfigError> {
     let invalid = |m: String| ConfigError::Invalid(format!("schedule `{}`: {m}", raw.name));
@@ -613,8 +616,9 @@ fn schedule_def(raw: RawSchedule) -> Result<ScheduleDef, ConfigError> {
                     "`timezone` only applies to `cron` schedules".into(),
                 ));
             }
-            Timing::every(every.map_or(Duration::from_secs(60), |d| d.0))
-                .map_err(|e| invalid(e.to_string()))?
+            let period = every.map_or(Duration::from_secs(60), |d| d.0);
+            check_at_most("every", period, MAX_DELAY).map_err(invalid)?;
+            Timing::every(period).map_err(|e| invalid(e.to_string()))?
         }
     };
     let payload = match &raw.payload {
@@ -652,6 +656,9 @@ fn schedule_def(raw: RawSchedule) -> Result<ScheduleDef, ConfigError> {
     }
     if let Some(timeout) = raw.timeout {
         check_at_most("timeout", timeout.0, MAX_JOB_TIMEOUT).map_err(invalid)?;
+    }
+    if let Some(jitter) = raw.jitter {
+        check_at_most("jitter", jitter.0, MAX_SCHEDULE_JITTER).map_err(invalid)?;
     }
     if raw.max_attempts.is_some_and(|n| n > MAX_ATTEMPTS) {
         return Err(invalid(format!(
@@ -851,6 +858,34 @@ mod tests {
             .check_schedule_scripts(&["reprot".to_owned()])
             .unwrap();
         assert_eq!(crate::suggest::closest("x", ["report"]), None);
+    }
+
+    #[test]
+    fn schedule_periods_and_jitter_are_bounded() {
+        for (timing, named) in [
+            ("every = \"3651d\"", "every is 3651d: at most 3650d"),
+            (
+                "every = \"1m\"\njitter = \"2d\"",
+                "jitter is 2d: at most 1d",
+            ),
+        ] {
+            let err = Config::parse(&format!(
+                "[[schedule]]\nname = \"a\"\nscript = \"s\"\n{timing}"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(named), "{err}");
+        }
+        // A control request carries milliseconds as u64: the largest is refused, not added.
+        let spec = jobvisor_protocol::control::ScheduleSpec {
+            name: "a".into(),
+            script: "s".into(),
+            every_ms: Some(60_000),
+            jitter_ms: Some(u64::MAX),
+            ..Default::default()
+        };
+        let err = schedule_def_from_spec(&spec).unwrap_err();
+        assert!(err.contains("jitter is"), "{err}");
     }
 
     #[test]
