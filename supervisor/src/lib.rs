@@ -9,15 +9,15 @@ pub mod config;
 pub mod control;
 pub mod dispatcher;
 pub mod exit_code;
-pub mod failpoint;
 pub mod instance_lock;
 pub mod notify;
 pub mod pool;
 pub mod reaper;
-pub mod schedule;
 pub mod script_check;
 pub mod serve;
-pub mod store;
 pub mod suggest;
 pub mod telemetry;
-pub mod units;
+
+// The store crate, under the names the rest of the supervisor has always used.
+pub use jobvisor_store as store;
+pub use jobvisor_store::{failpoint, schedule, units};

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use jobvisor::store::*;
+use jobvisor_store::*;
 
 const CHILD_ENV: &str = "JOBVISOR_STORE_CRASH_CHILD";
 const ROUNDS: usize = 20;

@@ -177,7 +177,7 @@ mod active {
 
 /// Acts on `point` if the variable names it (a no-op unless compiled in).
 #[inline]
-pub(crate) fn hit(point: &str) {
+pub fn hit(point: &str) {
     #[cfg(all(feature = "failpoints", debug_assertions))]
     active::hit(point);
     #[cfg(not(all(feature = "failpoints", debug_assertions)))]

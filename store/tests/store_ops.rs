@@ -6,7 +6,7 @@
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use jobvisor::store::*;
+use jobvisor_store::*;
 use tempfile::TempDir;
 
 const T0: i64 = 1_700_000_000_000;

@@ -24,6 +24,10 @@
 //! - Leases of earlier epochs are kept in the writer's memory after `recover`, not in an
 //!   index: `requeue_expired_leases` never scans the table.
 
+pub mod failpoint;
+pub mod schedule;
+pub mod units;
+
 mod backoff;
 #[doc(hidden)]
 pub mod bench_support;
@@ -830,6 +834,6 @@ impl Drop for Inner {
     }
 }
 
-pub(crate) fn duration_ms(duration: Duration) -> i64 {
+pub fn duration_ms(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

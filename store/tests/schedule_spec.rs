@@ -10,7 +10,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use jobvisor::schedule::{SpecError, Timing};
+use jobvisor_store::schedule::{SpecError, Timing};
 use proptest::prelude::*;
 
 /// Unix ms of an RFC 3339 instant.

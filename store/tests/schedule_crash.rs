@@ -12,9 +12,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jobvisor::failpoint;
-use jobvisor::schedule::{ScheduleDef, Timing};
-use jobvisor::store::*;
+use jobvisor_store::failpoint;
+use jobvisor_store::schedule::{ScheduleDef, Timing};
+use jobvisor_store::*;
 
 const CHILD_ENV: &str = "JOBVISOR_SCHEDULE_CRASH_CHILD";
 /// A minute boundary; the fire happens 5 s after it.

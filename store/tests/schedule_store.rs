@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jobvisor::schedule::*;
-use jobvisor::store::*;
+use jobvisor_store::schedule::*;
+use jobvisor_store::*;
 use tempfile::TempDir;
 
 const MINUTE: i64 = 60_000;
@@ -589,7 +589,7 @@ fn a_version_1_database_with_jobs_migrates_to_schedules() {
     let path = dir.path().join("jobs.db");
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(include_str!("../src/store/migrations/0001_init.sql"))
+        conn.execute_batch(include_str!("../src/migrations/0001_init.sql"))
             .unwrap();
         conn.execute_batch(
             "PRAGMA user_version = 1;

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use jobvisor::store::*;
+use jobvisor_store::*;
 
 fn new_store_file(dir: &Path, jobs: usize) -> PathBuf {
     let path = dir.join("jobs.db");

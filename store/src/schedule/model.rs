@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::store::{JobId, JobState, OutcomeKind};
+use crate::{JobId, JobState, OutcomeKind};
 
 use super::spec::Timing;
 
@@ -109,7 +109,7 @@ impl ScheduleDef {
             script: script.into(),
             payload: "{}".into(),
             timing,
-            queue: crate::store::EnqueueRequest::DEFAULT_QUEUE.into(),
+            queue: crate::EnqueueRequest::DEFAULT_QUEUE.into(),
             priority: 0,
             timeout: None,
             max_attempts: None,

@@ -18,8 +18,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use jobvisor::store::bench_support::{Prefill, prefill};
-use jobvisor::store::*;
+use jobvisor_store::bench_support::{Prefill, prefill};
+use jobvisor_store::*;
 
 const PAYLOAD: &str = r#"{"kind":"send_email","user_id":123456,"template":"welcome_v2","locale":"en-GB","dedupe":"9e3779b97f4a7c15"}"#;
 const SCRIPT: &str = "export default async function (payload) { return { ok: true }; }";

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jobvisor::store::*;
+use jobvisor_store::*;
 use proptest::prelude::*;
 
 const T0: i64 = 1_700_000_000_000;
