@@ -6,6 +6,12 @@
 //! and exactly one `Done` for that `(job_id, attempt)`. `Shutdown` asks the worker to
 //! exit after the job in hand. An idle worker answers `Ping` with `Pong` at once; one
 //! that does not is stopped or wedged, and is replaced.
+//!
+//! While a job runs, the worker may ask the supervisor for something only the host can do
+//! with [`FromWorker::HostCall`]; the supervisor answers each call with exactly one
+//! [`ToWorker::HostReply`] of the same `call_id`, in any order. The ops are in
+//! [`crate::host`]. A call names its attempt: a call for an attempt that is not the one in
+//! hand is a protocol error, like any other frame that does not fit the conversation.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +24,11 @@ pub enum ToWorker {
     /// Health check of an idle worker: answer `Pong` with the same number.
     Ping {
         seq: u64,
+    },
+    /// The answer to the worker's `HostCall` with the same `call_id`.
+    HostReply {
+        call_id: u64,
+        result: crate::host::HostResult,
     },
 }
 
@@ -111,6 +122,14 @@ pub enum FromWorker {
     },
     /// The answer to `Ping`.
     Pong { seq: u64 },
+    /// A request to the host on behalf of the job in hand. `call_id` is chosen by the
+    /// worker, unique among its calls in flight.
+    HostCall {
+        job_id: i64,
+        attempt: u32,
+        call_id: u64,
+        op: crate::host::HostOp,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

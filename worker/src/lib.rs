@@ -58,15 +58,18 @@ pub enum WorkerError {
     MemoryLimit(#[source] std::io::Error),
     #[error("cannot enter the sandbox: {0}")]
     Sandbox(#[source] SandboxError),
+    #[error("the supervisor sent a host reply (call {call_id}) while no job runs")]
+    UnexpectedHostReply { call_id: u64 },
 }
 
 impl WorkerError {
     /// The process exit status for this error.
     pub fn exit_status(&self) -> i32 {
         match self {
-            WorkerError::NoHello | WorkerError::Hello(_) | WorkerError::Read(_) => {
-                exit_status::PROTOCOL
-            }
+            WorkerError::NoHello
+            | WorkerError::Hello(_)
+            | WorkerError::Read(_)
+            | WorkerError::UnexpectedHostReply { .. } => exit_status::PROTOCOL,
             WorkerError::Write(_) => exit_status::IO,
             WorkerError::MemoryLimit(_) | WorkerError::Sandbox(_) => exit_status::INTERNAL,
         }
@@ -202,6 +205,9 @@ pub fn serve(
                 outbox
                     .send(&FromWorker::Pong { seq })
                     .map_err(WorkerError::Write)?;
+            }
+            Some(ToWorker::HostReply { call_id, .. }) => {
+                return Err(WorkerError::UnexpectedHostReply { call_id });
             }
             Some(ToWorker::Run(job)) => {
                 let (outcome, stats) = engine.run(&job);

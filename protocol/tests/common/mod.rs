@@ -11,6 +11,7 @@ use jobvisor_protocol::control::{
     ScheduleRunView, ScheduleSpec, ScheduleView, ScriptSummary, ScriptView, StatusReport,
     WorkerStatus,
 };
+use jobvisor_protocol::host::{HostErrorKind, HostOp, HostResult};
 use jobvisor_protocol::worker::{
     ErrorKind, FromWorker, Isolation, JobError, JobLimits, JobStats, LogLevel, Outcome, RunJob,
     ScriptRef, ToWorker,
@@ -126,6 +127,23 @@ pub fn to_worker() -> impl Strategy<Value = ToWorker> {
         run_job().prop_map(ToWorker::Run),
         Just(ToWorker::Shutdown),
         any::<u64>().prop_map(|seq| ToWorker::Ping { seq }),
+        (any::<u64>(), host_result())
+            .prop_map(|(call_id, result)| ToWorker::HostReply { call_id, result }),
+    ]
+}
+
+pub fn host_result() -> impl Strategy<Value = HostResult> {
+    prop_oneof![
+        text().prop_map(|text| HostResult::Value { text }),
+        (
+            prop_oneof![
+                Just(HostErrorKind::Denied),
+                Just(HostErrorKind::Invalid),
+                Just(HostErrorKind::Failed)
+            ],
+            text()
+        )
+            .prop_map(|(kind, message)| HostResult::Refused { kind, message }),
     ]
 }
 
@@ -212,6 +230,14 @@ pub fn from_worker() -> impl Strategy<Value = FromWorker> {
                 stats
             }
         ),
+        (any::<i64>(), any::<u32>(), any::<u64>(), text()).prop_map(
+            |(job_id, attempt, call_id, text)| FromWorker::HostCall {
+                job_id,
+                attempt,
+                call_id,
+                op: HostOp::Echo { text },
+            }
+        ),
     ]
 }
 
@@ -244,6 +270,19 @@ pub fn samples() -> (Vec<ToWorker>, Vec<FromWorker>, Vec<Hello>) {
             isolation: Isolation::Job,
             ..run
         }),
+        ToWorker::HostReply {
+            call_id: 7,
+            result: HostResult::Value {
+                text: "echo é".into(),
+            },
+        },
+        ToWorker::HostReply {
+            call_id: u64::MAX,
+            result: HostResult::Refused {
+                kind: HostErrorKind::Denied,
+                message: "not allowed".into(),
+            },
+        },
     ];
     let from = vec![
         FromWorker::Ready { pid: 4242 },
@@ -283,6 +322,14 @@ pub fn samples() -> (Vec<ToWorker>, Vec<FromWorker>, Vec<Hello>) {
                 stack: Some("at handler (poll.js:1:1)".into()),
             }),
             stats: JobStats::default(),
+        },
+        FromWorker::HostCall {
+            job_id: 42,
+            attempt: 1,
+            call_id: 7,
+            op: HostOp::Echo {
+                text: "echo é".into(),
+            },
         },
     ];
     let hellos = vec![Hello::ours(Role::Worker), Hello::ours(Role::Supervisor)];

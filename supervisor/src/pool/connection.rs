@@ -85,5 +85,6 @@ pub fn message_name(message: &FromWorker) -> &'static str {
         FromWorker::Progress { .. } => "Progress",
         FromWorker::Pong { .. } => "Pong",
         FromWorker::Done { .. } => "Done",
+        FromWorker::HostCall { .. } => "HostCall",
     }
 }
