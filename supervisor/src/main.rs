@@ -24,7 +24,7 @@ fn main() -> ExitCode {
     let code = match &cli.command {
         Command::Serve(args) => serve(args),
         Command::Enqueue(args) => run_client(json_errors(
-            args.json,
+            args.output.json,
             jobvisor::cli::enqueue::execute(args),
         )),
         Command::Status(args) => run_client(jobvisor::cli::status::execute(args)),
@@ -33,15 +33,15 @@ fn main() -> ExitCode {
         Command::Queues(command) => run_client(jobvisor::cli::queues::execute(command)),
         Command::Schedules(command) => run_client(jobvisor::cli::schedules::execute(command)),
         Command::Restart(args) => run_client(json_errors(
-            args.json,
+            args.output.json,
             jobvisor::cli::control_commands::restart(args),
         )),
         Command::Drain(args) => run_client(json_errors(
-            args.json,
+            args.output.json,
             jobvisor::cli::control_commands::drain(args),
         )),
         Command::Logs(args) => run_client(json_errors(
-            args.json,
+            args.output.json,
             jobvisor::cli::control_commands::logs(args),
         )),
         Command::Run(args) => jobvisor::cli::run::execute(args),

@@ -755,7 +755,9 @@ impl Daemon {
                 let idle = report
                     .workers
                     .iter()
-                    .filter(|w| w.state == "idle" && w.pid.is_some())
+                    .filter(|w| {
+                        w.state == jobvisor_protocol::control::WorkerState::Idle && w.pid.is_some()
+                    })
                     .count();
                 if idle == self.workers as usize {
                     return Ok(());

@@ -1,10 +1,12 @@
 //! `jobvisor restart`, `drain` and `logs --follow`: commands that act on the running
 //! daemon as a whole.
 
-use jobvisor_protocol::control::{Event, EventKind, Request, Response};
+use jobvisor_protocol::control::{AttemptOutcome, Event, EventKind, WorkerState};
+use jobvisor_protocol::worker::LogLevel;
+use serde::Serialize;
 
-use super::client::{Client, ClientError, Target, daemon_error, unexpected};
-use super::jobs::print_json;
+use super::Output;
+use super::client::{Client, ClientError, Target};
 use super::progress::{Watch, with_progress};
 use crate::exit_code;
 use crate::units::format_utc;
@@ -20,46 +22,37 @@ pub struct RestartArgs {
     /// Kill the job in hand instead of waiting for it (its attempt is refunded).
     #[arg(long)]
     pub force: bool,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: Output,
     #[command(flatten)]
     pub target: Target,
 }
 
 pub async fn restart(args: &RestartArgs) -> Result<u8, ClientError> {
     let worker = if args.all { None } else { args.worker };
-    let request = Request::Restart {
-        worker,
-        force: args.force,
-    };
     let socket = args.target.socket_path()?;
     let mut client = Client::connect_path(&socket).await?;
-    let answer = with_progress(&socket, Watch::Restart { worker }, client.request(&request));
-    match answer.await? {
-        Response::Restarting { workers } => {
-            if args.json {
-                print_json(&serde_json::json!({ "replaced": workers }));
-            } else {
-                let list: Vec<String> = workers.iter().map(u32::to_string).collect();
-                println!(
-                    "replaced worker{} {}",
-                    if workers.len() == 1 { "" } else { "s" },
-                    list.join(", ")
-                );
-            }
-            Ok(exit_code::OK)
-        }
-        Response::Error(err) => Err(daemon_error(&err)),
-        other => Err(unexpected(&other)),
-    }
+    let restarted = with_progress(
+        &socket,
+        Watch::Restart { worker },
+        client.restart(worker, args.force),
+    )
+    .await?;
+    args.output.print(&restarted, |restarted| {
+        let list: Vec<String> = restarted.replaced.iter().map(u32::to_string).collect();
+        println!(
+            "replaced worker{} {}",
+            if list.len() == 1 { "" } else { "s" },
+            list.join(", ")
+        );
+    });
+    Ok(exit_code::OK)
 }
 
 #[derive(Debug, clap::Args)]
 pub struct DrainArgs {
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: Output,
     #[command(flatten)]
     pub target: Target,
 }
@@ -67,29 +60,18 @@ pub struct DrainArgs {
 pub async fn drain(args: &DrainArgs) -> Result<u8, ClientError> {
     let socket = args.target.socket_path()?;
     let mut client = Client::connect_path(&socket).await?;
-    let answer = with_progress(&socket, Watch::Drain, client.request(&Request::Drain));
-    match answer.await? {
-        Response::Drained(report) => {
-            if args.json {
-                print_json(&serde_json::json!({
-                    "finished": report.finished, "failed": report.failed,
-                    "requeued": report.requeued, "duration_ms": report.duration_ms,
-                }));
-            } else {
-                println!(
-                    "drained in {:.1}s: {} job{} finished, {} failed, {} requeued; the daemon is stopping",
-                    report.duration_ms as f64 / 1000.0,
-                    report.finished,
-                    if report.finished == 1 { "" } else { "s" },
-                    report.failed,
-                    report.requeued
-                );
-            }
-            Ok(exit_code::OK)
-        }
-        Response::Error(err) => Err(daemon_error(&err)),
-        other => Err(unexpected(&other)),
-    }
+    let report = with_progress(&socket, Watch::Drain, client.drain()).await?;
+    args.output.print(&report, |report| {
+        println!(
+            "drained in {:.1}s: {} job{} finished, {} failed, {} requeued; the daemon is stopping",
+            report.duration_ms as f64 / 1000.0,
+            report.finished,
+            if report.finished == 1 { "" } else { "s" },
+            report.failed,
+            report.requeued
+        );
+    });
+    Ok(exit_code::OK)
 }
 
 #[derive(Debug, clap::Args)]
@@ -97,9 +79,8 @@ pub struct LogsArgs {
     /// Keep printing events as they happen (required: past events are in `jobs show`).
     #[arg(long, short)]
     pub follow: bool,
-    /// One JSON object per line.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: Output,
     #[command(flatten)]
     pub target: Target,
 }
@@ -112,83 +93,147 @@ pub async fn logs(args: &LogsArgs) -> Result<u8, ClientError> {
         ));
     }
     let mut client = Client::connect(&args.target).await?;
-    match client.request(&Request::Follow).await? {
-        Response::Following => {}
-        Response::Error(err) => return Err(daemon_error(&err)),
-        other => return Err(unexpected(&other)),
+    client.follow().await?;
+    while let Some(event) = client.next_event().await? {
+        args.output.print(&EventLine::of(&event), |_| {
+            println!("{}", render_event(&event))
+        });
     }
-    loop {
-        match client.next().await? {
-            Some(Response::Event(event)) => {
-                if args.json {
-                    println!("{}", event_json(&event));
-                } else {
-                    println!("{}", render_event(&event));
-                }
-            }
-            Some(other) => return Err(unexpected(&other)),
-            None => {
-                eprintln!("jobvisor: the daemon closed the stream (it stopped)");
-                return Ok(exit_code::OK);
-            }
-        }
-    }
+    eprintln!("jobvisor: the daemon closed the stream (it stopped)");
+    Ok(exit_code::OK)
 }
 
-fn event_json(event: &Event) -> serde_json::Value {
-    let mut value = match &event.kind {
-        EventKind::JobStarted {
-            job,
-            attempt,
-            worker,
-            script,
-        } => {
-            serde_json::json!({ "event": "job_started", "job": job, "attempt": attempt, "worker": worker, "script": script })
+/// One line of `logs --follow --json`: the event's kind as `"event"`, its fields, and
+/// `at_ms`.
+#[derive(Debug, Serialize)]
+struct EventLine<'a> {
+    #[serde(flatten)]
+    kind: EventJson<'a>,
+    at_ms: i64,
+}
+
+/// [`EventKind`] tagged with its name, as JSON readers expect (the wire enum is tagged by
+/// position).
+#[derive(Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+enum EventJson<'a> {
+    JobStarted {
+        job: i64,
+        attempt: u32,
+        worker: u32,
+        script: &'a str,
+    },
+    JobEnded {
+        job: i64,
+        attempt: u32,
+        worker: u32,
+        outcome: AttemptOutcome,
+        duration_ms: u64,
+        error: Option<&'a str>,
+    },
+    Console {
+        job: i64,
+        attempt: u32,
+        level: LogLevel,
+        text: &'a str,
+    },
+    Worker {
+        worker: u32,
+        state: WorkerState,
+        pid: Option<u32>,
+    },
+    Lagged {
+        missed: u64,
+    },
+    ScheduleFired {
+        schedule: &'a str,
+        job: i64,
+        slot_ms: Option<i64>,
+        held: bool,
+    },
+    ScheduleSkipped {
+        schedule: &'a str,
+        slot_ms: i64,
+        reason: &'a str,
+    },
+    ScheduleDisabled {
+        schedule: &'a str,
+    },
+}
+
+impl<'a> EventLine<'a> {
+    fn of(event: &'a Event) -> EventLine<'a> {
+        let kind = match &event.kind {
+            EventKind::JobStarted {
+                job,
+                attempt,
+                worker,
+                script,
+            } => EventJson::JobStarted {
+                job: *job,
+                attempt: *attempt,
+                worker: *worker,
+                script,
+            },
+            EventKind::JobEnded {
+                job,
+                attempt,
+                worker,
+                outcome,
+                duration_ms,
+                error,
+            } => EventJson::JobEnded {
+                job: *job,
+                attempt: *attempt,
+                worker: *worker,
+                outcome: *outcome,
+                duration_ms: *duration_ms,
+                error: error.as_deref(),
+            },
+            EventKind::Console {
+                job,
+                attempt,
+                level,
+                text,
+            } => EventJson::Console {
+                job: *job,
+                attempt: *attempt,
+                level: *level,
+                text,
+            },
+            EventKind::Worker { worker, state, pid } => EventJson::Worker {
+                worker: *worker,
+                state: *state,
+                pid: *pid,
+            },
+            EventKind::Lagged { missed } => EventJson::Lagged { missed: *missed },
+            EventKind::ScheduleFired {
+                schedule,
+                job,
+                slot_ms,
+                held,
+            } => EventJson::ScheduleFired {
+                schedule,
+                job: *job,
+                slot_ms: *slot_ms,
+                held: *held,
+            },
+            EventKind::ScheduleSkipped {
+                schedule,
+                slot_ms,
+                reason,
+            } => EventJson::ScheduleSkipped {
+                schedule,
+                slot_ms: *slot_ms,
+                reason,
+            },
+            EventKind::ScheduleDisabled { schedule } => EventJson::ScheduleDisabled { schedule },
+        };
+        EventLine {
+            kind,
+            at_ms: event.at_ms,
         }
-        EventKind::JobEnded {
-            job,
-            attempt,
-            worker,
-            outcome,
-            duration_ms,
-            error,
-        } => serde_json::json!({
-            "event": "job_ended", "job": job, "attempt": attempt, "worker": worker,
-            "outcome": outcome, "duration_ms": duration_ms, "error": error,
-        }),
-        EventKind::Console {
-            job,
-            attempt,
-            level,
-            text,
-        } => {
-            serde_json::json!({ "event": "console", "job": job, "attempt": attempt, "level": level, "text": text })
-        }
-        EventKind::Worker { worker, state, pid } => {
-            serde_json::json!({ "event": "worker", "worker": worker, "state": state, "pid": pid })
-        }
-        EventKind::Lagged { missed } => serde_json::json!({ "event": "lagged", "missed": missed }),
-        EventKind::ScheduleFired {
-            schedule,
-            job,
-            slot_ms,
-            held,
-        } => serde_json::json!({
-            "event": "schedule_fired", "schedule": schedule, "job": job, "slot_ms": slot_ms, "held": held,
-        }),
-        EventKind::ScheduleSkipped {
-            schedule,
-            slot_ms,
-            reason,
-        } => serde_json::json!({
-            "event": "schedule_skipped", "schedule": schedule, "slot_ms": slot_ms, "reason": reason,
-        }),
-        EventKind::ScheduleDisabled { schedule } => {
-            serde_json::json!({ "event": "schedule_disabled", "schedule": schedule })
-        }
-    };
-    value["at_ms"] = serde_json::json!(event.at_ms);
-    value
+    }
 }
 
 fn render_event(event: &Event) -> String {

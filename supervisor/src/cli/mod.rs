@@ -35,17 +35,13 @@ pub enum Command {
     /// Add a job to the queue; prints its id.
     Enqueue(enqueue::EnqueueArgs),
     /// List, show, retry and cancel jobs.
-    #[command(subcommand)]
-    Jobs(jobs::JobsCommand),
+    Jobs(jobs::JobsArgs),
     /// Add, list and show scripts.
-    #[command(subcommand)]
-    Scripts(scripts::ScriptsCommand),
+    Scripts(scripts::ScriptsArgs),
     /// Interval and cron schedules.
-    #[command(subcommand)]
-    Schedules(schedules::SchedulesCommand),
+    Schedules(schedules::SchedulesArgs),
     /// List, pause, resume and remove queues.
-    #[command(subcommand)]
-    Queues(queues::QueuesCommand),
+    Queues(queues::QueuesArgs),
     /// Replace workers, gracefully and one at a time.
     Restart(control_commands::RestartArgs),
     /// Stop the daemon gracefully (waiting for running jobs up to drain_timeout) and report
@@ -85,6 +81,35 @@ pub fn completions(shell: clap_complete::Shell) -> u8 {
     let mut command = Cli::command();
     clap_complete::generate(shell, &mut command, "jobvisor", &mut std::io::stdout());
     crate::exit_code::OK
+}
+
+/// `--json`: one flag, the same on every command that has it.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Output {
+    /// Print JSON instead of text: one document on one line (a stream, one per line).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+impl Output {
+    /// Prints `value` as JSON with `--json`, else as `text` renders it.
+    pub fn print<T: serde::Serialize + ?Sized>(self, value: &T, text: impl FnOnce(&T)) {
+        if self.json {
+            print_json(value);
+        } else {
+            text(value);
+        }
+    }
+}
+
+/// Prints one `--json` document: compact, on one line (as every `--json` output is, so
+/// streams and single answers read the same way), with the keys of every object in
+/// alphabetical order, so the text does not depend on the order of a view's fields.
+pub fn print_json<T: serde::Serialize + ?Sized>(value: &T) {
+    match serde_json::to_value(value).and_then(|value| serde_json::to_string(&value)) {
+        Ok(text) => println!("{text}"),
+        Err(err) => eprintln!("jobvisor: cannot print JSON: {err}"),
+    }
 }
 
 /// Runs a command's body; with `--json`, a failure is printed here as one JSON object on

@@ -1,77 +1,57 @@
 //! `jobvisor schedules add|list|show|enable|disable|remove|run`.
 
-use jobvisor_protocol::control::{
-    Request, Response, ScheduleDetailView, ScheduleSpec, ScheduleView,
-};
+use jobvisor_protocol::control::{ScheduleDetailView, ScheduleRunView, ScheduleSpec, ScheduleView};
+use serde::Serialize;
 
-use super::client::{Client, ClientError, Target, daemon_error, unexpected};
-use super::jobs::print_json;
+use super::Output;
+use super::client::{Client, ClientError, ScheduleChanged, Target};
 use super::run::read_payload;
 use super::table::{Align, Table};
 use crate::exit_code;
 use crate::units::{format_utc, parse_duration};
+
+/// `jobvisor schedules ...`: the subcommand, with the output and target every one of them
+/// takes.
+#[derive(Debug, clap::Args)]
+pub struct SchedulesArgs {
+    #[command(subcommand)]
+    pub command: SchedulesCommand,
+    #[command(flatten)]
+    pub output: Output,
+    #[command(flatten)]
+    pub target: Target,
+}
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SchedulesCommand {
     /// Create or update a schedule (by name; its history is kept).
     Add(Box<AddArgs>),
     /// Schedules with their next run, last run, last outcome and failure streak.
-    List {
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        target: Target,
-    },
+    List,
     /// A schedule and its recent runs.
     Show {
         /// The schedule's name.
         name: String,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        target: Target,
     },
     /// Enable a schedule again (its failure streak starts over).
     Enable {
         /// The schedule's name.
         name: String,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        target: Target,
     },
     /// Stop a schedule from firing.
     Disable {
         /// The schedule's name.
         name: String,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        target: Target,
     },
     /// Remove a schedule (the jobs it enqueued stay).
     Remove {
         /// The schedule's name.
         name: String,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        target: Target,
     },
     /// Enqueue one run now, outside the schedule's slots; prints the job id.
     Run {
         /// The schedule's name.
         name: String,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        target: Target,
     },
 }
 
@@ -118,164 +98,110 @@ pub struct AddArgs {
     /// Delay each run by up to this much (the same for a given slot), to spread fleets.
     #[arg(long, value_parser = parse_duration)]
     pub jitter: Option<std::time::Duration>,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub target: Target,
 }
 
 fn ms(d: Option<std::time::Duration>) -> Option<u64> {
     d.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-impl SchedulesCommand {
-    fn json(&self) -> bool {
-        match self {
-            SchedulesCommand::Add(args) => args.json,
-            SchedulesCommand::List { json, .. }
-            | SchedulesCommand::Show { json, .. }
-            | SchedulesCommand::Enable { json, .. }
-            | SchedulesCommand::Disable { json, .. }
-            | SchedulesCommand::Remove { json, .. }
-            | SchedulesCommand::Run { json, .. } => *json,
-        }
-    }
+pub async fn execute(args: &SchedulesArgs) -> Result<u8, ClientError> {
+    super::json_errors(args.output.json, run(args)).await
 }
 
-pub async fn execute(command: &SchedulesCommand) -> Result<u8, ClientError> {
-    super::json_errors(command.json(), run(command)).await
-}
-
-async fn run(command: &SchedulesCommand) -> Result<u8, ClientError> {
-    let (request, target, json) = match command {
-        SchedulesCommand::Add(args) => {
-            let payload = args
-                .payload
-                .as_deref()
-                .map(read_payload)
-                .transpose()
-                .map_err(|e| ClientError::new(exit_code::USAGE, e.to_string()))?;
-            let spec = ScheduleSpec {
-                name: args.name.clone(),
-                script: args.script.clone(),
-                payload,
-                every_ms: ms(args.every),
-                cron: args.cron.clone(),
-                timezone: args.timezone.clone(),
-                queue: args.queue.clone(),
-                priority: args.priority,
-                timeout_ms: ms(args.timeout),
-                max_attempts: args.max_attempts,
-                jitter_ms: ms(args.jitter),
-                overlap: args.overlap.clone(),
-                catch_up: args.catch_up.clone(),
-                disable_after_failures: args.disable_after_failures,
-            };
-            (Request::AddSchedule(spec), &args.target, args.json)
-        }
-        SchedulesCommand::List { json, target } => (Request::ListSchedules, target, *json),
-        SchedulesCommand::Show { name, json, target } => {
-            (Request::ShowSchedule { name: name.clone() }, target, *json)
-        }
-        SchedulesCommand::Enable { name, json, target } => (
-            Request::SetScheduleEnabled {
-                name: name.clone(),
-                enabled: true,
-            },
-            target,
-            *json,
-        ),
-        SchedulesCommand::Disable { name, json, target } => (
-            Request::SetScheduleEnabled {
-                name: name.clone(),
-                enabled: false,
-            },
-            target,
-            *json,
-        ),
-        SchedulesCommand::Remove { name, json, target } => (
-            Request::RemoveSchedule { name: name.clone() },
-            target,
-            *json,
-        ),
-        SchedulesCommand::Run { name, json, target } => {
-            (Request::RunSchedule { name: name.clone() }, target, *json)
-        }
-    };
-    match Client::connect(target).await?.request(&request).await? {
-        Response::ScheduleSaved {
-            name,
-            created,
-            next_run_at_ms,
-        } => {
-            if json {
-                print_json(
-                    &serde_json::json!({ "name": name, "created": created, "next_run_at_ms": next_run_at_ms }),
-                );
-            } else {
-                let next = next_run_at_ms.map_or("never".to_owned(), format_utc);
+async fn run(args: &SchedulesArgs) -> Result<u8, ClientError> {
+    let output = args.output;
+    let connect = || Client::connect(&args.target);
+    match &args.command {
+        SchedulesCommand::Add(add) => {
+            let spec = spec_of(add)?;
+            let saved = connect().await?.add_schedule(spec).await?;
+            output.print(&saved, |saved| {
+                let next = saved.next_run_at_ms.map_or("never".to_owned(), format_utc);
                 println!(
-                    "schedule {name} {}; next run {next}",
-                    if created { "added" } else { "updated" }
+                    "schedule {} {}; next run {next}",
+                    saved.name,
+                    if saved.created { "added" } else { "updated" }
                 );
-            }
+            });
         }
-        Response::Schedules(schedules) => {
-            if json {
-                print_json(&serde_json::Value::Array(
-                    schedules.iter().map(view_json).collect(),
-                ));
-            } else {
-                print!("{}", render_list(&schedules));
-            }
+        SchedulesCommand::List => {
+            let schedules = connect().await?.list_schedules().await?;
+            output.print(schedules.as_slice(), |schedules| {
+                print!("{}", render_list(schedules));
+            });
         }
-        Response::Schedule(detail) => {
-            if json {
-                let mut value = view_json(&detail.schedule);
-                value["payload"] =
-                    serde_json::from_str(&detail.payload).unwrap_or(serde_json::Value::Null);
-                value["runs"] = detail
-                    .runs
-                    .iter()
-                    .map(|r| serde_json::json!({
-                        "job": r.job, "slot_ms": r.slot_ms, "state": r.state, "last_outcome": r.last_outcome,
-                        "last_error": r.last_error, "created_at_ms": r.created_at_ms, "finished_at_ms": r.finished_at_ms,
-                    }))
-                    .collect();
-                print_json(&value);
-            } else {
+        SchedulesCommand::Show { name } => {
+            let detail = connect().await?.show_schedule(name.clone()).await?;
+            output.print(&DetailJson::of(&detail), |_| {
                 print!("{}", render_detail(&detail));
-            }
+            });
         }
-        Response::ScheduleChanged { name, change } => {
-            if json {
-                print_json(&serde_json::json!({ "name": name, "change": change }));
-            } else {
-                println!("schedule {name} {change}");
-            }
+        SchedulesCommand::Enable { name } | SchedulesCommand::Disable { name } => {
+            let enabled = matches!(args.command, SchedulesCommand::Enable { .. });
+            let changed = connect()
+                .await?
+                .set_schedule_enabled(name.clone(), enabled)
+                .await?;
+            output.print(&changed, print_change);
         }
-        Response::ScheduleFired { name, job } => {
-            if json {
-                print_json(&serde_json::json!({ "name": name, "job": job }));
-            } else {
-                println!("{job}");
-            }
+        SchedulesCommand::Remove { name } => {
+            let changed = connect().await?.remove_schedule(name.clone()).await?;
+            output.print(&changed, print_change);
         }
-        Response::Error(err) => return Err(daemon_error(&err)),
-        other => return Err(unexpected(&other)),
+        SchedulesCommand::Run { name } => {
+            let fired = connect().await?.run_schedule(name.clone()).await?;
+            output.print(&fired, |fired| println!("{}", fired.job));
+        }
     }
     Ok(exit_code::OK)
 }
 
-fn view_json(s: &ScheduleView) -> serde_json::Value {
-    serde_json::json!({
-        "name": s.name, "script": s.script, "timing": s.timing, "queue": s.queue, "overlap": s.overlap,
-        "enabled": s.enabled, "disabled_reason": s.disabled_reason, "failure_streak": s.failure_streak,
-        "disable_after_failures": s.disable_after_failures, "next_run_at_ms": s.next_run_at_ms,
-        "last_run_at_ms": s.last_run_at_ms, "last_outcome": s.last_outcome, "source": s.source,
-        "last_skip": s.last_skip,
+fn spec_of(args: &AddArgs) -> Result<ScheduleSpec, ClientError> {
+    let payload = args
+        .payload
+        .as_deref()
+        .map(read_payload)
+        .transpose()
+        .map_err(|e| ClientError::new(exit_code::USAGE, e.to_string()))?;
+    Ok(ScheduleSpec {
+        name: args.name.clone(),
+        script: args.script.clone(),
+        payload,
+        every_ms: ms(args.every),
+        cron: args.cron.clone(),
+        timezone: args.timezone.clone(),
+        queue: args.queue.clone(),
+        priority: args.priority,
+        timeout_ms: ms(args.timeout),
+        max_attempts: args.max_attempts,
+        jitter_ms: ms(args.jitter),
+        overlap: args.overlap.clone(),
+        catch_up: args.catch_up.clone(),
+        disable_after_failures: args.disable_after_failures,
     })
+}
+
+fn print_change(changed: &ScheduleChanged) {
+    println!("schedule {} {}", changed.name, changed.change);
+}
+
+/// The JSON of `schedules show`: the schedule, its payload as a JSON value, its runs.
+#[derive(Debug, Serialize)]
+struct DetailJson<'a> {
+    #[serde(flatten)]
+    schedule: &'a ScheduleView,
+    payload: serde_json::Value,
+    runs: &'a [ScheduleRunView],
+}
+
+impl<'a> DetailJson<'a> {
+    fn of(detail: &'a ScheduleDetailView) -> DetailJson<'a> {
+        DetailJson {
+            schedule: &detail.schedule,
+            payload: serde_json::from_str(&detail.payload).unwrap_or(serde_json::Value::Null),
+            runs: &detail.runs,
+        }
+    }
 }
 
 fn when(ms: Option<i64>) -> String {
@@ -357,8 +283,9 @@ fn render_detail(detail: &ScheduleDetailView) -> String {
         table.row(vec![
             r.job.to_string(),
             r.slot_ms.map_or("manual".to_owned(), format_utc),
-            r.state.clone(),
-            r.last_outcome.clone().unwrap_or_else(|| "-".to_owned()),
+            r.state.to_string(),
+            r.last_outcome
+                .map_or_else(|| "-".to_owned(), |o| o.to_string()),
             r.last_error.clone().unwrap_or_default(),
         ]);
     }

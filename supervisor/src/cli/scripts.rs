@@ -2,13 +2,26 @@
 
 use std::path::PathBuf;
 
-use jobvisor_protocol::control::{Request, Response, ScriptSummary};
+use jobvisor_protocol::control::{ScriptSummary, ScriptView};
 
-use super::client::{Client, ClientError, Target, daemon_error, unexpected};
-use super::jobs::{print_json, short_hash};
+use super::Output;
+use super::client::{Client, ClientError, Target};
+use super::jobs::short_hash;
 use super::table::{Align, Table};
 use crate::exit_code;
 use crate::units::{format_size_approx, format_utc};
+
+/// `jobvisor scripts ...`: the subcommand, with the output and target every one of them
+/// takes.
+#[derive(Debug, clap::Args)]
+pub struct ScriptsArgs {
+    #[command(subcommand)]
+    pub command: ScriptsCommand,
+    #[command(flatten)]
+    pub output: Output,
+    #[command(flatten)]
+    pub target: Target,
+}
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ScriptsCommand {
@@ -19,163 +32,82 @@ pub enum ScriptsCommand {
         name: String,
         /// The JavaScript module to register.
         file: PathBuf,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        target: Target,
     },
     /// List scripts with their current version.
-    List {
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        target: Target,
-    },
+    List,
     /// Show a script's current source and its versions.
     Show {
         /// The script's name.
         name: String,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        target: Target,
     },
 }
 
-impl ScriptsCommand {
-    fn json(&self) -> bool {
-        match self {
-            ScriptsCommand::Add { json, .. }
-            | ScriptsCommand::List { json, .. }
-            | ScriptsCommand::Show { json, .. } => *json,
-        }
-    }
+pub async fn execute(args: &ScriptsArgs) -> Result<u8, ClientError> {
+    super::json_errors(args.output.json, run(args)).await
 }
 
-pub async fn execute(command: &ScriptsCommand) -> Result<u8, ClientError> {
-    super::json_errors(command.json(), run(command)).await
-}
-
-async fn run(command: &ScriptsCommand) -> Result<u8, ClientError> {
-    match command {
-        ScriptsCommand::Add {
-            name,
-            file,
-            json,
-            target,
-        } => {
+async fn run(args: &ScriptsArgs) -> Result<u8, ClientError> {
+    let output = args.output;
+    match &args.command {
+        ScriptsCommand::Add { name, file } => {
             let source = std::fs::read_to_string(file).map_err(|e| {
                 ClientError::new(
                     exit_code::USAGE,
                     format!("cannot read script {}: {e}", file.display()),
                 )
             })?;
-            let response = Client::connect(target)
+            let mut client = Client::connect(&args.target).await?;
+            let added = client.add_script(name.clone(), source).await?;
+            output.print(&added, |added| {
+                let version = short_hash(&added.hash);
+                if added.created {
+                    println!("script {} version {version} added", added.name);
+                } else {
+                    println!("script {} version {version} is already current", added.name);
+                }
+            });
+        }
+        ScriptsCommand::List => {
+            let scripts = Client::connect(&args.target).await?.list_scripts().await?;
+            output.print(scripts.as_slice(), |scripts| {
+                print!("{}", render_list(scripts))
+            });
+        }
+        ScriptsCommand::Show { name } => {
+            let script = Client::connect(&args.target)
                 .await?
-                .request(&Request::AddScript {
-                    name: name.clone(),
-                    source,
-                })
+                .show_script(name.clone())
                 .await?;
-            match response {
-                Response::ScriptAdded {
-                    name,
-                    hash,
-                    created,
-                } => {
-                    if *json {
-                        print_json(
-                            &serde_json::json!({ "name": name, "hash": hash, "created": created }),
-                        );
-                    } else if created {
-                        println!("script {name} version {} added", short_hash(&hash));
-                    } else {
-                        println!(
-                            "script {name} version {} is already current",
-                            short_hash(&hash)
-                        );
-                    }
-                    Ok(exit_code::OK)
-                }
-                Response::Error(err) => Err(daemon_error(&err)),
-                other => Err(unexpected(&other)),
-            }
-        }
-        ScriptsCommand::List { json, target } => {
-            match Client::connect(target)
-                .await?
-                .request(&Request::ListScripts)
-                .await?
-            {
-                Response::Scripts(scripts) => {
-                    if *json {
-                        print_json(&serde_json::Value::Array(
-                            scripts
-                                .iter()
-                                .map(|s| serde_json::json!({
-                                    "name": s.name, "hash": s.hash, "created_at_ms": s.created_at_ms,
-                                    "source_bytes": s.source_bytes, "versions": s.versions,
-                                }))
-                                .collect(),
-                        ));
-                    } else {
-                        print!("{}", render_list(&scripts));
-                    }
-                    Ok(exit_code::OK)
-                }
-                Response::Error(err) => Err(daemon_error(&err)),
-                other => Err(unexpected(&other)),
-            }
-        }
-        ScriptsCommand::Show { name, json, target } => {
-            match Client::connect(target)
-                .await?
-                .request(&Request::ShowScript { name: name.clone() })
-                .await?
-            {
-                Response::Script(script) => {
-                    if *json {
-                        print_json(&serde_json::json!({
-                            "name": script.name, "hash": script.hash, "created_at_ms": script.created_at_ms,
-                            "source": script.source,
-                            "versions": script.versions.iter().map(|(hash, at, current)| serde_json::json!({
-                                "hash": hash, "created_at_ms": at, "current": current,
-                            })).collect::<Vec<_>>(),
-                        }));
-                    } else {
-                        println!(
-                            "script {}  version {}  added {}",
-                            script.name,
-                            short_hash(&script.hash),
-                            format_utc(script.created_at_ms)
-                        );
-                        if script.versions.len() > 1 {
-                            println!("versions (newest first):");
-                            for (hash, at, current) in &script.versions {
-                                println!(
-                                    "  {}  {}{}",
-                                    short_hash(hash),
-                                    format_utc(*at),
-                                    if *current { "  (current)" } else { "" }
-                                );
-                            }
-                        }
-                        println!();
-                        print!("{}", script.source);
-                        if !script.source.ends_with('\n') {
-                            println!();
-                        }
-                    }
-                    Ok(exit_code::OK)
-                }
-                Response::Error(err) => Err(daemon_error(&err)),
-                other => Err(unexpected(&other)),
-            }
+            output.print(&script, |script| print!("{}", render_script(script)));
         }
     }
+    Ok(exit_code::OK)
+}
+
+fn render_script(script: &ScriptView) -> String {
+    let mut out = format!(
+        "script {}  version {}  added {}\n",
+        script.name,
+        short_hash(&script.hash),
+        format_utc(script.created_at_ms)
+    );
+    if script.versions.len() > 1 {
+        out.push_str("versions (newest first):\n");
+        for version in &script.versions {
+            out.push_str(&format!(
+                "  {}  {}{}\n",
+                short_hash(&version.hash),
+                format_utc(version.created_at_ms),
+                if version.current { "  (current)" } else { "" }
+            ));
+        }
+    }
+    out.push('\n');
+    out.push_str(&script.source);
+    if !script.source.ends_with('\n') {
+        out.push('\n');
+    }
+    out
 }
 
 pub fn render_list(scripts: &[ScriptSummary]) -> String {

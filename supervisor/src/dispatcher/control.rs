@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use jobvisor_protocol::control::{
     ControlError, EnqueueJob, EnqueuedJob, ErrorCode, JobQuery, MAX_ENQUEUE_BATCH, MAX_LIST_LIMIT,
-    QueueStatus, Request, Response, ScriptView, StatusReport, WorkerStatus,
+    QueueStatus, Request, Response, ScriptVersion, ScriptView, StatusReport, WorkerStatus,
 };
 use tokio::sync::oneshot;
 use tracing::info;
@@ -584,9 +584,9 @@ impl Dispatcher {
                     id: u32::try_from(i).unwrap_or(u32::MAX),
                     pid: s.pid,
                     state: if s.degraded.is_some() {
-                        "degraded".to_owned()
+                        jobvisor_protocol::control::WorkerState::Degraded
                     } else {
-                        s.state.as_str().to_owned()
+                        super::views::worker_state(s.state)
                     },
                     job: s.job.as_ref().map(|j| j.id.0),
                     jobs_done: s.jobs_done,
@@ -656,11 +656,15 @@ fn show_script(store: &Store, name: &str) -> Result<Response, StoreError> {
     let source = store
         .script_source(name, &current.hash)?
         .unwrap_or_default();
-    let mut history: Vec<(String, i64, bool)> = versions
+    let mut history: Vec<ScriptVersion> = versions
         .iter()
-        .map(|v| (v.hash.clone(), v.created_at_ms, v.current))
+        .map(|v| ScriptVersion {
+            hash: v.hash.clone(),
+            created_at_ms: v.created_at_ms,
+            current: v.current,
+        })
         .collect();
-    history.sort_by_key(|v| std::cmp::Reverse(v.1));
+    history.sort_by_key(|v| std::cmp::Reverse(v.created_at_ms));
     Ok(Response::Script(ScriptView {
         name: name.to_owned(),
         hash: current.hash.clone(),
@@ -717,7 +721,7 @@ async fn complete_status(store: Store, mut report: StatusReport) -> Response {
                 .map(|q| {
                     let counts = JobState::ALL
                         .iter()
-                        .map(|state| (state.as_str().to_owned(), q.get(*state)))
+                        .map(|state| (super::views::job_state(*state), q.get(*state)))
                         .filter(|(_, n)| *n > 0)
                         .collect();
                     QueueStatus {

@@ -570,10 +570,14 @@ impl Dispatcher {
                 // Busy and idle between jobs are the job events; a started worker's first
                 // idle is news: it is ready.
                 if ready || !matches!(state, SlotState::Idle | SlotState::Busy) {
-                    let shown = if ready { "ready" } else { state.as_str() };
+                    let shown = if ready {
+                        jobvisor_protocol::control::WorkerState::Ready
+                    } else {
+                        views::worker_state(state)
+                    };
                     self.emit(|| EventKind::Worker {
                         worker: slot,
-                        state: shown.to_owned(),
+                        state: shown,
                         pid,
                     });
                 }
@@ -583,7 +587,7 @@ impl Dispatcher {
                     job: end.attempt.id.0,
                     attempt: end.attempt.attempt,
                     worker: slot,
-                    outcome: end.outcome.as_str().to_owned(),
+                    outcome: views::ended(&end.outcome),
                     duration_ms: u64::try_from(end.duration.as_millis()).unwrap_or(u64::MAX),
                     error: end
                         .error

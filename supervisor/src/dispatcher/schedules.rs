@@ -189,7 +189,7 @@ impl Dispatcher {
             let response = match found {
                 Ok(true) => Response::ScheduleChanged {
                     name,
-                    change: change.as_str().to_owned(),
+                    change: change.done(),
                 },
                 Ok(false) => error(
                     ErrorCode::NotFound,
@@ -231,11 +231,12 @@ pub(super) enum ScheduleChange {
 }
 
 impl ScheduleChange {
-    fn as_str(self) -> &'static str {
+    fn done(self) -> jobvisor_protocol::control::ScheduleChange {
+        use jobvisor_protocol::control::ScheduleChange as Done;
         match self {
-            ScheduleChange::Enable => "enabled",
-            ScheduleChange::Disable => "disabled",
-            ScheduleChange::Remove => "removed",
+            ScheduleChange::Enable => Done::Enabled,
+            ScheduleChange::Disable => Done::Disabled,
+            ScheduleChange::Remove => Done::Removed,
         }
     }
 }
@@ -274,7 +275,7 @@ fn schedule_view(info: &ScheduleInfo, last: Option<&crate::schedule::ScheduleRun
         script: info.def.script.clone(),
         timing: timing_text(&info.def.timing),
         queue: info.def.queue.clone(),
-        overlap: info.def.overlap.as_str().to_owned(),
+        overlap: super::views::overlap(info.def.overlap),
         enabled: info.enabled,
         disabled_reason: info.disabled_reason.clone(),
         failure_streak: info.failure_streak,
@@ -282,7 +283,7 @@ fn schedule_view(info: &ScheduleInfo, last: Option<&crate::schedule::ScheduleRun
         next_run_at_ms: info.next_run_at_ms,
         last_run_at_ms: info.last_run_at_ms,
         last_outcome: last.map(run_outcome),
-        source: info.def.source.as_str().to_owned(),
+        source: super::views::schedule_source(info.def.source),
         last_skip: info.last_skip.clone(),
     }
 }
@@ -306,8 +307,8 @@ fn detail_view(detail: &ScheduleDetail) -> ScheduleDetailView {
             .map(|run| ScheduleRunView {
                 job: run.job_id.0,
                 slot_ms: run.slot_ms,
-                state: run.state.as_str().to_owned(),
-                last_outcome: run.last_outcome.map(|o| o.as_str().to_owned()),
+                state: super::views::job_state(run.state),
+                last_outcome: run.last_outcome.map(super::views::outcome),
                 last_error: run.last_error.clone(),
                 created_at_ms: run.created_at_ms,
                 finished_at_ms: run.finished_at_ms,

@@ -689,14 +689,14 @@ impl Slot {
                     level,
                     text,
                 })) if job_id == attempt.id.0 && a == attempt.attempt => {
-                    let level = push_log(&mut logs, level, &text);
+                    push_log(&mut logs, level, &text);
                     if self.config.events.receiver_count() > 0 {
                         let _ = self.config.events.send(jobvisor_protocol::control::Event {
                             at_ms: now_ms(),
                             kind: jobvisor_protocol::control::EventKind::Console {
                                 job: job_id,
                                 attempt: a,
-                                level: level.to_owned(),
+                                level,
                                 text,
                             },
                         });
