@@ -1,7 +1,6 @@
-//! jobvisor: the supervisor library behind the `jobvisor` binary.
-//!
-//! `main.rs` only parses arguments and maps results to exit codes; everything else lives
-//! here so tests can drive it in-process.
+//! jobvisor's supervisor: the daemon as a library (`serve`), behind the `jobvisor` binary
+//! of the `cli/` crate, which parses arguments, talks to the control socket and maps
+//! results to exit codes. `cli::run` and `cli::bench` are the two commands that run here.
 
 pub mod cgroup;
 pub mod cli;

@@ -332,7 +332,7 @@ impl Daemon {
 
     /// The cgroup name of this daemon's workers (`jobvisor-<hash of the state dir>`).
     pub fn instance(&self) -> String {
-        jobvisor::serve::instance_name(&self.dir.path().join("data"))
+        jobvisor_supervisor::serve::instance_name(&self.dir.path().join("data"))
     }
 
     /// Processes (any, escaped grandchildren included) in this daemon's worker cgroups.
@@ -466,10 +466,10 @@ impl Drop for Daemon {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let instance = jobvisor::serve::instance_name(&self.dir.path().join("data"));
-        if let Ok(limiter) =
-            jobvisor::cgroup::Limiter::detect(jobvisor::cgroup::LimiterChoice::Auto)
-        {
+        let instance = jobvisor_supervisor::serve::instance_name(&self.dir.path().join("data"));
+        if let Ok(limiter) = jobvisor_supervisor::cgroup::Limiter::detect(
+            jobvisor_supervisor::cgroup::LimiterChoice::Auto,
+        ) {
             let _ = limiter.remove_leftovers(&instance);
         }
     }

@@ -338,7 +338,7 @@ fn sigkill_of_the_supervisor_leaves_no_worker_and_loses_no_job() {
     for &id in &ids {
         assert_eq!(daemon.job_state(id), "completed");
     }
-    let instance = jobvisor::serve::instance_name(&daemon.dir.path().join("data"));
+    let instance = jobvisor_supervisor::serve::instance_name(&daemon.dir.path().join("data"));
     let groups: Vec<_> = worker_cgroups()
         .into_iter()
         .filter(|g| g.ends_with(&instance))

@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use jobvisor_protocol::control::{ScriptSummary, ScriptView};
 
-use super::Output;
-use super::client::{Client, ClientError, Target};
 use super::jobs::short_hash;
-use super::table::{Align, Table};
-use crate::exit_code;
-use crate::units::{format_size_approx, format_utc};
+use crate::args::{Output, Target};
+use crate::client::{Client, ClientError};
+use crate::table::{Align, Table};
+use jobvisor_supervisor::exit_code;
+use jobvisor_supervisor::units::{format_size_approx, format_utc};
 
 /// `jobvisor scripts ...`: the subcommand, with the output and target every one of them
 /// takes.
@@ -43,7 +43,7 @@ pub enum ScriptsCommand {
 }
 
 pub async fn execute(args: &ScriptsArgs) -> Result<u8, ClientError> {
-    super::json_errors(args.output.json, run(args)).await
+    crate::output::json_errors(args.output.json, run(args)).await
 }
 
 async fn run(args: &ScriptsArgs) -> Result<u8, ClientError> {

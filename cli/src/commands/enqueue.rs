@@ -7,13 +7,13 @@ use std::io::Write as _;
 use jobvisor_protocol::control::{AttemptOutcome, EnqueueJob, JobState, MAX_ENQUEUE_BATCH};
 use serde::Serialize;
 
-use super::Output;
-use super::client::{Client, ClientError, Target};
-use super::progress::{Watch, with_progress};
-use super::run::read_payload;
-use crate::config::MAX_PAYLOAD_LIMIT;
-use crate::exit_code;
-use crate::units::{
+use crate::args::{Output, Target};
+use crate::client::{Client, ClientError};
+use crate::progress::{Watch, with_progress};
+use jobvisor_supervisor::cli::run::read_payload;
+use jobvisor_supervisor::config::MAX_PAYLOAD_LIMIT;
+use jobvisor_supervisor::exit_code;
+use jobvisor_supervisor::units::{
     MAX_ATTEMPTS, MAX_DELAY, format_duration, parse_delay, parse_duration, parse_timeout,
 };
 
@@ -81,7 +81,7 @@ pub async fn execute(args: &EnqueueArgs) -> Result<u8, ClientError> {
     {
         eprintln!(
             "jobvisor: warning: --at {} is in the past; the job runs now",
-            crate::units::format_utc(at)
+            jobvisor_supervisor::units::format_utc(at)
         );
     }
     if let Some(file) = &args.payloads {
@@ -285,14 +285,14 @@ async fn wait(
             exit_code::WAIT_TIMED_OUT,
             format!(
                 "job {id} has not ended after {}; it goes on (see `jobvisor jobs show {id}`)",
-                crate::units::format_duration(limit)
+                jobvisor_supervisor::units::format_duration(limit)
             ),
         ));
     };
     let job = answer?;
     let code = outcome_exit_code(job.summary.state, job.summary.last_outcome);
     if args.output.json {
-        super::print_json(&super::jobs::JobJson::of(&job));
+        crate::output::print_json(&super::jobs::JobJson::of(&job));
         return Ok(code);
     }
     match job.summary.state {
@@ -342,7 +342,7 @@ pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
     let at_ms = at.as_millisecond();
     let latest = jiff::Timestamp::now()
         .as_millisecond()
-        .saturating_add(crate::store::duration_ms(MAX_DELAY));
+        .saturating_add(jobvisor_supervisor::store::duration_ms(MAX_DELAY));
     if at_ms > latest {
         return Err(format!(
             "`{text}` is too far ahead: at most {} from now is allowed",

@@ -4,7 +4,7 @@
 //! [`ClientError`]. The answers that are no view of their own are small structs here whose
 //! `Serialize` is what `--json` prints.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use jobvisor_protocol::control::{
@@ -16,24 +16,13 @@ use jobvisor_protocol::tokio_io::AsyncTransport;
 use jobvisor_protocol::{HandshakeError, HelloError, Role};
 use tokio::net::UnixStream;
 
-use crate::config::Config;
-use crate::control::server::CONTROL_FRAME_MAX;
-use crate::exit_code;
+use crate::args::Target;
+
+use jobvisor_supervisor::control::server::CONTROL_FRAME_MAX;
+use jobvisor_supervisor::exit_code;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const FRAME_MAX: usize = 64 * 1024 * 1024;
-
-/// Where to find the daemon: `--socket`, else the run dir of `--config`, else of
-/// `$JOBVISOR_CONFIG`, else of the embedded defaults.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Target {
-    /// The daemon's config file (its run_dir locates the control socket).
-    #[arg(long, global = true, env = "JOBVISOR_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// The control socket, overriding the config.
-    #[arg(long, global = true, env = "JOBVISOR_SOCKET")]
-    pub socket: Option<PathBuf>,
-}
 
 /// A client failure with the exit code it maps to.
 #[derive(Debug, thiserror::Error)]
@@ -61,21 +50,6 @@ impl ClientError {
             answered: true,
             ..ClientError::new(code, message)
         }
-    }
-}
-
-impl Target {
-    pub fn socket_path(&self) -> Result<PathBuf, ClientError> {
-        if let Some(socket) = &self.socket {
-            return Ok(socket.clone());
-        }
-        let config = match &self.config {
-            Some(path) => {
-                Config::load(path).map_err(|e| ClientError::new(exit_code::USAGE, e.to_string()))?
-            }
-            None => Config::embedded(),
-        };
-        Ok(config.control_socket_path())
     }
 }
 
@@ -496,7 +470,7 @@ fn check_request_size(request: &Request) -> Result<(), ClientError> {
 /// handshake is done, so this is the case where even that did not happen).
 fn handshake_hint(path: &Path) -> String {
     use std::os::unix::fs::MetadataExt;
-    let ours = crate::control::server::current_uid();
+    let ours = jobvisor_supervisor::control::server::current_uid();
     match std::fs::metadata(path) {
         Ok(meta) if ours != 0 && meta.uid() != ours => format!(
             "the daemon runs as uid {} and refuses other users (uid {ours}) unless its control_group admits them: run as uid {}",

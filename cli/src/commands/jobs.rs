@@ -5,11 +5,11 @@ use jobvisor_protocol::control::{
 };
 use serde::Serialize;
 
-use super::Output;
-use super::client::{Client, ClientError, Target};
-use super::table::{Align, Table};
-use crate::exit_code;
-use crate::units::{format_size_approx, format_utc};
+use crate::args::{Output, Target};
+use crate::client::{Client, ClientError};
+use crate::table::{Align, Table};
+use jobvisor_supervisor::exit_code;
+use jobvisor_supervisor::units::{format_size_approx, format_utc};
 
 /// `jobvisor jobs ...`: the subcommand, with the output and target every one of them takes.
 #[derive(Debug, clap::Args)]
@@ -76,7 +76,7 @@ pub enum JobsCommand {
 }
 
 pub async fn execute(args: &JobsArgs) -> Result<u8, ClientError> {
-    super::json_errors(args.output.json, run(args)).await
+    crate::output::json_errors(args.output.json, run(args)).await
 }
 
 async fn run(args: &JobsArgs) -> Result<u8, ClientError> {

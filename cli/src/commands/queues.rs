@@ -2,10 +2,10 @@
 
 use jobvisor_protocol::control::QueueView;
 
-use super::Output;
-use super::client::{Client, ClientError, QueuePaused, Target};
-use super::table::{Align, Table};
-use crate::exit_code;
+use crate::args::{Output, Target};
+use crate::client::{Client, ClientError, QueuePaused};
+use crate::table::{Align, Table};
+use jobvisor_supervisor::exit_code;
 
 /// `jobvisor queues ...`: the subcommand, with the output and target every one of them
 /// takes.
@@ -45,7 +45,7 @@ pub enum QueuesCommand {
 }
 
 pub async fn execute(args: &QueuesArgs) -> Result<u8, ClientError> {
-    super::json_errors(args.output.json, run(args)).await
+    crate::output::json_errors(args.output.json, run(args)).await
 }
 
 async fn run(args: &QueuesArgs) -> Result<u8, ClientError> {

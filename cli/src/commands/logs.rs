@@ -1,78 +1,13 @@
-//! `jobvisor restart`, `drain` and `logs --follow`: commands that act on the running
-//! daemon as a whole.
+//! `jobvisor logs --follow`: the daemon's job, worker and schedule events as they happen.
 
 use jobvisor_protocol::control::{AttemptOutcome, Event, EventKind, WorkerState};
 use jobvisor_protocol::worker::LogLevel;
+use jobvisor_supervisor::exit_code;
+use jobvisor_supervisor::units::format_utc;
 use serde::Serialize;
 
-use super::Output;
-use super::client::{Client, ClientError, Target};
-use super::progress::{Watch, with_progress};
-use crate::exit_code;
-use crate::units::format_utc;
-
-#[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("which").required(true).args(["worker", "all"])))]
-pub struct RestartArgs {
-    /// The worker to replace (see `jobvisor status`); or --all.
-    pub worker: Option<u32>,
-    /// Replace every worker, one at a time.
-    #[arg(long)]
-    pub all: bool,
-    /// Kill the job in hand instead of waiting for it (its attempt is refunded).
-    #[arg(long)]
-    pub force: bool,
-    #[command(flatten)]
-    pub output: Output,
-    #[command(flatten)]
-    pub target: Target,
-}
-
-pub async fn restart(args: &RestartArgs) -> Result<u8, ClientError> {
-    let worker = if args.all { None } else { args.worker };
-    let socket = args.target.socket_path()?;
-    let mut client = Client::connect_path(&socket).await?;
-    let restarted = with_progress(
-        &socket,
-        Watch::Restart { worker },
-        client.restart(worker, args.force),
-    )
-    .await?;
-    args.output.print(&restarted, |restarted| {
-        let list: Vec<String> = restarted.replaced.iter().map(u32::to_string).collect();
-        println!(
-            "replaced worker{} {}",
-            if list.len() == 1 { "" } else { "s" },
-            list.join(", ")
-        );
-    });
-    Ok(exit_code::OK)
-}
-
-#[derive(Debug, clap::Args)]
-pub struct DrainArgs {
-    #[command(flatten)]
-    pub output: Output,
-    #[command(flatten)]
-    pub target: Target,
-}
-
-pub async fn drain(args: &DrainArgs) -> Result<u8, ClientError> {
-    let socket = args.target.socket_path()?;
-    let mut client = Client::connect_path(&socket).await?;
-    let report = with_progress(&socket, Watch::Drain, client.drain()).await?;
-    args.output.print(&report, |report| {
-        println!(
-            "drained in {:.1}s: {} job{} finished, {} failed, {} requeued; the daemon is stopping",
-            report.duration_ms as f64 / 1000.0,
-            report.finished,
-            if report.finished == 1 { "" } else { "s" },
-            report.failed,
-            report.requeued
-        );
-    });
-    Ok(exit_code::OK)
-}
+use crate::args::{Output, Target};
+use crate::client::{Client, ClientError};
 
 #[derive(Debug, clap::Args)]
 pub struct LogsArgs {
@@ -85,7 +20,7 @@ pub struct LogsArgs {
     pub target: Target,
 }
 
-pub async fn logs(args: &LogsArgs) -> Result<u8, ClientError> {
+pub async fn execute(args: &LogsArgs) -> Result<u8, ClientError> {
     if !args.follow {
         return Err(ClientError::new(
             exit_code::USAGE,
@@ -293,5 +228,46 @@ fn render_event(event: &Event) -> String {
         EventKind::ScheduleDisabled { schedule } => {
             format!("{at}  schedule {schedule} disabled after its failed runs")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `logs --follow --json` names each event in `"event"` next to its fields, as it did
+    /// when the lines were assembled by hand.
+    #[test]
+    fn event_lines_carry_their_name_and_fields() {
+        let ended = Event {
+            at_ms: 1_000,
+            kind: EventKind::JobEnded {
+                job: 4,
+                attempt: 1,
+                worker: 0,
+                outcome: AttemptOutcome::JsError,
+                duration_ms: 12,
+                error: Some("Error: boom".into()),
+            },
+        };
+        let console = Event {
+            at_ms: 2_000,
+            kind: EventKind::Console {
+                job: 4,
+                attempt: 1,
+                level: LogLevel::Warn,
+                text: "careful".into(),
+            },
+        };
+        let text =
+            |event: &Event| serde_json::to_value(EventLine::of(event)).map(|v| v.to_string());
+        assert_eq!(
+            text(&ended).expect("serialises"),
+            r#"{"at_ms":1000,"attempt":1,"duration_ms":12,"error":"Error: boom","event":"job_ended","job":4,"outcome":"js_error","worker":0}"#
+        );
+        assert_eq!(
+            text(&console).expect("serialises"),
+            r#"{"at_ms":2000,"attempt":1,"event":"console","job":4,"level":"warn","text":"careful"}"#
+        );
     }
 }

@@ -3,12 +3,12 @@
 use jobvisor_protocol::control::{ScheduleDetailView, ScheduleRunView, ScheduleSpec, ScheduleView};
 use serde::Serialize;
 
-use super::Output;
-use super::client::{Client, ClientError, ScheduleChanged, Target};
-use super::run::read_payload;
-use super::table::{Align, Table};
-use crate::exit_code;
-use crate::units::{format_utc, parse_duration};
+use crate::args::{Output, Target};
+use crate::client::{Client, ClientError, ScheduleChanged};
+use crate::table::{Align, Table};
+use jobvisor_supervisor::cli::run::read_payload;
+use jobvisor_supervisor::exit_code;
+use jobvisor_supervisor::units::{format_utc, parse_duration};
 
 /// `jobvisor schedules ...`: the subcommand, with the output and target every one of them
 /// takes.
@@ -105,7 +105,7 @@ fn ms(d: Option<std::time::Duration>) -> Option<u64> {
 }
 
 pub async fn execute(args: &SchedulesArgs) -> Result<u8, ClientError> {
-    super::json_errors(args.output.json, run(args)).await
+    crate::output::json_errors(args.output.json, run(args)).await
 }
 
 async fn run(args: &SchedulesArgs) -> Result<u8, ClientError> {

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use jobvisor_protocol::control::{JobState, StatusReport, WorkerStatus};
 use serde::Serialize;
 
-use super::Output;
-use super::client::{Client, ClientError, Target};
-use super::table::{Align, Table};
-use crate::exit_code;
-use crate::units::format_size_approx as format_size;
+use crate::args::{Output, Target};
+use crate::client::{Client, ClientError};
+use crate::table::{Align, Table};
+use jobvisor_supervisor::exit_code;
+use jobvisor_supervisor::units::format_size_approx as format_size;
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -20,7 +20,7 @@ pub struct StatusArgs {
 }
 
 pub async fn execute(args: &StatusArgs) -> Result<u8, ClientError> {
-    super::json_errors(args.output.json, run(args)).await
+    crate::output::json_errors(args.output.json, run(args)).await
 }
 
 async fn run(args: &StatusArgs) -> Result<u8, ClientError> {
@@ -103,8 +103,9 @@ const STATE_COLUMNS: [(JobState, &str); 7] = [
 /// The human table.
 pub fn render(report: &StatusReport) -> String {
     let mut out = String::new();
-    let uptime =
-        crate::units::format_duration(std::time::Duration::from_secs(report.uptime_ms / 1000));
+    let uptime = jobvisor_supervisor::units::format_duration(std::time::Duration::from_secs(
+        report.uptime_ms / 1000,
+    ));
     out.push_str(&format!(
         "jobvisor {} — pid {}, up {}, epoch {}{}\n",
         report.version,
