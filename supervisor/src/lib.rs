@@ -8,13 +8,13 @@ pub mod config;
 pub mod control;
 pub mod dispatcher;
 pub mod exit_code;
-pub mod instance_lock;
-pub mod notify;
+pub(crate) mod instance_lock;
+pub(crate) mod notify;
 pub mod pool;
-pub mod reaper;
-pub mod script_check;
+pub(crate) mod reaper;
+pub(crate) mod script_check;
 pub mod serve;
-pub mod suggest;
+pub(crate) mod suggest;
 pub mod telemetry;
 
 // The store crate, under the names the rest of the supervisor has always used.
