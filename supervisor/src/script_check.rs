@@ -89,7 +89,7 @@ impl ScriptChecker {
                 }
             }
             Err(group) => {
-                group.kill_all(Duration::from_secs(2));
+                group.kill_all_blocking(Duration::from_secs(2));
             }
         })
         .await;

@@ -4,7 +4,9 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
+use jobvisor_protocol::control::Request;
 use jobvisor_tests::daemon::Daemon;
 use jobvisor_tests::{RunOutput, bin};
 
@@ -142,4 +144,92 @@ fn a_misbehaving_worker_ends_the_same_way_through_run_and_through_the_daemon() {
         );
         assert_ne!(through_run.0, "completed", "`{behaviour}` must fail");
     }
+}
+
+/// A cgroup v1 freezer group of this test's own: a frozen process does not die of SIGKILL
+/// until it is thawed, so a worker group holding one does not empty however long the
+/// supervisor tries. Thawed and removed when dropped.
+struct Freezer {
+    dir: std::path::PathBuf,
+}
+
+impl Freezer {
+    fn create(test: &str) -> Option<Freezer> {
+        let root = Path::new("/sys/fs/cgroup/freezer");
+        let dir = root.join(format!("jobvisor-test-{}", std::process::id()));
+        if !dir.is_dir() && std::fs::create_dir(&dir).is_err() {
+            jobvisor_tests::skip_allowed(
+                test,
+                "no writable cgroup v1 freezer (under cgroup v2 a frozen process dies of SIGKILL)",
+            );
+            return None;
+        }
+        Some(Freezer { dir })
+    }
+
+    fn freeze(&self, pid: u32) {
+        std::fs::write(self.dir.join("cgroup.procs"), pid.to_string()).expect("join freezer");
+        std::fs::write(self.dir.join("freezer.state"), "FROZEN").expect("freeze");
+    }
+}
+
+impl Drop for Freezer {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.dir.join("freezer.state"), "THAWED");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::fs::remove_dir(&self.dir).is_err() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn a_worker_group_that_will_not_empty_does_not_stall_the_daemon() {
+    let test = "a_worker_group_that_will_not_empty_does_not_stall_the_daemon";
+    if !jobvisor_tests::memory_cgroup_available(test) {
+        return;
+    }
+    let Some(freezer) = Freezer::create(test) else {
+        return;
+    };
+    let daemon = Daemon::start(
+        "workers = 2\njob_timeout = \"1s\"\nkill_grace = \"50ms\"\nmemory_limiter = \"cgroup\"\n",
+        &[("spin", "export default () => { while (true) {} }")],
+    );
+    let id = daemon.enqueue(jobvisor_tests::daemon::job("spin", "{}"));
+    let mut pid = None;
+    daemon.wait_for("the job on a worker", Duration::from_secs(10), || {
+        pid = daemon
+            .status()
+            .workers
+            .iter()
+            .find(|w| w.job == Some(id))
+            .and_then(|w| w.pid);
+        pid.is_some()
+    });
+    let pid = pid.expect("a busy worker");
+    freezer.freeze(pid);
+    // Past its deadline the slot kills the worker, waits for it to be reaped, tries to
+    // empty its group and starts another worker in it: each wait runs into the frozen
+    // process. The other slot and the control socket must keep answering meanwhile.
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    while started.elapsed() < Duration::from_secs(6) {
+        let asked = Instant::now();
+        daemon
+            .try_request(&Request::Status)
+            .expect("status answers");
+        slowest = slowest.max(asked.elapsed());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        slowest < Duration::from_millis(750),
+        "status took {slowest:?} while a worker group would not empty\n{}",
+        daemon.log_text()
+    );
+    drop(freezer);
+    daemon.wait_for("the attempt recorded", Duration::from_secs(10), || {
+        !daemon.attempts(id).is_empty()
+    });
+    assert_eq!(daemon.attempts(id)[0].1, "timeout");
 }

@@ -499,7 +499,7 @@ impl<H: AttemptHooks> Attempt<'_, H> {
         } else {
             process.kill_and_reap(group, REAP_WITHIN).await
         };
-        group.kill_all(EMPTY_GROUP_WITHIN);
+        group.kill_all(EMPTY_GROUP_WITHIN).await;
         let stderr = std::mem::replace(
             &mut self.worker.stderr,
             tokio::spawn(async { String::new() }),

@@ -373,7 +373,7 @@ impl Slot {
         let group = &self.config.group;
         // Anything left in the group from the previous worker goes first, and what it
         // left charged to the group with it.
-        group.kill_all(Duration::from_secs(1));
+        group.kill_all(Duration::from_secs(1)).await;
         group.forget_earlier_workers();
         let program = &self.config.spec.program;
         let launched = self
@@ -593,7 +593,7 @@ impl Slot {
                     .process
                     .kill_and_reap(&self.config.group, Duration::from_secs(2))
                     .await;
-                self.config.group.kill_all(Duration::from_millis(500));
+                self.config.group.kill_all(Duration::from_millis(500)).await;
                 self.hand_back(attempt);
                 Err(format!(
                     "the worker could not be sent a job: {err} ({})",
@@ -617,7 +617,7 @@ impl Slot {
                 .kill_and_reap(&self.config.group, Duration::from_secs(2))
                 .await;
         }
-        self.config.group.kill_all(Duration::from_millis(500));
+        self.config.group.kill_all(Duration::from_millis(500)).await;
     }
 
     /// Stops the worker for good.
@@ -630,7 +630,7 @@ impl Slot {
                 .process
                 .kill_and_reap(&self.config.group, Duration::from_secs(2))
                 .await;
-            self.config.group.kill_all(Duration::from_millis(500));
+            self.config.group.kill_all(Duration::from_millis(500)).await;
         }
     }
 }
