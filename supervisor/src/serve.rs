@@ -21,6 +21,7 @@ use crate::cgroup::{GroupLimits, Limiter, LimiterMode, WorkerGroup};
 use crate::config::{Config, ConfigError, IsolationSetting};
 use crate::control::server::{ControlServer, ControlSocketError};
 use crate::dispatcher::{DaemonInfo, Declared, Dispatcher, SignalKind};
+use crate::host::HostService;
 use crate::instance_lock::{InstanceLock, LockError};
 use crate::notify::Notifier;
 use crate::pool::connection::WorkerConnection;
@@ -226,10 +227,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let (slot_events_tx, slot_events) = mpsc::unbounded_channel();
     let mut slot_commands = Vec::new();
     let mut slot_tasks = Vec::new();
+    let host = HostService::new();
     for (id, group) in (0..config.workers).zip(groups) {
         let slot = SlotConfig {
             id,
             spec: spec.clone(),
+            host: host.clone(),
             group,
             start_timeout: config.worker_start_timeout,
             kill_grace: config.kill_grace,

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use crate::cgroup::{GroupLimits, Limiter, LimiterChoice, LimiterMode, WorkerGroup};
 use crate::config::{DEFAULT_KILL_GRACE, DEFAULT_WORKER_START_TIMEOUT};
 use crate::exit_code;
+use crate::host::HostService;
 use crate::pool::attempt::{
     AfterAttempt, AttemptHooks, AttemptResult, AttemptRun, AttemptSpec, JobEnd, LiveWorker,
     REAP_WITHIN, STDERR_KEEP, WorkerFate, level_name, run_attempt,
@@ -317,7 +318,8 @@ async fn drive_attempt(
             let spec = AttemptSpec::new(attempt, run, args.timeout, DEFAULT_KILL_GRACE);
             // Nobody sends commands to `jobvisor run`; the sender keeps the channel open.
             let (_no_commands, mut commands) = mpsc::unbounded_channel();
-            let ran = run_attempt(&mut worker, group, &mut commands, &mut hooks, spec).await;
+            let host = HostService::new();
+            let ran = run_attempt(&mut worker, group, &host, &mut commands, &mut hooks, spec).await;
             let ran = match ran {
                 AttemptRun::Ran(ran) => *ran,
                 AttemptRun::NotSent(err) => {

@@ -6,7 +6,15 @@
 //! recycle), enforces the job's deadline and the frame deadline, and when the attempt is
 //! over classifies it through [`classify_exit`] into an [`AttemptResult`]. The loop body
 //! is in named methods of [`Attempt`]: `on_command`, `on_timer` (with `on_deadline`),
-//! `on_frame`, `finish`.
+//! `on_frame`, `on_host_answer`, `finish`.
+//!
+//! Host calls of the attempt in hand go to the [`HostService`] on tasks of their own, so
+//! the deadlines keep running while one is answered; each answer goes back as a
+//! `HostReply`. Bounded: at most [`MAX_HOST_CALLS_IN_FLIGHT`] unanswered, none larger
+//! than [`MAX_HOST_CALL_BYTES`] (refused by the connection before it is decoded), each
+//! naming this attempt and a `call_id` not in flight. Anything else ends the attempt as a
+//! protocol error, like any frame that does not fit the conversation. Answers still
+//! pending when the attempt ends are dropped.
 //!
 //! It owns nothing beyond the attempt: the worker is borrowed, the store is never
 //! touched, and what the owner must know while the attempt runs (console lines, a job it
@@ -15,11 +23,12 @@
 use std::time::{Duration, Instant};
 
 use jobvisor_protocol::FrameError;
+use jobvisor_protocol::host::{HostOp, HostResult, MAX_HOST_CALL_BYTES, MAX_HOST_CALLS_IN_FLIGHT};
 use jobvisor_protocol::worker::{
     ErrorKind, FromWorker, JobStats, LogLevel, Outcome, RunJob, ToWorker,
 };
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tracing::{debug, info};
 
 use super::connection::{WorkerConnection, message_name};
@@ -28,6 +37,7 @@ use super::process::WorkerProcess;
 use super::slot::{KillReason, SlotCommand};
 use crate::cgroup::{PeakMeter, WorkerGroup};
 use crate::failpoint;
+use crate::host::HostService;
 use crate::store::AttemptRef;
 
 /// How much of a worker's stderr is kept to classify its death.
@@ -164,6 +174,7 @@ pub enum AttemptRun {
 pub async fn run_attempt(
     worker: &mut LiveWorker,
     group: &WorkerGroup,
+    host: &HostService,
     commands: &mut mpsc::UnboundedReceiver<SlotCommand>,
     hooks: &mut impl AttemptHooks,
     spec: AttemptSpec,
@@ -201,6 +212,9 @@ pub async fn run_attempt(
         next_frame_check: tokio::time::Instant::now() + FRAME_CHECK_EVERY,
         partial_since: None,
         read_after_deadline: 0,
+        host,
+        host_calls: JoinSet::new(),
+        host_call_ids: std::collections::HashSet::new(),
     };
     let ending = loop {
         let step = tokio::select! {
@@ -211,6 +225,9 @@ pub async fn run_attempt(
                 attempt.on_timer().await
             }
             frame = attempt.worker.conn.recv() => attempt.on_frame(frame),
+            Some(answer) = attempt.host_calls.join_next(), if !attempt.host_calls.is_empty() => {
+                attempt.on_host_answer(answer).await
+            }
         };
         if let Step::End(ending) = step {
             break ending;
@@ -235,6 +252,11 @@ struct Attempt<'a, H> {
     /// Since when a frame has been incomplete.
     partial_since: Option<Instant>,
     read_after_deadline: u32,
+    host: &'a HostService,
+    /// The host calls being answered, each yielding its `call_id` and answer.
+    host_calls: JoinSet<(u64, HostResult)>,
+    /// The `call_id`s of `host_calls`.
+    host_call_ids: std::collections::HashSet<u64>,
 }
 
 /// Whether the loop goes on.
@@ -369,11 +391,23 @@ impl<H: AttemptHooks> Attempt<'_, H> {
                 outcome,
                 stats,
             })) if ours(job_id, a) => Step::End(Ending::Done(outcome, stats)),
+            Ok(Some(FromWorker::HostCall {
+                job_id,
+                attempt: a,
+                call_id,
+                op,
+            })) if ours(job_id, a) => self.on_host_call(call_id, op),
             Ok(Some(other)) => Step::End(Ending::Broken {
                 why: format!("sent {} for a job it does not run", message_name(&other)),
                 how: Burial::KillNow,
             }),
             Ok(None) => Step::End(Ending::Closed),
+            Err(FrameError::TooLarge { len, max }) if max == MAX_HOST_CALL_BYTES => {
+                Step::End(Ending::Broken {
+                    why: format!("sent a host call of {len} bytes; at most {max} are allowed"),
+                    how: Burial::KillNow,
+                })
+            }
             Err(err) => {
                 // A frame that arrived whole but is wrong comes from a live worker; a
                 // broken stream may be a worker dying of something else.
@@ -386,6 +420,59 @@ impl<H: AttemptHooks> Attempt<'_, H> {
                     how,
                 })
             }
+        }
+    }
+
+    /// A host call of this attempt: handed to the host service on a task of its own.
+    fn on_host_call(&mut self, call_id: u64, op: HostOp) -> Step {
+        if self.host_calls.len() >= MAX_HOST_CALLS_IN_FLIGHT {
+            return Step::End(Ending::Broken {
+                why: format!(
+                    "sent a host call with {MAX_HOST_CALLS_IN_FLIGHT} unanswered; at most \
+                     {MAX_HOST_CALLS_IN_FLIGHT} may be in flight"
+                ),
+                how: Burial::KillNow,
+            });
+        }
+        if !self.host_call_ids.insert(call_id) {
+            return Step::End(Ending::Broken {
+                why: format!("sent host call {call_id} while a call with that id was in flight"),
+                how: Burial::KillNow,
+            });
+        }
+        let host = self.host.clone();
+        let attempt = self.attempt;
+        self.host_calls
+            .spawn(async move { (call_id, host.answer(attempt, op).await) });
+        Step::Continue
+    }
+
+    /// The host service answered a call: the reply goes back to the worker. Writing it
+    /// waits for the worker to read at most until the attempt's deadline.
+    async fn on_host_answer(
+        &mut self,
+        answer: Result<(u64, HostResult), tokio::task::JoinError>,
+    ) -> Step {
+        let (call_id, result) = match answer {
+            Ok(answered) => answered,
+            Err(err) => {
+                // The service panicked on this call; the worker still waits for a reply.
+                tracing::error!(error = %err, "a host call failed inside the supervisor");
+                return Step::End(Ending::Broken {
+                    why: "a host call could not be answered".to_owned(),
+                    how: Burial::KillNow,
+                });
+            }
+        };
+        self.host_call_ids.remove(&call_id);
+        let reply = ToWorker::HostReply { call_id, result };
+        match tokio::time::timeout_at(self.deadline, self.worker.conn.send(&reply)).await {
+            Ok(Ok(())) => Step::Continue,
+            Ok(Err(err)) => Step::End(Ending::Broken {
+                why: format!("a host reply could not be written: {err}"),
+                how: Burial::MayBeDying,
+            }),
+            Err(_) => Step::End(Ending::TimedOut),
         }
     }
 

@@ -31,6 +31,7 @@ use super::process::{WorkerProcess, stderr_tail};
 use super::restart::{RestartPolicy, RestartTracker};
 use super::spawn::SpawnSpec;
 use crate::cgroup::WorkerGroup;
+use crate::host::HostService;
 use crate::store::{AttemptRef, ClaimedJob};
 
 /// An idle worker is pinged this often and must answer within [`PONG_WITHIN`]; one that
@@ -43,6 +44,8 @@ const PONG_WITHIN: Duration = Duration::from_secs(2);
 pub struct SlotConfig {
     pub id: u32,
     pub spec: SpawnSpec,
+    /// Answers the host calls of the jobs this slot runs.
+    pub host: HostService,
     pub group: Arc<WorkerGroup>,
     pub start_timeout: Duration,
     pub kill_grace: Duration,
@@ -573,6 +576,7 @@ impl Slot {
         let ran = run_attempt(
             &mut live.worker,
             &self.config.group,
+            &self.config.host,
             &mut self.commands,
             &mut hooks,
             spec,
@@ -710,6 +714,7 @@ mod tests {
                 program: "/nonexistent/jobvisor-worker".into(),
                 self_limit_bytes: Some(64 << 20),
             },
+            host: HostService::new(),
             group: Arc::new(group),
             start_timeout: Duration::from_secs(1),
             kill_grace: Duration::from_millis(10),
