@@ -1,9 +1,10 @@
 //! `jobvisor run FILE`: one job through one real worker process, no daemon, no database.
 //!
-//! The worker is started exactly as the daemon starts it (own process group, cgroup or
-//! rlimit memory limit, fd 3 socket), so what a script author sees here is what the
-//! daemon will do: the same result, the same console capture, the same timeout and
-//! out-of-memory behaviour.
+//! The worker is started through the pool's launcher with the daemon's confinement (own
+//! process group, cgroup or rlimit memory limit, fd 3 socket) and the job runs through the
+//! pool's attempt runner (`pool/attempt.rs`), so what a script author sees here is what
+//! the daemon will do: the same result, the same console capture, the same timeout,
+//! out-of-memory and protocol-error classification, the same host calls.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -292,14 +293,7 @@ async fn drive_attempt(
     let ran = match WorkerConnection::establish(socket, DEFAULT_WORKER_START_TIMEOUT).await {
         Err(err) => not_started(&mut process, group, attempt, err.to_string()).await,
         Ok(conn) => {
-            let mut worker = LiveWorker {
-                process,
-                conn,
-                stderr,
-                oom_kills_at_start: group.oom_kills(),
-                jobs: 0,
-                peak_rss: 0,
-            };
+            let mut worker = LiveWorker::ready(process, conn, stderr, group);
             let run = RunJob {
                 job_id: attempt.id.0,
                 attempt: attempt.attempt,

@@ -75,6 +75,25 @@ pub struct LiveWorker {
     pub peak_rss: u64,
 }
 
+impl LiveWorker {
+    /// A worker that has just said it is ready, in `group`.
+    pub fn ready(
+        process: WorkerProcess,
+        conn: WorkerConnection,
+        stderr: JoinHandle<String>,
+        group: &WorkerGroup,
+    ) -> LiveWorker {
+        LiveWorker {
+            process,
+            conn,
+            stderr,
+            oom_kills_at_start: group.oom_kills(),
+            jobs: 0,
+            peak_rss: 0,
+        }
+    }
+}
+
 /// One attempt to run.
 #[derive(Debug)]
 pub struct AttemptSpec {

@@ -395,14 +395,7 @@ impl Slot {
         };
         match WorkerConnection::establish(socket, self.config.start_timeout).await {
             Ok(conn) => Ok(Live {
-                worker: LiveWorker {
-                    process,
-                    conn,
-                    stderr,
-                    oom_kills_at_start: group.oom_kills(),
-                    jobs: 0,
-                    peak_rss: 0,
-                },
+                worker: LiveWorker::ready(process, conn, stderr, group),
                 held_scripts: HashSet::new(),
                 recycle: false,
             }),
