@@ -222,6 +222,7 @@ fn a_worker_group_that_will_not_empty_does_not_stall_the_daemon() {
         slowest = slowest.max(asked.elapsed());
         std::thread::sleep(Duration::from_millis(20));
     }
+    eprintln!("slowest status answer while a worker group would not empty: {slowest:?}");
     assert!(
         slowest < Duration::from_millis(750),
         "status took {slowest:?} while a worker group would not empty\n{}",
