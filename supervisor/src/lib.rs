@@ -8,6 +8,7 @@ pub mod config;
 pub mod control;
 pub mod dispatcher;
 pub mod exit_code;
+pub mod host;
 pub(crate) mod instance_lock;
 pub(crate) mod notify;
 pub mod pool;
