@@ -25,6 +25,7 @@
 //!   index: `requeue_expired_leases` never scans the table.
 
 pub mod failpoint;
+pub mod policy;
 pub mod schedule;
 pub mod units;
 
@@ -34,7 +35,9 @@ pub mod bench_support;
 mod clock;
 mod error;
 mod jobs;
+mod lifecycle;
 mod read;
+mod read_pool;
 mod recovery;
 mod schedules;
 mod schema;
@@ -60,6 +63,7 @@ use crate::schedule::{
     FireReport, FiredRun, ReconcileReport, ScheduleDef, ScheduleDetail, ScheduleInfo, UpsertOutcome,
 };
 use read::Reader;
+use read_pool::ReadPool;
 use schedules::ScheduleReader;
 use writer::{Command, Counters, Reply};
 
@@ -169,6 +173,7 @@ struct Inner {
     commands: mpsc::Sender<Command>,
     reader: Reader,
     schedule_reader: ScheduleReader,
+    pool: Arc<ReadPool>,
     counters: Arc<Counters>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -314,8 +319,13 @@ impl Store {
                 err
             }
         })?;
-        let reader = Reader::new(path.clone(), schema::open_reader(&path, &options)?);
-        let schedule_reader = ScheduleReader::new(path.clone(), options.clone());
+        let pool = Arc::new(ReadPool::new(
+            path.clone(),
+            options.clone(),
+            schema::open_reader(&path, &options)?,
+        ));
+        let reader = Reader::new(pool.clone());
+        let schedule_reader = ScheduleReader::new(pool.clone());
         let (commands, receiver) = mpsc::channel();
         let counters = Arc::new(Counters::default());
         let writer =
@@ -337,6 +347,7 @@ impl Store {
                 commands,
                 reader,
                 schedule_reader,
+                pool,
                 counters,
                 writer_thread: Mutex::new(Some(thread)),
             }),
@@ -588,8 +599,7 @@ impl Store {
     /// Stops the writer after it finished what was queued, checkpoints and closes. Other
     /// handles get `StoreError::Closed` afterwards.
     pub fn close(self) -> Result<(), StoreError> {
-        self.inner.reader.close();
-        self.inner.schedule_reader.close();
+        self.inner.pool.close();
         let (reply, receiver) = oneshot::channel();
         if self
             .inner
@@ -827,8 +837,7 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.reader.close();
-        self.schedule_reader.close();
+        self.pool.close();
         let _ = self.commands.send(Command::Shutdown { reply: None });
         self.join_writer();
     }

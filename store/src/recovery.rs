@@ -238,6 +238,7 @@ impl Writer {
         if changed == 0 {
             return Ok(());
         }
+        self.job_moved(JobId(row.id), JobState::Running, state)?;
         list.push(JobId(row.id));
         let attempt = AttemptRef {
             id: JobId(row.id),

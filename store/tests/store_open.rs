@@ -92,7 +92,7 @@ fn refuses_a_schema_newer_than_the_binary() {
             err,
             StoreError::SchemaTooNew {
                 found: 999,
-                supported: 2,
+                supported: 3,
                 ..
             }
         )
@@ -159,7 +159,7 @@ fn creates_new_and_empty_files_and_bumps_the_epoch_per_open() {
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
         .unwrap();
-    assert_eq!((version, meta_version, app), (2, 2, 0x4A4F_4256));
+    assert_eq!((version, meta_version, app), (3, 3, 0x4A4F_4256));
 }
 
 fn assert_common(settings: &ConnectionSettings, synchronous: i64) {
@@ -169,7 +169,7 @@ fn assert_common(settings: &ConnectionSettings, synchronous: i64) {
     assert!(settings.foreign_keys);
     assert!(settings.query_planner_stability_guarantee);
     assert_eq!(settings.journal_size_limit, 64 * 1024 * 1024);
-    assert_eq!(settings.user_version, 2);
+    assert_eq!(settings.user_version, 3);
 }
 
 #[test]
@@ -213,4 +213,46 @@ fn explain_shows_the_claim_using_the_partial_index() {
         "{plan}"
     );
     assert!(!plan.contains("TEMP B-TREE"), "no sort: {plan}");
+}
+
+/// An outcome this binary does not know (`last_outcome` has no CHECK constraint, so a
+/// newer jobvisor or another tool can write one) is an error that names the value, never
+/// shown as some other outcome. (An unknown job state breaks the CHECK on `state`, so
+/// the open check refuses the file before anything reads it.)
+#[test]
+fn unknown_stored_outcomes_are_errors_naming_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = new_store_file(dir.path(), 2);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("UPDATE jobs SET last_outcome = 'melted' WHERE id = 2;")
+            .unwrap();
+    }
+    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    let names = |err: StoreError| {
+        let text = err.to_string();
+        assert!(
+            matches!(err, StoreError::UnknownValue { .. })
+                && text.contains("unknown attempt outcome \"melted\""),
+            "{text}"
+        );
+    };
+    names(store.get_job(JobId(2)).unwrap_err());
+    names(store.list_jobs(&JobFilter::default()).unwrap_err());
+    assert!(
+        store.get_job(JobId(1)).unwrap().is_some(),
+        "the other job reads"
+    );
+    store.close().unwrap();
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "PRAGMA ignore_check_constraints = 1; UPDATE jobs SET state = 'frozen' WHERE id = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    assert_refused(
+        &path,
+        |err| matches!(err, StoreError::Corrupt { detail, .. } if detail.contains("CHECK constraint")),
+    );
 }
