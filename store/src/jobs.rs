@@ -34,7 +34,7 @@ const FINISHED_SQL_LIST: &str = "('completed', 'discarded', 'cancelled')";
 pub(crate) const CLAIM_ONE_QUEUE_SQL: &str = "
 UPDATE jobs
    SET state = 'running', attempt = attempt + 1, epoch = ?1, attempted_at = ?2,
-       lease_until = ?2 + min(max(coalesce(timeout_ms, ?3), 1), ?7) + ?4
+       lease_until = ?2 + min(max(coalesce(timeout_ms, ?3), 1), ?7) + ?4, owner_node = ?8
  WHERE id IN (SELECT id FROM jobs
                WHERE state = 'available' AND queue = ?5
                ORDER BY priority DESC, run_at, id
@@ -62,7 +62,7 @@ SELECT queues.name, queues.concurrency, queues.running
 const CLAIM_BY_ID_SQL: &str = "
 UPDATE jobs
    SET state = 'running', attempt = attempt + 1, epoch = ?1, attempted_at = ?2,
-       lease_until = ?2 + min(max(coalesce(timeout_ms, ?3), 1), ?6) + ?4
+       lease_until = ?2 + min(max(coalesce(timeout_ms, ?3), 1), ?6) + ?4, owner_node = ?7
  WHERE id = ?5 AND state = 'available'
 RETURNING id, attempt, max_attempts, queue, priority, script_id, payload, timeout_ms,
           lease_until, created_at, run_at";
@@ -479,7 +479,16 @@ impl Writer {
                 .map_err(&err)?;
             let rows = stmt
                 .query_map(
-                    params![epoch, now, default_timeout, grace, queue, free, max_timeout],
+                    params![
+                        epoch,
+                        now,
+                        default_timeout,
+                        grace,
+                        queue,
+                        free,
+                        max_timeout,
+                        self.node
+                    ],
                     claimed_row,
                 )
                 .map_err(&err)?;
@@ -518,7 +527,15 @@ impl Writer {
             for (id, _, _) in candidates {
                 let row = stmt
                     .query_row(
-                        params![epoch, now, default_timeout, grace, id, max_timeout],
+                        params![
+                            epoch,
+                            now,
+                            default_timeout,
+                            grace,
+                            id,
+                            max_timeout,
+                            self.node
+                        ],
                         claimed_row,
                     )
                     .map_err(&err)?;
@@ -882,7 +899,10 @@ impl Writer {
         let err = self.err("cancel");
         let found = self
             .conn
-            .prepare_cached("SELECT state, attempt, epoch, attempted_at FROM jobs WHERE id = ?1")
+            .prepare_cached(
+                "SELECT state, attempt, epoch, attempted_at, owner_node, lease_until
+                   FROM jobs WHERE id = ?1",
+            )
             .and_then(|mut stmt| {
                 stmt.query_row([id.0], |row| {
                     Ok((
@@ -890,14 +910,21 @@ impl Writer {
                         row.get::<_, i64>(1)?,
                         row.get::<_, Option<i64>>(2)?,
                         row.get::<_, Option<i64>>(3)?,
+                        row.get::<_, Option<String>>(4)?,
+                        row.get::<_, Option<i64>>(5)?,
                     ))
                 })
                 .optional()
             })
             .map_err(&err)?;
-        let Some((state, attempt, epoch, attempted_at)) = found else {
+        let Some((state, attempt, epoch, attempted_at, owner_node, lease_until)) = found else {
             return Ok(CancelOutcome::NotFound);
         };
+        // Held by this run, or by another node whose lease is live: only its holder can
+        // stop the attempt, so the cancel is recorded for it to act on.
+        let held = epoch == Some(self.epoch)
+            || (owner_node.is_some_and(|node| node != self.node)
+                && lease_until.is_some_and(|until| until > now));
         let state = parse_state(&self.path, &state)?;
         match state {
             JobState::Completed | JobState::Discarded | JobState::Cancelled => {
@@ -914,7 +941,7 @@ impl Writer {
                 self.job_moved(id, state, JobState::Cancelled)?;
                 Ok(CancelOutcome::Cancelled)
             }
-            JobState::Running if epoch == Some(self.epoch) => {
+            JobState::Running if held => {
                 self.conn
                     .prepare_cached("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1")
                     .and_then(|mut stmt| stmt.execute([id.0]))

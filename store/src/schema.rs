@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_schedules.sql")),
     (3, include_str!("migrations/0003_rules_in_code.sql")),
+    (4, include_str!("migrations/0004_owners.sql")),
 ];
 
 /// The highest schema version this binary knows.

@@ -18,7 +18,7 @@ const SCRIPT: &str = "export default async function (payload) { return payload; 
 struct Fixture {
     dir: TempDir,
     clock: Arc<ManualClock>,
-    store: Store,
+    store: SqliteStore,
 }
 
 fn options(clock: &Arc<ManualClock>) -> StoreOptions {
@@ -31,7 +31,7 @@ fn options(clock: &Arc<ManualClock>) -> StoreOptions {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(T0));
-    let store = Store::open(dir.path().join("jobs.db"), options(&clock)).unwrap();
+    let store = SqliteStore::open(dir.path().join("jobs.db"), options(&clock)).unwrap();
     store.add_script("echo", SCRIPT).wait().unwrap();
     Fixture { dir, clock, store }
 }
@@ -48,10 +48,11 @@ impl Fixture {
     fn reopen(&mut self) {
         let old = std::mem::replace(
             &mut self.store,
-            Store::open(self.dir.path().join("other.db"), options(&self.clock)).unwrap(),
+            SqliteStore::open(self.dir.path().join("other.db"), options(&self.clock)).unwrap(),
         );
         old.close().unwrap();
-        self.store = Store::open(self.dir.path().join("jobs.db"), options(&self.clock)).unwrap();
+        self.store =
+            SqliteStore::open(self.dir.path().join("jobs.db"), options(&self.clock)).unwrap();
     }
 
     fn upsert(&self, def: ScheduleDef) -> UpsertOutcome {
@@ -511,7 +512,7 @@ fn cron_schedule_fires_in_its_time_zone_across_dst() {
     let dir = tempfile::tempdir().unwrap();
     // 2026-03-28T12:00Z, the day before Berlin springs forward.
     let clock = Arc::new(ManualClock::new(1_774_699_200_000));
-    let store = Store::open(dir.path().join("jobs.db"), options(&clock)).unwrap();
+    let store = SqliteStore::open(dir.path().join("jobs.db"), options(&clock)).unwrap();
     store.add_script("echo", SCRIPT).wait().unwrap();
     let mut def = ScheduleDef::new(
         "nightly",
@@ -602,8 +603,8 @@ fn a_version_1_database_with_jobs_migrates_to_schedules() {
         .unwrap();
     }
     let clock = Arc::new(ManualClock::new(T0));
-    let store = Store::open(&path, options(&clock)).unwrap();
-    assert_eq!(store.settings_blocking().unwrap().writer.user_version, 3);
+    let store = SqliteStore::open(&path, options(&clock)).unwrap();
+    assert_eq!(store.settings_blocking().unwrap().writer.user_version, 4);
     let old = store.claim_batch(5).wait().unwrap().jobs;
     assert_eq!(old.len(), 1, "the old job survived the migration");
     store
@@ -646,8 +647,8 @@ fn a_version_2_database_with_a_held_run_and_a_streak_keeps_its_rules() {
         .unwrap();
     }
     let clock = Arc::new(ManualClock::new(T0));
-    let store = Store::open(&path, options(&clock)).unwrap();
-    assert_eq!(store.settings_blocking().unwrap().writer.user_version, 3);
+    let store = SqliteStore::open(&path, options(&clock)).unwrap();
+    assert_eq!(store.settings_blocking().unwrap().writer.user_version, 4);
     let live = store.claim_batch(5).wait().unwrap().jobs;
     assert_eq!(
         live.len(),
