@@ -63,6 +63,7 @@ use tokio::sync::oneshot;
 pub use api::{AnyStore, JobStore};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BoxError, StoreError};
+pub use jobs::sha256_hex;
 pub use types::*;
 
 use crate::schedule::{
