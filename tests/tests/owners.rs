@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-use jobvisor::store::{EnqueueRequest, SqliteStore, StoreOptions};
-use jobvisor_protocol::control::{JobView, Request, Response};
+use jobvisor_protocol::control::{JobState, JobView, Request, Response};
+use jobvisor_supervisor::store::{EnqueueRequest, SqliteStore, StoreOptions};
 use jobvisor_tests::daemon::{Daemon, job};
 use jobvisor_tests::memory_cgroup_available;
 
@@ -26,7 +26,7 @@ fn show(daemon: &Daemon, id: i64) -> JobView {
 fn outcomes(view: &JobView) -> Vec<(u32, String)> {
     view.attempts
         .iter()
-        .map(|attempt| (attempt.attempt, attempt.outcome.clone()))
+        .map(|attempt| (attempt.attempt, attempt.outcome.to_string()))
         .collect()
 }
 
@@ -78,7 +78,8 @@ fn a_restarted_node_releases_its_own_jobs_at_once_and_another_owners_after_its_l
     );
     let held = show(&daemon, theirs.0);
     assert_eq!(
-        held.summary.state, "running",
+        held.summary.state,
+        JobState::Running,
         "b's live lease is left alone"
     );
     assert!(held.attempts.is_empty(), "{held:?}");
