@@ -129,6 +129,9 @@ fn serve(args: &ServeArgs) -> u8 {
     if args.check {
         return match runtime.block_on(jobvisor::serve::check(&config)) {
             Ok(summary) => {
+                for moved in &summary.moved {
+                    println!("{moved} (still read from its old place: move it there)");
+                }
                 println!(
                     "{}: ready to serve ({} scripts, {} schedules, worker {} starts)",
                     args.config

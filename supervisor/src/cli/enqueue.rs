@@ -126,14 +126,14 @@ pub async fn execute(args: &EnqueueArgs) -> Result<u8, ClientError> {
     }
 }
 
-/// Refuses a payload no daemon accepts (above the largest `payload_limit`) before it is
+/// Refuses a payload no daemon accepts (above the largest `[jobs] payload_limit`) before it is
 /// sent: the daemon's own limit is checked there, and names itself.
 fn check_payload_size(len: usize, what: &str) -> Result<(), ClientError> {
     if len as u64 > MAX_PAYLOAD_LIMIT {
         return Err(ClientError::new(
             exit_code::USAGE,
             format!(
-                "{what} is {len} bytes, above the limit of {MAX_PAYLOAD_LIMIT} bytes (the largest payload_limit a daemon accepts); nothing was enqueued"
+                "{what} is {len} bytes, above the limit of {MAX_PAYLOAD_LIMIT} bytes (the largest `[jobs] payload_limit` a daemon accepts); nothing was enqueued"
             ),
         ));
     }

@@ -52,6 +52,15 @@ pub struct SlotConfig {
     pub id: u32,
     pub spec: SpawnSpec,
     pub group: Arc<WorkerGroup>,
+    pub settings: SlotSettings,
+    pub pids: crate::reaper::WorkerPids,
+    /// Console lines go here too while someone follows the logs.
+    pub events: tokio::sync::broadcast::Sender<jobvisor_protocol::control::Event>,
+}
+
+/// What a slot takes from the config (built from it: `SlotSettings::from(&config)`).
+#[derive(Debug, Clone)]
+pub struct SlotSettings {
     pub start_timeout: Duration,
     pub kill_grace: Duration,
     pub restart: RestartPolicy,
@@ -60,9 +69,6 @@ pub struct SlotConfig {
     pub limits: JobLimits,
     pub isolation: Isolation,
     pub default_timeout: Duration,
-    pub pids: crate::reaper::WorkerPids,
-    /// Console lines go here too while someone follows the logs.
-    pub events: tokio::sync::broadcast::Sender<jobvisor_protocol::control::Event>,
 }
 
 /// A job handed to a slot.
@@ -183,7 +189,7 @@ pub fn start_slot(
     let (commands_tx, commands) = mpsc::unbounded_channel();
     let span = info_span!("slot", worker = config.id);
     let slot = Slot {
-        restarts: RestartTracker::new(config.restart),
+        restarts: RestartTracker::new(config.settings.restart),
         config,
         spawner,
         events,
@@ -407,7 +413,8 @@ impl Slot {
             .map_err(|e| format!("cannot start {}: {e}", self.config.spec.program.display()))?;
         let mut process = WorkerProcess::new(spawned.child, self.config.pids.clone());
         let stderr = tokio::spawn(stderr_tail(process.take_stderr(), STDERR_KEEP));
-        match WorkerConnection::establish(spawned.socket, self.config.start_timeout).await {
+        match WorkerConnection::establish(spawned.socket, self.config.settings.start_timeout).await
+        {
             Ok(conn) => Ok(Live {
                 process,
                 conn,
@@ -504,8 +511,8 @@ impl Slot {
                             return ServeEnd::Replace;
                         }
                         if live.recycle
-                            || live.jobs >= self.config.max_jobs_per_worker
-                            || live.peak_rss > self.config.rss_soft_limit
+                            || live.jobs >= self.config.settings.max_jobs_per_worker
+                            || live.peak_rss > self.config.settings.rss_soft_limit
                         {
                             info!(pid = live.process.pid(), jobs = live.jobs, peak_rss = live.peak_rss, "recycling worker");
                             self.retire_for_replacement(live).await;
@@ -554,8 +561,9 @@ impl Slot {
         );
         let _entered = span.enter();
         let started = Instant::now();
-        let timeout = job.timeout.unwrap_or(self.config.default_timeout);
-        let deadline = tokio::time::Instant::from_std(started + timeout + self.config.kill_grace);
+        let timeout = job.timeout.unwrap_or(self.config.settings.default_timeout);
+        let deadline =
+            tokio::time::Instant::from_std(started + timeout + self.config.settings.kill_grace);
         self.enter(
             Phase::Busy {
                 job: attempt,
@@ -583,8 +591,8 @@ impl Slot {
             },
             payload: job.payload,
             deadline_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-            limits: self.config.limits,
-            isolation: self.config.isolation,
+            limits: self.config.settings.limits,
+            isolation: self.config.settings.isolation,
         };
         let mut logs = String::new();
         let worker_pid = live.process.pid();
