@@ -11,9 +11,8 @@ use super::progress::{Watch, with_progress};
 use super::run::read_payload;
 use crate::config::MAX_PAYLOAD_LIMIT;
 use crate::exit_code;
-use crate::units::{
-    MAX_ATTEMPTS, MAX_DELAY, format_duration, parse_delay, parse_duration, parse_timeout,
-};
+use crate::limits::{MAX_ATTEMPTS, MAX_DELAY};
+use crate::units::{format_duration, parse_delay, parse_duration, parse_timeout};
 
 #[derive(Debug, clap::Args)]
 pub struct EnqueueArgs {

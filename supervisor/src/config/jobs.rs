@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::values::{check_count, check_duration, check_size, duration, size};
 use super::{ConfigError, KeyNames};
-use crate::units::{MAX_ATTEMPTS, MAX_JOB_TIMEOUT, MAX_RETRY_BACKOFF};
+use crate::limits::{MAX_ATTEMPTS, MAX_JOB_TIMEOUT, MAX_RETRY_BACKOFF};
 
 /// The largest `payload_limit`: a payload must fit one control request (with room for the
 /// rest of the request) or it could never be enqueued.

@@ -283,15 +283,6 @@ impl Config {
     }
 }
 
-/// Script, queue and schedule names: short, printable, safe in paths and logs.
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 100
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
 /// A path that is written must say something: `state_dir = ""` is a mistake, not the
 /// default.
 fn non_empty_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {

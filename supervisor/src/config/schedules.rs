@@ -9,8 +9,11 @@ use serde::Deserialize;
 use super::ConfigError;
 use super::scripts::ScriptEntry;
 use super::values::HumanDuration;
+use crate::limits::{
+    MAX_DELAY, MAX_JOB_TIMEOUT, MAX_SCHEDULE_JITTER, NameKind, check_at_most, check_max_attempts,
+    check_name,
+};
 use crate::schedule::{CatchUpPolicy, OverlapPolicy, ScheduleDef, ScheduleSource, Timing};
-use crate::units::{MAX_ATTEMPTS, MAX_DELAY, MAX_JOB_TIMEOUT, check_at_most};
 
 /// A `[[schedule]]` entry as written.
 #[derive(Debug, Deserialize)]
@@ -120,17 +123,10 @@ pub fn schedule_def_from_spec(
     Ok(def)
 }
 
-/// The most a schedule may delay a run by (`jitter`).
-const MAX_SCHEDULE_JITTER: Duration = Duration::from_secs(86_400);
-
 /// Turns a `[[schedule]]` entry into a definition, naming the schedule in every error.
 fn schedule_def(raw: ScheduleEntry) -> Result<ScheduleDef, String> {
     let invalid = |m: String| format!("schedule `{}`: {m}", raw.name);
-    if !super::valid_name(&raw.name) {
-        return Err(invalid(
-            "use letters, digits, `-`, `_` and `.` in the name (1 to 100 characters)".into(),
-        ));
-    }
+    check_name(NameKind::Schedule, &raw.name).map_err(invalid)?;
     let timing = match (&raw.every, &raw.cron) {
         (Some(_), Some(_)) => return Err(invalid("give `every` or `cron`, not both".into())),
         (None, Some(expr)) => {
@@ -174,9 +170,6 @@ fn schedule_def(raw: ScheduleEntry) -> Result<ScheduleDef, String> {
             ))
         })?,
     };
-    if raw.max_attempts == Some(0) {
-        return Err(invalid("max_attempts must be at least 1".into()));
-    }
     if raw.timeout.is_some_and(|t| t.0.is_zero()) {
         return Err(invalid("timeout must be more than 0s".into()));
     }
@@ -186,20 +179,14 @@ fn schedule_def(raw: ScheduleEntry) -> Result<ScheduleDef, String> {
     if let Some(jitter) = raw.jitter {
         check_at_most("jitter", jitter.0, MAX_SCHEDULE_JITTER).map_err(invalid)?;
     }
-    if raw.max_attempts.is_some_and(|n| n > MAX_ATTEMPTS) {
-        return Err(invalid(format!(
-            "max_attempts must be at most {MAX_ATTEMPTS}"
-        )));
+    if let Some(n) = raw.max_attempts {
+        check_max_attempts(n).map_err(invalid)?;
     }
     let queue = raw
         .queue
         .clone()
         .unwrap_or_else(|| crate::store::EnqueueRequest::DEFAULT_QUEUE.to_owned());
-    if !super::valid_name(&queue) {
-        return Err(invalid(format!(
-            "queue name `{queue}`: use letters, digits, `-`, `_` and `.`"
-        )));
-    }
+    check_name(NameKind::Queue, &queue).map_err(invalid)?;
     let mut def = ScheduleDef::new(raw.name.clone(), raw.script.clone(), timing);
     def.payload = payload;
     def.queue = queue;

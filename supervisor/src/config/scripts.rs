@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::ConfigError;
+use crate::limits::{NameKind, check_name};
 
 /// A script registered at start.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -20,12 +21,7 @@ pub struct ScriptEntry {
 pub(crate) fn validate(scripts: &[ScriptEntry]) -> Result<(), ConfigError> {
     let mut seen = std::collections::HashSet::new();
     for script in scripts {
-        if !super::valid_name(&script.name) {
-            return Err(ConfigError::Invalid(format!(
-                "script name `{}`: use letters, digits, `-`, `_` and `.` (1 to 100 characters)",
-                script.name
-            )));
-        }
+        check_name(NameKind::Script, &script.name).map_err(ConfigError::Invalid)?;
         if !seen.insert(&script.name) {
             return Err(ConfigError::Invalid(format!(
                 "script `{}` is declared twice",

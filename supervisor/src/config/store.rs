@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use super::values::{check_duration, duration};
 use super::{Config, ConfigError, KeyNames};
+use crate::limits::MAX_DELAY;
 use crate::store::{BackoffPolicy, Retention, StoreOptions, Synchronous};
-use crate::units::MAX_DELAY;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
