@@ -20,6 +20,7 @@ use crate::cgroup::{Limiter, LimiterMode, WorkerGroup};
 use crate::config::{Config, ConfigError};
 use crate::control::server::{ControlServer, ControlSocketError};
 use crate::dispatcher::{DaemonInfo, Declared, Dispatcher, SignalKind};
+use crate::host::HostService;
 use crate::instance_lock::{InstanceLock, LockError};
 use crate::notify::Notifier;
 use crate::pool::connection::WorkerConnection;
@@ -141,7 +142,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     };
     let checker = ScriptChecker::new(
         program.clone(),
-        spawner.clone(),
+        Arc::new(spawner.clone()),
         limiter.clone(),
         instance.clone(),
         pids.clone(),
@@ -220,17 +221,19 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let (slot_events_tx, slot_events) = mpsc::unbounded_channel();
     let mut slot_commands = Vec::new();
     let mut slot_tasks = Vec::new();
+    let host = HostService::new();
     let settings = crate::pool::slot::SlotSettings::from(&config);
     for (id, group) in (0..config.workers.count).zip(groups) {
         let slot = SlotConfig {
             id,
             spec: spec.clone(),
+            host: host.clone(),
             group,
             settings: settings.clone(),
             pids: pids.clone(),
             events: events.clone(),
         };
-        let (commands, task) = start_slot(slot, spawner.clone(), slot_events_tx.clone());
+        let (commands, task) = start_slot(slot, Arc::new(spawner.clone()), slot_events_tx.clone());
         slot_commands.push(commands);
         slot_tasks.push(task);
     }
@@ -330,7 +333,7 @@ pub async fn check(config: &Config) -> Result<CheckSummary, ServeError> {
     let pids = WorkerPids::default();
     let checker = ScriptChecker::new(
         spec.program.clone(),
-        spawner.clone(),
+        Arc::new(spawner.clone()),
         limiter,
         instance_name(&config.state_dir),
         pids.clone(),

@@ -34,7 +34,9 @@ pub use schedules::schedule_def_from_spec;
 pub use scripts::ScriptEntry;
 pub use store::{StoreSection, SyncSetting};
 pub use values::{HumanDuration, HumanSize};
-pub use workers::{IsolationSetting, WorkersSection};
+pub use workers::{
+    DEFAULT_KILL_GRACE, DEFAULT_WORKER_START_TIMEOUT, IsolationSetting, WorkersSection,
+};
 
 use crate::schedule::ScheduleDef;
 

@@ -9,11 +9,15 @@ use serde::Deserialize;
 use super::values::{check_count, check_duration, check_size, duration, size};
 use super::{Config, ConfigError, KeyNames};
 use crate::cgroup::{GroupLimits, LimiterChoice};
+use crate::pool::launch::WORKER_MAX_PIDS;
 use crate::pool::restart::RestartPolicy;
 use crate::pool::slot::SlotSettings;
 
-/// Processes (threads included) one worker may have.
-pub(crate) const WORKER_MAX_PIDS: u32 = 64;
+/// `kill_grace` when the config does not say: how long past a job's timeout its worker may
+/// take to stop the job itself before it is killed (also `jobvisor run`'s).
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_millis(250);
+/// `start_timeout` when the config does not say (also `jobvisor run`'s).
+pub const DEFAULT_WORKER_START_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -59,8 +63,8 @@ impl Default for WorkersSection {
             memory_limiter: LimiterChoice::default(),
             max_jobs_per_worker: 100_000,
             rss_soft_limit: 192 << 20,
-            start_timeout: Duration::from_secs(10),
-            kill_grace: Duration::from_millis(250),
+            start_timeout: DEFAULT_WORKER_START_TIMEOUT,
+            kill_grace: DEFAULT_KILL_GRACE,
             restart_backoff_min: Duration::from_millis(50),
             restart_backoff_max: Duration::from_secs(30),
             restart_intensity_max: 5,
