@@ -473,7 +473,7 @@ fn handshake_hint(path: &Path) -> String {
     let ours = jobvisor_supervisor::control::server::current_uid();
     match std::fs::metadata(path) {
         Ok(meta) if ours != 0 && meta.uid() != ours => format!(
-            "the daemon runs as uid {} and refuses other users (uid {ours}) unless its control_group admits them: run as uid {}",
+            "the daemon runs as uid {} and refuses other users (uid {ours}) unless its config's `[control] group` admits them: run as uid {}",
             meta.uid(),
             meta.uid()
         ),

@@ -14,16 +14,17 @@ use super::policy::{self, FailureFacts};
 use super::types::*;
 use super::writer::{ScriptRef, Writer};
 use super::{StoreOptions, duration_ms};
-use crate::units::{
-    MAX_ATTEMPTS, MAX_DELAY, MAX_JOB_TIMEOUT, MAX_RETRY_BACKOFF, check_at_most, format_duration,
+use crate::limits::{
+    MAX_DELAY, MAX_JOB_TIMEOUT, MAX_RETRY_BACKOFF, NameKind, check_at_most, check_max_attempts,
+    check_name,
 };
+use crate::units::format_duration;
 
 /// Due scheduled/retryable jobs promoted per claim: bounds the claim's cost when a large
 /// delayed batch comes due at once.
 pub(crate) const PROMOTE_BATCH: i64 = 1000;
 /// Ids scanned per pruning transaction at most.
 const PRUNE_WINDOW: i64 = 20_000;
-const MAX_QUEUE_NAME_BYTES: usize = 200;
 const MAX_UNIQUE_KEY_BYTES: usize = 1024;
 
 const FINISHED_SQL_LIST: &str = "('completed', 'discarded', 'cancelled')";
@@ -107,14 +108,8 @@ pub(crate) fn validate_enqueue(
     options: &StoreOptions,
     request: &EnqueueRequest,
 ) -> Result<(), StoreError> {
-    if request.script.is_empty() {
-        return Err(StoreError::InvalidRequest("script name is empty".into()));
-    }
-    if request.queue.is_empty() || request.queue.len() > MAX_QUEUE_NAME_BYTES {
-        return Err(StoreError::InvalidRequest(format!(
-            "queue name must be 1..={MAX_QUEUE_NAME_BYTES} bytes"
-        )));
-    }
+    check_name(NameKind::Script, &request.script).map_err(StoreError::InvalidRequest)?;
+    check_name(NameKind::Queue, &request.queue).map_err(StoreError::InvalidRequest)?;
     if request.payload.len() > options.max_payload_bytes {
         return Err(StoreError::PayloadTooLarge {
             size: request.payload.len(),
@@ -125,11 +120,6 @@ pub(crate) fn validate_enqueue(
         return Err(StoreError::InvalidPayload {
             reason: err.to_string(),
         });
-    }
-    if request.max_attempts == Some(0) {
-        return Err(StoreError::InvalidRequest(
-            "max_attempts must be at least 1".into(),
-        ));
     }
     if request
         .timeout
@@ -153,12 +143,8 @@ pub(crate) fn validate_enqueue(
 /// The documented maxima of a job's times (see `units`): every time the store computes
 /// from them (`run_at`, the lease, the retry time) then stays far inside an i64.
 fn check_job_bounds(now: i64, request: &EnqueueRequest) -> Result<(), String> {
-    if let Some(n) = request.max_attempts
-        && n > MAX_ATTEMPTS
-    {
-        return Err(format!(
-            "max attempts is {n}: at most {MAX_ATTEMPTS} is allowed"
-        ));
+    if let Some(n) = request.max_attempts {
+        check_max_attempts(n)?;
     }
     if let Some(timeout) = request.timeout {
         check_at_most("timeout", timeout, MAX_JOB_TIMEOUT)?;
@@ -1187,17 +1173,40 @@ impl Writer {
 }
 
 fn check_queue_name(queue: &str) -> Result<(), StoreError> {
-    if queue.is_empty() || queue.len() > MAX_QUEUE_NAME_BYTES {
-        return Err(StoreError::InvalidRequest(format!(
-            "queue name must be 1..={MAX_QUEUE_NAME_BYTES} bytes"
-        )));
-    }
-    Ok(())
+    check_name(NameKind::Queue, queue).map_err(StoreError::InvalidRequest)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn enqueue_names_follow_the_one_name_rule() {
+        let options = StoreOptions::default();
+        let request = |script: &str, queue: &str| EnqueueRequest::new(script, "{}").queue(queue);
+        validate_enqueue(&options, &request("hello", &"q".repeat(100))).unwrap();
+        for (script, queue, said) in [
+            ("hello", "a b", "queue name `a b`: use letters, digits"),
+            ("hello", &"q".repeat(150), "(1 to 100 characters)"),
+            ("", "default", "script name ``: use letters, digits"),
+            ("he/llo", "default", "script name `he/llo`"),
+        ] {
+            let err = validate_enqueue(&options, &request(script, queue))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(said), "{err}");
+        }
+        let err = validate_enqueue(
+            &options,
+            &EnqueueRequest {
+                max_attempts: Some(0),
+                ..request("hello", "default")
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("max attempts must be at least 1"), "{err}");
+    }
 
     #[test]
     fn truncates_on_char_boundaries() {

@@ -28,6 +28,7 @@
 //!   never scans the table, and re-reads each lease before it releases the job.
 
 pub mod failpoint;
+pub mod limits;
 pub mod policy;
 pub mod schedule;
 pub mod units;
@@ -476,10 +477,8 @@ impl SqliteStore {
     /// Adds a script version (content-addressed by SHA-256 of the source) and makes it the
     /// current version of `name`.
     pub fn add_script(&self, name: &str, source: &str) -> Pending<ScriptVersion> {
-        if name.is_empty() {
-            return Pending::ready(Err(StoreError::InvalidRequest(
-                "script name is empty".into(),
-            )));
+        if let Err(message) = limits::check_name(limits::NameKind::Script, name) {
+            return Pending::ready(Err(StoreError::InvalidRequest(message)));
         }
         if source.len() > self.inner.options.max_script_bytes {
             return Pending::ready(Err(StoreError::InvalidRequest(format!(

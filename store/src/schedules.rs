@@ -31,7 +31,6 @@ use crate::schedule::{
     SkipReason, SkippedSlot, Timing, UpsertOutcome, jitter_ms,
 };
 
-const MAX_SCHEDULE_NAME_BYTES: usize = 128;
 /// Schedules handled per `fire_due_schedules` call; the rest stay due (`next_due_ms` is
 /// then in the past and the caller calls again).
 const FIRE_BATCH: i64 = 256;
@@ -48,19 +47,8 @@ const LIVE_STATES: &str = "('scheduled', 'available', 'running', 'retryable')";
 /// Checks a definition on the caller's thread: name, timing-independent fields, and the
 /// job fields exactly as an enqueue would.
 pub(crate) fn validate_def(options: &StoreOptions, def: &ScheduleDef) -> Result<(), StoreError> {
-    if def.name.is_empty()
-        || def.name.len() > MAX_SCHEDULE_NAME_BYTES
-        || def
-            .name
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(StoreError::InvalidRequest(format!(
-            "schedule name {:?} must be 1..={MAX_SCHEDULE_NAME_BYTES} bytes without spaces or \
-             control characters",
-            def.name
-        )));
-    }
+    crate::limits::check_name(crate::limits::NameKind::Schedule, &def.name)
+        .map_err(StoreError::InvalidRequest)?;
     if i64::try_from(def.jitter.as_millis()).is_err() {
         return Err(StoreError::InvalidRequest("jitter is too large".into()));
     }

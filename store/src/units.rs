@@ -1,21 +1,10 @@
 //! Human units in the CLI and the config file: durations like `30s`, `1m30s`, `250ms`
-//! and sizes like `256MiB`, `1GiB`, `65536`.
+//! and sizes like `256MiB`, `1GiB`, `65536`. The bounds they are read against live in
+//! [`crate::limits`].
 
 use std::time::Duration;
 
-/// The longest duration any setting or option reads (100 years). Every duration is
-/// bounded, and most settings much lower (see [`MAX_JOB_TIMEOUT`], [`MAX_DELAY`]), so that
-/// adding one to a Unix time in milliseconds can never overflow.
-pub const MAX_DURATION: Duration = Duration::from_secs(36_500 * 86_400);
-/// The longest per-attempt timeout: `job_timeout`, `enqueue --timeout`, a schedule's
-/// `timeout` and the `timeout_ms` of a control request.
-pub const MAX_JOB_TIMEOUT: Duration = Duration::from_secs(30 * 86_400);
-/// How far ahead a job may be scheduled (`enqueue --delay` / `--at`): ten years.
-pub const MAX_DELAY: Duration = Duration::from_secs(3650 * 86_400);
-/// The longest retry backoff (`retry_backoff_base` / `retry_backoff_max`).
-pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(30 * 86_400);
-/// The most attempts a job may be given.
-pub const MAX_ATTEMPTS: u32 = 1000;
+use crate::limits::{MAX_DELAY, MAX_DURATION, MAX_JOB_TIMEOUT};
 
 /// Parses a duration: one or more `<number><unit>` parts, units `ms`, `s`, `m`, `h`, `d`;
 /// at most [`MAX_DURATION`].
@@ -99,18 +88,6 @@ fn too_long(text: &str, max: Duration) -> String {
             format_duration(max)
         )
     }
-}
-
-/// Refuses `value` above `max` with a message naming `what` and the maximum.
-pub fn check_at_most(what: &str, value: Duration, max: Duration) -> Result<(), String> {
-    if value > max {
-        return Err(format!(
-            "{what} is {}: at most {} is allowed",
-            format_duration(value),
-            format_duration(max)
-        ));
-    }
-    Ok(())
 }
 
 /// Formats a duration the way [`parse_duration`] reads it, to the millisecond.

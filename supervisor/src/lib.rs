@@ -20,4 +20,4 @@ pub mod telemetry;
 
 // The store crate, under the names the rest of the supervisor has always used.
 pub use jobvisor_store as store;
-pub use jobvisor_store::{failpoint, schedule, units};
+pub use jobvisor_store::{failpoint, limits, schedule, units};

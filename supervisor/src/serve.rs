@@ -12,28 +12,25 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jobvisor_protocol::worker::{Isolation, JobLimits};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
-use crate::cgroup::{GroupLimits, Limiter, LimiterMode, WorkerGroup};
-use crate::config::{Config, ConfigError, IsolationSetting};
+use crate::cgroup::{Limiter, LimiterMode, WorkerGroup};
+use crate::config::{Config, ConfigError};
 use crate::control::server::{ControlServer, ControlSocketError};
 use crate::dispatcher::{DaemonInfo, Declared, Dispatcher, SignalKind};
 use crate::host::HostService;
 use crate::instance_lock::{InstanceLock, LockError};
 use crate::notify::Notifier;
 use crate::pool::connection::WorkerConnection;
-use crate::pool::launch::WORKER_MAX_PIDS;
 use crate::pool::process::{WorkerProcess, stderr_tail};
-use crate::pool::restart::RestartPolicy;
 use crate::pool::slot::{SlotConfig, start_slot};
 use crate::pool::spawn::{SpawnSpec, default_worker_program, kernel_supports_worker_sandbox};
 use crate::pool::spawner::Spawner;
 use crate::reaper::{WorkerPids, become_subreaper, reap_orphans};
 use crate::script_check::ScriptChecker;
-use crate::store::{AnyStore, BackoffPolicy, JobStore, RecoveryMode, StoreError, StoreOptions};
+use crate::store::{AnyStore, JobStore, RecoveryMode, StoreError};
 
 /// Why the daemon could not run. Each maps to a documented exit code.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +80,9 @@ impl ServeError {
 /// Runs the daemon until it has drained after SIGTERM/SIGINT.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let started = Instant::now();
+    for moved in &config.moved {
+        warn!(%moved, "a config key in its place of the flat layout is still read there: move it into its section");
+    }
     // Payloads and results are private data: the state dir is the owner's alone whatever
     // the umask (the store creates its files 0600).
     std::fs::DirBuilder::new()
@@ -105,14 +105,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let scripts = config.read_scripts()?;
 
     let store =
-        AnyStore::open(config.database_path(), store_options(&config)).map_err(
-            |err| match err {
-                StoreError::DiskFull { path } => ServeError::DiskFull { path },
-                other => ServeError::Store(other),
-            },
-        )?;
+        AnyStore::open(config.database_path(), (&config).into()).map_err(|err| match err {
+            StoreError::DiskFull { path } => ServeError::DiskFull { path },
+            other => ServeError::Store(other),
+        })?;
 
-    let limiter = Limiter::detect_for_daemon(config.memory_limiter)?;
+    let limiter = Limiter::detect_for_daemon(config.workers.memory_limiter)?;
     if limiter.mode() == LimiterMode::Rlimit {
         warn!(limiter = %limiter.describe(), "no memory cgroup: per-worker limits are RLIMIT_DATA only, and a worker's escaped children are not contained");
     } else {
@@ -132,21 +130,16 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let pids = WorkerPids::default();
     let program = default_worker_program();
     let mut groups = Vec::new();
-    for id in 0..config.workers {
-        let group = limiter.create_group(
-            &format!("{instance}/w{id}"),
-            GroupLimits {
-                memory_bytes: config.memory_limit,
-                max_pids: WORKER_MAX_PIDS,
-            },
-        )?;
+    for id in 0..config.workers.count {
+        let group =
+            limiter.create_group(&format!("{instance}/w{id}"), config.workers.group_limits())?;
         groups.push(Arc::new(group));
     }
     // No job is taken back, no script or schedule registered and nothing said to systemd
     // until a worker has started and every configured script and schedule is usable.
     let spec = SpawnSpec {
         program: program.clone(),
-        self_limit_bytes: (!groups[0].enforces_memory()).then_some(config.memory_limit),
+        self_limit_bytes: (!groups[0].enforces_memory()).then_some(config.workers.memory_limit),
     };
     let checker = ScriptChecker::new(
         program.clone(),
@@ -160,7 +153,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         spec: &spec,
         group: &groups[0],
         pids: &pids,
-        start_timeout: config.worker_start_timeout,
+        start_timeout: config.workers.start_timeout,
         checker: &checker,
     };
     let worker_pid = probe.worker_starts().await?;
@@ -230,31 +223,14 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let mut slot_commands = Vec::new();
     let mut slot_tasks = Vec::new();
     let host = HostService::new();
-    for (id, group) in (0..config.workers).zip(groups) {
+    let settings = crate::pool::slot::SlotSettings::from(&config);
+    for (id, group) in (0..config.workers.count).zip(groups) {
         let slot = SlotConfig {
             id,
             spec: spec.clone(),
             host: host.clone(),
             group,
-            start_timeout: config.worker_start_timeout,
-            kill_grace: config.kill_grace,
-            restart: RestartPolicy {
-                backoff_min: config.restart_backoff_min,
-                backoff_max: config.restart_backoff_max,
-                intensity_max: config.restart_intensity_max,
-                window: config.restart_intensity_window,
-            },
-            max_jobs_per_worker: config.max_jobs_per_worker,
-            rss_soft_limit: config.worker_rss_soft_limit,
-            limits: JobLimits {
-                max_result_bytes: u32::try_from(config.result_limit).unwrap_or(u32::MAX),
-                ..JobLimits::default()
-            },
-            isolation: match config.isolation {
-                IsolationSetting::Script => Isolation::Script,
-                IsolationSetting::Job => Isolation::Job,
-            },
-            default_timeout: config.job_timeout,
+            settings: settings.clone(),
             pids: pids.clone(),
             events: events.clone(),
         };
@@ -265,14 +241,14 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     drop(slot_events_tx);
 
     let control = ControlServer::bind(&config.control_socket_path(), config.control_gid()?).await?;
-    info!(socket = %control.path().display(), workers = config.workers, "listening");
+    info!(socket = %control.path().display(), workers = config.workers.count, "listening");
     let (control_tx, control_rx) = mpsc::channel(256);
     let (control_stop, control_stopped) = oneshot::channel();
     let (signals_tx, signals_rx) = mpsc::unbounded_channel();
     let signal_task = tokio::spawn(watch_signals(signals_tx, pids.clone()));
 
     let notifier = Notifier::from_env();
-    notifier.ready(&format!("{} workers", config.workers));
+    notifier.ready(&format!("{} workers", config.workers.count));
     let dispatcher = Dispatcher::new(
         store.clone(),
         DaemonInfo {
@@ -280,14 +256,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             limiter: limiter.describe(),
             default_queue: "default".to_owned(),
             drain_timeout: config.drain_timeout,
-            default_timeout: config.job_timeout,
-            payload_limit: config.payload_limit,
+            default_timeout: config.jobs.timeout,
+            payload_limit: config.jobs.payload_limit,
             checker: checker.clone(),
             declared: Declared::of(&config),
-            retention: crate::store::Retention {
-                completed: config.retention_completed,
-                failed: config.retention_discarded,
-            },
+            retention: (&config.store).into(),
         },
         slot_commands,
         notifier,
@@ -298,7 +271,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         let serving = control.serve(
             control_tx,
             events.clone(),
-            config.control_request_timeout,
+            config.control.request_timeout,
             control_stopped,
         );
         let dispatching = dispatcher.run(slot_events, control_rx, signals_rx);
@@ -348,18 +321,12 @@ pub async fn check(config: &Config) -> Result<CheckSummary, ServeError> {
     // No cgroup here: this may run from an operator's shell, where the daemon's cgroup
     // is not ours to create groups in. The probe limits itself like a worker in rlimit mode.
     let limiter = Limiter::detect(crate::cgroup::LimiterChoice::Rlimit)?;
-    let group = Arc::new(limiter.create_group(
-        "check",
-        GroupLimits {
-            memory_bytes: config.memory_limit,
-            max_pids: WORKER_MAX_PIDS,
-        },
-    )?);
+    let group = Arc::new(limiter.create_group("check", config.workers.group_limits())?);
     let spawner =
         Spawner::start().map_err(|e| ServeError::Startup(format!("spawner thread: {e}")))?;
     let spec = SpawnSpec {
         program: default_worker_program(),
-        self_limit_bytes: Some(config.memory_limit),
+        self_limit_bytes: Some(config.workers.memory_limit),
     };
     let pids = WorkerPids::default();
     let checker = ScriptChecker::new(
@@ -374,12 +341,13 @@ pub async fn check(config: &Config) -> Result<CheckSummary, ServeError> {
         spec: &spec,
         group: &group,
         pids: &pids,
-        start_timeout: config.worker_start_timeout,
+        start_timeout: config.workers.start_timeout,
         checker: &checker,
     };
     probe.worker_starts().await?;
     probe.scripts_are_usable(config, &scripts).await?;
     Ok(CheckSummary {
+        moved: config.moved.clone(),
         scripts: scripts.len(),
         schedules: config.schedules.len(),
         worker_program: spec.program,
@@ -389,6 +357,8 @@ pub async fn check(config: &Config) -> Result<CheckSummary, ServeError> {
 /// What `serve --check` found usable.
 #[derive(Debug)]
 pub struct CheckSummary {
+    /// Keys of the flat layout, read from their old place.
+    pub moved: Vec<crate::config::MovedKey>,
     pub scripts: usize,
     pub schedules: usize,
     pub worker_program: PathBuf,
@@ -543,21 +513,6 @@ fn raise_fd_limit() {
             limit.rlim_cur = limit.rlim_max.min(65_536);
             libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
         }
-    }
-}
-
-fn store_options(config: &Config) -> StoreOptions {
-    StoreOptions {
-        synchronous: config.store_synchronous(),
-        max_payload_bytes: usize::try_from(config.payload_limit).unwrap_or(usize::MAX),
-        max_result_bytes: usize::try_from(config.result_limit).unwrap_or(usize::MAX),
-        default_max_attempts: config.max_attempts,
-        default_timeout: config.job_timeout,
-        backoff: BackoffPolicy {
-            base: config.retry_backoff_base,
-            cap: config.retry_backoff_max,
-        },
-        ..StoreOptions::default()
     }
 }
 

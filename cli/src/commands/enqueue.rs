@@ -13,9 +13,8 @@ use crate::progress::{Watch, with_progress};
 use jobvisor_supervisor::cli::run::read_payload;
 use jobvisor_supervisor::config::MAX_PAYLOAD_LIMIT;
 use jobvisor_supervisor::exit_code;
-use jobvisor_supervisor::units::{
-    MAX_ATTEMPTS, MAX_DELAY, format_duration, parse_delay, parse_duration, parse_timeout,
-};
+use jobvisor_supervisor::limits::{MAX_ATTEMPTS, MAX_DELAY};
+use jobvisor_supervisor::units::{format_duration, parse_delay, parse_duration, parse_timeout};
 
 #[derive(Debug, clap::Args)]
 pub struct EnqueueArgs {
@@ -114,14 +113,14 @@ pub async fn execute(args: &EnqueueArgs) -> Result<u8, ClientError> {
     Ok(exit_code::OK)
 }
 
-/// Refuses a payload no daemon accepts (above the largest `payload_limit`) before it is
+/// Refuses a payload no daemon accepts (above the largest `[jobs] payload_limit`) before it is
 /// sent: the daemon's own limit is checked there, and names itself.
 fn check_payload_size(len: usize, what: &str) -> Result<(), ClientError> {
     if len as u64 > MAX_PAYLOAD_LIMIT {
         return Err(ClientError::new(
             exit_code::USAGE,
             format!(
-                "{what} is {len} bytes, above the limit of {MAX_PAYLOAD_LIMIT} bytes (the largest payload_limit a daemon accepts); nothing was enqueued"
+                "{what} is {len} bytes, above the limit of {MAX_PAYLOAD_LIMIT} bytes (the largest `[jobs] payload_limit` a daemon accepts); nothing was enqueued"
             ),
         ));
     }

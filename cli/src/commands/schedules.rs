@@ -83,7 +83,7 @@ pub struct AddArgs {
     /// Disable the schedule after this many consecutive failed runs (default 5).
     #[arg(long)]
     pub disable_after_failures: Option<u32>,
-    /// Timeout of each run's attempts (default: the daemon's job_timeout).
+    /// Timeout of each run's attempts (default: the daemon's `[jobs] timeout`).
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
     /// Attempts of each run (default: the daemon's max_attempts).

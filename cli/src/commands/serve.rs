@@ -54,6 +54,9 @@ pub fn serve(args: &ServeArgs) -> u8 {
     if args.check {
         return match runtime.block_on(jobvisor_supervisor::serve::check(&config)) {
             Ok(summary) => {
+                for moved in &summary.moved {
+                    println!("{moved} (still read from its old place: move it there)");
+                }
                 println!(
                     "{}: ready to serve ({} scripts, {} schedules, worker {} starts)",
                     args.config

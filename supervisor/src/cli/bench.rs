@@ -6,8 +6,8 @@
 //! `jobvisor-worker --bench-inprocess`), and the report (table or JSON).
 //!
 //! Method (also printed in the JSON `method` field):
-//! - every run starts a fresh daemon on a fresh state directory (`workers = K`,
-//!   `synchronous = "full"`, default logging), waits until all workers are idle, runs
+//! - every run starts a fresh daemon on a fresh state directory (`[workers] count = K`,
+//!   `[store] synchronous = "full"`, default logging), waits until all workers are idle, runs
 //!   `max(4, 2K)` warm-up jobs, then measures; medians are over the runs;
 //! - burst: N jobs enqueued in `EnqueueBatch` requests of `--batch` jobs (the bulk
 //!   enqueue a producer of many jobs uses), spread over `--connections` connections, each
@@ -694,8 +694,8 @@ impl Daemon {
                 .context("syncing the copied store")?;
         }
         let config = format!(
-            "state_dir = {data:?}\nrun_dir = {run:?}\nworkers = {workers}\nsynchronous = \"full\"\n\
-             [[script]]\nname = \"{SCRIPT}\"\npath = {script:?}\n",
+            "state_dir = {data:?}\nrun_dir = {run:?}\n[workers]\ncount = {workers}\n\
+             [store]\nsynchronous = \"full\"\n[[script]]\nname = \"{SCRIPT}\"\npath = {script:?}\n",
             data = data.display().to_string(),
             run = dir.join("run").display().to_string(),
             workers = setup.workers,

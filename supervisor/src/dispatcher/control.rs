@@ -20,7 +20,9 @@ use crate::store::{
     JobState, JobStore, OutcomeKind, QueueRemoval, RetryOutcome, RunAt, StoreError,
 };
 
-use crate::units::{MAX_ATTEMPTS, MAX_DELAY, MAX_JOB_TIMEOUT, check_at_most};
+use crate::limits::{
+    MAX_DELAY, MAX_JOB_TIMEOUT, NameKind, check_at_most, check_max_attempts, check_name,
+};
 
 /// How long a failed store write keeps `status` degraded.
 const STORE_FAILURE_SHOWN_FOR: Duration = Duration::from_secs(10);
@@ -214,10 +216,7 @@ impl Dispatcher {
     }
 
     fn add_script(&mut self, name: String, source: String, reply: Reply) {
-        if !crate::config::valid_name(&name) {
-            let message = format!(
-                "script name `{name}`: use letters, digits, `-`, `_` and `.` (1 to 100 characters)"
-            );
+        if let Err(message) = check_name(NameKind::Script, &name) {
             let _ = reply.send(error(ErrorCode::BadRequest, message));
             return;
         }
@@ -420,11 +419,8 @@ impl Dispatcher {
     }
 
     fn set_paused(&mut self, queue: String, paused: bool, create: bool, reply: Reply) {
-        if !crate::config::valid_name(&queue) {
-            let _ = reply.send(error(
-                ErrorCode::BadRequest,
-                format!("queue name `{queue}`: use letters, digits, `-`, `_` and `.`"),
-            ));
+        if let Err(message) = check_name(NameKind::Queue, &queue) {
+            let _ = reply.send(error(ErrorCode::BadRequest, message));
             return;
         }
         let pending = self.store.set_queue_paused(&queue, paused, create);
@@ -513,11 +509,7 @@ impl Dispatcher {
             ));
         }
         let queue = job.queue.unwrap_or_else(|| self.info.default_queue.clone());
-        if !crate::config::valid_name(&queue) {
-            return Err(format!(
-                "queue name `{queue}`: use letters, digits, `-`, `_` and `.`"
-            ));
-        }
+        check_name(NameKind::Queue, &queue)?;
         let run_at = match (job.delay_ms, job.run_at_ms) {
             (Some(_), Some(_)) => {
                 return Err("give a delay or a time to run at, not both".to_owned());
@@ -526,20 +518,13 @@ impl Dispatcher {
             (None, Some(at)) => RunAt::At(at),
             (None, None) => RunAt::Now,
         };
-        if job.max_attempts == Some(0) {
-            return Err("max attempts must be at least 1".to_owned());
-        }
         if job.timeout_ms == Some(0) {
             return Err("timeout must be more than 0".to_owned());
         }
         // The store checks these too (and `at` against its clock); refusing here names the
         // field as the client sent it.
-        if let Some(n) = job.max_attempts
-            && n > MAX_ATTEMPTS
-        {
-            return Err(format!(
-                "max attempts is {n}: at most {MAX_ATTEMPTS} is allowed"
-            ));
+        if let Some(n) = job.max_attempts {
+            check_max_attempts(n)?;
         }
         if let Some(ms) = job.timeout_ms {
             check_at_most("timeout", Duration::from_millis(ms), MAX_JOB_TIMEOUT)?;

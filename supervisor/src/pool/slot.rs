@@ -47,6 +47,15 @@ pub struct SlotConfig {
     /// Answers the host calls of the jobs this slot runs.
     pub host: HostService,
     pub group: Arc<WorkerGroup>,
+    pub settings: SlotSettings,
+    pub pids: crate::reaper::WorkerPids,
+    /// Console lines go here too while someone follows the logs.
+    pub events: tokio::sync::broadcast::Sender<jobvisor_protocol::control::Event>,
+}
+
+/// What a slot takes from the config (built from it: `SlotSettings::from(&config)`).
+#[derive(Debug, Clone)]
+pub struct SlotSettings {
     pub start_timeout: Duration,
     pub kill_grace: Duration,
     pub restart: RestartPolicy,
@@ -55,9 +64,6 @@ pub struct SlotConfig {
     pub limits: JobLimits,
     pub isolation: Isolation,
     pub default_timeout: Duration,
-    pub pids: crate::reaper::WorkerPids,
-    /// Console lines go here too while someone follows the logs.
-    pub events: tokio::sync::broadcast::Sender<jobvisor_protocol::control::Event>,
 }
 
 /// A job handed to a slot.
@@ -158,7 +164,7 @@ pub fn start_slot(
     let (commands_tx, commands) = mpsc::unbounded_channel();
     let span = info_span!("slot", worker = config.id);
     let slot = Slot {
-        restarts: RestartTracker::new(config.restart),
+        restarts: RestartTracker::new(config.settings.restart),
         config,
         launcher,
         events,
@@ -393,7 +399,7 @@ impl Slot {
                 program.display()
             ));
         };
-        match WorkerConnection::establish(socket, self.config.start_timeout).await {
+        match WorkerConnection::establish(socket, self.config.settings.start_timeout).await {
             Ok(conn) => Ok(Live {
                 worker: LiveWorker::ready(process, conn, stderr, group),
                 held_scripts: HashSet::new(),
@@ -487,8 +493,8 @@ impl Slot {
                             return ServeEnd::Replace;
                         }
                         if live.recycle
-                            || live.worker.jobs >= self.config.max_jobs_per_worker
-                            || live.worker.peak_rss > self.config.rss_soft_limit
+                            || live.worker.jobs >= self.config.settings.max_jobs_per_worker
+                            || live.worker.peak_rss > self.config.settings.rss_soft_limit
                         {
                             info!(pid = live.worker.process.pid(), jobs = live.worker.jobs, peak_rss = live.worker.peak_rss, "recycling worker");
                             self.retire_for_replacement(live).await;
@@ -536,7 +542,7 @@ impl Slot {
             pid = worker_pid
         );
         let _entered = span.enter();
-        let timeout = job.timeout.unwrap_or(self.config.default_timeout);
+        let timeout = job.timeout.unwrap_or(self.config.settings.default_timeout);
         let send_source = !live.held_scripts.contains(&job.script_hash);
         let run = RunJob {
             job_id: attempt.id.0,
@@ -550,10 +556,10 @@ impl Slot {
             },
             payload: job.payload,
             deadline_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-            limits: self.config.limits,
-            isolation: self.config.isolation,
+            limits: self.config.settings.limits,
+            isolation: self.config.settings.isolation,
         };
-        let spec = AttemptSpec::new(attempt, run, timeout, self.config.kill_grace);
+        let spec = AttemptSpec::new(attempt, run, timeout, self.config.settings.kill_grace);
         self.enter(
             Phase::Busy {
                 job: attempt,
@@ -709,19 +715,21 @@ mod tests {
             },
             host: HostService::new(),
             group: Arc::new(group),
-            start_timeout: Duration::from_secs(1),
-            kill_grace: Duration::from_millis(10),
-            restart: RestartPolicy {
-                backoff_min: Duration::from_secs(60),
-                backoff_max: Duration::from_secs(60),
-                intensity_max: 5,
-                window: Duration::from_secs(60),
+            settings: SlotSettings {
+                start_timeout: Duration::from_secs(1),
+                kill_grace: Duration::from_millis(10),
+                restart: RestartPolicy {
+                    backoff_min: Duration::from_secs(60),
+                    backoff_max: Duration::from_secs(60),
+                    intensity_max: 5,
+                    window: Duration::from_secs(60),
+                },
+                max_jobs_per_worker: 10,
+                rss_soft_limit: u64::MAX,
+                limits: JobLimits::default(),
+                isolation: Isolation::Script,
+                default_timeout: Duration::from_secs(1),
             },
-            max_jobs_per_worker: 10,
-            rss_soft_limit: u64::MAX,
-            limits: JobLimits::default(),
-            isolation: Isolation::Script,
-            default_timeout: Duration::from_secs(1),
             pids: crate::reaper::WorkerPids::default(),
             events: tokio::sync::broadcast::channel(4).0,
         }
