@@ -21,9 +21,11 @@ use crate::cgroup::{GroupLimits, Limiter, LimiterMode, WorkerGroup};
 use crate::config::{Config, ConfigError, IsolationSetting};
 use crate::control::server::{ControlServer, ControlSocketError};
 use crate::dispatcher::{DaemonInfo, Declared, Dispatcher, SignalKind};
+use crate::host::HostService;
 use crate::instance_lock::{InstanceLock, LockError};
 use crate::notify::Notifier;
 use crate::pool::connection::WorkerConnection;
+use crate::pool::launch::WORKER_MAX_PIDS;
 use crate::pool::process::{WorkerProcess, stderr_tail};
 use crate::pool::restart::RestartPolicy;
 use crate::pool::slot::{SlotConfig, start_slot};
@@ -31,10 +33,7 @@ use crate::pool::spawn::{SpawnSpec, default_worker_program, kernel_supports_work
 use crate::pool::spawner::Spawner;
 use crate::reaper::{WorkerPids, become_subreaper, reap_orphans};
 use crate::script_check::ScriptChecker;
-use crate::store::{BackoffPolicy, RecoveryMode, Store, StoreError, StoreOptions};
-
-/// Processes (threads included) one worker may have.
-const WORKER_MAX_PIDS: u32 = 64;
+use crate::store::{AnyStore, BackoffPolicy, JobStore, RecoveryMode, StoreError, StoreOptions};
 
 /// Why the daemon could not run. Each maps to a documented exit code.
 #[derive(Debug, thiserror::Error)]
@@ -106,10 +105,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let scripts = config.read_scripts()?;
 
     let store =
-        Store::open(config.database_path(), store_options(&config)).map_err(|err| match err {
-            StoreError::DiskFull { path } => ServeError::DiskFull { path },
-            other => ServeError::Store(other),
-        })?;
+        AnyStore::open(config.database_path(), store_options(&config)).map_err(
+            |err| match err {
+                StoreError::DiskFull { path } => ServeError::DiskFull { path },
+                other => ServeError::Store(other),
+            },
+        )?;
 
     let limiter = Limiter::detect_for_daemon(config.memory_limiter)?;
     if limiter.mode() == LimiterMode::Rlimit {
@@ -149,7 +150,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     };
     let checker = ScriptChecker::new(
         program.clone(),
-        spawner.clone(),
+        Arc::new(spawner.clone()),
         limiter.clone(),
         instance.clone(),
         pids.clone(),
@@ -165,7 +166,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let worker_pid = probe.worker_starts().await?;
     info!(program = %program.display(), pid = worker_pid, "a first worker started and said ready");
     probe.scripts_are_usable(&config, &scripts).await?;
-    let in_store = store.list_scripts()?;
+    let in_store = store.list_scripts().await?;
     let registered = in_store
         .iter()
         .map(|script| script.name.clone())
@@ -228,10 +229,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let (slot_events_tx, slot_events) = mpsc::unbounded_channel();
     let mut slot_commands = Vec::new();
     let mut slot_tasks = Vec::new();
+    let host = HostService::new();
     for (id, group) in (0..config.workers).zip(groups) {
         let slot = SlotConfig {
             id,
             spec: spec.clone(),
+            host: host.clone(),
             group,
             start_timeout: config.worker_start_timeout,
             kill_grace: config.kill_grace,
@@ -255,7 +258,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             pids: pids.clone(),
             events: events.clone(),
         };
-        let (commands, task) = start_slot(slot, spawner.clone(), slot_events_tx.clone());
+        let (commands, task) = start_slot(slot, Arc::new(spawner.clone()), slot_events_tx.clone());
         slot_commands.push(commands);
         slot_tasks.push(task);
     }
@@ -314,11 +317,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     if let Err(err) = limiter.remove_leftovers(&instance) {
         warn!(error = %err, "cannot remove the workers' cgroups");
     }
-    let close = tokio::task::spawn_blocking(move || store.close()).await;
-    match close {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => warn!(error = %err, "closing the store"),
-        Err(err) => warn!(error = %err, "closing the store"),
+    if let Err(err) = store.close().await {
+        warn!(error = %err, "closing the store");
     }
     info!("stopped");
     Ok(())
@@ -364,7 +364,7 @@ pub async fn check(config: &Config) -> Result<CheckSummary, ServeError> {
     let pids = WorkerPids::default();
     let checker = ScriptChecker::new(
         spec.program.clone(),
-        spawner.clone(),
+        Arc::new(spawner.clone()),
         limiter,
         instance_name(&config.state_dir),
         pids.clone(),

@@ -16,7 +16,7 @@ use tracing::{error, info, warn};
 use super::control::{error, read, store_error};
 use super::{Dispatcher, Internal, now_ms};
 use crate::schedule::{FireReport, ScheduleDetail, ScheduleInfo, Timing};
-use crate::store::StoreError;
+use crate::store::{JobStore, StoreError};
 use crate::units::format_duration;
 
 /// Longest sleep between two looks at the schedules.
@@ -87,11 +87,12 @@ impl Dispatcher {
     }
 
     pub(super) fn list_schedules(&mut self, reply: Reply) {
-        read(&self.store, reply, |store| {
+        read(&self.store, reply, |store| async move {
             let mut views = Vec::new();
-            for info in store.list_schedules()? {
+            for info in store.list_schedules().await? {
                 let last = store
-                    .get_schedule(&info.def.name, 1)?
+                    .get_schedule(&info.def.name, 1)
+                    .await?
                     .and_then(|d| d.recent_runs.into_iter().next());
                 views.push(schedule_view(&info, last.as_ref()));
             }
@@ -100,8 +101,8 @@ impl Dispatcher {
     }
 
     pub(super) fn show_schedule(&mut self, name: String, reply: Reply) {
-        read(&self.store, reply, move |store| {
-            Ok(match store.get_schedule(&name, RECENT_RUNS)? {
+        read(&self.store, reply, move |store| async move {
+            Ok(match store.get_schedule(&name, RECENT_RUNS).await? {
                 Some(detail) => Response::Schedule(Box::new(detail_view(&detail))),
                 None => error(
                     ErrorCode::NotFound,
@@ -131,20 +132,15 @@ impl Dispatcher {
             // A schedule naming no script would fail at every slot: refuse it now, with
             // the names that exist.
             let script = def.script.clone();
-            let lookup = store.clone();
-            let scripts = tokio::task::spawn_blocking(move || lookup.list_scripts()).await;
+            let scripts = store.list_scripts().await;
             let names: Vec<String> = match scripts {
-                Ok(Ok(scripts)) => scripts
+                Ok(scripts) => scripts
                     .into_iter()
                     .filter(|s| s.current)
                     .map(|s| s.name)
                     .collect(),
-                Ok(Err(err)) => {
-                    let _ = reply.send(store_error(&err));
-                    return;
-                }
                 Err(err) => {
-                    let _ = reply.send(error(ErrorCode::Internal, format!("read failed: {err}")));
+                    let _ = reply.send(store_error(&err));
                     return;
                 }
             };
