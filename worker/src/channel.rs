@@ -256,7 +256,7 @@ pub(crate) fn poll_readable(fd: RawFd, timeout: Duration) -> io::Result<bool> {
     };
     let timeout = libc::timespec {
         tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
-        tv_nsec: libc::c_long::try_from(timeout.subsec_nanos()).unwrap_or(0),
+        tv_nsec: timeout.subsec_nanos().into(),
     };
     // SAFETY: one valid pollfd and a valid timespec, both living across the call; a null
     // signal mask leaves the thread's mask as it is.
