@@ -2,7 +2,8 @@
 //! attempt of a job on one, and reports its outcome.
 //!
 //! It owns every Boa value of the process; they never leave the engine thread. It must
-//! not do I/O other than through the [`Outbox`], and must not trust the script: every
+//! not do I/O other than through the [`Channel`] (console lines via the [`Outbox`], host
+//! calls via [`host::HostCalls`]), and must not trust the script: every
 //! failure, including an engine panic, becomes an [`Outcome::Err`] and a rebuilt context.
 
 mod array_sort;
@@ -13,6 +14,7 @@ mod console;
 mod describe;
 mod events;
 mod executor;
+mod host;
 mod inspect;
 mod loader;
 mod nesting;
@@ -43,11 +45,14 @@ use jobvisor_protocol::worker::{
     ErrorKind, Isolation, JobError, JobLimits, JobStats, Outcome, RunJob, ScriptRef,
 };
 
+use crate::channel::Channel;
 use crate::outbox::Outbox;
 use crate::sys;
 use console::CapturedConsole;
 use describe::{describe_js_error, describe_thrown_value, job_error};
 use executor::{RunLoop, RunStop};
+use host::HostCalls;
+pub use host::ProtocolViolation;
 use loader::{SCRIPT_SPECIFIER, ScriptLoader};
 use position::ScriptText;
 
@@ -65,6 +70,8 @@ struct ScriptContext {
     json: JsObject,
     stringify: JsFunction,
     run_loop: Rc<RunLoop>,
+    /// `ctx.host`, the same object for every job on this context.
+    host: JsObject,
     script: ScriptText,
     jobs: u64,
 }
@@ -72,6 +79,7 @@ struct ScriptContext {
 /// The engine of one worker process.
 pub struct Engine {
     outbox: Rc<Outbox>,
+    host_calls: Rc<HostCalls>,
     /// Script sources by version hash.
     sources: HashMap<String, Rc<str>>,
     warm: HashMap<String, ScriptContext>,
@@ -79,9 +87,10 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub(crate) fn new(outbox: Rc<Outbox>) -> Self {
+    pub(crate) fn new(channel: Rc<Channel>) -> Self {
         Engine {
-            outbox,
+            outbox: Rc::new(Outbox::new(channel.clone())),
+            host_calls: Rc::new(HostCalls::new(channel)),
             sources: HashMap::new(),
             warm: HashMap::new(),
             warm_order: VecDeque::new(),
@@ -92,13 +101,18 @@ impl Engine {
     /// before the worker says it is ready rather than by its first job, and before the
     /// sandbox forbids the file reads some of it does (see [`warm`]).
     pub(crate) fn warm_up(&self) {
-        let run_loop = Rc::new(RunLoop::default());
+        let run_loop = Rc::new(RunLoop::new(self.host_calls.clone()));
         let loader = Rc::new(ScriptLoader::default());
         let _ = catch_unwind(AssertUnwindSafe(|| {
             let mut context = new_context(&run_loop, &loader, &self.outbox, &JobLimits::default())?;
             warm::initialise_lazy_state(&mut context);
             Ok::<_, JobError>(context)
         }));
+    }
+
+    /// The host calls of this worker's jobs.
+    pub(crate) fn host_calls(&self) -> &HostCalls {
+        &self.host_calls
     }
 
     /// Checks that `source` is a usable script: it parses, its module evaluates, and its
@@ -114,6 +128,7 @@ impl Engine {
         let started = Instant::now();
         let cpu_before = sys::thread_cpu_time();
         self.outbox.begin(job.job_id, job.attempt, &job.limits);
+        self.host_calls.begin(job.job_id, job.attempt);
         let deadline =
             (job.deadline_ms > 0).then(|| started + Duration::from_millis(job.deadline_ms));
 
@@ -132,6 +147,7 @@ impl Engine {
             logs_dropped: self.outbox.end(),
             warm,
         };
+        self.host_calls.end();
         (outcome, stats)
     }
 
@@ -233,7 +249,7 @@ impl Engine {
             .map_err(|message| job_error(ErrorKind::Script, "SyntaxError", message, None))?;
         let outbox = &self.outbox;
         let built = catch_unwind(AssertUnwindSafe(|| {
-            let run_loop = Rc::new(RunLoop::default());
+            let run_loop = Rc::new(RunLoop::new(self.host_calls.clone()));
             run_loop.set_deadline(deadline);
             let loader = Rc::new(ScriptLoader::default());
             let mut context = new_context(&run_loop, &loader, outbox, limits)?;
@@ -253,12 +269,14 @@ impl Engine {
                     )
                 })?;
             run_loop.clear();
+            let host = host::host_object(&self.host_calls, &mut context);
             Ok(ScriptContext {
                 context,
                 handler,
                 json,
                 stringify,
                 run_loop,
+                host,
                 script,
                 jobs: 0,
             })
@@ -325,8 +343,6 @@ fn new_context(
     apply_limits(&mut context, limits);
     #[cfg(test)]
     tests::register_test_hooks(&mut context);
-    let flush_outbox = outbox.clone();
-    run_loop.set_before_sleep(Box::new(move || flush_outbox.flush()));
     Ok(context)
 }
 
@@ -409,6 +425,7 @@ fn evaluate_module(
     match settled {
         Ok(()) => {}
         Err(RunStop::Deadline) => return Err(deadline_error("evaluating the script module")),
+        Err(RunStop::Protocol) => return Err(protocol_error()),
         Err(RunStop::Failed(e)) => {
             return Err(describe_js_error(
                 &e,
@@ -471,6 +488,14 @@ fn call_handler(sc: &mut ScriptContext, job: &RunJob) -> Result<Option<String>, 
         )
     })?;
     let job_context = job_context(job, context)?;
+    host::attach(&job_context, &sc.host, context).map_err(|e| {
+        job_error(
+            ErrorKind::Panic,
+            "EngineError",
+            format!("cannot give the job context its host: {e}"),
+            None,
+        )
+    })?;
 
     let returned = sc
         .handler
@@ -482,6 +507,7 @@ fn call_handler(sc: &mut ScriptContext, job: &RunJob) -> Result<Option<String>, 
             match sc.run_loop.run_until_settled(Some(&promise), context) {
                 Ok(()) => {}
                 Err(RunStop::Deadline) => return Err(deadline_error("waiting for the handler")),
+                Err(RunStop::Protocol) => return Err(protocol_error()),
                 Err(RunStop::Failed(e)) => {
                     return Err(describe_js_error(&e, ErrorKind::Thrown, script, context));
                 }
@@ -511,7 +537,7 @@ fn call_handler(sc: &mut ScriptContext, job: &RunJob) -> Result<Option<String>, 
 }
 
 /// `ctx` as the handler sees it: `{ job: { id, attempt, maxAttempts, queue, script } }`,
-/// its keys in that order.
+/// its keys in that order (`ctx.host` is added by [`host::attach`]).
 fn job_context(job: &RunJob, context: &mut Context) -> Result<JsValue, JobError> {
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]
@@ -598,6 +624,17 @@ fn deadline_error(during: &str) -> JobError {
         ErrorKind::Deadline,
         "TimeoutError",
         format!("the job's deadline passed while {during}"),
+        None,
+    )
+}
+
+/// The outcome of an attempt the supervisor cut short by breaking the protocol; the worker
+/// exits instead of reporting it.
+fn protocol_error() -> JobError {
+    job_error(
+        ErrorKind::Panic,
+        "ProtocolError",
+        "the supervisor broke the protocol while the job waited",
         None,
     )
 }
