@@ -15,6 +15,8 @@ pub mod pool;
 pub mod reaper;
 pub mod script_check;
 pub mod serve;
+pub mod shutdown;
+pub mod signals;
 pub mod suggest;
 pub mod telemetry;
 

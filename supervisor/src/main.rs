@@ -146,7 +146,10 @@ fn serve(args: &ServeArgs) -> u8 {
             }
         };
     }
-    match runtime.block_on(jobvisor::serve::serve(config)) {
+    match runtime.block_on(jobvisor::serve::run(
+        config,
+        jobvisor::signals::SignalSource::Os,
+    )) {
         Ok(()) => exit_code::OK,
         Err(err) => {
             tracing::error!(error = %err, "jobvisor serve failed");

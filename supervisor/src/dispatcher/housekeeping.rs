@@ -1,0 +1,96 @@
+//! The dispatcher's periodic tick: the systemd watchdog, abandoned `WaitJob` callers,
+//! pruning finished jobs past their retention, and taking back jobs of an earlier run
+//! whose lease ran out.
+
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use super::{Dispatcher, Internal};
+use crate::store::{PruneReport, RecoveryReport, StoreError};
+
+/// Housekeeping period: expired leases, watchdog, drain deadline.
+pub(super) const TICK: Duration = Duration::from_secs(1);
+/// How often finished jobs past their retention are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(300);
+
+/// What the tick keeps between runs.
+pub(super) struct Housekeeping {
+    last_prune: Instant,
+    /// A prune runs on the blocking pool: never two at once.
+    prune_running: bool,
+    /// Jobs of an earlier run wait for their lease to end (rlimit mode, where their
+    /// workers may still live): look for expired leases at every tick.
+    lease_waiting: bool,
+}
+
+impl Housekeeping {
+    pub(super) fn new(lease_waiting: bool) -> Housekeeping {
+        Housekeeping {
+            last_prune: Instant::now(),
+            prune_running: false,
+            lease_waiting,
+        }
+    }
+}
+
+impl Dispatcher {
+    pub(super) fn on_tick(&mut self) {
+        self.notifier.watchdog();
+        self.forget_abandoned_waiters();
+        if self.rollout.draining() {
+            return;
+        }
+        let house = &mut self.housekeeping;
+        if !house.prune_running && house.last_prune.elapsed() >= PRUNE_EVERY {
+            house.last_prune = Instant::now();
+            house.prune_running = true;
+            let store = self.store.clone();
+            let retention = self.info.retention;
+            self.when(
+                async move {
+                    tokio::task::spawn_blocking(move || store.prune_blocking(retention))
+                        .await
+                        .unwrap_or_else(|e| {
+                            Err(StoreError::Open {
+                                path: std::path::PathBuf::new(),
+                                reason: format!("pruning task: {e}"),
+                                source: None,
+                            })
+                        })
+                },
+                Internal::Pruned,
+            );
+        }
+        if self.housekeeping.lease_waiting {
+            self.when(
+                self.store.requeue_expired_leases(),
+                Internal::LeasesRequeued,
+            );
+        }
+    }
+
+    pub(super) fn on_pruned(&mut self, result: Result<PruneReport, StoreError>) {
+        self.housekeeping.prune_running = false;
+        match result {
+            Ok(report) if report.deleted > 0 => info!(
+                deleted = report.deleted,
+                "pruned finished jobs past their retention"
+            ),
+            Ok(_) => {}
+            Err(err) => warn!(error = %err, "pruning finished jobs failed"),
+        }
+    }
+
+    pub(super) fn on_leases_requeued(&mut self, result: Result<RecoveryReport, StoreError>) {
+        if let Ok(report) = result
+            && !report.requeued.is_empty()
+        {
+            info!(
+                requeued = report.requeued.len(),
+                "jobs of an earlier run requeued after their lease expired"
+            );
+            self.claims.wanted = true;
+        }
+    }
+}
