@@ -24,6 +24,8 @@ mod requests;
 mod rollout;
 mod schedules;
 mod slots;
+#[cfg(test)]
+mod tests;
 mod views;
 
 use jobvisor_protocol::control::{Event, EventKind, Request, Response};
