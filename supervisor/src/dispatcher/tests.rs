@@ -253,7 +253,7 @@ fn info(drain_timeout: Duration) -> DaemonInfo {
         },
         checker: crate::script_check::ScriptChecker::new(
             "/nonexistent/jobvisor-worker".into(),
-            spawner,
+            std::sync::Arc::new(spawner),
             limiter,
             "jobvisor-test".to_owned(),
             crate::reaper::WorkerPids::default(),
