@@ -593,8 +593,8 @@ fn progress(message: std::fmt::Arguments<'_>) {
 /// available jobs in the paused `parked` queue.
 fn build_template(path: &Path, source: &str, rows: u64) -> anyhow::Result<()> {
     use crate::store::bench_support::{Prefill, prefill, set_queue_paused};
-    use crate::store::{Store, StoreOptions};
-    let store = Store::open(path, StoreOptions::default())?;
+    use crate::store::{SqliteStore, StoreOptions};
+    let store = SqliteStore::open(path, StoreOptions::default())?;
     store.add_script(SCRIPT, source).wait()?;
     store.checkpoint(true).wait()?;
     store.close()?;

@@ -14,7 +14,8 @@ use super::{Dispatcher, Internal};
 use crate::failpoint;
 use crate::pool::slot::{Assignment, SlotCommand, SlotState};
 use crate::store::{
-    AttemptReport, ClaimBatch, ClaimedJob, Failure, JobError, OutcomeKind, Store, StoreError,
+    AnyStore, AttemptReport, ClaimBatch, ClaimedJob, Failure, JobError, JobStore, OutcomeKind,
+    StoreError,
 };
 
 /// Claimed jobs kept waiting per worker slot, so a worker that finishes finds its next
@@ -231,7 +232,7 @@ impl Dispatcher {
 
 /// Loads the sources of script versions the dispatcher does not hold yet.
 async fn fetch_sources(
-    store: Store,
+    store: AnyStore,
     batch: ClaimBatch,
     known: HashSet<String>,
 ) -> Result<ClaimedWithSources, StoreError> {
@@ -244,19 +245,12 @@ async fn fetch_sources(
     let fetched = if wanted.is_empty() {
         Vec::new()
     } else {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || {
-            wanted
-                .into_iter()
-                .map(|(name, hash)| store.script_source(&name, &hash).map(|s| (hash, s)))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await
-        .map_err(|e| StoreError::Open {
-            path: std::path::PathBuf::new(),
-            reason: format!("reading script sources: {e}"),
-            source: None,
-        })??
+        let mut fetched = Vec::with_capacity(wanted.len());
+        for (name, hash) in wanted {
+            let source = store.script_source(&name, &hash).await?;
+            fetched.push((hash, source));
+        }
+        fetched
     };
     let mut sources = Vec::new();
     let mut missing_hashes = HashSet::new();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 use super::{Dispatcher, Internal};
-use crate::store::{PruneReport, RecoveryReport, StoreError};
+use crate::store::{JobStore, PruneReport, RecoveryReport, StoreError};
 
 /// Housekeeping period: expired leases, watchdog, drain deadline.
 pub(super) const TICK: Duration = Duration::from_secs(1);
@@ -17,6 +17,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(300);
 /// What the tick keeps between runs.
 pub(super) struct Housekeeping {
     last_prune: Instant,
+    /// When the leases of the jobs this supervisor holds were last extended.
+    last_lease_renewal: Instant,
     /// A prune runs on the blocking pool: never two at once.
     prune_running: bool,
     /// Jobs of an earlier run wait for their lease to end (rlimit mode, where their
@@ -28,6 +30,7 @@ impl Housekeeping {
     pub(super) fn new(lease_waiting: bool) -> Housekeeping {
         Housekeeping {
             last_prune: Instant::now(),
+            last_lease_renewal: Instant::now(),
             prune_running: false,
             lease_waiting,
         }
@@ -38,6 +41,10 @@ impl Dispatcher {
     pub(super) fn on_tick(&mut self) {
         self.notifier.watchdog();
         self.forget_abandoned_waiters();
+        // Also while draining: the jobs still running must keep their leases.
+        if self.housekeeping.last_lease_renewal.elapsed() >= self.store.lease_length() / 3 {
+            self.renew_leases();
+        }
         if self.rollout.draining() {
             return;
         }
@@ -48,17 +55,7 @@ impl Dispatcher {
             let store = self.store.clone();
             let retention = self.info.retention;
             self.when(
-                async move {
-                    tokio::task::spawn_blocking(move || store.prune_blocking(retention))
-                        .await
-                        .unwrap_or_else(|e| {
-                            Err(StoreError::Open {
-                                path: std::path::PathBuf::new(),
-                                reason: format!("pruning task: {e}"),
-                                source: None,
-                            })
-                        })
-                },
+                async move { store.prune(retention).await },
                 Internal::Pruned,
             );
         }
@@ -68,6 +65,20 @@ impl Dispatcher {
                 Internal::LeasesRequeued,
             );
         }
+    }
+
+    /// Extends the leases of the jobs this supervisor holds, one `lease_length` ahead.
+    fn renew_leases(&mut self) {
+        self.housekeeping.last_lease_renewal = Instant::now();
+        let until = self.now_ms().saturating_add(
+            i64::try_from(self.store.lease_length().as_millis()).unwrap_or(i64::MAX),
+        );
+        let pending = self.store.renew_leases(self.store.owner(), until);
+        self.tasks.spawn(async move {
+            if let Err(err) = pending.await {
+                warn!(error = %err, "could not renew the leases of the running jobs");
+            }
+        });
     }
 
     pub(super) fn on_pruned(&mut self, result: Result<PruneReport, StoreError>) {

@@ -15,6 +15,7 @@
 //! else holds this state; everything talks to it through channels.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod claims;
@@ -36,7 +37,7 @@ use tracing::info;
 use crate::notify::Notifier;
 use crate::pool::slot::{SlotCommand, SlotEvent};
 use crate::signals::{SignalKind, Signals};
-use crate::store::{JobId, Store};
+use crate::store::{AnyStore, Clock, JobId, SystemClock};
 
 use claims::Claims;
 use housekeeping::Housekeeping;
@@ -155,7 +156,7 @@ enum Input {
 
 pub struct Dispatcher {
     /// Where every claim, outcome and request goes.
-    store: Store,
+    store: AnyStore,
     /// Static facts for `status` and for checking requests.
     info: DaemonInfo,
     /// One view per worker slot, indexed by slot id.
@@ -180,11 +181,14 @@ pub struct Dispatcher {
     internal_rx: mpsc::UnboundedReceiver<Internal>,
     /// Every task the dispatcher starts (store replies, answers to requests).
     tasks: TaskTracker,
+    /// The store's clock: due times (delayed jobs, retries, schedules) are the store's,
+    /// so the waits for them are measured on the same clock.
+    clock: Arc<dyn Clock>,
 }
 
 impl Dispatcher {
     pub fn new(
-        store: Store,
+        store: AnyStore,
         info: DaemonInfo,
         slots: Vec<mpsc::UnboundedSender<SlotCommand>>,
         notifier: Notifier,
@@ -192,7 +196,12 @@ impl Dispatcher {
         events: broadcast::Sender<Event>,
     ) -> Self {
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        let clock = store.as_sqlite().map_or_else(
+            || Arc::new(SystemClock) as Arc<dyn Clock>,
+            |s| s.options().clock.clone(),
+        );
         Dispatcher {
+            clock,
             store,
             info,
             slots: slots.into_iter().map(SlotView::new).collect(),
@@ -337,9 +346,8 @@ async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
 }
 
 impl Dispatcher {
-    /// Wall-clock now in ms, from the store's clock: due times (delayed jobs, retries,
-    /// schedules) are the store's, so the waits for them are measured on the same clock.
+    /// Wall-clock now in ms, on the store's clock.
     fn now_ms(&self) -> i64 {
-        self.store.options().clock.now_ms()
+        self.clock.now_ms()
     }
 }

@@ -13,8 +13,8 @@ use crate::failpoint;
 use crate::pool::exit::AttemptOutcome;
 use crate::pool::slot::{JobEnd, KillReason};
 use crate::store::{
-    AttemptRef, AttemptReport, Completion, FailDisposition, Failure, Fenced, JobError, JobId,
-    OutcomeKind, Store, StoreError,
+    AnyStore, AttemptRef, AttemptReport, Completion, FailDisposition, Failure, Fenced, JobError,
+    JobId, JobStore, OutcomeKind, StoreError,
 };
 
 /// Backoff between submissions of an outcome the store could not write.
@@ -192,7 +192,7 @@ impl Dispatcher {
         submit: F,
     ) -> oneshot::Receiver<()>
     where
-        F: Fn(&Store) -> Fut + Send + 'static,
+        F: Fn(&AnyStore) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Effect, StoreError>> + Send + 'static,
     {
         self.outcomes.pending += 1;

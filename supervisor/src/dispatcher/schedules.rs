@@ -13,7 +13,7 @@ use tracing::{error, info, warn};
 
 use super::{Dispatcher, Internal};
 use crate::schedule::FireReport;
-use crate::store::StoreError;
+use crate::store::{JobStore, StoreError};
 
 /// Longest sleep between two looks at the schedules.
 const MAX_SCHEDULE_SLEEP: Duration = Duration::from_secs(30);

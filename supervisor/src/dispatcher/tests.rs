@@ -21,8 +21,8 @@ use crate::pool::exit::AttemptOutcome;
 use crate::pool::slot::{JobEnd, KillReason, SlotCommand, SlotEvent, SlotState};
 use crate::signals::{SignalKind, SignalSource};
 use crate::store::{
-    AttemptRef, BackoffPolicy, Clock, EnqueueRequest, JobId, JobState, ManualClock, RunAt, Store,
-    StoreOptions,
+    AnyStore, AttemptRef, BackoffPolicy, Clock, EnqueueRequest, JobId, JobState, JobStore,
+    ManualClock, RunAt, StoreOptions,
 };
 
 /// The longest real time any wait in these tests may take before it counts as a hang.
@@ -53,7 +53,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 struct Harness {
     _dir: tempfile::TempDir,
-    store: Store,
+    store: AnyStore,
     clock: Arc<ManualClock>,
     control: mpsc::Sender<ControlCall>,
     signals: mpsc::UnboundedSender<SignalKind>,
@@ -81,7 +81,7 @@ impl Harness {
             },
             ..StoreOptions::default()
         };
-        let store = Store::open(dir.path().join("jobs.db"), options).expect("store opens");
+        let store = AnyStore::open(dir.path().join("jobs.db"), options).expect("store opens");
         store
             .add_script("job", "export default () => 1")
             .await
@@ -209,9 +209,10 @@ impl Harness {
             .expect("dispatcher did not panic");
     }
 
-    fn job(&self, id: JobId) -> crate::store::JobInfo {
+    async fn job(&self, id: JobId) -> crate::store::JobInfo {
         self.store
             .get_job(id)
+            .await
             .expect("readable")
             .expect("job exists")
             .job
@@ -408,7 +409,7 @@ async fn a_job_still_running_at_the_drain_deadline_is_killed_then_and_its_attemp
         other => panic!("expected the kill at the deadline, saw {other:?}"),
     }
     h.dispatcher_ends().await;
-    let job = h.job(id);
+    let job = h.job(id).await;
     assert_eq!(job.state, JobState::Available, "{job:?}");
     assert_eq!(
         job.attempt, 0,
@@ -440,7 +441,7 @@ async fn a_job_that_ends_before_the_drain_deadline_completes_and_the_drain_repor
     }
     assert!(h.notes.try_recv().is_err(), "the job was killed");
     h.dispatcher_ends().await;
-    assert_eq!(h.job(id).state, JobState::Completed);
+    assert_eq!(h.job(id).await.state, JobState::Completed);
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
@@ -502,7 +503,7 @@ async fn a_timed_out_attempt_runs_again_when_its_retry_backoff_ends_not_before()
     h.advance(Duration::from_secs(3)).await;
     let retry_at_ms = within_real_limit("the timeout to be recorded", async {
         loop {
-            let job = h.job(id);
+            let job = h.job(id).await;
             if job.state == JobState::Retryable {
                 return job.run_at_ms;
             }

@@ -9,11 +9,11 @@ use jobvisor_protocol::control::{
 
 use super::super::views::{job_summary, job_view};
 use super::super::{Dispatcher, Internal};
-use super::{Reply, error, read_blocking, store_error};
+use super::{Reply, error, read_or_error, store_error};
 use crate::pool::slot::{KillReason, SlotCommand};
 use crate::store::{
-    AttemptReport, CancelOutcome, EnqueueRequest, Failure, JobError, JobFilter, JobId, JobState,
-    OutcomeKind, RetryOutcome, RunAt, Store, StoreError,
+    AnyStore, AttemptReport, CancelOutcome, EnqueueRequest, Failure, JobError, JobFilter, JobId,
+    JobState, JobStore, OutcomeKind, RetryOutcome, RunAt, StoreError,
 };
 use crate::units::{MAX_ATTEMPTS, MAX_DELAY, MAX_JOB_TIMEOUT, check_at_most};
 
@@ -100,7 +100,7 @@ impl Dispatcher {
         let waiting = self.waiters.entry(id).or_default();
         waiting.retain(|waiter| !waiter.is_closed());
         waiting.push(reply);
-        let found = read_blocking(self.store.clone(), move |store| store.get_job(id));
+        let found = self.store.get_job(id);
         self.when(found, move |found| Internal::WaitChecked {
             job: id,
             final_state: match found {
@@ -172,9 +172,10 @@ impl Dispatcher {
                 query.limit
             },
         };
-        self.read(reply, move |store| {
+        self.read(reply, move |store| async move {
             store
-                .list_jobs(&filter)
+                .list_jobs(filter)
+                .await
                 .map(|jobs| Response::Jobs(jobs.iter().map(job_summary).collect()))
         });
     }
@@ -356,8 +357,8 @@ impl Dispatcher {
 }
 
 /// What `jobs show ID` answers.
-pub(in crate::dispatcher) async fn job_view_response(store: Store, id: JobId) -> Response {
-    match read_blocking(store, move |store| store.get_job(id)).await {
+pub(in crate::dispatcher) async fn job_view_response(store: AnyStore, id: JobId) -> Response {
+    match read_or_error(store.get_job(id)).await {
         Ok(Some(detail)) => Response::Job(Box::new(job_view(detail))),
         Ok(None) => error(ErrorCode::NotFound, format!("no job {}", id.0)),
         Err(response) => response,

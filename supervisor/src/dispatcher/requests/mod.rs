@@ -8,7 +8,7 @@ use jobvisor_protocol::control::{ControlError, ErrorCode, Request, Response};
 use tokio::sync::oneshot;
 
 use super::{ControlCall, Dispatcher};
-use crate::store::{JobId, Store, StoreError};
+use crate::store::{AnyStore, JobId, StoreError};
 
 mod jobs;
 mod queues;
@@ -100,29 +100,22 @@ impl Dispatcher {
         });
     }
 
-    /// Runs a read on the blocking pool and answers with it.
-    pub(super) fn read<F>(&self, reply: Reply, f: F)
+    /// Runs a read in its own task and answers with it.
+    pub(super) fn read<F, Fut>(&self, reply: Reply, f: F)
     where
-        F: FnOnce(&Store) -> Result<Response, StoreError> + Send + 'static,
+        F: FnOnce(AnyStore) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Response, StoreError>> + Send + 'static,
     {
         let store = self.store.clone();
-        self.reply_with(reply, async move {
-            read_blocking(store, f).await.unwrap_or_else(|e| e)
-        });
+        self.reply_when(reply, async move { f(store).await }, |response| response);
     }
 }
 
-/// Runs a read on the blocking pool; a failure comes back as the error response to send.
-pub(super) async fn read_blocking<T, F>(store: Store, f: F) -> Result<T, Response>
-where
-    T: Send + 'static,
-    F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-{
-    match tokio::task::spawn_blocking(move || f(&store)).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => Err(store_error(&err)),
-        Err(err) => Err(error(ErrorCode::Internal, format!("read failed: {err}"))),
-    }
+/// Awaits a store read; a failure comes back as the error response to send.
+pub(super) async fn read_or_error<T>(
+    read: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, Response> {
+    read.await.map_err(|err| store_error(&err))
 }
 
 pub(super) fn error(code: ErrorCode, message: String) -> Response {

@@ -4,14 +4,15 @@ use jobvisor_protocol::control::{ErrorCode, Response};
 
 use super::super::Dispatcher;
 use super::super::views::queue_view;
-use super::{Reply, error, read_blocking, store_error};
-use crate::store::{QueueRemoval, Store};
+use super::{Reply, error, read_or_error, store_error};
+use crate::store::{AnyStore, JobStore, QueueRemoval};
 
 impl Dispatcher {
     pub(super) fn list_queues(&mut self, reply: Reply) {
-        self.read(reply, |store| {
+        self.read(reply, |store| async move {
             store
                 .list_queues()
+                .await
                 .map(|q| Response::Queues(q.into_iter().map(queue_view).collect()))
         });
     }
@@ -59,8 +60,8 @@ impl Dispatcher {
 }
 
 /// "no queue `x`; existing queues: ..." with the closest name.
-async fn unknown_queue(store: Store, queue: String, hint: &str) -> Response {
-    match read_blocking(store, |store| store.list_queues()).await {
+async fn unknown_queue(store: AnyStore, queue: String, hint: &str) -> Response {
+    match read_or_error(store.list_queues()).await {
         Ok(queues) => {
             let names: Vec<String> = queues.into_iter().map(|q| q.name).collect();
             error(

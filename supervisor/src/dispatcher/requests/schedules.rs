@@ -7,8 +7,9 @@ use jobvisor_protocol::control::{
 };
 
 use super::super::{Dispatcher, Internal};
-use super::{Reply, error, read_blocking, store_error};
+use super::{Reply, error, read_or_error, store_error};
 use crate::schedule::{ScheduleDetail, ScheduleInfo, Timing};
+use crate::store::JobStore;
 use crate::units::format_duration;
 
 /// Runs shown by `schedules show`.
@@ -16,11 +17,12 @@ const RECENT_RUNS: u32 = 20;
 
 impl Dispatcher {
     pub(super) fn list_schedules(&mut self, reply: Reply) {
-        self.read(reply, |store| {
+        self.read(reply, |store| async move {
             let mut views = Vec::new();
-            for info in store.list_schedules()? {
+            for info in store.list_schedules().await? {
                 let last = store
-                    .get_schedule(&info.def.name, 1)?
+                    .get_schedule(&info.def.name, 1)
+                    .await?
                     .and_then(|d| d.recent_runs.into_iter().next());
                 views.push(schedule_view(&info, last.as_ref()));
             }
@@ -29,8 +31,8 @@ impl Dispatcher {
     }
 
     pub(super) fn show_schedule(&mut self, name: String, reply: Reply) {
-        self.read(reply, move |store| {
-            Ok(match store.get_schedule(&name, RECENT_RUNS)? {
+        self.read(reply, move |store| async move {
+            Ok(match store.get_schedule(&name, RECENT_RUNS).await? {
                 Some(detail) => Response::Schedule(Box::new(detail_view(&detail))),
                 None => no_schedule(&name),
             })
@@ -57,7 +59,7 @@ impl Dispatcher {
             // A schedule naming no script would fail at every slot: refuse it now, with
             // the names that exist.
             let script = def.script.clone();
-            let names: Vec<String> = match read_blocking(store.clone(), |s| s.list_scripts()).await {
+            let names: Vec<String> = match read_or_error(store.list_scripts()).await {
                 Ok(scripts) => scripts
                     .into_iter()
                     .filter(|s| s.current)

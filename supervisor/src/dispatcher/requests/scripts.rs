@@ -5,7 +5,7 @@ use jobvisor_protocol::control::{ErrorCode, Response, ScriptView};
 use super::super::Dispatcher;
 use super::super::views::script_summaries;
 use super::{Reply, error, store_error};
-use crate::store::{Store, StoreError};
+use crate::store::{AnyStore, JobStore, StoreError};
 
 impl Dispatcher {
     pub(super) fn add_script(&mut self, name: String, source: String, reply: Reply) {
@@ -41,21 +41,25 @@ impl Dispatcher {
     }
 
     pub(super) fn list_scripts(&mut self, reply: Reply) {
-        self.read(reply, |store| {
+        self.read(reply, |store| async move {
             store
                 .list_scripts()
+                .await
                 .map(|s| Response::Scripts(script_summaries(&s)))
         });
     }
 
     pub(super) fn show_script(&mut self, name: String, reply: Reply) {
-        self.read(reply, move |store| show_script(store, &name));
+        self.read(reply, move |store| async move {
+            show_script(&store, &name).await
+        });
     }
 }
 
-fn show_script(store: &Store, name: &str) -> Result<Response, StoreError> {
+async fn show_script(store: &AnyStore, name: &str) -> Result<Response, StoreError> {
     let versions: Vec<_> = store
-        .list_scripts()?
+        .list_scripts()
+        .await?
         .into_iter()
         .filter(|s| s.name == name)
         .collect();
@@ -66,7 +70,8 @@ fn show_script(store: &Store, name: &str) -> Result<Response, StoreError> {
         ));
     };
     let source = store
-        .script_source(name, &current.hash)?
+        .script_source(name, &current.hash)
+        .await?
         .unwrap_or_default();
     let mut history: Vec<(String, i64, bool)> = versions
         .iter()

@@ -1,14 +1,13 @@
 //! `status`: the dispatcher's own facts (workers, drain, degraded reasons) filled in at
 //! once, the store's counts and size read on the blocking pool.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use jobvisor_protocol::control::{QueueStatus, Response, StatusReport, WorkerStatus};
 
 use super::super::Dispatcher;
-use super::{Reply, read_blocking};
-use crate::store::{JobState, Store};
+use super::{Reply, read_or_error};
+use crate::store::{AnyStore, JobState, JobStore};
 
 /// How long a failed store write keeps `status` degraded.
 const STORE_FAILURE_SHOWN_FOR: Duration = Duration::from_secs(10);
@@ -26,7 +25,7 @@ impl Dispatcher {
             uptime_ms: u64::try_from(self.info.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             epoch: self.store.epoch(),
             limiter: self.info.limiter.clone(),
-            store_path: self.store.path().display().to_string(),
+            store_path: self.store.location(),
             store_bytes: 0,
             draining: self.rollout.draining(),
             workers: self
@@ -79,20 +78,12 @@ impl Dispatcher {
     }
 }
 
-async fn complete_status(store: Store, mut report: StatusReport) -> Response {
-    let counted = read_blocking(store, |store| {
-        let counts = store.counts()?;
-        let db = store.path().to_path_buf();
-        let mut wal = db.clone().into_os_string();
-        wal.push("-wal");
-        let size = |p: &PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        Ok((counts, size(&db) + size(&PathBuf::from(wal))))
-    })
-    .await;
-    let (counts, bytes) = match counted {
-        Ok(counted) => counted,
+async fn complete_status(store: AnyStore, mut report: StatusReport) -> Response {
+    let counts = match read_or_error(store.counts()).await {
+        Ok(counts) => counts,
         Err(response) => return response,
     };
+    let bytes = store.disk_usage().await.unwrap_or(0);
     report.store_bytes = bytes;
     report.queues = counts
         .queues
