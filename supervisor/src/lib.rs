@@ -15,6 +15,8 @@ pub mod pool;
 pub(crate) mod reaper;
 pub(crate) mod script_check;
 pub mod serve;
+pub mod shutdown;
+pub mod signals;
 pub(crate) mod suggest;
 pub mod telemetry;
 

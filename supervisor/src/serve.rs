@@ -6,6 +6,10 @@
 //! run's jobs back, register the configured scripts, start the workers, bind the control
 //! socket, then tell systemd we are ready. The end runs in reverse once the dispatcher
 //! has drained. `serve --check` runs the checks alone.
+//!
+//! [`run`] is the daemon as a library call: it takes the config and where its signals come
+//! from, so a test can run a whole daemon in-process with a signal channel (or none) and
+//! stop it by a drain.
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -19,7 +23,7 @@ use tracing::{error, info, warn};
 use crate::cgroup::{Limiter, LimiterMode, WorkerGroup};
 use crate::config::{Config, ConfigError};
 use crate::control::server::{ControlServer, ControlSocketError};
-use crate::dispatcher::{DaemonInfo, Declared, Dispatcher, SignalKind};
+use crate::dispatcher::{DaemonInfo, Declared, Dispatcher};
 use crate::host::HostService;
 use crate::instance_lock::{InstanceLock, LockError};
 use crate::notify::Notifier;
@@ -30,7 +34,14 @@ use crate::pool::spawn::{SpawnSpec, default_worker_program, kernel_supports_work
 use crate::pool::spawner::Spawner;
 use crate::reaper::{WorkerPids, become_subreaper, reap_orphans};
 use crate::script_check::ScriptChecker;
+use crate::shutdown::Shutdown;
+use crate::signals::SignalSource;
 use crate::store::{AnyStore, JobStore, RecoveryMode, StoreError};
+
+/// How often zombies nobody claimed are reaped (the daemon is a subreaper).
+const REAP_EVERY: Duration = Duration::from_secs(2);
+/// Longest wait for a slot task, and for the other tasks, at the end.
+const TASK_GRACE: Duration = Duration::from_secs(5);
 
 /// Why the daemon could not run. Each maps to a documented exit code.
 #[derive(Debug, thiserror::Error)]
@@ -77,8 +88,9 @@ impl ServeError {
     }
 }
 
-/// Runs the daemon until it has drained after SIGTERM/SIGINT.
-pub async fn serve(config: Config) -> Result<(), ServeError> {
+/// Runs the daemon until it has drained: after a stop signal from `signals`
+/// ([`SignalSource::Os`] for SIGTERM/SIGINT) or a `drain` request.
+pub async fn run(config: Config, signals: SignalSource) -> Result<(), ServeError> {
     let started = Instant::now();
     for moved in &config.moved {
         warn!(%moved, "a config key in its place of the flat layout is still read there: move it into its section");
@@ -244,8 +256,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     info!(socket = %control.path().display(), workers = config.workers.count, "listening");
     let (control_tx, control_rx) = mpsc::channel(256);
     let (control_stop, control_stopped) = oneshot::channel();
-    let (signals_tx, signals_rx) = mpsc::unbounded_channel();
-    let signal_task = tokio::spawn(watch_signals(signals_tx, pids.clone()));
+    let shutdown = Shutdown::new();
+    shutdown.spawn_until_stopped(reap_orphans_every(pids.clone()));
+    let signals = signals.listen();
 
     let notifier = Notifier::from_env();
     notifier.ready(&format!("{} workers", config.workers.count));
@@ -267,6 +280,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         recovery.waiting > 0,
         events.clone(),
     );
+    let dispatcher_tasks = dispatcher.tasks();
     {
         let serving = control.serve(
             control_tx,
@@ -274,7 +288,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             config.control.request_timeout,
             control_stopped,
         );
-        let dispatching = dispatcher.run(slot_events, control_rx, signals_rx);
+        let dispatching = dispatcher.run(slot_events, control_rx, signals);
         tokio::pin!(serving);
         tokio::select! {
             () = dispatching => {}
@@ -283,9 +297,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     let _ = control_stop.send(());
     drop(control);
-    signal_task.abort();
+    if !shutdown.finish(TASK_GRACE, &[dispatcher_tasks]).await {
+        warn!("tasks still running at the end: answers to requests may be lost");
+    }
     for task in slot_tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        let _ = tokio::time::timeout(TASK_GRACE, task).await;
     }
     if let Err(err) = limiter.remove_leftovers(&instance) {
         warn!(error = %err, "cannot remove the workers' cgroups");
@@ -525,30 +541,13 @@ pub fn instance_name(state_dir: &std::path::Path) -> String {
     format!("jobvisor-{hex}")
 }
 
-async fn watch_signals(tx: mpsc::UnboundedSender<SignalKind>, pids: WorkerPids) {
-    use tokio::signal::unix::{SignalKind as Sig, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(Sig::terminate()),
-        signal(Sig::interrupt()),
-        signal(Sig::hangup()),
-    ) else {
-        error!("cannot install signal handlers");
-        return;
-    };
-    let mut reap = tokio::time::interval(Duration::from_secs(2));
+/// Reaps orphaned zombies every [`REAP_EVERY`], for ever (it runs until the shutdown).
+/// Separate from the signals: neither may delay the other.
+async fn reap_orphans_every(pids: WorkerPids) {
+    let mut reap = tokio::time::interval(REAP_EVERY);
     let mut zombies = std::collections::HashSet::new();
     loop {
-        let kind = tokio::select! {
-            _ = term.recv() => SignalKind::Stop,
-            _ = int.recv() => SignalKind::Stop,
-            _ = hup.recv() => SignalKind::Hangup,
-            _ = reap.tick() => {
-                reap_orphans(&pids, &mut zombies);
-                continue;
-            }
-        };
-        if tx.send(kind).is_err() {
-            return;
-        }
+        reap.tick().await;
+        reap_orphans(&pids, &mut zombies);
     }
 }

@@ -74,7 +74,10 @@ pub fn serve(args: &ServeArgs) -> u8 {
             }
         };
     }
-    match runtime.block_on(jobvisor_supervisor::serve::serve(config)) {
+    match runtime.block_on(jobvisor_supervisor::serve::run(
+        config,
+        jobvisor_supervisor::signals::SignalSource::Os,
+    )) {
         Ok(()) => exit_code::OK,
         Err(err) => {
             tracing::error!(error = %err, "jobvisor serve failed");
