@@ -45,7 +45,6 @@ fn main() -> ExitCode {
             jobvisor::cli::control_commands::logs(args),
         )),
         Command::Run(args) => jobvisor::cli::run::execute(args),
-        Command::Bench(args) => jobvisor::cli::bench::execute(args),
         Command::Completions { shell } => jobvisor::cli::completions(*shell),
         Command::Man(args) => jobvisor::cli::man::man(args),
     };

@@ -1,6 +1,5 @@
 //! The `jobvisor` command line: argument definitions and one module per command.
 
-pub mod bench;
 pub mod client;
 pub mod control_commands;
 pub mod enqueue;
@@ -56,9 +55,6 @@ pub enum Command {
     /// Run one job through a real worker, with no daemon and no database (for writing
     /// and trying scripts).
     Run(run::RunArgs),
-    /// Benchmark a real daemon end to end (burst, trickle, scale) against an in-process
-    /// baseline.
-    Bench(bench::BenchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to complete for.
