@@ -132,6 +132,18 @@ pub enum FromWorker {
     },
 }
 
+impl FromWorker {
+    /// Whether an encoded frame body is a [`FromWorker::HostCall`], from its first byte
+    /// alone (bincode writes the variant index as a varint, one byte below 251), so that
+    /// its size can be held to [`crate::host::MAX_HOST_CALL_BYTES`] before it is decoded.
+    pub fn body_is_host_call(body: &[u8]) -> bool {
+        body.first() == Some(&HOST_CALL_VARIANT)
+    }
+}
+
+/// The variant index of [`FromWorker::HostCall`] (its place in the enum, from 0).
+const HOST_CALL_VARIANT: u8 = 5;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LogLevel {
     Debug,
@@ -209,4 +221,40 @@ pub mod exit_status {
     pub const IO: i32 = 74;
     /// An internal error of the worker (engine thread died).
     pub const INTERNAL: i32 = 70;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::HostOp;
+
+    #[test]
+    fn a_host_call_is_told_from_its_first_byte_and_nothing_else_is() {
+        let body = |message: &FromWorker| {
+            let mut frame = Vec::new();
+            crate::encode_frame(message, &mut frame).expect("encodes");
+            frame.split_off(4)
+        };
+        let call = FromWorker::HostCall {
+            job_id: 1,
+            attempt: 1,
+            call_id: 7,
+            op: HostOp::Echo {
+                text: "hi".to_owned(),
+            },
+        };
+        assert!(FromWorker::body_is_host_call(&body(&call)));
+        for other in [
+            FromWorker::Ready { pid: 5 },
+            FromWorker::Pong { seq: 5 },
+            FromWorker::Progress {
+                job_id: 5,
+                attempt: 5,
+                value: "5".to_owned(),
+            },
+        ] {
+            assert!(!FromWorker::body_is_host_call(&body(&other)), "{other:?}");
+        }
+        assert!(!FromWorker::body_is_host_call(&[]));
+    }
 }

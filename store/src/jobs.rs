@@ -194,7 +194,8 @@ pub(crate) fn truncate_utf8(text: &str, max: usize) -> (&str, bool) {
     (&text[..end], true)
 }
 
-fn sha256_hex(source: &str) -> String {
+/// The hex SHA-256 of a script's source: its version.
+pub fn sha256_hex(source: &str) -> String {
     let digest = Sha256::digest(source.as_bytes());
     let mut hex = String::with_capacity(64);
     for byte in digest {

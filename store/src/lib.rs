@@ -54,6 +54,7 @@ use tokio::sync::oneshot;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BoxError, StoreError};
+pub use jobs::sha256_hex;
 pub use types::*;
 
 use crate::schedule::{

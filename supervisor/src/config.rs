@@ -27,6 +27,12 @@ const _: () =
 const _: () =
     assert!(MAX_RESULT_LIMIT + (1 << 20) <= crate::pool::connection::WORKER_FRAME_MAX as u64);
 
+/// `kill_grace` when the config does not say: how long past a job's timeout its worker may
+/// take to stop the job itself before it is killed (also `jobvisor run`'s).
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_millis(250);
+/// `worker_start_timeout` when the config does not say (also `jobvisor run`'s).
+pub const DEFAULT_WORKER_START_TIMEOUT: Duration = Duration::from_secs(10);
+
 const MS: Duration = Duration::from_millis(1);
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(86_400);
@@ -302,9 +308,9 @@ impl Config {
             memory_limiter: raw.memory_limiter.unwrap_or_default(),
             max_jobs_per_worker: raw.max_jobs_per_worker.unwrap_or(100_000),
             worker_rss_soft_limit: raw.worker_rss_soft_limit.map_or(192 << 20, |s| s.0),
-            worker_start_timeout: duration(raw.worker_start_timeout, Duration::from_secs(10)),
+            worker_start_timeout: duration(raw.worker_start_timeout, DEFAULT_WORKER_START_TIMEOUT),
             drain_timeout: duration(raw.drain_timeout, Duration::from_secs(30)),
-            kill_grace: duration(raw.kill_grace, Duration::from_millis(250)),
+            kill_grace: duration(raw.kill_grace, DEFAULT_KILL_GRACE),
             restart_backoff_min: duration(raw.restart_backoff_min, Duration::from_millis(50)),
             restart_backoff_max: duration(raw.restart_backoff_max, Duration::from_secs(30)),
             restart_intensity_max: raw.restart_intensity_max.unwrap_or(5),

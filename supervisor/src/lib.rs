@@ -9,6 +9,7 @@ pub mod config;
 pub mod control;
 pub mod dispatcher;
 pub mod exit_code;
+pub mod host;
 pub mod instance_lock;
 pub mod notify;
 pub mod pool;

@@ -21,9 +21,11 @@ use crate::cgroup::{GroupLimits, Limiter, LimiterMode, WorkerGroup};
 use crate::config::{Config, ConfigError, IsolationSetting};
 use crate::control::server::{ControlServer, ControlSocketError};
 use crate::dispatcher::{DaemonInfo, Declared, Dispatcher, SignalKind};
+use crate::host::HostService;
 use crate::instance_lock::{InstanceLock, LockError};
 use crate::notify::Notifier;
 use crate::pool::connection::WorkerConnection;
+use crate::pool::launch::WORKER_MAX_PIDS;
 use crate::pool::process::{WorkerProcess, stderr_tail};
 use crate::pool::restart::RestartPolicy;
 use crate::pool::slot::{SlotConfig, start_slot};
@@ -32,9 +34,6 @@ use crate::pool::spawner::Spawner;
 use crate::reaper::{WorkerPids, become_subreaper, reap_orphans};
 use crate::script_check::ScriptChecker;
 use crate::store::{BackoffPolicy, RecoveryMode, Store, StoreError, StoreOptions};
-
-/// Processes (threads included) one worker may have.
-const WORKER_MAX_PIDS: u32 = 64;
 
 /// Why the daemon could not run. Each maps to a documented exit code.
 #[derive(Debug, thiserror::Error)]
@@ -149,7 +148,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     };
     let checker = ScriptChecker::new(
         program.clone(),
-        spawner.clone(),
+        Arc::new(spawner.clone()),
         limiter.clone(),
         instance.clone(),
         pids.clone(),
@@ -228,10 +227,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let (slot_events_tx, slot_events) = mpsc::unbounded_channel();
     let mut slot_commands = Vec::new();
     let mut slot_tasks = Vec::new();
+    let host = HostService::new();
     for (id, group) in (0..config.workers).zip(groups) {
         let slot = SlotConfig {
             id,
             spec: spec.clone(),
+            host: host.clone(),
             group,
             start_timeout: config.worker_start_timeout,
             kill_grace: config.kill_grace,
@@ -255,7 +256,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             pids: pids.clone(),
             events: events.clone(),
         };
-        let (commands, task) = start_slot(slot, spawner.clone(), slot_events_tx.clone());
+        let (commands, task) = start_slot(slot, Arc::new(spawner.clone()), slot_events_tx.clone());
         slot_commands.push(commands);
         slot_tasks.push(task);
     }
@@ -364,7 +365,7 @@ pub async fn check(config: &Config) -> Result<CheckSummary, ServeError> {
     let pids = WorkerPids::default();
     let checker = ScriptChecker::new(
         spec.program.clone(),
-        spawner.clone(),
+        Arc::new(spawner.clone()),
         limiter,
         instance_name(&config.state_dir),
         pids.clone(),
