@@ -11,12 +11,12 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use jobvisor::cgroup::{GroupLimits, Limiter, LimiterChoice};
-use jobvisor::pool::spawn::{SpawnSpec, spawn_worker};
 use jobvisor_protocol::worker::{
     FromWorker, Isolation, JobLimits, Outcome, RunJob, ScriptRef, ToWorker,
 };
 use jobvisor_protocol::{BlockingTransport, Role};
+use jobvisor_supervisor::cgroup::{GroupLimits, Limiter, LimiterChoice};
+use jobvisor_supervisor::pool::spawn::{SpawnSpec, spawn_worker};
 
 const TRIVIAL: &str = "export default (p) => ({ sum: p.a + p.b })";
 
@@ -30,7 +30,7 @@ fn worker_program() -> PathBuf {
 struct Worker {
     child: std::process::Child,
     transport: BlockingTransport<UnixStream>,
-    group: jobvisor::cgroup::WorkerGroup,
+    group: jobvisor_supervisor::cgroup::WorkerGroup,
 }
 
 fn start(limiter: &Limiter, slot: usize) -> (Worker, Duration) {

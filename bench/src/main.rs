@@ -423,8 +423,8 @@ pub(crate) fn progress(message: std::fmt::Arguments<'_>) {
 /// available jobs in the paused `parked` queue.
 fn build_template(path: &Path, source: &str, rows: u64) -> anyhow::Result<()> {
     use jobvisor_store::bench_support::{Prefill, prefill, set_queue_paused};
-    use jobvisor_store::{Store, StoreOptions};
-    let store = Store::open(path, StoreOptions::default())?;
+    use jobvisor_store::{SqliteStore, StoreOptions};
+    let store = SqliteStore::open(path, StoreOptions::default())?;
     store.add_script(SCRIPT, source).wait()?;
     store.checkpoint(true).wait()?;
     store.close()?;

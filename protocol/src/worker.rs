@@ -145,6 +145,7 @@ impl FromWorker {
 const HOST_CALL_VARIANT: u8 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LogLevel {
     Debug,
     Info,

@@ -1,8 +1,8 @@
-//! Store benchmark. Measures, in a scratch
+//! SqliteStore benchmark. Measures, in a scratch
 //! directory on the same disk as the real state directory:
 //! 1. bulk enqueue rate (1000 jobs per bulk, synchronous=FULL);
 //! 2. the dispatcher cycle with FULL: claim 64, complete them, and send the next claim in
-//!    the same transaction as those completions (`Store::batch`);
+//!    the same transaction as those completions (`SqliteStore::batch`);
 //! 3. the same cycle with 1,000,000 pending and 1,000,000 finished rows in the table;
 //! 4. database size per 1M finished jobs with a ~100-byte payload;
 //! 5. `EXPLAIN QUERY PLAN` of the claim;
@@ -185,8 +185,8 @@ fn remove_db(path: &Path) {
     }
 }
 
-fn open(path: &Path) -> Result<Store, StoreError> {
-    Store::open(path, StoreOptions::default())
+fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+    SqliteStore::open(path, StoreOptions::default())
 }
 
 fn file_bytes(path: &Path) -> u64 {
@@ -512,7 +512,7 @@ fn measure(
     lanes: usize,
     dir: &Path,
 ) -> BoxResult<CycleResult> {
-    let store = Store::open(
+    let store = SqliteStore::open(
         path,
         StoreOptions {
             synchronous,
@@ -582,7 +582,7 @@ fn measure(
 /// One dispatcher: claim K; then, in one write batch (one transaction), the K
 /// completions plus the next claim.
 struct Lane<'a> {
-    store: &'a Store,
+    store: &'a SqliteStore,
     claimed: Vec<ClaimedJob>,
     target: usize,
     done: usize,
@@ -590,7 +590,7 @@ struct Lane<'a> {
 }
 
 impl<'a> Lane<'a> {
-    fn new(store: &'a Store, target: usize) -> Result<Self, String> {
+    fn new(store: &'a SqliteStore, target: usize) -> Result<Self, String> {
         let claimed = store
             .claim_batch(K)
             .wait()

@@ -1,6 +1,6 @@
 //! Benchmark-only helpers: fast bulk prefill of a store file (synchronous=OFF, 100k rows
 //! per transaction, straight SQL into the same schema the store writes). Not part of the
-//! supported API; never use on a live store: run it while no `Store` has the file open.
+//! supported API; never use on a live store: run it while no `SqliteStore` has the file open.
 
 use std::path::Path;
 
@@ -110,7 +110,7 @@ pub fn prefill(path: &Path, spec: &Prefill) -> Result<(), StoreError> {
 
 /// Pauses (or resumes) `queue` in a store file, creating the queue row if needed; jobs of a
 /// paused queue stay in the table but are never claimed. Same rule as [`prefill`]: only
-/// while no `Store` has the file open.
+/// while no `SqliteStore` has the file open.
 pub fn set_queue_paused(path: &Path, queue: &str, paused: bool) -> Result<(), StoreError> {
     let err = |err| db_error(path, "set queue paused", err);
     let conn = Connection::open(path).map_err(err)?;

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use crate::types::{JobState, OutcomeKind};
+
 /// A boxed source error, so that no database-driver type appears in the public API.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -85,6 +87,18 @@ pub enum StoreError {
     #[error("invalid request: {0}")]
     InvalidRequest(String),
 
+    /// A stored job state or attempt outcome this binary does not know (written by a
+    /// newer jobvisor or by another tool). Never read as some other value.
+    #[error(
+        "{path}: unknown {what} {value:?} stored in the database; it was written by a newer \
+         jobvisor or another tool: upgrade jobvisor"
+    )]
+    UnknownValue {
+        path: PathBuf,
+        what: &'static str,
+        value: String,
+    },
+
     /// The writer thread is gone: the store was closed, or the thread died.
     #[error("the store is closed")]
     Closed,
@@ -107,6 +121,15 @@ pub(crate) fn db_error(
 ) -> StoreError {
     use rusqlite::ffi::ErrorCode;
     let path = path.to_path_buf();
+    if let rusqlite::Error::FromSqlConversionFailure(_, _, source) = &err
+        && let Some(unknown) = source.downcast_ref::<UnknownStored>()
+    {
+        return StoreError::UnknownValue {
+            path,
+            what: unknown.what,
+            value: unknown.value.clone(),
+        };
+    }
     if let rusqlite::Error::SqliteFailure(inner, message) = &err {
         match inner.code {
             ErrorCode::DiskFull => return StoreError::DiskFull { path },
@@ -182,7 +205,62 @@ impl StoreError {
                 reason: reason.clone(),
             },
             Self::InvalidRequest(reason) => Self::InvalidRequest(reason.clone()),
+            Self::UnknownValue { path, what, value } => Self::UnknownValue {
+                path: path.clone(),
+                what,
+                value: value.clone(),
+            },
             Self::Closed => Self::Closed,
         }
     }
+}
+
+/// A stored text that names no known value, raised inside a row mapping and turned into
+/// [`StoreError::UnknownValue`] by [`db_error`].
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {what} {value:?}")]
+pub(crate) struct UnknownStored {
+    what: &'static str,
+    value: String,
+}
+
+impl UnknownStored {
+    fn into_row_error(self, column: usize) -> rusqlite::Error {
+        rusqlite::Error::FromSqlConversionFailure(
+            column,
+            rusqlite::types::Type::Text,
+            Box::new(self),
+        )
+    }
+}
+
+/// Reads a stored job state in a row mapping; an unknown one is an error naming it.
+pub(crate) fn stored_state(column: usize, text: &str) -> rusqlite::Result<JobState> {
+    JobState::parse(text).ok_or_else(|| {
+        UnknownStored {
+            what: "job state",
+            value: text.to_owned(),
+        }
+        .into_row_error(column)
+    })
+}
+
+/// Reads a stored attempt outcome in a row mapping; an unknown one is an error naming it.
+pub(crate) fn stored_outcome(column: usize, text: &str) -> rusqlite::Result<OutcomeKind> {
+    OutcomeKind::parse(text).ok_or_else(|| {
+        UnknownStored {
+            what: "attempt outcome",
+            value: text.to_owned(),
+        }
+        .into_row_error(column)
+    })
+}
+
+/// A job state read outside a row mapping (`path` names the database).
+pub(crate) fn parse_state(path: &std::path::Path, text: &str) -> Result<JobState, StoreError> {
+    JobState::parse(text).ok_or_else(|| StoreError::UnknownValue {
+        path: path.to_path_buf(),
+        what: "job state",
+        value: text.to_owned(),
+    })
 }

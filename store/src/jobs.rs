@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
-use super::backoff;
-use super::error::StoreError;
+use super::error::{StoreError, parse_state};
+use super::policy::{self, FailureFacts};
 use super::types::*;
 use super::writer::{ScriptRef, Writer};
 use super::{StoreOptions, duration_ms};
@@ -34,7 +34,7 @@ const FINISHED_SQL_LIST: &str = "('completed', 'discarded', 'cancelled')";
 pub(crate) const CLAIM_ONE_QUEUE_SQL: &str = "
 UPDATE jobs
    SET state = 'running', attempt = attempt + 1, epoch = ?1, attempted_at = ?2,
-       lease_until = ?2 + min(max(coalesce(timeout_ms, ?3), 1), ?7) + ?4
+       lease_until = ?2 + min(max(coalesce(timeout_ms, ?3), 1), ?7) + ?4, owner_node = ?8
  WHERE id IN (SELECT id FROM jobs
                WHERE state = 'available' AND queue = ?5
                ORDER BY priority DESC, run_at, id
@@ -62,7 +62,7 @@ SELECT queues.name, queues.concurrency, queues.running
 const CLAIM_BY_ID_SQL: &str = "
 UPDATE jobs
    SET state = 'running', attempt = attempt + 1, epoch = ?1, attempted_at = ?2,
-       lease_until = ?2 + min(max(coalesce(timeout_ms, ?3), 1), ?6) + ?4
+       lease_until = ?2 + min(max(coalesce(timeout_ms, ?3), 1), ?6) + ?4, owner_node = ?7
  WHERE id = ?5 AND state = 'available'
 RETURNING id, attempt, max_attempts, queue, priority, script_id, payload, timeout_ms,
           lease_until, created_at, run_at";
@@ -480,7 +480,16 @@ impl Writer {
                 .map_err(&err)?;
             let rows = stmt
                 .query_map(
-                    params![epoch, now, default_timeout, grace, queue, free, max_timeout],
+                    params![
+                        epoch,
+                        now,
+                        default_timeout,
+                        grace,
+                        queue,
+                        free,
+                        max_timeout,
+                        self.node
+                    ],
                     claimed_row,
                 )
                 .map_err(&err)?;
@@ -519,7 +528,15 @@ impl Writer {
             for (id, _, _) in candidates {
                 let row = stmt
                     .query_row(
-                        params![epoch, now, default_timeout, grace, id, max_timeout],
+                        params![
+                            epoch,
+                            now,
+                            default_timeout,
+                            grace,
+                            id,
+                            max_timeout,
+                            self.node
+                        ],
                         claimed_row,
                     )
                     .map_err(&err)?;
@@ -527,10 +544,20 @@ impl Writer {
             }
         }
         let mut rows = Vec::with_capacity(claimed.len());
+        let mut running: HashMap<&str, i64> = HashMap::new();
+        for row in claimed.iter().flatten() {
+            *running.entry(row.queue.as_str()).or_default() += 1;
+        }
+        for (queue, claimed) in running {
+            self.add_running(queue, claimed)?;
+        }
         for row in claimed {
             match row {
                 Ok(row) => rows.push(row),
-                Err((id, reason)) => self.discard_invalid(id, now, &reason)?,
+                // Its queue could not be read, so it was not counted as running.
+                Err((id, reason)) => {
+                    self.discard_invalid(id, now, &reason, JobState::Available)?;
+                }
             }
         }
         rows.sort_by_key(|row| (std::cmp::Reverse(row.priority), row.run_at, row.id));
@@ -539,7 +566,7 @@ impl Writer {
         for row in rows {
             let Some(script) = self.script_ref(row.script_id)? else {
                 let reason = format!("its script version (id {}) is missing", row.script_id);
-                self.discard_invalid(row.id, now, &reason)?;
+                self.discard_invalid(row.id, now, &reason, JobState::Running)?;
                 continue;
             };
             jobs.push(ClaimedJob {
@@ -575,14 +602,21 @@ impl Writer {
 
     /// A claimed job that can never run (a value out of range or of the wrong type, no
     /// script): discarded with `reason`, its claim undone, so that it stops no other job.
-    fn discard_invalid(&mut self, id: i64, now: i64, reason: &str) -> Result<(), StoreError> {
+    /// `counted_as`: the state the queue's counter knows it in.
+    fn discard_invalid(
+        &mut self,
+        id: i64,
+        now: i64,
+        reason: &str,
+        counted_as: JobState,
+    ) -> Result<(), StoreError> {
         tracing::warn!(job = id, %reason, "job cannot run; discarded");
         let message = format!("discarded without running: {reason}");
         self.conn
             .prepare_cached(DISCARD_INVALID_SQL)
             .and_then(|mut stmt| stmt.execute(params![id, now, message]))
             .map_err(self.err("discard invalid job"))?;
-        Ok(())
+        self.job_moved(JobId(id), counted_as, JobState::Discarded)
     }
 
     /// The name and hash of script version `script_id`; `None` when it does not exist.
@@ -641,7 +675,7 @@ impl Writer {
         Ok(match found {
             None => StaleReason::NotFound,
             Some((state, attempt, epoch)) => StaleReason::Superseded {
-                state: JobState::parse(&state).unwrap_or(JobState::Discarded),
+                state: parse_state(&self.path, &state)?,
                 attempt: to_u32(attempt),
                 epoch,
             },
@@ -721,6 +755,7 @@ impl Writer {
         let Some(started_at) = started_at else {
             return self.stale(attempt);
         };
+        self.job_moved(attempt.id, JobState::Running, JobState::Completed)?;
         self.insert_attempt(
             attempt,
             started_at,
@@ -763,23 +798,20 @@ impl Writer {
         let Some((max_attempts, base_ms, cap_ms, cancel_requested, started_at)) = found else {
             return self.stale(attempt);
         };
-        let disposition = if cancel_requested {
-            FailDisposition::Cancelled
-        } else if i64::from(attempt.attempt) >= max_attempts {
-            FailDisposition::Discarded
-        } else {
-            let mut policy = self.options.backoff;
-            if let Some(base) = base_ms {
-                policy.base = std::time::Duration::from_millis(u64::try_from(base).unwrap_or(0));
-            }
-            if let Some(cap) = cap_ms {
-                policy.cap = std::time::Duration::from_millis(u64::try_from(cap).unwrap_or(0));
-            }
-            let delay = backoff::delay_ms(policy, attempt.attempt, self.jitter.next());
-            FailDisposition::Retry {
-                run_at_ms: now.saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)),
-            }
+        let mut backoff = self.options.backoff;
+        if let Some(base) = base_ms {
+            backoff.base = std::time::Duration::from_millis(u64::try_from(base).unwrap_or(0));
+        }
+        if let Some(cap) = cap_ms {
+            backoff.cap = std::time::Duration::from_millis(u64::try_from(cap).unwrap_or(0));
+        }
+        let facts = FailureFacts {
+            attempt: attempt.attempt,
+            max_attempts: to_u32(max_attempts),
+            cancel_requested,
+            backoff,
         };
+        let disposition = policy::decide_failure(&facts, now, self.jitter.next());
         let (state, run_at, finished_at) = match disposition {
             FailDisposition::Retry { run_at_ms } => (JobState::Retryable, Some(run_at_ms), None),
             FailDisposition::Discarded => (JobState::Discarded, None, Some(now)),
@@ -812,6 +844,7 @@ impl Writer {
                 ])
             })
             .map_err(&err)?;
+        self.job_moved(attempt.id, JobState::Running, state)?;
         self.insert_attempt(
             attempt,
             started_at,
@@ -831,7 +864,7 @@ impl Writer {
         if attempt.epoch != self.epoch {
             return self.stale(attempt);
         }
-        let started_at: Option<Option<i64>> = self
+        let started_at: Option<(Option<i64>, bool)> = self
             .conn
             .prepare_cached(
                 "UPDATE jobs
@@ -839,19 +872,25 @@ impl Writer {
                         finished_at = CASE WHEN cancel_requested THEN ?1 END,
                         attempt = attempt - 1, lease_until = NULL, last_outcome = 'interrupted'
                   WHERE id = ?2 AND attempt = ?3 AND epoch = ?4 AND state = 'running'
-                 RETURNING attempted_at",
+                 RETURNING attempted_at, state = 'cancelled'",
             )
             .and_then(|mut stmt| {
                 stmt.query_row(
                     params![now, attempt.id.0, attempt.attempt, attempt.epoch],
-                    |row| row.get(0),
+                    |row| Ok((row.get(0)?, row.get::<_, bool>(1)?)),
                 )
                 .optional()
             })
             .map_err(self.err("refund"))?;
-        let Some(started_at) = started_at else {
+        let Some((started_at, cancelled)) = started_at else {
             return self.stale(attempt);
         };
+        let state = if cancelled {
+            JobState::Cancelled
+        } else {
+            JobState::Available
+        };
+        self.job_moved(attempt.id, JobState::Running, state)?;
         self.insert_attempt(attempt, started_at, OutcomeKind::Interrupted, None, report)?;
         Ok(Fenced::Applied(()))
     }
@@ -861,7 +900,10 @@ impl Writer {
         let err = self.err("cancel");
         let found = self
             .conn
-            .prepare_cached("SELECT state, attempt, epoch, attempted_at FROM jobs WHERE id = ?1")
+            .prepare_cached(
+                "SELECT state, attempt, epoch, attempted_at, owner_node, lease_until
+                   FROM jobs WHERE id = ?1",
+            )
             .and_then(|mut stmt| {
                 stmt.query_row([id.0], |row| {
                     Ok((
@@ -869,15 +911,22 @@ impl Writer {
                         row.get::<_, i64>(1)?,
                         row.get::<_, Option<i64>>(2)?,
                         row.get::<_, Option<i64>>(3)?,
+                        row.get::<_, Option<String>>(4)?,
+                        row.get::<_, Option<i64>>(5)?,
                     ))
                 })
                 .optional()
             })
             .map_err(&err)?;
-        let Some((state, attempt, epoch, attempted_at)) = found else {
+        let Some((state, attempt, epoch, attempted_at, owner_node, lease_until)) = found else {
             return Ok(CancelOutcome::NotFound);
         };
-        let state = JobState::parse(&state).unwrap_or(JobState::Discarded);
+        // Held by this run, or by another node whose lease is live: only its holder can
+        // stop the attempt, so the cancel is recorded for it to act on.
+        let held = epoch == Some(self.epoch)
+            || (owner_node.is_some_and(|node| node != self.node)
+                && lease_until.is_some_and(|until| until > now));
+        let state = parse_state(&self.path, &state)?;
         match state {
             JobState::Completed | JobState::Discarded | JobState::Cancelled => {
                 Ok(CancelOutcome::AlreadyFinished(state))
@@ -890,9 +939,10 @@ impl Writer {
                     )
                     .and_then(|mut stmt| stmt.execute(params![id.0, now]))
                     .map_err(&err)?;
+                self.job_moved(id, state, JobState::Cancelled)?;
                 Ok(CancelOutcome::Cancelled)
             }
-            JobState::Running if epoch == Some(self.epoch) => {
+            JobState::Running if held => {
                 self.conn
                     .prepare_cached("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1")
                     .and_then(|mut stmt| stmt.execute([id.0]))
@@ -916,6 +966,7 @@ impl Writer {
                     )
                     .and_then(|mut stmt| stmt.execute(params![id.0, now, message]))
                     .map_err(&err)?;
+                self.job_moved(id, JobState::Running, JobState::Cancelled)?;
                 let attempt_ref = AttemptRef {
                     id,
                     attempt: to_u32(attempt),
@@ -973,7 +1024,7 @@ impl Writer {
         else {
             return Ok(RetryOutcome::NotFound);
         };
-        let state = JobState::parse(&state).unwrap_or(JobState::Discarded);
+        let state = parse_state(&self.path, &state)?;
         if !matches!(
             state,
             JobState::Discarded | JobState::Cancelled | JobState::Retryable | JobState::Scheduled

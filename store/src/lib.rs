@@ -1,16 +1,17 @@
-//! The durable job store: scripts, jobs, attempts, queues and schedules in one SQLite
-//! file. This file owns the public handle (`Store`) and its options; SQL lives in the
-//! submodules and no rusqlite type crosses this module's boundary, so a PostgreSQL store
-//! can later implement the same API.
+//! The durable job store: scripts, jobs, attempts, queues and schedules. The contract is
+//! [`JobStore`] (`api.rs`), implemented by [`SqliteStore`] (this file and the SQL
+//! submodules; no rusqlite type crosses the crate's boundary) and held by the supervisor
+//! as [`AnyStore`]. The domain types are in `types.rs` and `schedule/`, the lifecycle
+//! rules (retry, streaks, held runs, counters) as pure functions in [`policy`].
 //!
-//! Shape: one writer thread owns the only read-write connection. Every write method
-//! sends a command over a channel and returns a [`Pending`] reply that can be `.await`ed
-//! (async callers: the dispatcher) or `.wait()`ed (threads, tests). The writer drains all
-//! queued commands (up to `max_commands_per_transaction`) into one `BEGIN IMMEDIATE`
-//! transaction, each command in its own SAVEPOINT, and replies to every caller only after
-//! COMMIT returned (group commit). Reads (status, listings) use a separate connection
-//! opened with `SQLITE_OPEN_READ_ONLY` and run on the caller's thread: from async code,
-//! call them through `spawn_blocking` (`counts` scans the table).
+//! Shape of the SQLite store: one writer thread owns the only read-write connection.
+//! Every write method sends a command over a channel and returns a [`Pending`] reply that
+//! can be `.await`ed (async callers: the dispatcher) or `.wait()`ed (threads, tests). The
+//! writer drains all queued commands (up to `max_commands_per_transaction`) into one
+//! `BEGIN IMMEDIATE` transaction, each command in its own SAVEPOINT, and replies to every
+//! caller only after COMMIT returned (group commit). Reads (status, listings) take one of
+//! a few connections opened with `SQLITE_OPEN_READ_ONLY` (`read_pool.rs`); the inherent
+//! reads block the caller's thread, the `JobStore` reads run on tokio's blocking pool.
 //!
 //! Decisions worth knowing (see the item docs for details):
 //! - A job names a script; the script's *current version* is resolved at enqueue time and
@@ -21,20 +22,27 @@
 //! - The attempt row is written once, when the attempt ends (no insert at claim).
 //! - Retry by hand keeps the attempt counter and raises `max_attempts` to `attempt + 1`
 //!   when needed (one more try; history keeps distinct attempt numbers).
-//! - Leases of earlier epochs are kept in the writer's memory after `recover`, not in an
-//!   index: `requeue_expired_leases` never scans the table.
+//! - Every claim records its owner (`owner_node` + `epoch`: the epoch is one counter per
+//!   file, so it alone fences) and a lease the owner renews (`renew_leases`). Leases
+//!   `recover` leaves waiting are kept in the writer's memory: `requeue_expired_leases`
+//!   never scans the table, and re-reads each lease before it releases the job.
 
 pub mod failpoint;
+pub mod policy;
 pub mod schedule;
 pub mod units;
 
+mod api;
 mod backoff;
 #[doc(hidden)]
 pub mod bench_support;
 mod clock;
+mod contract;
 mod error;
 mod jobs;
+mod lifecycle;
 mod read;
+mod read_pool;
 mod recovery;
 mod schedules;
 mod schema;
@@ -52,6 +60,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+pub use api::{AnyStore, JobStore};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BoxError, StoreError};
 pub use jobs::sha256_hex;
@@ -61,6 +70,7 @@ use crate::schedule::{
     FireReport, FiredRun, ReconcileReport, ScheduleDef, ScheduleDetail, ScheduleInfo, UpsertOutcome,
 };
 use read::Reader;
+use read_pool::ReadPool;
 use schedules::ScheduleReader;
 use writer::{Command, Counters, Reply};
 
@@ -105,6 +115,15 @@ pub struct StoreOptions {
     /// Optional quota in pages (4 KiB each): writes past it fail with `DiskFull`.
     pub max_page_count: Option<u64>,
     pub clock: Arc<dyn Clock>,
+    /// This host's supervisor among those sharing the store: stamped on every claim, and
+    /// recovery releases at once only the jobs of this node's earlier runs. `None`: the
+    /// host name and the database's directory, `<hostname>:<dir>` (stable across restarts,
+    /// distinct for two supervisors on one host with different data dirs).
+    pub node_id: Option<String>,
+    /// How far each lease renewal reaches ahead (`renew_leases(now + lease_length)`); the
+    /// dispatcher renews every third of it. A claim's first lease is its timeout plus
+    /// `lease_grace`, and a renewal never shortens a lease.
+    pub lease_length: Duration,
 }
 
 impl std::fmt::Debug for StoreOptions {
@@ -129,6 +148,8 @@ impl std::fmt::Debug for StoreOptions {
             .field("prune_batch", &self.prune_batch)
             .field("max_page_count", &self.max_page_count)
             .field("clock_now_ms", &self.clock.now_ms())
+            .field("node_id", &self.node_id)
+            .field("lease_length", &self.lease_length)
             .finish()
     }
 }
@@ -152,33 +173,38 @@ impl Default for StoreOptions {
             prune_batch: 500,
             max_page_count: None,
             clock: Arc::new(SystemClock),
+            node_id: None,
+            lease_length: Duration::from_secs(30),
         }
     }
 }
 
-/// Cheap-clone handle to an open store. The writer thread stops when the last handle is
-/// dropped (or on `close`).
+/// Cheap-clone handle to an open SQLite store. The writer thread stops when the last
+/// handle is dropped (or on `close`). Implements [`JobStore`]; its inherent methods are
+/// the same operations with `Pending` replies and blocking reads, plus the SQLite-only
+/// maintenance (checkpoint, settings, quick_check, explain_claim).
 #[derive(Clone)]
-pub struct Store {
+pub struct SqliteStore {
     inner: Arc<Inner>,
 }
 
 struct Inner {
     path: PathBuf,
-    epoch: i64,
+    owner: Owner,
     options: StoreOptions,
     commands: mpsc::Sender<Command>,
     reader: Reader,
     schedule_reader: ScheduleReader,
+    pool: Arc<ReadPool>,
     counters: Arc<Counters>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl std::fmt::Debug for Store {
+impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
+        f.debug_struct("SqliteStore")
             .field("path", &self.inner.path)
-            .field("epoch", &self.inner.epoch)
+            .field("owner", &self.inner.owner)
             .finish()
     }
 }
@@ -235,7 +261,7 @@ impl<T> Future for Pending<T> {
     }
 }
 
-/// The checks and the writer connection of [`Store::open`], with the new epoch.
+/// The checks and the writer connection of [`SqliteStore::open`], with the new epoch.
 fn open_checked(
     path: &Path,
     options: &StoreOptions,
@@ -297,13 +323,31 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-impl Store {
+/// `<hostname>:<directory of the database>`: see `StoreOptions::node_id`.
+pub fn default_node_id(path: &Path) -> String {
+    let mut name = [0u8; 256];
+    // SAFETY: gethostname writes at most `len` bytes into the buffer.
+    let host = if unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len()) } == 0 {
+        let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        String::from_utf8_lossy(&name[..end]).into_owned()
+    } else {
+        "localhost".to_owned()
+    };
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    format!("{host}:{}", dir.display())
+}
+
+impl SqliteStore {
     /// Opens (or creates) the store at `path`. An existing file is checked read-only first
     /// (SQLite header, `quick_check`, application id, schema version) and refused untouched
     /// if anything is wrong. Then: WAL, migrations, and a new supervisor epoch.
     ///
     /// Jobs left `running` by an earlier epoch stay so until `recover` is called.
-    pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store, StoreError> {
+    pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<SqliteStore, StoreError> {
         let path = path.as_ref().to_path_buf();
         let (conn, epoch) = open_checked(&path, &options).map_err(|err| {
             // SQLite reports a full disk at open as an I/O error of whatever it was doing
@@ -315,12 +359,31 @@ impl Store {
                 err
             }
         })?;
-        let reader = Reader::new(path.clone(), schema::open_reader(&path, &options)?);
-        let schedule_reader = ScheduleReader::new(path.clone(), options.clone());
+        let pool = Arc::new(ReadPool::new(
+            path.clone(),
+            options.clone(),
+            schema::open_reader(&path, &options)?,
+        ));
+        let reader = Reader::new(pool.clone());
+        let schedule_reader = ScheduleReader::new(pool.clone());
         let (commands, receiver) = mpsc::channel();
         let counters = Arc::new(Counters::default());
-        let writer =
-            writer::Writer::new(conn, path.clone(), epoch, options.clone(), counters.clone());
+        let owner = Owner {
+            node: NodeId(
+                options
+                    .node_id
+                    .clone()
+                    .unwrap_or_else(|| default_node_id(&path)),
+            ),
+            epoch,
+        };
+        let writer = writer::Writer::new(
+            conn,
+            path.clone(),
+            owner.clone(),
+            options.clone(),
+            counters.clone(),
+        );
         let thread = std::thread::Builder::new()
             .name("jobvisor-store".into())
             .spawn(move || writer.run(receiver))
@@ -329,15 +392,16 @@ impl Store {
                 reason: format!("cannot start the writer thread: {err}"),
                 source: Some(Box::new(err)),
             })?;
-        tracing::info!(path = %path.display(), epoch, "store opened");
-        Ok(Store {
+        tracing::info!(path = %path.display(), node = %owner.node, epoch, "store opened");
+        Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path,
-                epoch,
+                owner,
                 options,
                 commands,
                 reader,
                 schedule_reader,
+                pool,
                 counters,
                 writer_thread: Mutex::new(Some(thread)),
             }),
@@ -350,7 +414,12 @@ impl Store {
 
     /// This supervisor's epoch: stamped on every claim, required by every fenced write.
     pub fn epoch(&self) -> i64 {
-        self.inner.epoch
+        self.inner.owner.epoch
+    }
+
+    /// The owner this handle claims as: this node and this epoch.
+    pub fn owner(&self) -> &Owner {
+        &self.inner.owner
     }
 
     pub fn options(&self) -> &StoreOptions {
@@ -534,10 +603,21 @@ impl Store {
         self.send(|reply| Command::Recover { mode, reply })
     }
 
-    /// Requeues jobs of earlier epochs whose lease has passed (per the store's clock).
-    /// Only jobs `recover(WaitForLease)` left waiting are considered: no table scan.
+    /// Requeues the jobs `recover` left waiting whose lease has passed (per the store's
+    /// clock) and was not renewed since: no table scan.
     pub fn requeue_expired_leases(&self) -> Pending<RecoveryReport> {
         self.send(|reply| Command::RequeueExpired { reply })
+    }
+
+    /// Extends to at least `until_ms` the lease of every job `owner` holds (running,
+    /// claimed by that node in that epoch); the answer is how many were extended.
+    pub fn renew_leases(&self, owner: &Owner, until_ms: i64) -> Pending<u64> {
+        let owner = owner.clone();
+        self.send(|reply| Command::RenewLeases {
+            owner,
+            until_ms,
+            reply,
+        })
     }
 
     /// Forces a checkpoint of the WAL into the database file (TRUNCATE when `truncate`).
@@ -589,8 +669,7 @@ impl Store {
     /// Stops the writer after it finished what was queued, checkpoints and closes. Other
     /// handles get `StoreError::Closed` afterwards.
     pub fn close(self) -> Result<(), StoreError> {
-        self.inner.reader.close();
-        self.inner.schedule_reader.close();
+        self.inner.pool.close();
         let (reply, receiver) = oneshot::channel();
         if self
             .inner
@@ -715,7 +794,7 @@ impl Store {
     pub fn counts(&self) -> Result<StatusCounts, StoreError> {
         let queues = self.inner.reader.counts()?;
         Ok(StatusCounts {
-            epoch: self.inner.epoch,
+            epoch: self.inner.owner.epoch,
             queues,
         })
     }
@@ -741,10 +820,10 @@ pub struct WriterStats {
 }
 
 /// Writes collected on the caller's side and handed to the writer as one message, so
-/// they share a transaction. See `Store::batch`.
+/// they share a transaction. See `SqliteStore::batch`.
 #[must_use = "a write batch does nothing until it is sent (or dropped)"]
 pub struct WriteBatch<'a> {
-    store: &'a Store,
+    store: &'a SqliteStore,
     commands: Vec<Command>,
 }
 
@@ -828,8 +907,7 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.reader.close();
-        self.schedule_reader.close();
+        self.pool.close();
         let _ = self.commands.send(Command::Shutdown { reply: None });
         self.join_writer();
     }

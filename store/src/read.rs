@@ -6,20 +6,20 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use rusqlite::{OptionalExtension, params, params_from_iter};
 
-use super::error::{StoreError, db_error};
+use super::error::{StoreError, db_error, parse_state, stored_outcome, stored_state};
+use super::read_pool::{ReadConn, ReadPool};
 use super::schema;
 use super::types::*;
 
 pub(crate) struct Reader {
     path: PathBuf,
-    /// `None` once the store is closed.
-    conn: Mutex<Option<Connection>>,
+    pool: Arc<ReadPool>,
 }
 
 const JOB_COLUMNS: &str = "j.id, j.queue, s.name, s.hash, j.state, j.priority, j.run_at, j.attempt,
@@ -55,7 +55,7 @@ fn job_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<JobInfo> {
         queue: row.get(1)?,
         script_name: row.get(2)?,
         script_hash: row.get(3)?,
-        state: JobState::parse(&state).unwrap_or(JobState::Discarded),
+        state: stored_state(4, &state)?,
         priority: i32::try_from(row.get::<_, i64>(5)?).unwrap_or(0),
         run_at_ms: row.get(6)?,
         attempt: to_u32(row.get(7)?),
@@ -69,63 +69,26 @@ fn job_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<JobInfo> {
         lease_until_ms: row.get(14)?,
         attempted_at_ms: row.get(15)?,
         cancel_requested: row.get(16)?,
-        last_outcome: last_outcome.as_deref().and_then(OutcomeKind::parse),
+        last_outcome: last_outcome
+            .as_deref()
+            .map(|text| stored_outcome(17, text))
+            .transpose()?,
         last_error: row.get(18)?,
         created_at_ms: row.get(19)?,
         finished_at_ms: row.get(20)?,
     })
 }
 
-struct ConnGuard<'a>(MutexGuard<'a, Option<Connection>>);
-
-impl std::ops::Deref for ConnGuard<'_> {
-    type Target = Connection;
-
-    fn deref(&self) -> &Connection {
-        // `Reader::conn` only hands out a guard holding a connection.
-        match self.0.as_ref() {
-            Some(conn) => conn,
-            None => unreachable!("checked in Reader::conn"),
-        }
-    }
-}
-
-impl std::ops::DerefMut for ConnGuard<'_> {
-    fn deref_mut(&mut self) -> &mut Connection {
-        match self.0.as_mut() {
-            Some(conn) => conn,
-            None => unreachable!("checked in Reader::conn"),
-        }
-    }
-}
-
 impl Reader {
-    pub(crate) fn new(path: PathBuf, conn: Connection) -> Self {
+    pub(crate) fn new(pool: Arc<ReadPool>) -> Self {
         Self {
-            path,
-            conn: Mutex::new(Some(conn)),
+            path: pool.path().to_path_buf(),
+            pool,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
-        // A panic while holding the lock cannot leave the read connection inconsistent.
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn conn(&self) -> Result<ConnGuard<'_>, StoreError> {
-        let guard = self.lock();
-        if guard.is_none() {
-            return Err(StoreError::Closed);
-        }
-        Ok(ConnGuard(guard))
-    }
-
-    /// Closes the read connection first, so that the writer is the last connection and
-    /// removes the WAL when it closes.
-    pub(crate) fn close(&self) {
-        self.lock().take();
+    fn conn(&self) -> Result<ReadConn<'_>, StoreError> {
+        self.pool.conn()
     }
 
     fn err(&self, operation: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -186,7 +149,7 @@ impl Reader {
                         started_at_ms: row.get(3)?,
                         finished_at_ms: row.get(4)?,
                         duration_ms: to_u64(row.get(5)?),
-                        outcome: OutcomeKind::parse(&outcome).unwrap_or(OutcomeKind::Crash),
+                        outcome: stored_outcome(6, &outcome)?,
                         error,
                         logs: row.get(10)?,
                         logs_truncated: row.get(11)?,
@@ -347,9 +310,10 @@ impl Reader {
                 queue,
                 ..QueueCounts::default()
             });
-            if let Some(state) = JobState::parse(&state) {
-                entry.add(state, u64::try_from(count).unwrap_or(0));
-            }
+            entry.add(
+                parse_state(&self.path, &state)?,
+                u64::try_from(count).unwrap_or(0),
+            );
         }
         Ok(queues.into_values().collect())
     }

@@ -1,8 +1,10 @@
-//! Startup recovery: jobs left `running` by an earlier supervisor epoch. With
-//! `WorkersDead` they are released at once; with `WaitForLease` each is released when its
-//! lease passes. Waiting leases are kept in the writer's memory (they cannot change: the
-//! epoch fence keeps any late result out), so `requeue_expired_leases` works by primary
-//! key and never scans the table.
+//! Startup recovery and leases. Jobs left `running` by an earlier epoch of *this node*:
+//! with `WorkersDead` they are released at once; with `WaitForLease` each is released when
+//! its lease passes. Jobs of *another node* are released only once their lease has passed
+//! (and was not renewed): a live lease of another owner is never taken. Waiting leases
+//! are kept in the writer's memory, so `requeue_expired_leases` works by primary key and
+//! never scans the table; it re-reads each lease before releasing, since its owner may
+//! have renewed it.
 //!
 //! Released means: a closed attempt row with kind `supervisor_restart` or
 //! `lease_expired`, and the job back to `available` with the attempt refunded, or
@@ -68,6 +70,7 @@ impl Orphans {
 
 struct OrphanRow {
     id: i64,
+    owner_node: Option<String>,
     attempt: i64,
     max_attempts: i64,
     epoch: Option<i64>,
@@ -85,7 +88,8 @@ impl Writer {
             let mut stmt = self
                 .conn
                 .prepare(
-                    "SELECT id, attempt, max_attempts, epoch, lease_until, attempted_at, cancel_requested
+                    "SELECT id, attempt, max_attempts, epoch, lease_until, attempted_at, cancel_requested,
+                            owner_node
                        FROM jobs WHERE state = 'running' AND (epoch IS NULL OR epoch <> ?1)
                       ORDER BY id",
                 )
@@ -100,6 +104,7 @@ impl Writer {
                         lease_until: row.get(4)?,
                         attempted_at: row.get(5)?,
                         cancel_requested: row.get(6)?,
+                        owner_node: row.get(7)?,
                     })
                 })
                 .map_err(&err)?;
@@ -108,7 +113,16 @@ impl Writer {
         let mut report = RecoveryReport::default();
         for row in rows {
             let expired = row.lease_until.is_none_or(|lease_until| lease_until <= now);
+            // Rows claimed before owners were recorded were claimed by this node.
+            let own = row
+                .owner_node
+                .as_ref()
+                .is_none_or(|node| *node == self.node);
             match mode {
+                _ if !own && expired => {
+                    self.release(&row, OutcomeKind::LeaseExpired, &mut report)?;
+                }
+                _ if !own => self.watch(&row, now),
                 RecoveryMode::WorkersDead => {
                     self.release(&row, OutcomeKind::SupervisorRestart, &mut report)?;
                     failpoint::hit(failpoint::RECOVERY_MID);
@@ -117,14 +131,7 @@ impl Writer {
                     self.release(&row, OutcomeKind::LeaseExpired, &mut report)?;
                     failpoint::hit(failpoint::RECOVERY_MID);
                 }
-                RecoveryMode::WaitForLease => {
-                    let lease = Lease {
-                        attempt: u32::try_from(row.attempt).unwrap_or(u32::MAX),
-                        epoch: row.epoch,
-                        lease_until: row.lease_until.unwrap_or(now),
-                    };
-                    self.orphans.insert(row.id, lease);
-                }
+                RecoveryMode::WaitForLease => self.watch(&row, now),
             }
         }
         report.waiting = self.orphans.len();
@@ -144,11 +151,13 @@ impl Writer {
         let now = self.now();
         let err = self.err("requeue expired leases");
         let mut report = RecoveryReport::default();
+        let mut renewed = Vec::new();
         while let Some((id, lease)) = self.orphans.pop_expired(now) {
             let row = self
                 .conn
                 .prepare_cached(
-                    "SELECT id, attempt, max_attempts, epoch, lease_until, attempted_at, cancel_requested
+                    "SELECT id, attempt, max_attempts, epoch, lease_until, attempted_at, cancel_requested,
+                            owner_node
                        FROM jobs WHERE id = ?1 AND attempt = ?2 AND epoch IS ?3 AND state = 'running'",
                 )
                 .and_then(|mut stmt| {
@@ -161,18 +170,49 @@ impl Writer {
                             lease_until: row.get(4)?,
                             attempted_at: row.get(5)?,
                             cancel_requested: row.get(6)?,
+                            owner_node: row.get(7)?,
                         })
                     })
                     .optional()
                 })
                 .map_err(&err)?;
-            if let Some(row) = row {
-                self.release(&row, OutcomeKind::LeaseExpired, &mut report)?;
+            match row {
+                // Its owner renewed the lease meanwhile: watch it again.
+                Some(row) if row.lease_until.is_some_and(|until| until > now) => renewed.push(row),
+                Some(row) => self.release(&row, OutcomeKind::LeaseExpired, &mut report)?,
+                None => {}
             }
+        }
+        for row in renewed {
+            self.watch(&row, now);
         }
         report.waiting = self.orphans.len();
         report.next_lease_expiry_ms = self.orphans.next_expiry();
         Ok(report)
+    }
+
+    /// Keeps `row` waiting for its lease to pass.
+    fn watch(&mut self, row: &OrphanRow, now: i64) {
+        let lease = Lease {
+            attempt: u32::try_from(row.attempt).unwrap_or(u32::MAX),
+            epoch: row.epoch,
+            lease_until: row.lease_until.unwrap_or(now),
+        };
+        self.orphans.insert(row.id, lease);
+    }
+
+    /// Extends to at least `until_ms` the leases of the jobs `owner` holds.
+    pub(crate) fn renew_leases(&mut self, owner: &Owner, until_ms: i64) -> Result<u64, StoreError> {
+        let renewed = self
+            .conn
+            .prepare_cached(
+                "UPDATE jobs SET lease_until = ?3
+                  WHERE state = 'running' AND owner_node = ?1 AND epoch = ?2
+                    AND (lease_until IS NULL OR lease_until < ?3)",
+            )
+            .and_then(|mut stmt| stmt.execute(params![owner.node.0, owner.epoch, until_ms]))
+            .map_err(self.err("renew leases"))?;
+        Ok(renewed as u64)
     }
 
     fn release(
@@ -185,14 +225,16 @@ impl Writer {
         let epoch_text = row
             .epoch
             .map_or_else(|| "?".to_owned(), |epoch| epoch.to_string());
+        let holder = match &row.owner_node {
+            Some(node) if *node != self.node => format!("supervisor {node} epoch {epoch_text}"),
+            _ => format!("supervisor epoch {epoch_text}"),
+        };
         let message = match kind {
             OutcomeKind::LeaseExpired => format!(
-                "supervisor epoch {epoch_text} stopped while this attempt ran; its lease expired at {}",
+                "{holder} stopped while this attempt ran; its lease expired at {}",
                 row.lease_until.unwrap_or(now)
             ),
-            _ => format!(
-                "supervisor epoch {epoch_text} stopped while this attempt ran; its workers are dead"
-            ),
+            _ => format!("{holder} stopped while this attempt ran; its workers are dead"),
         };
         let interrupted_before: i64 = self
             .conn
@@ -238,6 +280,7 @@ impl Writer {
         if changed == 0 {
             return Ok(());
         }
+        self.job_moved(JobId(row.id), JobState::Running, state)?;
         list.push(JobId(row.id));
         let attempt = AttemptRef {
             id: JobId(row.id),

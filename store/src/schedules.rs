@@ -5,23 +5,25 @@
 //! the job INSERT and the advance of `next_run_at` / `last_slot_ms` commit together;
 //! a slot at or before `last_slot_ms` is never enqueued (a clock that went back cannot
 //! replay slots); and the job carries the unique key `schedule:<name>:<slot_ms>`.
-//! Run outcomes (failure streak, auto-disable, releasing a held run) are applied by the
-//! triggers of migration 0002, in the transaction that ends the run.
+//! Run outcomes (failure streak, auto-disable, releasing a held run) are decided by
+//! `policy` and applied by `lifecycle`, in the transaction that ends the run.
 //!
 //! Must not: begin or commit transactions (the writer does), or decide when to fire.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::error::{StoreError, db_error};
+use super::error::{StoreError, db_error, stored_outcome, stored_state};
 use super::jobs::validate_enqueue;
+use super::policy::RunEnd;
+use super::read_pool::ReadPool;
 use super::types::*;
 use super::writer::Writer;
-use super::{StoreOptions, duration_ms, schema};
+use super::{StoreOptions, duration_ms};
 use crate::failpoint;
 use crate::schedule::{
     CatchUpPolicy, FireReport, FiredRun, HELD_RUN_AT_MS, OverlapPolicy, ReconcileReport,
@@ -421,7 +423,10 @@ impl Writer {
     }
 
     /// The oldest live run of a schedule, and its held run (if any).
-    fn live_runs(&self, name: &str) -> Result<(Option<JobId>, Option<JobId>), StoreError> {
+    pub(crate) fn live_runs(
+        &self,
+        name: &str,
+    ) -> Result<(Option<JobId>, Option<JobId>), StoreError> {
         let err = self.err("fire schedule");
         let live: Option<i64> = self
             .conn
@@ -704,27 +709,12 @@ impl Writer {
     /// A run that could not even be enqueued counts as a failed run. True when this
     /// disabled the schedule.
     fn count_failed_run(&self, info: &ScheduleInfo, error: &str) -> Result<bool, StoreError> {
-        let streak = info.failure_streak.saturating_add(1);
-        let limit = info.def.disable_after_failures;
-        let disable = limit > 0 && streak >= limit;
-        let reason = disable.then(|| {
-            format!("disabled after {streak} consecutive failed runs; last error: {error}")
-        });
-        self.conn
-            .prepare_cached(
-                "UPDATE schedules
-                    SET failure_streak = ?2,
-                        enabled = CASE WHEN ?3 IS NULL THEN enabled ELSE 0 END,
-                        next_run_at = CASE WHEN ?3 IS NULL THEN next_run_at END,
-                        disabled_reason = coalesce(?3, disabled_reason)
-                  WHERE name = ?1",
-            )
-            .and_then(|mut stmt| stmt.execute(params![info.def.name, streak, reason]))
-            .map_err(self.err("fire schedule"))?;
-        if disable {
-            tracing::warn!(schedule = %info.def.name, streak, "schedule disabled after failed runs");
-        }
-        Ok(disable)
+        self.apply_run_end(
+            &info.def.name,
+            RunEnd::Discarded {
+                last_error: Some(error),
+            },
+        )
     }
 }
 
@@ -753,47 +743,23 @@ fn count_slots(timing: &Timing, after: i64, last: i64) -> u64 {
 /// keep theirs; merging the two is a visibility change in `read.rs`.)
 pub(crate) struct ScheduleReader {
     path: PathBuf,
-    options: StoreOptions,
-    conn: Mutex<ReaderState>,
-}
-
-enum ReaderState {
-    Unopened,
-    Open(Connection),
-    Closed,
+    pool: Arc<ReadPool>,
 }
 
 impl ScheduleReader {
-    pub(crate) fn new(path: PathBuf, options: StoreOptions) -> Self {
+    pub(crate) fn new(pool: Arc<ReadPool>) -> Self {
         Self {
-            path,
-            options,
-            conn: Mutex::new(ReaderState::Unopened),
+            path: pool.path().to_path_buf(),
+            pool,
         }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, ReaderState> {
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    pub(crate) fn close(&self) {
-        *self.lock() = ReaderState::Closed;
     }
 
     fn with_conn<T>(
         &self,
         read: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut state = self.lock();
-        if matches!(*state, ReaderState::Unopened) {
-            *state = ReaderState::Open(schema::open_reader(&self.path, &self.options)?);
-        }
-        match &mut *state {
-            ReaderState::Open(conn) => read(conn),
-            ReaderState::Unopened | ReaderState::Closed => Err(StoreError::Closed),
-        }
+        let mut conn = self.pool.conn()?;
+        read(&mut conn)
     }
 
     pub(crate) fn list_schedules(&self) -> Result<Vec<ScheduleInfo>, StoreError> {
@@ -847,8 +813,11 @@ impl ScheduleReader {
                     Ok(ScheduleRun {
                         job_id: JobId(row.get(0)?),
                         slot_ms: row.get(1)?,
-                        state: JobState::parse(&state).unwrap_or(JobState::Discarded),
-                        last_outcome: outcome.as_deref().and_then(OutcomeKind::parse),
+                        state: stored_state(2, &state)?,
+                        last_outcome: outcome
+                            .as_deref()
+                            .map(|text| stored_outcome(3, text))
+                            .transpose()?,
                         last_error: row.get(4)?,
                         created_at_ms: row.get(5)?,
                         finished_at_ms: row.get(6)?,

@@ -21,6 +21,8 @@ pub(crate) const APPLICATION_ID: i64 = 0x4A4F_4256;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_schedules.sql")),
+    (3, include_str!("migrations/0003_rules_in_code.sql")),
+    (4, include_str!("migrations/0004_owners.sql")),
 ];
 
 /// The highest schema version this binary knows.
@@ -211,7 +213,8 @@ fn migrate(path: &Path, conn: &Connection) -> Result<(), StoreError> {
 }
 
 /// Bumps the supervisor epoch and re-derives the per-queue running counters (one scan of
-/// the jobs table; the counters are trigger-maintained, this only guards against drift).
+/// the jobs table; the writer keeps the counters, see `lifecycle.rs`: this only guards
+/// against drift).
 pub(crate) fn start_epoch(path: &Path, conn: &Connection) -> Result<i64, StoreError> {
     let err = |err| db_error(path, "start epoch", err);
     conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;

@@ -421,10 +421,37 @@ pub enum RetryOutcome {
     NotFound,
 }
 
-/// How to treat jobs left `running` by an earlier epoch.
+/// A stable name of one host's supervisor among those sharing a store (see
+/// `StoreOptions::node_id`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub String);
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who holds a claim: a node and one run (epoch) of its supervisor. Every claim is made
+/// by an owner and carries a lease the owner renews while it holds the job.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Owner {
+    pub node: NodeId,
+    pub epoch: i64,
+}
+
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (epoch {})", self.node, self.epoch)
+    }
+}
+
+/// How to treat jobs left `running` by this node's earlier epochs. (Jobs of other nodes
+/// are released only when their lease passes, whatever the mode.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecoveryMode {
-    /// The caller proved the old workers dead (empty cgroups): requeue everything now.
+    /// The caller proved this node's old workers dead (empty cgroups): requeue their jobs
+    /// now.
     WorkersDead,
     /// Old workers may still run: requeue each job once its lease has passed; the rest are
     /// picked up by `requeue_expired_leases`.
@@ -439,7 +466,8 @@ pub struct RecoveryReport {
     pub discarded: Vec<JobId>,
     /// A cancel had been requested.
     pub cancelled: Vec<JobId>,
-    /// Still leased by an earlier epoch; waiting for the lease to pass.
+    /// Still leased (by an earlier epoch of this node, or by another owner); waiting for
+    /// the lease to pass.
     pub waiting: usize,
     /// Earliest lease end among the waiting ones.
     pub next_lease_expiry_ms: Option<i64>,

@@ -91,6 +91,11 @@ pub(crate) enum Command {
     RequeueExpired {
         reply: Reply<RecoveryReport>,
     },
+    RenewLeases {
+        owner: Owner,
+        until_ms: i64,
+        reply: Reply<u64>,
+    },
     PruneStep {
         step: PruneStep,
         reply: Reply<PruneDone>,
@@ -190,6 +195,8 @@ pub(crate) struct Writer {
     pub(crate) conn: Connection,
     pub(crate) path: Arc<Path>,
     pub(crate) epoch: i64,
+    /// This node's id (`Owner::node`), stamped on every claim.
+    pub(crate) node: String,
     pub(crate) options: StoreOptions,
     /// Filled by reads inside transactions, so cleared whenever anything rolls back.
     pub(crate) scripts: HashMap<i64, ScriptRef>,
@@ -210,14 +217,15 @@ impl Writer {
     pub(crate) fn new(
         conn: Connection,
         path: PathBuf,
-        epoch: i64,
+        owner: Owner,
         options: StoreOptions,
         counters: Arc<Counters>,
     ) -> Self {
         Self {
             conn,
             path: Arc::from(path),
-            epoch,
+            epoch: owner.epoch,
+            node: owner.node.0,
             options,
             scripts: HashMap::new(),
             orphans: Orphans::default(),
@@ -391,6 +399,7 @@ impl Writer {
             }
             Command::Recover { reply, .. } | Command::RequeueExpired { reply } => ack(reply),
             Command::PruneStep { reply, .. } => ack(reply),
+            Command::RenewLeases { reply, .. } => ack(reply),
             Command::Settings { reply } => ack(reply),
             Command::UpsertSchedule { reply, .. } => ack(reply),
             Command::RemoveSchedule { reply, .. } | Command::SetScheduleEnabled { reply, .. } => {
@@ -458,6 +467,11 @@ impl Writer {
                 self.run_command(reply, |w| w.requeue_expired_leases())
             }
             Command::PruneStep { step, reply } => self.run_command(reply, |w| w.prune_step(&step)),
+            Command::RenewLeases {
+                owner,
+                until_ms,
+                reply,
+            } => self.run_command(reply, |w| w.renew_leases(&owner, until_ms)),
             Command::Settings { reply } => {
                 self.run_command(reply, |w| schema::read_settings(&w.path, &w.conn))
             }

@@ -21,12 +21,12 @@ const CHILD_ENV: &str = "JOBVISOR_SCHEDULE_CRASH_CHILD";
 const SLOT: i64 = 1_700_000_400_000;
 const NOW: i64 = SLOT + 5_000;
 
-fn open(path: &Path, now: i64) -> Store {
+fn open(path: &Path, now: i64) -> SqliteStore {
     let options = StoreOptions {
         clock: Arc::new(ManualClock::new(now)),
         ..StoreOptions::default()
     };
-    Store::open(path, options).unwrap()
+    SqliteStore::open(path, options).unwrap()
 }
 
 /// The child role: a no-op unless the parent set the environment variable.
@@ -41,7 +41,7 @@ fn crash_child() {
     eprintln!("child survived the failpoint: {report:?}");
 }
 
-fn jobs_for_slot(store: &Store) -> Vec<JobInfo> {
+fn jobs_for_slot(store: &SqliteStore) -> Vec<JobInfo> {
     store
         .list_jobs(&JobFilter::default())
         .unwrap()

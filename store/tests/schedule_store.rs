@@ -18,7 +18,7 @@ const SCRIPT: &str = "export default async function (payload) { return payload; 
 struct Fixture {
     dir: TempDir,
     clock: Arc<ManualClock>,
-    store: Store,
+    store: SqliteStore,
 }
 
 fn options(clock: &Arc<ManualClock>) -> StoreOptions {
@@ -31,7 +31,7 @@ fn options(clock: &Arc<ManualClock>) -> StoreOptions {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(T0));
-    let store = Store::open(dir.path().join("jobs.db"), options(&clock)).unwrap();
+    let store = SqliteStore::open(dir.path().join("jobs.db"), options(&clock)).unwrap();
     store.add_script("echo", SCRIPT).wait().unwrap();
     Fixture { dir, clock, store }
 }
@@ -48,10 +48,11 @@ impl Fixture {
     fn reopen(&mut self) {
         let old = std::mem::replace(
             &mut self.store,
-            Store::open(self.dir.path().join("other.db"), options(&self.clock)).unwrap(),
+            SqliteStore::open(self.dir.path().join("other.db"), options(&self.clock)).unwrap(),
         );
         old.close().unwrap();
-        self.store = Store::open(self.dir.path().join("jobs.db"), options(&self.clock)).unwrap();
+        self.store =
+            SqliteStore::open(self.dir.path().join("jobs.db"), options(&self.clock)).unwrap();
     }
 
     fn upsert(&self, def: ScheduleDef) -> UpsertOutcome {
@@ -511,7 +512,7 @@ fn cron_schedule_fires_in_its_time_zone_across_dst() {
     let dir = tempfile::tempdir().unwrap();
     // 2026-03-28T12:00Z, the day before Berlin springs forward.
     let clock = Arc::new(ManualClock::new(1_774_699_200_000));
-    let store = Store::open(dir.path().join("jobs.db"), options(&clock)).unwrap();
+    let store = SqliteStore::open(dir.path().join("jobs.db"), options(&clock)).unwrap();
     store.add_script("echo", SCRIPT).wait().unwrap();
     let mut def = ScheduleDef::new(
         "nightly",
@@ -602,8 +603,8 @@ fn a_version_1_database_with_jobs_migrates_to_schedules() {
         .unwrap();
     }
     let clock = Arc::new(ManualClock::new(T0));
-    let store = Store::open(&path, options(&clock)).unwrap();
-    assert_eq!(store.settings_blocking().unwrap().writer.user_version, 2);
+    let store = SqliteStore::open(&path, options(&clock)).unwrap();
+    assert_eq!(store.settings_blocking().unwrap().writer.user_version, 4);
     let old = store.claim_batch(5).wait().unwrap().jobs;
     assert_eq!(old.len(), 1, "the old job survived the migration");
     store
@@ -612,4 +613,81 @@ fn a_version_1_database_with_jobs_migrates_to_schedules() {
         .unwrap();
     clock.set(slot(0));
     assert_eq!(store.fire_due_schedules().wait().unwrap().fired.len(), 1);
+}
+
+/// A file written by schema version 2, when the streak and the held run were kept by
+/// triggers: after the upgrade (which drops them) the same rules hold, applied by the
+/// store's code.
+#[test]
+fn a_version_2_database_with_a_held_run_and_a_streak_keeps_its_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jobs.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(include_str!("../src/migrations/0001_init.sql"))
+            .unwrap();
+        conn.execute_batch(include_str!("../src/migrations/0002_schedules.sql"))
+            .unwrap();
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = 2;
+             UPDATE meta SET value = 2 WHERE key = 'schema_version';
+             INSERT INTO scripts (id, name, hash, source, created_at) VALUES (1, 'echo', 'h', 's', 0);
+             INSERT INTO script_heads (name, script_id, updated_at) VALUES ('echo', 1, 0);
+             INSERT INTO queues (name) VALUES ('default');
+             INSERT INTO schedules (name, script_name, kind, spec, overlap, max_failures,
+                                    failure_streak, next_run_at, created_at, updated_at)
+             VALUES ('nightly', 'echo', 'interval', '60000', 'queue', 2, 1, {next}, 0, 0);
+             INSERT INTO jobs (id, queue, script_id, state, run_at, max_attempts, payload,
+                               created_at, schedule_name, schedule_slot_ms)
+             VALUES (1, 'default', 1, 'available', 0, 1, '{{}}', 0, 'nightly', 0),
+                    (2, 'default', 1, 'scheduled', {HELD_RUN_AT_MS}, 1, '{{}}', 0, 'nightly',
+                     60000);",
+            next = slot(1),
+        ))
+        .unwrap();
+    }
+    let clock = Arc::new(ManualClock::new(T0));
+    let store = SqliteStore::open(&path, options(&clock)).unwrap();
+    assert_eq!(store.settings_blocking().unwrap().writer.user_version, 4);
+    let live = store.claim_batch(5).wait().unwrap().jobs;
+    assert_eq!(
+        live.len(),
+        1,
+        "only the live run is claimable, not the held one"
+    );
+    assert_eq!(live[0].id, JobId(1));
+    assert_eq!(store.list_queues().unwrap()[0].running, 1);
+    let failure = Failure {
+        attempt: live[0].attempt_ref(),
+        kind: OutcomeKind::JsError,
+        error: Some(JobError {
+            name: "Error".into(),
+            message: "boom".into(),
+            stack: None,
+        }),
+        report: AttemptReport::default(),
+    };
+    assert_eq!(
+        store.fail(failure).wait().unwrap(),
+        Fenced::Applied(FailDisposition::Discarded)
+    );
+    assert_eq!(store.list_queues().unwrap()[0].running, 0);
+    let info = store.get_schedule("nightly", 0).unwrap().unwrap().info;
+    assert_eq!(
+        info.failure_streak, 2,
+        "the stored streak of 1 was extended"
+    );
+    assert!(!info.enabled, "the limit of 2 disabled it");
+    assert_eq!(info.next_run_at_ms, None);
+    assert_eq!(
+        info.disabled_reason.as_deref(),
+        Some("disabled after 2 consecutive failed runs; last error: Error: boom")
+    );
+    let held = store.claim_batch(5).wait().unwrap().jobs;
+    assert_eq!(
+        held.len(),
+        1,
+        "the held run was released when the live one ended"
+    );
+    assert_eq!(held[0].id, JobId(2));
 }

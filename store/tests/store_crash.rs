@@ -23,7 +23,7 @@ fn crash_child() {
     let Ok(path) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let store = Store::open(&path, StoreOptions::default()).expect("child opens the store");
+    let store = SqliteStore::open(&path, StoreOptions::default()).expect("child opens the store");
     store
         .recover(RecoveryMode::WorkersDead)
         .wait()
@@ -161,7 +161,7 @@ fn acknowledged_work_survives_sigkill() {
             hot_wal_kills += 1;
         }
 
-        let store = Store::open(&path, StoreOptions::default())
+        let store = SqliteStore::open(&path, StoreOptions::default())
             .unwrap_or_else(|err| panic!("round {round}: reopen after SIGKILL failed: {err}"));
         store.quick_check().unwrap();
         let jobs: BTreeMap<i64, JobInfo> = store

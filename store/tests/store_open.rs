@@ -9,7 +9,7 @@ use jobvisor_store::*;
 
 fn new_store_file(dir: &Path, jobs: usize) -> PathBuf {
     let path = dir.join("jobs.db");
-    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
     store
         .add_script("s", "export default () => 1;")
         .wait()
@@ -33,7 +33,7 @@ fn new_store_file(dir: &Path, jobs: usize) -> PathBuf {
 /// Opening must fail with an error matching `expected`, and leave the file as it was.
 fn assert_refused(path: &Path, expected: fn(&StoreError) -> bool) -> StoreError {
     let before = std::fs::read(path).unwrap();
-    let error = Store::open(path, StoreOptions::default()).unwrap_err();
+    let error = SqliteStore::open(path, StoreOptions::default()).unwrap_err();
     assert!(expected(&error), "unexpected error: {error:?}");
     assert!(
         std::fs::read(path).unwrap() == before,
@@ -92,7 +92,7 @@ fn refuses_a_schema_newer_than_the_binary() {
             err,
             StoreError::SchemaTooNew {
                 found: 999,
-                supported: 2,
+                supported: 4,
                 ..
             }
         )
@@ -143,10 +143,10 @@ fn creates_new_and_empty_files_and_bumps_the_epoch_per_open() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.db");
     std::fs::write(&empty, b"").unwrap();
-    let store = Store::open(&empty, StoreOptions::default()).unwrap();
+    let store = SqliteStore::open(&empty, StoreOptions::default()).unwrap();
     assert_eq!(store.epoch(), 1);
     store.close().unwrap();
-    let store = Store::open(&empty, StoreOptions::default()).unwrap();
+    let store = SqliteStore::open(&empty, StoreOptions::default()).unwrap();
     assert_eq!(store.epoch(), 2);
     store.quick_check().unwrap();
     drop(store);
@@ -159,7 +159,7 @@ fn creates_new_and_empty_files_and_bumps_the_epoch_per_open() {
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
         .unwrap();
-    assert_eq!((version, meta_version, app), (2, 2, 0x4A4F_4256));
+    assert_eq!((version, meta_version, app), (4, 4, 0x4A4F_4256));
 }
 
 fn assert_common(settings: &ConnectionSettings, synchronous: i64) {
@@ -169,13 +169,13 @@ fn assert_common(settings: &ConnectionSettings, synchronous: i64) {
     assert!(settings.foreign_keys);
     assert!(settings.query_planner_stability_guarantee);
     assert_eq!(settings.journal_size_limit, 64 * 1024 * 1024);
-    assert_eq!(settings.user_version, 2);
+    assert_eq!(settings.user_version, 4);
 }
 
 #[test]
 fn pragmas_read_back_on_both_connections() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("jobs.db"), StoreOptions::default()).unwrap();
+    let store = SqliteStore::open(dir.path().join("jobs.db"), StoreOptions::default()).unwrap();
     let settings = store.settings_blocking().unwrap();
     assert_common(&settings.writer, 2); // FULL
     assert!(!settings.writer.read_only);
@@ -197,7 +197,7 @@ fn pragmas_read_back_on_both_connections() {
         synchronous: Synchronous::Normal,
         ..StoreOptions::default()
     };
-    let store = Store::open(dir.path().join("jobs.db"), normal).unwrap();
+    let store = SqliteStore::open(dir.path().join("jobs.db"), normal).unwrap();
     let settings = store.settings_blocking().unwrap();
     assert_common(&settings.writer, 1);
     assert_common(&settings.reader, 1);
@@ -206,11 +206,53 @@ fn pragmas_read_back_on_both_connections() {
 #[test]
 fn explain_shows_the_claim_using_the_partial_index() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("jobs.db"), StoreOptions::default()).unwrap();
+    let store = SqliteStore::open(dir.path().join("jobs.db"), StoreOptions::default()).unwrap();
     let plan = store.explain_claim().unwrap().join("\n");
     assert!(
         plan.contains("USING COVERING INDEX jobs_claim") || plan.contains("USING INDEX jobs_claim"),
         "{plan}"
     );
     assert!(!plan.contains("TEMP B-TREE"), "no sort: {plan}");
+}
+
+/// An outcome this binary does not know (`last_outcome` has no CHECK constraint, so a
+/// newer jobvisor or another tool can write one) is an error that names the value, never
+/// shown as some other outcome. (An unknown job state breaks the CHECK on `state`, so
+/// the open check refuses the file before anything reads it.)
+#[test]
+fn unknown_stored_outcomes_are_errors_naming_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = new_store_file(dir.path(), 2);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("UPDATE jobs SET last_outcome = 'melted' WHERE id = 2;")
+            .unwrap();
+    }
+    let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+    let names = |err: StoreError| {
+        let text = err.to_string();
+        assert!(
+            matches!(err, StoreError::UnknownValue { .. })
+                && text.contains("unknown attempt outcome \"melted\""),
+            "{text}"
+        );
+    };
+    names(store.get_job(JobId(2)).unwrap_err());
+    names(store.list_jobs(&JobFilter::default()).unwrap_err());
+    assert!(
+        store.get_job(JobId(1)).unwrap().is_some(),
+        "the other job reads"
+    );
+    store.close().unwrap();
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "PRAGMA ignore_check_constraints = 1; UPDATE jobs SET state = 'frozen' WHERE id = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    assert_refused(
+        &path,
+        |err| matches!(err, StoreError::Corrupt { detail, .. } if detail.contains("CHECK constraint")),
+    );
 }

@@ -1,4 +1,4 @@
-//! Store operations end to end through the public API: ordering, delays, uniqueness,
+//! SqliteStore operations end to end through the public API: ordering, delays, uniqueness,
 //! pause and caps, fencing, retries and backoff, discard, refund, cancel, manual retry,
 //! pruning, recovery with a manual clock, group commit, and typed busy / disk-full errors.
 #![allow(clippy::unwrap_used)]
@@ -15,7 +15,7 @@ const SCRIPT: &str = "export default async function (payload) { return payload; 
 struct Fixture {
     dir: TempDir,
     clock: Arc<ManualClock>,
-    store: Store,
+    store: SqliteStore,
 }
 
 fn options(clock: &Arc<ManualClock>) -> StoreOptions {
@@ -34,7 +34,7 @@ fn fixture_with(tune: impl FnOnce(&mut StoreOptions)) -> Fixture {
     let clock = Arc::new(ManualClock::new(T0));
     let mut opts = options(&clock);
     tune(&mut opts);
-    let store = Store::open(dir.path().join("jobs.db"), opts).unwrap();
+    let store = SqliteStore::open(dir.path().join("jobs.db"), opts).unwrap();
     store.add_script("echo", SCRIPT).wait().unwrap();
     Fixture { dir, clock, store }
 }
@@ -49,10 +49,10 @@ impl Fixture {
         tune(&mut opts);
         let old = std::mem::replace(
             &mut self.store,
-            Store::open(self.dir.path().join("other.db"), opts.clone()).unwrap(),
+            SqliteStore::open(self.dir.path().join("other.db"), opts.clone()).unwrap(),
         );
         old.close().unwrap();
-        self.store = Store::open(self.dir.path().join("jobs.db"), opts).unwrap();
+        self.store = SqliteStore::open(self.dir.path().join("jobs.db"), opts).unwrap();
     }
 
     fn enqueue(&self, request: EnqueueRequest) -> JobId {
@@ -107,7 +107,7 @@ fn failure(claimed: &ClaimedJob, kind: OutcomeKind) -> Failure {
 fn handles_and_replies_can_cross_threads_and_tasks() {
     fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
     fn assert_send<T: Send + 'static>() {}
-    assert_send_sync::<Store>();
+    assert_send_sync::<SqliteStore>();
     assert_send::<Pending<ClaimBatch>>();
     assert_send::<StoreError>();
 }

@@ -107,7 +107,7 @@ struct Harness {
     _dir: tempfile::TempDir,
     path: std::path::PathBuf,
     clock: Arc<ManualClock>,
-    store: Store,
+    store: SqliteStore,
     jobs: BTreeMap<i64, ModelJob>,
     paused: [bool; 3],
     caps: [Option<u32>; 3],
@@ -140,7 +140,7 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("jobs.db");
         let clock = Arc::new(ManualClock::new(T0));
-        let store = Store::open(&path, options(&clock)).unwrap();
+        let store = SqliteStore::open(&path, options(&clock)).unwrap();
         store
             .add_script("s", "export default () => 1;")
             .wait()
@@ -501,11 +501,12 @@ impl Harness {
             Op::Restart => {
                 let store = std::mem::replace(
                     &mut self.store,
-                    Store::open(self._dir.path().join("scratch.db"), options(&self.clock)).unwrap(),
+                    SqliteStore::open(self._dir.path().join("scratch.db"), options(&self.clock))
+                        .unwrap(),
                 );
                 let old_epoch = store.epoch();
                 store.close().unwrap();
-                self.store = Store::open(&self.path, options(&self.clock)).unwrap();
+                self.store = SqliteStore::open(&self.path, options(&self.clock)).unwrap();
                 assert!(self.store.epoch() > old_epoch);
                 let report = self
                     .store

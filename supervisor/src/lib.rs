@@ -1,7 +1,6 @@
-//! jobvisor: the supervisor library behind the `jobvisor` binary.
-//!
-//! `main.rs` only parses arguments and maps results to exit codes; everything else lives
-//! here so tests can drive it in-process.
+//! jobvisor's supervisor: the daemon as a library (`serve`), behind the `jobvisor` binary
+//! of the `cli/` crate, which parses arguments, talks to the control socket and maps
+//! results to exit codes. `cli::run` is the command that runs here.
 
 pub mod cgroup;
 pub mod cli;
@@ -10,13 +9,13 @@ pub mod control;
 pub mod dispatcher;
 pub mod exit_code;
 pub mod host;
-pub mod instance_lock;
-pub mod notify;
+pub(crate) mod instance_lock;
+pub(crate) mod notify;
 pub mod pool;
-pub mod reaper;
-pub mod script_check;
+pub(crate) mod reaper;
+pub(crate) mod script_check;
 pub mod serve;
-pub mod suggest;
+pub(crate) mod suggest;
 pub mod telemetry;
 
 // The store crate, under the names the rest of the supervisor has always used.

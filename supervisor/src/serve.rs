@@ -33,7 +33,7 @@ use crate::pool::spawn::{SpawnSpec, default_worker_program, kernel_supports_work
 use crate::pool::spawner::Spawner;
 use crate::reaper::{WorkerPids, become_subreaper, reap_orphans};
 use crate::script_check::ScriptChecker;
-use crate::store::{BackoffPolicy, RecoveryMode, Store, StoreError, StoreOptions};
+use crate::store::{AnyStore, BackoffPolicy, JobStore, RecoveryMode, StoreError, StoreOptions};
 
 /// Why the daemon could not run. Each maps to a documented exit code.
 #[derive(Debug, thiserror::Error)]
@@ -105,10 +105,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let scripts = config.read_scripts()?;
 
     let store =
-        Store::open(config.database_path(), store_options(&config)).map_err(|err| match err {
-            StoreError::DiskFull { path } => ServeError::DiskFull { path },
-            other => ServeError::Store(other),
-        })?;
+        AnyStore::open(config.database_path(), store_options(&config)).map_err(
+            |err| match err {
+                StoreError::DiskFull { path } => ServeError::DiskFull { path },
+                other => ServeError::Store(other),
+            },
+        )?;
 
     let limiter = Limiter::detect_for_daemon(config.memory_limiter)?;
     if limiter.mode() == LimiterMode::Rlimit {
@@ -164,7 +166,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let worker_pid = probe.worker_starts().await?;
     info!(program = %program.display(), pid = worker_pid, "a first worker started and said ready");
     probe.scripts_are_usable(&config, &scripts).await?;
-    let in_store = store.list_scripts()?;
+    let in_store = store.list_scripts().await?;
     let registered = in_store
         .iter()
         .map(|script| script.name.clone())
@@ -315,11 +317,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     if let Err(err) = limiter.remove_leftovers(&instance) {
         warn!(error = %err, "cannot remove the workers' cgroups");
     }
-    let close = tokio::task::spawn_blocking(move || store.close()).await;
-    match close {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => warn!(error = %err, "closing the store"),
-        Err(err) => warn!(error = %err, "closing the store"),
+    if let Err(err) = store.close().await {
+        warn!(error = %err, "closing the store");
     }
     info!("stopped");
     Ok(())

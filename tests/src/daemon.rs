@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use jobvisor_protocol::control::{EnqueueJob, Request, Response, StatusReport};
+use jobvisor_protocol::control::{EnqueueJob, Request, Response, StatusReport, WorkerState};
 use jobvisor_protocol::{BlockingTransport, Role};
 
 use crate::bin;
@@ -344,7 +344,7 @@ impl Daemon {
             status
                 .workers
                 .iter()
-                .filter(|w| w.state == "idle" && w.pid.is_some())
+                .filter(|w| w.state == WorkerState::Idle && w.pid.is_some())
                 .count()
                 == count
         });
@@ -357,7 +357,7 @@ impl Daemon {
 
     /// The cgroup name of this daemon's workers (`jobvisor-<hash of the state dir>`).
     pub fn instance(&self) -> String {
-        jobvisor::serve::instance_name(&self.dir.path().join("data"))
+        jobvisor_supervisor::serve::instance_name(&self.dir.path().join("data"))
     }
 
     /// Processes (any, escaped grandchildren included) in this daemon's worker cgroups.
@@ -491,10 +491,10 @@ impl Drop for Daemon {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let instance = jobvisor::serve::instance_name(&self.dir.path().join("data"));
-        if let Ok(limiter) =
-            jobvisor::cgroup::Limiter::detect(jobvisor::cgroup::LimiterChoice::Auto)
-        {
+        let instance = jobvisor_supervisor::serve::instance_name(&self.dir.path().join("data"));
+        if let Ok(limiter) = jobvisor_supervisor::cgroup::Limiter::detect(
+            jobvisor_supervisor::cgroup::LimiterChoice::Auto,
+        ) {
             let _ = limiter.remove_leftovers(&instance);
         }
     }

@@ -123,7 +123,9 @@ pub fn run_json(name: &str, source: &str, args: &[&str], expected_code: i32) -> 
 /// (v2) hierarchy without the memory controller the skip is an allowed one (such machines
 /// cannot run the test at all); anywhere else it is not.
 pub fn memory_cgroup_available(test: &str) -> bool {
-    match jobvisor::cgroup::Limiter::detect(jobvisor::cgroup::LimiterChoice::Cgroup) {
+    match jobvisor_supervisor::cgroup::Limiter::detect(
+        jobvisor_supervisor::cgroup::LimiterChoice::Cgroup,
+    ) {
         Ok(_) => true,
         Err(err) => {
             let controllers = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers");

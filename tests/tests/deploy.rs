@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use jobvisor::config::{Config, LogFormat};
+use jobvisor_supervisor::config::{Config, LogFormat};
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -365,15 +365,18 @@ fn units_agree_with_the_config_and_the_install_layout() {
             .map(|code| code.parse().unwrap())
             .collect();
         for code in [
-            jobvisor::exit_code::CONFIG,
-            jobvisor::exit_code::ALREADY_RUNNING,
+            jobvisor_supervisor::exit_code::CONFIG,
+            jobvisor_supervisor::exit_code::ALREADY_RUNNING,
         ] {
             assert!(prevent.contains(&code), "{unit}: {code} must not restart");
         }
-        assert!(!prevent.contains(&jobvisor::exit_code::FAILURE), "{unit}");
+        assert!(
+            !prevent.contains(&jobvisor_supervisor::exit_code::FAILURE),
+            "{unit}"
+        );
         // systemd kills what is left after TimeoutStopSec: the drain must fit, with both
         // the example's and the built-in timings.
-        let stop = jobvisor::units::parse_duration(one(&s, "TimeoutStopSec")).unwrap();
+        let stop = jobvisor_supervisor::units::parse_duration(one(&s, "TimeoutStopSec")).unwrap();
         for c in [&config, &Config::embedded()] {
             let drain = c.drain_timeout + c.kill_grace;
             assert!(
@@ -381,7 +384,7 @@ fn units_agree_with_the_config_and_the_install_layout() {
                 "{unit}: TimeoutStopSec {stop:?} leaves no margin over drain {drain:?}"
             );
         }
-        let watchdog = jobvisor::units::parse_duration(one(&s, "WatchdogSec")).unwrap();
+        let watchdog = jobvisor_supervisor::units::parse_duration(one(&s, "WatchdogSec")).unwrap();
         assert!(watchdog >= Duration::from_secs(10), "{unit}: WatchdogSec");
     }
     // The main unit's directories are the example config's.

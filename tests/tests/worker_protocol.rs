@@ -8,13 +8,13 @@ use std::os::unix::net::UnixStream;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use jobvisor::cgroup::{GroupLimits, Limiter, LimiterChoice};
-use jobvisor::pool::spawn::{SpawnSpec, spawn_worker};
 use jobvisor_protocol::worker::{
     ErrorKind, FromWorker, Isolation, JobLimits, JobStats, Outcome, RunJob, ScriptRef, ToWorker,
     exit_status,
 };
 use jobvisor_protocol::{BlockingTransport, Hello, MAGIC, PROTOCOL_VERSION, Role};
+use jobvisor_supervisor::cgroup::{GroupLimits, Limiter, LimiterChoice};
+use jobvisor_supervisor::pool::spawn::{SpawnSpec, spawn_worker};
 use jobvisor_tests::bin;
 
 struct Worker {

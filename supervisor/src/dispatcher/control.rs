@@ -2,12 +2,11 @@
 //! blocking pool and writes go through the store's writer; the answer is sent when they
 //! are done, so the dispatcher loop never waits.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use jobvisor_protocol::control::{
     ControlError, EnqueueJob, EnqueuedJob, ErrorCode, JobQuery, MAX_ENQUEUE_BATCH, MAX_LIST_LIMIT,
-    QueueStatus, Request, Response, ScriptView, StatusReport, WorkerStatus,
+    QueueStatus, Request, Response, ScriptVersion, ScriptView, StatusReport, WorkerStatus,
 };
 use tokio::sync::oneshot;
 use tracing::info;
@@ -17,8 +16,8 @@ use super::views::{job_summary, job_view, queue_view, script_summaries};
 use super::{ControlCall, Dispatcher, Internal};
 use crate::pool::slot::{KillReason, SlotCommand};
 use crate::store::{
-    AttemptReport, CancelOutcome, EnqueueRequest, Failure, JobError, JobFilter, JobId, JobState,
-    OutcomeKind, QueueRemoval, RetryOutcome, RunAt, Store, StoreError,
+    AnyStore, AttemptReport, CancelOutcome, EnqueueRequest, Failure, JobError, JobFilter, JobId,
+    JobState, JobStore, OutcomeKind, QueueRemoval, RetryOutcome, RunAt, StoreError,
 };
 
 use crate::units::{MAX_ATTEMPTS, MAX_DELAY, MAX_JOB_TIMEOUT, check_at_most};
@@ -37,14 +36,15 @@ impl Dispatcher {
             Request::EnqueueBatch(jobs) => self.enqueue_batch(jobs, reply),
             Request::WaitJob { id } => self.wait_job(JobId(id), reply),
             Request::AddScript { name, source } => self.add_script(name, source, reply),
-            Request::ListScripts => read(&self.store, reply, |store| {
+            Request::ListScripts => read(&self.store, reply, |store| async move {
                 store
                     .list_scripts()
+                    .await
                     .map(|s| Response::Scripts(script_summaries(&s)))
             }),
-            Request::ShowScript { name } => {
-                read(&self.store, reply, move |store| show_script(store, &name))
-            }
+            Request::ShowScript { name } => read(&self.store, reply, move |store| async move {
+                show_script(&store, &name).await
+            }),
             Request::ListJobs(query) => self.list_jobs(query, reply),
             Request::ShowJob { id } => {
                 let store = self.store.clone();
@@ -55,9 +55,10 @@ impl Dispatcher {
             Request::RetryJob { id } => self.retry(JobId(id), false, reply),
             Request::RetryJobLatest { id } => self.retry(JobId(id), true, reply),
             Request::CancelJob { id } => self.cancel(JobId(id), reply),
-            Request::ListQueues => read(&self.store, reply, |store| {
+            Request::ListQueues => read(&self.store, reply, |store| async move {
                 store
                     .list_queues()
+                    .await
                     .map(|q| Response::Queues(q.into_iter().map(queue_view).collect()))
             }),
             Request::SetQueuePaused { queue, paused } => {
@@ -199,9 +200,9 @@ impl Dispatcher {
         let store = self.store.clone();
         let tx = self.internal_tx.clone();
         tokio::spawn(async move {
-            let found = tokio::task::spawn_blocking(move || store.get_job(id)).await;
+            let found = store.get_job(id).await;
             let final_state = match found {
-                Ok(Ok(Some(detail))) => detail.job.state.is_finished(),
+                Ok(Some(detail)) => detail.job.state.is_finished(),
                 // Gone or unreadable: answer now, with what `show` says.
                 _ => true,
             };
@@ -280,9 +281,10 @@ impl Dispatcher {
             before: query.before.map(JobId),
             limit: if query.limit == 0 { 50 } else { query.limit },
         };
-        read(&self.store, reply, move |store| {
+        read(&self.store, reply, move |store| async move {
             store
-                .list_jobs(&filter)
+                .list_jobs(filter)
+                .await
                 .map(|jobs| Response::Jobs(jobs.iter().map(job_summary).collect()))
         });
     }
@@ -573,7 +575,7 @@ impl Dispatcher {
             uptime_ms: u64::try_from(self.info.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             epoch: self.store.epoch(),
             limiter: self.info.limiter.clone(),
-            store_path: self.store.path().display().to_string(),
+            store_path: self.store.location(),
             store_bytes: 0,
             draining: self.draining(),
             workers: self
@@ -584,9 +586,9 @@ impl Dispatcher {
                     id: u32::try_from(i).unwrap_or(u32::MAX),
                     pid: s.pid,
                     state: if s.degraded.is_some() {
-                        "degraded".to_owned()
+                        jobvisor_protocol::control::WorkerState::Degraded
                     } else {
-                        s.state.as_str().to_owned()
+                        super::views::worker_state(s.state)
                     },
                     job: s.job.as_ref().map(|j| j.id.0),
                     jobs_done: s.jobs_done,
@@ -625,25 +627,26 @@ impl Dispatcher {
     }
 }
 
-/// Runs a read on the blocking pool and sends its answer.
-pub(super) fn read<F>(store: &Store, reply: Reply, f: F)
+/// Runs a read in its own task and sends its answer.
+pub(super) fn read<F, Fut>(store: &AnyStore, reply: Reply, f: F)
 where
-    F: FnOnce(&Store) -> Result<Response, StoreError> + Send + 'static,
+    F: FnOnce(AnyStore) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response, StoreError>> + Send + 'static,
 {
     let store = store.clone();
     tokio::spawn(async move {
-        let response = match tokio::task::spawn_blocking(move || f(&store)).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(err)) => store_error(&err),
-            Err(err) => error(ErrorCode::Internal, format!("read failed: {err}")),
+        let response = match f(store).await {
+            Ok(response) => response,
+            Err(err) => store_error(&err),
         };
         let _ = reply.send(response);
     });
 }
 
-fn show_script(store: &Store, name: &str) -> Result<Response, StoreError> {
+async fn show_script(store: &AnyStore, name: &str) -> Result<Response, StoreError> {
     let versions: Vec<_> = store
-        .list_scripts()?
+        .list_scripts()
+        .await?
         .into_iter()
         .filter(|s| s.name == name)
         .collect();
@@ -654,13 +657,18 @@ fn show_script(store: &Store, name: &str) -> Result<Response, StoreError> {
         ));
     };
     let source = store
-        .script_source(name, &current.hash)?
+        .script_source(name, &current.hash)
+        .await?
         .unwrap_or_default();
-    let mut history: Vec<(String, i64, bool)> = versions
+    let mut history: Vec<ScriptVersion> = versions
         .iter()
-        .map(|v| (v.hash.clone(), v.created_at_ms, v.current))
+        .map(|v| ScriptVersion {
+            hash: v.hash.clone(),
+            created_at_ms: v.created_at_ms,
+            current: v.current,
+        })
         .collect();
-    history.sort_by_key(|v| std::cmp::Reverse(v.1));
+    history.sort_by_key(|v| std::cmp::Reverse(v.created_at_ms));
     Ok(Response::Script(ScriptView {
         name: name.to_owned(),
         hash: current.hash.clone(),
@@ -671,10 +679,9 @@ fn show_script(store: &Store, name: &str) -> Result<Response, StoreError> {
 }
 
 /// "no queue `x`; existing queues: ..." with the closest name.
-async fn unknown_queue(store: Store, queue: String, hint: &str) -> Response {
-    let names = tokio::task::spawn_blocking(move || store.list_queues()).await;
-    match names {
-        Ok(Ok(queues)) => {
+async fn unknown_queue(store: AnyStore, queue: String, hint: &str) -> Response {
+    match store.list_queues().await {
+        Ok(queues) => {
             let names: Vec<String> = queues.into_iter().map(|q| q.name).collect();
             error(
                 ErrorCode::NotFound,
@@ -684,32 +691,23 @@ async fn unknown_queue(store: Store, queue: String, hint: &str) -> Response {
                 ),
             )
         }
-        Ok(Err(err)) => store_error(&err),
-        Err(err) => error(ErrorCode::Internal, format!("read failed: {err}")),
+        Err(err) => store_error(&err),
     }
 }
 
-pub(super) async fn job_view_response(store: Store, id: JobId) -> Response {
-    match tokio::task::spawn_blocking(move || store.get_job(id)).await {
-        Ok(Ok(Some(detail))) => Response::Job(Box::new(job_view(detail))),
-        Ok(Ok(None)) => error(ErrorCode::NotFound, format!("no job {}", id.0)),
-        Ok(Err(err)) => store_error(&err),
-        Err(err) => error(ErrorCode::Internal, format!("read failed: {err}")),
+pub(super) async fn job_view_response(store: AnyStore, id: JobId) -> Response {
+    match store.get_job(id).await {
+        Ok(Some(detail)) => Response::Job(Box::new(job_view(detail))),
+        Ok(None) => error(ErrorCode::NotFound, format!("no job {}", id.0)),
+        Err(err) => store_error(&err),
     }
 }
 
-async fn complete_status(store: Store, mut report: StatusReport) -> Response {
-    let counted = tokio::task::spawn_blocking(move || {
-        let counts = store.counts();
-        let db = store.path().to_path_buf();
-        let mut wal = db.clone().into_os_string();
-        wal.push("-wal");
-        let size = |p: &PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        (counts, size(&db) + size(&PathBuf::from(wal)))
-    })
-    .await;
+async fn complete_status(store: AnyStore, mut report: StatusReport) -> Response {
+    let counted = store.counts().await;
+    let bytes = store.disk_usage().await.unwrap_or(0);
     match counted {
-        Ok((Ok(counts), bytes)) => {
+        Ok(counts) => {
             report.store_bytes = bytes;
             report.queues = counts
                 .queues
@@ -717,7 +715,7 @@ async fn complete_status(store: Store, mut report: StatusReport) -> Response {
                 .map(|q| {
                     let counts = JobState::ALL
                         .iter()
-                        .map(|state| (state.as_str().to_owned(), q.get(*state)))
+                        .map(|state| (super::views::job_state(*state), q.get(*state)))
                         .filter(|(_, n)| *n > 0)
                         .collect();
                     QueueStatus {
@@ -729,8 +727,7 @@ async fn complete_status(store: Store, mut report: StatusReport) -> Response {
                 .collect();
             Response::Status(report)
         }
-        Ok((Err(err), _)) => store_error(&err),
-        Err(err) => error(ErrorCode::Internal, format!("status failed: {err}")),
+        Err(err) => store_error(&err),
     }
 }
 

@@ -26,8 +26,8 @@ use crate::notify::Notifier;
 use crate::pool::exit::AttemptOutcome;
 use crate::pool::slot::{Assignment, JobEnd, KillReason, SlotCommand, SlotEvent, SlotState};
 use crate::store::{
-    AttemptRef, AttemptReport, ClaimedJob, Completion, FailDisposition, Failure, Fenced, JobError,
-    JobId, OutcomeKind, Store, StoreError,
+    AnyStore, AttemptRef, AttemptReport, ClaimedJob, Completion, FailDisposition, Failure, Fenced,
+    JobError, JobId, JobStore, OutcomeKind, StoreError,
 };
 
 /// Claimed jobs kept waiting per worker slot, so a worker that finishes finds its next
@@ -195,7 +195,7 @@ enum Phase {
 }
 
 pub struct Dispatcher {
-    store: Store,
+    store: AnyStore,
     info: DaemonInfo,
     slots: Vec<SlotView>,
     ready: VecDeque<ClaimedJob>,
@@ -215,6 +215,7 @@ pub struct Dispatcher {
     lease_waiting: bool,
     last_prune: Instant,
     prune_running: bool,
+    last_lease_renewal: Instant,
     events: broadcast::Sender<Event>,
     /// `WaitJob` callers per job.
     waiters: HashMap<JobId, Vec<oneshot::Sender<Response>>>,
@@ -245,7 +246,7 @@ struct DrainProgress {
 
 impl Dispatcher {
     pub fn new(
-        store: Store,
+        store: AnyStore,
         info: DaemonInfo,
         slots: Vec<mpsc::UnboundedSender<SlotCommand>>,
         notifier: Notifier,
@@ -285,6 +286,7 @@ impl Dispatcher {
             lease_waiting,
             last_prune: Instant::now(),
             prune_running: false,
+            last_lease_renewal: Instant::now(),
             events,
             waiters: HashMap::new(),
             restart: RollingRestart::default(),
@@ -570,10 +572,14 @@ impl Dispatcher {
                 // Busy and idle between jobs are the job events; a started worker's first
                 // idle is news: it is ready.
                 if ready || !matches!(state, SlotState::Idle | SlotState::Busy) {
-                    let shown = if ready { "ready" } else { state.as_str() };
+                    let shown = if ready {
+                        jobvisor_protocol::control::WorkerState::Ready
+                    } else {
+                        views::worker_state(state)
+                    };
                     self.emit(|| EventKind::Worker {
                         worker: slot,
-                        state: shown.to_owned(),
+                        state: shown,
                         pid,
                     });
                 }
@@ -583,7 +589,7 @@ impl Dispatcher {
                     job: end.attempt.id.0,
                     attempt: end.attempt.attempt,
                     worker: slot,
-                    outcome: end.outcome.as_str().to_owned(),
+                    outcome: views::ended(&end.outcome),
                     duration_ms: u64::try_from(end.duration.as_millis()).unwrap_or(u64::MAX),
                     error: end
                         .error
@@ -761,7 +767,7 @@ impl Dispatcher {
         submit: F,
     ) -> oneshot::Receiver<()>
     where
-        F: Fn(&Store) -> Fut + Send + 'static,
+        F: Fn(&AnyStore) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Recorded, StoreError>> + Send + 'static,
     {
         self.pending_records += 1;
@@ -981,6 +987,20 @@ impl Dispatcher {
         }
     }
 
+    /// Extends the leases of the jobs this supervisor holds, one `lease_length` ahead.
+    fn renew_leases(&mut self) {
+        self.last_lease_renewal = Instant::now();
+        let until = now_ms().saturating_add(
+            i64::try_from(self.store.lease_length().as_millis()).unwrap_or(i64::MAX),
+        );
+        let pending = self.store.renew_leases(self.store.owner(), until);
+        tokio::spawn(async move {
+            if let Err(err) = pending.await {
+                warn!(error = %err, "could not renew the leases of the running jobs");
+            }
+        });
+    }
+
     fn on_tick(&mut self) {
         self.notifier.watchdog();
         self.forget_abandoned_waiters();
@@ -991,17 +1011,12 @@ impl Dispatcher {
             let retention = self.info.retention;
             let tx = self.internal_tx.clone();
             tokio::spawn(async move {
-                let result = tokio::task::spawn_blocking(move || store.prune_blocking(retention))
-                    .await
-                    .unwrap_or_else(|e| {
-                        Err(StoreError::Open {
-                            path: std::path::PathBuf::new(),
-                            reason: format!("pruning task: {e}"),
-                            source: None,
-                        })
-                    });
+                let result = store.prune(retention).await;
                 let _ = tx.send(Internal::Pruned(result));
             });
+        }
+        if self.last_lease_renewal.elapsed() >= self.store.lease_length() / 3 {
+            self.renew_leases();
         }
         if self.lease_waiting && !self.draining() {
             let pending = self.store.requeue_expired_leases();
@@ -1035,7 +1050,7 @@ async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
 
 /// Loads the sources of script versions the dispatcher does not hold yet.
 async fn fetch_sources(
-    store: Store,
+    store: AnyStore,
     batch: crate::store::ClaimBatch,
     known: HashSet<String>,
 ) -> Result<ClaimedWithSources, StoreError> {
@@ -1048,19 +1063,12 @@ async fn fetch_sources(
     let fetched = if wanted.is_empty() {
         Vec::new()
     } else {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || {
-            wanted
-                .into_iter()
-                .map(|(name, hash)| store.script_source(&name, &hash).map(|s| (hash, s)))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await
-        .map_err(|e| StoreError::Open {
-            path: std::path::PathBuf::new(),
-            reason: format!("reading script sources: {e}"),
-            source: None,
-        })??
+        let mut fetched = Vec::with_capacity(wanted.len());
+        for (name, hash) in wanted {
+            let source = store.script_source(&name, &hash).await?;
+            fetched.push((hash, source));
+        }
+        fetched
     };
     let mut sources = Vec::new();
     let mut missing_hashes = HashSet::new();

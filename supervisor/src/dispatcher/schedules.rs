@@ -16,7 +16,7 @@ use tracing::{error, info, warn};
 use super::control::{error, read, store_error};
 use super::{Dispatcher, Internal, now_ms};
 use crate::schedule::{FireReport, ScheduleDetail, ScheduleInfo, Timing};
-use crate::store::StoreError;
+use crate::store::{JobStore, StoreError};
 use crate::units::format_duration;
 
 /// Longest sleep between two looks at the schedules.
@@ -87,11 +87,12 @@ impl Dispatcher {
     }
 
     pub(super) fn list_schedules(&mut self, reply: Reply) {
-        read(&self.store, reply, |store| {
+        read(&self.store, reply, |store| async move {
             let mut views = Vec::new();
-            for info in store.list_schedules()? {
+            for info in store.list_schedules().await? {
                 let last = store
-                    .get_schedule(&info.def.name, 1)?
+                    .get_schedule(&info.def.name, 1)
+                    .await?
                     .and_then(|d| d.recent_runs.into_iter().next());
                 views.push(schedule_view(&info, last.as_ref()));
             }
@@ -100,8 +101,8 @@ impl Dispatcher {
     }
 
     pub(super) fn show_schedule(&mut self, name: String, reply: Reply) {
-        read(&self.store, reply, move |store| {
-            Ok(match store.get_schedule(&name, RECENT_RUNS)? {
+        read(&self.store, reply, move |store| async move {
+            Ok(match store.get_schedule(&name, RECENT_RUNS).await? {
                 Some(detail) => Response::Schedule(Box::new(detail_view(&detail))),
                 None => error(
                     ErrorCode::NotFound,
@@ -131,20 +132,15 @@ impl Dispatcher {
             // A schedule naming no script would fail at every slot: refuse it now, with
             // the names that exist.
             let script = def.script.clone();
-            let lookup = store.clone();
-            let scripts = tokio::task::spawn_blocking(move || lookup.list_scripts()).await;
+            let scripts = store.list_scripts().await;
             let names: Vec<String> = match scripts {
-                Ok(Ok(scripts)) => scripts
+                Ok(scripts) => scripts
                     .into_iter()
                     .filter(|s| s.current)
                     .map(|s| s.name)
                     .collect(),
-                Ok(Err(err)) => {
-                    let _ = reply.send(store_error(&err));
-                    return;
-                }
                 Err(err) => {
-                    let _ = reply.send(error(ErrorCode::Internal, format!("read failed: {err}")));
+                    let _ = reply.send(store_error(&err));
                     return;
                 }
             };
@@ -189,7 +185,7 @@ impl Dispatcher {
             let response = match found {
                 Ok(true) => Response::ScheduleChanged {
                     name,
-                    change: change.as_str().to_owned(),
+                    change: change.done(),
                 },
                 Ok(false) => error(
                     ErrorCode::NotFound,
@@ -231,11 +227,12 @@ pub(super) enum ScheduleChange {
 }
 
 impl ScheduleChange {
-    fn as_str(self) -> &'static str {
+    fn done(self) -> jobvisor_protocol::control::ScheduleChange {
+        use jobvisor_protocol::control::ScheduleChange as Done;
         match self {
-            ScheduleChange::Enable => "enabled",
-            ScheduleChange::Disable => "disabled",
-            ScheduleChange::Remove => "removed",
+            ScheduleChange::Enable => Done::Enabled,
+            ScheduleChange::Disable => Done::Disabled,
+            ScheduleChange::Remove => Done::Removed,
         }
     }
 }
@@ -274,7 +271,7 @@ fn schedule_view(info: &ScheduleInfo, last: Option<&crate::schedule::ScheduleRun
         script: info.def.script.clone(),
         timing: timing_text(&info.def.timing),
         queue: info.def.queue.clone(),
-        overlap: info.def.overlap.as_str().to_owned(),
+        overlap: super::views::overlap(info.def.overlap),
         enabled: info.enabled,
         disabled_reason: info.disabled_reason.clone(),
         failure_streak: info.failure_streak,
@@ -282,7 +279,7 @@ fn schedule_view(info: &ScheduleInfo, last: Option<&crate::schedule::ScheduleRun
         next_run_at_ms: info.next_run_at_ms,
         last_run_at_ms: info.last_run_at_ms,
         last_outcome: last.map(run_outcome),
-        source: info.def.source.as_str().to_owned(),
+        source: super::views::schedule_source(info.def.source),
         last_skip: info.last_skip.clone(),
     }
 }
@@ -306,8 +303,8 @@ fn detail_view(detail: &ScheduleDetail) -> ScheduleDetailView {
             .map(|run| ScheduleRunView {
                 job: run.job_id.0,
                 slot_ms: run.slot_ms,
-                state: run.state.as_str().to_owned(),
-                last_outcome: run.last_outcome.map(|o| o.as_str().to_owned()),
+                state: super::views::job_state(run.state),
+                last_outcome: run.last_outcome.map(super::views::outcome),
                 last_error: run.last_error.clone(),
                 created_at_ms: run.created_at_ms,
                 finished_at_ms: run.finished_at_ms,

@@ -23,7 +23,7 @@ use tracing::{Instrument, debug, debug_span, info, info_span, warn};
 pub use super::attempt::JobEnd;
 use super::attempt::{
     AfterAttempt, AttemptHooks, AttemptResult, AttemptRun, AttemptSpec, LiveWorker, STDERR_KEEP,
-    WorkerFate, level_name, run_attempt,
+    WorkerFate, run_attempt,
 };
 use super::connection::{WorkerConnection, message_name};
 use super::launch::{Confinement, WorkerLauncher};
@@ -253,7 +253,7 @@ impl AttemptHooks for SlotHooks<'_> {
                 kind: jobvisor_protocol::control::EventKind::Console {
                     job: attempt.id.0,
                     attempt: attempt.attempt,
-                    level: level_name(level).to_owned(),
+                    level,
                     text,
                 },
             });

@@ -4,14 +4,16 @@
 
 use std::io::Write as _;
 
-use jobvisor_protocol::control::{EnqueueJob, MAX_ENQUEUE_BATCH, Request, Response};
+use jobvisor_protocol::control::{AttemptOutcome, EnqueueJob, JobState, MAX_ENQUEUE_BATCH};
+use serde::Serialize;
 
-use super::client::{Client, ClientError, Target, daemon_error};
-use super::progress::{Watch, with_progress};
-use super::run::read_payload;
-use crate::config::MAX_PAYLOAD_LIMIT;
-use crate::exit_code;
-use crate::units::{
+use crate::args::{Output, Target};
+use crate::client::{Client, ClientError};
+use crate::progress::{Watch, with_progress};
+use jobvisor_supervisor::cli::run::read_payload;
+use jobvisor_supervisor::config::MAX_PAYLOAD_LIMIT;
+use jobvisor_supervisor::exit_code;
+use jobvisor_supervisor::units::{
     MAX_ATTEMPTS, MAX_DELAY, format_duration, parse_delay, parse_duration, parse_timeout,
 };
 
@@ -67,9 +69,8 @@ pub struct EnqueueArgs {
     /// on.
     #[arg(long, value_parser = parse_duration, requires = "wait", value_name = "DURATION")]
     pub wait_timeout: Option<std::time::Duration>,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: Output,
     #[command(flatten)]
     pub target: Target,
 }
@@ -80,7 +81,7 @@ pub async fn execute(args: &EnqueueArgs) -> Result<u8, ClientError> {
     {
         eprintln!(
             "jobvisor: warning: --at {} is in the past; the job runs now",
-            crate::units::format_utc(at)
+            jobvisor_supervisor::units::format_utc(at)
         );
     }
     if let Some(file) = &args.payloads {
@@ -97,33 +98,20 @@ pub async fn execute(args: &EnqueueArgs) -> Result<u8, ClientError> {
     })?;
     let job = job_of(args, payload, args.unique.clone());
     let mut client = Client::connect(&args.target).await?;
-    match client.request(&Request::Enqueue(job)).await? {
-        Response::Enqueued { id, duplicate } => {
-            if duplicate {
-                eprintln!(
-                    "jobvisor: job {id} with this unique key already exists; nothing new was enqueued"
-                );
-            }
-            if args.wait {
-                let socket = args.target.socket_path()?;
-                return wait(&mut client, &socket, id, args).await;
-            }
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "id": id, "duplicate": duplicate })
-                );
-            } else {
-                println!("{id}");
-            }
-            Ok(exit_code::OK)
-        }
-        Response::Error(err) => Err(daemon_error(&err)),
-        other => Err(ClientError::new(
-            exit_code::FAILURE,
-            format!("unexpected answer: {other:?}"),
-        )),
+    let enqueued = client.enqueue(job).await?;
+    if enqueued.duplicate {
+        eprintln!(
+            "jobvisor: job {} with this unique key already exists; nothing new was enqueued",
+            enqueued.id
+        );
     }
+    if args.wait {
+        let socket = args.target.socket_path()?;
+        return wait(&mut client, &socket, enqueued.id, args).await;
+    }
+    args.output
+        .print(&enqueued, |enqueued| println!("{}", enqueued.id));
+    Ok(exit_code::OK)
 }
 
 /// Refuses a payload no daemon accepts (above the largest `payload_limit`) before it is
@@ -221,21 +209,20 @@ async fn execute_many(args: &EnqueueArgs, file: &str) -> Result<u8, ClientError>
             .max(1);
         let (batch, after) = rest.split_at(take);
         let (first, last) = (batch[0].0, batch[batch.len() - 1].0);
-        let request = Request::EnqueueBatch(batch.iter().map(|(_, job)| job.clone()).collect());
-        // A request that got no answer may or may not have been committed.
-        let (mut err, answered) = match client.request(&request).await {
-            Ok(Response::EnqueuedBatch(answer)) => {
+        let jobs_of_batch = batch.iter().map(|(_, job)| job.clone()).collect();
+        let mut err = match client.enqueue_batch(jobs_of_batch).await {
+            Ok(answer) => {
                 let ids: Vec<i64> = answer.iter().map(|j| j.id).collect();
-                print_ids(&ids, args.json);
+                print_ids(ids.clone(), args.output);
                 enqueued.extend(ids);
                 last_enqueued_line = Some(last);
                 rest = after;
                 continue;
             }
-            Ok(Response::Error(err)) => (daemon_error(&err), true),
-            Ok(other) => (super::client::unexpected(&other), true),
-            Err(err) => (err, false),
+            Err(err) => err,
         };
+        // A request that got no answer may or may not have been committed.
+        let answered = err.answered;
         let before = match last_enqueued_line {
             Some(line) => format!(
                 "lines {}-{line} were enqueued ({} jobs, ids {}-{})",
@@ -263,15 +250,19 @@ async fn execute_many(args: &EnqueueArgs, file: &str) -> Result<u8, ClientError>
 }
 
 /// One batch's ids: one per line, or with `--json` one `{"ids": [...]}` line per batch.
-fn print_ids(ids: &[i64], json: bool) {
-    let mut out = std::io::stdout().lock();
+/// `enqueue --payloads --json`: the ids of one batch.
+#[derive(Debug, Serialize)]
+struct BatchIds {
+    ids: Vec<i64>,
+}
+
+fn print_ids(ids: Vec<i64>, output: Output) {
+    output.print(&BatchIds { ids }, |batch| {
+        let mut out = std::io::stdout().lock();
+        let _ = batch.ids.iter().try_for_each(|id| writeln!(out, "{id}"));
+    });
     // Flushed per batch: a caller reading the pipe sees each batch as it is committed.
-    let _ = if json {
-        writeln!(out, "{}", serde_json::json!({ "ids": ids }))
-    } else {
-        ids.iter().try_for_each(|id| writeln!(out, "{id}"))
-    };
-    let _ = out.flush();
+    let _ = std::io::stdout().flush();
 }
 
 /// Waits for job `id` to end (or `--wait-timeout`); prints its result (or the whole job
@@ -282,13 +273,10 @@ async fn wait(
     id: i64,
     args: &EnqueueArgs,
 ) -> Result<u8, ClientError> {
-    let json = args.json;
     let answer = with_progress(socket, Watch::Job(id), async {
         match args.wait_timeout {
-            Some(limit) => tokio::time::timeout(limit, client.request(&Request::WaitJob { id }))
-                .await
-                .ok(),
-            None => Some(client.request(&Request::WaitJob { id }).await),
+            Some(limit) => tokio::time::timeout(limit, client.wait_job(id)).await.ok(),
+            None => Some(client.wait_job(id).await),
         }
     });
     let Some(answer) = answer.await else {
@@ -297,22 +285,18 @@ async fn wait(
             exit_code::WAIT_TIMED_OUT,
             format!(
                 "job {id} has not ended after {}; it goes on (see `jobvisor jobs show {id}`)",
-                crate::units::format_duration(limit)
+                jobvisor_supervisor::units::format_duration(limit)
             ),
         ));
     };
-    let job = match answer? {
-        Response::Job(job) => job,
-        Response::Error(err) => return Err(daemon_error(&err)),
-        other => return Err(super::client::unexpected(&other)),
-    };
-    let code = outcome_exit_code(&job.summary.state, job.summary.last_outcome.as_deref());
-    if json {
-        super::jobs::print_json(&super::jobs::job_json(&job));
+    let job = answer?;
+    let code = outcome_exit_code(job.summary.state, job.summary.last_outcome);
+    if args.output.json {
+        crate::output::print_json(&super::jobs::JobJson::of(&job));
         return Ok(code);
     }
-    match job.summary.state.as_str() {
-        "completed" => {
+    match job.summary.state {
+        JobState::Completed => {
             if let Some(result) = &job.result {
                 println!("{result}");
             }
@@ -327,7 +311,7 @@ async fn wait(
                 "jobvisor: job {id} {state} after {} attempt{} ({}): {error}",
                 job.summary.attempt,
                 if job.summary.attempt == 1 { "" } else { "s" },
-                job.summary.last_outcome.as_deref().unwrap_or("-")
+                job.summary.last_outcome.map_or("-", AttemptOutcome::as_str)
             );
         }
     }
@@ -335,13 +319,13 @@ async fn wait(
 }
 
 /// The exit code of `enqueue --wait` for a job's final state and last attempt outcome.
-pub fn outcome_exit_code(state: &str, last_outcome: Option<&str>) -> u8 {
+pub fn outcome_exit_code(state: JobState, last_outcome: Option<AttemptOutcome>) -> u8 {
     match (state, last_outcome) {
-        ("completed", _) => exit_code::OK,
-        ("cancelled", _) => exit_code::JOB_CANCELLED,
-        (_, Some("js_error")) => exit_code::JOB_ERROR,
-        (_, Some("timeout")) => exit_code::JOB_TIMEOUT,
-        (_, Some("oom")) => exit_code::JOB_OOM,
+        (JobState::Completed, _) => exit_code::OK,
+        (JobState::Cancelled, _) => exit_code::JOB_CANCELLED,
+        (_, Some(AttemptOutcome::JsError)) => exit_code::JOB_ERROR,
+        (_, Some(AttemptOutcome::Timeout)) => exit_code::JOB_TIMEOUT,
+        (_, Some(AttemptOutcome::Oom)) => exit_code::JOB_OOM,
         _ => exit_code::JOB_CRASHED,
     }
 }
@@ -358,7 +342,7 @@ pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
     let at_ms = at.as_millisecond();
     let latest = jiff::Timestamp::now()
         .as_millisecond()
-        .saturating_add(crate::store::duration_ms(MAX_DELAY));
+        .saturating_add(jobvisor_supervisor::store::duration_ms(MAX_DELAY));
     if at_ms > latest {
         return Err(format!(
             "`{text}` is too far ahead: at most {} from now is allowed",

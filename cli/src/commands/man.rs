@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 
-use super::Cli;
-use crate::exit_code;
+use crate::args::Cli;
+use jobvisor_supervisor::exit_code;
 
 #[derive(Debug, clap::Args)]
 pub struct ManArgs {
@@ -258,7 +258,7 @@ const EXAMPLES: [(&str, &str, &str); 21] = [
 ];
 
 /// Writes jobvisor(1) to stdout, or every page into `--dir`.
-pub fn man(args: &ManArgs) -> u8 {
+pub fn execute(args: &ManArgs) -> u8 {
     let written = match &args.dir {
         None => {
             let mut stdout = std::io::stdout().lock();

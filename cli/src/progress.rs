@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use jobvisor_protocol::control::{Request, Response};
 
-use super::client::Client;
+use crate::client::Client;
 
 /// How often the line is refreshed.
 const REFRESH: Duration = Duration::from_secs(1);

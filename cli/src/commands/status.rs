@@ -1,80 +1,111 @@
 //! `jobvisor status`: the daemon, its workers and its queues at a glance.
 
-use jobvisor_protocol::control::{Request, Response, StatusReport};
+use std::collections::BTreeMap;
 
-use super::client::{Client, ClientError, Target, daemon_error};
-use super::jobs::print_json;
-use super::table::{Align, Table};
-use crate::exit_code;
-use crate::units::format_size_approx as format_size;
+use jobvisor_protocol::control::{JobState, StatusReport, WorkerStatus};
+use serde::Serialize;
+
+use crate::args::{Output, Target};
+use crate::client::{Client, ClientError};
+use crate::table::{Align, Table};
+use jobvisor_supervisor::exit_code;
+use jobvisor_supervisor::units::format_size_approx as format_size;
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: Output,
     #[command(flatten)]
     pub target: Target,
 }
 
 pub async fn execute(args: &StatusArgs) -> Result<u8, ClientError> {
-    super::json_errors(args.json, run(args)).await
+    crate::output::json_errors(args.output.json, run(args)).await
 }
 
 async fn run(args: &StatusArgs) -> Result<u8, ClientError> {
-    let mut client = Client::connect(&args.target).await?;
-    match client.request(&Request::Status).await? {
-        Response::Status(report) => {
-            if args.json {
-                print_json(&status_json(&report));
-            } else {
-                print!("{}", render(&report));
-            }
-            Ok(exit_code::OK)
+    let report = Client::connect(&args.target).await?.status().await?;
+    args.output
+        .print(&StatusJson::of(&report), |_| print!("{}", render(&report)));
+    Ok(exit_code::OK)
+}
+
+/// The JSON of `status`: the report, with the store as one object and each queue's counts
+/// as an object of state to count.
+#[derive(Debug, Serialize)]
+struct StatusJson<'a> {
+    pid: u32,
+    version: &'a str,
+    uptime_ms: u64,
+    epoch: i64,
+    limiter: &'a str,
+    store: StoreJson<'a>,
+    draining: bool,
+    completed_last_minute: u64,
+    degraded: &'a [String],
+    workers: &'a [WorkerStatus],
+    queues: Vec<QueueJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct StoreJson<'a> {
+    path: &'a str,
+    bytes: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct QueueJson<'a> {
+    queue: &'a str,
+    paused: bool,
+    counts: BTreeMap<JobState, u64>,
+}
+
+impl<'a> StatusJson<'a> {
+    fn of(report: &'a StatusReport) -> StatusJson<'a> {
+        StatusJson {
+            pid: report.pid,
+            version: &report.version,
+            uptime_ms: report.uptime_ms,
+            epoch: report.epoch,
+            limiter: &report.limiter,
+            store: StoreJson {
+                path: &report.store_path,
+                bytes: report.store_bytes,
+            },
+            draining: report.draining,
+            completed_last_minute: report.completed_last_minute,
+            degraded: &report.degraded,
+            workers: &report.workers,
+            queues: report
+                .queues
+                .iter()
+                .map(|q| QueueJson {
+                    queue: &q.queue,
+                    paused: q.paused,
+                    counts: q.counts.iter().copied().collect(),
+                })
+                .collect(),
         }
-        Response::Error(err) => Err(daemon_error(&err)),
-        other => Err(super::client::unexpected(&other)),
     }
 }
 
-fn status_json(report: &StatusReport) -> serde_json::Value {
-    serde_json::json!({
-        "pid": report.pid,
-        "version": report.version,
-        "uptime_ms": report.uptime_ms,
-        "epoch": report.epoch,
-        "limiter": report.limiter,
-        "store": { "path": report.store_path, "bytes": report.store_bytes },
-        "draining": report.draining,
-        "completed_last_minute": report.completed_last_minute,
-        "degraded": report.degraded,
-        "workers": report.workers.iter().map(|w| serde_json::json!({
-            "id": w.id, "pid": w.pid, "state": w.state, "job": w.job, "jobs_done": w.jobs_done,
-            "rss_bytes": w.rss_bytes, "restarts": w.restarts, "degraded_reason": w.degraded_reason,
-        })).collect::<Vec<_>>(),
-        "queues": report.queues.iter().map(|q| serde_json::json!({
-            "queue": q.queue, "paused": q.paused,
-            "counts": q.counts.iter().map(|(s, n)| (s.clone(), serde_json::json!(n))).collect::<serde_json::Map<_, _>>(),
-        })).collect::<Vec<_>>(),
-    })
-}
-
 /// The job states `status` counts, with their column headers.
-const STATE_COLUMNS: [(&str, &str); 7] = [
-    ("scheduled", "SCHEDULED"),
-    ("available", "AVAILABLE"),
-    ("running", "RUNNING"),
-    ("retryable", "RETRYABLE"),
-    ("completed", "COMPLETED"),
-    ("discarded", "DISCARDED"),
-    ("cancelled", "CANCELLED"),
+const STATE_COLUMNS: [(JobState, &str); 7] = [
+    (JobState::Scheduled, "SCHEDULED"),
+    (JobState::Available, "AVAILABLE"),
+    (JobState::Running, "RUNNING"),
+    (JobState::Retryable, "RETRYABLE"),
+    (JobState::Completed, "COMPLETED"),
+    (JobState::Discarded, "DISCARDED"),
+    (JobState::Cancelled, "CANCELLED"),
 ];
 
 /// The human table.
 pub fn render(report: &StatusReport) -> String {
     let mut out = String::new();
-    let uptime =
-        crate::units::format_duration(std::time::Duration::from_secs(report.uptime_ms / 1000));
+    let uptime = jobvisor_supervisor::units::format_duration(std::time::Duration::from_secs(
+        report.uptime_ms / 1000,
+    ));
     out.push_str(&format!(
         "jobvisor {} — pid {}, up {}, epoch {}{}\n",
         report.version,
@@ -110,7 +141,7 @@ pub fn render(report: &StatusReport) -> String {
         workers.row(vec![
             w.id.to_string(),
             w.pid.map_or("-".to_owned(), |p| p.to_string()),
-            w.state.clone(),
+            w.state.to_string(),
             w.job.map_or("-".to_owned(), |j| j.to_string()),
             w.jobs_done.to_string(),
             w.rss_bytes.map_or("-".to_owned(), format_size),
