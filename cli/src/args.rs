@@ -46,9 +46,6 @@ pub enum Command {
     /// Run one job through a real worker, with no daemon and no database (for writing
     /// and trying scripts).
     Run(jobvisor_supervisor::cli::run::RunArgs),
-    /// Benchmark a real daemon end to end (burst, trickle, scale) against an in-process
-    /// baseline.
-    Bench(jobvisor_supervisor::cli::bench::BenchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to complete for.

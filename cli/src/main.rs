@@ -1,5 +1,5 @@
 //! The `jobvisor` binary: parses the command line and runs one command. The daemon is the
-//! `jobvisor-supervisor` library (`serve`); every other command but `run` and `bench` is a
+//! `jobvisor-supervisor` library (`serve`); every other command but `run` is a
 //! client of its control socket, in `commands/`, over the typed client in `client.rs`.
 
 mod args;
@@ -54,7 +54,6 @@ fn main() -> ExitCode {
             run_client(json_errors(args.output.json, commands::logs::execute(args)))
         }
         Command::Run(args) => jobvisor_supervisor::cli::run::execute(args),
-        Command::Bench(args) => jobvisor_supervisor::cli::bench::execute(args),
         Command::Completions { shell } => commands::completions::execute(*shell),
         Command::Man(args) => commands::man::execute(args),
     };

@@ -1,6 +1,6 @@
 //! jobvisor's supervisor: the daemon as a library (`serve`), behind the `jobvisor` binary
 //! of the `cli/` crate, which parses arguments, talks to the control socket and maps
-//! results to exit codes. `cli::run` and `cli::bench` are the two commands that run here.
+//! results to exit codes. `cli::run` is the command that runs here.
 
 pub mod cgroup;
 pub mod cli;

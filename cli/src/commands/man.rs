@@ -105,7 +105,7 @@ const ENVIRONMENT: [(&str, &str, &[&str]); 6] = [
     (
         "JOBVISOR_WORKER",
         "path of the jobvisor-worker binary (default: next to jobvisor)",
-        &["serve", "run", "bench"],
+        &["serve", "run"],
     ),
     (
         "JOBVISOR_LOG",
@@ -149,7 +149,7 @@ const FILES: [(&str, &str, &[&str]); 4] = [
 ];
 
 /// (subcommand, command line, what it does).
-const EXAMPLES: [(&str, &str, &str); 22] = [
+const EXAMPLES: [(&str, &str, &str); 21] = [
     (
         "serve",
         "jobvisor serve --config /etc/jobvisor/jobvisor.toml",
@@ -249,11 +249,6 @@ const EXAMPLES: [(&str, &str, &str); 22] = [
         "run",
         "jobvisor run poll.js --payload '{}' --timeout 5s",
         "try a script through a real worker, without a daemon",
-    ),
-    (
-        "bench",
-        "jobvisor bench --workload trivial --mode burst --json",
-        "the end-to-end benchmark",
     ),
     (
         "completions",

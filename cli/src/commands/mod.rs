@@ -1,4 +1,4 @@
-//! One module per command of the `jobvisor` binary (`run` and `bench` are the
+//! One module per command of the `jobvisor` binary (`run` is the
 //! supervisor library's).
 
 pub mod completions;

@@ -1,14 +1,14 @@
-//! Smoke test of `jobvisor bench`: a small burst and a short trickle through a real daemon,
+//! Smoke test of `jobvisor-bench`: a small burst and a short trickle through a real daemon,
 //! checking that the JSON report has sane fields, so the harness cannot rot. No timing
 //! assertions: the numbers depend on the machine.
 #![allow(clippy::unwrap_used)]
 
-use jobvisor_tests::jobvisor;
+use std::process::Command;
+
 use serde_json::Value;
 
 fn bench(args: &[&str]) -> Value {
-    let output = jobvisor()
-        .arg("bench")
+    let output = Command::new(env!("CARGO_BIN_EXE_jobvisor-bench"))
         .args(args)
         .args(["--runs", "1", "--baseline-iterations", "200", "--json"])
         .output()
@@ -17,7 +17,7 @@ fn bench(args: &[&str]) -> Value {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "jobvisor bench {args:?} failed: {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        "jobvisor-bench {args:?} failed: {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );
     serde_json::from_str(&stdout)
@@ -115,7 +115,10 @@ fn bad_arguments_exit_2() {
             "soon",
         ][..],
     ] {
-        let output = jobvisor().arg("bench").args(args).output().unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_jobvisor-bench"))
+            .args(args)
+            .output()
+            .unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(!output.stderr.is_empty(), "{args:?} says why");
     }

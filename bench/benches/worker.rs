@@ -5,7 +5,7 @@
 //! - warm round trip: `Run` sent → `Done` received, trivial handler, isolation=script;
 //! - fresh-context round trip: the same with isolation=job (a new context per job).
 //!
-//! Run: `cargo build --release -p jobvisor-worker && cargo bench -p jobvisor --bench worker`
+//! Run: `cargo build --release -p jobvisor-worker && cargo bench -p jobvisor-bench --bench worker`
 
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -24,12 +24,7 @@ fn worker_program() -> PathBuf {
     if let Some(path) = std::env::var_os("JOBVISOR_WORKER") {
         return PathBuf::from(path);
     }
-    let exe = std::env::current_exe().expect("bench has a path");
-    let dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target/<profile>/deps");
-    dir.join("jobvisor-worker")
+    jobvisor_tests::bin_dir().join("jobvisor-worker")
 }
 
 struct Worker {
