@@ -149,3 +149,42 @@ fn a_call_for_an_attempt_that_already_ended_replaces_the_worker() {
     let report = run_evil("host-after-done");
     assert_eq!(report["outcome"], "completed", "{report}");
 }
+
+/// The script of the real-worker tests: many echo calls in flight at once, answered in any
+/// order, with a timer running beside them.
+const REAL_ECHO: &str = r#"export default async function (p, ctx) {
+  const texts = Array.from({ length: 20 }, (_, i) => `call ${i} é`);
+  const timer = new Promise((resolve) => setTimeout(() => resolve("timer"), 20));
+  const answers = await Promise.all(texts.map((t) => ctx.host.echo(t)));
+  let refused = "none";
+  try { await ctx.host.echo("x".repeat(2 * 1024 * 1024)); } catch (e) { refused = e.name; }
+  return { same: answers.every((a, i) => a === texts[i]), n: answers.length,
+           timer: await timer, refused };
+}
+"#;
+
+const REAL_ECHO_RESULT: &str = r#"{"same":true,"n":20,"timer":"timer","refused":"RangeError"}"#;
+
+#[test]
+fn a_real_script_gets_its_echo_answers_from_the_daemon_and_from_run() {
+    let expected: serde_json::Value = serde_json::from_str(REAL_ECHO_RESULT).expect("json");
+
+    // Through the daemon, with the real worker.
+    let mut daemon = Daemon::prepare("workers = 1\n", &[("echo", REAL_ECHO)]);
+    daemon.launch();
+    let out = daemon.cli(&["enqueue", "echo", "--wait", "--json"]);
+    let job: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "enqueue --wait --json printed no job ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(job["state"], "completed", "{job}");
+    assert_eq!(job["result"], expected, "{job}");
+    daemon.stop();
+
+    // Through `jobvisor run`: the same worker, the same attempt runner and host service.
+    let report = jobvisor_tests::run_json("echo", REAL_ECHO, &["--timeout", "10s"], 0);
+    assert_eq!(report["result"], expected, "{report}");
+}
