@@ -1,12 +1,12 @@
 //! The store contract, checked through `JobStore` only, once per backend: each test is a
 //! generic function over a [`Backend`] (how to open a handle as a given node), and
 //! `conformance!` instantiates the suite for one backend (SQLite here; a PostgreSQL
-//! backend adds one line). Owners and leases: another owner's live lease is never
+//! backend adds one line here and one in `conformance/schedules.rs`). Owners and leases: another owner's live lease is never
 //! released, an expired one is, this node's earlier epoch is released at once, and
 //! `renew_leases` extends only the owner's own jobs. Jobs: claim order, delays, unique
 //! keys, validation, script versions, pause and caps, fencing, backoff and discard,
 //! refund, cancel, manual retry, queues, recovery after a restart of the same node, bounded
-//! logs, counts and listings, and a closed handle.
+//! logs, counts and listings, and a closed handle. Schedules: `conformance/schedules.rs`.
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
@@ -1414,3 +1414,8 @@ conformance!(sqlite = Sqlite:
     counts_and_listings_reflect_states_and_filters,
     closed_store_reports_closed,
 );
+
+// After the macro, so the module can instantiate its own part of the suite with it. Its
+// file sits in a directory so that cargo does not take it for a test target of its own.
+#[path = "conformance/schedules.rs"]
+mod schedules;
