@@ -2,7 +2,7 @@
 //! while the store cannot write, it is held and submitted again with backoff; its commit
 //! comes back as [`Recorded`], which moves the drain counters, the waiters and the claims.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -28,6 +28,8 @@ const COMPLETIONS_COUNTED_FOR: Duration = Duration::from_secs(60);
 pub(super) struct Outcomes {
     /// Submitted and not committed yet: a drain ends only once this is 0.
     pending: usize,
+    /// The jobs among `pending`, with how many of their outcomes are on their way.
+    recording: HashMap<JobId, usize>,
     /// When recent attempts completed, for `status`.
     completed_at: VecDeque<Instant>,
 }
@@ -35,6 +37,11 @@ pub(super) struct Outcomes {
 impl Outcomes {
     pub(super) fn pending(&self) -> usize {
         self.pending
+    }
+
+    /// Whether an outcome of `job` is submitted and not committed yet.
+    pub(super) fn is_recording(&self, job: JobId) -> bool {
+        self.recording.contains_key(&job)
     }
 
     /// Attempts completed in the last minute.
@@ -196,6 +203,7 @@ impl Dispatcher {
         Fut: Future<Output = Result<Effect, StoreError>> + Send + 'static,
     {
         self.outcomes.pending += 1;
+        *self.outcomes.recording.entry(job).or_default() += 1;
         let tx = self.internal_tx.clone();
         let store = self.store.clone();
         let (done, done_rx) = oneshot::channel();
@@ -233,6 +241,12 @@ impl Dispatcher {
             committed,
         } = recorded;
         self.outcomes.pending -= 1;
+        if let Some(n) = self.outcomes.recording.get_mut(&job) {
+            *n -= 1;
+            if *n == 0 {
+                self.outcomes.recording.remove(&job);
+            }
+        }
         match committed {
             Ok(Effect::Stale) => warn!(
                 job = job.0,
@@ -255,5 +269,6 @@ impl Dispatcher {
                 error!(job = job.0, outcome = outcome.as_str(), error = %err, "could not record the outcome; the job is retried when its lease ends")
             }
         }
+        self.restart_answer_if_recorded();
     }
 }

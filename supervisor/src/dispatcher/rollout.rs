@@ -14,7 +14,7 @@ use super::Dispatcher;
 use super::requests::{Reply, error};
 use crate::pool::slot::{KillReason, SlotCommand};
 use crate::signals::SignalKind;
-use crate::store::OutcomeKind;
+use crate::store::{JobId, OutcomeKind};
 
 /// The drain and the rolling restart.
 #[derive(Default)]
@@ -45,8 +45,12 @@ struct RollingRestart {
     force: bool,
     /// The slot being replaced, with the pid of the worker it replaces.
     current: Option<(u32, Option<u32>)>,
-    /// Callers answered once the queue is empty.
+    /// Callers answered once the queue is empty and the outcomes of `in_hand` are
+    /// committed.
     replies: Vec<oneshot::Sender<Response>>,
+    /// The jobs the replaced workers had in hand: a caller told "replaced" finds each of
+    /// them already recorded (completed, or back in the queue).
+    in_hand: Vec<JobId>,
     /// Slots replaced so far.
     done: Vec<u32>,
 }
@@ -252,9 +256,30 @@ impl Dispatcher {
                 });
             }
             let _ = view.commands.send(SlotCommand::Recycle);
+            restart.in_hand.extend(view.job.map(|attempt| attempt.id));
             restart.current = Some((slot, view.pid));
             return;
         }
+        self.restart_answer_if_recorded();
+    }
+
+    /// Answers the restart's callers once no slot is left to replace and every job the
+    /// replaced workers had in hand has its outcome committed.
+    pub(super) fn restart_answer_if_recorded(&mut self) {
+        let restart = &mut self.rollout.restart;
+        if restart.current.is_some() || !restart.queue.is_empty() {
+            return;
+        }
+        let outcomes = &self.outcomes;
+        if !restart.replies.is_empty()
+            && restart
+                .in_hand
+                .iter()
+                .any(|job| outcomes.is_recording(*job))
+        {
+            return;
+        }
+        restart.in_hand.clear();
         let done = std::mem::take(&mut restart.done);
         for reply in restart.replies.drain(..) {
             let _ = reply.send(Response::Restarting {
