@@ -39,7 +39,10 @@ fn a_restarted_node_releases_its_own_jobs_at_once_and_another_owners_after_its_l
     ) {
         return;
     }
-    let mut daemon = Daemon::start("workers = 1", &[("slow", SLOW), ("echo", ECHO)]);
+    let mut daemon = Daemon::start(
+        "workers = 1\n[store]\nnode_id = \"node-a\"\n",
+        &[("slow", SLOW), ("echo", ECHO)],
+    );
     let own = daemon.enqueue(job("slow", "{}"));
     daemon.wait_for("the slow job runs", Duration::from_secs(20), || {
         daemon.job_state(own) == "running"

@@ -547,6 +547,8 @@ mod tests {
             synchronous = "normal"
             retention_completed = "1d"
             retention_discarded = "2d"
+            node_id = "web-1"
+            lease_length = "1m"
             [control]
             request_timeout = "5s"
             "#,
@@ -570,6 +572,8 @@ mod tests {
         assert_eq!(store.default_max_attempts, 5);
         assert_eq!(store.backoff.base, Duration::from_secs(2));
         assert_eq!(store.backoff.cap, Duration::from_secs(4));
+        assert_eq!(store.node_id.as_deref(), Some("web-1"));
+        assert_eq!(store.lease_length, Duration::from_secs(60));
         let retention = crate::store::Retention::from(&config.store);
         assert_eq!(retention.failed, Duration::from_secs(2 * 86_400));
         assert_eq!(config.control.request_timeout, Duration::from_secs(5));
@@ -595,6 +599,14 @@ mod tests {
             (
                 "[store]\nretention_completed = \"3651d\"",
                 "[store] retention_completed = \"3651d\"",
+            ),
+            (
+                "[store]\nlease_length = \"1s\"",
+                "[store] lease_length = \"1s\": must be between 3s and 1d",
+            ),
+            (
+                "[store]\nnode_id = \"\"",
+                "[store] node_id = \"\": must be 1 to 200 bytes without control characters",
             ),
             (
                 "[control]\nrequest_timeout = \"1ms\"",
@@ -693,8 +705,9 @@ mod tests {
         assert!(has(None, "state_dir") && has(None, "drain_timeout"));
         assert!(has(Some("workers"), "count") && has(Some("jobs"), "timeout"));
         assert!(has(Some("store"), "synchronous") && has(Some("control"), "group"));
+        assert!(has(Some("store"), "node_id") && has(Some("store"), "lease_length"));
         assert!(keys.iter().any(|k| k.name == "script" && k.is_list));
         assert!(!has(None, "workers") && !has(None, "source") && !has(None, "moved"));
-        assert_eq!(keys.len(), 29, "{keys:?}");
+        assert_eq!(keys.len(), 31, "{keys:?}");
     }
 }

@@ -1,5 +1,6 @@
-//! `[store]`: the durability of each commit and how long finished jobs are kept. Owns the
-//! section's defaults and ranges, and builds the store's options from the config.
+//! `[store]`: the durability of each commit, how long finished jobs are kept, and who
+//! this supervisor is to the store (its node id and the length of the leases it renews).
+//! Owns the section's defaults and ranges, and builds the store's options from the config.
 
 use std::time::Duration;
 
@@ -28,7 +29,21 @@ pub struct StoreSection {
     /// Discarded and cancelled jobs likewise.
     #[serde(deserialize_with = "duration")]
     pub retention_discarded: Duration,
+    /// This supervisor's name in the store: its claims are made as this node, and a
+    /// restart releases at once only this node's earlier jobs. `None`: the host name and
+    /// the database's directory.
+    pub node_id: Option<String>,
+    /// How far each renewal of the leases of running jobs reaches ahead.
+    #[serde(deserialize_with = "duration")]
+    pub lease_length: Duration,
 }
+
+/// Bounds of `[store] lease_length`: renewed every third of it, so at least a second
+/// between renewals; at most a day, the longest another node may wait for a dead one.
+const MIN_LEASE_LENGTH: Duration = Duration::from_secs(3);
+const MAX_LEASE_LENGTH: Duration = Duration::from_secs(86_400);
+/// Longest `[store] node_id`, in bytes.
+const MAX_NODE_ID_BYTES: usize = 200;
 
 impl Default for StoreSection {
     fn default() -> Self {
@@ -36,6 +51,8 @@ impl Default for StoreSection {
             synchronous: SyncSetting::Full,
             retention_completed: Duration::from_secs(7 * 86_400),
             retention_discarded: Duration::from_secs(30 * 86_400),
+            node_id: None,
+            lease_length: StoreOptions::default().lease_length,
         }
     }
 }
@@ -55,7 +72,24 @@ impl StoreSection {
             self.retention_discarded,
             Duration::ZERO,
             MAX_DELAY,
-        )
+        )?;
+        check_duration(
+            &key("lease_length"),
+            self.lease_length,
+            MIN_LEASE_LENGTH,
+            MAX_LEASE_LENGTH,
+        )?;
+        if let Some(node) = &self.node_id
+            && (node.is_empty()
+                || node.len() > MAX_NODE_ID_BYTES
+                || node.chars().any(char::is_control))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "{} = {node:?}: must be 1 to {MAX_NODE_ID_BYTES} bytes without control characters",
+                key("node_id")
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -91,6 +125,8 @@ impl From<&Config> for StoreOptions {
                 base: jobs.retry_backoff_base,
                 cap: jobs.retry_backoff_max,
             },
+            node_id: config.store.node_id.clone(),
+            lease_length: config.store.lease_length,
             ..StoreOptions::default()
         }
     }
