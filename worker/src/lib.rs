@@ -108,7 +108,7 @@ pub fn check_script(
 }
 
 /// `jobvisor-worker --bench-inprocess FILE --payload JSON --iterations N` (hidden, for
-/// `jobvisor bench`): the raw baseline of a job. Runs `source` as one job per iteration
+/// `jobvisor-bench`): the raw baseline of a job. Runs `source` as one job per iteration
 /// through [`Engine::run`] on one warm context (isolation=script: payload parsing, the
 /// call, the run loop, `JSON.stringify` of the result), with no IPC and no database.
 /// One unmeasured job first builds the context. Returns a JSON object:
