@@ -16,6 +16,9 @@ use std::time::Duration;
 use jobvisor_store::*;
 use tempfile::TempDir;
 
+mod common;
+use common::{SCRIPT, completion, failure, options};
+
 const T0: i64 = 1_700_000_000_000;
 const TIMEOUT: Duration = Duration::from_secs(10);
 const GRACE: Duration = Duration::from_secs(5);
@@ -71,20 +74,11 @@ async fn job<S: JobStore>(store: &S, id: JobId) -> JobInfo {
     store.get_job(id).await.unwrap().unwrap().job
 }
 
-const SCRIPT: &str = "export default async function (payload) { return payload; }";
-
 /// One store as this node with a manual clock and the `echo` script added.
 struct Fixture<B: Backend> {
     dir: TempDir,
     clock: Arc<ManualClock>,
     store: B::Store,
-}
-
-fn options(clock: &Arc<ManualClock>) -> StoreOptions {
-    StoreOptions {
-        clock: clock.clone(),
-        ..StoreOptions::default()
-    }
 }
 
 async fn fixture<B: Backend>() -> Fixture<B> {
@@ -130,31 +124,6 @@ impl<B: Backend> Fixture<B> {
 
 fn request(payload: &str) -> EnqueueRequest {
     EnqueueRequest::new("echo", payload)
-}
-
-fn completion(claimed: &ClaimedJob) -> Completion {
-    Completion {
-        attempt: claimed.attempt_ref(),
-        result: Some("{\"ok\":true}".into()),
-        report: AttemptReport::default(),
-    }
-}
-
-fn failure(claimed: &ClaimedJob, kind: OutcomeKind) -> Failure {
-    Failure {
-        attempt: claimed.attempt_ref(),
-        kind,
-        error: Some(JobError {
-            name: "TypeError".into(),
-            message: "boom".into(),
-            stack: Some("at x".into()),
-        }),
-        report: AttemptReport {
-            worker_pid: Some(77),
-            logs: "log line\n".into(),
-            ..AttemptReport::default()
-        },
-    }
 }
 
 /// The attempts a plain retry (same script version) allows, if it requeued the job.

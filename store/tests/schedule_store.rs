@@ -10,15 +10,11 @@ use std::time::Duration;
 use jobvisor_store::schedule::*;
 use jobvisor_store::*;
 
+mod common;
+use common::options;
+
 const MINUTE: i64 = 60_000;
 const T0: i64 = 1_700_000_400_000 + 1_000; // one second after a 10-minute boundary
-
-fn options(clock: &Arc<ManualClock>) -> StoreOptions {
-    StoreOptions {
-        clock: clock.clone(),
-        ..StoreOptions::default()
-    }
-}
 
 fn every_minute(name: &str) -> ScheduleDef {
     ScheduleDef::new(

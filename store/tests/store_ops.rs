@@ -13,20 +13,15 @@ use std::time::Duration;
 use jobvisor_store::*;
 use tempfile::TempDir;
 
+mod common;
+use common::{SCRIPT, completion, failure, options};
+
 const T0: i64 = 1_700_000_000_000;
-const SCRIPT: &str = "export default async function (payload) { return payload; }";
 
 struct Fixture {
     dir: TempDir,
     clock: Arc<ManualClock>,
     store: SqliteStore,
-}
-
-fn options(clock: &Arc<ManualClock>) -> StoreOptions {
-    StoreOptions {
-        clock: clock.clone(),
-        ..StoreOptions::default()
-    }
 }
 
 fn fixture() -> Fixture {
@@ -65,31 +60,6 @@ impl Fixture {
 
 fn job(payload: &str) -> EnqueueRequest {
     EnqueueRequest::new("echo", payload)
-}
-
-fn completion(claimed: &ClaimedJob) -> Completion {
-    Completion {
-        attempt: claimed.attempt_ref(),
-        result: Some("{\"ok\":true}".into()),
-        report: AttemptReport::default(),
-    }
-}
-
-fn failure(claimed: &ClaimedJob, kind: OutcomeKind) -> Failure {
-    Failure {
-        attempt: claimed.attempt_ref(),
-        kind,
-        error: Some(JobError {
-            name: "TypeError".into(),
-            message: "boom".into(),
-            stack: Some("at x".into()),
-        }),
-        report: AttemptReport {
-            worker_pid: Some(77),
-            logs: "log line\n".into(),
-            ..AttemptReport::default()
-        },
-    }
 }
 
 #[test]

@@ -11,23 +11,16 @@ use jobvisor_store::schedule::*;
 use jobvisor_store::*;
 use tempfile::TempDir;
 
+use super::common::{SCRIPT, options};
 use super::{Backend, Sqlite};
 
 const MINUTE: i64 = 60_000;
 const T0: i64 = 1_700_000_400_000 + 1_000; // one second after a 10-minute boundary
-const SCRIPT: &str = "export default async function (payload) { return payload; }";
 
 struct Fixture<B: Backend> {
     dir: TempDir,
     clock: Arc<ManualClock>,
     store: B::Store,
-}
-
-fn options(clock: &Arc<ManualClock>) -> StoreOptions {
-    StoreOptions {
-        clock: clock.clone(),
-        ..StoreOptions::default()
-    }
 }
 
 async fn fixture<B: Backend>() -> Fixture<B> {
