@@ -25,7 +25,7 @@ pub(crate) struct Reader {
 const JOB_COLUMNS: &str = "j.id, j.queue, s.name, s.hash, j.state, j.priority, j.run_at, j.attempt,
     j.max_attempts, j.timeout_ms, j.backoff_base_ms, j.backoff_cap_ms, j.unique_key, j.epoch,
     j.lease_until, j.attempted_at, j.cancel_requested, j.last_outcome, j.last_error, j.created_at,
-    j.finished_at";
+    j.finished_at, j.owner_node, j.schedule_name, j.schedule_slot_ms";
 
 fn ms_to_duration(ms: Option<i64>) -> Option<Duration> {
     ms.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
@@ -39,7 +39,7 @@ fn to_u64(value: Option<i64>) -> Option<u64> {
     value.map(|value| u64::try_from(value).unwrap_or(0))
 }
 
-/// Maps the first 21 columns (JOB_COLUMNS); payload and result are filled by the caller.
+/// Maps the first 24 columns (JOB_COLUMNS); payload and result are filled by the caller.
 fn job_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<JobInfo> {
     let state: String = row.get(4)?;
     let base = row.get::<_, Option<i64>>(10)?;
@@ -76,6 +76,9 @@ fn job_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<JobInfo> {
         last_error: row.get(18)?,
         created_at_ms: row.get(19)?,
         finished_at_ms: row.get(20)?,
+        owner_node: row.get::<_, Option<String>>(21)?.map(NodeId),
+        schedule_name: row.get(22)?,
+        schedule_slot_ms: row.get(23)?,
     })
 }
 
@@ -107,8 +110,8 @@ impl Reader {
             .and_then(|mut stmt| {
                 stmt.query_row([id.0], |row| {
                     let mut job = job_info(row)?;
-                    job.payload = row.get(21)?;
-                    job.result = row.get(22)?;
+                    job.payload = row.get(24)?;
+                    job.result = row.get(25)?;
                     Ok(job)
                 })
                 .optional()
@@ -362,6 +365,15 @@ impl Reader {
 
     pub(crate) fn settings(&self) -> Result<ConnectionSettings, StoreError> {
         schema::read_settings(&self.path, &*self.conn()?)
+    }
+
+    /// The epoch the last writer started (the one its claims carry); 0 before any.
+    pub(crate) fn current_epoch(&self) -> Result<i64, StoreError> {
+        self.conn()?
+            .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |row| {
+                row.get(0)
+            })
+            .map_err(self.err("read epoch"))
     }
 
     pub(crate) fn quick_check(&self) -> Result<(), StoreError> {
