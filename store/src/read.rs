@@ -22,8 +22,11 @@ pub(crate) struct Reader {
     pool: Arc<ReadPool>,
 }
 
-const JOB_COLUMNS: &str = "j.id, j.queue, s.name, s.hash, j.state, j.priority, j.run_at, j.attempt,
-    j.max_attempts, j.timeout_ms, j.backoff_base_ms, j.backoff_cap_ms, j.unique_key, j.epoch,
+/// With `scripts s` LEFT JOINed: a job whose script version row is missing (written by
+/// another tool; the claim discards it) is still listed and shown, with an empty script
+/// name and hash, rather than vanishing from every read.
+const JOB_COLUMNS: &str = "j.id, j.queue, coalesce(s.name, ''), coalesce(s.hash, ''), j.state,
+    j.priority, j.run_at, j.attempt, j.max_attempts, j.timeout_ms, j.backoff_base_ms, j.backoff_cap_ms, j.unique_key, j.epoch,
     j.lease_until, j.attempted_at, j.cancel_requested, j.last_outcome, j.last_error, j.created_at,
     j.finished_at, j.owner_node, j.schedule_name, j.schedule_slot_ms";
 
@@ -105,7 +108,7 @@ impl Reader {
         let job = tx
             .prepare_cached(&format!(
                 "SELECT {JOB_COLUMNS}, j.payload, j.result
-                   FROM jobs j JOIN scripts s ON s.id = j.script_id WHERE j.id = ?1"
+                   FROM jobs j LEFT JOIN scripts s ON s.id = j.script_id WHERE j.id = ?1"
             ))
             .and_then(|mut stmt| {
                 stmt.query_row([id.0], |row| {
@@ -185,7 +188,7 @@ impl Reader {
         let conn = self.conn()?;
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT {JOB_COLUMNS} FROM jobs j JOIN scripts s ON s.id = j.script_id
+                "SELECT {JOB_COLUMNS} FROM jobs j LEFT JOIN scripts s ON s.id = j.script_id
                   WHERE (?1 IS NULL OR j.state = ?1) AND (?2 IS NULL OR j.queue = ?2)
                     AND (?3 IS NULL OR s.name = ?3) AND (?4 IS NULL OR j.id < ?4)
                   ORDER BY j.id DESC LIMIT ?5"
