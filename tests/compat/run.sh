@@ -18,6 +18,10 @@ if [ ! -x "$jobvisor" ] || [ -d "$jobvisor" ]; then
   exit 2
 fi
 jobvisor="$(realpath "$jobvisor")"
+if [ -z "${JOBVISOR_WORKER:-}" ] && [ ! -x "$(dirname "$jobvisor")/jobvisor-worker" ]; then
+  echo "compat: no jobvisor-worker beside $jobvisor (or set JOBVISOR_WORKER)" >&2
+  exit 2
+fi
 
 # node and npm from the distribution when they are missing (as root).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
