@@ -206,6 +206,15 @@ fn a_job_row_whose_lease_would_overflow_is_discarded_and_other_queues_still_run(
                 && daemon.job_state(bad) == JobState::Discarded
         },
     );
+    // `jobs show` finds the job whose script version is gone (the last row inserted).
+    let lost = other + 2;
+    match daemon.request(&Request::ShowJob { id: lost }) {
+        Response::Job(view) => {
+            let error = view.summary.last_error.unwrap_or_default();
+            assert!(error.contains("script"), "job {lost}: {error}");
+        }
+        answer => panic!("jobs show {lost}: {answer:?}"),
+    }
     let store = daemon.store();
     let reason = store.job(bad).job.last_error.unwrap_or_default();
     assert!(reason.contains("timeout"), "{reason}");
