@@ -59,7 +59,8 @@ pub trait JobStoreRead: Clone + Send + Sync + 'static {
         &self,
     ) -> impl Future<Output = Result<Vec<QueueInfo>, StoreError>> + Send + use<Self>;
 
-    /// Job counts per queue and state (a scan: for `status`, not a hot loop).
+    /// Job counts per queue and state (a scan: for `status`, not a hot loop), with the
+    /// epoch: a writer's own, or for a read-only handle the last writer's.
     fn counts(&self) -> impl Future<Output = Result<StatusCounts, StoreError>> + Send + use<Self>;
 
     fn list_schedules(
