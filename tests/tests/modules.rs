@@ -51,6 +51,25 @@ fn run_dir_runs_a_graph_with_a_json_module_and_a_nested_directory() {
 }
 
 #[test]
+fn run_dir_shows_frames_and_the_source_line_of_the_file_that_threw() {
+    let out = run_file(&fixture("graph"), &["--payload", r#"{"items":5}"#]);
+    assert_eq!(out.code, 3, "stdout: {}", out.stdout);
+    assert!(
+        out.stderr.starts_with(
+            "lib/math.js:2\n  return items.reduce((sum, item) => sum + item, 0);\n                     ^\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("    at total (lib/math.js:2:22)\n    at default (index.js:7:20)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn run_dir_takes_a_named_entry() {
     let out = run_file(
         &fixture("named"),
@@ -150,6 +169,13 @@ fn scripts_add_dir_stores_one_version_that_jobs_run() {
     ])))
     .unwrap();
     assert_eq!(shown["result"], graph_result(), "{shown}");
+
+    let failing = daemon.enqueue(job("graph", r#"{"items":5}"#));
+    daemon.wait_for("the job to fail", Duration::from_secs(20), || {
+        !matches!(daemon.job_state(failing).as_str(), "available" | "running")
+    });
+    let shown = succeeded(&daemon.cli(&["jobs", "show", &failing.to_string()]));
+    assert!(shown.contains("at total (lib/math.js:2:22)"), "{shown}");
 
     let script = succeeded(&daemon.cli(&["scripts", "show", "graph"]));
     assert!(script.contains("4 files, entry index.js"), "{script}");
