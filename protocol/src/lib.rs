@@ -7,6 +7,7 @@
 //! allocation.
 
 mod blocking;
+pub mod bundle;
 pub mod control;
 mod frame;
 mod hello;

@@ -49,7 +49,9 @@ pub struct RunJob {
     pub isolation: Isolation,
 }
 
-/// A script version. `source` is sent only when the worker does not hold this version yet.
+/// A script version. `source` is sent only when the worker does not hold this version yet:
+/// the module's text, or for a multi-file script its canonical bundle text
+/// ([`crate::bundle`]), every file of the version, which the worker resolves imports in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScriptRef {
     pub name: String,

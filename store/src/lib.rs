@@ -479,9 +479,13 @@ impl SqliteStore {
     }
 
     /// Adds a script version (content-addressed by SHA-256 of the source) and makes it the
-    /// current version of `name`.
+    /// current version of `name`. A multi-file script's source is its canonical bundle
+    /// text (`jobvisor_protocol::bundle`), refused unless well formed and within the caps.
     pub fn add_script(&self, name: &str, source: &str) -> Pending<ScriptVersion> {
         if let Err(message) = limits::check_name(limits::NameKind::Script, name) {
+            return Pending::ready(Err(StoreError::InvalidRequest(message)));
+        }
+        if let Err(message) = check_bundle(source) {
             return Pending::ready(Err(StoreError::InvalidRequest(message)));
         }
         if source.len() > self.inner.options.max_script_bytes {
@@ -918,4 +922,39 @@ impl Drop for Inner {
 
 pub fn duration_ms(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Refuses a bundle source that is malformed or over [`limits::check_script_files`]; a
+/// single-file source passes.
+fn check_bundle(source: &str) -> Result<(), String> {
+    match jobvisor_protocol::bundle::decode(source) {
+        Ok(None) => Ok(()),
+        Ok(Some(bundle)) => limits::check_script_files(bundle.files.len(), source.len()),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_bundle;
+    use crate::limits::MAX_SCRIPT_FILES;
+    use jobvisor_protocol::bundle::ScriptBundle;
+
+    #[test]
+    fn a_bundle_is_refused_when_malformed_or_over_a_cap_and_a_single_file_passes() {
+        assert_eq!(check_bundle("export default () => 1"), Ok(()));
+        let bundle = |count: usize| ScriptBundle {
+            entry: "f0.js".into(),
+            files: (0..count)
+                .map(|n| (format!("f{n}.js"), String::new()))
+                .collect(),
+        };
+        assert_eq!(check_bundle(&bundle(MAX_SCRIPT_FILES).encode()), Ok(()));
+        let many = check_bundle(&bundle(MAX_SCRIPT_FILES + 1).encode()).unwrap_err();
+        assert!(many.contains("at most 256 files"), "{many}");
+        let torn = bundle(2).encode();
+        let torn = &torn[..torn.len() - 3];
+        let err = check_bundle(torn).unwrap_err();
+        assert!(err.starts_with("the bundle is malformed"), "{err}");
+    }
 }

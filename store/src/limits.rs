@@ -29,6 +29,28 @@ pub const MAX_ATTEMPTS: u32 = 1000;
 /// The longest script, queue or schedule name, in characters (all ASCII: also bytes).
 pub const MAX_NAME_CHARS: usize = 100;
 
+/// The most files a multi-file script (a directory) may have.
+pub const MAX_SCRIPT_FILES: usize = 256;
+/// The most bytes a multi-file script may hold: its encoded bundle, every file with its
+/// path, the same as the store's default cap on a single-file source.
+pub const MAX_SCRIPT_BUNDLE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Refuses a multi-file script above [`MAX_SCRIPT_FILES`] files or
+/// [`MAX_SCRIPT_BUNDLE_BYTES`] bytes, naming the cap it is over.
+pub fn check_script_files(files: usize, bytes: usize) -> Result<(), String> {
+    if files > MAX_SCRIPT_FILES {
+        return Err(format!(
+            "the script has {files} files: at most {MAX_SCRIPT_FILES} files are allowed (the script file cap)"
+        ));
+    }
+    if bytes > MAX_SCRIPT_BUNDLE_BYTES {
+        return Err(format!(
+            "the script's files are {bytes} bytes together: at most {MAX_SCRIPT_BUNDLE_BYTES} bytes are allowed (the script size cap)"
+        ));
+    }
+    Ok(())
+}
+
 /// What a name names, for the message that refuses it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NameKind {
@@ -120,6 +142,15 @@ mod tests {
         let err = check_name(NameKind::Script, &"y".repeat(5000)).unwrap_err();
         assert!(err.len() < 300, "{err}");
         assert!(err.contains("..."), "{err}");
+    }
+
+    #[test]
+    fn a_script_over_a_file_cap_is_refused_naming_it() {
+        assert!(check_script_files(MAX_SCRIPT_FILES, MAX_SCRIPT_BUNDLE_BYTES).is_ok());
+        let many = check_script_files(MAX_SCRIPT_FILES + 1, 10).unwrap_err();
+        assert!(many.contains("at most 256 files"), "{many}");
+        let large = check_script_files(2, MAX_SCRIPT_BUNDLE_BYTES + 1).unwrap_err();
+        assert!(large.contains("at most 4194304 bytes"), "{large}");
     }
 
     #[test]

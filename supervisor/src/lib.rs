@@ -14,6 +14,7 @@ pub(crate) mod notify;
 pub mod pool;
 pub(crate) mod reaper;
 pub(crate) mod script_check;
+pub mod script_files;
 pub mod serve;
 pub mod shutdown;
 pub mod signals;

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use jobvisor_protocol::bundle::{ScriptBundle, decode};
 use jobvisor_protocol::control::{ScriptSummary, ScriptView};
 
 use super::jobs::short_hash;
@@ -9,6 +10,7 @@ use crate::args::{Output, Target};
 use crate::client::{Client, ClientError};
 use crate::table::{Align, Table};
 use jobvisor_supervisor::exit_code;
+use jobvisor_supervisor::script_files::read_script;
 use jobvisor_supervisor::units::{format_size_approx, format_utc};
 
 /// `jobvisor scripts ...`: the subcommand, with the output and target every one of them
@@ -26,12 +28,17 @@ pub struct ScriptsArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum ScriptsCommand {
     /// Register FILE as the current version of script NAME (checked first: it must parse,
-    /// evaluate and have a default-export function).
+    /// evaluate and have a default-export function). FILE may be a directory: a
+    /// multi-file script whose modules import each other by relative path, stored as one
+    /// version.
     Add {
         /// The script's name (letters, digits, `-`, `_`, `.`).
         name: String,
-        /// The JavaScript module to register.
+        /// The JavaScript module to register, or a directory of modules and JSON files.
         file: PathBuf,
+        /// A directory's entry module, when it is not index.js, index.mjs or main.js.
+        #[arg(long, value_name = "PATH")]
+        entry: Option<String>,
     },
     /// List scripts with their current version.
     List,
@@ -49,8 +56,8 @@ pub async fn execute(args: &ScriptsArgs) -> Result<u8, ClientError> {
 async fn run(args: &ScriptsArgs) -> Result<u8, ClientError> {
     let output = args.output;
     match &args.command {
-        ScriptsCommand::Add { name, file } => {
-            let source = std::fs::read_to_string(file).map_err(|e| {
+        ScriptsCommand::Add { name, file, entry } => {
+            let source = read_script(file, entry.as_deref()).map_err(|e| {
                 ClientError::new(
                     exit_code::USAGE,
                     format!("cannot read script {}: {e}", file.display()),
@@ -103,11 +110,31 @@ fn render_script(script: &ScriptView) -> String {
         }
     }
     out.push('\n');
-    out.push_str(&script.source);
-    if !script.source.ends_with('\n') {
-        out.push('\n');
+    match decode(&script.source) {
+        Ok(Some(bundle)) => render_bundle(&mut out, &bundle),
+        _ => push_text(&mut out, &script.source),
     }
     out
+}
+
+/// A multi-file version: its entry, then every file under a header with its path.
+fn render_bundle(out: &mut String, bundle: &ScriptBundle) {
+    out.push_str(&format!(
+        "{} files, entry {}\n",
+        bundle.files.len(),
+        bundle.entry
+    ));
+    for (path, text) in &bundle.files {
+        out.push_str(&format!("\n--- {path} ({} bytes)\n", text.len()));
+        push_text(out, text);
+    }
+}
+
+fn push_text(out: &mut String, text: &str) {
+    out.push_str(text);
+    if !text.ends_with('\n') {
+        out.push('\n');
+    }
 }
 
 pub fn render_list(scripts: &[ScriptSummary]) -> String {

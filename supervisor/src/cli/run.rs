@@ -33,8 +33,12 @@ use crate::units::{format_size, parse_size, parse_timeout};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The script: an ES module whose default export is the handler.
+    /// The script: an ES module whose default export is the handler, or a directory of
+    /// modules (a multi-file script) whose entry is index.js, index.mjs or main.js.
     pub file: PathBuf,
+    /// The entry module of a directory, when it is not index.js, index.mjs or main.js.
+    #[arg(long, value_name = "PATH")]
+    pub entry: Option<String>,
     /// The payload: JSON text, `@FILE` to read it from a file, or `-` for stdin.
     #[arg(long, default_value = "{}")]
     pub payload: String,
@@ -120,7 +124,7 @@ pub enum RunInputError {
     Script {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: crate::script_files::ScriptFilesError,
     },
     #[error("cannot read the payload from {what}: {source}")]
     PayloadRead {
@@ -180,10 +184,13 @@ fn read_input(args: &RunArgs) -> Result<Input, RunInputError> {
     if args.memory < 16 << 20 {
         return Err(RunInputError::TinyMemory(format_size(args.memory)));
     }
-    let source = std::fs::read_to_string(&args.file).map_err(|source| RunInputError::Script {
-        path: args.file.clone(),
-        source,
-    })?;
+    let source =
+        crate::script_files::read_script(&args.file, args.entry.as_deref()).map_err(|source| {
+            RunInputError::Script {
+                path: args.file.clone(),
+                source,
+            }
+        })?;
     let payload = read_payload(&args.payload)?;
     serde_json::from_str::<serde_json::Value>(&payload).map_err(RunInputError::PayloadJson)?;
     let name = args
@@ -483,6 +490,7 @@ fn print_report(args: &RunArgs, report: &RunReport, name: &str, source: &str) ->
 /// The script line the innermost frame of `stack` that is in the script points at, with a
 /// caret under its column, as `FILE:LINE`, the line, and the caret line.
 fn source_excerpt(stack: &str, name: &str, source: &str) -> Option<String> {
+    let bundle = jobvisor_protocol::bundle::decode(source).ok().flatten();
     let (file, line, column) = stack.lines().find_map(|frame| {
         let location = frame.trim_end().strip_suffix(')')?;
         let location = &location[location.rfind(" (")? + 2..];
@@ -490,11 +498,19 @@ fn source_excerpt(stack: &str, name: &str, source: &str) -> Option<String> {
         let column: usize = parts.next()?.parse().ok()?;
         let line: usize = parts.next()?.parse().ok()?;
         let file = parts.next()?;
-        let in_script = std::path::Path::new(file)
-            .file_stem()
-            .is_some_and(|stem| stem == name);
+        let in_script = match &bundle {
+            Some(bundle) => bundle.files.contains_key(file),
+            None => std::path::Path::new(file)
+                .file_stem()
+                .is_some_and(|stem| stem == name),
+        };
         in_script.then_some((file, line, column))
     })?;
+    // A multi-file script's frames name the file of the bundle they are in.
+    let source = match &bundle {
+        Some(bundle) => bundle.files.get(file)?.as_str(),
+        None => source,
+    };
     let text = source.lines().nth(line.checked_sub(1)?)?;
     // Tabs are kept so the caret lines up however wide the terminal shows them.
     let pad: String = text
@@ -522,6 +538,29 @@ mod tests {
         assert_eq!(
             source_excerpt("    at f (te6.js:40:1)", "te6", source),
             None
+        );
+    }
+
+    #[test]
+    fn a_multi_file_script_s_excerpt_is_from_the_file_of_the_frame() {
+        let bundle = jobvisor_protocol::bundle::ScriptBundle {
+            entry: "index.js".into(),
+            files: [
+                (
+                    "index.js".to_owned(),
+                    "import f from \"./lib/f.js\"\n".to_owned(),
+                ),
+                (
+                    "lib/f.js".to_owned(),
+                    "// f\nexport default () => x.y\n".to_owned(),
+                ),
+            ]
+            .into(),
+        };
+        let stack = "    at default (lib/f.js:2:22)\n    at <main> (index.js:1:1)\n";
+        assert_eq!(
+            source_excerpt(stack, "graph", &bundle.encode()).as_deref(),
+            Some("lib/f.js:2\nexport default () => x.y\n                     ^")
         );
     }
 }

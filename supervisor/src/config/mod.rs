@@ -58,7 +58,7 @@ pub enum ConfigError {
         name: String,
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: crate::script_files::ScriptFilesError,
     },
     #[error("config: script `{name}` ({path}) was refused: {problem}")]
     ScriptRefused {

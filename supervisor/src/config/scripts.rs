@@ -1,5 +1,5 @@
 //! `[[script]]`: the scripts registered at every start, by name and file. Owns their
-//! checks (names, duplicates) and the reading of their files.
+//! checks (names, duplicates) and the reading of their files or directories.
 
 use std::path::PathBuf;
 
@@ -7,14 +7,19 @@ use serde::Deserialize;
 
 use super::ConfigError;
 use crate::limits::{NameKind, check_name};
+use crate::script_files::read_script;
 
 /// A script registered at start.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptEntry {
     pub name: String,
-    /// Relative paths are relative to the config file's directory.
+    /// A file, or a directory (a multi-file script). Relative paths are relative to the
+    /// config file's directory.
     pub path: PathBuf,
+    /// A directory's entry module, when it is not `index.js`, `index.mjs` or `main.js`.
+    #[serde(default)]
+    pub entry: Option<String>,
 }
 
 /// Refuses a bad name and a name declared twice.
@@ -37,7 +42,7 @@ pub(crate) fn read(scripts: &[ScriptEntry]) -> Result<Vec<(String, String)>, Con
     scripts
         .iter()
         .map(|entry| {
-            std::fs::read_to_string(&entry.path)
+            read_script(&entry.path, entry.entry.as_deref())
                 .map(|source| (entry.name.clone(), source))
                 .map_err(|source| ConfigError::ScriptRead {
                     name: entry.name.clone(),

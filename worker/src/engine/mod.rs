@@ -17,6 +17,7 @@ mod executor;
 mod host;
 mod inspect;
 mod loader;
+mod modules;
 mod nesting;
 mod parse_int;
 mod payload;
@@ -54,6 +55,7 @@ use executor::{RunLoop, RunStop};
 use host::HostCalls;
 pub use host::ProtocolViolation;
 use loader::{SCRIPT_SPECIFIER, ScriptLoader};
+use modules::{BundleGraph, ModuleText};
 use position::ScriptText;
 
 /// Warm contexts kept per worker (one per script version, least recently used evicted).
@@ -245,6 +247,13 @@ impl Engine {
         limits: &JobLimits,
         deadline: Option<Instant>,
     ) -> Result<ScriptContext, JobError> {
+        let bundle = jobvisor_protocol::bundle::decode(source)
+            .map_err(|e| job_error(ErrorKind::Script, "ScriptError", e.to_string(), None))?
+            .map(|bundle| Rc::new(BundleGraph::new(bundle)));
+        let (file, source) = match &bundle {
+            Some(graph) => (graph.entry().to_owned(), graph.entry_source()),
+            None => (script_file(name), source),
+        };
         nesting::check(source)
             .map_err(|message| job_error(ErrorKind::Script, "SyntaxError", message, None))?;
         let outbox = &self.outbox;
@@ -253,8 +262,14 @@ impl Engine {
             run_loop.set_deadline(deadline);
             let loader = Rc::new(ScriptLoader::default());
             let mut context = new_context(&run_loop, &loader, outbox, limits)?;
-            let (handler, script) =
-                evaluate_module(name, source, &run_loop, &loader, &mut context)?;
+            let (handler, script) = evaluate_module(
+                name,
+                ModuleText { file, source },
+                bundle.as_ref(),
+                &run_loop,
+                &loader,
+                &mut context,
+            )?;
             let json = context.intrinsics().objects().json();
             let stringify = json
                 .get(js_string!("stringify"), &mut context)
@@ -372,12 +387,13 @@ fn script_file(name: &str) -> String {
 /// default export; returns that export and the text it was compiled from.
 fn evaluate_module(
     name: &str,
-    source: &str,
+    entry: ModuleText<'_>,
+    bundle: Option<&Rc<BundleGraph>>,
     run_loop: &RunLoop,
     loader: &ScriptLoader,
     context: &mut Context,
 ) -> Result<(JsFunction, ScriptText), JobError> {
-    let file = script_file(name);
+    let ModuleText { file, source } = entry;
     let parse = |text: &str, context: &mut Context| {
         Module::parse(
             Source::from_bytes(text).with_path(Path::new(&file)),
@@ -413,6 +429,10 @@ fn evaluate_module(
         }
     };
     let script_ref = Some(&script);
+    if let Some(graph) = bundle {
+        graph.set_entry(module.clone());
+        loader.set_bundle(Some(graph.clone()));
+    }
     loader.set(Some(module));
     let entry_source = format!(
         "import handler from \"{SCRIPT_SPECIFIER}\";\nglobalThis.{HANDLER_GLOBAL} = handler;\n"
@@ -422,6 +442,7 @@ fn evaluate_module(
     let evaluated = entry.load_link_evaluate(context);
     let settled = run_loop.run_until_settled(Some(&evaluated), context);
     loader.set(None);
+    loader.set_bundle(None);
     match settled {
         Ok(()) => {}
         Err(RunStop::Deadline) => return Err(deadline_error("evaluating the script module")),
@@ -438,9 +459,14 @@ fn evaluate_module(
     match evaluated.state() {
         PromiseState::Fulfilled(_) => {}
         PromiseState::Rejected(value) => {
+            if let Some(failure) = bundle.and_then(|graph| graph.take_failure()) {
+                return Err(failure);
+            }
             let mut err = describe_thrown_value(&value, ErrorKind::Script, script_ref, context);
             if err.message.contains("default") && err.name == "SyntaxError" {
                 err = no_default_export(name, "nothing");
+            } else if let Some(graph) = bundle {
+                err = graph.explain_link_error(err);
             }
             return Err(err);
         }
