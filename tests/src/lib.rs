@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod daemon;
+pub mod fixture;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output};
