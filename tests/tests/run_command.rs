@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use jobvisor_tests::fixture::{self, generated};
 use jobvisor_tests::{memory_cgroup_available, run_json, run_script};
 use serde_json::json;
 
@@ -230,7 +231,7 @@ fn thrown_values_of_every_kind_become_clean_errors() {
         ),
     ];
     for (name, body, expected_name, expected_message) in cases {
-        let source = format!("export default function () {{ {body} }}");
+        let source = generated::handler_with_body(body);
         let report = run_json(name, &source, &[], 3);
         assert_eq!(report["outcome"], "js_error", "{name}");
         let error = &report["error"];
@@ -332,7 +333,7 @@ fn a_rejected_promise_is_an_error() {
 fn a_promise_that_never_settles_is_an_error_not_a_hang() {
     let out = run_script(
         "never",
-        "export default () => new Promise(() => {})",
+        &fixture::job("pending"),
         &["--json", "--timeout", "20s"],
     );
     assert_eq!(out.code, 3, "stderr: {}", out.stderr);
@@ -348,7 +349,7 @@ fn a_promise_that_never_settles_is_an_error_not_a_hang() {
 fn an_infinite_loop_is_killed_at_the_timeout() {
     let out = run_script(
         "spin",
-        "export default () => { while (true) {} }",
+        &fixture::job("spin"),
         &["--json", "--timeout", "1s"],
     );
     assert_eq!(out.code, 4, "stderr: {}", out.stderr);
@@ -371,7 +372,7 @@ fn an_infinite_loop_is_killed_at_the_timeout() {
 fn a_catastrophic_regex_is_killed_at_the_timeout() {
     let out = run_script(
         "redos",
-        "export default () => /^(a+)+$/.test('a'.repeat(40) + 'b')",
+        &fixture::job("redos"),
         &["--json", "--timeout", "1s"],
     );
     assert_eq!(out.code, 4, "stderr: {}", out.stderr);
@@ -399,12 +400,7 @@ fn a_timer_past_the_deadline_ends_the_job_without_a_kill() {
 
 #[test]
 fn deep_recursion_is_a_clean_error() {
-    let report = run_json(
-        "recurse",
-        "function r() { return r() }\nexport default () => r()",
-        &[],
-        3,
-    );
+    let report = run_json("recurse", &fixture::job("recursion"), &[], 3);
     assert_eq!(report["error"]["name"], "RuntimeLimitError");
     assert!(
         report["error"]["message"]
@@ -424,18 +420,10 @@ fn deep_recursion_is_a_clean_error() {
 
 #[test]
 fn deeply_nested_source_is_refused_or_parsed_never_a_crash_or_hang() {
-    let at_limit = format!(
-        "export default () => {}1{}",
-        "(".repeat(1000),
-        ")".repeat(1000)
-    );
+    let at_limit = generated::returning_nested(1, "(", ")", 1000);
     let report = run_json("nested-1000", &at_limit, &[], 0);
     assert_eq!(report["result"], json!(1));
-    let over = format!(
-        "export default () => {}1{}",
-        "[".repeat(5000),
-        "]".repeat(5000)
-    );
+    let over = generated::returning_nested(1, "[", "]", 5000);
     let report = run_json("nested-5000", &over, &[], 3);
     assert!(
         report["error"]["message"]
@@ -527,7 +515,7 @@ fn result_serialisation_follows_json_stringify() {
         ),
     ];
     for (expr, expected) in cases {
-        let report = run_json("json", &format!("export default () => ({expr})"), &[], 0);
+        let report = run_json("json", &generated::returning(expr), &[], 0);
         assert_eq!(&report["result"], expected, "JSON.stringify({expr})");
     }
     // A handler may replace the global JSON; the result still uses the real one.
@@ -565,32 +553,22 @@ fn unserialisable_results_are_clear_errors() {
             .unwrap()
             .contains("bigint")
     );
-    let report = run_json(
-        "too-big",
-        "export default () => 'x'.repeat(5 * 1024 * 1024)",
-        &[],
-        3,
-    );
+    let report = run_json("too-big", &fixture::job("huge-result"), &[], 3);
     assert_eq!(report["error"]["name"], "ResultTooLarge");
 }
 
 #[test]
 fn script_errors_name_the_problem() {
-    let report = run_json("broken", "export default () => {", &[], 3);
+    let report = run_json("broken", &fixture::job("syntax-error"), &[], 3);
     assert_eq!(report["error"]["name"], "SyntaxError");
-    let report = run_json("no-default", "export const x = 1", &[], 3);
+    let report = run_json("no-default", &fixture::job("no-default-export"), &[], 3);
     assert!(
         report["error"]["message"]
             .as_str()
             .unwrap()
             .contains("no default export function")
     );
-    let report = run_json(
-        "top-throw",
-        "throw new Error('at load')\nexport default () => 1",
-        &[],
-        3,
-    );
+    let report = run_json("top-throw", &fixture::job("throws-at-load"), &[], 3);
     assert_eq!(report["error"]["message"], "at load");
 }
 
@@ -614,7 +592,7 @@ fn a_memory_bomb_is_stopped_by_the_cgroup_limit() {
     }
     let report = run_json(
         "bomb",
-        "export default () => { let s = 'x'; const keep = []; while (true) { s = s + s; keep.push(s) } }",
+        &fixture::job("bomb"),
         &[
             "--memory",
             "128MiB",
@@ -660,7 +638,7 @@ fn a_memory_bomb_of_small_objects_is_stopped_by_the_cgroup_limit() {
 fn a_memory_bomb_is_stopped_by_the_rlimit_fallback() {
     let report = run_json(
         "bomb-rlimit",
-        "export default () => { let s = 'x'; const keep = []; while (true) { s = s + s; keep.push(s) } }",
+        &fixture::job("bomb"),
         &[
             "--memory",
             "128MiB",
@@ -688,7 +666,7 @@ fn a_job_under_its_memory_limit_is_unaffected() {
 
 #[test]
 fn bad_input_is_refused_with_a_clear_message() {
-    let out = run_script("ok", "export default () => 1", &["--payload", "{not json"]);
+    let out = run_script("ok", &fixture::job("one"), &["--payload", "{not json"]);
     assert_eq!(out.code, 2);
     assert!(
         out.stderr.contains("payload is not valid JSON"),
@@ -705,11 +683,11 @@ fn bad_input_is_refused_with_a_clear_message() {
         out.stderr
     );
 
-    let out = run_script("ok", "export default () => 1", &["--timeout", "soon"]);
+    let out = run_script("ok", &fixture::job("one"), &["--timeout", "soon"]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("not a duration"), "{}", out.stderr);
 
-    let out = run_script("ok", "export default () => 1", &["--memory", "1MiB"]);
+    let out = run_script("ok", &fixture::job("one"), &["--memory", "1MiB"]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("at least 16MiB"), "{}", out.stderr);
 
@@ -717,7 +695,7 @@ fn bad_input_is_refused_with_a_clear_message() {
     let payload = dir.path().join("payload.json");
     std::fs::write(&payload, r#"{"from":"file"}"#).unwrap();
     let arg = format!("@{}", payload.display());
-    let out = run_script("echo", "export default (p) => p", &["--payload", &arg]);
+    let out = run_script("echo", &fixture::job("echo"), &["--payload", &arg]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout.trim(), r#"{"from":"file"}"#);
 }
@@ -748,9 +726,7 @@ fn a_payload_can_come_from_stdin() {
 
 #[test]
 fn a_missing_worker_binary_is_a_clear_failure() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("x.js");
-    std::fs::write(&file, "export default () => 1").unwrap();
+    let file = fixture::job_path("one");
     let out = jobvisor_tests::jobvisor()
         .env("JOBVISOR_WORKER", "/nonexistent/jobvisor-worker")
         .args(["run", file.to_str().unwrap()])
@@ -768,13 +744,7 @@ fn a_killed_runs_cgroup_is_removed_by_the_next_run() {
     if !memory_cgroup_available("a_killed_runs_cgroup_is_removed_by_the_next_run") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("sleepy.js");
-    std::fs::write(
-        &script,
-        "export default async () => { await new Promise((r) => setTimeout(r, 20000)); return 1 }",
-    )
-    .unwrap();
+    let script = fixture::job_path("sleep-20s");
     let mut run = jobvisor_tests::jobvisor()
         .args(["run", "--limiter", "cgroup", "--timeout", "60s"])
         .arg(&script)
@@ -800,7 +770,7 @@ fn a_killed_runs_cgroup_is_removed_by_the_next_run() {
     run.wait().unwrap();
     // (Another test's `jobvisor run`, in parallel, may already have removed it.)
 
-    let out = run_script("ok", "export default () => 1", &["--limiter", "cgroup"]);
+    let out = run_script("ok", &fixture::job("one"), &["--limiter", "cgroup"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(group().is_none(), "the next run removed {name}");
 }
