@@ -222,9 +222,7 @@ fn restart_all_replaces_every_worker_without_losing_or_failing_a_job() {
 fn cancel_kills_a_running_job_and_retry_runs_it_again() {
     let daemon = Daemon::start_with(one_worker().job_timeout("60s").fixture_script("sleepy"));
     let id = daemon.enqueue(job("sleepy", r#"{"ms":30000}"#));
-    daemon.wait_for("the job to run", Duration::from_secs(20), || {
-        daemon.status().workers[0].job == Some(id)
-    });
+    daemon.wait_job_on_worker(id, Duration::from_secs(20));
     let out = stdout(&cli(&daemon, &["jobs", "cancel", &id.to_string()]));
     assert!(out.contains("was running"), "{out}");
     daemon.wait_for("the job cancelled", Duration::from_secs(10), || {
@@ -232,9 +230,7 @@ fn cancel_kills_a_running_job_and_retry_runs_it_again() {
     });
     assert_eq!(daemon.attempts(id), [(1, "killed".to_owned())]);
     let queued = daemon.enqueue(job("sleepy", r#"{"ms":30000}"#));
-    daemon.wait_for("the second job running", Duration::from_secs(20), || {
-        daemon.status().workers[0].job == Some(queued)
-    });
+    daemon.wait_job_on_worker(queued, Duration::from_secs(20));
     let waiting = daemon.enqueue(job("sleepy", r#"{"ms":1}"#));
     assert!(stdout(&cli(&daemon, &["jobs", "cancel", &waiting.to_string()])).contains("cancelled"));
     assert_eq!(daemon.job_state(waiting), "cancelled");
@@ -323,9 +319,7 @@ fn scripts_are_checked_before_they_are_accepted() {
 fn drain_reports_and_stops_the_daemon() {
     let mut daemon = Daemon::start_with(one_worker().drain_timeout("10s").fixture_script("sleepy"));
     let running = daemon.enqueue(job("sleepy", r#"{"ms":400}"#));
-    daemon.wait_for("the job to run", Duration::from_secs(20), || {
-        daemon.status().workers[0].job == Some(running)
-    });
+    daemon.wait_job_on_worker(running, Duration::from_secs(20));
     daemon.enqueue_many((0..3).map(|_| job("sleepy", r#"{"ms":1}"#)));
     let out = stdout(&cli(&daemon, &["drain"]));
     assert!(out.contains("1 job finished"), "{out}");
