@@ -267,7 +267,7 @@ fn the_worker_survives_runtime_limits_and_serves_the_next_job() {
     );
     let (outcome, _) = w.run(job(
         3,
-        Some("export default () => 'still here'"),
+        Some(&fixture::job("still-here")),
         "ok",
         Isolation::Script,
     ));
@@ -306,8 +306,8 @@ fn scripts_are_kept_per_version() {
 #[test]
 fn pending_timers_of_one_job_do_not_fire_in_the_next() {
     let mut w = start();
-    let source = "let fired = 0\nexport default (p) => { if (p.arm) setTimeout(() => { fired++ }, 0); return fired }";
-    let mut arm = job(1, Some(source), "t", Isolation::Script);
+    let source = fixture::job("timer-armed-by-payload");
+    let mut arm = job(1, Some(&source), "t", Isolation::Script);
     arm.payload = r#"{"arm":true}"#.into();
     let (first, _) = w.run(arm);
     assert_eq!(ok_value(&first), 0);
@@ -424,8 +424,8 @@ fn the_worker_holds_only_stdio_and_its_socket_and_an_empty_environment() {
 #[test]
 fn a_host_call_round_trip_resolves_the_promise_with_the_reply() {
     let mut w = start();
-    let source = "export default async (p, ctx) => ({ back: await ctx.host.echo(p.text) })";
-    let mut run = job(1, Some(source), "echo", Isolation::Script);
+    let source = fixture::job("host-echo-payload");
+    let mut run = job(1, Some(&source), "echo", Isolation::Script);
     run.payload = r#"{"text":"héllo"}"#.into();
     w.transport.send(&ToWorker::Run(run)).unwrap();
     let (call_id, op) = w.next_call(1);
@@ -451,12 +451,11 @@ fn a_host_call_round_trip_resolves_the_promise_with_the_reply() {
 #[test]
 fn replies_out_of_order_settle_the_calls_they_answer() {
     let mut w = start();
-    let source = "export default async (p, ctx) => \
-                  Promise.all(['a', 'b', 'c'].map((t) => ctx.host.echo(t)))";
+    let source = fixture::job("host-echo-three");
     w.transport
         .send(&ToWorker::Run(job(
             1,
-            Some(source),
+            Some(&source),
             "order",
             Isolation::Script,
         )))
@@ -475,18 +474,11 @@ fn replies_out_of_order_settle_the_calls_they_answer() {
 #[test]
 fn a_timer_fires_while_a_host_call_is_outstanding() {
     let mut w = start();
-    let source = "export default async (p, ctx) => {\n\
-                    const answer = ctx.host.echo('slow');\n\
-                    const armed = performance.now();\n\
-                    await new Promise((r) => setTimeout(r, 50));\n\
-                    const waited = performance.now() - armed;\n\
-                    console.log('timer fired');\n\
-                    return { waited, answer: await answer };\n\
-                  }";
+    let source = fixture::job("host-call-beside-a-timer");
     w.transport
         .send(&ToWorker::Run(job(
             1,
-            Some(source),
+            Some(&source),
             "timer",
             Isolation::Script,
         )))
@@ -535,14 +527,11 @@ fn a_frame_other_than_a_reply_during_a_job_is_a_protocol_error() {
 #[test]
 fn a_refused_call_rejects_with_an_error_the_script_can_catch() {
     let mut w = start();
-    let source = "export default async (p, ctx) => {\n\
-                    try { await ctx.host.echo('no'); return 'resolved'; }\n\
-                    catch (e) { return { name: e.name, message: e.message, error: e instanceof Error }; }\n\
-                  }";
+    let source = fixture::job("host-call-refused-caught");
     w.transport
         .send(&ToWorker::Run(job(
             1,
-            Some(source),
+            Some(&source),
             "refused",
             Isolation::Script,
         )))
@@ -583,7 +572,7 @@ fn an_unanswered_call_ends_by_the_jobs_deadline_and_its_late_reply_is_ignored() 
     );
     let (next, _) = w.run(job(
         2,
-        Some("export default () => 'next'"),
+        Some(&fixture::job("next")),
         "next",
         Isolation::Script,
     ));
