@@ -415,12 +415,11 @@ fn a_second_daemon_on_the_same_state_dir_is_refused() {
 
 #[test]
 fn bad_config_is_refused_with_the_key_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("bad.toml");
-    std::fs::write(&config, "workers = 2\nwrokers = 3\n").unwrap();
+    // The misspelled key is written as it is: the parse is what is under test.
+    let daemon = Daemon::prepare_with(ConfigBuilder::new().workers(2).raw("wrokers = 3"));
     let out = std::process::Command::new(jobvisor_tests::bin("jobvisor"))
         .args(["serve", "--config"])
-        .arg(&config)
+        .arg(&daemon.config)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(78));
