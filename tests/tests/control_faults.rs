@@ -16,6 +16,7 @@ use jobvisor_protocol::control::{Request, Response};
 use jobvisor_protocol::{BlockingTransport, Hello, Role};
 use jobvisor_tests::config::{ConfigBuilder, Schedule};
 use jobvisor_tests::daemon::{Daemon, job};
+use jobvisor_tests::store_view::JobState;
 use jobvisor_tests::{AsNobody, bin, fixture};
 
 /// One worker with the script `sleepy` (it sleeps for its payload's `ms`).
@@ -60,7 +61,7 @@ fn drain_answers_when_its_job_ends_not_at_the_request_timeout() {
         describe(&out)
     );
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)), Some(0));
-    assert_eq!(daemon.job_state(running), "completed");
+    assert_eq!(daemon.job_state(running), JobState::Completed);
 }
 
 #[test]
@@ -117,8 +118,8 @@ fn drain_counts_finished_failed_and_requeued_jobs_apart() {
         "{report}"
     );
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)), Some(0));
-    assert_eq!(daemon.job_state(completes), "completed");
-    assert_eq!(daemon.job_state(fails), "discarded");
+    assert_eq!(daemon.job_state(completes), JobState::Completed);
+    assert_eq!(daemon.job_state(fails), JobState::Discarded);
 }
 
 #[test]
@@ -157,7 +158,7 @@ fn enqueue_wait_timeout_gives_up_with_its_own_exit_code_and_the_job_goes_on() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("has not ended after 1s"), "{stderr}");
     daemon.wait_for("the job to complete", Duration::from_secs(20), || {
-        daemon.count_in_state("completed") == 1
+        daemon.count_in_state(JobState::Completed) == 1
     });
 }
 
@@ -174,7 +175,7 @@ fn restart_all_answers_when_the_last_worker_is_replaced() {
         "{}",
         describe(&out)
     );
-    assert_eq!(daemon.job_state(running), "completed");
+    assert_eq!(daemon.job_state(running), JobState::Completed);
     assert_ne!(daemon.worker_pids(), before);
 }
 
@@ -452,7 +453,7 @@ fn clients_that_never_read_their_answers_do_not_grow_the_daemons_memory() {
     );
     let id = daemon.enqueue(job("big", "{}"));
     daemon.wait_for("the big result", Duration::from_secs(30), || {
-        daemon.job_state(id) == "completed"
+        daemon.job_state(id) == JobState::Completed
     });
     let before = daemon.rss_kib();
     // A hundred clients ask for the job (its 3.9 MB result) and never read the answer.
