@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use jobvisor_protocol::BlockingTransport;
 use jobvisor_protocol::control::{EnqueueJob, Request, Response, StatusReport};
-use jobvisor_tests::config::ConfigBuilder;
+use jobvisor_tests::config::{ConfigBuilder, SyncSetting};
 use jobvisor_tests::daemon::Daemon;
 use jobvisor_tests::store_view::{JobState, StoreView};
 
@@ -30,7 +30,7 @@ impl BenchDaemon {
     pub(crate) fn start(setup: &Setup, store: Option<&Path>) -> anyhow::Result<BenchDaemon> {
         let config = ConfigBuilder::new()
             .workers(setup.workers)
-            .synchronous("full")
+            .synchronous(SyncSetting::Full)
             .script(SCRIPT, setup.source);
         let mut daemon = Daemon::prepare_in(&setup.base, &config);
         if let Some(store) = store {

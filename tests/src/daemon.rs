@@ -23,26 +23,16 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Writes `jobvisor.toml` (state and run dir inside the temp dir, then `extra`) and
-    /// scripts given as (name, source), then starts the daemon and waits until it answers.
-    pub fn start(extra: &str, scripts: &[(&str, &str)]) -> Daemon {
-        Daemon::start_with_env(extra, scripts, &[])
-    }
-
-    /// Like [`Daemon::start`], with extra environment for the daemon.
-    pub fn start_with_env(extra: &str, scripts: &[(&str, &str)], env: &[(&str, &str)]) -> Daemon {
-        let mut daemon = Daemon::prepare(extra, scripts);
-        daemon.launch_with(env);
+    /// Writes `jobvisor.toml` from `config` (state and run dir inside a new temporary
+    /// directory) and its scripts, then starts the daemon and waits until it answers.
+    pub fn start_with(config: ConfigBuilder) -> Daemon {
+        let mut daemon = Daemon::prepare_with(config);
+        daemon.launch();
         daemon
     }
 
-    /// Writes the config and scripts without starting the daemon.
-    pub fn prepare(extra: &str, scripts: &[(&str, &str)]) -> Daemon {
-        let config = scripts
-            .iter()
-            .fold(ConfigBuilder::new().raw(extra), |config, (name, source)| {
-                config.script(name, source)
-            });
+    /// Writes the config and its scripts without starting the daemon.
+    pub fn prepare_with(config: ConfigBuilder) -> Daemon {
         Daemon::prepare_in(&std::env::temp_dir(), &config)
     }
 
@@ -343,6 +333,21 @@ impl Daemon {
                 .count()
                 == count
         });
+    }
+
+    /// Waits until `status` shows job `id` on a worker and returns that worker's pid.
+    pub fn wait_job_on_worker(&self, id: i64, within: Duration) -> u32 {
+        let mut pid = None;
+        self.wait_for(&format!("job {id} on a worker"), within, || {
+            pid = self
+                .status()
+                .workers
+                .iter()
+                .find(|w| w.job == Some(id))
+                .and_then(|w| w.pid);
+            pid.is_some()
+        });
+        pid.expect("the wait ends with a pid")
     }
 
     /// Live worker pids from `status`.

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod daemon;
+pub mod fixture;
 pub mod store_view;
 
 use std::path::{Path, PathBuf};

@@ -7,26 +7,19 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use jobvisor_protocol::control::Request;
+use jobvisor_supervisor::cgroup::LimiterChoice;
+use jobvisor_tests::config::ConfigBuilder;
 use jobvisor_tests::daemon::Daemon;
 use jobvisor_tests::store_view::OutcomeKind;
-use jobvisor_tests::{RunOutput, bin};
+use jobvisor_tests::{RunOutput, bin, fixture};
 
-/// Scripts that end badly, each in its own way.
+/// Scripts that end badly, each in its own way: (script name, job fixture).
 const HOSTILE: &[(&str, &str)] = &[
-    ("spin", "export default () => { while (true) {} }"),
-    (
-        "bomb",
-        "export default () => { let s = 'x'; const keep = []; while (true) { s = s + s; keep.push(s) } }",
-    ),
-    (
-        "throws",
-        "export default () => { throw new TypeError('no such thing') }",
-    ),
-    ("pending", "export default () => new Promise(() => {})"),
-    (
-        "oversized",
-        "export default () => 'x'.repeat(5 * 1024 * 1024)",
-    ),
+    ("spin", "spin"),
+    ("bomb", "bomb"),
+    ("throws", "throws-type-error"),
+    ("pending", "pending"),
+    ("oversized", "huge-result"),
 ];
 
 /// The limits both paths run under (`jobvisor run` flags, the daemon's config).
@@ -103,16 +96,22 @@ fn run_with(worker: &Path, file: &Path, payload: &str) -> RunOutput {
     }
 }
 
-fn daemon_config() -> String {
-    format!(
-        "workers = 1\njob_timeout = \"{TIMEOUT}\"\nmemory_limit = \"{MEMORY}\"\n\
-         restart_backoff_min = \"10ms\"\nrestart_backoff_max = \"50ms\"\n"
-    )
+fn daemon_config() -> ConfigBuilder {
+    ConfigBuilder::new()
+        .workers(1)
+        .job_timeout(TIMEOUT)
+        .memory_limit(MEMORY)
+        .restart_backoff("10ms", "50ms")
 }
 
 #[test]
 fn hostile_scripts_end_the_same_way_through_run_and_through_the_daemon() {
-    let daemon = Daemon::start(&daemon_config(), HOSTILE);
+    let config = HOSTILE
+        .iter()
+        .fold(daemon_config(), |config, (name, source)| {
+            config.script(name, &fixture::job(source))
+        });
+    let daemon = Daemon::start_with(config);
     for (name, _) in HOSTILE {
         let file = daemon.dir.path().join(format!("{name}.js"));
         let through_run = ended_in_run(&run_with(&bin("jobvisor-worker"), &file, "{}"));
@@ -131,7 +130,7 @@ fn hostile_scripts_end_the_same_way_through_run_and_through_the_daemon() {
 
 #[test]
 fn a_misbehaving_worker_ends_the_same_way_through_run_and_through_the_daemon() {
-    let mut daemon = Daemon::prepare(&daemon_config(), &[("ok", "export default (p) => p;")]);
+    let mut daemon = Daemon::prepare_with(daemon_config().script("ok", &fixture::job("echo")));
     let evil = bin("evil-worker");
     daemon.launch_with(&[("JOBVISOR_WORKER", evil.to_str().expect("utf-8 path"))]);
     let file = daemon.dir.path().join("ok.js");
@@ -193,22 +192,16 @@ fn a_worker_group_that_will_not_empty_does_not_stall_the_daemon() {
     let Some(freezer) = Freezer::create(test) else {
         return;
     };
-    let daemon = Daemon::start(
-        "workers = 2\njob_timeout = \"1s\"\nkill_grace = \"50ms\"\nmemory_limiter = \"cgroup\"\n",
-        &[("spin", "export default () => { while (true) {} }")],
+    let daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(2)
+            .job_timeout("1s")
+            .kill_grace("50ms")
+            .memory_limiter(LimiterChoice::Cgroup)
+            .fixture_script("spin"),
     );
     let id = daemon.enqueue(jobvisor_tests::daemon::job("spin", "{}"));
-    let mut pid = None;
-    daemon.wait_for("the job on a worker", Duration::from_secs(10), || {
-        pid = daemon
-            .status()
-            .workers
-            .iter()
-            .find(|w| w.job == Some(id))
-            .and_then(|w| w.pid);
-        pid.is_some()
-    });
-    let pid = pid.expect("a busy worker");
+    let pid = daemon.wait_job_on_worker(id, Duration::from_secs(10));
     freezer.freeze(pid);
     // Past its deadline the slot kills the worker, waits for it to be reaped, tries to
     // empty its group and starts another worker in it: each wait runs into the frozen

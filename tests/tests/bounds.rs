@@ -11,11 +11,15 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use jobvisor_protocol::control::{EnqueueJob, ErrorCode, Request, Response};
+use jobvisor_tests::config::ConfigBuilder;
 use jobvisor_tests::daemon::{Daemon, job};
 use jobvisor_tests::store_view::{JobFilter, JobState};
 use jobvisor_tests::{bin, exit_within};
 
-const ECHO: &str = "export default (p) => p";
+/// One worker with the script `echo`.
+fn echo_daemon() -> Daemon {
+    Daemon::start_with(ConfigBuilder::new().workers(1).fixture_script("echo"))
+}
 
 fn cli(daemon: &Daemon, args: &[&str]) -> Output {
     Command::new(bin("jobvisor"))
@@ -30,10 +34,11 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Runs `jobvisor serve` on a config with `extra` and returns its exit code and output;
-/// a daemon that accepts the config is killed after a few seconds and gives `None`.
+/// Runs `jobvisor serve` on a config with the TOML `extra` (a bad value, written as it is)
+/// and returns its exit code and output; a daemon that accepts the config is killed after
+/// a few seconds and gives `None`.
 fn serve_refuses(extra: &str) -> (Option<i32>, String) {
-    let daemon = Daemon::prepare(extra, &[]);
+    let daemon = Daemon::prepare_with(ConfigBuilder::new().raw(extra));
     let mut child = Command::new(bin("jobvisor"))
         .arg("serve")
         .arg("--config")
@@ -76,7 +81,7 @@ fn config_values_beyond_the_documented_maxima_are_refused_at_start() {
 
 #[test]
 fn enqueue_refuses_absurd_durations_and_impossible_times_without_a_panic() {
-    let daemon = Daemon::start("workers = 1", &[("echo", ECHO)]);
+    let daemon = echo_daemon();
     for (args, named) in [
         (&["--timeout", "106751991167d"][..], "at most 30d"),
         (&["--timeout", "18446744073709551615s"][..], "at most 30d"),
@@ -137,7 +142,7 @@ fn enqueue_refuses_absurd_durations_and_impossible_times_without_a_panic() {
 
 #[test]
 fn a_payload_above_the_control_frame_cap_is_refused_before_sending() {
-    let daemon = Daemon::start("workers = 1", &[("echo", ECHO)]);
+    let daemon = echo_daemon();
     let file = daemon.dir.path().join("big.json");
     for size in [2 << 20, 9 << 20] {
         std::fs::write(&file, format!("\"{}\"", "x".repeat(size))).unwrap();
@@ -151,7 +156,7 @@ fn a_payload_above_the_control_frame_cap_is_refused_before_sending() {
 
 #[test]
 fn a_job_row_whose_lease_would_overflow_is_discarded_and_other_queues_still_run() {
-    let mut daemon = Daemon::start("workers = 1", &[("echo", ECHO)]);
+    let mut daemon = echo_daemon();
     daemon.stop();
     let (bad, good, other) = {
         let db = rusqlite::Connection::open(daemon.database()).unwrap();
@@ -236,7 +241,7 @@ fn a_job_row_whose_lease_would_overflow_is_discarded_and_other_queues_still_run(
 
 #[test]
 fn enqueue_payloads_says_which_lines_are_in_when_the_daemon_is_killed_mid_file() {
-    let mut daemon = Daemon::start("workers = 1", &[("echo", ECHO)]);
+    let mut daemon = echo_daemon();
     let lines = 20 * jobvisor_protocol::control::MAX_ENQUEUE_BATCH;
     let file = daemon.dir.path().join("many.jsonl");
     let text: String = (0..lines).map(|n| format!("{{\"n\":{n}}}\n")).collect();

@@ -11,14 +11,15 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use jobvisor_protocol::control::{Request, Response};
+use jobvisor_tests::config::ConfigBuilder;
 use jobvisor_tests::daemon::{Daemon, job};
 use jobvisor_tests::store_view::{JobState, OutcomeKind};
-use jobvisor_tests::{AsNobody, bin};
+use jobvisor_tests::{AsNobody, bin, fixture};
 
-const HELLO: &str = "export default async (p, ctx) => { console.log('hello', p.name); console.warn('careful'); return { greeting: 'hi ' + p.name } }";
-const FAILS: &str = "export default () => { throw new TypeError('no such user') }";
-const SLEEPY: &str =
-    "export default async (p) => { await new Promise(r => setTimeout(r, p.ms)); return p.ms }";
+/// A daemon with one worker.
+fn one_worker() -> ConfigBuilder {
+    ConfigBuilder::new().workers(1)
+}
 
 fn cli(daemon: &Daemon, args: &[&str]) -> Output {
     daemon.cli(args)
@@ -56,9 +57,12 @@ fn masked() -> insta::Settings {
 
 #[test]
 fn human_output_of_status_jobs_show_and_scripts_list() {
-    let daemon = Daemon::start(
-        "workers = 1\nmax_attempts = 2\nretry_backoff_base = \"10ms\"\nretry_backoff_max = \"20ms\"",
-        &[("hello", HELLO), ("fails", FAILS)],
+    let daemon = Daemon::start_with(
+        one_worker()
+            .max_attempts(2)
+            .retry_backoff("10ms", "20ms")
+            .fixture_script("hello")
+            .fixture_script("fails"),
     );
     let ok = daemon.enqueue(job("hello", r#"{"name":"ada"}"#));
     let bad = daemon.enqueue(job("fails", "{}"));
@@ -83,7 +87,7 @@ fn human_output_of_status_jobs_show_and_scripts_list() {
 
 #[test]
 fn every_command_speaks_json() {
-    let daemon = Daemon::start("workers = 1", &[("hello", HELLO)]);
+    let daemon = Daemon::start_with(one_worker().fixture_script("hello"));
     let id = daemon.enqueue(job("hello", r#"{"name":"bo"}"#));
     daemon.wait_for("the job to complete", Duration::from_secs(20), || {
         daemon.job_state(id) == JobState::Completed
@@ -113,9 +117,11 @@ fn every_command_speaks_json() {
 
 #[test]
 fn enqueue_wait_works_from_a_shell_script() {
-    let daemon = Daemon::start(
-        "workers = 1\nmax_attempts = 1",
-        &[("hello", HELLO), ("fails", FAILS)],
+    let daemon = Daemon::start_with(
+        one_worker()
+            .max_attempts(1)
+            .fixture_script("hello")
+            .fixture_script("fails"),
     );
     let script = daemon.dir.path().join("wait.sh");
     std::fs::write(
@@ -140,7 +146,7 @@ fn enqueue_wait_works_from_a_shell_script() {
 
 #[test]
 fn enqueue_payloads_from_a_json_lines_file_is_all_or_nothing_per_batch() {
-    let daemon = Daemon::start("workers = 1", &[("hello", HELLO)]);
+    let daemon = Daemon::start_with(one_worker().fixture_script("hello"));
     let file = daemon.dir.path().join("payloads.jsonl");
     std::fs::write(
         &file,
@@ -180,7 +186,12 @@ fn enqueue_payloads_from_a_json_lines_file_is_all_or_nothing_per_batch() {
 
 #[test]
 fn restart_all_replaces_every_worker_without_losing_or_failing_a_job() {
-    let daemon = Daemon::start("workers = 2\njob_timeout = \"60s\"", &[("sleepy", SLEEPY)]);
+    let daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(2)
+            .job_timeout("60s")
+            .fixture_script("sleepy"),
+    );
     let before = daemon.worker_pids();
     let ids = daemon.enqueue_many((0..30).map(|_| job("sleepy", r#"{"ms":50}"#)));
     let out = cli(&daemon, &["restart", "--all"]);
@@ -209,11 +220,9 @@ fn restart_all_replaces_every_worker_without_losing_or_failing_a_job() {
 
 #[test]
 fn cancel_kills_a_running_job_and_retry_runs_it_again() {
-    let daemon = Daemon::start("workers = 1\njob_timeout = \"60s\"", &[("sleepy", SLEEPY)]);
+    let daemon = Daemon::start_with(one_worker().job_timeout("60s").fixture_script("sleepy"));
     let id = daemon.enqueue(job("sleepy", r#"{"ms":30000}"#));
-    daemon.wait_for("the job to run", Duration::from_secs(20), || {
-        daemon.status().workers[0].job == Some(id)
-    });
+    daemon.wait_job_on_worker(id, Duration::from_secs(20));
     let out = stdout(&cli(&daemon, &["jobs", "cancel", &id.to_string()]));
     assert!(out.contains("was running"), "{out}");
     daemon.wait_for("the job cancelled", Duration::from_secs(10), || {
@@ -221,9 +230,7 @@ fn cancel_kills_a_running_job_and_retry_runs_it_again() {
     });
     assert_eq!(daemon.attempts(id), [(1, OutcomeKind::Killed)]);
     let queued = daemon.enqueue(job("sleepy", r#"{"ms":30000}"#));
-    daemon.wait_for("the second job running", Duration::from_secs(20), || {
-        daemon.status().workers[0].job == Some(queued)
-    });
+    daemon.wait_job_on_worker(queued, Duration::from_secs(20));
     let waiting = daemon.enqueue(job("sleepy", r#"{"ms":1}"#));
     assert!(stdout(&cli(&daemon, &["jobs", "cancel", &waiting.to_string()])).contains("cancelled"));
     assert_eq!(daemon.job_state(waiting), JobState::Cancelled);
@@ -242,7 +249,7 @@ fn cancel_kills_a_running_job_and_retry_runs_it_again() {
 
 #[test]
 fn paused_queues_hold_their_jobs() {
-    let daemon = Daemon::start("workers = 1", &[("hello", HELLO)]);
+    let daemon = Daemon::start_with(one_worker().fixture_script("hello"));
     stdout(&cli(&daemon, &["queues", "pause", "mail", "--create"]));
     let out = cli(
         &daemon,
@@ -271,23 +278,19 @@ fn paused_queues_hold_their_jobs() {
 
 #[test]
 fn scripts_are_checked_before_they_are_accepted() {
-    let daemon = Daemon::start("workers = 1", &[]);
+    let daemon = Daemon::start_with(one_worker());
     let dir = daemon.dir.path();
     for (name, source, expected) in [
-        ("broken", "export default () => {", "SyntaxError"),
+        ("broken", "syntax-error", "SyntaxError"),
         (
             "nodefault",
-            "export const x = 1",
+            "no-default-export",
             "no default export function",
         ),
-        (
-            "throws",
-            "throw new Error('at load')\nexport default () => 1",
-            "at load",
-        ),
+        ("throws", "throws-at-load", "at load"),
     ] {
         let file = dir.join(format!("{name}.js"));
-        std::fs::write(&file, source).unwrap();
+        std::fs::write(&file, fixture::job(source)).unwrap();
         let out = cli(&daemon, &["scripts", "add", name, file.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(2), "{name}");
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -297,7 +300,7 @@ fn scripts_are_checked_before_they_are_accepted() {
         );
     }
     let good = dir.join("good.js");
-    std::fs::write(&good, "export default () => 1").unwrap();
+    std::fs::write(&good, fixture::job("one")).unwrap();
     assert!(
         stdout(&cli(
             &daemon,
@@ -314,14 +317,9 @@ fn scripts_are_checked_before_they_are_accepted() {
 
 #[test]
 fn drain_reports_and_stops_the_daemon() {
-    let mut daemon = Daemon::start(
-        "workers = 1\ndrain_timeout = \"10s\"",
-        &[("sleepy", SLEEPY)],
-    );
+    let mut daemon = Daemon::start_with(one_worker().drain_timeout("10s").fixture_script("sleepy"));
     let running = daemon.enqueue(job("sleepy", r#"{"ms":400}"#));
-    daemon.wait_for("the job to run", Duration::from_secs(20), || {
-        daemon.status().workers[0].job == Some(running)
-    });
+    daemon.wait_job_on_worker(running, Duration::from_secs(20));
     daemon.enqueue_many((0..3).map(|_| job("sleepy", r#"{"ms":1}"#)));
     let out = stdout(&cli(&daemon, &["drain"]));
     assert!(out.contains("1 job finished"), "{out}");
@@ -331,7 +329,7 @@ fn drain_reports_and_stops_the_daemon() {
 
 #[test]
 fn logs_follow_streams_job_events_and_console_lines() {
-    let daemon = Daemon::start("workers = 1", &[("hello", HELLO)]);
+    let daemon = Daemon::start_with(one_worker().fixture_script("hello"));
     let mut follower = Command::new(bin("jobvisor"))
         .args(["logs", "--follow", "--json", "--config"])
         .arg(&daemon.config)
@@ -366,7 +364,7 @@ fn logs_follow_streams_job_events_and_console_lines() {
 
 #[test]
 fn the_control_socket_is_private_and_other_users_are_refused() {
-    let daemon = Daemon::start("workers = 1", &[]);
+    let daemon = Daemon::start_with(one_worker());
     let run_dir = daemon.dir.path().join("run");
     let dir_mode = std::fs::metadata(&run_dir).unwrap().permissions().mode() & 0o777;
     let socket_mode = std::fs::metadata(daemon.socket())
@@ -420,7 +418,7 @@ fn the_control_socket_is_private_and_other_users_are_refused() {
 
 #[test]
 fn hostile_clients_do_not_hurt_the_daemon() {
-    let daemon = Daemon::start("workers = 1", &[("hello", HELLO)]);
+    let daemon = Daemon::start_with(one_worker().fixture_script("hello"));
     // A 100 MiB length prefix after a valid hello.
     let mut huge = UnixStream::connect(daemon.socket()).unwrap();
     let mut transport = jobvisor_protocol::BlockingTransport::new(huge.try_clone().unwrap());
@@ -460,7 +458,7 @@ fn hostile_clients_do_not_hurt_the_daemon() {
 
 #[test]
 fn a_stale_socket_is_replaced_and_a_foreign_file_refused() {
-    let mut daemon = Daemon::start("workers = 1", &[]);
+    let mut daemon = Daemon::start_with(one_worker());
     daemon.signal(libc::SIGKILL);
     daemon.wait_exit(Duration::from_secs(5));
     assert!(
@@ -517,9 +515,9 @@ fn failed(out: &Output, code: i32) -> String {
 fn retry_keeps_the_enqueued_script_version_unless_latest_is_asked_for() {
     // Managed with `scripts add`, not declared in the config (the config's scripts are
     // the config's to change).
-    let daemon = Daemon::start("workers = 1\nmax_attempts = 1", &[]);
+    let daemon = Daemon::start_with(one_worker().max_attempts(1));
     let broken = daemon.dir.path().join("broken.js");
-    std::fs::write(&broken, FAILS).unwrap();
+    std::fs::write(&broken, fixture::job("fails")).unwrap();
     stdout(&cli(
         &daemon,
         &["scripts", "add", "flaky", broken.to_str().unwrap()],
@@ -529,7 +527,7 @@ fn retry_keeps_the_enqueued_script_version_unless_latest_is_asked_for() {
         daemon.job_state(id) == JobState::Discarded
     });
     let fixed = daemon.dir.path().join("fixed.js");
-    std::fs::write(&fixed, "export default () => 'fixed'").unwrap();
+    std::fs::write(&fixed, fixture::job("fixed")).unwrap();
     stdout(&cli(
         &daemon,
         &["scripts", "add", "flaky", fixed.to_str().unwrap()],
@@ -579,7 +577,7 @@ fn retry_keeps_the_enqueued_script_version_unless_latest_is_asked_for() {
 
 #[test]
 fn unknown_queues_and_scripts_are_refused_with_the_names_that_exist() {
-    let daemon = Daemon::start("workers = 1", &[("hello", HELLO)]);
+    let daemon = Daemon::start_with(one_worker().fixture_script("hello"));
     let mut mail = job("hello", r#"{"name":"m"}"#);
     mail.queue = Some("mail".to_owned());
     daemon.enqueue(mail);
@@ -647,9 +645,11 @@ fn unknown_queues_and_scripts_are_refused_with_the_names_that_exist() {
 
 #[test]
 fn a_refunded_attempt_is_not_shown_with_the_number_of_the_next_one() {
-    let mut daemon = Daemon::start(
-        "workers = 1\ndrain_timeout = \"200ms\"\njob_timeout = \"60s\"",
-        &[("sleepy", SLEEPY)],
+    let mut daemon = Daemon::start_with(
+        one_worker()
+            .drain_timeout("200ms")
+            .job_timeout("60s")
+            .fixture_script("sleepy"),
     );
     let id = daemon.enqueue(job("sleepy", r#"{"ms":1500}"#));
     daemon.wait_for("the job running", Duration::from_secs(20), || {
@@ -689,7 +689,7 @@ fn a_refunded_attempt_is_not_shown_with_the_number_of_the_next_one() {
 fn tables_fit_long_names_and_json_is_one_line_everywhere() {
     let long_queue = "q".repeat(100);
     let long_script = format!("s{}", "x".repeat(99));
-    let daemon = Daemon::start("workers = 1", &[(&long_script, HELLO)]);
+    let daemon = Daemon::start_with(one_worker().script(&long_script, &fixture::job("hello")));
     let mut long = job(&long_script, r#"{"name":"l"}"#);
     long.queue = Some(long_queue.clone());
     let id = daemon.enqueue(long);
@@ -766,7 +766,7 @@ fn tables_fit_long_names_and_json_is_one_line_everywhere() {
 
 #[test]
 fn with_json_errors_are_json_on_stderr_with_the_same_exit_codes() {
-    let daemon = Daemon::start("workers = 1", &[("hello", HELLO)]);
+    let daemon = Daemon::start_with(one_worker().fixture_script("hello"));
     for (args, code, expected) in [
         (vec!["jobs", "show", "999"], 2, "no job 999"),
         (vec!["queues", "pause", "nosuch"], 2, "no queue `nosuch`"),
@@ -871,7 +871,7 @@ fn usage_and_help_are_complete() {
 fn run_json_is_one_line_too() {
     let out = jobvisor_tests::run_script(
         "one_line",
-        HELLO,
+        &fixture::job("hello"),
         &["--json", "--payload", r#"{"name":"x"}"#],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);

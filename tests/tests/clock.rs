@@ -7,12 +7,10 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use jobvisor_tests::config::{ConfigBuilder, Schedule};
 use jobvisor_tests::daemon::{Daemon, job};
+use jobvisor_tests::fixture;
 use jobvisor_tests::store_view::{JobFilter, JobState, OutcomeKind};
-
-const OK: &str = "export default (p, ctx) => ({ ran: ctx.job.id })";
-const SLEEPY: &str =
-    "export default async () => { await new Promise((r) => setTimeout(r, 3000)); return 1 }";
 
 /// libfaketime's preload library, or why it is missing.
 fn libfaketime() -> Result<PathBuf, String> {
@@ -53,9 +51,13 @@ fn clock_jumps_move_no_deadline_fire_no_burst_and_no_slot_twice() {
             return;
         }
     };
-    let mut daemon = Daemon::prepare(
-        "workers = 2\njob_timeout = \"6s\"\n[[schedule]]\nname = \"tick\"\nscript = \"ok\"\nevery = \"1s\"",
-        &[("ok", OK), ("sleepy", SLEEPY)],
+    let mut daemon = Daemon::prepare_with(
+        ConfigBuilder::new()
+            .workers(2)
+            .job_timeout("6s")
+            .schedule(Schedule::every("tick", "ok", "1s"))
+            .script("ok", &fixture::job("ran-job-id"))
+            .script("sleepy", &fixture::job("sleep-3s")),
     );
     let offset = daemon.dir.path().join("faketime");
     std::fs::write(&offset, "+0\n").unwrap();

@@ -14,16 +14,18 @@ use std::time::{Duration, Instant};
 
 use jobvisor_protocol::control::{Request, Response};
 use jobvisor_protocol::{BlockingTransport, Hello, Role};
+use jobvisor_tests::config::{ConfigBuilder, Schedule};
 use jobvisor_tests::daemon::{Daemon, job};
 use jobvisor_tests::store_view::JobState;
-use jobvisor_tests::{AsNobody, bin};
+use jobvisor_tests::{AsNobody, bin, fixture};
 
-const SLEEPY: &str =
-    "export default async (p) => { await new Promise(r => setTimeout(r, p.ms)); return p.ms }";
-const SLEEPY_THEN_THROWS: &str = "export default async (p) => { await new Promise(r => setTimeout(r, p.ms)); throw new Error('late failure') }";
+/// One worker with the script `sleepy` (it sleeps for its payload's `ms`).
+fn sleepy_worker() -> ConfigBuilder {
+    ConfigBuilder::new().workers(1).fixture_script("sleepy")
+}
 
 /// A request timeout far below the jobs' durations: every long operation must outlive it.
-const SHORT_REQUEST_TIMEOUT: &str = "control_request_timeout = \"1s\"";
+const SHORT_REQUEST_TIMEOUT: &str = "1s";
 
 fn cli(daemon: &Daemon, args: &[&str]) -> Output {
     daemon.cli(args)
@@ -38,20 +40,15 @@ fn describe(out: &Output) -> String {
     )
 }
 
-fn wait_until_running(daemon: &Daemon, id: i64) {
-    daemon.wait_for("the job to run", Duration::from_secs(20), || {
-        daemon.status().workers.iter().any(|w| w.job == Some(id))
-    });
-}
-
 #[test]
 fn drain_answers_when_its_job_ends_not_at_the_request_timeout() {
-    let mut daemon = Daemon::start(
-        &format!("workers = 1\ndrain_timeout = \"20s\"\n{SHORT_REQUEST_TIMEOUT}"),
-        &[("sleepy", SLEEPY)],
+    let mut daemon = Daemon::start_with(
+        sleepy_worker()
+            .drain_timeout("20s")
+            .request_timeout(SHORT_REQUEST_TIMEOUT),
     );
     let running = daemon.enqueue(job("sleepy", r#"{"ms":3000}"#));
-    wait_until_running(&daemon, running);
+    daemon.wait_job_on_worker(running, Duration::from_secs(20));
     let started = Instant::now();
     let out = cli(&daemon, &["drain", "--json"]);
     assert!(out.status.success(), "{}", describe(&out));
@@ -79,12 +76,9 @@ fn drain_on_a_terminal_shows_the_jobs_running_and_the_time_left() {
         );
         return;
     };
-    let mut daemon = Daemon::start(
-        "workers = 1\ndrain_timeout = \"20s\"",
-        &[("sleepy", SLEEPY)],
-    );
+    let mut daemon = Daemon::start_with(sleepy_worker().drain_timeout("20s"));
     let running = daemon.enqueue(job("sleepy", r#"{"ms":3000}"#));
-    wait_until_running(&daemon, running);
+    daemon.wait_job_on_worker(running, Duration::from_secs(20));
     let drain = format!(
         "{} drain --config {}",
         bin("jobvisor").display(),
@@ -104,14 +98,17 @@ fn drain_on_a_terminal_shows_the_jobs_running_and_the_time_left() {
 
 #[test]
 fn drain_counts_finished_failed_and_requeued_jobs_apart() {
-    let mut daemon = Daemon::start(
-        "workers = 2\nmax_attempts = 1\ndrain_timeout = \"20s\"",
-        &[("sleepy", SLEEPY), ("throws", SLEEPY_THEN_THROWS)],
+    let mut daemon = Daemon::start_with(
+        sleepy_worker()
+            .workers(2)
+            .max_attempts(1)
+            .drain_timeout("20s")
+            .script("throws", &fixture::job("sleepy-then-throws")),
     );
     let completes = daemon.enqueue(job("sleepy", r#"{"ms":1500}"#));
     let fails = daemon.enqueue(job("throws", r#"{"ms":1500}"#));
-    wait_until_running(&daemon, completes);
-    wait_until_running(&daemon, fails);
+    daemon.wait_job_on_worker(completes, Duration::from_secs(20));
+    daemon.wait_job_on_worker(fails, Duration::from_secs(20));
     let out = cli(&daemon, &["drain", "--json"]);
     assert!(out.status.success(), "{}", describe(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -127,10 +124,7 @@ fn drain_counts_finished_failed_and_requeued_jobs_apart() {
 
 #[test]
 fn enqueue_wait_prints_the_result_of_a_job_longer_than_the_request_timeout() {
-    let daemon = Daemon::start(
-        &format!("workers = 1\n{SHORT_REQUEST_TIMEOUT}"),
-        &[("sleepy", SLEEPY)],
-    );
+    let daemon = Daemon::start_with(sleepy_worker().request_timeout(SHORT_REQUEST_TIMEOUT));
     let out = cli(
         &daemon,
         &["enqueue", "sleepy", "--payload", r#"{"ms":3000}"#, "--wait"],
@@ -141,7 +135,7 @@ fn enqueue_wait_prints_the_result_of_a_job_longer_than_the_request_timeout() {
 
 #[test]
 fn enqueue_wait_timeout_gives_up_with_its_own_exit_code_and_the_job_goes_on() {
-    let daemon = Daemon::start("workers = 1", &[("sleepy", SLEEPY)]);
+    let daemon = Daemon::start_with(sleepy_worker());
     let started = Instant::now();
     let out = cli(
         &daemon,
@@ -170,12 +164,9 @@ fn enqueue_wait_timeout_gives_up_with_its_own_exit_code_and_the_job_goes_on() {
 
 #[test]
 fn restart_all_answers_when_the_last_worker_is_replaced() {
-    let daemon = Daemon::start(
-        &format!("workers = 1\n{SHORT_REQUEST_TIMEOUT}"),
-        &[("sleepy", SLEEPY)],
-    );
+    let daemon = Daemon::start_with(sleepy_worker().request_timeout(SHORT_REQUEST_TIMEOUT));
     let running = daemon.enqueue(job("sleepy", r#"{"ms":3000}"#));
-    wait_until_running(&daemon, running);
+    daemon.wait_job_on_worker(running, Duration::from_secs(20));
     let before = daemon.worker_pids();
     let out = cli(&daemon, &["restart", "--all"]);
     assert!(out.status.success(), "{}", describe(&out));
@@ -257,9 +248,8 @@ impl Drop for Follower {
 
 #[test]
 fn logs_follow_shows_schedule_runs_and_workers_becoming_ready() {
-    let daemon = Daemon::start(
-        "workers = 1\n[[schedule]]\nname = \"tick\"\nscript = \"sleepy\"\npayload = '{\"ms\":1}'\nevery = \"1s\"",
-        &[("sleepy", SLEEPY)],
+    let daemon = Daemon::start_with(
+        sleepy_worker().schedule(Schedule::every("tick", "sleepy", "1s").payload(r#"{"ms":1}"#)),
     );
     let mut follower = Follower::start(&daemon);
     follower.wait_for("schedule", Duration::from_secs(20), |e| {
@@ -300,7 +290,7 @@ fn raise_open_file_limit() {
 #[test]
 fn a_thousand_idle_clients_and_a_hundred_followers_do_not_lock_the_operator_out() {
     raise_open_file_limit();
-    let daemon = Daemon::start("workers = 1", &[]);
+    let daemon = Daemon::start_with(ConfigBuilder::new().workers(1));
     let quiet: Vec<_> = (0..1100).map(|_| quiet_client(&daemon)).collect();
     let mut followers = Vec::new();
     let mut refused = Vec::new();
@@ -340,9 +330,9 @@ fn a_thousand_idle_clients_and_a_hundred_followers_do_not_lock_the_operator_out(
 #[test]
 fn a_daemon_whose_connections_all_wait_says_it_is_busy() {
     raise_open_file_limit();
-    let daemon = Daemon::start("workers = 1", &[("sleepy", SLEEPY)]);
+    let daemon = Daemon::start_with(sleepy_worker());
     let long = daemon.enqueue(job("sleepy", r#"{"ms":600000}"#));
-    wait_until_running(&daemon, long);
+    daemon.wait_job_on_worker(long, Duration::from_secs(20));
     // Every seat waits for a job that runs for ten minutes.
     let mut waiting = Vec::new();
     loop {
@@ -429,7 +419,7 @@ fn the_cli_names_a_version_mismatch() {
 
 #[test]
 fn the_cli_says_another_users_daemon_refuses_it() {
-    let daemon = Daemon::start("workers = 1", &[]);
+    let daemon = Daemon::start_with(ConfigBuilder::new().workers(1));
     let Some(nobody) = AsNobody::prepare("the_cli_says_another_users_daemon_refuses_it") else {
         return;
     };
@@ -453,13 +443,14 @@ fn the_cli_says_another_users_daemon_refuses_it() {
     assert!(!stderr.contains("version"), "{stderr}");
 }
 
-/// A result of about 3.9 MB.
-const BIG_RESULT: &str = "export default () => 'x'.repeat(3900000)";
-
 #[test]
 fn clients_that_never_read_their_answers_do_not_grow_the_daemons_memory() {
     raise_open_file_limit();
-    let daemon = Daemon::start("workers = 1", &[("big", BIG_RESULT)]);
+    let daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(1)
+            .script("big", &fixture::job("big-result")),
+    );
     let id = daemon.enqueue(job("big", "{}"));
     daemon.wait_for("the big result", Duration::from_secs(30), || {
         daemon.job_state(id) == JobState::Completed

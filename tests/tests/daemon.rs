@@ -7,12 +7,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use jobvisor_protocol::control::{EnqueueJob, Request, Response, WorkerState};
+use jobvisor_supervisor::cgroup::LimiterChoice;
+use jobvisor_tests::config::ConfigBuilder;
 use jobvisor_tests::daemon::{Daemon, job, process_alive, worker_cgroups};
 use jobvisor_tests::memory_cgroup_available;
 use jobvisor_tests::store_view::{JobState, OutcomeKind};
-
-const TRIVIAL: &str = "export default (p) => ({ sum: p.a + p.b })";
-const SLEEPY: &str = "export default async (p, ctx) => { await new Promise(r => setTimeout(r, p.ms)); return ctx.job.attempt }";
 
 fn with_attempts(mut job: EnqueueJob, max_attempts: u32) -> EnqueueJob {
     job.max_attempts = Some(max_attempts);
@@ -21,7 +20,7 @@ fn with_attempts(mut job: EnqueueJob, max_attempts: u32) -> EnqueueJob {
 
 #[test]
 fn a_thousand_jobs_complete_with_exactly_one_attempt_each() {
-    let mut daemon = Daemon::start("workers = 2", &[("trivial", TRIVIAL)]);
+    let mut daemon = Daemon::start_with(ConfigBuilder::new().workers(2).fixture_script("trivial"));
     let ids =
         daemon.enqueue_many((0..1000).map(|i| job("trivial", &format!(r#"{{"a":{i},"b":1}}"#))));
     assert_eq!(ids.len(), 1000);
@@ -48,16 +47,14 @@ fn a_thousand_jobs_complete_with_exactly_one_attempt_each() {
 
 #[test]
 fn hung_jobs_are_killed_at_the_timeout_and_the_next_job_gets_a_fresh_worker() {
-    let daemon = Daemon::start(
-        "workers = 1\njob_timeout = \"1s\"\nkill_grace = \"250ms\"",
-        &[
-            ("spin", "export default () => { while (true) {} }"),
-            (
-                "redos",
-                "export default () => /^(a+)+$/.test('a'.repeat(40) + 'b')",
-            ),
-            ("trivial", TRIVIAL),
-        ],
+    let daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(1)
+            .job_timeout("1s")
+            .kill_grace("250ms")
+            .fixture_script("spin")
+            .fixture_script("redos")
+            .fixture_script("trivial"),
     );
     let spin = daemon.enqueue(with_attempts(job("spin", "{}"), 1));
     let redos = daemon.enqueue(with_attempts(job("redos", "{}"), 1));
@@ -87,16 +84,15 @@ fn hung_jobs_are_killed_at_the_timeout_and_the_next_job_gets_a_fresh_worker() {
     }
 }
 
-fn memory_bomb(extra: &str) {
-    let mut daemon = Daemon::start(
-        &format!("workers = 2\nmemory_limit = \"128MiB\"\njob_timeout = \"30s\"\n{extra}"),
-        &[
-            (
-                "bomb",
-                "export default () => { let s = 'x'; const keep = []; while (true) { s = s + s; keep.push(s) } }",
-            ),
-            ("trivial", TRIVIAL),
-        ],
+fn memory_bomb(limiter: LimiterChoice) {
+    let mut daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(2)
+            .memory_limit("128MiB")
+            .job_timeout("30s")
+            .memory_limiter(limiter)
+            .fixture_script("bomb")
+            .fixture_script("trivial"),
     );
     let bomb = daemon.enqueue(with_attempts(job("bomb", "{}"), 1));
     let others =
@@ -123,35 +119,25 @@ fn a_memory_bomb_is_recorded_oom_in_cgroup_mode_while_other_jobs_complete() {
     ) {
         return;
     }
-    memory_bomb("memory_limiter = \"cgroup\"");
+    memory_bomb(LimiterChoice::Cgroup);
 }
 
 #[test]
 fn a_memory_bomb_is_recorded_oom_in_rlimit_mode_while_other_jobs_complete() {
-    memory_bomb("memory_limiter = \"rlimit\"");
+    memory_bomb(LimiterChoice::Rlimit);
 }
 
 #[test]
 fn a_worker_killed_by_sigkill_is_recorded_killed_and_the_job_retried() {
-    let mut daemon = Daemon::start(
-        "workers = 1\njob_timeout = \"60s\"\nretry_backoff_base = \"50ms\"\nretry_backoff_max = \"100ms\"",
-        &[(
-            "once-slow",
-            "export default async (p, ctx) => { if (ctx.job.attempt === 1) await new Promise(r => setTimeout(r, 30000)); return ctx.job.attempt }",
-        )],
+    let mut daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(1)
+            .job_timeout("60s")
+            .retry_backoff("50ms", "100ms")
+            .fixture_script("once-slow"),
     );
     let id = daemon.enqueue(with_attempts(job("once-slow", "{}"), 3));
-    let mut victim = 0;
-    daemon.wait_for("the job to run", Duration::from_secs(20), || {
-        let status = daemon.status();
-        match status.workers.iter().find(|w| w.job == Some(id)) {
-            Some(w) => {
-                victim = w.pid.unwrap();
-                true
-            }
-            None => false,
-        }
-    });
+    let victim = daemon.wait_job_on_worker(id, Duration::from_secs(20));
     // SAFETY: kill(2) of the worker process this test found.
     unsafe { libc::kill(victim as i32, libc::SIGKILL) };
     daemon.wait_for("the retry to complete", Duration::from_secs(30), || {
@@ -167,16 +153,14 @@ fn a_worker_killed_by_sigkill_is_recorded_killed_and_the_job_retried() {
 
 #[test]
 fn a_poison_job_is_discarded_after_its_attempts_while_200_others_complete() {
-    let mut daemon = Daemon::start(
-        "workers = 2\nmemory_limit = \"600MiB\"\nretry_backoff_base = \"20ms\"\nretry_backoff_max = \"50ms\"",
-        &[
+    let mut daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(2)
+            .memory_limit("600MiB")
+            .retry_backoff("20ms", "50ms")
             // Deep nesting overflows the engine's native stack: the worker aborts.
-            (
-                "poison",
-                "export default () => { let a = []; for (let i = 0; i < 300000; i++) a = [a]; return String(a) }",
-            ),
-            ("trivial", TRIVIAL),
-        ],
+            .fixture_script("poison")
+            .fixture_script("trivial"),
     );
     let poison = daemon.enqueue(with_attempts(job("poison", "{}"), 3));
     let others =
@@ -210,9 +194,12 @@ fn a_poison_job_is_discarded_after_its_attempts_while_200_others_complete() {
 
 #[test]
 fn sigterm_lets_short_jobs_finish_and_refunds_the_long_ones() {
-    let mut daemon = Daemon::start(
-        "workers = 2\ndrain_timeout = \"2s\"\njob_timeout = \"60s\"",
-        &[("sleepy", SLEEPY)],
+    let mut daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(2)
+            .drain_timeout("2s")
+            .job_timeout("60s")
+            .fixture_script("sleepy"),
     );
     let long = daemon.enqueue(job("sleepy", r#"{"ms":4000}"#));
     let short = daemon.enqueue(job("sleepy", r#"{"ms":600}"#));
@@ -247,9 +234,12 @@ fn sigterm_lets_short_jobs_finish_and_refunds_the_long_ones() {
 
 #[test]
 fn a_second_sigterm_stops_at_once() {
-    let mut daemon = Daemon::start(
-        "workers = 2\ndrain_timeout = \"60s\"\njob_timeout = \"60s\"",
-        &[("sleepy", SLEEPY)],
+    let mut daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(2)
+            .drain_timeout("60s")
+            .job_timeout("60s")
+            .fixture_script("sleepy"),
     );
     let ids = daemon.enqueue_many((0..2).map(|_| job("sleepy", r#"{"ms":30000}"#)));
     daemon.wait_for("both jobs running", Duration::from_secs(20), || {
@@ -275,7 +265,12 @@ fn a_second_sigterm_stops_at_once() {
 
 #[test]
 fn sigkill_of_the_supervisor_leaves_no_worker_and_loses_no_job() {
-    let mut daemon = Daemon::start("workers = 2\njob_timeout = \"60s\"", &[("sleepy", SLEEPY)]);
+    let mut daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(2)
+            .job_timeout("60s")
+            .fixture_script("sleepy"),
+    );
     let ids = daemon.enqueue_many((0..6).map(|_| job("sleepy", r#"{"ms":1500}"#)));
     daemon.wait_for("both workers busy", Duration::from_secs(20), || {
         daemon.busy_workers() == 2
@@ -343,9 +338,12 @@ fn sigkill_of_the_supervisor_leaves_no_worker_and_loses_no_job() {
 
 #[test]
 fn a_worker_that_fails_its_handshake_degrades_its_slot_and_gets_no_job() {
-    let mut daemon = Daemon::prepare(
-        "workers = 1\nrestart_backoff_min = \"10ms\"\nrestart_backoff_max = \"200ms\"\nrestart_intensity_max = 2\nrestart_intensity_window = \"60s\"",
-        &[("trivial", TRIVIAL)],
+    let mut daemon = Daemon::prepare_with(
+        ConfigBuilder::new()
+            .workers(1)
+            .restart_backoff("10ms", "200ms")
+            .restart_intensity(2, "60s")
+            .fixture_script("trivial"),
     );
     // The first start (the daemon's start-up check) and script checks get the real worker;
     // every later worker start exits at once, as a worker binary replaced by a broken one
@@ -387,7 +385,7 @@ fn a_worker_that_fails_its_handshake_degrades_its_slot_and_gets_no_job() {
 
 #[test]
 fn a_second_daemon_on_the_same_state_dir_is_refused() {
-    let daemon = Daemon::start("workers = 1", &[]);
+    let daemon = Daemon::start_with(ConfigBuilder::new().workers(1));
     let out = std::process::Command::new(jobvisor_tests::bin("jobvisor"))
         .args(["serve", "--config"])
         .arg(&daemon.config)
@@ -405,12 +403,11 @@ fn a_second_daemon_on_the_same_state_dir_is_refused() {
 
 #[test]
 fn bad_config_is_refused_with_the_key_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("bad.toml");
-    std::fs::write(&config, "workers = 2\nwrokers = 3\n").unwrap();
+    // The misspelled key is written as it is: the parse is what is under test.
+    let daemon = Daemon::prepare_with(ConfigBuilder::new().workers(2).raw("wrokers = 3"));
     let out = std::process::Command::new(jobvisor_tests::bin("jobvisor"))
         .args(["serve", "--config"])
-        .arg(&config)
+        .arg(&daemon.config)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(78));
@@ -421,7 +418,7 @@ fn bad_config_is_refused_with_the_key_named() {
 #[test]
 fn a_batch_enqueue_is_all_or_nothing() {
     use jobvisor_protocol::control::{ErrorCode, MAX_ENQUEUE_BATCH, Request, Response};
-    let mut daemon = Daemon::start("workers = 2", &[("trivial", TRIVIAL)]);
+    let mut daemon = Daemon::start_with(ConfigBuilder::new().workers(2).fixture_script("trivial"));
     let batch: Vec<EnqueueJob> = (0..300)
         .map(|i| job("trivial", &format!(r#"{{"a":{i},"b":1}}"#)))
         .collect();

@@ -7,22 +7,25 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use jobvisor_protocol::control::WorkerState;
+use jobvisor_tests::config::ConfigBuilder;
 use jobvisor_tests::daemon::{Daemon, job, process_alive};
 use jobvisor_tests::store_view::{JobFilter, JobState, OutcomeKind};
-use jobvisor_tests::{bin, exit_within};
+use jobvisor_tests::{bin, exit_within, fixture};
 
-const OK: &str = "export default (p) => p;";
+/// One slot with short deadlines and restarts, and the script `ok` (it echoes).
+fn evil_config() -> ConfigBuilder {
+    ConfigBuilder::new()
+        .workers(1)
+        .job_timeout("4s")
+        .kill_grace("200ms")
+        .restart_backoff("10ms", "50ms")
+        .script("ok", &fixture::job("echo"))
+}
 
-/// A daemon with one slot whose worker program is `evil-worker`, started under the name
+/// A daemon on `config` whose worker program is `evil-worker`, started under the name
 /// `evil-worker-<started_as>` (the handshake behaviours are chosen by name).
-fn evil_daemon(started_as: &str, extra: &str) -> (Daemon, PathBuf) {
-    let mut daemon = Daemon::prepare(
-        &format!(
-            "workers = 1\njob_timeout = \"4s\"\nkill_grace = \"200ms\"\nrestart_backoff_min = \"10ms\"\n\
-             restart_backoff_max = \"50ms\"\n{extra}"
-        ),
-        &[("ok", OK)],
-    );
+fn evil_daemon(started_as: &str, config: ConfigBuilder) -> (Daemon, PathBuf) {
+    let mut daemon = Daemon::prepare_with(config);
     let program = daemon.dir.path().join(format!("evil-worker-{started_as}"));
     std::os::unix::fs::symlink(bin("evil-worker"), &program).expect("symlink");
     daemon.launch_with(&[("JOBVISOR_WORKER", program.to_str().expect("utf-8 path"))]);
@@ -98,7 +101,7 @@ fn misbehave(daemon: &Daemon, behaviour: &str) -> (OutcomeKind, String, Duration
 
 #[test]
 fn protocol_violations_are_recorded_protocol_error_and_the_daemon_stays_small() {
-    let (mut daemon, _) = evil_daemon("per-job", "");
+    let (mut daemon, _) = evil_daemon("per-job", evil_config());
     let pid = daemon.pid();
     // Warm up the paths once so allocator growth from ordinary work is not counted.
     misbehave(&daemon, "none-ordinary");
@@ -138,7 +141,7 @@ fn protocol_violations_are_recorded_protocol_error_and_the_daemon_stays_small() 
 
 #[test]
 fn a_worker_that_exits_without_a_result_is_a_crash() {
-    let (mut daemon, _) = evil_daemon("per-job", "");
+    let (mut daemon, _) = evil_daemon("per-job", evil_config());
     let (outcome, message, _) = misbehave(&daemon, "exit-0");
     assert_eq!(outcome, OutcomeKind::Crash, "{message}");
     assert!(message.contains("status 0"), "{message}");
@@ -147,7 +150,7 @@ fn a_worker_that_exits_without_a_result_is_a_crash() {
 
 #[test]
 fn garbage_from_an_idle_worker_gets_it_replaced() {
-    let (mut daemon, _) = evil_daemon("per-job", "");
+    let (mut daemon, _) = evil_daemon("per-job", evil_config());
     let first = ready_workers(&daemon);
     let id = daemon.enqueue(job("ok", r#"{"evil":"idle-garbage"}"#));
     daemon.wait_for("the job completes", Duration::from_secs(20), || {
@@ -173,7 +176,11 @@ fn garbage_from_an_idle_worker_gets_it_replaced() {
 #[test]
 fn a_worker_with_the_wrong_handshake_stops_the_start() {
     for started_as in ["wrong-magic", "wrong-version"] {
-        let daemon = Daemon::prepare("workers = 1", &[("ok", OK)]);
+        let daemon = Daemon::prepare_with(
+            ConfigBuilder::new()
+                .workers(1)
+                .script("ok", &fixture::job("echo")),
+        );
         let program = daemon.dir.path().join(format!("evil-worker-{started_as}"));
         std::os::unix::fs::symlink(bin("evil-worker"), &program).expect("symlink");
         let mut serve = std::process::Command::new(bin("jobvisor"))
@@ -201,7 +208,7 @@ fn a_worker_with_the_wrong_handshake_stops_the_start() {
 
 #[test]
 fn a_setsid_grandchild_is_killed_with_its_worker_group() {
-    let (mut daemon, _) = evil_daemon("per-job", "");
+    let (mut daemon, _) = evil_daemon("per-job", evil_config());
     let marker = format!("/tmp/jobvisor-evil-grandchild.{}", daemon.pid());
     let _ = std::fs::remove_file(&marker);
     let (outcome, message, took) = misbehave(&daemon, "grandchild");
@@ -222,7 +229,7 @@ fn a_setsid_grandchild_is_killed_with_its_worker_group() {
 
 #[test]
 fn a_worker_that_ignores_sigterm_is_killed_at_the_deadline_and_at_the_drain() {
-    let (mut daemon, _) = evil_daemon("per-job", "drain_timeout = \"1s\"");
+    let (mut daemon, _) = evil_daemon("per-job", evil_config().drain_timeout("1s"));
     let (outcome, message, took) = misbehave(&daemon, "ignore-sigterm");
     assert_eq!(outcome, OutcomeKind::Timeout, "{message}");
     assert!(took < Duration::from_secs(7), "{took:?}");

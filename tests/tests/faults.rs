@@ -7,14 +7,17 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use jobvisor_protocol::control::{EnqueueJob, WorkerState};
+use jobvisor_tests::config::ConfigBuilder;
 use jobvisor_tests::daemon::{Daemon, job};
+use jobvisor_tests::fixture;
 use jobvisor_tests::store_view::{JobFilter, JobState, OutcomeKind};
 
-const ECHO: &str = "export default (p, job) => ({ id: job.id, echo: p });";
-const TICK: &str =
-    "export default async (p) => { await new Promise((r) => setTimeout(r, 15)); return p; };";
-const SLOW: &str =
-    "export default async (p) => { await new Promise((r) => setTimeout(r, 1500)); return p; };";
+/// `workers` workers with the script `echo` (it returns its job id and payload).
+fn echo_workers(workers: u32) -> ConfigBuilder {
+    ConfigBuilder::new()
+        .workers(workers)
+        .script("echo", &fixture::job("echo-with-id"))
+}
 
 /// A job claimed a little after its enqueue is acknowledged: an enqueue and a claim can
 /// share a transaction, and a crash in it would take the unacknowledged enqueue along.
@@ -58,7 +61,7 @@ fn wait_completed(daemon: &Daemon, ids: &[i64], within: Duration) {
 /// A crash at `point` with one job in flight, then a restart: where the job stands in
 /// between, and how its attempts end.
 fn crash_at(point: &str) -> (Daemon, i64, (u32, JobState)) {
-    let mut daemon = Daemon::prepare("workers = 1", &[("echo", ECHO)]);
+    let mut daemon = Daemon::prepare_with(echo_workers(1));
     daemon.launch_with(&[("JOBVISOR_FAILPOINT", &format!("{point}=sigkill"))]);
     let id = daemon.enqueue(later(job("echo", r#"{"n":1}"#)));
     wait_for_crash(&mut daemon, point);
@@ -124,7 +127,7 @@ fn a_crash_between_the_result_and_its_commit_runs_the_job_again() {
 
 #[test]
 fn a_crash_in_the_middle_of_startup_recovery_is_recovered_by_the_next_start() {
-    let mut daemon = Daemon::prepare("workers = 2", &[("slow", SLOW)]);
+    let mut daemon = Daemon::prepare_with(ConfigBuilder::new().workers(2).fixture_script("slow"));
     // Two jobs in flight when the first process dies.
     daemon.launch_with(&[("JOBVISOR_FAILPOINT", "after-dispatch@2=sigkill")]);
     let ids = daemon.enqueue_many([later(job("slow", "1")), later(job("slow", "2"))]);
@@ -159,7 +162,7 @@ fn a_crash_in_the_middle_of_startup_recovery_is_recovered_by_the_next_start() {
 
 #[test]
 fn an_acknowledged_enqueue_survives_a_sigkill_right_after_the_answer() {
-    let mut daemon = Daemon::start("workers = 1", &[("echo", ECHO)]);
+    let mut daemon = Daemon::start_with(echo_workers(1));
     let synchronous: i64 = daemon
         .sqlite_connection_for_sqlite_specific_checks()
         .query_row("PRAGMA synchronous", [], |r| r.get(0))
@@ -184,9 +187,12 @@ fn an_acknowledged_enqueue_survives_a_sigkill_right_after_the_answer() {
 fn random_sigkill_chaos_loses_no_job_and_leaves_nothing_behind() {
     const JOBS: usize = 2000;
     const KILLS: usize = 30;
-    let mut daemon = Daemon::start(
-        "workers = 4\nretry_backoff_base = \"10ms\"\nretry_backoff_max = \"50ms\"\nmax_attempts = 50",
-        &[("tick", TICK)],
+    let mut daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(4)
+            .retry_backoff("10ms", "50ms")
+            .max_attempts(50)
+            .fixture_script("tick"),
     );
     // 15 ms each: 2,000 jobs keep 4 workers busy for about 8 s, while the kills happen.
     let ids = daemon.enqueue_many((0..JOBS).map(|n| job("tick", &n.to_string())));
@@ -261,9 +267,12 @@ fn random_sigkill_chaos_loses_no_job_and_leaves_nothing_behind() {
 /// their attempts untouched, and the daemon exits 0; after a restart all complete.
 #[test]
 fn sigterm_with_100_jobs_in_flight_and_queued_finishes_the_running_and_keeps_the_rest() {
-    let mut daemon = Daemon::start(
-        "workers = 4\ndrain_timeout = \"10s\"\njob_timeout = \"60s\"",
-        &[("slow", SLOW)],
+    let mut daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(4)
+            .drain_timeout("10s")
+            .job_timeout("60s")
+            .fixture_script("slow"),
     );
     let ids = daemon.enqueue_many((0..100).map(|n| job("slow", &n.to_string())));
     daemon.wait_for("4 jobs running", Duration::from_secs(20), || {
@@ -302,7 +311,7 @@ fn sigterm_with_100_jobs_in_flight_and_queued_finishes_the_running_and_keeps_the
 /// from the real event loop, STOPPING on SIGTERM.
 #[test]
 fn systemd_notifications_ready_watchdog_and_stopping_are_sent() {
-    let mut daemon = Daemon::prepare("workers = 1", &[("echo", ECHO)]);
+    let mut daemon = Daemon::prepare_with(echo_workers(1));
     let path = daemon.dir.path().join("notify.sock");
     let socket = std::os::unix::net::UnixDatagram::bind(&path).expect("bind notify socket");
     socket
@@ -343,24 +352,17 @@ fn systemd_notifications_ready_watchdog_and_stopping_are_sent() {
 /// works on a stopped process) and a new worker takes over.
 #[test]
 fn a_stopped_worker_is_killed_at_the_deadline_and_replaced() {
-    let mut daemon = Daemon::start(
-        "workers = 1\njob_timeout = \"2s\"\nkill_grace = \"200ms\"",
-        &[("slow", SLOW)],
+    let mut daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(1)
+            .job_timeout("2s")
+            .kill_grace("200ms")
+            .fixture_script("slow"),
     );
     let mut once = job("slow", "{}");
     once.max_attempts = Some(1);
     let id = daemon.enqueue(once);
-    let mut pid = 0;
-    daemon.wait_for("a worker runs the job", Duration::from_secs(10), || {
-        let status = daemon.status();
-        match status.workers.iter().find(|w| w.job == Some(id)) {
-            Some(w) => {
-                pid = w.pid.expect("a busy worker has a pid");
-                true
-            }
-            None => false,
-        }
-    });
+    let pid = daemon.wait_job_on_worker(id, Duration::from_secs(10));
     // SAFETY: kill(2) on the daemon's worker.
     unsafe {
         libc::kill(pid as i32, libc::SIGSTOP);
@@ -384,7 +386,7 @@ fn a_stopped_worker_is_killed_at_the_deadline_and_replaced() {
 /// a second and stays small (it never loads the queue into memory).
 #[test]
 fn a_restart_with_10000_queued_jobs_is_quick_and_small() {
-    let mut daemon = Daemon::start("workers = 2", &[("echo", ECHO)]);
+    let mut daemon = Daemon::start_with(echo_workers(2));
     daemon.request(&jobvisor_protocol::control::Request::SetQueuePaused {
         queue: "default".to_owned(),
         paused: true,
@@ -425,7 +427,7 @@ fn a_restart_with_10000_queued_jobs_is_quick_and_small() {
 #[test]
 fn sighup_a_vanishing_client_and_bad_payloads_leave_the_daemon_whole() {
     use jobvisor_protocol::control::{ErrorCode, Request, Response};
-    let mut daemon = Daemon::start("workers = 1\npayload_limit = \"1MiB\"", &[("echo", ECHO)]);
+    let mut daemon = Daemon::start_with(echo_workers(1).payload_limit("1MiB"));
     daemon.signal(libc::SIGHUP);
     std::thread::sleep(Duration::from_millis(200));
     assert!(daemon.status().workers.len() == 1, "alive after SIGHUP");
@@ -468,7 +470,7 @@ fn sighup_a_vanishing_client_and_bad_payloads_leave_the_daemon_whole() {
 /// and replaced before any job is given to it.
 #[test]
 fn a_stopped_idle_worker_is_found_by_the_health_ping_and_replaced() {
-    let mut daemon = Daemon::start("workers = 1", &[("echo", ECHO)]);
+    let mut daemon = Daemon::start_with(echo_workers(1));
     let mut pid = 0;
     daemon.wait_for("an idle worker", Duration::from_secs(10), || {
         let status = daemon.status();

@@ -14,13 +14,12 @@ use std::time::{Duration, Instant};
 use jobvisor_protocol::control::{EnqueueJob, Request};
 use jobvisor_supervisor::pool::exit::{AttemptOutcome, CrashKind, ExitFacts, classify_exit};
 use jobvisor_supervisor::pool::spawn::WORKER_MAX_OPEN_FILES;
-use jobvisor_tests::bin;
+use jobvisor_tests::config::ConfigBuilder;
 use jobvisor_tests::daemon::{Daemon, job};
 #[cfg(target_arch = "x86_64")]
 use jobvisor_tests::jobvisor;
 use jobvisor_tests::store_view::{JobState, OutcomeKind};
-
-const TRIVIAL: &str = "export default (p) => ({ sum: p.a + p.b })";
+use jobvisor_tests::{bin, fixture};
 
 /// Whether this kernel can kill a process on a forbidden system call; prints a SKIP line
 /// when not (the worker then runs unfiltered, by design).
@@ -83,7 +82,7 @@ fn a_daemons_worker_is_sandboxed_with_only_its_socket_no_environment_and_small_l
     if !sandbox_available("a_daemons_worker_is_sandboxed") {
         return;
     }
-    let daemon = Daemon::start("workers = 1", &[("trivial", TRIVIAL)]);
+    let daemon = Daemon::start_with(ConfigBuilder::new().workers(1).fixture_script("trivial"));
     // A finished job proves the worker went past its `Ready`, after which it is filtered.
     let id = daemon.enqueue(job("trivial", r#"{"a":1,"b":2}"#));
     daemon.wait_for("the job to complete", Duration::from_secs(20), || {
@@ -145,7 +144,7 @@ fn the_script_checker_runs_top_level_code_inside_the_sandbox() {
         .spawn()
         .unwrap();
     // Top-level code that waits long enough to be looked at.
-    let source = "await new Promise(r => setTimeout(r, 4000));\nexport default () => 1\n";
+    let source = fixture::job("slow-at-load");
     let mut stdin = checker.stdin.take().unwrap();
     stdin.write_all(source.as_bytes()).unwrap();
     drop(stdin);
@@ -248,25 +247,15 @@ fn crashes_inside_the_sandbox_keep_their_own_signal_and_classification() {
 
 #[test]
 fn a_worker_that_dies_of_sigsys_mid_job_is_recorded_as_a_sandbox_crash() {
-    let daemon = Daemon::start(
-        "workers = 1\njob_timeout = \"60s\"\nretry_backoff_base = \"50ms\"\nretry_backoff_max = \"100ms\"",
-        &[(
-            "once-slow",
-            "export default async (p, ctx) => { if (ctx.job.attempt === 1) await new Promise(r => setTimeout(r, 30000)); return ctx.job.attempt }",
-        )],
+    let daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(1)
+            .job_timeout("60s")
+            .retry_backoff("50ms", "100ms")
+            .fixture_script("once-slow"),
     );
     let id = daemon.enqueue(with_attempts(job("once-slow", "{}"), 2));
-    let mut victim = 0;
-    daemon.wait_for("the job to run", Duration::from_secs(20), || {
-        let status = daemon.status();
-        match status.workers.iter().find(|w| w.job == Some(id)) {
-            Some(w) => {
-                victim = w.pid.unwrap();
-                true
-            }
-            None => false,
-        }
-    });
+    let victim = daemon.wait_job_on_worker(id, Duration::from_secs(20));
     // The signal the kernel sends when the filter refuses a call; no job can make one.
     // SAFETY: kill(2) of the worker process this test found.
     unsafe { libc::kill(victim as i32, libc::SIGSYS) };
@@ -349,7 +338,7 @@ fn without_kernel_support_the_worker_says_so_and_still_runs_jobs() {
         .stdin
         .take()
         .unwrap()
-        .write_all(b"export default (p) => p\n")
+        .write_all(fixture::job("echo").as_bytes())
         .unwrap();
     let out = checker.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -379,7 +368,8 @@ fn without_kernel_support_the_daemon_warns_at_start_and_its_workers_run_jobs() {
     if !sandbox_available("without_kernel_support_the_daemon_warns_at_start") {
         return;
     }
-    let mut daemon = Daemon::prepare("workers = 1", &[("trivial", TRIVIAL)]);
+    let mut daemon =
+        Daemon::prepare_with(ConfigBuilder::new().workers(1).fixture_script("trivial"));
     let log = std::fs::File::create(&daemon.log).unwrap();
     let mut command = jobvisor();
     command

@@ -7,15 +7,19 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use jobvisor_tests::bin;
+use jobvisor_tests::config::ConfigBuilder;
 use jobvisor_tests::daemon::Daemon;
+use jobvisor_tests::{bin, fixture};
 
 /// A daemon with one slot whose worker program is `evil-worker`.
 fn evil_daemon() -> Daemon {
-    let mut daemon = Daemon::prepare(
-        "workers = 1\njob_timeout = \"10s\"\nkill_grace = \"200ms\"\n\
-         restart_backoff_min = \"10ms\"\nrestart_backoff_max = \"50ms\"\n",
-        &[("ok", "export default (p) => p;")],
+    let mut daemon = Daemon::prepare_with(
+        ConfigBuilder::new()
+            .workers(1)
+            .job_timeout("10s")
+            .kill_grace("200ms")
+            .restart_backoff("10ms", "50ms")
+            .script("ok", &fixture::job("echo")),
     );
     let evil = bin("evil-worker");
     daemon.launch_with(&[("JOBVISOR_WORKER", evil.to_str().expect("utf-8 path"))]);
@@ -62,7 +66,7 @@ fn last_attempt(job: &serde_json::Value) -> (String, String) {
 fn run_evil(behaviour: &str) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("temp dir");
     let file: PathBuf = dir.path().join("ok.js");
-    std::fs::write(&file, "export default (p) => p;").expect("write script");
+    std::fs::write(&file, fixture::job("echo")).expect("write script");
     let out = Command::new(bin("jobvisor"))
         .env("JOBVISOR_WORKER", bin("evil-worker"))
         .arg("run")
@@ -150,19 +154,7 @@ fn a_call_for_an_attempt_that_already_ended_replaces_the_worker() {
     assert_eq!(report["outcome"], "completed", "{report}");
 }
 
-/// The script of the real-worker tests: many echo calls in flight at once, answered in any
-/// order, with a timer running beside them.
-const REAL_ECHO: &str = r#"export default async function (p, ctx) {
-  const texts = Array.from({ length: 20 }, (_, i) => `call ${i} é`);
-  const timer = new Promise((resolve) => setTimeout(() => resolve("timer"), 20));
-  const answers = await Promise.all(texts.map((t) => ctx.host.echo(t)));
-  let refused = "none";
-  try { await ctx.host.echo("x".repeat(2 * 1024 * 1024)); } catch (e) { refused = e.name; }
-  return { same: answers.every((a, i) => a === texts[i]), n: answers.length,
-           timer: await timer, refused };
-}
-"#;
-
+/// What the `real-echo` fixture returns.
 const REAL_ECHO_RESULT: &str = r#"{"same":true,"n":20,"timer":"timer","refused":"RangeError"}"#;
 
 #[test]
@@ -170,7 +162,11 @@ fn a_real_script_gets_its_echo_answers_from_the_daemon_and_from_run() {
     let expected: serde_json::Value = serde_json::from_str(REAL_ECHO_RESULT).expect("json");
 
     // Through the daemon, with the real worker.
-    let mut daemon = Daemon::prepare("workers = 1\n", &[("echo", REAL_ECHO)]);
+    let mut daemon = Daemon::prepare_with(
+        ConfigBuilder::new()
+            .workers(1)
+            .script("echo", &fixture::job("real-echo")),
+    );
     daemon.launch();
     let out = daemon.cli(&["enqueue", "echo", "--wait", "--json"]);
     let job: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
@@ -185,6 +181,7 @@ fn a_real_script_gets_its_echo_answers_from_the_daemon_and_from_run() {
     daemon.stop();
 
     // Through `jobvisor run`: the same worker, the same attempt runner and host service.
-    let report = jobvisor_tests::run_json("echo", REAL_ECHO, &["--timeout", "10s"], 0);
+    let report =
+        jobvisor_tests::run_json("echo", &fixture::job("real-echo"), &["--timeout", "10s"], 0);
     assert_eq!(report["result"], expected, "{report}");
 }

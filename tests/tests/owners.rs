@@ -9,13 +9,10 @@ use std::time::Duration;
 
 use jobvisor_protocol::control::{JobState, JobView, Request, Response};
 use jobvisor_supervisor::store::{EnqueueRequest, SqliteStore, StoreOptions};
+use jobvisor_tests::config::ConfigBuilder;
 use jobvisor_tests::daemon::{Daemon, job};
 use jobvisor_tests::memory_cgroup_available;
 use jobvisor_tests::store_view::JobState as StoreState;
-
-const ECHO: &str = "export default (p) => p;";
-const SLOW: &str =
-    "export default async (p) => { await new Promise((r) => setTimeout(r, 1500)); return p; };";
 
 fn show(daemon: &Daemon, id: i64) -> JobView {
     match daemon.request(&Request::ShowJob { id }) {
@@ -40,9 +37,12 @@ fn a_restarted_node_releases_its_own_jobs_at_once_and_another_owners_after_its_l
     ) {
         return;
     }
-    let mut daemon = Daemon::start(
-        "workers = 1\n[store]\nnode_id = \"node-a\"\n",
-        &[("slow", SLOW), ("echo", ECHO)],
+    let mut daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(1)
+            .node_id("node-a")
+            .fixture_script("slow")
+            .fixture_script("echo"),
     );
     let own = daemon.enqueue(job("slow", "{}"));
     daemon.wait_for("the slow job runs", Duration::from_secs(20), || {

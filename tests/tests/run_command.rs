@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use jobvisor_tests::fixture::{self, generated};
 use jobvisor_tests::{memory_cgroup_available, run_json, run_script};
 use serde_json::json;
 
@@ -12,7 +13,7 @@ use serde_json::json;
 fn sync_handler_result_goes_to_stdout() {
     let out = run_script(
         "sum",
-        "export default function (p) { return { sum: p.a + p.b } }",
+        &fixture::job("sum-function"),
         &["--payload", r#"{"a":2,"b":3}"#],
     );
     assert_eq!(out.code, 0, "stderr: {}", out.stderr);
@@ -23,7 +24,7 @@ fn sync_handler_result_goes_to_stdout() {
 fn async_handler_gets_payload_and_job_context() {
     let report = run_json(
         "ctx",
-        "export default async function (payload, ctx) { await null; return { name: payload.name, job: ctx.job } }",
+        &fixture::job("payload-and-job"),
         &["--payload", r#"{"name":"ada"}"#],
         0,
     );
@@ -38,7 +39,7 @@ fn async_handler_gets_payload_and_job_context() {
 fn async_arrow_default_export_is_accepted() {
     let report = run_json(
         "arrow",
-        "export default async (p) => ({ doubled: p.n * 2 })",
+        &fixture::job("double"),
         &["--payload", r#"{"n":21}"#],
         0,
     );
@@ -47,12 +48,7 @@ fn async_arrow_default_export_is_accepted() {
 
 #[test]
 fn awaited_timer_sleeps_instead_of_spinning() {
-    let report = run_json(
-        "timer",
-        "export default async () => { const t0 = Date.now(); await new Promise(r => setTimeout(r, 1000)); return Date.now() - t0 }",
-        &[],
-        0,
-    );
+    let report = run_json("timer", &fixture::job("timer-1s"), &[], 0);
     let waited = report["result"].as_f64().unwrap();
     assert!(waited >= 990.0, "waited only {waited} ms");
     let cpu = report["cpu_ms"].as_f64().unwrap();
@@ -64,23 +60,13 @@ fn awaited_timer_sleeps_instead_of_spinning() {
 
 #[test]
 fn intervals_run_and_are_dropped_when_the_handler_settles() {
-    let report = run_json(
-        "interval",
-        "export default () => new Promise(r => { let n = 0; const id = setInterval(() => { n++; if (n === 3) { clearInterval(id); r(n) } }, 10) })",
-        &[],
-        0,
-    );
+    let report = run_json("interval", &fixture::job("interval-three-ticks"), &[], 0);
     assert_eq!(report["result"], json!(3));
 }
 
 #[test]
 fn console_is_captured_with_levels_and_never_reaches_stdout() {
-    let report = run_json(
-        "console",
-        r#"export default () => { console.log("a", { b: 1 }); console.info("i"); console.warn("w"); console.error("e"); console.debug("d"); return 1 }"#,
-        &[],
-        0,
-    );
+    let report = run_json("console", &fixture::job("console-levels"), &[], 0);
     let console = report["console"].as_array().unwrap();
     let levels: Vec<_> = console
         .iter()
@@ -89,23 +75,14 @@ fn console_is_captured_with_levels_and_never_reaches_stdout() {
     assert_eq!(levels, ["info", "info", "warn", "error", "debug"]);
     assert!(console[0]["text"].as_str().unwrap().starts_with("a {"));
     // Human mode: the result alone on stdout, console lines on stderr.
-    let out = run_script(
-        "console2",
-        r#"export default () => { console.log("to stderr"); return 7 }"#,
-        &[],
-    );
+    let out = run_script("console2", &fixture::job("console-then-seven"), &[]);
     assert_eq!(out.stdout.trim(), "7");
     assert!(out.stderr.contains("to stderr"), "stderr: {}", out.stderr);
 }
 
 #[test]
 fn console_output_is_capped_and_the_cut_is_marked() {
-    let report = run_json(
-        "chatty",
-        "export default () => { for (let i = 0; i < 5000; i++) console.log('line ' + i); return 'done' }",
-        &[],
-        0,
-    );
+    let report = run_json("chatty", &fixture::job("console-5000-lines"), &[], 0);
     let console = report["console"].as_array().unwrap();
     assert_eq!(console.len(), 1001, "1000 lines and one marker");
     assert!(
@@ -160,13 +137,7 @@ export default function () {
 fn logging_a_huge_value_stops_at_the_console_cap() {
     let report = run_json(
         "hugelog",
-        r#"export default function () {
-  const huge = {};
-  for (let i = 0; i < 200000; i++) huge['key' + i] = { value: 'v'.repeat(40), list: [i, i + 1] };
-  console.log(huge);
-  console.log('after');
-  return 'done';
-}"#,
+        &fixture::job("console-huge-value"),
         &["--timeout", "60s"],
         0,
     );
@@ -230,7 +201,7 @@ fn thrown_values_of_every_kind_become_clean_errors() {
         ),
     ];
     for (name, body, expected_name, expected_message) in cases {
-        let source = format!("export default function () {{ {body} }}");
+        let source = generated::handler_with_body(body);
         let report = run_json(name, &source, &[], 3);
         assert_eq!(report["outcome"], "js_error", "{name}");
         let error = &report["error"];
@@ -247,12 +218,7 @@ fn thrown_values_of_every_kind_become_clean_errors() {
 
 #[test]
 fn errors_carry_a_stack_naming_the_script() {
-    let report = run_json(
-        "stacky",
-        "function inner() { throw new Error('deep') }\nexport default function () { inner() }",
-        &[],
-        3,
-    );
+    let report = run_json("stacky", &fixture::job("throws-in-inner"), &[], 3);
     let stack = report["error"]["stack"].as_str().unwrap();
     assert!(
         stack.contains("inner") && stack.contains("stacky"),
@@ -318,12 +284,7 @@ fn an_async_arrow_one_liner_is_placed_in_the_line_as_written() {
 
 #[test]
 fn a_rejected_promise_is_an_error() {
-    let report = run_json(
-        "rejects",
-        "export default async () => { await null; throw new RangeError('late') }",
-        &[],
-        3,
-    );
+    let report = run_json("rejects", &fixture::job("rejects-late"), &[], 3);
     assert_eq!(report["error"]["name"], "RangeError");
     assert_eq!(report["error"]["message"], "late");
 }
@@ -332,7 +293,7 @@ fn a_rejected_promise_is_an_error() {
 fn a_promise_that_never_settles_is_an_error_not_a_hang() {
     let out = run_script(
         "never",
-        "export default () => new Promise(() => {})",
+        &fixture::job("pending"),
         &["--json", "--timeout", "20s"],
     );
     assert_eq!(out.code, 3, "stderr: {}", out.stderr);
@@ -348,7 +309,7 @@ fn a_promise_that_never_settles_is_an_error_not_a_hang() {
 fn an_infinite_loop_is_killed_at_the_timeout() {
     let out = run_script(
         "spin",
-        "export default () => { while (true) {} }",
+        &fixture::job("spin"),
         &["--json", "--timeout", "1s"],
     );
     assert_eq!(out.code, 4, "stderr: {}", out.stderr);
@@ -371,7 +332,7 @@ fn an_infinite_loop_is_killed_at_the_timeout() {
 fn a_catastrophic_regex_is_killed_at_the_timeout() {
     let out = run_script(
         "redos",
-        "export default () => /^(a+)+$/.test('a'.repeat(40) + 'b')",
+        &fixture::job("redos"),
         &["--json", "--timeout", "1s"],
     );
     assert_eq!(out.code, 4, "stderr: {}", out.stderr);
@@ -386,7 +347,7 @@ fn a_catastrophic_regex_is_killed_at_the_timeout() {
 fn a_timer_past_the_deadline_ends_the_job_without_a_kill() {
     let report = run_json(
         "late-timer",
-        "export default () => new Promise(r => setTimeout(r, 60000))",
+        &fixture::job("timer-60s"),
         &["--timeout", "500ms"],
         4,
     );
@@ -399,12 +360,7 @@ fn a_timer_past_the_deadline_ends_the_job_without_a_kill() {
 
 #[test]
 fn deep_recursion_is_a_clean_error() {
-    let report = run_json(
-        "recurse",
-        "function r() { return r() }\nexport default () => r()",
-        &[],
-        3,
-    );
+    let report = run_json("recurse", &fixture::job("recursion"), &[], 3);
     assert_eq!(report["error"]["name"], "RuntimeLimitError");
     assert!(
         report["error"]["message"]
@@ -413,29 +369,16 @@ fn deep_recursion_is_a_clean_error() {
             .contains("recursive calls")
     );
     // Recursion within the limit is fine.
-    let ok = run_json(
-        "recurse-ok",
-        "function go(n) { return n === 0 ? 0 : 1 + go(n - 1) }\nexport default () => go(400)",
-        &[],
-        0,
-    );
+    let ok = run_json("recurse-ok", &fixture::job("recursion-400"), &[], 0);
     assert_eq!(ok["result"], json!(400));
 }
 
 #[test]
 fn deeply_nested_source_is_refused_or_parsed_never_a_crash_or_hang() {
-    let at_limit = format!(
-        "export default () => {}1{}",
-        "(".repeat(1000),
-        ")".repeat(1000)
-    );
+    let at_limit = generated::returning_nested(1, "(", ")", 1000);
     let report = run_json("nested-1000", &at_limit, &[], 0);
     assert_eq!(report["result"], json!(1));
-    let over = format!(
-        "export default () => {}1{}",
-        "[".repeat(5000),
-        "]".repeat(5000)
-    );
+    let over = generated::returning_nested(1, "[", "]", 5000);
     let report = run_json("nested-5000", &over, &[], 3);
     assert!(
         report["error"]["message"]
@@ -447,16 +390,7 @@ fn deeply_nested_source_is_refused_or_parsed_never_a_crash_or_hang() {
 
 #[test]
 fn no_process_require_fetch_or_module_loading() {
-    let report = run_json(
-        "sandbox",
-        r#"export default async () => {
-            let imported;
-            try { await import("/etc/hostname"); imported = "loaded" } catch (e) { imported = "refused: " + e.message }
-            return { process: typeof process, require: typeof require, fetch: typeof fetch, Deno: typeof Deno, imported };
-        }"#,
-        &[],
-        0,
-    );
+    let report = run_json("sandbox", &fixture::job("no-process-or-imports"), &[], 0);
     assert_eq!(report["result"]["process"], "undefined");
     assert_eq!(report["result"]["require"], "undefined");
     assert_eq!(report["result"]["fetch"], "undefined");
@@ -466,28 +400,13 @@ fn no_process_require_fetch_or_module_loading() {
             .unwrap()
             .starts_with("refused")
     );
-    let static_import = run_json(
-        "static-import",
-        "import x from './other.js';\nexport default () => x",
-        &[],
-        3,
-    );
+    let static_import = run_json("static-import", &fixture::job("static-import"), &[], 3);
     assert_eq!(static_import["outcome"], "js_error");
 }
 
 #[test]
 fn web_platform_helpers_are_there() {
-    let report = run_json(
-        "helpers",
-        r#"export default () => ({
-            text: new TextDecoder().decode(new TextEncoder().encode("héllo")),
-            b64: btoa("hi"),
-            path: new URL("https://example.com/a/b?c=1").pathname,
-            clone: structuredClone({ x: [1] }),
-        })"#,
-        &[],
-        0,
-    );
+    let report = run_json("helpers", &fixture::job("web-helpers"), &[], 0);
     assert_eq!(
         report["result"],
         json!({"text": "héllo", "b64": "aGk=", "path": "/a/b", "clone": {"x": [1]}})
@@ -527,30 +446,20 @@ fn result_serialisation_follows_json_stringify() {
         ),
     ];
     for (expr, expected) in cases {
-        let report = run_json("json", &format!("export default () => ({expr})"), &[], 0);
+        let report = run_json("json", &generated::returning(expr), &[], 0);
         assert_eq!(&report["result"], expected, "JSON.stringify({expr})");
     }
     // A handler may replace the global JSON; the result still uses the real one.
-    let report = run_json(
-        "json-hijack",
-        "export default () => { JSON.stringify = () => 'hijacked'; return { ok: true } }",
-        &[],
-        0,
-    );
+    let report = run_json("json-hijack", &fixture::job("json-hijacked"), &[], 0);
     assert_eq!(report["result"], json!({"ok": true}));
     // Nothing to serialise: no result at all.
-    let report = run_json("json-undefined", "export default () => undefined", &[], 0);
+    let report = run_json("json-undefined", &fixture::job("returns-undefined"), &[], 0);
     assert!(report.get("result").is_none(), "{report}");
 }
 
 #[test]
 fn unserialisable_results_are_clear_errors() {
-    let report = run_json(
-        "cyclic",
-        "export default () => { const o = {}; o.o = o; return o }",
-        &[],
-        3,
-    );
+    let report = run_json("cyclic", &fixture::job("cyclic-result"), &[], 3);
     assert_eq!(report["error"]["kind"], "result");
     assert!(
         report["error"]["message"]
@@ -558,51 +467,36 @@ fn unserialisable_results_are_clear_errors() {
             .unwrap()
             .contains("cyclic")
     );
-    let report = run_json("bigint", "export default () => ({ n: 10n })", &[], 3);
+    let report = run_json("bigint", &fixture::job("bigint-result"), &[], 3);
     assert!(
         report["error"]["message"]
             .as_str()
             .unwrap()
             .contains("bigint")
     );
-    let report = run_json(
-        "too-big",
-        "export default () => 'x'.repeat(5 * 1024 * 1024)",
-        &[],
-        3,
-    );
+    let report = run_json("too-big", &fixture::job("huge-result"), &[], 3);
     assert_eq!(report["error"]["name"], "ResultTooLarge");
 }
 
 #[test]
 fn script_errors_name_the_problem() {
-    let report = run_json("broken", "export default () => {", &[], 3);
+    let report = run_json("broken", &fixture::job("syntax-error"), &[], 3);
     assert_eq!(report["error"]["name"], "SyntaxError");
-    let report = run_json("no-default", "export const x = 1", &[], 3);
+    let report = run_json("no-default", &fixture::job("no-default-export"), &[], 3);
     assert!(
         report["error"]["message"]
             .as_str()
             .unwrap()
             .contains("no default export function")
     );
-    let report = run_json(
-        "top-throw",
-        "throw new Error('at load')\nexport default () => 1",
-        &[],
-        3,
-    );
+    let report = run_json("top-throw", &fixture::job("throws-at-load"), &[], 3);
     assert_eq!(report["error"]["message"], "at load");
 }
 
 #[test]
 fn both_isolation_modes_run_the_job() {
     for mode in ["script", "job"] {
-        let report = run_json(
-            "iso",
-            "let n = 0\nexport default () => ++n",
-            &["--isolation", mode],
-            0,
-        );
+        let report = run_json("iso", &fixture::job("counter"), &["--isolation", mode], 0);
         assert_eq!(report["result"], json!(1), "isolation={mode}");
     }
 }
@@ -614,7 +508,7 @@ fn a_memory_bomb_is_stopped_by_the_cgroup_limit() {
     }
     let report = run_json(
         "bomb",
-        "export default () => { let s = 'x'; const keep = []; while (true) { s = s + s; keep.push(s) } }",
+        &fixture::job("bomb"),
         &[
             "--memory",
             "128MiB",
@@ -642,7 +536,7 @@ fn a_memory_bomb_of_small_objects_is_stopped_by_the_cgroup_limit() {
     }
     let report = run_json(
         "bomb-objects",
-        "export default () => { const a = []; while (true) a.push({ x: Math.random(), y: 'k' + a.length }) }",
+        &fixture::job("bomb-small-objects"),
         &[
             "--memory",
             "96MiB",
@@ -660,7 +554,7 @@ fn a_memory_bomb_of_small_objects_is_stopped_by_the_cgroup_limit() {
 fn a_memory_bomb_is_stopped_by_the_rlimit_fallback() {
     let report = run_json(
         "bomb-rlimit",
-        "export default () => { let s = 'x'; const keep = []; while (true) { s = s + s; keep.push(s) } }",
+        &fixture::job("bomb"),
         &[
             "--memory",
             "128MiB",
@@ -679,7 +573,7 @@ fn a_memory_bomb_is_stopped_by_the_rlimit_fallback() {
 fn a_job_under_its_memory_limit_is_unaffected() {
     let report = run_json(
         "modest",
-        "export default () => { const a = new Array(100000).fill(0).map((_, i) => ({ i })); return a.length }",
+        &fixture::job("hundred-thousand-objects"),
         &["--memory", "128MiB"],
         0,
     );
@@ -688,7 +582,7 @@ fn a_job_under_its_memory_limit_is_unaffected() {
 
 #[test]
 fn bad_input_is_refused_with_a_clear_message() {
-    let out = run_script("ok", "export default () => 1", &["--payload", "{not json"]);
+    let out = run_script("ok", &fixture::job("one"), &["--payload", "{not json"]);
     assert_eq!(out.code, 2);
     assert!(
         out.stderr.contains("payload is not valid JSON"),
@@ -705,11 +599,11 @@ fn bad_input_is_refused_with_a_clear_message() {
         out.stderr
     );
 
-    let out = run_script("ok", "export default () => 1", &["--timeout", "soon"]);
+    let out = run_script("ok", &fixture::job("one"), &["--timeout", "soon"]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("not a duration"), "{}", out.stderr);
 
-    let out = run_script("ok", "export default () => 1", &["--memory", "1MiB"]);
+    let out = run_script("ok", &fixture::job("one"), &["--memory", "1MiB"]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("at least 16MiB"), "{}", out.stderr);
 
@@ -717,7 +611,7 @@ fn bad_input_is_refused_with_a_clear_message() {
     let payload = dir.path().join("payload.json");
     std::fs::write(&payload, r#"{"from":"file"}"#).unwrap();
     let arg = format!("@{}", payload.display());
-    let out = run_script("echo", "export default (p) => p", &["--payload", &arg]);
+    let out = run_script("echo", &fixture::job("echo"), &["--payload", &arg]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout.trim(), r#"{"from":"file"}"#);
 }
@@ -728,7 +622,7 @@ fn a_payload_can_come_from_stdin() {
     use std::process::Stdio;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("echo.js");
-    std::fs::write(&file, "export default (p) => p.n + 1").unwrap();
+    std::fs::write(&file, fixture::job("increment")).unwrap();
     let mut child = jobvisor_tests::jobvisor()
         .args(["run", file.to_str().unwrap(), "--payload", "-"])
         .stdin(Stdio::piped())
@@ -748,9 +642,7 @@ fn a_payload_can_come_from_stdin() {
 
 #[test]
 fn a_missing_worker_binary_is_a_clear_failure() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("x.js");
-    std::fs::write(&file, "export default () => 1").unwrap();
+    let file = fixture::job_path("one");
     let out = jobvisor_tests::jobvisor()
         .env("JOBVISOR_WORKER", "/nonexistent/jobvisor-worker")
         .args(["run", file.to_str().unwrap()])
@@ -768,13 +660,7 @@ fn a_killed_runs_cgroup_is_removed_by_the_next_run() {
     if !memory_cgroup_available("a_killed_runs_cgroup_is_removed_by_the_next_run") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("sleepy.js");
-    std::fs::write(
-        &script,
-        "export default async () => { await new Promise((r) => setTimeout(r, 20000)); return 1 }",
-    )
-    .unwrap();
+    let script = fixture::job_path("sleep-20s");
     let mut run = jobvisor_tests::jobvisor()
         .args(["run", "--limiter", "cgroup", "--timeout", "60s"])
         .arg(&script)
@@ -800,7 +686,7 @@ fn a_killed_runs_cgroup_is_removed_by_the_next_run() {
     run.wait().unwrap();
     // (Another test's `jobvisor run`, in parallel, may already have removed it.)
 
-    let out = run_script("ok", "export default () => 1", &["--limiter", "cgroup"]);
+    let out = run_script("ok", &fixture::job("one"), &["--limiter", "cgroup"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(group().is_none(), "the next run removed {name}");
 }

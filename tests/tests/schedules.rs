@@ -6,14 +6,20 @@
 
 use std::time::Duration;
 
-use jobvisor_tests::bin;
+use jobvisor_supervisor::schedule::OverlapPolicy;
+use jobvisor_tests::config::{ConfigBuilder, Schedule};
 use jobvisor_tests::daemon::Daemon;
 use jobvisor_tests::store_view::{JobFilter, JobState};
+use jobvisor_tests::{bin, fixture};
 
-const OK: &str = "export default (p, ctx) => ({ ran: ctx.job.id })";
-const SLOW: &str =
-    "export default async () => { await new Promise(r => setTimeout(r, 3500)); return 1 }";
-const THROWS: &str = "export default () => { throw new Error('upstream is down') }";
+/// `workers` workers, the script `ok` (it returns its job's id) and the schedule `tick`
+/// running it every `every`.
+fn ticking(workers: u32, every: &str) -> ConfigBuilder {
+    ConfigBuilder::new()
+        .workers(workers)
+        .script("ok", &fixture::job("ran-job-id"))
+        .schedule(Schedule::every("tick", "ok", every))
+}
 
 /// (id, unique key `schedule:<name>:<slot>`) of every run of schedule `name`, oldest
 /// first.
@@ -45,10 +51,7 @@ fn cli(daemon: &Daemon, args: &[&str]) -> String {
 
 #[test]
 fn a_one_second_interval_fires_about_ten_times_in_ten_seconds() {
-    let mut daemon = Daemon::start(
-        "workers = 2\n[[schedule]]\nname = \"tick\"\nscript = \"ok\"\nevery = \"1s\"",
-        &[("ok", OK)],
-    );
+    let mut daemon = Daemon::start_with(ticking(2, "1s"));
     std::thread::sleep(Duration::from_secs(10));
     daemon.stop();
     let jobs = schedule_jobs(&daemon, "tick");
@@ -65,10 +68,7 @@ fn a_one_second_interval_fires_about_ten_times_in_ten_seconds() {
 
 #[test]
 fn missed_slots_while_stopped_coalesce_into_one_run() {
-    let mut daemon = Daemon::start(
-        "workers = 1\n[[schedule]]\nname = \"tick\"\nscript = \"ok\"\nevery = \"1s\"",
-        &[("ok", OK)],
-    );
+    let mut daemon = Daemon::start_with(ticking(1, "1s"));
     daemon.wait_for("a first run", Duration::from_secs(10), || {
         !schedule_jobs(&daemon, "tick").is_empty()
     });
@@ -96,10 +96,7 @@ fn a_sigkill_inside_the_fire_transaction_produces_no_duplicate() {
         "schedule-fire-between=sigkill",
         "schedule-fire-after-commit=sigkill",
     ] {
-        let mut daemon = Daemon::prepare(
-            "workers = 1\n[[schedule]]\nname = \"tick\"\nscript = \"ok\"\nevery = \"3s\"",
-            &[("ok", OK)],
-        );
+        let mut daemon = Daemon::prepare_with(ticking(1, "3s"));
         let signal = daemon.launch_until_death(
             &[("JOBVISOR_FAILPOINT", failpoint)],
             Duration::from_secs(20),
@@ -135,9 +132,12 @@ fn a_sigkill_inside_the_fire_transaction_produces_no_duplicate() {
 
 #[test]
 fn overlap_skip_does_not_pile_up_behind_a_slow_run() {
-    let mut daemon = Daemon::start(
-        "workers = 2\njob_timeout = \"30s\"\n[[schedule]]\nname = \"slow\"\nscript = \"slow\"\nevery = \"1s\"\noverlap = \"skip\"",
-        &[("slow", SLOW)],
+    let mut daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(2)
+            .job_timeout("30s")
+            .schedule(Schedule::every("slow", "slow", "1s").overlap(OverlapPolicy::Skip))
+            .script("slow", &fixture::job("sleep-3500ms")),
     );
     std::thread::sleep(Duration::from_millis(5_500));
     let counts = daemon.store().counts_by_state();
@@ -158,9 +158,12 @@ fn overlap_skip_does_not_pile_up_behind_a_slow_run() {
 
 #[test]
 fn a_failing_schedule_disables_itself_and_enable_resets_it() {
-    let daemon = Daemon::start(
-        "workers = 1\nmax_attempts = 1\n[[schedule]]\nname = \"flaky\"\nscript = \"throws\"\nevery = \"1s\"\ndisable_after_failures = 3",
-        &[("throws", THROWS)],
+    let daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(1)
+            .max_attempts(1)
+            .schedule(Schedule::every("flaky", "throws", "1s").disable_after_failures(3))
+            .fixture_script("throws"),
     );
     daemon.wait_for(
         "the schedule to disable itself",
@@ -193,7 +196,11 @@ fn a_failing_schedule_disables_itself_and_enable_resets_it() {
 
 #[test]
 fn schedules_can_be_managed_from_the_cli() {
-    let daemon = Daemon::start("workers = 1", &[("ok", OK)]);
+    let daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(1)
+            .script("ok", &fixture::job("ran-job-id")),
+    );
     let added = cli(
         &daemon,
         &[

@@ -8,14 +8,27 @@ use std::time::{Duration, Instant};
 
 use jobvisor_protocol::control::{EnqueueJob, Request, Response, WorkerState};
 use jobvisor_protocol::{BlockingTransport, Role};
+use jobvisor_supervisor::cgroup::LimiterChoice;
+use jobvisor_tests::config::ConfigBuilder;
 use jobvisor_tests::daemon::{Daemon, job};
+use jobvisor_tests::fixture;
 use jobvisor_tests::store_view::{JobFilter, JobState, OutcomeKind};
 
-const ECHO: &str = "export default (p) => p;";
-const TWENTY_MS: &str =
-    "export default async (p) => { await new Promise((r) => setTimeout(r, 20)); return p; };";
-/// Jobs killed with their worker are retried at once, and may be killed several times.
-const FAST_RETRY: &str = "workers = 2\nretry_backoff_base = \"1ms\"\nretry_backoff_max = \"5ms\"";
+/// Two workers whose killed jobs are retried at once (and may be killed several times).
+fn fast_retry() -> ConfigBuilder {
+    ConfigBuilder::new().workers(2).retry_backoff("1ms", "5ms")
+}
+
+/// `workers` workers with a 128 MiB cgroup memory limit, and the scripts `bomb` and `spin`.
+fn memory_limited(workers: u32) -> ConfigBuilder {
+    ConfigBuilder::new()
+        .workers(workers)
+        .memory_limit("128MiB")
+        .memory_limiter(LimiterChoice::Cgroup)
+        .job_timeout("30s")
+        .fixture_script("bomb")
+        .fixture_script("spin")
+}
 
 /// A small xorshift generator: the fault timings vary from run to run, and the seed is
 /// printed so a failure can be replayed.
@@ -98,7 +111,7 @@ fn attempt_totals(daemon: &Daemon) -> (usize, String) {
 #[test]
 fn jobs_sent_to_workers_killed_while_idle_go_back_to_the_queue() {
     const ROUNDS: usize = 100;
-    let mut daemon = Daemon::start(FAST_RETRY, &[("echo", ECHO)]);
+    let mut daemon = Daemon::start_with(fast_retry().fixture_script("echo"));
     let mut jitter = Jitter::from_env();
     let stream = UnixStream::connect(daemon.socket()).expect("connect");
     let mut control = BlockingTransport::new(stream);
@@ -151,7 +164,7 @@ fn jobs_sent_to_workers_killed_while_idle_go_back_to_the_queue() {
 fn a_kill_storm_loses_no_job_and_no_slot() {
     const JOBS: usize = 3000;
     const KILLS: usize = 50;
-    let mut daemon = Daemon::start(FAST_RETRY, &[("tick", TWENTY_MS)]);
+    let mut daemon = Daemon::start_with(fast_retry().script("tick", &fixture::job("sleep-20ms")));
     let mut jitter = Jitter::from_env();
     let started = Instant::now();
     let ids =
@@ -187,9 +200,12 @@ fn a_kill_storm_loses_no_job_and_no_slot() {
 /// in the sockets, and after SIGCONT both are `completed` on their first attempt.
 #[test]
 fn jobs_that_finish_while_the_supervisor_is_stopped_are_completed() {
-    const SHORT: &str =
-        "export default async (p) => { await new Promise((r) => setTimeout(r, 300)); return p; };";
-    let mut daemon = Daemon::start("workers = 2\njob_timeout = \"2s\"", &[("short", SHORT)]);
+    let mut daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(2)
+            .job_timeout("2s")
+            .script("short", &fixture::job("sleep-300ms")),
+    );
     wait_all_idle(&daemon, "both workers idle");
     let ids = daemon.enqueue_many([job("short", "1"), job("short", "2")]);
     daemon.wait_for("both jobs running", Duration::from_secs(10), || {
@@ -239,20 +255,10 @@ fn peak_memory_is_each_attempts_own_after_an_oom_and_a_big_job() {
     ) {
         return;
     }
-    let mut daemon = Daemon::start(
-        "workers = 1\nmemory_limit = \"128MiB\"\nmemory_limiter = \"cgroup\"\njob_timeout = \"30s\"",
-        &[
-            (
-                "bomb",
-                "export default () => { let s = 'x'; const keep = []; while (true) { s = s + s; keep.push(s) } }",
-            ),
-            ("spin", "export default () => { while (true) {} }"),
-            (
-                "big",
-                "export default () => { const s = 'x'.repeat(2 * 1024 * 1024); return s.length; }",
-            ),
-            ("small", ECHO),
-        ],
+    let mut daemon = Daemon::start_with(
+        memory_limited(1)
+            .script("big", &fixture::job("two-mib-string"))
+            .script("small", &fixture::job("echo")),
     );
     let bomb = daemon.enqueue(with_attempts(job("bomb", "{}"), 1));
     let mut spin = with_attempts(job("spin", "{}"), 1);
@@ -331,26 +337,6 @@ fn only_attempt_error(daemon: &Daemon, id: i64) -> (String, String) {
     )
 }
 
-/// Waits until a worker runs `id`; returns that worker's pid.
-fn worker_running(daemon: &Daemon, id: i64) -> u32 {
-    let mut pid = 0;
-    daemon.wait_for(
-        &format!("job {id} running"),
-        Duration::from_secs(20),
-        || {
-            let status = daemon.status();
-            match status.workers.iter().find(|w| w.job == Some(id)) {
-                Some(w) => {
-                    pid = w.pid.unwrap_or(0);
-                    pid != 0
-                }
-                None => false,
-            }
-        },
-    );
-    pid
-}
-
 /// Failures the supervisor observes say what happened, with the numbers: a real timeout
 /// (the timeout and the signal jobvisor sent), a real cgroup OOM (the limit and the peak),
 /// a real SIGKILL from outside, and an operator's cancel.
@@ -361,16 +347,7 @@ fn supervisor_observed_failures_say_what_happened_with_the_numbers() {
     ) {
         return;
     }
-    let mut daemon = Daemon::start(
-        "workers = 2\nmemory_limit = \"128MiB\"\nmemory_limiter = \"cgroup\"\njob_timeout = \"30s\"",
-        &[
-            (
-                "bomb",
-                "export default () => { let s = 'x'; const keep = []; while (true) { s = s + s; keep.push(s) } }",
-            ),
-            ("spin", "export default () => { while (true) {} }"),
-        ],
-    );
+    let mut daemon = Daemon::start_with(memory_limited(2));
     let once = |script: &str| with_attempts(job(script, "{}"), 1);
     let mut timeout = once("spin");
     timeout.timeout_ms = Some(1000);
@@ -387,9 +364,9 @@ fn supervisor_observed_failures_say_what_happened_with_the_numbers() {
         final_state(timeout) && final_state(oom)
     });
     let outside = daemon.enqueue(once("spin"));
-    sigkill(worker_running(&daemon, outside));
+    sigkill(daemon.wait_job_on_worker(outside, Duration::from_secs(20)));
     let cancelled = daemon.enqueue(once("spin"));
-    worker_running(&daemon, cancelled);
+    daemon.wait_job_on_worker(cancelled, Duration::from_secs(20));
     match daemon.request(&Request::CancelJob { id: cancelled }) {
         Response::Cancelled { .. } => {}
         other => panic!("cancel: {other:?}"),

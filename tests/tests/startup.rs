@@ -10,11 +10,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use jobvisor_tests::bin;
+use jobvisor_tests::config::{ConfigBuilder, Schedule};
 use jobvisor_tests::daemon::Daemon;
 use jobvisor_tests::store_view::JobState;
+use jobvisor_tests::{bin, fixture};
 
-const OK: &str = "export default (p) => p\n";
+/// `workers` workers with the script `ok` (it echoes).
+fn ok_script(workers: u32) -> ConfigBuilder {
+    ConfigBuilder::new()
+        .workers(workers)
+        .script("ok", &fixture::job("echo"))
+}
 
 /// `jobvisor serve --check --config CONFIG` with the build's worker, then `env`.
 fn serve_check(config: &Path, env: &[(&str, &str)]) -> Output {
@@ -103,10 +109,7 @@ fn broken_worker(dir: &Path) -> PathBuf {
 
 #[test]
 fn serve_check_accepts_a_config_that_would_start_and_starts_nothing() {
-    let daemon = Daemon::prepare(
-        "workers = 1\n[[schedule]]\nname = \"tick\"\nscript = \"ok\"\nevery = \"1m\"",
-        &[("ok", OK)],
-    );
+    let daemon = Daemon::prepare_with(ok_script(1).schedule(Schedule::every("tick", "ok", "1m")));
     let out = serve_check(&daemon.config, &[]);
     assert!(out.status.success(), "{}", describe(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -120,9 +123,8 @@ fn serve_check_accepts_a_config_that_would_start_and_starts_nothing() {
 
 #[test]
 fn serve_check_refuses_a_missing_script_file() {
-    let daemon = Daemon::prepare(
-        "[[script]]\nname = \"gone\"\npath = \"/nonexistent/gone.js\"",
-        &[],
+    let daemon = Daemon::prepare_with(
+        ConfigBuilder::new().script_path("gone", Path::new("/nonexistent/gone.js")),
     );
     let out = serve_check(&daemon.config, &[]);
     assert_eq!(out.status.code(), Some(78), "{}", describe(&out));
@@ -135,9 +137,10 @@ fn serve_check_refuses_a_missing_script_file() {
 
 #[test]
 fn serve_check_refuses_a_schedule_naming_an_unknown_script() {
-    let daemon = Daemon::prepare(
-        "[[schedule]]\nname = \"nightly\"\nscript = \"reprot\"\nevery = \"1h\"",
-        &[("report", OK)],
+    let daemon = Daemon::prepare_with(
+        ConfigBuilder::new()
+            .schedule(Schedule::every("nightly", "reprot", "1h"))
+            .script("report", &fixture::job("echo")),
     );
     let out = serve_check(&daemon.config, &[]);
     assert_eq!(out.status.code(), Some(78), "{}", describe(&out));
@@ -151,7 +154,7 @@ fn serve_check_refuses_a_schedule_naming_an_unknown_script() {
 
 #[test]
 fn serve_check_refuses_a_worker_binary_that_cannot_start() {
-    let daemon = Daemon::prepare("workers = 1", &[("ok", OK)]);
+    let daemon = Daemon::prepare_with(ok_script(1));
     let broken = broken_worker(daemon.dir.path());
     let missing = daemon.dir.path().join("no-such-worker");
     for worker in [&broken, &missing] {
@@ -184,7 +187,7 @@ fn serve_check_refuses_a_worker_binary_that_cannot_start() {
 /// would show it "active (running)" while it restarts the worker for ever): it exits 1.
 #[test]
 fn serve_with_a_worker_that_cannot_start_exits_1_without_ready() {
-    let daemon = Daemon::prepare("workers = 2", &[("ok", OK)]);
+    let daemon = Daemon::prepare_with(ok_script(2));
     let broken = broken_worker(daemon.dir.path());
     let served = serve_for(
         &daemon,
@@ -207,10 +210,10 @@ fn serve_with_a_worker_that_cannot_start_exits_1_without_ready() {
 #[test]
 fn serve_refuses_config_scripts_that_scripts_add_would_refuse() {
     for (source, expected) in [
-        ("export default (p) => {\n", "SyntaxError"),
-        ("const f = (p) => p;\n", "default"),
+        ("syntax-error", "SyntaxError"),
+        ("no-default-function", "default"),
     ] {
-        let daemon = Daemon::prepare("workers = 1", &[("ok", OK), ("bad", source)]);
+        let daemon = Daemon::prepare_with(ok_script(1).script("bad", &fixture::job(source)));
         let served = serve_for(&daemon, &[], Duration::from_secs(20));
         assert_eq!(served.code, Some(78), "{source}: {}", served.output);
         let file = daemon.dir.path().join("bad.js");
@@ -226,9 +229,10 @@ fn serve_refuses_config_scripts_that_scripts_add_would_refuse() {
 
 #[test]
 fn serve_refuses_a_schedule_of_an_unknown_script_and_names_those_there_are() {
-    let daemon = Daemon::prepare(
-        "workers = 1\n[[schedule]]\nname = \"poll\"\nscript = \"ok2\"\nevery = \"1m\"",
-        &[("ok", OK), ("other", OK)],
+    let daemon = Daemon::prepare_with(
+        ok_script(1)
+            .schedule(Schedule::every("poll", "ok2", "1m"))
+            .script("other", &fixture::job("echo")),
     );
     let served = serve_for(&daemon, &[], Duration::from_secs(20));
     assert_eq!(served.code, Some(78), "{}", served.output);
@@ -262,16 +266,14 @@ fn checkers_of(parent: u32) -> Vec<u32> {
     found
 }
 
-const SPIN: &str = "while (true) {}\nexport default () => 1\n";
-
 /// `scripts add` of a script whose top-level code never ends: the checker runs it, and
 /// a SIGKILLed daemon must take the checker with it (it would spin at 100 % CPU under
 /// init for ever).
 #[test]
 fn a_script_checker_dies_with_a_sigkilled_daemon() {
-    let mut daemon = Daemon::start("workers = 1", &[("ok", OK)]);
+    let mut daemon = Daemon::start_with(ok_script(1));
     let file = daemon.dir.path().join("spin.js");
-    std::fs::write(&file, SPIN).unwrap();
+    std::fs::write(&file, fixture::job("spin-at-load")).unwrap();
     let mut add = jobvisor_tests::jobvisor()
         .args(["scripts", "add", "spin"])
         .arg(&file)
@@ -323,9 +325,9 @@ fn a_script_checker_dies_with_a_sigkilled_daemon() {
 /// deadline, and leaves no checker behind.
 #[test]
 fn scripts_add_of_a_top_level_loop_is_refused_within_the_deadline() {
-    let daemon = Daemon::start("workers = 1", &[("ok", OK)]);
+    let daemon = Daemon::start_with(ok_script(1));
     let file = daemon.dir.path().join("spin.js");
-    std::fs::write(&file, SPIN).unwrap();
+    std::fs::write(&file, fixture::job("spin-at-load")).unwrap();
     let started = Instant::now();
     let out = jobvisor_tests::jobvisor()
         .args(["scripts", "add", "spin"])
@@ -347,7 +349,7 @@ fn scripts_add_of_a_top_level_loop_is_refused_within_the_deadline() {
 /// A run dir that is a symlink is refused, and what it points to keeps its mode.
 #[test]
 fn a_symlinked_run_dir_is_refused_and_its_target_left_alone() {
-    let daemon = Daemon::prepare("workers = 1", &[("ok", OK)]);
+    let daemon = Daemon::prepare_with(ok_script(1));
     let target = daemon.dir.path().join("elsewhere");
     std::fs::create_dir(&target).unwrap();
     std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -366,7 +368,7 @@ fn a_symlinked_run_dir_is_refused_and_its_target_left_alone() {
 #[test]
 fn the_state_dir_and_database_are_private_under_umask_0() {
     use std::os::unix::process::CommandExt;
-    let mut daemon = Daemon::prepare("workers = 1", &[("ok", OK)]);
+    let mut daemon = Daemon::prepare_with(ok_script(1));
     let log = std::fs::File::create(&daemon.log).unwrap();
     let mut command = Command::new(bin("jobvisor"));
     command
@@ -414,12 +416,13 @@ fn the_state_dir_and_database_are_private_under_umask_0() {
 /// current version says so.
 #[test]
 fn scripts_and_schedules_declared_in_the_config_stay_the_configs() {
-    let mut daemon = Daemon::start(
-        "workers = 1\n[[schedule]]\nname = \"tick\"\nscript = \"greet\"\nevery = \"1h\"",
-        &[("greet", "export default () => 'v1'\n")],
+    let mut daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(1)
+            .schedule(Schedule::every("tick", "greet", "1h"))
+            .script("greet", &fixture::job("greet-v1")),
     );
-    let newer = daemon.dir.path().join("greet-v2.js");
-    std::fs::write(&newer, "export default () => 'v2'\n").unwrap();
+    let newer = fixture::job_path("greet-v2");
     let cli = |args: &[&str]| {
         jobvisor_tests::jobvisor()
             .args(args)
@@ -460,11 +463,7 @@ fn scripts_and_schedules_declared_in_the_config_stay_the_configs() {
     assert!(out.status.success(), "{}", describe(&out));
 
     daemon.stop();
-    std::fs::write(
-        daemon.dir.path().join("greet.js"),
-        "export default () => 'v3'\n",
-    )
-    .unwrap();
+    std::fs::write(daemon.dir.path().join("greet.js"), fixture::job("greet-v3")).unwrap();
     daemon.launch();
     assert!(
         daemon
@@ -489,7 +488,11 @@ fn flat_layout_in_temp_dirs() -> String {
 
 #[test]
 fn a_config_in_the_flat_layout_still_runs_and_says_where_each_key_went() {
-    let mut daemon = Daemon::prepare(&flat_layout_in_temp_dirs(), &[("ok", OK)]);
+    let mut daemon = Daemon::prepare_with(
+        ConfigBuilder::new()
+            .raw(&flat_layout_in_temp_dirs())
+            .script("ok", &fixture::job("echo")),
+    );
     let out = serve_check(&daemon.config, &[]);
     assert!(out.status.success(), "{}", describe(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -524,7 +527,7 @@ fn a_config_in_the_flat_layout_still_runs_and_says_where_each_key_went() {
 #[test]
 fn a_key_in_the_flat_layout_and_in_its_section_is_refused_with_exit_78() {
     let config = format!("{}[jobs]\ntimeout = \"5s\"\n", flat_layout_in_temp_dirs());
-    let daemon = Daemon::prepare(&config, &[]);
+    let daemon = Daemon::prepare_with(ConfigBuilder::new().raw(&config));
     let out = serve_check(&daemon.config, &[]);
     assert_eq!(out.status.code(), Some(78), "{}", describe(&out));
     let served = serve_for(&daemon, &[], Duration::from_secs(10));

@@ -7,13 +7,15 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use jobvisor_protocol::control::{ErrorCode, Request, Response};
+use jobvisor_tests::config::ConfigBuilder;
 use jobvisor_tests::daemon::{Daemon, job};
 use jobvisor_tests::store_view::JobState;
 use jobvisor_tests::{exit_within, jobvisor};
 
-const ECHO: &str = "export default (p) => p;";
-const SLOW: &str =
-    "export default async (p) => { await new Promise((r) => setTimeout(r, 1500)); return p; };";
+/// `workers` workers with the script `echo`.
+fn echo_workers(workers: u32) -> ConfigBuilder {
+    ConfigBuilder::new().workers(workers).fixture_script("echo")
+}
 
 /// A tmpfs mounted for the length of a test; lazily unmounted on drop.
 struct Tmpfs(PathBuf);
@@ -69,9 +71,10 @@ fn fill(path: &Path) -> u64 {
 
 #[test]
 fn a_full_disk_refuses_enqueues_clearly_keeps_results_and_recovers_when_space_returns() {
-    let mut daemon = Daemon::prepare(
-        "workers = 1\nretry_backoff_base = \"50ms\"\nretry_backoff_max = \"100ms\"",
-        &[("echo", ECHO), ("slow", SLOW)],
+    let mut daemon = Daemon::prepare_with(
+        echo_workers(1)
+            .retry_backoff("50ms", "100ms")
+            .fixture_script("slow"),
     );
     let data = daemon.dir.path().join("data");
     let _tmpfs = match Tmpfs::mount(&data, "6m") {
@@ -169,7 +172,7 @@ fn a_full_disk_refuses_enqueues_clearly_keeps_results_and_recovers_when_space_re
 
 #[test]
 fn a_database_locked_by_another_process_for_8_seconds_delays_but_loses_nothing() {
-    let mut daemon = Daemon::start("workers = 2", &[("echo", ECHO)]);
+    let mut daemon = Daemon::start_with(echo_workers(2));
     let before = daemon.enqueue_many((0..10).map(|n| job("echo", &n.to_string())));
     daemon.wait_for("the first jobs complete", Duration::from_secs(20), || {
         before
@@ -283,7 +286,7 @@ fn corrupt_and_foreign_database_files_are_refused_untouched() {
         ),
     ];
     for (what, make) in cases {
-        let daemon = Daemon::prepare("workers = 1", &[("echo", ECHO)]);
+        let daemon = Daemon::prepare_with(echo_workers(1));
         std::fs::create_dir_all(daemon.dir.path().join("data")).expect("data dir");
         make(&daemon.database());
         let before = std::fs::read(daemon.database()).expect("read");
@@ -317,7 +320,7 @@ fn corrupt_and_foreign_database_files_are_refused_untouched() {
 /// freed) and say "disk full" plainly; after space returns the daemon starts with its jobs.
 #[test]
 fn starting_on_a_full_disk_exits_1_saying_disk_full_and_starts_once_space_returns() {
-    let mut daemon = Daemon::prepare("workers = 1", &[("echo", ECHO)]);
+    let mut daemon = Daemon::prepare_with(echo_workers(1));
     let data = daemon.dir.path().join("data");
     let _tmpfs = match Tmpfs::mount(&data, "4m") {
         Ok(mount) => mount,

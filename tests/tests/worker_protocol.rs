@@ -17,7 +17,7 @@ use jobvisor_protocol::worker::{
 use jobvisor_protocol::{BlockingTransport, Hello, MAGIC, PROTOCOL_VERSION, Role};
 use jobvisor_supervisor::cgroup::{GroupLimits, Limiter, LimiterChoice};
 use jobvisor_supervisor::pool::spawn::{SpawnSpec, spawn_worker};
-use jobvisor_tests::bin;
+use jobvisor_tests::{bin, fixture};
 
 struct Worker {
     child: Child,
@@ -143,7 +143,9 @@ impl Worker {
 }
 
 /// A handler that makes one host call and returns its answer.
-const ECHO_ONCE: &str = "export default async (p, ctx) => ctx.host.echo('x')";
+fn echo_once() -> String {
+    fixture::job("host-echo-once")
+}
 
 fn echoed(op: &HostOp) -> String {
     let HostOp::Echo { text } = op;
@@ -171,13 +173,15 @@ fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
     }
 }
 
-const COUNTER: &str =
-    "let n = 0\nexport default (p) => { if (p.fail) throw new Error('asked to'); return ++n }";
+/// A handler that counts its runs in a global (and throws when asked to).
+fn counter() -> String {
+    fixture::job("counter")
+}
 
 #[test]
 fn isolation_script_reuses_the_context_and_rebuilds_it_after_an_error() {
     let mut w = start();
-    let (first, stats) = w.run(job(1, Some(COUNTER), "h1", Isolation::Script));
+    let (first, stats) = w.run(job(1, Some(&counter()), "h1", Isolation::Script));
     assert_eq!(ok_value(&first), 1);
     assert!(!stats.warm);
     // The source is not sent again: the worker holds this version.
@@ -235,7 +239,7 @@ fn engine_errors_name_the_script_file_and_the_failing_line_and_column() {
 fn isolation_job_builds_a_fresh_context_every_time() {
     let mut w = start();
     for id in 1..=3 {
-        let (outcome, stats) = w.run(job(id, Some(COUNTER), "h1", Isolation::Job));
+        let (outcome, stats) = w.run(job(id, Some(&counter()), "h1", Isolation::Job));
         assert_eq!(ok_value(&outcome), 1);
         assert!(!stats.warm);
     }
@@ -246,7 +250,7 @@ fn the_worker_survives_runtime_limits_and_serves_the_next_job() {
     let mut w = start();
     let (outcome, _) = w.run(job(
         1,
-        Some("function r() { return r() }\nexport default () => r()"),
+        Some(&fixture::job("recursion")),
         "rec",
         Isolation::Script,
     ));
@@ -254,12 +258,7 @@ fn the_worker_survives_runtime_limits_and_serves_the_next_job() {
         matches!(outcome, Outcome::Err(ref e) if e.kind == ErrorKind::RuntimeLimit),
         "{outcome:?}"
     );
-    let mut spin = job(
-        2,
-        Some("export default () => { while (true) {} }"),
-        "spin",
-        Isolation::Script,
-    );
+    let mut spin = job(2, Some(&fixture::job("spin")), "spin", Isolation::Script);
     spin.limits.loop_iteration_limit = 100_000;
     let (outcome, _) = w.run(spin);
     assert!(
@@ -268,7 +267,7 @@ fn the_worker_survives_runtime_limits_and_serves_the_next_job() {
     );
     let (outcome, _) = w.run(job(
         3,
-        Some("export default () => 'still here'"),
+        Some(&fixture::job("still-here")),
         "ok",
         Isolation::Script,
     ));
@@ -282,13 +281,13 @@ fn scripts_are_kept_per_version() {
     let mut w = start();
     let (a, _) = w.run(job(
         1,
-        Some("export default () => 'v1'"),
+        Some(&fixture::job("greet-v1")),
         "v1",
         Isolation::Script,
     ));
     let (b, _) = w.run(job(
         2,
-        Some("export default () => 'v2'"),
+        Some(&fixture::job("greet-v2")),
         "v2",
         Isolation::Script,
     ));
@@ -307,8 +306,8 @@ fn scripts_are_kept_per_version() {
 #[test]
 fn pending_timers_of_one_job_do_not_fire_in_the_next() {
     let mut w = start();
-    let source = "let fired = 0\nexport default (p) => { if (p.arm) setTimeout(() => { fired++ }, 0); return fired }";
-    let mut arm = job(1, Some(source), "t", Isolation::Script);
+    let source = fixture::job("timer-armed-by-payload");
+    let mut arm = job(1, Some(&source), "t", Isolation::Script);
     arm.payload = r#"{"arm":true}"#.into();
     let (first, _) = w.run(arm);
     assert_eq!(ok_value(&first), 0);
@@ -425,8 +424,8 @@ fn the_worker_holds_only_stdio_and_its_socket_and_an_empty_environment() {
 #[test]
 fn a_host_call_round_trip_resolves_the_promise_with_the_reply() {
     let mut w = start();
-    let source = "export default async (p, ctx) => ({ back: await ctx.host.echo(p.text) })";
-    let mut run = job(1, Some(source), "echo", Isolation::Script);
+    let source = fixture::job("host-echo-payload");
+    let mut run = job(1, Some(&source), "echo", Isolation::Script);
     run.payload = r#"{"text":"héllo"}"#.into();
     w.transport.send(&ToWorker::Run(run)).unwrap();
     let (call_id, op) = w.next_call(1);
@@ -452,12 +451,11 @@ fn a_host_call_round_trip_resolves_the_promise_with_the_reply() {
 #[test]
 fn replies_out_of_order_settle_the_calls_they_answer() {
     let mut w = start();
-    let source = "export default async (p, ctx) => \
-                  Promise.all(['a', 'b', 'c'].map((t) => ctx.host.echo(t)))";
+    let source = fixture::job("host-echo-three");
     w.transport
         .send(&ToWorker::Run(job(
             1,
-            Some(source),
+            Some(&source),
             "order",
             Isolation::Script,
         )))
@@ -476,18 +474,11 @@ fn replies_out_of_order_settle_the_calls_they_answer() {
 #[test]
 fn a_timer_fires_while_a_host_call_is_outstanding() {
     let mut w = start();
-    let source = "export default async (p, ctx) => {\n\
-                    const answer = ctx.host.echo('slow');\n\
-                    const armed = performance.now();\n\
-                    await new Promise((r) => setTimeout(r, 50));\n\
-                    const waited = performance.now() - armed;\n\
-                    console.log('timer fired');\n\
-                    return { waited, answer: await answer };\n\
-                  }";
+    let source = fixture::job("host-call-beside-a-timer");
     w.transport
         .send(&ToWorker::Run(job(
             1,
-            Some(source),
+            Some(&source),
             "timer",
             Isolation::Script,
         )))
@@ -520,7 +511,7 @@ fn a_timer_fires_while_a_host_call_is_outstanding() {
 #[test]
 fn a_reply_to_a_call_never_made_is_a_protocol_error() {
     let mut w = start();
-    let call_id = w.run_until_call(job(1, Some(ECHO_ONCE), "unknown", Isolation::Script));
+    let call_id = w.run_until_call(job(1, Some(&echo_once()), "unknown", Isolation::Script));
     w.reply(call_id + 1000, HostResult::Value { text: "x".into() });
     assert_eq!(wait_exit(&mut w.child).code(), Some(exit_status::PROTOCOL));
 }
@@ -528,7 +519,7 @@ fn a_reply_to_a_call_never_made_is_a_protocol_error() {
 #[test]
 fn a_frame_other_than_a_reply_during_a_job_is_a_protocol_error() {
     let mut w = start();
-    w.run_until_call(job(1, Some(ECHO_ONCE), "ping", Isolation::Script));
+    w.run_until_call(job(1, Some(&echo_once()), "ping", Isolation::Script));
     w.transport.send(&ToWorker::Ping { seq: 1 }).unwrap();
     assert_eq!(wait_exit(&mut w.child).code(), Some(exit_status::PROTOCOL));
 }
@@ -536,14 +527,11 @@ fn a_frame_other_than_a_reply_during_a_job_is_a_protocol_error() {
 #[test]
 fn a_refused_call_rejects_with_an_error_the_script_can_catch() {
     let mut w = start();
-    let source = "export default async (p, ctx) => {\n\
-                    try { await ctx.host.echo('no'); return 'resolved'; }\n\
-                    catch (e) { return { name: e.name, message: e.message, error: e instanceof Error }; }\n\
-                  }";
+    let source = fixture::job("host-call-refused-caught");
     w.transport
         .send(&ToWorker::Run(job(
             1,
-            Some(source),
+            Some(&source),
             "refused",
             Isolation::Script,
         )))
@@ -567,7 +555,7 @@ fn a_refused_call_rejects_with_an_error_the_script_can_catch() {
 #[test]
 fn an_unanswered_call_ends_by_the_jobs_deadline_and_its_late_reply_is_ignored() {
     let mut w = start();
-    let mut run = job(1, Some(ECHO_ONCE), "deadline", Isolation::Script);
+    let mut run = job(1, Some(&echo_once()), "deadline", Isolation::Script);
     run.deadline_ms = 200;
     let call_id = w.run_until_call(run);
     let (outcome, _) = w.finish(1);
@@ -584,7 +572,7 @@ fn an_unanswered_call_ends_by_the_jobs_deadline_and_its_late_reply_is_ignored() 
     );
     let (next, _) = w.run(job(
         2,
-        Some("export default () => 'next'"),
+        Some(&fixture::job("next")),
         "next",
         Isolation::Script,
     ));
@@ -594,7 +582,7 @@ fn an_unanswered_call_ends_by_the_jobs_deadline_and_its_late_reply_is_ignored() 
 #[test]
 fn shutdown_during_a_job_lets_it_finish_then_the_worker_exits_cleanly() {
     let mut w = start();
-    let call_id = w.run_until_call(job(1, Some(ECHO_ONCE), "drain", Isolation::Script));
+    let call_id = w.run_until_call(job(1, Some(&echo_once()), "drain", Isolation::Script));
     w.transport.send(&ToWorker::Shutdown).unwrap();
     w.reply(
         call_id,
