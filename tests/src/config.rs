@@ -79,6 +79,8 @@ enum ScriptSource {
     Text(String),
     /// A path written as given (a file that may not exist).
     Path(PathBuf),
+    /// A multi-file script's directory and its entry module.
+    Directory { dir: PathBuf, entry: String },
 }
 
 /// The settings of a test daemon; the state and run directories are always inside its
@@ -240,6 +242,19 @@ impl ConfigBuilder {
         self
     }
 
+    /// A `[[script]]` entry naming the directory `dir` (a multi-file script) with the
+    /// entry module `entry` inside it.
+    pub fn script_dir_with_entry(mut self, name: &str, dir: &Path, entry: &str) -> ConfigBuilder {
+        self.scripts.push((
+            name.to_owned(),
+            ScriptSource::Directory {
+                dir: dir.to_owned(),
+                entry: entry.to_owned(),
+            },
+        ));
+        self
+    }
+
     /// A `[[schedule]]` entry.
     pub fn schedule(mut self, schedule: Schedule) -> ConfigBuilder {
         self.schedules.push(schedule.entry);
@@ -283,17 +298,21 @@ impl ConfigBuilder {
             .scripts
             .iter()
             .map(|(name, source)| {
-                let path = match source {
+                let (path, entry_module) = match source {
                     ScriptSource::Text(text) => {
                         let file = dir.join(format!("{name}.js"));
                         std::fs::write(&file, text).expect("write script");
-                        file
+                        (file, None)
                     }
-                    ScriptSource::Path(path) => path.clone(),
+                    ScriptSource::Path(path) => (path.clone(), None),
+                    ScriptSource::Directory { dir, entry } => (dir.clone(), Some(entry)),
                 };
                 let mut entry = Table::new();
                 entry.insert("name".into(), name.as_str().into());
                 entry.insert("path".into(), path_value(&path));
+                if let Some(module) = entry_module {
+                    entry.insert("entry".into(), module.as_str().into());
+                }
                 Value::Table(entry)
             })
             .collect();

@@ -13,7 +13,7 @@ use jobvisor_store::schedule::ScheduleInfo;
 use jobvisor_store::{JobStoreRead, ReadOnlyStore, SqliteStore, StoreError, StoreOptions};
 
 pub use jobvisor_store::{
-    AttemptInfo, JobDetail, JobFilter, JobId, JobInfo, JobState, NodeId, OutcomeKind,
+    AttemptInfo, JobDetail, JobFilter, JobId, JobInfo, JobState, NodeId, OutcomeKind, ScriptInfo,
 };
 
 /// Listings are read in pages of this many jobs.
@@ -167,6 +167,16 @@ impl StoreView {
         }
         jobs.reverse();
         jobs
+    }
+
+    /// Every stored script version, by name then age.
+    pub fn scripts(&self) -> Vec<ScriptInfo> {
+        self.read("the scripts", |store| store.list_scripts())
+    }
+
+    /// The stored source of one script version.
+    pub fn script_source(&self, name: &str, hash: &str) -> Option<String> {
+        self.read("a script's source", |store| store.script_source(name, hash))
     }
 
     pub fn schedules(&self) -> Vec<ScheduleInfo> {

@@ -10,8 +10,10 @@ use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
+use jobvisor_tests::config::ConfigBuilder;
 use jobvisor_tests::daemon::{Daemon, job};
 use jobvisor_tests::run_file;
+use jobvisor_tests::store_view::JobState;
 use serde_json::json;
 
 fn fixture(name: &str) -> PathBuf {
@@ -149,7 +151,7 @@ fn run_dir_refuses_a_directory_over_the_file_cap() {
 
 #[test]
 fn scripts_add_dir_stores_one_version_that_jobs_run() {
-    let daemon = Daemon::start("workers = 1", &[]);
+    let daemon = Daemon::start_with(ConfigBuilder::new().workers(1));
     let dir = fixture("graph");
     let added = succeeded(&daemon.cli(&["scripts", "add", "graph", dir.to_str().unwrap()]));
     assert!(added.contains("script graph version"), "{added}");
@@ -159,7 +161,7 @@ fn scripts_add_dir_stores_one_version_that_jobs_run() {
 
     let id = daemon.enqueue(job("graph", GRAPH_PAYLOAD));
     daemon.wait_for("the job to complete", Duration::from_secs(20), || {
-        daemon.job_state(id) == "completed"
+        daemon.job_state(id) == JobState::Completed
     });
     let shown: serde_json::Value = serde_json::from_str(&succeeded(&daemon.cli(&[
         "jobs",
@@ -187,20 +189,17 @@ fn scripts_add_dir_stores_one_version_that_jobs_run() {
     ] {
         assert!(script.contains(file), "{file}: {script}");
     }
-    let versions: i64 = daemon
-        .db()
-        .query_row(
-            "SELECT count(*) FROM scripts WHERE name = 'graph'",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
-    assert_eq!(versions, 1, "one row per version");
+    let versions = daemon.store().scripts();
+    assert_eq!(
+        versions.iter().filter(|v| v.name == "graph").count(),
+        1,
+        "one stored version: {versions:?}"
+    );
 }
 
 #[test]
 fn scripts_add_dir_refuses_each_broken_graph_with_its_message() {
-    let daemon = Daemon::start("workers = 1", &[]);
+    let daemon = Daemon::start_with(ConfigBuilder::new().workers(1));
     for (name, _, words) in BROKEN {
         let dir = fixture(name);
         let out = daemon.cli(&["scripts", "add", name, dir.to_str().unwrap()]);
@@ -218,16 +217,14 @@ fn scripts_add_dir_refuses_each_broken_graph_with_its_message() {
 #[test]
 fn a_config_script_may_be_a_directory() {
     let dir = fixture("named");
-    let daemon = Daemon::start(
-        &format!(
-            "workers = 1\n[[script]]\nname = \"greet\"\npath = {:?}\nentry = \"src/start.js\"\n",
-            dir.display().to_string()
-        ),
-        &[],
-    );
+    let daemon = Daemon::start_with(ConfigBuilder::new().workers(1).script_dir_with_entry(
+        "greet",
+        &dir,
+        "src/start.js",
+    ));
     let id = daemon.enqueue(job("greet", r#"{"name":"bo"}"#));
     daemon.wait_for("the job to complete", Duration::from_secs(20), || {
-        daemon.job_state(id) == "completed"
+        daemon.job_state(id) == JobState::Completed
     });
     let shown: serde_json::Value = serde_json::from_str(&succeeded(&daemon.cli(&[
         "jobs",
@@ -244,7 +241,7 @@ fn a_malformed_bundle_sent_over_the_socket_is_refused_and_nothing_is_stored() {
     use jobvisor_protocol::bundle::BUNDLE_MARKER;
     use jobvisor_protocol::control::{ErrorCode, Request, Response};
 
-    let daemon = Daemon::start("workers = 1", &[]);
+    let daemon = Daemon::start_with(ConfigBuilder::new().workers(1));
     for (source, words) in [
         (
             format!("{BUNDLE_MARKER}entry 8:index.js\nfile 8:index.js 999:export default 1\n"),
@@ -267,16 +264,13 @@ fn a_malformed_bundle_sent_over_the_socket_is_refused_and_nothing_is_stored() {
             other => panic!("a malformed bundle was accepted: {other:?}"),
         }
     }
-    let stored: i64 = daemon
-        .db()
-        .query_row("SELECT count(*) FROM scripts", [], |row| row.get(0))
-        .unwrap();
-    assert_eq!(stored, 0);
+    let stored = daemon.store().scripts();
+    assert!(stored.is_empty(), "a forged bundle was stored: {stored:?}");
 }
 
 #[test]
 fn a_single_file_script_keeps_its_hash() {
-    let daemon = Daemon::start("workers = 1", &[]);
+    let daemon = Daemon::start_with(ConfigBuilder::new().workers(1));
     let file = daemon.dir.path().join("one.js");
     let source = "export default () => 1\n";
     std::fs::write(&file, source).unwrap();
@@ -286,11 +280,12 @@ fn a_single_file_script_keeps_its_hash() {
         added["hash"].as_str().unwrap(),
         jobvisor_supervisor::store::sha256_hex(source)
     );
-    let stored: String = daemon
-        .db()
-        .query_row("SELECT source FROM scripts WHERE name = 'one'", [], |row| {
-            row.get(0)
-        })
-        .unwrap();
-    assert_eq!(stored, source, "a single file is stored as it is");
+    let stored = daemon
+        .store()
+        .script_source("one", added["hash"].as_str().unwrap());
+    assert_eq!(
+        stored.as_deref(),
+        Some(source),
+        "a single file is stored as it is"
+    );
 }
