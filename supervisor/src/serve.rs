@@ -16,9 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use jobvisor_protocol::control::DrainReport;
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, oneshot};
-use tracing::{error, info, warn};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
 
 use crate::cgroup::{Limiter, LimiterMode, WorkerGroup};
 use crate::config::{Config, ConfigError};
@@ -89,8 +90,10 @@ impl ServeError {
 }
 
 /// Runs the daemon until it has drained: after a stop signal from `signals`
-/// ([`SignalSource::Os`] for SIGTERM/SIGINT) or a `drain` request.
-pub async fn run(config: Config, signals: SignalSource) -> Result<(), ServeError> {
+/// ([`SignalSource::Os`] for SIGTERM/SIGINT) or a `drain` request. Returns the drain's
+/// report once every worker has stopped, the control socket is gone and the store is
+/// closed.
+pub async fn run(config: Config, signals: SignalSource) -> Result<DrainReport, ServeError> {
     let started = Instant::now();
     for moved in &config.moved {
         warn!(%moved, "a config key in its place of the flat layout is still read there: move it into its section");
@@ -255,7 +258,6 @@ pub async fn run(config: Config, signals: SignalSource) -> Result<(), ServeError
     let control = ControlServer::bind(&config.control_socket_path(), config.control_gid()?).await?;
     info!(socket = %control.path().display(), workers = config.workers.count, "listening");
     let (control_tx, control_rx) = mpsc::channel(256);
-    let (control_stop, control_stopped) = oneshot::channel();
     let shutdown = Shutdown::new();
     shutdown.spawn_until_stopped(reap_orphans_every(pids.clone()));
     let signals = signals.listen();
@@ -281,21 +283,22 @@ pub async fn run(config: Config, signals: SignalSource) -> Result<(), ServeError
         events.clone(),
     );
     let dispatcher_tasks = dispatcher.tasks();
-    {
-        let serving = control.serve(
+    // The control socket answers until the dispatcher has drained; the shutdown token
+    // then stops it (and every other helper).
+    let stop = shutdown.token();
+    let (report, ()) = tokio::join!(
+        async {
+            let report = dispatcher.run(slot_events, control_rx, signals).await;
+            stop.cancel();
+            report
+        },
+        control.serve(
             control_tx,
             events.clone(),
             config.control.request_timeout,
-            control_stopped,
-        );
-        let dispatching = dispatcher.run(slot_events, control_rx, signals);
-        tokio::pin!(serving);
-        tokio::select! {
-            () = dispatching => {}
-            () = &mut serving => error!("control server stopped unexpectedly"),
-        }
-    }
-    let _ = control_stop.send(());
+            shutdown.token(),
+        ),
+    );
     drop(control);
     if !shutdown.finish(TASK_GRACE, &[dispatcher_tasks]).await {
         warn!("tasks still running at the end: answers to requests may be lost");
@@ -310,7 +313,7 @@ pub async fn run(config: Config, signals: SignalSource) -> Result<(), ServeError
         warn!(error = %err, "closing the store");
     }
     info!("stopped");
-    Ok(())
+    Ok(report)
 }
 
 /// `jobvisor serve --check`: everything `serve` checks before it starts, without starting:

@@ -58,7 +58,7 @@ struct Harness {
     control: mpsc::Sender<ControlCall>,
     signals: mpsc::UnboundedSender<SignalKind>,
     notes: mpsc::UnboundedReceiver<Note>,
-    dispatcher: Option<tokio::task::JoinHandle<()>>,
+    dispatcher: Option<tokio::task::JoinHandle<DrainReport>>,
     /// Dropping it lets the clock hold end.
     _hold: std::sync::mpsc::Sender<()>,
 }
@@ -202,11 +202,12 @@ impl Harness {
         .await;
     }
 
-    async fn dispatcher_ends(&mut self) {
+    /// Waits for the dispatcher to end; returns its drain report.
+    async fn dispatcher_ends(&mut self) -> DrainReport {
         let task = self.dispatcher.take().expect("dispatcher running");
         within_real_limit("the dispatcher to end", task)
             .await
-            .expect("dispatcher did not panic");
+            .expect("dispatcher did not panic")
     }
 
     async fn job(&self, id: JobId) -> crate::store::JobInfo {
