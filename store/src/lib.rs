@@ -779,6 +779,21 @@ impl SqliteStore {
         self.inner.reader.list_scripts()
     }
 
+    /// The scripts of the store at `path`, read on a read-only connection: nothing is
+    /// created, migrated or locked and no epoch is taken, so it may run next to the daemon
+    /// that owns the store (`serve --check`). Empty when there is no store at `path`.
+    pub fn list_scripts_read_only(
+        path: &Path,
+        options: &StoreOptions,
+    ) -> Result<Vec<ScriptInfo>, StoreError> {
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let first = schema::open_reader(path, options)?;
+        let pool = ReadPool::new(path.to_path_buf(), options.clone(), first);
+        Reader::new(Arc::new(pool)).list_scripts()
+    }
+
     /// Source of one script version, for sending to a worker.
     pub fn script_source(&self, name: &str, hash: &str) -> Result<Option<String>, StoreError> {
         self.inner.reader.script_source(name, hash)

@@ -37,7 +37,7 @@ use crate::reaper::{WorkerPids, become_subreaper, reap_orphans};
 use crate::script_check::ScriptChecker;
 use crate::shutdown::Shutdown;
 use crate::signals::SignalSource;
-use crate::store::{AnyStore, JobStore, RecoveryMode, StoreError};
+use crate::store::{AnyStore, JobStore, RecoveryMode, SqliteStore, StoreError};
 
 /// How often zombies nobody claimed are reaped (the daemon is a subreaper).
 const REAP_EVERY: Duration = Duration::from_secs(2);
@@ -271,7 +271,6 @@ pub async fn run(config: Config, signals: SignalSource) -> Result<DrainReport, S
             limiter: limiter.describe(),
             default_queue: "default".to_owned(),
             drain_timeout: config.drain_timeout,
-            default_timeout: config.jobs.timeout,
             payload_limit: config.jobs.payload_limit,
             checker: checker.clone(),
             declared: Declared::of(&config),
@@ -334,7 +333,12 @@ pub async fn check(config: &Config) -> Result<CheckSummary, ServeError> {
     }
     crate::control::server::check_run_dir_path(&config.run_dir)?;
     let scripts = config.read_scripts()?;
-    let registered = scripts_in_store(&config.database_path())?;
+    let registered: Vec<String> =
+        SqliteStore::list_scripts_read_only(&config.database_path(), &config.into())?
+            .into_iter()
+            .filter(|script| script.current)
+            .map(|script| script.name)
+            .collect();
     config.check_schedule_scripts(&registered)?;
     config.control_gid()?;
     // No cgroup here: this may run from an operator's shell, where the daemon's cgroup
@@ -488,34 +492,6 @@ fn dir_is_usable(dir: &Path) -> Result<(), String> {
         });
     }
     Ok(())
-}
-
-/// Names of the scripts in an existing database, read without taking any lock a running
-/// daemon needs; none when there is no database yet.
-fn scripts_in_store(path: &Path) -> Result<Vec<String>, ServeError> {
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let unreadable = |err: rusqlite::Error| {
-        ServeError::Startup(format!(
-            "cannot read the scripts in {}: {err}",
-            path.display()
-        ))
-    };
-    let conn = rusqlite::Connection::open_with_flags(
-        path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(unreadable)?;
-    let mut stmt = conn
-        .prepare("SELECT name FROM script_heads ORDER BY name")
-        .map_err(unreadable)?;
-    let names = stmt
-        .query_map([], |row| row.get(0))
-        .map_err(unreadable)?
-        .collect::<Result<Vec<String>, _>>()
-        .map_err(unreadable)?;
-    Ok(names)
 }
 
 /// Raises the soft open-files limit to the hard one: every worker and control connection

@@ -59,7 +59,6 @@ pub struct DaemonInfo {
     pub limiter: String,
     pub default_queue: String,
     pub drain_timeout: Duration,
-    pub default_timeout: Duration,
     pub payload_limit: u64,
     pub retention: crate::store::Retention,
     /// For checking scripts before they are added.

@@ -285,7 +285,6 @@ fn info(drain_timeout: Duration) -> DaemonInfo {
         limiter: limiter.describe(),
         default_queue: "default".to_owned(),
         drain_timeout,
-        default_timeout: Duration::from_secs(60),
         payload_limit: 1 << 20,
         retention: crate::store::Retention {
             completed: Duration::from_secs(86_400),
