@@ -8,7 +8,7 @@ use jobvisor_protocol::control::{
 use jobvisor_protocol::worker::LogLevel;
 
 use crate::pool::slot::SlotState;
-use crate::schedule::{OverlapPolicy, ScheduleSource};
+use crate::schedule::{OverlapPolicy, ScheduleRun, ScheduleSource};
 use crate::store::{AttemptInfo, JobDetail, JobInfo, JobState, OutcomeKind, QueueInfo, ScriptInfo};
 
 pub(super) fn job_state(state: JobState) -> view::JobState {
@@ -20,6 +20,19 @@ pub(super) fn job_state(state: JobState) -> view::JobState {
         JobState::Completed => view::JobState::Completed,
         JobState::Discarded => view::JobState::Discarded,
         JobState::Cancelled => view::JobState::Cancelled,
+    }
+}
+
+/// The store's state a view's state names (a `jobs list --state` filter).
+pub(super) fn stored_job_state(state: view::JobState) -> JobState {
+    match state {
+        view::JobState::Scheduled => JobState::Scheduled,
+        view::JobState::Available => JobState::Available,
+        view::JobState::Running => JobState::Running,
+        view::JobState::Retryable => JobState::Retryable,
+        view::JobState::Completed => JobState::Completed,
+        view::JobState::Discarded => JobState::Discarded,
+        view::JobState::Cancelled => JobState::Cancelled,
     }
 }
 
@@ -57,6 +70,20 @@ pub(super) fn overlap(policy: OverlapPolicy) -> view::Overlap {
         OverlapPolicy::Skip => view::Overlap::Skip,
         OverlapPolicy::Queue => view::Overlap::Queue,
         OverlapPolicy::Allow => view::Overlap::Allow,
+    }
+}
+
+/// Where a schedule's run stands: its state, with the last attempt's outcome once it
+/// finished other than that outcome says (`discarded (timeout)`, not `completed (completed)`).
+pub(super) fn run_outcome(run: &ScheduleRun) -> view::RunOutcome {
+    let state = job_state(run.state);
+    let last_attempt = run
+        .last_outcome
+        .map(outcome)
+        .filter(|outcome| run.state.is_finished() && outcome.as_str() != state.as_str());
+    view::RunOutcome {
+        state,
+        last_attempt,
     }
 }
 
