@@ -1,5 +1,7 @@
-//! Conversions from the store's records to the control protocol's views. The protocol
-//! crate knows nothing of the store; this is the one place that maps between them.
+//! Conversions between the store's records, the pool's outcomes and the control
+//! protocol's views. The protocol crate knows nothing of the store (and the store nothing
+//! of the wire), so each closed set exists on both sides; this is the one place that maps
+//! between them, with exhaustive matches so a variant added on one side cannot be missed.
 
 use jobvisor_protocol::control::{
     self as view, AttemptError, AttemptView, ConsoleLine, JobSummary, JobView, QueueView,
@@ -51,17 +53,18 @@ pub(super) fn outcome(outcome: OutcomeKind) -> view::AttemptOutcome {
     }
 }
 
-/// How an attempt the pool ran ended (the pool knows more detail than the view shows).
-pub(super) fn ended(outcome: &crate::pool::exit::AttemptOutcome) -> view::AttemptOutcome {
+/// The kind the store records for how an attempt the pool ran ended (the pool knows more
+/// detail than the store keeps).
+pub(super) fn outcome_kind(outcome: &crate::pool::exit::AttemptOutcome) -> OutcomeKind {
     use crate::pool::exit::AttemptOutcome as Ended;
     match outcome {
-        Ended::Completed => view::AttemptOutcome::Completed,
-        Ended::JsError => view::AttemptOutcome::JsError,
-        Ended::Timeout => view::AttemptOutcome::Timeout,
-        Ended::Oom => view::AttemptOutcome::Oom,
-        Ended::Crash(_) => view::AttemptOutcome::Crash,
-        Ended::ProtocolError(_) => view::AttemptOutcome::ProtocolError,
-        Ended::Killed => view::AttemptOutcome::Killed,
+        Ended::Completed => OutcomeKind::Completed,
+        Ended::JsError => OutcomeKind::JsError,
+        Ended::Timeout => OutcomeKind::Timeout,
+        Ended::Oom => OutcomeKind::Oom,
+        Ended::Crash(_) => OutcomeKind::Crash,
+        Ended::ProtocolError(_) => OutcomeKind::ProtocolError,
+        Ended::Killed => OutcomeKind::Killed,
     }
 }
 
