@@ -14,22 +14,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jobvisor_protocol::control::{DrainReport, Request, Response, StatusReport, WorkerState};
-use jobvisor_protocol::worker::{Isolation, JobLimits};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::claims::PREFETCH_PER_SLOT_MIN;
 use super::{ControlCall, DaemonInfo, Declared, Dispatcher};
-use crate::cgroup::{GroupLimits, WorkerGroup};
-use crate::host::HostService;
+use crate::cgroup::WorkerGroup;
 use crate::notify::Notifier;
 use crate::pool::exit::AttemptOutcome;
 use crate::pool::launch::{Confinement, Launched, WorkerLauncher};
 use crate::pool::restart::RestartPolicy;
 use crate::pool::slot::{
-    JobEnd, KillReason, SlotCommand, SlotConfig, SlotEvent, SlotSettings, SlotState, start_slot,
+    JobEnd, KillReason, SlotCommand, SlotEvent, SlotState, config_for_tests, start_slot,
 };
-use crate::pool::spawn::SpawnSpec;
 use crate::signals::{SignalKind, SignalSource};
 use crate::store::{
     AnyStore, AttemptRef, BackoffPolicy, Clock, EnqueueRequest, JobId, JobState, JobStore,
@@ -101,7 +98,7 @@ impl Harness {
                 notes: notes.clone(),
             });
             let (commands, _task) =
-                start_slot(real_slot_config(restart), launcher, slot_events.clone());
+                start_slot(config_for_tests(0, restart), launcher, slot_events.clone());
             vec![commands]
         })
         .await
@@ -432,42 +429,6 @@ impl WorkerLauncher for ExitsAtOnce {
                 socket: Some(ours),
             })
         })
-    }
-}
-
-/// The settings of a real slot whose workers never come up.
-fn real_slot_config(restart: RestartPolicy) -> SlotConfig {
-    let group = crate::cgroup::Limiter::detect(crate::cgroup::LimiterChoice::Rlimit)
-        .and_then(|limiter| {
-            limiter.create_group(
-                "unused",
-                GroupLimits {
-                    memory_bytes: 64 << 20,
-                    max_pids: 8,
-                },
-            )
-        })
-        .expect("an rlimit group needs no cgroup");
-    SlotConfig {
-        id: 0,
-        spec: SpawnSpec {
-            program: "/nonexistent/jobvisor-worker".into(),
-            self_limit_bytes: Some(64 << 20),
-        },
-        host: HostService::new(),
-        group: Arc::new(group),
-        settings: SlotSettings {
-            start_timeout: Duration::from_secs(1),
-            kill_grace: Duration::from_millis(10),
-            restart,
-            max_jobs_per_worker: 10,
-            rss_soft_limit: u64::MAX,
-            limits: JobLimits::default(),
-            isolation: Isolation::Script,
-            default_timeout: Duration::from_secs(1),
-        },
-        pids: crate::reaper::WorkerPids::default(),
-        events: broadcast::channel(4).0,
     }
 }
 
