@@ -37,7 +37,7 @@ use crate::reaper::{WorkerPids, become_subreaper, reap_orphans};
 use crate::script_check::ScriptChecker;
 use crate::shutdown::Shutdown;
 use crate::signals::SignalSource;
-use crate::store::{AnyStore, JobStore, RecoveryMode, SqliteStore, StoreError};
+use crate::store::{AnyStore, JobStore, JobStoreRead, RecoveryMode, SqliteStore, StoreError};
 
 /// How often zombies nobody claimed are reaped (the daemon is a subreaper).
 const REAP_EVERY: Duration = Duration::from_secs(2);
@@ -333,13 +333,9 @@ pub async fn check(config: &Config) -> Result<CheckSummary, ServeError> {
     }
     crate::control::server::check_run_dir_path(&config.run_dir)?;
     let scripts = config.read_scripts()?;
-    let registered: Vec<String> =
-        SqliteStore::list_scripts_read_only(&config.database_path(), &config.into())?
-            .into_iter()
-            .filter(|script| script.current)
-            .map(|script| script.name)
-            .collect();
-    config.check_schedule_scripts(&registered)?;
+    if let Some(registered) = scripts_in_store(config).await? {
+        config.check_schedule_scripts(&registered)?;
+    }
     config.control_gid()?;
     // No cgroup here: this may run from an operator's shell, where the daemon's cgroup
     // is not ours to create groups in. The probe limits itself like a worker in rlimit mode.
@@ -492,6 +488,40 @@ fn dir_is_usable(dir: &Path) -> Result<(), String> {
         });
     }
     Ok(())
+}
+
+/// Names of the current scripts in the store, read through the store's read-only handle
+/// (it writes nothing and takes no lock a running daemon needs); none when there is no
+/// store yet. `None` when the store's schema is older than this binary's: `serve` migrates
+/// it before it reads the scripts, so only `serve` can check the schedules against them.
+async fn scripts_in_store(config: &Config) -> Result<Option<Vec<String>>, ServeError> {
+    let path = config.database_path();
+    if !path.exists() {
+        return Ok(Some(Vec::new()));
+    }
+    let store = match SqliteStore::open_read_only(&path, config.into()) {
+        Ok(store) => store,
+        Err(StoreError::SchemaTooOld {
+            found, required, ..
+        }) => {
+            warn!(
+                path = %path.display(),
+                found,
+                required,
+                "the store's schema is older than this jobvisor's: serve migrates it at start, and only then reads its scripts and checks the schedules against them"
+            );
+            return Ok(None);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let scripts = store.list_scripts().await?;
+    Ok(Some(
+        scripts
+            .into_iter()
+            .filter(|script| script.current)
+            .map(|script| script.name)
+            .collect(),
+    ))
 }
 
 /// Raises the soft open-files limit to the hard one: every worker and control connection

@@ -1,7 +1,8 @@
 //! The whole daemon in the test process: `serve::run` on a runtime of its own, with real
 //! `jobvisor-worker` processes, a real SQLite file in a temporary directory and the real
 //! control socket; its signals come from a channel the test sends on, so the drain it
-//! starts is the one SIGTERM starts, and `run` hands back the drain's report.
+//! starts is the one SIGTERM starts, and `run` hands back the drain's report. What the
+//! daemon did is read back through the store's read-only view.
 
 #![allow(clippy::unwrap_used)]
 
@@ -14,6 +15,7 @@ use jobvisor_supervisor::serve::ServeError;
 use jobvisor_supervisor::signals::{SignalKind, SignalSource};
 use jobvisor_tests::config::ConfigBuilder;
 use jobvisor_tests::daemon::{Daemon, job, process_alive};
+use jobvisor_tests::store_view::{JobState, OutcomeKind};
 
 const TRIVIAL: &str = "export default (p) => ({ sum: p.a + p.b })";
 const SLEEPY: &str = "export default async (p, ctx) => { await new Promise(r => setTimeout(r, p.ms)); return ctx.job.attempt }";
@@ -109,15 +111,10 @@ fn an_in_process_daemon_runs_jobs_and_drains_on_the_stop_signal_leaving_nothing_
     let mut ids =
         daemon.enqueue_many((0..20).map(|i| job("trivial", &format!(r#"{{"a":{i},"b":1}}"#))));
     daemon.wait_for("20 completed jobs", Duration::from_secs(60), || {
-        daemon.count_in_state("completed") == 20
+        daemon.count_in_state(JobState::Completed) == 20
     });
-    let result: String = daemon
-        .db()
-        .query_row("SELECT result FROM jobs WHERE id = ?1", [ids[7]], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    assert_eq!(result, r#"{"sum":8}"#);
+    let result = daemon.store().job(ids[7]).job.result;
+    assert_eq!(result.as_deref(), Some(r#"{"sum":8}"#));
 
     // One job is still running when the stop comes: the drain lets it finish.
     let running = daemon.enqueue(job("sleepy", r#"{"ms":700}"#));
@@ -135,13 +132,13 @@ fn an_in_process_daemon_runs_jobs_and_drains_on_the_stop_signal_leaving_nothing_
         "the drain report: {report:?}"
     );
     let daemon = &inproc.daemon;
-    assert_eq!(daemon.job_state(running), "completed");
-    assert_eq!(daemon.attempts(running), [(1, "completed".to_owned())]);
+    assert_eq!(daemon.job_state(running), JobState::Completed);
+    assert_eq!(daemon.attempts(running), [(1, OutcomeKind::Completed)]);
     for pid in workers {
         assert!(!process_alive(pid), "worker {pid} outlived serve::run");
     }
     let states = daemon.assert_invariants(&ids);
-    assert_eq!(states.get("completed"), Some(&21), "{states:?}");
+    assert_eq!(states.get(&JobState::Completed), Some(&21), "{states:?}");
 }
 
 #[test]
@@ -170,14 +167,9 @@ fn an_in_process_daemon_stopped_with_a_job_past_the_drain_deadline_kills_it_and_
         "the drain ended before its deadline: {report:?}"
     );
     let daemon = &inproc.daemon;
-    assert_eq!(daemon.job_state(long), "available");
-    assert_eq!(daemon.attempts(long), [(1, "interrupted".to_owned())]);
-    let attempt: i64 = daemon
-        .db()
-        .query_row("SELECT attempt FROM jobs WHERE id = ?1", [long], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    assert_eq!(daemon.job_state(long), JobState::Available);
+    assert_eq!(daemon.attempts(long), [(1, OutcomeKind::Interrupted)]);
+    let attempt = daemon.store().job(long).job.attempt;
     assert_eq!(attempt, 0, "the interrupted attempt was refunded");
     for pid in worker {
         assert!(!process_alive(pid), "worker {pid} outlived serve::run");

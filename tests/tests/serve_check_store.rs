@@ -1,6 +1,7 @@
-//! `serve --check` next to a running daemon: the schedules of the config may name scripts
-//! that exist only in the daemon's store (added with `scripts add`), read without taking
-//! anything the daemon holds.
+//! `serve --check` and the store: the schedules of the config may name scripts that exist
+//! only in the daemon's store (added with `scripts add`), read next to the running daemon
+//! without taking anything it holds; a store of an older schema (before an upgrade) is not
+//! a reason to refuse, since `serve` migrates it.
 
 #![allow(clippy::unwrap_used)]
 
@@ -52,4 +53,26 @@ fn serve_check_finds_the_scripts_of_the_running_daemons_store() {
         "the daemon still answers after the checks"
     );
     daemon.stop();
+}
+
+#[test]
+fn serve_check_passes_on_a_store_of_an_older_schema_that_serve_would_migrate() {
+    let mut daemon = Daemon::start("workers = 1", &[("report", "export default (p) => p\n")]);
+    daemon.stop();
+    // The schema version is SQLite's user_version and the store's meta row: set both back.
+    let conn = rusqlite::Connection::open(daemon.database()).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA user_version = {older}; UPDATE meta SET value = {older} WHERE key = 'schema_version';",
+        older = version - 1
+    ))
+    .unwrap();
+    drop(conn);
+
+    let out = check_with_schedule_of(&daemon, "report");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stderr.contains("older than this jobvisor"), "{stderr}");
 }
