@@ -82,6 +82,19 @@ impl Target {
     }
 }
 
+/// The parser of an option whose value is one of a protocol enum's names (`names`, its
+/// `NAMES`): clap lists them in `--help`, the completions and the man page, and refuses
+/// any other value with the list, before anything connects.
+pub fn one_of<T>(names: &'static [&'static str]) -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: std::str::FromStr + Clone + Send + Sync + 'static,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(names.iter().copied())
+        .try_map(|name| name.parse::<T>())
+}
+
 /// `--json`: one flag, the same on every command that has it.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct Output {

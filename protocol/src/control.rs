@@ -109,17 +109,17 @@ pub struct ScheduleSpec {
     pub timeout_ms: Option<u64>,
     pub max_attempts: Option<u32>,
     pub jitter_ms: Option<u64>,
-    /// `skip` (default), `queue` or `allow`.
-    pub overlap: Option<String>,
-    /// `coalesce` (default) or `skip`.
-    pub catch_up: Option<String>,
+    /// `None`: skip.
+    pub overlap: Option<Overlap>,
+    /// `None`: coalesce.
+    pub catch_up: Option<CatchUp>,
     pub disable_after_failures: Option<u32>,
 }
 
 /// Filters for `jobs list`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct JobQuery {
-    pub state: Option<String>,
+    pub state: Option<JobState>,
     pub queue: Option<String>,
     pub script: Option<String>,
     /// Most jobs to return, 1 to [`MAX_LIST_LIMIT`] (0: 50).
@@ -236,7 +236,7 @@ pub struct ScheduleView {
     pub next_run_at_ms: Option<i64>,
     pub last_run_at_ms: Option<i64>,
     /// State (and last attempt outcome) of the most recent run.
-    pub last_outcome: Option<String>,
+    pub last_outcome: Option<RunOutcome>,
     pub source: ScheduleSource,
     pub last_skip: Option<String>,
 }
@@ -575,11 +575,75 @@ pub enum WorkerState {
     Ready,
 }
 
+/// What a schedule does with the slots it missed while the daemon was down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CatchUp {
+    /// One run for all of them.
+    Coalesce,
+    /// Only a slot missed by less than a minute runs.
+    Skip,
+}
+
+/// Where a schedule's most recent run stands: its state and, once it finished other
+/// than by completing, the outcome of its last attempt. Shown, and serialised (JSON and
+/// wire alike), as its text: `running`, `completed`, `discarded (timeout)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RunOutcome {
+    pub state: JobState,
+    pub last_attempt: Option<AttemptOutcome>,
+}
+
+impl std::fmt::Display for RunOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.last_attempt {
+            Some(outcome) => write!(f, "{} ({outcome})", self.state),
+            None => write!(f, "{}", self.state),
+        }
+    }
+}
+
+impl std::str::FromStr for RunOutcome {
+    type Err = UnknownName;
+
+    fn from_str(text: &str) -> Result<Self, UnknownName> {
+        let (state, last_attempt) = match text.split_once(" (") {
+            Some((state, rest)) => {
+                let outcome = rest.strip_suffix(')').ok_or_else(|| UnknownName {
+                    name: text.to_owned(),
+                    expected: &["STATE", "STATE (OUTCOME)"],
+                })?;
+                (state, Some(outcome.parse()?))
+            }
+            None => (text, None),
+        };
+        Ok(RunOutcome {
+            state: state.parse()?,
+            last_attempt,
+        })
+    }
+}
+
+impl Serialize for RunOutcome {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RunOutcome {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// The snake_case names: the JSON of the views, and what the CLI prints.
 macro_rules! view_names {
     ($($ty:ty { $($variant:ident => $text:literal),+ $(,)? })+) => {$(
         impl $ty {
             pub const ALL: &'static [$ty] = &[$(<$ty>::$variant),+];
+            /// The names of [`Self::ALL`], in the same order.
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
 
             pub fn as_str(self) -> &'static str {
                 match self { $(<$ty>::$variant => $text),+ }
@@ -628,6 +692,7 @@ view_names! {
         Backoff => "backoff", Exited => "exited", Degraded => "degraded", Ready => "ready",
     }
     LogLevel { Debug => "debug", Info => "info", Warn => "warn", Error => "error" }
+    CatchUp { Coalesce => "coalesce", Skip => "skip" }
 }
 
 impl JobState {
@@ -674,6 +739,37 @@ mod tests {
         check(ScheduleChange::ALL);
         check(WorkerState::ALL);
         check(LogLevel::ALL);
+        check(CatchUp::ALL);
+    }
+
+    #[test]
+    fn a_run_outcome_is_its_text_in_json_and_on_the_wire() {
+        let discarded = RunOutcome {
+            state: JobState::Discarded,
+            last_attempt: Some(AttemptOutcome::Timeout),
+        };
+        let running = RunOutcome {
+            state: JobState::Running,
+            last_attempt: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&discarded).expect("serialises"),
+            "\"discarded (timeout)\""
+        );
+        assert_eq!(
+            serde_json::to_string(&running).expect("serialises"),
+            "\"running\""
+        );
+        for outcome in [discarded, running] {
+            let mut frame = Vec::new();
+            crate::encode_frame(&outcome, &mut frame).expect("encodes");
+            let back: RunOutcome = crate::decode_body(&frame[4..]).expect("decodes");
+            assert_eq!(back, outcome);
+        }
+        for bad in ["finished", "discarded (late)", "discarded (timeout"] {
+            let err = bad.parse::<RunOutcome>().expect_err(bad);
+            assert!(err.to_string().contains("unknown value"), "{err}");
+        }
     }
 
     /// The views with their enums cross the wire and come back equal.

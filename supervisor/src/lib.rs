@@ -6,7 +6,7 @@ pub mod cgroup;
 pub mod cli;
 pub mod config;
 pub mod control;
-pub mod dispatcher;
+pub(crate) mod dispatcher;
 pub mod exit_code;
 pub mod host;
 pub(crate) mod instance_lock;

@@ -16,9 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use jobvisor_protocol::control::DrainReport;
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, oneshot};
-use tracing::{error, info, warn};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
 
 use crate::cgroup::{Limiter, LimiterMode, WorkerGroup};
 use crate::config::{Config, ConfigError};
@@ -36,7 +37,7 @@ use crate::reaper::{WorkerPids, become_subreaper, reap_orphans};
 use crate::script_check::ScriptChecker;
 use crate::shutdown::Shutdown;
 use crate::signals::SignalSource;
-use crate::store::{AnyStore, JobStore, JobStoreRead, RecoveryMode, StoreError};
+use crate::store::{AnyStore, JobStore, JobStoreRead, RecoveryMode, SqliteStore, StoreError};
 
 /// How often zombies nobody claimed are reaped (the daemon is a subreaper).
 const REAP_EVERY: Duration = Duration::from_secs(2);
@@ -89,8 +90,10 @@ impl ServeError {
 }
 
 /// Runs the daemon until it has drained: after a stop signal from `signals`
-/// ([`SignalSource::Os`] for SIGTERM/SIGINT) or a `drain` request.
-pub async fn run(config: Config, signals: SignalSource) -> Result<(), ServeError> {
+/// ([`SignalSource::Os`] for SIGTERM/SIGINT) or a `drain` request. Returns the drain's
+/// report once every worker has stopped, the control socket is gone and the store is
+/// closed.
+pub async fn run(config: Config, signals: SignalSource) -> Result<DrainReport, ServeError> {
     let started = Instant::now();
     for moved in &config.moved {
         warn!(%moved, "a config key in its place of the flat layout is still read there: move it into its section");
@@ -255,7 +258,6 @@ pub async fn run(config: Config, signals: SignalSource) -> Result<(), ServeError
     let control = ControlServer::bind(&config.control_socket_path(), config.control_gid()?).await?;
     info!(socket = %control.path().display(), workers = config.workers.count, "listening");
     let (control_tx, control_rx) = mpsc::channel(256);
-    let (control_stop, control_stopped) = oneshot::channel();
     let shutdown = Shutdown::new();
     shutdown.spawn_until_stopped(reap_orphans_every(pids.clone()));
     let signals = signals.listen();
@@ -269,7 +271,6 @@ pub async fn run(config: Config, signals: SignalSource) -> Result<(), ServeError
             limiter: limiter.describe(),
             default_queue: "default".to_owned(),
             drain_timeout: config.drain_timeout,
-            default_timeout: config.jobs.timeout,
             payload_limit: config.jobs.payload_limit,
             checker: checker.clone(),
             declared: Declared::of(&config),
@@ -281,21 +282,22 @@ pub async fn run(config: Config, signals: SignalSource) -> Result<(), ServeError
         events.clone(),
     );
     let dispatcher_tasks = dispatcher.tasks();
-    {
-        let serving = control.serve(
+    // The control socket answers until the dispatcher has drained; the shutdown token
+    // then stops it (and every other helper).
+    let stop = shutdown.token();
+    let (report, ()) = tokio::join!(
+        async {
+            let report = dispatcher.run(slot_events, control_rx, signals).await;
+            stop.cancel();
+            report
+        },
+        control.serve(
             control_tx,
             events.clone(),
             config.control.request_timeout,
-            control_stopped,
-        );
-        let dispatching = dispatcher.run(slot_events, control_rx, signals);
-        tokio::pin!(serving);
-        tokio::select! {
-            () = dispatching => {}
-            () = &mut serving => error!("control server stopped unexpectedly"),
-        }
-    }
-    let _ = control_stop.send(());
+            shutdown.token(),
+        ),
+    );
     drop(control);
     if !shutdown.finish(TASK_GRACE, &[dispatcher_tasks]).await {
         warn!("tasks still running at the end: answers to requests may be lost");
@@ -310,7 +312,7 @@ pub async fn run(config: Config, signals: SignalSource) -> Result<(), ServeError
         warn!(error = %err, "closing the store");
     }
     info!("stopped");
-    Ok(())
+    Ok(report)
 }
 
 /// `jobvisor serve --check`: everything `serve` checks before it starts, without starting:
@@ -331,8 +333,9 @@ pub async fn check(config: &Config) -> Result<CheckSummary, ServeError> {
     }
     crate::control::server::check_run_dir_path(&config.run_dir)?;
     let scripts = config.read_scripts()?;
-    let registered = scripts_in_store(&config.database_path())?;
-    config.check_schedule_scripts(&registered)?;
+    if let Some(registered) = scripts_in_store(config).await? {
+        config.check_schedule_scripts(&registered)?;
+    }
     config.control_gid()?;
     // No cgroup here: this may run from an operator's shell, where the daemon's cgroup
     // is not ours to create groups in. The probe limits itself like a worker in rlimit mode.
@@ -487,32 +490,38 @@ fn dir_is_usable(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Names of the scripts in an existing database, read without taking any lock a running
-/// daemon needs; none when there is no database yet.
-fn scripts_in_store(path: &Path) -> Result<Vec<String>, ServeError> {
+/// Names of the current scripts in the store, read through the store's read-only handle
+/// (it writes nothing and takes no lock a running daemon needs); none when there is no
+/// store yet. `None` when the store's schema is older than this binary's: `serve` migrates
+/// it before it reads the scripts, so only `serve` can check the schedules against them.
+async fn scripts_in_store(config: &Config) -> Result<Option<Vec<String>>, ServeError> {
+    let path = config.database_path();
     if !path.exists() {
-        return Ok(Vec::new());
+        return Ok(Some(Vec::new()));
     }
-    let unreadable = |err: rusqlite::Error| {
-        ServeError::Startup(format!(
-            "cannot read the scripts in {}: {err}",
-            path.display()
-        ))
+    let store = match SqliteStore::open_read_only(&path, config.into()) {
+        Ok(store) => store,
+        Err(StoreError::SchemaTooOld {
+            found, required, ..
+        }) => {
+            warn!(
+                path = %path.display(),
+                found,
+                required,
+                "the store's schema is older than this jobvisor's: serve migrates it at start, and only then reads its scripts and checks the schedules against them"
+            );
+            return Ok(None);
+        }
+        Err(err) => return Err(err.into()),
     };
-    let conn = rusqlite::Connection::open_with_flags(
-        path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(unreadable)?;
-    let mut stmt = conn
-        .prepare("SELECT name FROM script_heads ORDER BY name")
-        .map_err(unreadable)?;
-    let names = stmt
-        .query_map([], |row| row.get(0))
-        .map_err(unreadable)?
-        .collect::<Result<Vec<String>, _>>()
-        .map_err(unreadable)?;
-    Ok(names)
+    let scripts = store.list_scripts().await?;
+    Ok(Some(
+        scripts
+            .into_iter()
+            .filter(|script| script.current)
+            .map(|script| script.name)
+            .collect(),
+    ))
 }
 
 /// Raises the soft open-files limit to the hard one: every worker and control connection

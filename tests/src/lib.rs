@@ -2,7 +2,9 @@
 //! real binaries are, and how to run them.
 //!
 //! The tests here never call library code in place of a binary: they start `jobvisor` and
-//! `jobvisor-worker` as a user would, and read what they print.
+//! `jobvisor-worker` as a user would, and read what they print. The one exception is
+//! `tests/inproc.rs`, which runs the daemon's library (`serve::run`) in its own process on
+//! purpose, with the real worker binary.
 
 pub mod config;
 pub mod daemon;

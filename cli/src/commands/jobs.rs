@@ -5,7 +5,7 @@ use jobvisor_protocol::control::{
 };
 use serde::Serialize;
 
-use crate::args::{Output, Target};
+use crate::args::{Output, Target, one_of};
 use crate::client::{Client, ClientError};
 use crate::table::{Align, Table};
 use jobvisor_supervisor::exit_code;
@@ -30,10 +30,9 @@ pub enum JobsCommand {
     /// with the command for the next page (`--before` the last id shown). With --json (an
     /// array of jobs), pass the last id of the array as --before.
     List {
-        /// Only jobs in this state (scheduled, available, running, retryable, completed,
-        /// discarded, cancelled).
-        #[arg(long)]
-        state: Option<String>,
+        /// Only jobs in this state.
+        #[arg(long, value_parser = one_of::<JobState>(JobState::NAMES))]
+        state: Option<JobState>,
         /// Only jobs of this queue.
         #[arg(long)]
         queue: Option<String>,
@@ -91,7 +90,7 @@ async fn run(args: &JobsArgs) -> Result<u8, ClientError> {
             before,
         } => {
             let query = JobQuery {
-                state: state.clone(),
+                state: *state,
                 queue: queue.clone(),
                 script: script.clone(),
                 limit: *limit,

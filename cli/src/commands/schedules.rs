@@ -1,9 +1,11 @@
 //! `jobvisor schedules add|list|show|enable|disable|remove|run`.
 
-use jobvisor_protocol::control::{ScheduleDetailView, ScheduleRunView, ScheduleSpec, ScheduleView};
+use jobvisor_protocol::control::{
+    CatchUp, Overlap, ScheduleDetailView, ScheduleRunView, ScheduleSpec, ScheduleView,
+};
 use serde::Serialize;
 
-use crate::args::{Output, Target};
+use crate::args::{Output, Target, one_of};
 use crate::client::{Client, ClientError, ScheduleChanged};
 use crate::table::{Align, Table};
 use jobvisor_supervisor::cli::run::read_payload;
@@ -74,12 +76,14 @@ pub struct AddArgs {
     /// Payload of each run: JSON text, @FILE or - (default {}).
     #[arg(long)]
     pub payload: Option<String>,
-    /// skip (default: no new run while the last one is queued or running), queue, allow.
-    #[arg(long)]
-    pub overlap: Option<String>,
-    /// Missed slots after downtime: coalesce (default: one run) or skip.
-    #[arg(long)]
-    pub catch_up: Option<String>,
+    /// A slot while the last run is queued or running: skip it (default), queue one run
+    /// behind it, or allow runs to overlap.
+    #[arg(long, value_parser = one_of::<Overlap>(Overlap::NAMES))]
+    pub overlap: Option<Overlap>,
+    /// Missed slots after downtime: coalesce them into one run (default) or skip them
+    /// (only a slot missed by less than a minute runs).
+    #[arg(long, value_parser = one_of::<CatchUp>(CatchUp::NAMES))]
+    pub catch_up: Option<CatchUp>,
     /// Disable the schedule after this many consecutive failed runs (default 5).
     #[arg(long)]
     pub disable_after_failures: Option<u32>,
@@ -175,8 +179,8 @@ fn spec_of(args: &AddArgs) -> Result<ScheduleSpec, ClientError> {
         timeout_ms: ms(args.timeout),
         max_attempts: args.max_attempts,
         jitter_ms: ms(args.jitter),
-        overlap: args.overlap.clone(),
-        catch_up: args.catch_up.clone(),
+        overlap: args.overlap,
+        catch_up: args.catch_up,
         disable_after_failures: args.disable_after_failures,
     })
 }
@@ -236,7 +240,8 @@ pub fn render_list(schedules: &[ScheduleView]) -> String {
                 "-".to_owned()
             },
             when(s.last_run_at_ms),
-            s.last_outcome.clone().unwrap_or_else(|| "-".to_owned()),
+            s.last_outcome
+                .map_or_else(|| "-".to_owned(), |o| o.to_string()),
             format!("{}/{}", s.failure_streak, s.disable_after_failures),
             status,
         ]);

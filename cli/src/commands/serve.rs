@@ -78,7 +78,7 @@ pub fn serve(args: &ServeArgs) -> u8 {
         config,
         jobvisor_supervisor::signals::SignalSource::Os,
     )) {
-        Ok(()) => exit_code::OK,
+        Ok(_drained) => exit_code::OK,
         Err(err) => {
             tracing::error!(error = %err, "jobvisor serve failed");
             eprintln!("jobvisor serve: {err}");

@@ -6,11 +6,11 @@
 pub mod exercise;
 
 use jobvisor_protocol::control::{
-    AttemptError, AttemptOutcome, AttemptView, ConsoleLine, ControlError, DrainReport, EnqueueJob,
-    EnqueuedJob, ErrorCode, Event, EventKind, JobQuery, JobState, JobSummary, JobView, Overlap,
-    QueueStatus, QueueView, Request, Response, ScheduleChange, ScheduleDetailView, ScheduleRunView,
-    ScheduleSource, ScheduleSpec, ScheduleView, ScriptSummary, ScriptVersion, ScriptView,
-    StatusReport, WorkerState, WorkerStatus,
+    AttemptError, AttemptOutcome, AttemptView, CatchUp, ConsoleLine, ControlError, DrainReport,
+    EnqueueJob, EnqueuedJob, ErrorCode, Event, EventKind, JobQuery, JobState, JobSummary, JobView,
+    Overlap, QueueStatus, QueueView, Request, Response, RunOutcome, ScheduleChange,
+    ScheduleDetailView, ScheduleRunView, ScheduleSource, ScheduleSpec, ScheduleView, ScriptSummary,
+    ScriptVersion, ScriptView, StatusReport, WorkerState, WorkerStatus,
 };
 use jobvisor_protocol::host::{HostErrorKind, HostOp, HostResult};
 use jobvisor_protocol::worker::{
@@ -428,7 +428,10 @@ fn schedule_view() -> ScheduleView {
         disable_after_failures: 5,
         next_run_at_ms: None,
         last_run_at_ms: Some(1_700_000_000_000),
-        last_outcome: Some("discarded (js_error)".into()),
+        last_outcome: Some(RunOutcome {
+            state: JobState::Discarded,
+            last_attempt: Some(AttemptOutcome::JsError),
+        }),
         source: ScheduleSource::Config,
         last_skip: None,
     }
@@ -466,7 +469,7 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
             name: "poll".into(),
         },
         Request::ListJobs(JobQuery {
-            state: Some("running".into()),
+            state: Some(JobState::Running),
             queue: Some("mail".into()),
             script: Some("poll".into()),
             limit: 50,
@@ -507,8 +510,8 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
             timeout_ms: Some(60_000),
             max_attempts: Some(2),
             jitter_ms: Some(500),
-            overlap: Some("queue".into()),
-            catch_up: Some("skip".into()),
+            overlap: Some(Overlap::Queue),
+            catch_up: Some(CatchUp::Skip),
             disable_after_failures: Some(5),
         }),
         Request::AddSchedule(ScheduleSpec {

@@ -114,8 +114,8 @@ pub fn schedule_def_from_spec(
         timeout: ms(spec.timeout_ms),
         max_attempts: spec.max_attempts,
         jitter: ms(spec.jitter_ms),
-        overlap: spec.overlap.clone(),
-        catch_up: spec.catch_up.clone(),
+        overlap: spec.overlap.map(|overlap| overlap.as_str().to_owned()),
+        catch_up: spec.catch_up.map(|catch_up| catch_up.as_str().to_owned()),
         disable_after_failures: spec.disable_after_failures,
     };
     let mut def = schedule_def(raw)?;

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use jobvisor_protocol::control::Event;
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
+use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::admission::Admission;
@@ -116,13 +117,13 @@ impl ControlServer {
         &self.path
     }
 
-    /// Accepts connections until `shutdown` fires.
+    /// Accepts connections until `shutdown` is cancelled (the daemon's shutdown token).
     pub async fn serve(
         &self,
         calls: mpsc::Sender<ControlCall>,
         events: broadcast::Sender<Event>,
         request_timeout: Duration,
-        mut shutdown: oneshot::Receiver<()>,
+        shutdown: CancellationToken,
     ) {
         let admission = Admission::new();
         let refusing = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
@@ -135,7 +136,7 @@ impl ControlServer {
         let allowed_gid = self.allowed_gid;
         loop {
             let accepted = tokio::select! {
-                _ = &mut shutdown => return,
+                () = shutdown.cancelled() => return,
                 accepted = self.listener.accept() => accepted,
             };
             let stream = match accepted {

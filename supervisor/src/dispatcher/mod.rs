@@ -29,7 +29,7 @@ mod slots;
 mod tests;
 mod views;
 
-use jobvisor_protocol::control::{Event, EventKind, Request, Response};
+use jobvisor_protocol::control::{DrainReport, Event, EventKind, Request, Response};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 use tracing::info;
@@ -59,7 +59,6 @@ pub struct DaemonInfo {
     pub limiter: String,
     pub default_queue: String,
     pub drain_timeout: Duration,
-    pub default_timeout: Duration,
     pub payload_limit: u64,
     pub retention: crate::store::Retention,
     /// For checking scripts before they are added.
@@ -226,12 +225,13 @@ impl Dispatcher {
     }
 
     /// Runs until a drain has finished: every slot stopped, every outcome recorded.
+    /// Returns the drain's report (the one `jobvisor drain` callers were answered with).
     pub async fn run(
         mut self,
         mut slot_events: mpsc::UnboundedReceiver<SlotEvent>,
         mut control: mpsc::Receiver<ControlCall>,
         mut signals: Signals,
-    ) {
+    ) -> DrainReport {
         // A short watchdog period (WatchdogSec=1s) needs a faster tick than housekeeping.
         let period = self
             .notifier
@@ -246,10 +246,16 @@ impl Dispatcher {
             self.assign();
             self.maybe_claim();
             if self.finished() {
-                info!("drain complete");
-                self.answer_drained();
+                let report = self.answer_drained();
+                info!(
+                    finished = report.finished,
+                    requeued = report.requeued,
+                    failed = report.failed,
+                    duration_ms = report.duration_ms,
+                    "drain complete"
+                );
                 self.tasks.close();
-                return;
+                return report;
             }
             let claim_wake = self.claims.next_wake;
             let schedule_wake = self.schedules.wake;

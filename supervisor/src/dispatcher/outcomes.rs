@@ -83,19 +83,6 @@ impl Effect {
     }
 }
 
-/// The kind the store records for an attempt's outcome.
-fn outcome_kind(outcome: &AttemptOutcome) -> OutcomeKind {
-    match outcome {
-        AttemptOutcome::Completed => OutcomeKind::Completed,
-        AttemptOutcome::JsError => OutcomeKind::JsError,
-        AttemptOutcome::Timeout => OutcomeKind::Timeout,
-        AttemptOutcome::Oom => OutcomeKind::Oom,
-        AttemptOutcome::Crash(_) => OutcomeKind::Crash,
-        AttemptOutcome::ProtocolError(_) => OutcomeKind::ProtocolError,
-        AttemptOutcome::Killed => OutcomeKind::Killed,
-    }
-}
-
 impl Dispatcher {
     /// Records what a slot reported for an attempt.
     pub(super) fn record(&mut self, end: JobEnd) {
@@ -138,7 +125,7 @@ impl Dispatcher {
             });
             return;
         }
-        let kind = outcome_kind(&end.outcome);
+        let kind = super::views::outcome_kind(&end.outcome);
         let (name, message, stack) = end
             .error
             .unwrap_or_else(|| (kind.as_str().to_owned(), end.outcome.to_string(), None));

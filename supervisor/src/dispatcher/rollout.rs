@@ -143,12 +143,13 @@ impl Dispatcher {
         self.kill_in_flight();
     }
 
-    /// Answers the `jobvisor drain` callers with the drain's report.
-    pub(super) fn answer_drained(&mut self) {
+    /// Answers the `jobvisor drain` callers with the drain's report, and returns it.
+    pub(super) fn answer_drained(&mut self) -> DrainReport {
         let report = self.rollout.report();
         for reply in self.rollout.drain.replies.drain(..) {
             let _ = reply.send(Response::Drained(report.clone()));
         }
+        report
     }
 
     fn start_drain(&mut self) {

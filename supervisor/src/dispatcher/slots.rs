@@ -102,7 +102,7 @@ impl Dispatcher {
                     job: end.attempt.id.0,
                     attempt: end.attempt.attempt,
                     worker: slot,
-                    outcome: super::views::ended(&end.outcome),
+                    outcome: super::views::outcome(super::views::outcome_kind(&end.outcome)),
                     duration_ms: u64::try_from(end.duration.as_millis()).unwrap_or(u64::MAX),
                     error: end
                         .error

@@ -1,24 +1,32 @@
 //! The dispatcher's timing, in-process and without sleeping: a real store in a temporary
 //! directory on a [`ManualClock`], a fake pool (one task per slot that answers slot
-//! commands as a worker would, after virtual delays), and tokio's paused clock.
+//! commands as a worker would, after virtual delays) or a real slot over a fake
+//! `WorkerLauncher`, and tokio's paused clock.
 //!
 //! Time moves only when a test says so: a blocking task holds the runtime's clock still
 //! (tokio does not advance a paused clock while a `spawn_blocking` task runs), so a store
 //! commit, which takes real time on the writer thread, never lets virtual time jump.
 //! [`Harness::advance`] moves tokio's clock and the store's together.
 
+use std::os::unix::process::CommandExt;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jobvisor_protocol::control::{DrainReport, Request, Response, StatusReport};
+use jobvisor_protocol::control::{DrainReport, Request, Response, StatusReport, WorkerState};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::claims::PREFETCH_PER_SLOT_MIN;
 use super::{ControlCall, DaemonInfo, Declared, Dispatcher};
+use crate::cgroup::WorkerGroup;
 use crate::notify::Notifier;
 use crate::pool::exit::AttemptOutcome;
-use crate::pool::slot::{JobEnd, KillReason, SlotCommand, SlotEvent, SlotState};
+use crate::pool::launch::{Confinement, Launched, WorkerLauncher};
+use crate::pool::restart::RestartPolicy;
+use crate::pool::slot::{
+    JobEnd, KillReason, SlotCommand, SlotEvent, SlotState, config_for_tests, start_slot,
+};
 use crate::signals::{SignalKind, SignalSource};
 use crate::store::{
     AnyStore, AttemptRef, BackoffPolicy, Clock, EnqueueRequest, JobId, JobState, JobStore,
@@ -46,6 +54,10 @@ enum Note {
         slot: u32,
         at: Instant,
     },
+    /// A real slot asked its launcher for a worker.
+    Launched {
+        at: Instant,
+    },
 }
 
 /// The drain timeout of every test's dispatcher.
@@ -58,7 +70,7 @@ struct Harness {
     control: mpsc::Sender<ControlCall>,
     signals: mpsc::UnboundedSender<SignalKind>,
     notes: mpsc::UnboundedReceiver<Note>,
-    dispatcher: Option<tokio::task::JoinHandle<()>>,
+    dispatcher: Option<tokio::task::JoinHandle<DrainReport>>,
     /// Dropping it lets the clock hold end.
     _hold: std::sync::mpsc::Sender<()>,
 }
@@ -66,6 +78,40 @@ struct Harness {
 impl Harness {
     /// A dispatcher over `slots` fake slots whose jobs each take `takes`.
     async fn start(slots: u32, takes: Duration) -> Harness {
+        Harness::start_with(|slot_events, notes| {
+            (0..slots)
+                .map(|id| {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    tokio::spawn(fake_slot(id, rx, slot_events.clone(), notes.clone(), takes));
+                    tx
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// A dispatcher over one real slot (`pool::slot`) whose launcher starts a worker that
+    /// exits at once, every time.
+    async fn start_crash_looping(restart: RestartPolicy) -> Harness {
+        Harness::start_with(|slot_events, notes| {
+            let launcher = Arc::new(ExitsAtOnce {
+                notes: notes.clone(),
+            });
+            let (commands, _task) =
+                start_slot(config_for_tests(0, restart), launcher, slot_events.clone());
+            vec![commands]
+        })
+        .await
+    }
+
+    /// A dispatcher over the slots `slots` starts, which report on the sender it is given
+    /// and note what they do on the other.
+    async fn start_with(
+        slots: impl FnOnce(
+            &mpsc::UnboundedSender<SlotEvent>,
+            &mpsc::UnboundedSender<Note>,
+        ) -> Vec<mpsc::UnboundedSender<SlotCommand>>,
+    ) -> Harness {
         // Held still until the test ends (the sender is dropped).
         let (hold, held) = std::sync::mpsc::channel::<()>();
         tokio::task::spawn_blocking(move || {
@@ -88,18 +134,7 @@ impl Harness {
             .expect("script added");
         let (slot_events_tx, slot_events) = mpsc::unbounded_channel();
         let (notes_tx, notes) = mpsc::unbounded_channel();
-        let mut commands = Vec::new();
-        for id in 0..slots {
-            let (tx, rx) = mpsc::unbounded_channel();
-            commands.push(tx);
-            tokio::spawn(fake_slot(
-                id,
-                rx,
-                slot_events_tx.clone(),
-                notes_tx.clone(),
-                takes,
-            ));
-        }
+        let commands = slots(&slot_events_tx, &notes_tx);
         let (control, control_rx) = mpsc::channel(16);
         let (signals, source) = SignalSource::channel();
         let dispatcher = Dispatcher::new(
@@ -202,11 +237,12 @@ impl Harness {
         .await;
     }
 
-    async fn dispatcher_ends(&mut self) {
+    /// Waits for the dispatcher to end; returns its drain report.
+    async fn dispatcher_ends(&mut self) -> DrainReport {
         let task = self.dispatcher.take().expect("dispatcher running");
         within_real_limit("the dispatcher to end", task)
             .await
-            .expect("dispatcher did not panic");
+            .expect("dispatcher did not panic")
     }
 
     async fn job(&self, id: JobId) -> crate::store::JobInfo {
@@ -246,7 +282,6 @@ fn info(drain_timeout: Duration) -> DaemonInfo {
         limiter: limiter.describe(),
         default_queue: "default".to_owned(),
         drain_timeout,
-        default_timeout: Duration::from_secs(60),
         payload_limit: 1 << 20,
         retention: crate::store::Retention {
             completed: Duration::from_secs(86_400),
@@ -363,6 +398,44 @@ fn job_end(
         worker_pid: pid,
         peak_memory: None,
         kill_reason,
+    }
+}
+
+/// A launcher whose worker exits at once: a real process (`true`) and a socket whose
+/// other end is already closed, so the handshake fails as it does for a worker that
+/// crashes at start. Notes the virtual time of every launch.
+struct ExitsAtOnce {
+    notes: mpsc::UnboundedSender<Note>,
+}
+
+impl WorkerLauncher for ExitsAtOnce {
+    fn launch(
+        &self,
+        _confinement: Confinement,
+        _group: Arc<WorkerGroup>,
+    ) -> Pin<Box<dyn Future<Output = std::io::Result<Launched>> + Send + '_>> {
+        let _ = self.notes.send(Note::Launched { at: Instant::now() });
+        Box::pin(async {
+            let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+            drop(theirs);
+            let child = std::process::Command::new("true")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .process_group(0)
+                .spawn()?;
+            Ok(Launched {
+                child,
+                socket: Some(ours),
+            })
+        })
+    }
+}
+
+fn launched(note: Note) -> Instant {
+    match note {
+        Note::Launched { at } => at,
+        other => panic!("expected a worker launch, saw {other:?}"),
     }
 }
 
@@ -583,4 +656,73 @@ async fn a_rolling_restart_replaces_one_slot_at_a_time_and_waits_for_the_job_in_
         ),
         other => panic!("wait answered {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_worker_that_exits_at_once_is_restarted_with_growing_backoff_until_the_slot_is_degraded()
+{
+    let restart = RestartPolicy {
+        backoff_min: Duration::from_secs(1),
+        backoff_max: Duration::from_secs(8),
+        intensity_max: 3,
+        window: Duration::from_secs(60),
+    };
+    let mut h = Harness::start_crash_looping(restart).await;
+    let t0 = Instant::now();
+    let mut due = t0;
+    // Each failed start doubles the wait before the next, up to the cap; the fourth
+    // failure within the window is one more than the intensity allows.
+    let waits = [1, 2, 4, 8, 8].map(Duration::from_secs);
+    for (failures, wait) in (1u32..).zip(waits) {
+        let at = launched(h.next_note().await);
+        assert_eq!(at - t0, due - t0, "start {failures} came at the wrong time");
+        let status = within_real_limit("the failed start in status", async {
+            loop {
+                let status = h.status().await;
+                if status.workers[0].restarts == failures
+                    && status.workers[0].pid.is_none()
+                    && matches!(
+                        status.workers[0].state,
+                        WorkerState::Backoff | WorkerState::Degraded
+                    )
+                {
+                    return status;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        let worker = &status.workers[0];
+        if failures > restart.intensity_max {
+            assert_eq!(worker.state, WorkerState::Degraded, "{status:?}");
+            let reason = worker.degraded_reason.as_deref().unwrap_or_default();
+            assert!(
+                reason.contains("restarting too often")
+                    && reason.contains(&format!("next try in {}ms", wait.as_millis())),
+                "{reason}"
+            );
+            assert!(
+                status
+                    .degraded
+                    .iter()
+                    .any(|d| d.contains("1 of 1 worker slots degraded")),
+                "{:?}",
+                status.degraded
+            );
+        } else {
+            assert_eq!(worker.state, WorkerState::Backoff, "{status:?}");
+            assert_eq!(worker.degraded_reason, None);
+            assert!(status.degraded.is_empty(), "{:?}", status.degraded);
+        }
+
+        h.advance(wait - Duration::from_millis(1)).await;
+        assert!(
+            h.quiet().await,
+            "start {} came before its backoff of {wait:?} ended",
+            failures + 1
+        );
+        h.advance(Duration::from_millis(1)).await;
+        due += wait;
+    }
+    assert_eq!(launched(h.next_note().await) - t0, due - t0);
 }

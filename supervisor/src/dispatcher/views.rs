@@ -1,5 +1,7 @@
-//! Conversions from the store's records to the control protocol's views. The protocol
-//! crate knows nothing of the store; this is the one place that maps between them.
+//! Conversions between the store's records, the pool's outcomes and the control
+//! protocol's views. The protocol crate knows nothing of the store (and the store nothing
+//! of the wire), so each closed set exists on both sides; this is the one place that maps
+//! between them, with exhaustive matches so a variant added on one side cannot be missed.
 
 use jobvisor_protocol::control::{
     self as view, AttemptError, AttemptView, ConsoleLine, JobSummary, JobView, QueueView,
@@ -8,7 +10,7 @@ use jobvisor_protocol::control::{
 use jobvisor_protocol::worker::LogLevel;
 
 use crate::pool::slot::SlotState;
-use crate::schedule::{OverlapPolicy, ScheduleSource};
+use crate::schedule::{OverlapPolicy, ScheduleRun, ScheduleSource};
 use crate::store::{AttemptInfo, JobDetail, JobInfo, JobState, OutcomeKind, QueueInfo, ScriptInfo};
 
 pub(super) fn job_state(state: JobState) -> view::JobState {
@@ -20,6 +22,19 @@ pub(super) fn job_state(state: JobState) -> view::JobState {
         JobState::Completed => view::JobState::Completed,
         JobState::Discarded => view::JobState::Discarded,
         JobState::Cancelled => view::JobState::Cancelled,
+    }
+}
+
+/// The store's state a view's state names (a `jobs list --state` filter).
+pub(super) fn stored_job_state(state: view::JobState) -> JobState {
+    match state {
+        view::JobState::Scheduled => JobState::Scheduled,
+        view::JobState::Available => JobState::Available,
+        view::JobState::Running => JobState::Running,
+        view::JobState::Retryable => JobState::Retryable,
+        view::JobState::Completed => JobState::Completed,
+        view::JobState::Discarded => JobState::Discarded,
+        view::JobState::Cancelled => JobState::Cancelled,
     }
 }
 
@@ -38,17 +53,18 @@ pub(super) fn outcome(outcome: OutcomeKind) -> view::AttemptOutcome {
     }
 }
 
-/// How an attempt the pool ran ended (the pool knows more detail than the view shows).
-pub(super) fn ended(outcome: &crate::pool::exit::AttemptOutcome) -> view::AttemptOutcome {
+/// The kind the store records for how an attempt the pool ran ended (the pool knows more
+/// detail than the store keeps).
+pub(super) fn outcome_kind(outcome: &crate::pool::exit::AttemptOutcome) -> OutcomeKind {
     use crate::pool::exit::AttemptOutcome as Ended;
     match outcome {
-        Ended::Completed => view::AttemptOutcome::Completed,
-        Ended::JsError => view::AttemptOutcome::JsError,
-        Ended::Timeout => view::AttemptOutcome::Timeout,
-        Ended::Oom => view::AttemptOutcome::Oom,
-        Ended::Crash(_) => view::AttemptOutcome::Crash,
-        Ended::ProtocolError(_) => view::AttemptOutcome::ProtocolError,
-        Ended::Killed => view::AttemptOutcome::Killed,
+        Ended::Completed => OutcomeKind::Completed,
+        Ended::JsError => OutcomeKind::JsError,
+        Ended::Timeout => OutcomeKind::Timeout,
+        Ended::Oom => OutcomeKind::Oom,
+        Ended::Crash(_) => OutcomeKind::Crash,
+        Ended::ProtocolError(_) => OutcomeKind::ProtocolError,
+        Ended::Killed => OutcomeKind::Killed,
     }
 }
 
@@ -57,6 +73,20 @@ pub(super) fn overlap(policy: OverlapPolicy) -> view::Overlap {
         OverlapPolicy::Skip => view::Overlap::Skip,
         OverlapPolicy::Queue => view::Overlap::Queue,
         OverlapPolicy::Allow => view::Overlap::Allow,
+    }
+}
+
+/// Where a schedule's run stands: its state, with the last attempt's outcome once it
+/// finished other than that outcome says (`discarded (timeout)`, not `completed (completed)`).
+pub(super) fn run_outcome(run: &ScheduleRun) -> view::RunOutcome {
+    let state = job_state(run.state);
+    let last_attempt = run
+        .last_outcome
+        .map(outcome)
+        .filter(|outcome| run.state.is_finished() && outcome.as_str() != state.as_str());
+    view::RunOutcome {
+        state,
+        last_attempt,
     }
 }
 

@@ -672,13 +672,51 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// A slot `id` for tests: an rlimit group (no cgroup needed), a worker program that does
+/// not exist (a test gives the slot its own launcher) and `restart` as its restart policy.
+#[cfg(test)]
+pub(crate) fn config_for_tests(id: u32, restart: RestartPolicy) -> SlotConfig {
+    use crate::cgroup::{GroupLimits, Limiter, LimiterChoice};
+    let group = Limiter::detect(LimiterChoice::Rlimit)
+        .and_then(|limiter| {
+            limiter.create_group(
+                "unused",
+                GroupLimits {
+                    memory_bytes: 64 << 20,
+                    max_pids: 8,
+                },
+            )
+        })
+        .expect("an rlimit group needs no cgroup");
+    SlotConfig {
+        id,
+        spec: SpawnSpec {
+            program: "/nonexistent/jobvisor-worker".into(),
+            self_limit_bytes: Some(64 << 20),
+        },
+        host: HostService::new(),
+        group: Arc::new(group),
+        settings: SlotSettings {
+            start_timeout: Duration::from_secs(1),
+            kill_grace: Duration::from_millis(10),
+            restart,
+            max_jobs_per_worker: 10,
+            rss_soft_limit: u64::MAX,
+            limits: JobLimits::default(),
+            isolation: Isolation::Script,
+            default_timeout: Duration::from_secs(1),
+        },
+        pids: crate::reaper::WorkerPids::default(),
+        events: tokio::sync::broadcast::channel(4).0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::future::Future;
     use std::pin::Pin;
 
     use super::*;
-    use crate::cgroup::{GroupLimits, Limiter, LimiterChoice};
     use crate::pool::launch::Launched;
 
     /// A launcher that cannot start anything, as when the worker program is gone.
@@ -696,43 +734,15 @@ mod tests {
     }
 
     fn config() -> SlotConfig {
-        let group = Limiter::detect(LimiterChoice::Rlimit)
-            .and_then(|limiter| {
-                limiter.create_group(
-                    "unused",
-                    GroupLimits {
-                        memory_bytes: 64 << 20,
-                        max_pids: 8,
-                    },
-                )
-            })
-            .expect("an rlimit group needs no cgroup");
-        SlotConfig {
-            id: 7,
-            spec: SpawnSpec {
-                program: "/nonexistent/jobvisor-worker".into(),
-                self_limit_bytes: Some(64 << 20),
+        config_for_tests(
+            7,
+            RestartPolicy {
+                backoff_min: Duration::from_secs(60),
+                backoff_max: Duration::from_secs(60),
+                intensity_max: 5,
+                window: Duration::from_secs(60),
             },
-            host: HostService::new(),
-            group: Arc::new(group),
-            settings: SlotSettings {
-                start_timeout: Duration::from_secs(1),
-                kill_grace: Duration::from_millis(10),
-                restart: RestartPolicy {
-                    backoff_min: Duration::from_secs(60),
-                    backoff_max: Duration::from_secs(60),
-                    intensity_max: 5,
-                    window: Duration::from_secs(60),
-                },
-                max_jobs_per_worker: 10,
-                rss_soft_limit: u64::MAX,
-                limits: JobLimits::default(),
-                isolation: Isolation::Script,
-                default_timeout: Duration::from_secs(1),
-            },
-            pids: crate::reaper::WorkerPids::default(),
-            events: tokio::sync::broadcast::channel(4).0,
-        }
+        )
     }
 
     #[tokio::test]

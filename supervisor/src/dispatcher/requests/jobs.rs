@@ -16,7 +16,7 @@ use crate::limits::{
 use crate::pool::slot::{KillReason, SlotCommand};
 use crate::store::{
     AnyStore, AttemptReport, CancelOutcome, EnqueueRequest, Failure, JobError, JobFilter, JobId,
-    JobState, JobStore, JobStoreRead, OutcomeKind, RetryOutcome, RunAt, StoreError,
+    JobStore, JobStoreRead, OutcomeKind, RetryOutcome, RunAt, StoreError,
 };
 
 /// Jobs a listing returns when the request names no limit.
@@ -137,22 +137,7 @@ impl Dispatcher {
     }
 
     pub(super) fn list_jobs(&mut self, query: JobQuery, reply: Reply) {
-        let state = match query
-            .state
-            .as_deref()
-            .map(|s| JobState::parse(s).ok_or(s.to_owned()))
-            .transpose()
-        {
-            Ok(state) => state,
-            Err(bad) => {
-                let states: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
-                let _ = reply.send(error(
-                    ErrorCode::BadRequest,
-                    format!("unknown state `{bad}`; use one of {}", states.join(", ")),
-                ));
-                return;
-            }
-        };
+        let state = query.state.map(crate::dispatcher::views::stored_job_state);
         if query.limit > MAX_LIST_LIMIT {
             let _ = reply.send(error(
                 ErrorCode::BadRequest,

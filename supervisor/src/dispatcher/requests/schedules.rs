@@ -176,18 +176,9 @@ fn schedule_view(info: &ScheduleInfo, last: Option<&crate::schedule::ScheduleRun
         disable_after_failures: info.def.disable_after_failures,
         next_run_at_ms: info.next_run_at_ms,
         last_run_at_ms: info.last_run_at_ms,
-        last_outcome: last.map(run_outcome),
+        last_outcome: last.map(crate::dispatcher::views::run_outcome),
         source: crate::dispatcher::views::schedule_source(info.def.source),
         last_skip: info.last_skip.clone(),
-    }
-}
-
-fn run_outcome(run: &crate::schedule::ScheduleRun) -> String {
-    match run.last_outcome {
-        Some(outcome) if run.state.is_finished() && outcome.as_str() != run.state.as_str() => {
-            format!("{} ({})", run.state.as_str(), outcome.as_str())
-        }
-        _ => run.state.as_str().to_owned(),
     }
 }
 
