@@ -185,3 +185,25 @@ fn parse_int_edge_cases_match_node() {
         "true,12,26,42,1,NaN,NaN,0,NaN,123,true,2,9007199254740992,8,NaN,123,77,255,Infinity"
     );
 }
+
+/// `TypedArray.prototype.sort` and `toSorted` with a comparator that is not a consistent
+/// order give a permutation (the engine panicked: `EnginePanic`), and ties keep their
+/// order (the engine read a comparator's 0 as "greater").
+#[test]
+fn typed_array_sort_tolerates_any_comparator_as_node_does() {
+    assert_like_node(
+        "typed_sorting",
+        r#"export default function () {
+          let seed = 11; const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+          const base = Float64Array.from({ length: 400 }, (_, i) => i * 0.5);
+          const shuffled = base.toSorted(() => rand() - 0.5);
+          return {
+            permutation: shuffled.sort().join() === base.join(),
+            sorted: new Int32Array([5, 3, 9, -2]).sort((a, b) => a - b).join(),
+            stable: new Uint8Array([21, 12, 23, 14]).sort((a, b) => (a % 10) - (b % 10)).join(),
+            kind: new Uint16Array([3, 1]).toSorted((a, b) => b - a).constructor.name,
+          };
+        }"#,
+        r#"{"permutation":true,"sorted":"-2,3,5,9","stable":"21,12,23,14","kind":"Uint16Array"}"#,
+    );
+}
