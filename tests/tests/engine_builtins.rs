@@ -207,3 +207,22 @@ fn typed_array_sort_tolerates_any_comparator_as_node_does() {
         r#"{"permutation":true,"sorted":"-2,3,5,9","stable":"21,12,23,14","kind":"Uint16Array"}"#,
     );
 }
+
+/// A `v`-flag character class with two different punctuators side by side (`[!#]`) is
+/// valid ECMAScript; the engine rejected it as a literal (the module did not parse) and in
+/// the `RegExp` constructor.
+#[test]
+fn v_flag_classes_with_adjacent_punctuators_work_as_in_node() {
+    assert_like_node(
+        "v_flag",
+        r##"const email = /^[\w.+\-]+@[\w\-]+(\.[\w\-]+)+$/v;
+        export default function () {
+          return {
+            literal: [/[!#]/v.test("#"), /[.*+?]/v.test("*"), email.test("a.b+c@x.org")].join(),
+            ctor: [new RegExp("[<=>]", "v").test("="), new RegExp("[!#]", "gv").flags].join(),
+            same: RegExp(email) === email && email.constructor === RegExp,
+          };
+        }"##,
+        r#"{"literal":"true,true,true","ctor":"true,gv","same":true}"#,
+    );
+}

@@ -378,7 +378,9 @@ fn evaluate_module(
             context,
         )
     };
-    let (module, script) = match parse(source, context) {
+    let (parsed, corrected) = fixes::parse_correcting_literals(source, |text| parse(text, context));
+    let source = corrected.as_deref().unwrap_or(source);
+    let (module, script) = match parsed {
         Ok(module) => (
             module,
             ScriptText {

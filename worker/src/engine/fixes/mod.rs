@@ -10,21 +10,25 @@ mod array_sort;
 mod builtin;
 mod parse_int;
 mod regexp_source;
+mod regexp_v_class;
 #[cfg(test)]
 mod tests;
 mod typed_array_sort;
 
 use boa_engine::{Context, JsError, JsNativeError};
 
+pub(super) use regexp_v_class::parse_correcting_literals;
+
 /// Installs one correction on a context.
 type Install = fn(&mut Context) -> Result<(), JsError>;
 
 /// Installs every correction on `context`; the error names the one that failed.
 pub(super) fn install(context: &mut Context) -> Result<(), JsError> {
-    let fixes: [(&str, Install); 4] = [
+    let fixes: [(&str, Install); 5] = [
         ("Array.prototype.sort", array_sort::install),
         ("TypedArray.prototype.sort", typed_array_sort::install),
         ("RegExp.prototype.source", regexp_source::install),
+        ("RegExp", regexp_v_class::install),
         ("parseInt", parse_int::install),
     ];
     for (what, install) in fixes {

@@ -55,3 +55,11 @@ fn context_build_cost() {
     }
     println!("one context: {best:?}");
 }
+
+#[test]
+fn v_flag_classes_with_different_punctuators_side_by_side_are_accepted() {
+    let handler = include_str!("testdata/regexp_v_class.js");
+    // node 20, the same handler:
+    let node = r#"{"literal":"true,true,true,false","ctor":"true,true,true","unchanged":"false,true,true","doubled":"SyntaxError","identity":"true,false,false,true,true","shape":"RegExp,2,function,true,true,false","subclass":"true,true,true","split":"a|b|c","replace":"a-b-c","flags":"v","objectPattern":true}"#;
+    assert_eq!(result_of(handler), node);
+}
