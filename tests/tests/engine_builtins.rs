@@ -226,3 +226,23 @@ fn v_flag_classes_with_adjacent_punctuators_work_as_in_node() {
         r#"{"literal":"true,true,true","ctor":"true,gv","same":true}"#,
     );
 }
+
+/// `Date.parse` and `new Date(string)` read RFC 2822 dates with an offset and the other
+/// forms V8 reads (the engine gave NaN), and `String(date)` ends with the zone's name.
+/// node printed the same `parsed` and `constructed` with `TZ=UTC` and
+/// `TZ=Europe/Berlin` (every string has its offset); a worker's local zone is UTC.
+#[test]
+fn date_parse_and_to_string_match_node() {
+    assert_like_node(
+        "dates",
+        r#"export default function () {
+          const offsetForms = ["Tue, 15 Nov 1994 08:12:31 +0200", "15 Nov 1994 08:12:31 -0500", "Tue, 15 Nov 1994 08:12:31 EST", "Jul 15 2020 12:30:45 GMT-0700 (PDT)", "Thu, 01 Jan 1970 00:00:00 GMT+0100", "Dec 25, 1995 13:30 UTC", "12/31/1999 23:59:59 GMT", "2020-01-15T10:30:00+0200", "2024-01-01T10:00:00.123456Z", "Jan 1 2024 10:00 +5:30", "Jan 1st 2024", "not a date"];
+          return {
+            parsed: offsetForms.map(f => Date.parse(f)).join(),
+            constructed: new Date("Mon, 01 Jan 2024 10:00:00 +0530").toISOString(),
+            printed: String(new Date(0)),
+          };
+        }"#,
+        r#"{"parsed":"784879951000,784905151000,784905151000,1594841445000,-3600000,819898200000,946684799000,1579077000000,1704103200123,1704083400000,NaN,NaN","constructed":"2024-01-01T04:30:00.000Z","printed":"Thu Jan 01 1970 00:00:00 GMT+0000 (Coordinated Universal Time)"}"#,
+    );
+}

@@ -8,6 +8,8 @@
 
 mod array_sort;
 mod builtin;
+mod date;
+mod date_parse;
 mod parse_int;
 mod regexp_source;
 mod regexp_v_class;
@@ -24,12 +26,13 @@ type Install = fn(&mut Context) -> Result<(), JsError>;
 
 /// Installs every correction on `context`; the error names the one that failed.
 pub(super) fn install(context: &mut Context) -> Result<(), JsError> {
-    let fixes: [(&str, Install); 5] = [
+    let fixes: [(&str, Install); 6] = [
         ("Array.prototype.sort", array_sort::install),
         ("TypedArray.prototype.sort", typed_array_sort::install),
         ("RegExp.prototype.source", regexp_source::install),
         ("RegExp", regexp_v_class::install),
         ("parseInt", parse_int::install),
+        ("Date", date::install),
     ];
     for (what, install) in fixes {
         install(context).map_err(|err| {

@@ -38,6 +38,27 @@ fn parse_int_of_16_to_20_digits_is_nodes_double() {
     assert_eq!(result_of(handler), node);
 }
 
+/// The date strings of `testdata/date_parse.js`: RFC 2822 with offsets and zone names,
+/// month names, slashes, a space for the `T`, 12-hour times, comments, and the strings V8
+/// refuses. A worker's local time zone is UTC, so node ran with `TZ=UTC`.
+#[test]
+fn date_parse_reads_what_v8_reads() {
+    let handler = include_str!("testdata/date_parse.js");
+    // node 20 (TZ=UTC), the same handler:
+    let node = r#""784887151000,784879951000,784905151000,784887120000,784905151000,784912351000,784887151000,784887151000,784887151000,784857600000,784857600000,784893600000,784893600000,784857600000,784894800000,784857600000,784894830000,1579084200000,1579084200000,1579077000000,1579077000000,1579046400000,1579084200000,1579084200000,1594816245000,1594809045000,1594809045000,1594771200000,-3600000,1594841445000,1704083400000,1704103200123,1704412800000,1704146400000,1704146400000,1704067200000,1704099600000,1709287200000,NaN,NaN,1704067200000,NaN,NaN,784887151000,784887151000,1704153600000,1704067200000,784887151500,946684799000,819898200000,988675200000,1005782400000,1007200800000,NaN,1704153600000,NaN,1704103200000,1704085200000,1704085200000,1704083400000,NaN,1704067200000,1704103200500,1704103200123,NaN,1704067200000,978393600000,1041465600000,NaN,1706745600000,NaN,1704067200000,1704103200000,1704067200000,1704110400000,1704153600000,NaN,253402300800000,NaN,1704103200000,1704103200000,1704083400000,1704103200500,1704146400000,NaN,1704070923000,1704103200000,NaN,1709251200000,1704099600500,1704067200000,1704117600000,784915951000,784887120000,784857600000,784857600000,784857600000,1704103200000,1705276800000,NaN,1704099600000,1704067200000,1704099600000,1704110400000,1704069000000,915148800000,2493072000000,-631152000000,-59011459200000,1704067200000,NaN,NaN,NaN,NaN,1704083400000,NaN,1704099600000,1704016800000,1704097260000,1704085200000,1704084780000,NaN,1704103200000,1717228800000""#;
+    assert_eq!(result_of(handler), node);
+}
+
+/// `toString`, `toTimeString` and `Date()` end with the zone's name; `new Date(string)`
+/// reads strings as `Date.parse` does; the replaced `Date` is otherwise the engine's.
+#[test]
+fn dates_print_and_construct_as_in_node() {
+    let handler = include_str!("testdata/date_object.js");
+    // node 20 (TZ=UTC), the same handler:
+    let node = r#"{"toString":"Thu Jan 01 1970 00:00:00 GMT+0000 (Coordinated Universal Time)|Wed Jul 15 2020 12:30:45 GMT+0000 (Coordinated Universal Time)|Fri Jan 02 1970 00:00:00 GMT+0000 (Coordinated Universal Time)","toTimeString":"00:00:00 GMT+0000 (Coordinated Universal Time)","invalid":"Invalid Date|NaN|Invalid Date","call":"string:true","ctorString":"784879951000|1994-11-15T10:20:00.000Z|2020-01-15T10:30:00.000Z","ctorOther":"2020-01-31T05:00:00.000Z|5|7|1577836800000|1","roundTrip":"true,true,true","shape":"Date,7,parse,1,number,946684800000,true,true,[object Date],false,toString","subclass":"true|true|1994|Thu Jan 01 1970 00:00:00 GMT+0000 (Coordinated Universal Time)","json":"{\"d\":\"1994-11-15T08:12:31.000Z\"}","parseConversion":"NaN,NaN,946684800000"}"#;
+    assert_eq!(result_of(handler), node);
+}
+
 /// Not a check: prints what building a fresh context costs, to compare before and after a
 /// change to the corrections (`cargo test -p jobvisor-worker --lib context_build_cost --
 /// --ignored --nocapture`, best of five rounds of 200 contexts).
