@@ -53,7 +53,13 @@ pub(super) fn install(context: &mut Context) -> JsResult<()> {
             .configurable(false),
         context,
     )?;
-    let species = builtin::getter(&original, JsSymbol::species().into(), context)?;
+    // `get [Symbol.species]() { return this }`, as the engine's.
+    let species = builtin::function(
+        context,
+        "get [Symbol.species]",
+        0,
+        NativeFunction::from_fn_ptr(|this, _, _| Ok(this.clone())),
+    );
     wrapper.define_property_or_throw(
         JsSymbol::species(),
         PropertyDescriptor::builder()

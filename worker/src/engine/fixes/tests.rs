@@ -59,9 +59,27 @@ fn dates_print_and_construct_as_in_node() {
     assert_eq!(result_of(handler), node);
 }
 
-/// Not a check: prints what building a fresh context costs, to compare before and after a
-/// change to the corrections (`cargo test -p jobvisor-worker --lib context_build_cost --
-/// --ignored --nocapture`, best of five rounds of 200 contexts).
+/// The engine's property cache records the object's shape after a getter ran with the
+/// slot found before it: a getter that deletes or redefines properties of its object
+/// leaves a cache entry that reads the wrong slot, past the end of the object's storage
+/// (a panic, reported as `EnginePanic`) or a data value called as a getter. It is inside
+/// the engine's interpreter, where no replaced built-in reaches; this is the reproduction,
+/// to run when the engine is upgraded.
+#[test]
+#[ignore = "the engine panics here: its property cache reads a slot of the old shape"]
+fn a_getter_that_redefines_its_object_does_not_break_property_reads() {
+    let handler = r#"function read(o) { return o.c; }
+        export default function () {
+          const o = { a: 1, b: 2, get c() { Object.defineProperty(this, "c", { value: 7, configurable: true }); delete this.a; delete this.b; return 3; } };
+          return [read(o), read(o), read(o)];
+        }"#;
+    // node 20, the same handler:
+    assert_eq!(result_of(handler), "[3,7,7]");
+}
+
+/// Not a check: prints the CPU time building a fresh context costs, to compare before and
+/// after a change to the corrections (`cargo test -p jobvisor-worker --lib
+/// context_build_cost -- --ignored --nocapture`, best of five rounds of 200 contexts).
 #[test]
 #[ignore = "a measurement, run by hand"]
 fn context_build_cost() {
@@ -78,13 +96,13 @@ fn context_build_cost() {
     let limits = JobLimits::default();
     let mut best = std::time::Duration::MAX;
     for _ in 0..5 {
-        let started = std::time::Instant::now();
+        let started = crate::sys::thread_cpu_time();
         for _ in 0..200 {
             drop(super::super::new_context(&run_loop, &loader, &outbox, &limits).unwrap());
         }
-        best = best.min(started.elapsed() / 200);
+        best = best.min((crate::sys::thread_cpu_time() - started) / 200);
     }
-    println!("one context: {best:?}");
+    println!("one context: {best:?} of CPU time");
 }
 
 #[test]
