@@ -12,6 +12,7 @@ use jobvisor_protocol::BlockingTransport;
 use jobvisor_protocol::control::{EnqueueJob, Request, Response, StatusReport};
 use jobvisor_tests::config::ConfigBuilder;
 use jobvisor_tests::daemon::Daemon;
+use jobvisor_tests::store_view::{JobState, StoreView};
 
 use crate::report::{BurstRun, TrickleRun};
 use crate::stats::{percentiles, proc_ticks, ticks_to_us, wall_ms, wall_us};
@@ -88,16 +89,11 @@ impl BenchDaemon {
         self.daemon.rss_kib() * 1024
     }
 
-    /// A read-only connection to the daemon's database.
-    fn db(&self) -> anyhow::Result<rusqlite::Connection> {
+    /// A read-only view of the daemon's store.
+    fn store(&self) -> anyhow::Result<StoreView> {
         let database = self.daemon.database();
-        let conn = rusqlite::Connection::open_with_flags(
-            &database,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .with_context(|| format!("opening {} read-only", database.display()))?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        Ok(conn)
+        StoreView::try_open(&database)
+            .with_context(|| format!("opening {} read-only", database.display()))
     }
 
     /// CPU ticks of the daemon (with its reaped children) and its live workers.
@@ -265,18 +261,10 @@ pub(crate) fn burst(
         }
     }
     let mut total_s = started.elapsed().as_secs_f64();
-    let db = daemon.db()?;
-    let unfinished = |db: &rusqlite::Connection| -> anyhow::Result<i64> {
-        Ok(db.query_row(
-            "SELECT count(*) FROM jobs WHERE id BETWEEN ?1 AND ?2
-             AND state NOT IN ('completed', 'discarded', 'cancelled')",
-            [first, last],
-            |row| row.get(0),
-        )?)
-    };
-    if unfinished(&db)? > 0 {
+    let store = daemon.store()?;
+    if store.unfinished_between(first, last) > 0 {
         let deadline = Instant::now() + Duration::from_secs(600);
-        while unfinished(&db)? > 0 {
+        while store.unfinished_between(first, last) > 0 {
             if Instant::now() > deadline {
                 bail!("the burst's jobs did not all finish within 10 minutes");
             }
@@ -287,12 +275,12 @@ pub(crate) fn burst(
 
     let status = daemon.status();
     let (daemon_after, workers_after) = daemon.cpu_ticks(&status);
-    let (not_completed, max_finished): (i64, Option<i64>) = db.query_row(
-        "SELECT sum(state != 'completed'), max(finished_at) FROM jobs WHERE id BETWEEN ?1 AND ?2",
-        [first, last],
-        |row| Ok((row.get::<_, Option<i64>>(0)?.unwrap_or(0), row.get(1)?)),
-    )?;
-    let not_completed = u64::try_from(not_completed).unwrap_or(0);
+    let jobs = store.jobs_between(first, last);
+    let not_completed = jobs
+        .iter()
+        .filter(|job| job.state != JobState::Completed)
+        .count() as u64;
+    let max_finished = jobs.iter().filter_map(|job| job.finished_at_ms).max();
     let per_job_us = |ticks: u64| ticks_to_us(ticks) / n as f64;
     let daemon_ticks = daemon_after.saturating_sub(daemon_before);
     let worker_ticks = workers_after.saturating_sub(workers_before);
@@ -407,16 +395,10 @@ pub(crate) fn trickle(
         (Some(a), Some(b)) => (a.id.min(b.id), a.id.max(b.id)),
         _ => bail!("no job was enqueued"),
     };
-    let db = daemon.db()?;
+    let store = daemon.store()?;
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        let unfinished: i64 = db.query_row(
-            "SELECT count(*) FROM jobs WHERE id BETWEEN ?1 AND ?2
-             AND state NOT IN ('completed', 'discarded', 'cancelled')",
-            [first, last],
-            |row| row.get(0),
-        )?;
-        if unfinished == 0 {
+        if store.unfinished_between(first, last) == 0 {
             break;
         }
         if Instant::now() > deadline {
@@ -429,24 +411,12 @@ pub(crate) fn trickle(
 
     let mut finished = std::collections::HashMap::new();
     let mut not_completed = 0;
-    {
-        let mut stmt =
-            db.prepare("SELECT id, state, finished_at FROM jobs WHERE id BETWEEN ?1 AND ?2")?;
-        let rows = stmt.query_map([first, last], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, Option<i64>>(2)?,
-            ))
-        })?;
-        for row in rows {
-            let (id, state, finished_at) = row?;
-            if state != "completed" {
-                not_completed += 1;
-            }
-            if let Some(at) = finished_at {
-                finished.insert(id, at);
-            }
+    for job in store.jobs_between(first, last) {
+        if job.state != JobState::Completed {
+            not_completed += 1;
+        }
+        if let Some(at) = job.finished_at_ms {
+            finished.insert(job.id.0, at);
         }
     }
     let db_latencies: Vec<f64> = acks

@@ -1,6 +1,7 @@
 //! The store contract: [`JobStore`], every operation the dispatcher, the control server
-//! and the schedule code use, and [`AnyStore`], the backend the supervisor holds (built
-//! from the store options; SQLite today).
+//! and the schedule code use, with its reads in the supertrait [`JobStoreRead`] (which a
+//! read-only handle implements alone), and [`AnyStore`], the backend the supervisor holds
+//! (built from the store options; SQLite today).
 //!
 //! A trait rather than an enum alone: the dispatcher and tests can be generic over
 //! `S: JobStore` (static dispatch, a fake backend in tests), and each backend keeps its own
@@ -28,9 +29,54 @@ use crate::schedule::{
 use crate::types::*;
 use crate::{SqliteStore, StoreError, StoreOptions};
 
+/// The reads of the store: what `status`, the listings and `jobs show` need, and what
+/// the end-to-end tests check. A trait of its own so that a read-only handle
+/// ([`crate::ReadOnlyStore`], which never writes and has no owner) offers exactly the
+/// reads a writer does, and code that only reads can say so in its bound.
+pub trait JobStoreRead: Clone + Send + Sync + 'static {
+    fn get_job(
+        &self,
+        id: JobId,
+    ) -> impl Future<Output = Result<Option<JobDetail>, StoreError>> + Send + use<Self>;
+
+    fn list_jobs(
+        &self,
+        filter: JobFilter,
+    ) -> impl Future<Output = Result<Vec<JobInfo>, StoreError>> + Send + use<Self>;
+
+    fn list_scripts(
+        &self,
+    ) -> impl Future<Output = Result<Vec<ScriptInfo>, StoreError>> + Send + use<Self>;
+
+    /// Source of one script version.
+    fn script_source(
+        &self,
+        name: &str,
+        hash: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send + use<Self>;
+
+    fn list_queues(
+        &self,
+    ) -> impl Future<Output = Result<Vec<QueueInfo>, StoreError>> + Send + use<Self>;
+
+    /// Job counts per queue and state (a scan: for `status`, not a hot loop), with the
+    /// epoch: a writer's own, or for a read-only handle the last writer's.
+    fn counts(&self) -> impl Future<Output = Result<StatusCounts, StoreError>> + Send + use<Self>;
+
+    fn list_schedules(
+        &self,
+    ) -> impl Future<Output = Result<Vec<ScheduleInfo>, StoreError>> + Send + use<Self>;
+
+    fn get_schedule(
+        &self,
+        name: &str,
+        recent_runs: u32,
+    ) -> impl Future<Output = Result<Option<ScheduleDetail>, StoreError>> + Send + use<Self>;
+}
+
 /// The durable job store as the supervisor uses it. See the module docs for what the
 /// returned futures promise.
-pub trait JobStore: Clone + Send + Sync + 'static {
+pub trait JobStore: JobStoreRead {
     /// The owner this handle claims as: stamped on every claim, required by every fenced
     /// write.
     fn owner(&self) -> &Owner;
@@ -188,48 +234,8 @@ pub trait JobStore: Clone + Send + Sync + 'static {
         name: &str,
     ) -> impl Future<Output = Result<Option<FiredRun>, StoreError>> + Send + use<Self>;
 
-    // ----- reads -----
-
-    fn get_job(
-        &self,
-        id: JobId,
-    ) -> impl Future<Output = Result<Option<JobDetail>, StoreError>> + Send + use<Self>;
-
-    fn list_jobs(
-        &self,
-        filter: JobFilter,
-    ) -> impl Future<Output = Result<Vec<JobInfo>, StoreError>> + Send + use<Self>;
-
-    fn list_scripts(
-        &self,
-    ) -> impl Future<Output = Result<Vec<ScriptInfo>, StoreError>> + Send + use<Self>;
-
-    /// Source of one script version.
-    fn script_source(
-        &self,
-        name: &str,
-        hash: &str,
-    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send + use<Self>;
-
-    fn list_queues(
-        &self,
-    ) -> impl Future<Output = Result<Vec<QueueInfo>, StoreError>> + Send + use<Self>;
-
-    /// Job counts per queue and state (a scan: for `status`, not a hot loop).
-    fn counts(&self) -> impl Future<Output = Result<StatusCounts, StoreError>> + Send + use<Self>;
-
     /// Bytes the store takes on disk (0 where the backend cannot tell).
     fn disk_usage(&self) -> impl Future<Output = Result<u64, StoreError>> + Send + use<Self>;
-
-    fn list_schedules(
-        &self,
-    ) -> impl Future<Output = Result<Vec<ScheduleInfo>, StoreError>> + Send + use<Self>;
-
-    fn get_schedule(
-        &self,
-        name: &str,
-        recent_runs: u32,
-    ) -> impl Future<Output = Result<Option<ScheduleDetail>, StoreError>> + Send + use<Self>;
 
     /// Finishes what was issued, then closes; other handles get `Closed` afterwards.
     fn close(self) -> impl Future<Output = Result<(), StoreError>> + Send + use<Self>;
@@ -441,24 +447,34 @@ impl JobStore for AnyStore {
         delegate!(self, s => JobStore::fire_schedule_now(s, name))
     }
 
+    fn disk_usage(&self) -> impl Future<Output = Result<u64, StoreError>> + Send + use<> {
+        delegate!(self, s => JobStore::disk_usage(s))
+    }
+
+    fn close(self) -> impl Future<Output = Result<(), StoreError>> + Send + use<> {
+        delegate!(self, s => JobStore::close(s))
+    }
+}
+
+impl JobStoreRead for AnyStore {
     fn get_job(
         &self,
         id: JobId,
     ) -> impl Future<Output = Result<Option<JobDetail>, StoreError>> + Send + use<> {
-        delegate!(self, s => JobStore::get_job(s, id))
+        delegate!(self, s => JobStoreRead::get_job(s, id))
     }
 
     fn list_jobs(
         &self,
         filter: JobFilter,
     ) -> impl Future<Output = Result<Vec<JobInfo>, StoreError>> + Send + use<> {
-        delegate!(self, s => JobStore::list_jobs(s, filter))
+        delegate!(self, s => JobStoreRead::list_jobs(s, filter))
     }
 
     fn list_scripts(
         &self,
     ) -> impl Future<Output = Result<Vec<ScriptInfo>, StoreError>> + Send + use<> {
-        delegate!(self, s => JobStore::list_scripts(s))
+        delegate!(self, s => JobStoreRead::list_scripts(s))
     }
 
     fn script_source(
@@ -466,27 +482,23 @@ impl JobStore for AnyStore {
         name: &str,
         hash: &str,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send + use<> {
-        delegate!(self, s => JobStore::script_source(s, name, hash))
+        delegate!(self, s => JobStoreRead::script_source(s, name, hash))
     }
 
     fn list_queues(
         &self,
     ) -> impl Future<Output = Result<Vec<QueueInfo>, StoreError>> + Send + use<> {
-        delegate!(self, s => JobStore::list_queues(s))
+        delegate!(self, s => JobStoreRead::list_queues(s))
     }
 
     fn counts(&self) -> impl Future<Output = Result<StatusCounts, StoreError>> + Send + use<> {
-        delegate!(self, s => JobStore::counts(s))
-    }
-
-    fn disk_usage(&self) -> impl Future<Output = Result<u64, StoreError>> + Send + use<> {
-        delegate!(self, s => JobStore::disk_usage(s))
+        delegate!(self, s => JobStoreRead::counts(s))
     }
 
     fn list_schedules(
         &self,
     ) -> impl Future<Output = Result<Vec<ScheduleInfo>, StoreError>> + Send + use<> {
-        delegate!(self, s => JobStore::list_schedules(s))
+        delegate!(self, s => JobStoreRead::list_schedules(s))
     }
 
     fn get_schedule(
@@ -494,10 +506,6 @@ impl JobStore for AnyStore {
         name: &str,
         recent_runs: u32,
     ) -> impl Future<Output = Result<Option<ScheduleDetail>, StoreError>> + Send + use<> {
-        delegate!(self, s => JobStore::get_schedule(s, name, recent_runs))
-    }
-
-    fn close(self) -> impl Future<Output = Result<(), StoreError>> + Send + use<> {
-        delegate!(self, s => JobStore::close(s))
+        delegate!(self, s => JobStoreRead::get_schedule(s, name, recent_runs))
     }
 }

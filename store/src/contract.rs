@@ -1,16 +1,43 @@
-//! [`JobStore`] for [`SqliteStore`]: writes are the writer-thread commands (their
-//! `Pending` is sent at the call, so the contract's "issued when called" holds), reads
-//! run on tokio's blocking pool against the read connections.
+//! [`JobStore`] and [`JobStoreRead`] for [`SqliteStore`]: writes are the writer-thread
+//! commands (their `Pending` is sent at the call, so the contract's "issued when called"
+//! holds), reads run on tokio's blocking pool against the read connections (the same for
+//! the read-only handle, `read_only.rs`).
 
 use std::future::Future;
 use std::time::Duration;
 
-use crate::api::JobStore;
+use crate::api::{JobStore, JobStoreRead};
 use crate::schedule::{
     FireReport, FiredRun, ReconcileReport, ScheduleDef, ScheduleDetail, ScheduleInfo, UpsertOutcome,
 };
 use crate::types::*;
 use crate::{SqliteStore, StoreError};
+
+/// Runs `read` on a clone of `handle` on tokio's blocking pool, started now (so the
+/// contract's "issued when called" holds for reads too).
+pub(crate) fn spawn_read<H, T, F>(
+    handle: &H,
+    path: &std::path::Path,
+    read: F,
+) -> impl Future<Output = Result<T, StoreError>> + Send + use<H, T, F>
+where
+    H: Clone + Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(&H) -> Result<T, StoreError> + Send + 'static,
+{
+    let handle = handle.clone();
+    let path = path.to_path_buf();
+    let task = tokio::task::spawn_blocking(move || read(&handle));
+    async move {
+        task.await.unwrap_or_else(|err| {
+            Err(StoreError::Database {
+                path,
+                operation: "read",
+                source: Box::new(err),
+            })
+        })
+    }
+}
 
 impl SqliteStore {
     /// Runs a blocking read on tokio's blocking pool, started now.
@@ -22,18 +49,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&SqliteStore) -> Result<T, StoreError> + Send + 'static,
     {
-        let store = self.clone();
-        let path = self.path().to_path_buf();
-        let handle = tokio::task::spawn_blocking(move || read(&store));
-        async move {
-            handle.await.unwrap_or_else(|err| {
-                Err(StoreError::Database {
-                    path,
-                    operation: "read",
-                    source: Box::new(err),
-                })
-            })
-        }
+        spawn_read(self, self.path(), read)
     }
 
     /// Bytes of the database file and its WAL.
@@ -223,6 +239,16 @@ impl JobStore for SqliteStore {
         SqliteStore::fire_schedule_now(self, name)
     }
 
+    fn disk_usage(&self) -> impl Future<Output = Result<u64, StoreError>> + Send + use<> {
+        self.read_async(|store| Ok(store.file_bytes()))
+    }
+
+    fn close(self) -> impl Future<Output = Result<(), StoreError>> + Send + use<> {
+        self.read_async(|store| store.clone().close())
+    }
+}
+
+impl JobStoreRead for SqliteStore {
     fn get_job(
         &self,
         id: JobId,
@@ -262,10 +288,6 @@ impl JobStore for SqliteStore {
         self.read_async(SqliteStore::counts)
     }
 
-    fn disk_usage(&self) -> impl Future<Output = Result<u64, StoreError>> + Send + use<> {
-        self.read_async(|store| Ok(store.file_bytes()))
-    }
-
     fn list_schedules(
         &self,
     ) -> impl Future<Output = Result<Vec<ScheduleInfo>, StoreError>> + Send + use<> {
@@ -279,9 +301,5 @@ impl JobStore for SqliteStore {
     ) -> impl Future<Output = Result<Option<ScheduleDetail>, StoreError>> + Send + use<> {
         let name = name.to_owned();
         self.read_async(move |store| SqliteStore::get_schedule(store, &name, recent_runs))
-    }
-
-    fn close(self) -> impl Future<Output = Result<(), StoreError>> + Send + use<> {
-        self.read_async(|store| store.clone().close())
     }
 }

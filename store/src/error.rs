@@ -43,6 +43,18 @@ pub enum StoreError {
         supported: i64,
     },
 
+    /// A read-only open found an older schema: reading it needs the migrations only a
+    /// writer applies. It was not modified.
+    #[error(
+        "{path} has schema version {found} but reading it needs version {required}; it was \
+         left unchanged: start `jobvisor serve` on it once to migrate it"
+    )]
+    SchemaTooOld {
+        path: PathBuf,
+        found: i64,
+        required: i64,
+    },
+
     /// The database (or the disk, or the configured page quota) is full. The transaction
     /// was rolled back; nothing of it was applied.
     #[error("{path}: database or disk is full; the write was rolled back: free disk space")]
@@ -175,6 +187,15 @@ impl StoreError {
                 path: path.clone(),
                 found: *found,
                 supported: *supported,
+            },
+            Self::SchemaTooOld {
+                path,
+                found,
+                required,
+            } => Self::SchemaTooOld {
+                path: path.clone(),
+                found: *found,
+                required: *required,
             },
             Self::DiskFull { path } => Self::DiskFull { path: path.clone() },
             Self::Busy { path } => Self::Busy { path: path.clone() },

@@ -11,7 +11,9 @@
 //! `BEGIN IMMEDIATE` transaction, each command in its own SAVEPOINT, and replies to every
 //! caller only after COMMIT returned (group commit). Reads (status, listings) take one of
 //! a few connections opened with `SQLITE_OPEN_READ_ONLY` (`read_pool.rs`); the inherent
-//! reads block the caller's thread, the `JobStore` reads run on tokio's blocking pool.
+//! reads block the caller's thread, the `JobStoreRead` reads run on tokio's blocking pool.
+//! [`SqliteStore::open_read_only`] opens the same reads without a writer
+//! ([`ReadOnlyStore`], `read_only.rs`): it writes nothing, not even a new epoch.
 //!
 //! Decisions worth knowing (see the item docs for details):
 //! - A job names a script; the script's *current version* is resolved at enqueue time and
@@ -43,6 +45,7 @@ mod error;
 mod jobs;
 mod lifecycle;
 mod read;
+mod read_only;
 mod read_pool;
 mod recovery;
 mod schedules;
@@ -61,10 +64,11 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-pub use api::{AnyStore, JobStore};
+pub use api::{AnyStore, JobStore, JobStoreRead};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BoxError, StoreError};
 pub use jobs::sha256_hex;
+pub use read_only::ReadOnlyStore;
 pub use types::*;
 
 use crate::schedule::{

@@ -22,10 +22,13 @@ pub(crate) struct Reader {
     pool: Arc<ReadPool>,
 }
 
-const JOB_COLUMNS: &str = "j.id, j.queue, s.name, s.hash, j.state, j.priority, j.run_at, j.attempt,
-    j.max_attempts, j.timeout_ms, j.backoff_base_ms, j.backoff_cap_ms, j.unique_key, j.epoch,
+/// With `scripts s` LEFT JOINed: a job whose script version row is missing (written by
+/// another tool; the claim discards it) is still listed and shown, with an empty script
+/// name and hash, rather than vanishing from every read.
+const JOB_COLUMNS: &str = "j.id, j.queue, coalesce(s.name, ''), coalesce(s.hash, ''), j.state,
+    j.priority, j.run_at, j.attempt, j.max_attempts, j.timeout_ms, j.backoff_base_ms, j.backoff_cap_ms, j.unique_key, j.epoch,
     j.lease_until, j.attempted_at, j.cancel_requested, j.last_outcome, j.last_error, j.created_at,
-    j.finished_at";
+    j.finished_at, j.owner_node, j.schedule_name, j.schedule_slot_ms";
 
 fn ms_to_duration(ms: Option<i64>) -> Option<Duration> {
     ms.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
@@ -39,7 +42,7 @@ fn to_u64(value: Option<i64>) -> Option<u64> {
     value.map(|value| u64::try_from(value).unwrap_or(0))
 }
 
-/// Maps the first 21 columns (JOB_COLUMNS); payload and result are filled by the caller.
+/// Maps the first 24 columns (JOB_COLUMNS); payload and result are filled by the caller.
 fn job_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<JobInfo> {
     let state: String = row.get(4)?;
     let base = row.get::<_, Option<i64>>(10)?;
@@ -76,6 +79,9 @@ fn job_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<JobInfo> {
         last_error: row.get(18)?,
         created_at_ms: row.get(19)?,
         finished_at_ms: row.get(20)?,
+        owner_node: row.get::<_, Option<String>>(21)?.map(NodeId),
+        schedule_name: row.get(22)?,
+        schedule_slot_ms: row.get(23)?,
     })
 }
 
@@ -102,13 +108,13 @@ impl Reader {
         let job = tx
             .prepare_cached(&format!(
                 "SELECT {JOB_COLUMNS}, j.payload, j.result
-                   FROM jobs j JOIN scripts s ON s.id = j.script_id WHERE j.id = ?1"
+                   FROM jobs j LEFT JOIN scripts s ON s.id = j.script_id WHERE j.id = ?1"
             ))
             .and_then(|mut stmt| {
                 stmt.query_row([id.0], |row| {
                     let mut job = job_info(row)?;
-                    job.payload = row.get(21)?;
-                    job.result = row.get(22)?;
+                    job.payload = row.get(24)?;
+                    job.result = row.get(25)?;
                     Ok(job)
                 })
                 .optional()
@@ -182,7 +188,7 @@ impl Reader {
         let conn = self.conn()?;
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT {JOB_COLUMNS} FROM jobs j JOIN scripts s ON s.id = j.script_id
+                "SELECT {JOB_COLUMNS} FROM jobs j LEFT JOIN scripts s ON s.id = j.script_id
                   WHERE (?1 IS NULL OR j.state = ?1) AND (?2 IS NULL OR j.queue = ?2)
                     AND (?3 IS NULL OR s.name = ?3) AND (?4 IS NULL OR j.id < ?4)
                   ORDER BY j.id DESC LIMIT ?5"
@@ -362,6 +368,15 @@ impl Reader {
 
     pub(crate) fn settings(&self) -> Result<ConnectionSettings, StoreError> {
         schema::read_settings(&self.path, &*self.conn()?)
+    }
+
+    /// The epoch the last writer started (the one its claims carry); 0 before any.
+    pub(crate) fn current_epoch(&self) -> Result<i64, StoreError> {
+        self.conn()?
+            .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |row| {
+                row.get(0)
+            })
+            .map_err(self.err("read epoch"))
     }
 
     pub(crate) fn quick_check(&self) -> Result<(), StoreError> {

@@ -1,6 +1,7 @@
 //! Opening the database file: the read-only pre-flight check (SQLite header, quick_check,
-//! application id, schema version) that runs before anything can write, the connection
-//! PRAGMAs for the writer and the reader, and the numbered migrations.
+//! application id, schema version) that runs before anything can write, the checks of a
+//! read-only open (which creates and migrates nothing), the connection PRAGMAs for the
+//! writer and the reader, and the numbered migrations.
 //!
 //! Must not: open the writer before the check passed, or set `journal_mode=WAL` (which
 //! writes the header) on a file that has not been checked.
@@ -71,7 +72,13 @@ fn open_error(path: &Path, err: rusqlite::Error) -> StoreError {
 }
 
 fn check_contents(path: &Path, conn: &Connection) -> Result<(), StoreError> {
-    // The first read parses the header: a foreign file fails here with SQLITE_NOTADB.
+    check_integrity(path, conn)?;
+    identify(path, conn).map(|_| ())
+}
+
+/// `PRAGMA quick_check(5)`. The first read parses the header: a foreign file fails here
+/// with SQLITE_NOTADB.
+fn check_integrity(path: &Path, conn: &Connection) -> Result<(), StoreError> {
     let problems: Vec<String> = {
         let mut stmt = conn
             .prepare("PRAGMA quick_check(5)")
@@ -88,13 +95,27 @@ fn check_contents(path: &Path, conn: &Connection) -> Result<(), StoreError> {
             detail: format!("quick_check: {}", problems.join("; ")),
         });
     }
+    Ok(())
+}
+
+/// What an open database holds, once it is known not to be another application's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Contents {
+    /// No schema at all: a new database, ours to initialise.
+    Empty,
+    /// A jobvisor schema of this version (at most `SCHEMA_VERSION`).
+    Schema(i64),
+}
+
+/// Tells an empty database, a jobvisor one and anything else apart, reading only.
+fn identify(path: &Path, conn: &Connection) -> Result<Contents, StoreError> {
     let version: i64 = pragma_i64(path, conn, "user_version")?;
     let application_id: i64 = pragma_i64(path, conn, "application_id")?;
     let objects: i64 = conn
         .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
         .map_err(|err| db_error(path, "read schema", err))?;
     if version == 0 && objects == 0 && application_id == 0 {
-        return Ok(()); // an empty database: ours to initialise
+        return Ok(Contents::Empty);
     }
     if application_id != APPLICATION_ID {
         return Err(StoreError::ForeignDatabase {
@@ -109,7 +130,50 @@ fn check_contents(path: &Path, conn: &Connection) -> Result<(), StoreError> {
             supported: SCHEMA_VERSION,
         });
     }
-    Ok(())
+    Ok(Contents::Schema(version))
+}
+
+/// The checks of a read-only open on its first connection: a jobvisor database of exactly
+/// this binary's schema (an older one would need the migrations a writer applies). No
+/// `quick_check`: it reads the whole file, and a read handle is opened often.
+pub(crate) fn check_readable(path: &Path, conn: &Connection) -> Result<(), StoreError> {
+    match identify(path, conn)? {
+        Contents::Schema(SCHEMA_VERSION) => Ok(()),
+        Contents::Schema(found) => Err(StoreError::SchemaTooOld {
+            path: path.to_path_buf(),
+            found,
+            required: SCHEMA_VERSION,
+        }),
+        Contents::Empty => Err(StoreError::Open {
+            path: path.to_path_buf(),
+            reason: "the database holds no jobvisor store yet (a read-only open creates none)"
+                .into(),
+            source: None,
+        }),
+    }
+}
+
+/// A read-only open's check of the file itself: it must exist and be a non-empty regular
+/// file, since nothing is created or initialised.
+pub(crate) fn check_existing_file(path: &Path) -> Result<(), StoreError> {
+    let refuse = |reason: String, source: Option<std::io::Error>| StoreError::Open {
+        path: path.to_path_buf(),
+        reason,
+        source: source.map(|err| Box::new(err) as _),
+    };
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => Err(refuse("not a regular file".into(), None)),
+        Ok(meta) if meta.len() == 0 => Err(refuse(
+            "the file is empty: no jobvisor store was created here yet".into(),
+            None,
+        )),
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(refuse(
+            "no such file (a read-only open never creates a store)".into(),
+            Some(err),
+        )),
+        Err(err) => Err(refuse(err.to_string(), Some(err))),
+    }
 }
 
 fn pragma_i64(path: &Path, conn: &Connection, name: &str) -> Result<i64, StoreError> {

@@ -584,6 +584,13 @@ pub struct JobInfo {
     pub last_error: Option<String>,
     pub created_at_ms: i64,
     pub finished_at_ms: Option<i64>,
+    /// The node of the last claim (with `epoch`, its owner); `None` for a job never
+    /// claimed, or claimed before owners were recorded.
+    pub owner_node: Option<NodeId>,
+    /// The schedule that enqueued the job, and the slot it fired for (a manual run of a
+    /// schedule has the name and no slot).
+    pub schedule_name: Option<String>,
+    pub schedule_slot_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,8 @@
 //! `renew_leases` extends only the owner's own jobs. Jobs: claim order, delays, unique
 //! keys, validation, script versions, pause and caps, fencing, backoff and discard,
 //! refund, cancel, manual retry, queues, recovery after a restart of the same node, bounded
-//! logs, counts and listings, and a closed handle. Schedules: `conformance/schedules.rs`.
+//! logs, counts and listings, and a closed handle. Schedules: `conformance/schedules.rs`;
+//! the read-only handle: `conformance/read_only.rs`.
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
@@ -28,9 +29,16 @@ const LEASE_END: i64 = T0 + 15_000;
 /// How a test opens the backend under test as a given node.
 trait Backend {
     type Store: JobStore;
+    type ReadOnly: JobStoreRead + std::fmt::Debug;
 
     /// Opens the store in `dir` with these options (the same `dir` reopens the same store).
     fn open_with(dir: &Path, options: StoreOptions) -> Self::Store;
+
+    /// Opens the store in `dir` for reading only.
+    fn open_read_only(dir: &Path) -> Result<Self::ReadOnly, StoreError>;
+
+    /// Puts in `dir`, where the store would be, a database of another application.
+    fn plant_foreign_database(dir: &Path);
 
     fn open(dir: &Path, node: &str, clock: &Arc<ManualClock>) -> Self::Store {
         let options = StoreOptions {
@@ -47,9 +55,20 @@ struct Sqlite;
 
 impl Backend for Sqlite {
     type Store = SqliteStore;
+    type ReadOnly = ReadOnlyStore;
 
     fn open_with(dir: &Path, options: StoreOptions) -> SqliteStore {
         SqliteStore::open(dir.join("jobs.db"), options).unwrap()
+    }
+
+    fn open_read_only(dir: &Path) -> Result<ReadOnlyStore, StoreError> {
+        SqliteStore::open_read_only(dir.join("jobs.db"), StoreOptions::default())
+    }
+
+    fn plant_foreign_database(dir: &Path) {
+        let conn = rusqlite::Connection::open(dir.join("jobs.db")).unwrap();
+        conn.execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x');")
+            .unwrap();
     }
 }
 
@@ -1386,5 +1405,7 @@ conformance!(sqlite = Sqlite:
 
 // After the macro, so the module can instantiate its own part of the suite with it. Its
 // file sits in a directory so that cargo does not take it for a test target of its own.
+#[path = "conformance/read_only.rs"]
+mod read_only;
 #[path = "conformance/schedules.rs"]
 mod schedules;

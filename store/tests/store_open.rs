@@ -1,6 +1,6 @@
 //! Opening the store: refusal of files that are not ours or not healthy (with the file
 //! left byte-for-byte unchanged), migrations and epochs, and the PRAGMAs read back from
-//! both connections.
+//! both connections; the read-only open, which refuses the same files and writes nothing.
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -255,4 +255,91 @@ fn unknown_stored_outcomes_are_errors_naming_the_value() {
         &path,
         |err| matches!(err, StoreError::Corrupt { detail, .. } if detail.contains("CHECK constraint")),
     );
+}
+
+/// A read-only open must fail with an error matching `expected`, leave the file as it was
+/// and create nothing next to it (but the `-wal` and `-shm` files SQLite needs to read a
+/// database in WAL mode at all).
+fn assert_read_only_refused(path: &Path, expected: fn(&StoreError) -> bool) -> StoreError {
+    let dir = path.parent().unwrap();
+    let listing = || {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| !name.ends_with("-wal") && !name.ends_with("-shm"))
+            .collect();
+        names.sort();
+        names
+    };
+    let (before, files) = (std::fs::read(path).ok(), listing());
+    let error = SqliteStore::open_read_only(path, StoreOptions::default()).unwrap_err();
+    assert!(expected(&error), "unexpected error: {error:?}");
+    assert_eq!(
+        std::fs::read(path).ok(),
+        before,
+        "the refused file was modified"
+    );
+    assert_eq!(listing(), files, "a refused read-only open created files");
+    assert!(
+        error.to_string().contains(&path.display().to_string()),
+        "message names the file: {error}"
+    );
+    error
+}
+
+#[test]
+fn read_only_open_refuses_what_it_cannot_read_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jobs.db");
+    assert_read_only_refused(&path, |err| matches!(err, StoreError::Open { .. }));
+    std::fs::write(&path, "").unwrap();
+    let empty = assert_read_only_refused(&path, |err| matches!(err, StoreError::Open { .. }));
+    assert!(empty.to_string().contains("empty"), "{empty}");
+    std::fs::write(&path, "these are my notes, not a database\n".repeat(200)).unwrap();
+    assert_read_only_refused(&path, |err| matches!(err, StoreError::NotADatabase { .. }));
+
+    std::fs::remove_file(&path).unwrap();
+    let path = new_store_file(dir.path(), 10);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA user_version = 999;").unwrap();
+    drop(conn);
+    assert_read_only_refused(&path, |err| {
+        matches!(err, StoreError::SchemaTooNew { found: 999, .. })
+    });
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA user_version = 3;").unwrap();
+    drop(conn);
+    let old = assert_read_only_refused(&path, |err| {
+        matches!(
+            err,
+            StoreError::SchemaTooOld {
+                found: 3,
+                required: 4,
+                ..
+            }
+        )
+    });
+    assert!(old.to_string().contains("migrate"), "{old}");
+}
+
+#[test]
+fn read_only_reads_leave_the_database_file_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = new_store_file(dir.path(), 20);
+    let before = std::fs::read(&path).unwrap();
+    let store = SqliteStore::open_read_only(&path, StoreOptions::default()).unwrap();
+    store.quick_check().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let counts = runtime.block_on(async { store.counts().await }).unwrap();
+    assert_eq!(counts.queues[0].available, 20);
+    assert_eq!(counts.epoch, 1, "the epoch of the one writer that ran");
+    drop(store);
+    assert!(
+        std::fs::read(&path).unwrap() == before,
+        "reading through the read-only handle modified the database file"
+    );
+    let writer = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+    assert_eq!(writer.epoch(), 2);
 }

@@ -36,7 +36,7 @@ use crate::reaper::{WorkerPids, become_subreaper, reap_orphans};
 use crate::script_check::ScriptChecker;
 use crate::shutdown::Shutdown;
 use crate::signals::SignalSource;
-use crate::store::{AnyStore, JobStore, RecoveryMode, StoreError};
+use crate::store::{AnyStore, JobStore, JobStoreRead, RecoveryMode, StoreError};
 
 /// How often zombies nobody claimed are reaped (the daemon is a subreaper).
 const REAP_EVERY: Duration = Duration::from_secs(2);

@@ -1,6 +1,6 @@
 //! A real `jobvisor serve` in a temporary directory, for end-to-end tests: start it with
-//! a config, talk to its control socket, read its database (read-only) to check what it
-//! did, signal it, and wait for conditions with deadlines.
+//! a config, talk to its control socket, read its store (read-only, `store_view.rs`) to
+//! check what it did, signal it, and wait for conditions with deadlines.
 
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ use jobvisor_protocol::{BlockingTransport, Role};
 
 use crate::bin;
 use crate::config::ConfigBuilder;
+use crate::store_view::{JobState, OutcomeKind, StoreView};
 
 /// A daemon under test. Killed (SIGKILL) when dropped if still running.
 pub struct Daemon {
@@ -245,42 +246,36 @@ impl Daemon {
             .collect()
     }
 
-    /// A read-only view of the database.
-    pub fn db(&self) -> rusqlite::Connection {
+    /// A read-only view of the store, through the store's own read contract (see
+    /// `store_view.rs`): usable while the daemon runs and after it exited.
+    pub fn store(&self) -> StoreView {
+        StoreView::open(&self.database())
+    }
+
+    /// A read-only SQLite connection to the database file, for the few tests of SQLite
+    /// itself (a PRAGMA the config sets); everything else reads through [`Daemon::store`].
+    pub fn sqlite_connection_for_sqlite_specific_checks(&self) -> rusqlite::Connection {
         let conn = rusqlite::Connection::open_with_flags(
             self.database(),
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .expect("open database read-only");
+        .expect("open the database file read-only");
         conn.busy_timeout(Duration::from_secs(5))
             .expect("busy timeout");
         conn
     }
 
-    pub fn job_state(&self, id: i64) -> String {
-        self.db()
-            .query_row("SELECT state FROM jobs WHERE id = ?1", [id], |r| r.get(0))
-            .expect("job exists")
+    pub fn job_state(&self, id: i64) -> JobState {
+        self.store().state(id)
     }
 
-    /// (attempt, outcome) rows of a job, in order.
-    pub fn attempts(&self, id: i64) -> Vec<(u32, String)> {
-        let db = self.db();
-        let mut stmt = db
-            .prepare("SELECT attempt, outcome FROM attempts WHERE job_id = ?1 ORDER BY id")
-            .expect("prepare");
-        stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .expect("query")
-            .map(|r| r.expect("row"))
-            .collect()
+    /// (attempt, outcome) of each attempt of a job, in order.
+    pub fn attempts(&self, id: i64) -> Vec<(u32, OutcomeKind)> {
+        self.store().outcomes(id)
     }
 
-    pub fn count_in_state(&self, state: &str) -> i64 {
-        self.db()
-            .query_row("SELECT count(*) FROM jobs WHERE state = ?1", [state], |r| {
-                r.get(0)
-            })
-            .expect("count")
+    pub fn count_in_state(&self, state: JobState) -> usize {
+        self.store().count_in_state(state)
     }
 
     /// Waits until `condition` holds, panicking with the daemon log after `within`.
@@ -369,41 +364,39 @@ impl Daemon {
     /// `quick_check`; no job is `running`; every job in `enqueued` is final or waiting to
     /// run; no process is left in the workers' cgroups and no worker group is left; the
     /// control socket is gone. Returns the states of `enqueued`, counted.
-    pub fn assert_invariants(&self, enqueued: &[i64]) -> std::collections::BTreeMap<String, usize> {
+    pub fn assert_invariants(
+        &self,
+        enqueued: &[i64],
+    ) -> std::collections::BTreeMap<JobState, usize> {
         assert!(
             self.child.is_none(),
             "the invariants are checked after a stop"
         );
-        let db = self.db();
-        let check: String = db
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
-            .expect("quick_check");
-        assert_eq!(check, "ok", "PRAGMA quick_check");
-        let running: i64 = db
-            .query_row(
-                "SELECT count(*) FROM jobs WHERE state = 'running'",
-                [],
-                |r| r.get(0),
-            )
-            .expect("count running");
-        assert_eq!(running, 0, "jobs left running after a completed drain");
+        let store = self.store();
+        if let Err(err) = store.sqlite_quick_check() {
+            panic!("the database fails SQLite's quick_check: {err}");
+        }
+        assert_eq!(
+            store.count_in_state(JobState::Running),
+            0,
+            "jobs left running after a completed drain"
+        );
         let mut states = std::collections::BTreeMap::new();
-        let mut stmt = db
-            .prepare("SELECT state FROM jobs WHERE id = ?1")
-            .expect("prepare");
-        for id in enqueued {
-            let state: String = stmt
-                .query_row([id], |r| r.get(0))
-                .unwrap_or_else(|e| panic!("enqueued job {id} is gone: {e}"));
+        for &id in enqueued {
+            let state = store
+                .try_job(id)
+                .unwrap_or_else(|| panic!("enqueued job {id} is gone"))
+                .job
+                .state;
             assert!(
                 matches!(
-                    state.as_str(),
-                    "completed"
-                        | "discarded"
-                        | "cancelled"
-                        | "available"
-                        | "retryable"
-                        | "scheduled"
+                    state,
+                    JobState::Completed
+                        | JobState::Discarded
+                        | JobState::Cancelled
+                        | JobState::Available
+                        | JobState::Retryable
+                        | JobState::Scheduled
                 ),
                 "job {id} is {state}"
             );

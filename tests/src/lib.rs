@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod daemon;
+pub mod store_view;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output};

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use jobvisor_protocol::control::Request;
 use jobvisor_tests::daemon::Daemon;
+use jobvisor_tests::store_view::OutcomeKind;
 use jobvisor_tests::{RunOutput, bin};
 
 /// Scripts that end badly, each in its own way.
@@ -232,5 +233,5 @@ fn a_worker_group_that_will_not_empty_does_not_stall_the_daemon() {
     daemon.wait_for("the attempt recorded", Duration::from_secs(10), || {
         !daemon.attempts(id).is_empty()
     });
-    assert_eq!(daemon.attempts(id)[0].1, "timeout");
+    assert_eq!(daemon.attempts(id)[0].1, OutcomeKind::Timeout);
 }

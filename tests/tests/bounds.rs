@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use jobvisor_protocol::control::{EnqueueJob, ErrorCode, Request, Response};
 use jobvisor_tests::daemon::{Daemon, job};
+use jobvisor_tests::store_view::{JobFilter, JobState};
 use jobvisor_tests::{bin, exit_within};
 
 const ECHO: &str = "export default (p) => p";
@@ -130,7 +131,7 @@ fn enqueue_refuses_absurd_durations_and_impossible_times_without_a_panic() {
     // Nothing above stopped the queue.
     let id = daemon.enqueue(job("echo", "{\"ok\":1}"));
     daemon.wait_for("the jobs complete", Duration::from_secs(20), || {
-        daemon.job_state(id) == "completed" && daemon.job_state(past) == "completed"
+        daemon.job_state(id) == JobState::Completed && daemon.job_state(past) == JobState::Completed
     });
 }
 
@@ -145,11 +146,7 @@ fn a_payload_above_the_control_frame_cap_is_refused_before_sending() {
         assert_eq!(out.status.code(), Some(2), "{size}: {}", stderr(&out));
         assert!(stderr(&out).contains("limit"), "{size}: {}", stderr(&out));
     }
-    let total: i64 = daemon
-        .db()
-        .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(total, 0);
+    assert_eq!(daemon.store().total_jobs(), 0);
 }
 
 #[test]
@@ -204,25 +201,32 @@ fn a_job_row_whose_lease_would_overflow_is_discarded_and_other_queues_still_run(
         "the other jobs complete and the bad row is discarded",
         Duration::from_secs(20),
         || {
-            daemon.job_state(good) == "completed"
-                && daemon.job_state(other) == "completed"
-                && daemon.job_state(bad) == "discarded"
+            daemon.job_state(good) == JobState::Completed
+                && daemon.job_state(other) == JobState::Completed
+                && daemon.job_state(bad) == JobState::Discarded
         },
     );
-    let reason: String = daemon
-        .db()
-        .query_row("SELECT last_error FROM jobs WHERE id = ?1", [bad], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    // `jobs show` finds the job whose script version is gone (the last row inserted).
+    let lost = other + 2;
+    match daemon.request(&Request::ShowJob { id: lost }) {
+        Response::Job(view) => {
+            let error = view.summary.last_error.unwrap_or_default();
+            assert!(error.contains("script"), "job {lost}: {error}");
+        }
+        answer => panic!("jobs show {lost}: {answer:?}"),
+    }
+    let store = daemon.store();
+    let reason = store.job(bad).job.last_error.unwrap_or_default();
     assert!(reason.contains("timeout"), "{reason}");
-    let reasons: Vec<String> = daemon
-        .db()
-        .prepare("SELECT last_error FROM jobs WHERE id > ?1 AND state = 'discarded' ORDER BY id")
-        .unwrap()
-        .query_map([other], |r| r.get(0))
-        .unwrap()
-        .map(|r| r.unwrap())
+    let discarded = JobFilter {
+        state: Some(JobState::Discarded),
+        ..JobFilter::default()
+    };
+    let reasons: Vec<String> = store
+        .all_jobs(discarded)
+        .into_iter()
+        .filter(|job| job.id.0 > other)
+        .map(|job| job.last_error.unwrap_or_default())
         .collect();
     assert!(
         reasons.len() == 2 && reasons[0].contains("payload") && reasons[1].contains("script"),
@@ -266,9 +270,9 @@ fn enqueue_payloads_says_which_lines_are_in_when_the_daemon_is_killed_mid_file()
     });
 
     // Two batches committed: the first one's answer has been sent.
-    let two_batches = 2 * jobvisor_protocol::control::MAX_ENQUEUE_BATCH as i64;
+    let two_batches = 2 * jobvisor_protocol::control::MAX_ENQUEUE_BATCH;
     daemon.wait_for("two batches committed", Duration::from_secs(60), || {
-        daemon.count_in_state("scheduled") >= two_batches
+        daemon.count_in_state(JobState::Scheduled) >= two_batches
     });
     daemon.signal(libc::SIGKILL);
     daemon.wait_exit(Duration::from_secs(10));
@@ -297,22 +301,15 @@ fn enqueue_payloads_says_which_lines_are_in_when_the_daemon_is_killed_mid_file()
 
     // Every printed id is in the database; a rerun of the rest enqueues each line once.
     daemon.launch();
-    let db = daemon.db();
-    let found: i64 = db
-        .query_row(
-            "SELECT count(*) FROM jobs WHERE id BETWEEN ?1 AND ?2",
-            [printed[0], printed[printed.len() - 1]],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(found, printed.len() as i64);
+    let store = daemon.store();
+    let found = store
+        .jobs_between(printed[0], printed[printed.len() - 1])
+        .len();
+    assert_eq!(found, printed.len());
     let from = next.to_string();
     let mut rerun = args.to_vec();
     rerun.extend(["--from-line", &from]);
     let out = cli(&daemon, &rerun);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let total: i64 = db
-        .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(total, lines as i64, "each line enqueued exactly once");
+    assert_eq!(store.total_jobs(), lines, "each line enqueued exactly once");
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use jobvisor_protocol::control::{Request, Response};
 use jobvisor_tests::daemon::{Daemon, job};
+use jobvisor_tests::store_view::{JobState, OutcomeKind};
 use jobvisor_tests::{AsNobody, bin};
 
 const HELLO: &str = "export default async (p, ctx) => { console.log('hello', p.name); console.warn('careful'); return { greeting: 'hi ' + p.name } }";
@@ -62,7 +63,7 @@ fn human_output_of_status_jobs_show_and_scripts_list() {
     let ok = daemon.enqueue(job("hello", r#"{"name":"ada"}"#));
     let bad = daemon.enqueue(job("fails", "{}"));
     daemon.wait_for("both jobs final", Duration::from_secs(30), || {
-        daemon.job_state(ok) == "completed" && daemon.job_state(bad) == "discarded"
+        daemon.job_state(ok) == JobState::Completed && daemon.job_state(bad) == JobState::Discarded
     });
     let settings = masked();
     settings.bind(|| {
@@ -85,7 +86,7 @@ fn every_command_speaks_json() {
     let daemon = Daemon::start("workers = 1", &[("hello", HELLO)]);
     let id = daemon.enqueue(job("hello", r#"{"name":"bo"}"#));
     daemon.wait_for("the job to complete", Duration::from_secs(20), || {
-        daemon.job_state(id) == "completed"
+        daemon.job_state(id) == JobState::Completed
     });
     for args in [
         vec!["status", "--json"],
@@ -158,7 +159,8 @@ fn enqueue_payloads_from_a_json_lines_file_is_all_or_nothing_per_batch() {
     let ids: Vec<i64> = stdout(&out).lines().map(|l| l.parse().unwrap()).collect();
     assert_eq!(ids.len(), 3, "one id per payload line");
     daemon.wait_for("the three jobs complete", Duration::from_secs(30), || {
-        ids.iter().all(|&id| daemon.job_state(id) == "completed")
+        ids.iter()
+            .all(|&id| daemon.job_state(id) == JobState::Completed)
     });
 
     // A bad line anywhere: nothing is enqueued and the line is named.
@@ -173,11 +175,7 @@ fn enqueue_payloads_from_a_json_lines_file_is_all_or_nothing_per_batch() {
         stderr.contains("line 2") && stderr.contains("nothing was enqueued"),
         "{stderr}"
     );
-    let total: i64 = daemon
-        .db()
-        .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(total, 3);
+    assert_eq!(daemon.store().total_jobs(), 3);
 }
 
 #[test]
@@ -193,17 +191,19 @@ fn restart_all_replaces_every_worker_without_losing_or_failing_a_job() {
         assert!(!after.contains(pid), "worker {pid} was not replaced");
     }
     daemon.wait_for("all 30 jobs", Duration::from_secs(60), || {
-        daemon.count_in_state("completed") == 30
+        daemon.count_in_state(JobState::Completed) == 30
     });
-    let failed: i64 = daemon
-        .db()
-        .query_row(
-            "SELECT count(*) FROM attempts WHERE outcome != 'completed'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(failed, 0, "no attempt failed or was interrupted");
+    let store = daemon.store();
+    assert_eq!(store.total_jobs(), 30);
+    let failed: Vec<_> = ids
+        .iter()
+        .flat_map(|&id| store.attempts(id))
+        .filter(|attempt| attempt.outcome != OutcomeKind::Completed)
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "no attempt failed or was interrupted: {failed:?}"
+    );
     assert_eq!(ids.len(), 30);
 }
 
@@ -217,16 +217,16 @@ fn cancel_kills_a_running_job_and_retry_runs_it_again() {
     let out = stdout(&cli(&daemon, &["jobs", "cancel", &id.to_string()]));
     assert!(out.contains("was running"), "{out}");
     daemon.wait_for("the job cancelled", Duration::from_secs(10), || {
-        daemon.job_state(id) == "cancelled"
+        daemon.job_state(id) == JobState::Cancelled
     });
-    assert_eq!(daemon.attempts(id), [(1, "killed".to_owned())]);
+    assert_eq!(daemon.attempts(id), [(1, OutcomeKind::Killed)]);
     let queued = daemon.enqueue(job("sleepy", r#"{"ms":30000}"#));
     daemon.wait_for("the second job running", Duration::from_secs(20), || {
         daemon.status().workers[0].job == Some(queued)
     });
     let waiting = daemon.enqueue(job("sleepy", r#"{"ms":1}"#));
     assert!(stdout(&cli(&daemon, &["jobs", "cancel", &waiting.to_string()])).contains("cancelled"));
-    assert_eq!(daemon.job_state(waiting), "cancelled");
+    assert_eq!(daemon.job_state(waiting), JobState::Cancelled);
     let again = cli(&daemon, &["jobs", "cancel", &waiting.to_string()]);
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already cancelled"));
@@ -235,8 +235,8 @@ fn cancel_kills_a_running_job_and_retry_runs_it_again() {
     );
     // Available, or already claimed for the busy worker (claimed jobs count as running).
     assert!(matches!(
-        daemon.job_state(waiting).as_str(),
-        "available" | "running"
+        daemon.job_state(waiting),
+        JobState::Available | JobState::Running
     ));
 }
 
@@ -259,13 +259,13 @@ fn paused_queues_hold_their_jobs() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(
         daemon.job_state(id),
-        "available",
+        JobState::Available,
         "a paused queue starts nothing"
     );
     assert!(stdout(&cli(&daemon, &["queues", "list"])).contains("mail"));
     stdout(&cli(&daemon, &["queues", "resume", "mail"]));
     daemon.wait_for("the job after resume", Duration::from_secs(20), || {
-        daemon.job_state(id) == "completed"
+        daemon.job_state(id) == JobState::Completed
     });
 }
 
@@ -326,7 +326,7 @@ fn drain_reports_and_stops_the_daemon() {
     let out = stdout(&cli(&daemon, &["drain"]));
     assert!(out.contains("1 job finished"), "{out}");
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)), Some(0));
-    assert_eq!(daemon.job_state(running), "completed");
+    assert_eq!(daemon.job_state(running), JobState::Completed);
 }
 
 #[test]
@@ -341,7 +341,7 @@ fn logs_follow_streams_job_events_and_console_lines() {
     std::thread::sleep(Duration::from_millis(300));
     let id = daemon.enqueue(job("hello", r#"{"name":"log"}"#));
     daemon.wait_for("the job", Duration::from_secs(20), || {
-        daemon.job_state(id) == "completed"
+        daemon.job_state(id) == JobState::Completed
     });
     std::thread::sleep(Duration::from_millis(300));
     follower.kill().unwrap();
@@ -448,7 +448,7 @@ fn hostile_clients_do_not_hurt_the_daemon() {
     }
     let id = daemon.enqueue(job("hello", r#"{"name":"still"}"#));
     daemon.wait_for("work to go on", Duration::from_secs(20), || {
-        daemon.job_state(id) == "completed"
+        daemon.job_state(id) == JobState::Completed
     });
     let rss_kib = daemon.rss_kib();
     assert!(
@@ -526,7 +526,7 @@ fn retry_keeps_the_enqueued_script_version_unless_latest_is_asked_for() {
     ));
     let id = daemon.enqueue(job("flaky", "{}"));
     daemon.wait_for("the job discarded", Duration::from_secs(20), || {
-        daemon.job_state(id) == "discarded"
+        daemon.job_state(id) == JobState::Discarded
     });
     let fixed = daemon.dir.path().join("fixed.js");
     std::fs::write(&fixed, "export default () => 'fixed'").unwrap();
@@ -541,7 +541,7 @@ fn retry_keeps_the_enqueued_script_version_unless_latest_is_asked_for() {
     let out = stdout(&cli(&daemon, &["jobs", "retry", &id.to_string()]));
     assert!(out.contains("the version it was enqueued with"), "{out}");
     daemon.wait_for("the plain retry to fail", Duration::from_secs(20), || {
-        daemon.attempts(id).len() == 2 && daemon.job_state(id) == "discarded"
+        daemon.attempts(id).len() == 2 && daemon.job_state(id) == JobState::Discarded
     });
 
     // --latest switches the job to the current version, and says so.
@@ -554,7 +554,7 @@ fn retry_keeps_the_enqueued_script_version_unless_latest_is_asked_for() {
     daemon.wait_for(
         "the latest retry to complete",
         Duration::from_secs(20),
-        || daemon.job_state(id) == "completed",
+        || daemon.job_state(id) == JobState::Completed,
     );
     let shown: serde_json::Value = serde_json::from_str(&stdout(&cli(
         &daemon,
@@ -659,11 +659,11 @@ fn a_refunded_attempt_is_not_shown_with_the_number_of_the_next_one() {
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)), Some(0));
     daemon.launch();
     daemon.wait_for("the job completed", Duration::from_secs(20), || {
-        daemon.job_state(id) == "completed"
+        daemon.job_state(id) == JobState::Completed
     });
     assert_eq!(
         daemon.attempts(id),
-        [(1, "interrupted".to_owned()), (1, "completed".to_owned())]
+        [(1, OutcomeKind::Interrupted), (1, OutcomeKind::Completed)]
     );
     let shown = stdout(&cli(&daemon, &["jobs", "show", &id.to_string()]));
     let headings: Vec<&str> = shown
@@ -694,7 +694,7 @@ fn tables_fit_long_names_and_json_is_one_line_everywhere() {
     long.queue = Some(long_queue.clone());
     let id = daemon.enqueue(long);
     daemon.wait_for("the job to complete", Duration::from_secs(20), || {
-        daemon.job_state(id) == "completed"
+        daemon.job_state(id) == JobState::Completed
     });
     daemon.enqueue(job(&long_script, r#"{"name":"short"}"#));
     for args in [

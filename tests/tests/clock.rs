@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use jobvisor_tests::daemon::{Daemon, job};
+use jobvisor_tests::store_view::{JobFilter, JobState, OutcomeKind};
 
 const OK: &str = "export default (p, ctx) => ({ ran: ctx.job.id })";
 const SLEEPY: &str =
@@ -27,15 +28,16 @@ fn libfaketime() -> Result<PathBuf, String> {
         .ok_or_else(|| "libfaketime is not installed (Debian package `faketime`)".to_owned())
 }
 
-/// (unique_key, slot) of every run of schedule `name`.
+/// The unique key (`schedule:<name>:<slot>`) of every run of schedule `name`, oldest
+/// first.
 fn runs(daemon: &Daemon, name: &str) -> Vec<String> {
-    let db = daemon.db();
-    let mut stmt = db
-        .prepare("SELECT unique_key FROM jobs WHERE unique_key LIKE ?1 ORDER BY id")
-        .unwrap();
-    stmt.query_map([format!("schedule:{name}:%")], |r| r.get(0))
-        .unwrap()
-        .map(|r| r.unwrap())
+    let prefix = format!("schedule:{name}:");
+    daemon
+        .store()
+        .all_jobs(JobFilter::default())
+        .into_iter()
+        .filter_map(|job| job.unique_key)
+        .filter(|key| key.starts_with(&prefix))
         .collect()
 }
 
@@ -70,7 +72,7 @@ fn clock_jumps_move_no_deadline_fire_no_burst_and_no_slot_twice() {
     // Forward 2 h while a 3 s job runs under a 6 s deadline.
     let sleeper = daemon.enqueue(job("sleepy", "{}"));
     daemon.wait_for("the sleeper runs", Duration::from_secs(10), || {
-        daemon.job_state(sleeper) == "running"
+        daemon.job_state(sleeper) == JobState::Running
     });
     let before_jump = runs(&daemon, "tick").len();
     std::fs::write(&offset, "+7200\n").unwrap();
@@ -78,9 +80,12 @@ fn clock_jumps_move_no_deadline_fire_no_burst_and_no_slot_twice() {
     std::thread::sleep(Duration::from_secs(3));
     let after_forward = runs(&daemon, "tick").len();
     let last_slot: i64 = daemon
-        .db()
-        .query_row("SELECT max(schedule_slot_ms) FROM jobs", [], |r| r.get(0))
-        .unwrap();
+        .store()
+        .all_jobs(JobFilter::default())
+        .iter()
+        .filter_map(|job| job.schedule_slot_ms)
+        .max()
+        .expect("a scheduled run");
     let real_now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -99,12 +104,12 @@ fn clock_jumps_move_no_deadline_fire_no_burst_and_no_slot_twice() {
         after_forward - before_jump
     );
     daemon.wait_for("the sleeper completes", Duration::from_secs(10), || {
-        daemon.job_state(sleeper) == "completed"
+        daemon.job_state(sleeper) == JobState::Completed
     });
     let attempts = daemon.attempts(sleeper);
     assert_eq!(
         attempts,
-        vec![(1, "completed".to_owned())],
+        vec![(1, OutcomeKind::Completed)],
         "the jump did not kill the job early ({:?} after the jump)",
         jumped.elapsed()
     );
@@ -123,12 +128,10 @@ fn clock_jumps_move_no_deadline_fire_no_burst_and_no_slot_twice() {
     );
     assert_eq!(keys.len(), unique.len(), "a slot fired twice: {keys:?}");
     let ids: Vec<i64> = daemon
-        .db()
-        .prepare("SELECT id FROM jobs")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(|r| r.unwrap())
+        .store()
+        .all_jobs(JobFilter::default())
+        .iter()
+        .map(|job| job.id.0)
         .collect();
     daemon.stop();
     daemon.assert_invariants(&ids);

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use jobvisor_protocol::control::{Request, Response};
 use jobvisor_protocol::{BlockingTransport, Hello, Role};
 use jobvisor_tests::daemon::{Daemon, job};
+use jobvisor_tests::store_view::JobState;
 use jobvisor_tests::{AsNobody, bin};
 
 const SLEEPY: &str =
@@ -63,7 +64,7 @@ fn drain_answers_when_its_job_ends_not_at_the_request_timeout() {
         describe(&out)
     );
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)), Some(0));
-    assert_eq!(daemon.job_state(running), "completed");
+    assert_eq!(daemon.job_state(running), JobState::Completed);
 }
 
 #[test]
@@ -120,8 +121,8 @@ fn drain_counts_finished_failed_and_requeued_jobs_apart() {
         "{report}"
     );
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)), Some(0));
-    assert_eq!(daemon.job_state(completes), "completed");
-    assert_eq!(daemon.job_state(fails), "discarded");
+    assert_eq!(daemon.job_state(completes), JobState::Completed);
+    assert_eq!(daemon.job_state(fails), JobState::Discarded);
 }
 
 #[test]
@@ -163,7 +164,7 @@ fn enqueue_wait_timeout_gives_up_with_its_own_exit_code_and_the_job_goes_on() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("has not ended after 1s"), "{stderr}");
     daemon.wait_for("the job to complete", Duration::from_secs(20), || {
-        daemon.count_in_state("completed") == 1
+        daemon.count_in_state(JobState::Completed) == 1
     });
 }
 
@@ -183,7 +184,7 @@ fn restart_all_answers_when_the_last_worker_is_replaced() {
         "{}",
         describe(&out)
     );
-    assert_eq!(daemon.job_state(running), "completed");
+    assert_eq!(daemon.job_state(running), JobState::Completed);
     assert_ne!(daemon.worker_pids(), before);
 }
 
@@ -461,7 +462,7 @@ fn clients_that_never_read_their_answers_do_not_grow_the_daemons_memory() {
     let daemon = Daemon::start("workers = 1", &[("big", BIG_RESULT)]);
     let id = daemon.enqueue(job("big", "{}"));
     daemon.wait_for("the big result", Duration::from_secs(30), || {
-        daemon.job_state(id) == "completed"
+        daemon.job_state(id) == JobState::Completed
     });
     let before = daemon.rss_kib();
     // A hundred clients ask for the job (its 3.9 MB result) and never read the answer.

@@ -1,5 +1,5 @@
 //! `jobvisor serve` end to end: real daemon, real workers, real signals, real cgroups.
-//! What each test checks is read back from the daemon's own database (read-only).
+//! What each test checks is read back from the daemon's own store (read-only).
 
 #![allow(clippy::unwrap_used)]
 
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use jobvisor_protocol::control::{EnqueueJob, Request, Response, WorkerState};
 use jobvisor_tests::daemon::{Daemon, job, process_alive, worker_cgroups};
 use jobvisor_tests::memory_cgroup_available;
+use jobvisor_tests::store_view::{JobState, OutcomeKind};
 
 const TRIVIAL: &str = "export default (p) => ({ sum: p.a + p.b })";
 const SLEEPY: &str = "export default async (p, ctx) => { await new Promise(r => setTimeout(r, p.ms)); return ctx.job.attempt }";
@@ -25,23 +26,21 @@ fn a_thousand_jobs_complete_with_exactly_one_attempt_each() {
         daemon.enqueue_many((0..1000).map(|i| job("trivial", &format!(r#"{{"a":{i},"b":1}}"#))));
     assert_eq!(ids.len(), 1000);
     daemon.wait_for("1000 completed jobs", Duration::from_secs(120), || {
-        daemon.count_in_state("completed") == 1000
+        daemon.count_in_state(JobState::Completed) == 1000
     });
-    let db = daemon.db();
-    let (attempts, completed, distinct): (i64, i64, i64) = db
-        .query_row(
-            "SELECT count(*), sum(outcome = 'completed'), count(DISTINCT job_id) FROM attempts",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
-    assert_eq!((attempts, completed, distinct), (1000, 1000, 1000));
-    let result: String = db
-        .query_row("SELECT result FROM jobs WHERE id = ?1", [ids[41]], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    assert_eq!(result, r#"{"sum":42}"#);
+    let store = daemon.store();
+    assert_eq!(store.total_jobs(), 1000);
+    for &id in &ids {
+        assert_eq!(
+            store.outcomes(id),
+            [(1, OutcomeKind::Completed)],
+            "job {id}: exactly one attempt, completed"
+        );
+    }
+    assert_eq!(
+        store.job(ids[41]).job.result.as_deref(),
+        Some(r#"{"sum":42}"#)
+    );
     assert!(daemon.status().completed_last_minute >= 1000);
     daemon.stop();
     daemon.assert_invariants(&ids);
@@ -64,31 +63,26 @@ fn hung_jobs_are_killed_at_the_timeout_and_the_next_job_gets_a_fresh_worker() {
     let redos = daemon.enqueue(with_attempts(job("redos", "{}"), 1));
     let ok = daemon.enqueue(job("trivial", r#"{"a":1,"b":1}"#));
     daemon.wait_for("the three jobs to end", Duration::from_secs(30), || {
-        daemon.job_state(spin) == "discarded"
-            && daemon.job_state(redos) == "discarded"
-            && daemon.job_state(ok) == "completed"
+        daemon.job_state(spin) == JobState::Discarded
+            && daemon.job_state(redos) == JobState::Discarded
+            && daemon.job_state(ok) == JobState::Completed
     });
-    let db = daemon.db();
+    let store = daemon.store();
+    let only_attempt = |id: i64| {
+        let attempts = store.attempts(id);
+        assert_eq!(attempts.len(), 1, "job {id}: {attempts:?}");
+        attempts[0].clone()
+    };
     for id in [spin, redos] {
-        let (outcome, duration_ms, pid): (String, i64, i64) = db
-            .query_row(
-                "SELECT outcome, duration_ms, worker_pid FROM attempts WHERE job_id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .unwrap();
-        assert_eq!(outcome, "timeout", "job {id}");
+        let attempt = only_attempt(id);
+        assert_eq!(attempt.outcome, OutcomeKind::Timeout, "job {id}");
+        let duration_ms = attempt.duration_ms.expect("a duration");
         assert!(
             (1000..=2000).contains(&duration_ms),
             "job {id} ended after {duration_ms} ms"
         );
-        let ok_pid: i64 = db
-            .query_row(
-                "SELECT worker_pid FROM attempts WHERE job_id = ?1",
-                [ok],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let pid = attempt.worker_pid.expect("a worker pid");
+        let ok_pid = only_attempt(ok).worker_pid.expect("a worker pid");
         assert_ne!(pid, ok_pid, "the job after a timeout runs on a new worker");
     }
 }
@@ -111,11 +105,11 @@ fn memory_bomb(extra: &str) {
         "the bomb to be discarded and the others to complete",
         Duration::from_secs(60),
         || {
-            daemon.job_state(bomb) == "discarded"
-                && daemon.count_in_state("completed") == others.len() as i64
+            daemon.job_state(bomb) == JobState::Discarded
+                && daemon.count_in_state(JobState::Completed) == others.len()
         },
     );
-    assert_eq!(daemon.attempts(bomb), [(1, "oom".to_owned())]);
+    assert_eq!(daemon.attempts(bomb), [(1, OutcomeKind::Oom)]);
     daemon.stop();
     let mut all = others;
     all.push(bomb);
@@ -161,11 +155,11 @@ fn a_worker_killed_by_sigkill_is_recorded_killed_and_the_job_retried() {
     // SAFETY: kill(2) of the worker process this test found.
     unsafe { libc::kill(victim as i32, libc::SIGKILL) };
     daemon.wait_for("the retry to complete", Duration::from_secs(30), || {
-        daemon.job_state(id) == "completed"
+        daemon.job_state(id) == JobState::Completed
     });
     assert_eq!(
         daemon.attempts(id),
-        [(1, "killed".to_owned()), (2, "completed".to_owned())]
+        [(1, OutcomeKind::Killed), (2, OutcomeKind::Completed)]
     );
     daemon.stop();
     daemon.assert_invariants(&[id]);
@@ -191,24 +185,21 @@ fn a_poison_job_is_discarded_after_its_attempts_while_200_others_complete() {
         "the poison job discarded and 200 completed",
         Duration::from_secs(120),
         || {
-            daemon.job_state(poison) == "discarded"
-                && daemon.count_in_state("completed") == others.len() as i64
+            daemon.job_state(poison) == JobState::Discarded
+                && daemon.count_in_state(JobState::Completed) == others.len()
         },
     );
-    let outcomes: Vec<String> = daemon
-        .attempts(poison)
-        .into_iter()
-        .map(|(_, o)| o)
-        .collect();
-    assert_eq!(outcomes, ["crash", "crash", "crash"]);
-    let message: String = daemon
-        .db()
-        .query_row(
-            "SELECT error_message FROM attempts WHERE job_id = ?1 ORDER BY id DESC LIMIT 1",
-            [poison],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let attempts = daemon.store().attempts(poison);
+    let outcomes: Vec<OutcomeKind> = attempts.iter().map(|a| a.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [OutcomeKind::Crash, OutcomeKind::Crash, OutcomeKind::Crash]
+    );
+    let message = attempts
+        .last()
+        .and_then(|a| a.error.as_ref())
+        .map(|error| error.message.clone())
+        .expect("the last attempt has an error");
     assert!(message.contains("stack overflow"), "{message}");
     assert_eq!(daemon.status().workers.len(), 2, "the pool is still whole");
     daemon.stop();
@@ -235,26 +226,21 @@ fn sigterm_lets_short_jobs_finish_and_refunds_the_long_ones() {
     let took = signalled.elapsed();
     assert_eq!(code, Some(0), "{}", daemon.log_text());
     assert!(took < Duration::from_secs(3), "drain of 2s took {took:?}");
-    assert_eq!(daemon.job_state(short), "completed");
-    assert_eq!(daemon.job_state(long), "available");
-    let attempt: i64 = daemon
-        .db()
-        .query_row("SELECT attempt FROM jobs WHERE id = ?1", [long], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    assert_eq!(daemon.job_state(short), JobState::Completed);
+    assert_eq!(daemon.job_state(long), JobState::Available);
+    let attempt = daemon.store().job(long).job.attempt;
     assert_eq!(attempt, 0, "the interrupted attempt was refunded");
-    assert_eq!(daemon.attempts(long), [(1, "interrupted".to_owned())]);
+    assert_eq!(daemon.attempts(long), [(1, OutcomeKind::Interrupted)]);
     for id in &queued {
-        assert_eq!(daemon.job_state(*id), "available");
+        assert_eq!(daemon.job_state(*id), JobState::Available);
     }
-    assert_eq!(daemon.count_in_state("running"), 0);
+    assert_eq!(daemon.count_in_state(JobState::Running), 0);
 
     daemon.launch();
     daemon.wait_for(
         "everything completed after the restart",
         Duration::from_secs(30),
-        || daemon.count_in_state("completed") == 7,
+        || daemon.count_in_state(JobState::Completed) == 7,
     );
     daemon.stop();
 }
@@ -281,8 +267,8 @@ fn a_second_sigterm_stops_at_once() {
         second.elapsed()
     );
     for &id in &ids {
-        assert_eq!(daemon.job_state(id), "available");
-        assert_eq!(daemon.attempts(id), [(1, "interrupted".to_owned())]);
+        assert_eq!(daemon.job_state(id), JobState::Available);
+        assert_eq!(daemon.attempts(id), [(1, OutcomeKind::Interrupted)]);
     }
     daemon.assert_invariants(&ids);
 }
@@ -306,7 +292,7 @@ fn sigkill_of_the_supervisor_leaves_no_worker_and_loses_no_job() {
 
     daemon.launch();
     daemon.wait_for("all six jobs completed", Duration::from_secs(60), || {
-        daemon.count_in_state("completed") == 6
+        daemon.count_in_state(JobState::Completed) == 6
     });
     for pid in &old_workers {
         assert!(
@@ -314,29 +300,31 @@ fn sigkill_of_the_supervisor_leaves_no_worker_and_loses_no_job() {
             "worker {pid} of the killed run is still alive"
         );
     }
-    let db = daemon.db();
-    let taken_back: i64 = db
-        .query_row(
-            "SELECT count(*) FROM attempts WHERE outcome = 'supervisor_restart'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let store = daemon.store();
+    let attempts: Vec<_> = ids.iter().map(|&id| store.attempts(id)).collect();
+    assert_eq!(store.total_jobs(), ids.len());
+    let taken_back = attempts
+        .iter()
+        .flatten()
+        .filter(|a| a.outcome == OutcomeKind::SupervisorRestart)
+        .count();
     // The two running jobs and any prefetched ones were claimed by the killed run.
     assert!(
         (2..=6).contains(&taken_back),
         "{taken_back} jobs taken back"
     );
-    let completed_once: i64 = db
-        .query_row(
-            "SELECT count(*) FROM (SELECT job_id FROM attempts WHERE outcome = 'completed' GROUP BY job_id HAVING count(*) = 1)",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let completed_once = attempts
+        .iter()
+        .filter(|job| {
+            job.iter()
+                .filter(|a| a.outcome == OutcomeKind::Completed)
+                .count()
+                == 1
+        })
+        .count();
     assert_eq!(completed_once, 6, "every job completed exactly once");
     for &id in &ids {
-        assert_eq!(daemon.job_state(id), "completed");
+        assert_eq!(daemon.job_state(id), JobState::Completed);
     }
     let instance = jobvisor_supervisor::serve::instance_name(&daemon.dir.path().join("data"));
     let groups: Vec<_> = worker_cgroups()
@@ -392,8 +380,8 @@ fn a_worker_that_fails_its_handshake_degrades_its_slot_and_gets_no_job() {
         "no job was dispatched to a worker that never came up"
     );
     assert!(matches!(
-        daemon.job_state(id).as_str(),
-        "available" | "running"
+        daemon.job_state(id),
+        JobState::Available | JobState::Running
     ));
 }
 
@@ -475,13 +463,13 @@ fn a_batch_enqueue_is_all_or_nothing() {
         other => panic!("{other:?}"),
     }
     daemon.wait_for("the batch completed", Duration::from_secs(60), || {
-        daemon.count_in_state("completed") == 300
+        daemon.count_in_state(JobState::Completed) == 300
     });
-    let total: i64 = daemon
-        .db()
-        .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(total, 300, "the refused batches wrote nothing");
+    assert_eq!(
+        daemon.store().total_jobs(),
+        300,
+        "the refused batches wrote nothing"
+    );
     daemon.stop();
     daemon.assert_invariants(&ids);
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use jobvisor_protocol::control::WorkerState;
 use jobvisor_tests::daemon::{Daemon, job, process_alive};
+use jobvisor_tests::store_view::{JobFilter, JobState, OutcomeKind};
 use jobvisor_tests::{bin, exit_within};
 
 const OK: &str = "export default (p) => p;";
@@ -40,15 +41,10 @@ fn ready_workers(daemon: &Daemon) -> Vec<u32> {
 }
 
 /// (outcome, error message) of the job's last attempt.
-fn last_attempt(daemon: &Daemon, id: i64) -> (String, String) {
-    daemon
-        .db()
-        .query_row(
-            "SELECT outcome, coalesce(error_message, '') FROM attempts WHERE job_id = ?1 ORDER BY id DESC LIMIT 1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .expect("an attempt row")
+fn last_attempt(daemon: &Daemon, id: i64) -> (OutcomeKind, String) {
+    let last = daemon.store().attempts(id).pop().expect("an attempt row");
+    let message = last.error.map(|error| error.message).unwrap_or_default();
+    (last.outcome, message)
 }
 
 fn rss_kib(pid: u32, field: &str) -> u64 {
@@ -62,7 +58,7 @@ fn rss_kib(pid: u32, field: &str) -> u64 {
 
 /// Runs one evil job (one attempt) and then a good one; returns the evil attempt's
 /// (outcome, message) and how long it took to end.
-fn misbehave(daemon: &Daemon, behaviour: &str) -> (String, String, Duration) {
+fn misbehave(daemon: &Daemon, behaviour: &str) -> (OutcomeKind, String, Duration) {
     let pids_before = ready_workers(daemon);
     let mut evil = job("ok", &format!(r#"{{"evil":"{behaviour}"}}"#));
     evil.max_attempts = Some(1);
@@ -71,11 +67,19 @@ fn misbehave(daemon: &Daemon, behaviour: &str) -> (String, String, Duration) {
     daemon.wait_for(
         &format!("{behaviour}: the attempt ends"),
         Duration::from_secs(30),
-        || matches!(daemon.job_state(id).as_str(), "discarded" | "completed"),
+        || {
+            matches!(
+                daemon.job_state(id),
+                JobState::Discarded | JobState::Completed
+            )
+        },
     );
     let took = started.elapsed();
     let (outcome, message) = last_attempt(daemon, id);
-    for pid in pids_before.into_iter().filter(|_| outcome != "completed") {
+    for pid in pids_before
+        .into_iter()
+        .filter(|_| outcome != OutcomeKind::Completed)
+    {
         daemon.wait_for(
             &format!("{behaviour}: worker {pid} is killed"),
             Duration::from_secs(5),
@@ -86,7 +90,7 @@ fn misbehave(daemon: &Daemon, behaviour: &str) -> (String, String, Duration) {
     daemon.wait_for(
         &format!("{behaviour}: the next job completes"),
         Duration::from_secs(20),
-        || daemon.job_state(good) == "completed",
+        || daemon.job_state(good) == JobState::Completed,
     );
     println!("{behaviour}: {outcome} ({message}) after {took:.0?}");
     (outcome, message, took)
@@ -109,7 +113,11 @@ fn protocol_violations_are_recorded_protocol_error_and_the_daemon_stays_small() 
         ("slowloris", ""),
     ] {
         let (outcome, message, _) = misbehave(&daemon, behaviour);
-        assert_eq!(outcome, "protocol_error", "{behaviour}: {message}");
+        assert_eq!(
+            outcome,
+            OutcomeKind::ProtocolError,
+            "{behaviour}: {message}"
+        );
         assert!(message.contains(needle), "{behaviour}: {message}");
     }
     let rss_after = rss_kib(pid, "VmRSS:");
@@ -119,12 +127,10 @@ fn protocol_violations_are_recorded_protocol_error_and_the_daemon_stays_small() 
         "the daemon grew from {rss_before} KiB to {rss_after} KiB"
     );
     let ids: Vec<i64> = daemon
-        .db()
-        .prepare("SELECT id FROM jobs")
-        .expect("prepare")
-        .query_map([], |r| r.get(0))
-        .expect("query")
-        .map(|r| r.expect("id"))
+        .store()
+        .all_jobs(JobFilter::default())
+        .iter()
+        .map(|job| job.id.0)
         .collect();
     daemon.stop();
     daemon.assert_invariants(&ids);
@@ -134,7 +140,7 @@ fn protocol_violations_are_recorded_protocol_error_and_the_daemon_stays_small() 
 fn a_worker_that_exits_without_a_result_is_a_crash() {
     let (mut daemon, _) = evil_daemon("per-job", "");
     let (outcome, message, _) = misbehave(&daemon, "exit-0");
-    assert_eq!(outcome, "crash", "{message}");
+    assert_eq!(outcome, OutcomeKind::Crash, "{message}");
     assert!(message.contains("status 0"), "{message}");
     daemon.stop();
 }
@@ -145,7 +151,7 @@ fn garbage_from_an_idle_worker_gets_it_replaced() {
     let first = ready_workers(&daemon);
     let id = daemon.enqueue(job("ok", r#"{"evil":"idle-garbage"}"#));
     daemon.wait_for("the job completes", Duration::from_secs(20), || {
-        daemon.job_state(id) == "completed"
+        daemon.job_state(id) == JobState::Completed
     });
     daemon.wait_for(
         "the idle worker is replaced",
@@ -199,7 +205,7 @@ fn a_setsid_grandchild_is_killed_with_its_worker_group() {
     let marker = format!("/tmp/jobvisor-evil-grandchild.{}", daemon.pid());
     let _ = std::fs::remove_file(&marker);
     let (outcome, message, took) = misbehave(&daemon, "grandchild");
-    assert_eq!(outcome, "timeout", "{message}");
+    assert_eq!(outcome, OutcomeKind::Timeout, "{message}");
     assert!(took < Duration::from_secs(7), "{took:?}");
     let grandchild: u32 = std::fs::read_to_string(&marker)
         .expect("the evil worker wrote its grandchild's pid")
@@ -218,12 +224,12 @@ fn a_setsid_grandchild_is_killed_with_its_worker_group() {
 fn a_worker_that_ignores_sigterm_is_killed_at_the_deadline_and_at_the_drain() {
     let (mut daemon, _) = evil_daemon("per-job", "drain_timeout = \"1s\"");
     let (outcome, message, took) = misbehave(&daemon, "ignore-sigterm");
-    assert_eq!(outcome, "timeout", "{message}");
+    assert_eq!(outcome, OutcomeKind::Timeout, "{message}");
     assert!(took < Duration::from_secs(7), "{took:?}");
     // The same behaviour while the daemon drains: the drain deadline kills it.
     let id = daemon.enqueue(job("ok", r#"{"evil":"ignore-sigterm"}"#));
     daemon.wait_for("the job runs", Duration::from_secs(10), || {
-        daemon.job_state(id) == "running"
+        daemon.job_state(id) == JobState::Running
     });
     let worker = daemon.worker_pids();
     let started = Instant::now();
@@ -239,7 +245,7 @@ fn a_worker_that_ignores_sigterm_is_killed_at_the_deadline_and_at_the_drain() {
     daemon.assert_invariants(&[id]);
     assert_eq!(
         daemon.job_state(id),
-        "available",
+        JobState::Available,
         "interrupted by the drain: requeued"
     );
 }

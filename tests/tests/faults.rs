@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use jobvisor_protocol::control::{EnqueueJob, WorkerState};
 use jobvisor_tests::daemon::{Daemon, job};
+use jobvisor_tests::store_view::{JobFilter, JobState, OutcomeKind};
 
 const ECHO: &str = "export default (p, job) => ({ id: job.id, echo: p });";
 const TICK: &str =
@@ -23,13 +24,9 @@ fn later(mut job: EnqueueJob) -> EnqueueJob {
 }
 
 /// (attempt, state) of a job.
-fn job_row(daemon: &Daemon, id: i64) -> (u32, String) {
-    daemon
-        .db()
-        .query_row("SELECT attempt, state FROM jobs WHERE id = ?1", [id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .expect("job row")
+fn job_row(daemon: &Daemon, id: i64) -> (u32, JobState) {
+    let job = daemon.store().job(id).job;
+    (job.attempt, job.state)
 }
 
 /// Waits for the daemon to die of the failpoint's SIGKILL, then for its workers to
@@ -53,23 +50,22 @@ fn wait_for_crash(daemon: &mut Daemon, what: &str) {
 
 fn wait_completed(daemon: &Daemon, ids: &[i64], within: Duration) {
     daemon.wait_for("every job completed", within, || {
-        ids.iter().all(|&id| daemon.job_state(id) == "completed")
+        ids.iter()
+            .all(|&id| daemon.job_state(id) == JobState::Completed)
     });
 }
 
 /// A crash at `point` with one job in flight, then a restart: where the job stands in
 /// between, and how its attempts end.
-fn crash_at(point: &str) -> (Daemon, i64, (u32, String)) {
+fn crash_at(point: &str) -> (Daemon, i64, (u32, JobState)) {
     let mut daemon = Daemon::prepare("workers = 1", &[("echo", ECHO)]);
     daemon.launch_with(&[("JOBVISOR_FAILPOINT", &format!("{point}=sigkill"))]);
     let id = daemon.enqueue(later(job("echo", r#"{"n":1}"#)));
     wait_for_crash(&mut daemon, point);
     let between = job_row(&daemon, id);
-    let check: String = daemon
-        .db()
-        .query_row("PRAGMA quick_check", [], |r| r.get(0))
-        .expect("quick_check");
-    assert_eq!(check, "ok", "{point}: quick_check after the crash");
+    if let Err(err) = daemon.store().sqlite_quick_check() {
+        panic!("{point}: SQLite's quick_check after the crash: {err}");
+    }
     daemon.launch();
     wait_completed(&daemon, &[id], Duration::from_secs(20));
     daemon.stop();
@@ -81,14 +77,10 @@ fn crash_at(point: &str) -> (Daemon, i64, (u32, String)) {
 fn a_crash_inside_the_claim_transaction_rolls_the_claim_back() {
     let (daemon, id, between) = crash_at("claim-before-commit");
     // Promotion of the delayed job and its claim were one transaction: both rolled back.
-    assert_eq!(
-        between,
-        (0, "scheduled".to_owned()),
-        "the claim rolled back"
-    );
+    assert_eq!(between, (0, JobState::Scheduled), "the claim rolled back");
     assert_eq!(
         daemon.attempts(id),
-        vec![(1, "completed".to_owned())],
+        vec![(1, OutcomeKind::Completed)],
         "the job ran once, as its first attempt"
     );
 }
@@ -97,13 +89,13 @@ fn a_crash_inside_the_claim_transaction_rolls_the_claim_back() {
 fn a_crash_after_the_claim_commit_requeues_the_job_at_restart() {
     for point in ["claim-after-commit", "after-dispatch"] {
         let (daemon, id, between) = crash_at(point);
-        assert_eq!(between, (1, "running".to_owned()), "{point}");
-        assert_eq!(job_row(&daemon, id), (1, "completed".to_owned()), "{point}");
+        assert_eq!(between, (1, JobState::Running), "{point}");
+        assert_eq!(job_row(&daemon, id), (1, JobState::Completed), "{point}");
         assert_eq!(
             daemon.attempts(id),
             vec![
-                (1, "supervisor_restart".to_owned()),
-                (1, "completed".to_owned())
+                (1, OutcomeKind::SupervisorRestart),
+                (1, OutcomeKind::Completed)
             ],
             "{point}: the interrupted attempt is recorded and refunded, the job completes once"
         );
@@ -116,14 +108,14 @@ fn a_crash_between_the_result_and_its_commit_runs_the_job_again() {
         let (daemon, id, between) = crash_at(point);
         assert_eq!(
             between,
-            (1, "running".to_owned()),
+            (1, JobState::Running),
             "{point}: the uncommitted result is lost, the job is still running"
         );
         assert_eq!(
             daemon.attempts(id),
             vec![
-                (1, "supervisor_restart".to_owned()),
-                (1, "completed".to_owned())
+                (1, OutcomeKind::SupervisorRestart),
+                (1, OutcomeKind::Completed)
             ],
             "{point}: at least once: a second execution, one committed completion"
         );
@@ -137,7 +129,7 @@ fn a_crash_in_the_middle_of_startup_recovery_is_recovered_by_the_next_start() {
     daemon.launch_with(&[("JOBVISOR_FAILPOINT", "after-dispatch@2=sigkill")]);
     let ids = daemon.enqueue_many([later(job("slow", "1")), later(job("slow", "2"))]);
     wait_for_crash(&mut daemon, "after-dispatch@2");
-    assert_eq!(daemon.count_in_state("running"), 2);
+    assert_eq!(daemon.count_in_state(JobState::Running), 2);
     // The second process dies after releasing the first of them, before its COMMIT.
     daemon
         .launch_until_death(
@@ -146,7 +138,7 @@ fn a_crash_in_the_middle_of_startup_recovery_is_recovered_by_the_next_start() {
         )
         .expect("died of the failpoint");
     assert_eq!(
-        daemon.count_in_state("running"),
+        daemon.count_in_state(JobState::Running),
         2,
         "the interrupted recovery rolled back as a whole"
     );
@@ -158,8 +150,8 @@ fn a_crash_in_the_middle_of_startup_recovery_is_recovered_by_the_next_start() {
         assert_eq!(
             daemon.attempts(id),
             vec![
-                (1, "supervisor_restart".to_owned()),
-                (1, "completed".to_owned())
+                (1, OutcomeKind::SupervisorRestart),
+                (1, OutcomeKind::Completed)
             ]
         );
     }
@@ -169,7 +161,7 @@ fn a_crash_in_the_middle_of_startup_recovery_is_recovered_by_the_next_start() {
 fn an_acknowledged_enqueue_survives_a_sigkill_right_after_the_answer() {
     let mut daemon = Daemon::start("workers = 1", &[("echo", ECHO)]);
     let synchronous: i64 = daemon
-        .db()
+        .sqlite_connection_for_sqlite_specific_checks()
         .query_row("PRAGMA synchronous", [], |r| r.get(0))
         .expect("synchronous");
     assert_eq!(synchronous, 2, "FULL by default");
@@ -223,33 +215,24 @@ fn random_sigkill_chaos_loses_no_job_and_leaves_nothing_behind() {
         recoveries.push(restarted.elapsed());
     }
     let kill_phase = started.elapsed();
-    let done_before_drain = daemon.count_in_state("completed");
+    let done_before_drain = daemon.count_in_state(JobState::Completed);
     wait_completed(&daemon, &ids, Duration::from_secs(300));
     daemon.stop();
     let states = daemon.assert_invariants(&ids);
-    assert_eq!(states, BTreeMap::from([("completed".to_owned(), JOBS)]));
+    assert_eq!(states, BTreeMap::from([(JobState::Completed, JOBS)]));
     // Executions: every attempt row is one claim that may have run; a completed job's
     // final attempt number can never exceed them.
-    let db = daemon.db();
-    let mut histogram: BTreeMap<u32, usize> = BTreeMap::new();
-    let mut stmt = db
-        .prepare(
-            "SELECT j.attempt, (SELECT count(*) FROM attempts a WHERE a.job_id = j.id),
-                    (SELECT count(*) FROM attempts a WHERE a.job_id = j.id AND a.outcome = 'completed')
-               FROM jobs j",
-        )
-        .expect("prepare");
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, u32>(0)?,
-                r.get::<_, u32>(1)?,
-                r.get::<_, u32>(2)?,
-            ))
-        })
-        .expect("query");
-    for row in rows {
-        let (attempt, attempts, completions) = row.expect("row");
+    let store = daemon.store();
+    let mut histogram: BTreeMap<usize, usize> = BTreeMap::new();
+    for info in store.all_jobs(JobFilter::default()) {
+        let detail = store.job(info.id.0);
+        let attempt = detail.job.attempt;
+        let attempts = detail.attempts.len();
+        let completions = detail
+            .attempts
+            .iter()
+            .filter(|a| a.outcome == OutcomeKind::Completed)
+            .count();
         assert_eq!(completions, 1, "exactly one committed completion per job");
         // Interrupted attempts are refunded: the final attempt number stays 1 however
         // often a crash took the job back; the rows count the claims.
@@ -296,16 +279,18 @@ fn sigterm_with_100_jobs_in_flight_and_queued_finishes_the_running_and_keeps_the
     assert!(took < Duration::from_secs(3), "{took:?}");
     assert_eq!(
         states,
-        BTreeMap::from([("completed".to_owned(), 4), ("available".to_owned(), 96)])
+        BTreeMap::from([(JobState::Completed, 4), (JobState::Available, 96)])
     );
-    let touched: i64 = daemon
-        .db()
-        .query_row(
-            "SELECT count(*) FROM jobs WHERE state = 'available' AND attempt > 0",
-            [],
-            |r| r.get(0),
-        )
-        .expect("count");
+    let available = JobFilter {
+        state: Some(JobState::Available),
+        ..JobFilter::default()
+    };
+    let touched = daemon
+        .store()
+        .all_jobs(available)
+        .iter()
+        .filter(|job| job.attempt > 0)
+        .count();
     assert_eq!(touched, 0, "a queued job lost an attempt to the drain");
     daemon.launch();
     wait_completed(&daemon, &ids, Duration::from_secs(120));
@@ -382,11 +367,11 @@ fn a_stopped_worker_is_killed_at_the_deadline_and_replaced() {
     }
     let stopped = Instant::now();
     daemon.wait_for("the attempt ends", Duration::from_secs(10), || {
-        daemon.job_state(id) == "discarded"
+        daemon.job_state(id) == JobState::Discarded
     });
     let took = stopped.elapsed();
     println!("stopped worker: attempt ended {took:.1?} after SIGSTOP");
-    assert_eq!(daemon.attempts(id), vec![(1, "timeout".to_owned())]);
+    assert_eq!(daemon.attempts(id), vec![(1, OutcomeKind::Timeout)]);
     assert!(took < Duration::from_secs(3), "{took:?}");
     daemon.wait_for("a new worker", Duration::from_secs(10), || {
         daemon.worker_pids().iter().any(|p| *p != pid)
@@ -414,7 +399,7 @@ fn a_restart_with_10000_queued_jobs_is_quick_and_small() {
         paused: false,
     });
     daemon.wait_for("the first completion", Duration::from_secs(10), || {
-        daemon.count_in_state("completed") > 0
+        daemon.count_in_state(JobState::Completed) > 0
     });
     let first = started.elapsed();
     let rss_kib: u64 = std::fs::read_to_string(format!("/proc/{}/status", daemon.pid()))
@@ -459,7 +444,8 @@ fn sighup_a_vanishing_client_and_bad_payloads_leave_the_daemon_whole() {
         drop(transport);
     }
 
-    let jobs_before = daemon.count_in_state("available") + daemon.count_in_state("completed");
+    let jobs_before =
+        daemon.count_in_state(JobState::Available) + daemon.count_in_state(JobState::Completed);
     let big = format!(r#"{{"blob":"{}"}}"#, "x".repeat(2 * 1024 * 1024));
     for (what, payload) in [("2 MiB", big.as_str()), ("not JSON", "{nope")] {
         match daemon.request(&Request::Enqueue(job("echo", payload))) {
@@ -470,10 +456,7 @@ fn sighup_a_vanishing_client_and_bad_payloads_leave_the_daemon_whole() {
             other => panic!("{what} payload accepted: {other:?}"),
         }
     }
-    let total: i64 = daemon
-        .db()
-        .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
-        .expect("count");
+    let total = daemon.store().total_jobs();
     assert_eq!(total, jobs_before, "a refused enqueue wrote nothing");
     let id = daemon.enqueue(job("echo", "{}"));
     wait_completed(&daemon, &[id], Duration::from_secs(20));

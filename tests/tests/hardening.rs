@@ -18,6 +18,7 @@ use jobvisor_tests::bin;
 use jobvisor_tests::daemon::{Daemon, job};
 #[cfg(target_arch = "x86_64")]
 use jobvisor_tests::jobvisor;
+use jobvisor_tests::store_view::{JobState, OutcomeKind};
 
 const TRIVIAL: &str = "export default (p) => ({ sum: p.a + p.b })";
 
@@ -86,7 +87,7 @@ fn a_daemons_worker_is_sandboxed_with_only_its_socket_no_environment_and_small_l
     // A finished job proves the worker went past its `Ready`, after which it is filtered.
     let id = daemon.enqueue(job("trivial", r#"{"a":1,"b":2}"#));
     daemon.wait_for("the job to complete", Duration::from_secs(20), || {
-        daemon.job_state(id) == "completed"
+        daemon.job_state(id) == JobState::Completed
     });
     let pids = daemon.worker_pids();
     assert_eq!(pids.len(), 1, "{pids:?}");
@@ -125,7 +126,7 @@ fn a_daemons_worker_is_sandboxed_with_only_its_socket_no_environment_and_small_l
     // Still serving after all this.
     let next = daemon.enqueue(job("trivial", r#"{"a":2,"b":2}"#));
     daemon.wait_for("the next job to complete", Duration::from_secs(20), || {
-        daemon.job_state(next) == "completed"
+        daemon.job_state(next) == JobState::Completed
     });
     assert_eq!(daemon.worker_pids(), [pid], "the same worker served both");
 }
@@ -270,20 +271,20 @@ fn a_worker_that_dies_of_sigsys_mid_job_is_recorded_as_a_sandbox_crash() {
     // SAFETY: kill(2) of the worker process this test found.
     unsafe { libc::kill(victim as i32, libc::SIGSYS) };
     daemon.wait_for("the retry to complete", Duration::from_secs(30), || {
-        daemon.job_state(id) == "completed"
+        daemon.job_state(id) == JobState::Completed
     });
     assert_eq!(
         daemon.attempts(id),
-        [(1, "crash".to_owned()), (2, "completed".to_owned())]
+        [(1, OutcomeKind::Crash), (2, OutcomeKind::Completed)]
     );
-    let message: String = daemon
-        .db()
-        .query_row(
-            "SELECT error_message FROM attempts WHERE job_id = ?1 AND attempt = 1",
-            [id],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let message = daemon
+        .store()
+        .attempts(id)
+        .into_iter()
+        .find(|attempt| attempt.attempt == 1)
+        .and_then(|attempt| attempt.error)
+        .map(|error| error.message)
+        .expect("attempt 1 has an error");
     assert_eq!(
         message,
         "the worker died: crash (sandbox: forbidden system call)"
@@ -404,7 +405,7 @@ fn without_kernel_support_the_daemon_warns_at_start_and_its_workers_run_jobs() {
     );
     let id = daemon.enqueue(job("trivial", r#"{"a":1,"b":2}"#));
     daemon.wait_for("the job to complete", Duration::from_secs(20), || {
-        daemon.job_state(id) == "completed"
+        daemon.job_state(id) == JobState::Completed
     });
     daemon.stop();
 }

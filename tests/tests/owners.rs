@@ -11,6 +11,7 @@ use jobvisor_protocol::control::{JobState, JobView, Request, Response};
 use jobvisor_supervisor::store::{EnqueueRequest, SqliteStore, StoreOptions};
 use jobvisor_tests::daemon::{Daemon, job};
 use jobvisor_tests::memory_cgroup_available;
+use jobvisor_tests::store_view::JobState as StoreState;
 
 const ECHO: &str = "export default (p) => p;";
 const SLOW: &str =
@@ -45,7 +46,7 @@ fn a_restarted_node_releases_its_own_jobs_at_once_and_another_owners_after_its_l
     );
     let own = daemon.enqueue(job("slow", "{}"));
     daemon.wait_for("the slow job runs", Duration::from_secs(20), || {
-        daemon.job_state(own) == "running"
+        daemon.job_state(own) == StoreState::Running
     });
     daemon.signal(libc::SIGKILL);
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)), None, "killed");
@@ -88,7 +89,8 @@ fn a_restarted_node_releases_its_own_jobs_at_once_and_another_owners_after_its_l
     assert!(held.attempts.is_empty(), "{held:?}");
 
     daemon.wait_for("both jobs completed", Duration::from_secs(40), || {
-        daemon.job_state(own) == "completed" && daemon.job_state(theirs.0) == "completed"
+        daemon.job_state(own) == StoreState::Completed
+            && daemon.job_state(theirs.0) == StoreState::Completed
     });
     let released = show(&daemon, theirs.0);
     assert_eq!(

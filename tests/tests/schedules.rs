@@ -8,23 +8,24 @@ use std::time::Duration;
 
 use jobvisor_tests::bin;
 use jobvisor_tests::daemon::Daemon;
+use jobvisor_tests::store_view::{JobFilter, JobState};
 
 const OK: &str = "export default (p, ctx) => ({ ran: ctx.job.id })";
 const SLOW: &str =
     "export default async () => { await new Promise(r => setTimeout(r, 3500)); return 1 }";
 const THROWS: &str = "export default () => { throw new Error('upstream is down') }";
 
+/// (id, unique key `schedule:<name>:<slot>`) of every run of schedule `name`, oldest
+/// first.
 fn schedule_jobs(daemon: &Daemon, name: &str) -> Vec<(i64, String)> {
-    let db = daemon.db();
-    let mut stmt = db
-        .prepare("SELECT id, unique_key FROM jobs WHERE unique_key LIKE ?1 ORDER BY id")
-        .unwrap();
-    stmt.query_map([format!("schedule:{name}:%")], |r| {
-        Ok((r.get(0)?, r.get(1)?))
-    })
-    .unwrap()
-    .map(|r| r.unwrap())
-    .collect()
+    let prefix = format!("schedule:{name}:");
+    daemon
+        .store()
+        .all_jobs(JobFilter::default())
+        .into_iter()
+        .filter_map(|job| Some((job.id.0, job.unique_key?)))
+        .filter(|(_, key)| key.starts_with(&prefix))
+        .collect()
 }
 
 fn cli(daemon: &Daemon, args: &[&str]) -> String {
@@ -59,7 +60,7 @@ fn a_one_second_interval_fires_about_ten_times_in_ten_seconds() {
     let mut keys: Vec<&String> = jobs.iter().map(|(_, k)| k).collect();
     keys.dedup();
     assert_eq!(keys.len(), jobs.len(), "one job per slot");
-    assert_eq!(daemon.count_in_state("completed") as usize, jobs.len());
+    assert_eq!(daemon.count_in_state(JobState::Completed), jobs.len());
 }
 
 #[test]
@@ -124,12 +125,8 @@ fn a_sigkill_inside_the_fire_transaction_produces_no_duplicate() {
             jobs.len(),
             "{failpoint}: a slot was enqueued twice: {jobs:?}"
         );
-        let total: i64 = daemon
-            .db()
-            .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
-            .unwrap();
         assert_eq!(
-            total as usize,
+            daemon.store().total_jobs(),
             jobs.len(),
             "{failpoint}: only schedule jobs exist"
         );
@@ -143,14 +140,11 @@ fn overlap_skip_does_not_pile_up_behind_a_slow_run() {
         &[("slow", SLOW)],
     );
     std::thread::sleep(Duration::from_millis(5_500));
-    let live: i64 = daemon
-        .db()
-        .query_row(
-            "SELECT count(*) FROM jobs WHERE state IN ('available', 'running', 'scheduled')",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let counts = daemon.store().counts_by_state();
+    let live: usize = [JobState::Available, JobState::Running, JobState::Scheduled]
+        .iter()
+        .filter_map(|state| counts.get(state))
+        .sum();
     assert!(live <= 1, "{live} runs of the schedule live at once");
     let runs = schedule_jobs(&daemon, "slow").len();
     assert!(
@@ -225,7 +219,7 @@ fn schedules_can_be_managed_from_the_cli() {
         .parse()
         .unwrap();
     daemon.wait_for("the manual run", Duration::from_secs(10), || {
-        daemon.job_state(job) == "completed"
+        daemon.job_state(job) == JobState::Completed
     });
     assert!(cli(&daemon, &["schedules", "show", "nightly"]).contains("manual"));
     assert!(cli(&daemon, &["schedules", "disable", "nightly"]).contains("disabled"));

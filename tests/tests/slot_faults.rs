@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use jobvisor_protocol::control::{EnqueueJob, Request, Response, WorkerState};
 use jobvisor_protocol::{BlockingTransport, Role};
 use jobvisor_tests::daemon::{Daemon, job};
+use jobvisor_tests::store_view::{JobFilter, JobState, OutcomeKind};
 
 const ECHO: &str = "export default (p) => p;";
 const TWENTY_MS: &str =
@@ -70,27 +71,24 @@ fn sigkill(pid: u32) {
     }
 }
 
-/// The number of jobs, and the attempts counted by outcome (`completed: 300, ...`).
-fn attempt_totals(daemon: &Daemon) -> (i64, String) {
-    let db = daemon.db();
-    let jobs: i64 = db
-        .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
-        .expect("count jobs");
-    let mut stmt = db
-        .prepare("SELECT outcome, count(*) FROM attempts GROUP BY outcome ORDER BY 2 DESC")
-        .expect("prepare");
-    let outcomes: Vec<String> = stmt
-        .query_map([], |r| {
-            Ok(format!(
-                "{}: {}",
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?
-            ))
-        })
-        .expect("query")
-        .map(|r| r.expect("row"))
+/// The number of jobs, and the attempts counted by outcome (`completed: 300, ...`, the
+/// most frequent first).
+fn attempt_totals(daemon: &Daemon) -> (usize, String) {
+    let store = daemon.store();
+    let jobs = store.all_jobs(JobFilter::default());
+    let mut by_outcome = std::collections::HashMap::<OutcomeKind, usize>::new();
+    for info in &jobs {
+        for attempt in store.attempts(info.id.0) {
+            *by_outcome.entry(attempt.outcome).or_insert(0) += 1;
+        }
+    }
+    let mut totals: Vec<_> = by_outcome.into_iter().collect();
+    totals.sort_by_key(|&(outcome, n)| (std::cmp::Reverse(n), outcome.as_str()));
+    let totals: Vec<String> = totals
+        .iter()
+        .map(|(outcome, n)| format!("{outcome}: {n}"))
         .collect();
-    (jobs, outcomes.join(", "))
+    (jobs.len(), totals.join(", "))
 }
 
 /// The race of a job sent to an idle worker that dies before it reads it: three jobs
@@ -130,7 +128,10 @@ fn jobs_sent_to_workers_killed_while_idle_go_back_to_the_queue() {
         daemon.wait_for(
             &format!("round {round}: jobs {ids:?} completed"),
             Duration::from_secs(20),
-            || ids.iter().all(|&id| daemon.job_state(id) == "completed"),
+            || {
+                ids.iter()
+                    .all(|&id| daemon.job_state(id) == JobState::Completed)
+            },
         );
         all.extend(ids);
     }
@@ -168,7 +169,7 @@ fn a_kill_storm_loses_no_job_and_no_slot() {
     daemon.wait_for(
         "every job of the storm completed",
         Duration::from_secs(240),
-        || daemon.count_in_state("completed") == JOBS as i64,
+        || daemon.count_in_state(JobState::Completed) == JOBS,
     );
     wait_all_idle(&daemon, "both workers idle after the storm");
     let took = started.elapsed();
@@ -178,7 +179,7 @@ fn a_kill_storm_loses_no_job_and_no_slot() {
     );
     daemon.stop();
     let states = daemon.assert_invariants(&ids);
-    assert_eq!(states.get("completed"), Some(&JOBS), "{states:?}");
+    assert_eq!(states.get(&JobState::Completed), Some(&JOBS), "{states:?}");
 }
 
 /// A stall of the supervisor itself is not the jobs' fault: the daemon is stopped
@@ -199,12 +200,13 @@ fn jobs_that_finish_while_the_supervisor_is_stopped_are_completed() {
     std::thread::sleep(Duration::from_secs(4));
     daemon.signal(libc::SIGCONT);
     daemon.wait_for("both jobs final", Duration::from_secs(20), || {
-        ids.iter().all(|&id| daemon.job_state(id) != "running")
+        ids.iter()
+            .all(|&id| daemon.job_state(id) != JobState::Running)
     });
     for &id in &ids {
         assert_eq!(
             daemon.attempts(id),
-            vec![(1, "completed".to_owned())],
+            vec![(1, OutcomeKind::Completed)],
             "job {id}\n{}",
             daemon.log_text()
         );
@@ -214,18 +216,16 @@ fn jobs_that_finish_while_the_supervisor_is_stopped_are_completed() {
 }
 
 /// (outcome, peak memory) of each attempt of a job.
-fn attempt_peaks(daemon: &Daemon, id: i64) -> Vec<(String, Option<i64>)> {
-    let db = daemon.db();
-    let mut stmt = db
-        .prepare("SELECT outcome, peak_memory_bytes FROM attempts WHERE job_id = ?1 ORDER BY id")
-        .expect("prepare");
-    stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .expect("query")
-        .map(|r| r.expect("row"))
+fn attempt_peaks(daemon: &Daemon, id: i64) -> Vec<(OutcomeKind, Option<u64>)> {
+    daemon
+        .store()
+        .attempts(id)
+        .iter()
+        .map(|attempt| (attempt.outcome, attempt.peak_memory_bytes))
         .collect()
 }
 
-const MIB: i64 = 1024 * 1024;
+const MIB: u64 = 1024 * 1024;
 
 /// Peak memory is the attempt's own, measured the same way whatever its end (cgroup v1 on
 /// this host): after an attempt killed at the 128 MiB limit, the next attempt on the same
@@ -262,22 +262,26 @@ fn peak_memory_is_each_attempts_own_after_an_oom_and_a_big_job() {
     let small = daemon.enqueue(job("small", "{}"));
     let ids = [bomb, spin, big, small];
     daemon.wait_for("all four jobs final", Duration::from_secs(60), || {
-        ids.iter()
-            .all(|&id| matches!(daemon.job_state(id).as_str(), "completed" | "discarded"))
+        ids.iter().all(|&id| {
+            matches!(
+                daemon.job_state(id),
+                JobState::Completed | JobState::Discarded
+            )
+        })
     });
     let peaks: Vec<_> = ids.iter().map(|&id| attempt_peaks(&daemon, id)).collect();
     println!("peaks (bomb, spin, big, small): {peaks:?}");
-    let only = |i: usize, outcome: &str| -> i64 {
+    let only = |i: usize, outcome: OutcomeKind| -> u64 {
         let [(got, peak)] = peaks[i].as_slice() else {
             panic!("one attempt expected: {:?}", peaks[i]);
         };
-        assert_eq!(got, outcome, "{peaks:?}");
+        assert_eq!(*got, outcome, "{peaks:?}");
         peak.unwrap_or_else(|| panic!("attempt {i} has no peak: {peaks:?}"))
     };
-    let bomb_peak = only(0, "oom");
-    let spin_peak = only(1, "timeout");
-    let big_peak = only(2, "completed");
-    let small_peak = only(3, "completed");
+    let bomb_peak = only(0, OutcomeKind::Oom);
+    let spin_peak = only(1, OutcomeKind::Timeout);
+    let big_peak = only(2, OutcomeKind::Completed);
+    let small_peak = only(3, OutcomeKind::Completed);
     assert!(
         bomb_peak > 100 * MIB,
         "the bomb reached the limit: {bomb_peak}"
@@ -374,7 +378,10 @@ fn supervisor_observed_failures_say_what_happened_with_the_numbers() {
     let oom = daemon.enqueue(once("bomb"));
     let final_state = |id: i64| {
         let state = daemon.job_state(id);
-        matches!(state.as_str(), "discarded" | "cancelled" | "completed")
+        matches!(
+            state,
+            JobState::Discarded | JobState::Cancelled | JobState::Completed
+        )
     };
     daemon.wait_for("the timeout and the OOM", Duration::from_secs(60), || {
         final_state(timeout) && final_state(oom)

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use jobvisor_tests::bin;
 use jobvisor_tests::daemon::Daemon;
+use jobvisor_tests::store_view::JobState;
 
 const OK: &str = "export default (p) => p\n";
 
@@ -509,7 +510,7 @@ fn a_config_in_the_flat_layout_still_runs_and_says_where_each_key_went() {
     assert_eq!(daemon.status().workers.len(), 4, "workers = 4 is read");
     let id = daemon.enqueue(jobvisor_tests::daemon::job("ok", "{\"n\":1}"));
     daemon.wait_for("the job completes", Duration::from_secs(30), || {
-        daemon.job_state(id) == "completed"
+        daemon.job_state(id) == JobState::Completed
     });
     daemon.stop();
     let log = daemon.log_text();

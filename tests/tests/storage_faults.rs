@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use jobvisor_protocol::control::{ErrorCode, Request, Response};
 use jobvisor_tests::daemon::{Daemon, job};
+use jobvisor_tests::store_view::JobState;
 use jobvisor_tests::{exit_within, jobvisor};
 
 const ECHO: &str = "export default (p) => p;";
@@ -87,7 +88,7 @@ fn a_full_disk_refuses_enqueues_clearly_keeps_results_and_recovers_when_space_re
     let before = daemon.enqueue_many((0..20).map(|n| job("echo", &n.to_string())));
     let slow = daemon.enqueue(job("slow", r#"{"slow":true}"#));
     daemon.wait_for("the slow job runs", Duration::from_secs(10), || {
-        daemon.job_state(slow) == "running"
+        daemon.job_state(slow) == JobState::Running
     });
 
     let ballast = data.join("ballast");
@@ -144,7 +145,7 @@ fn a_full_disk_refuses_enqueues_clearly_keeps_results_and_recovers_when_space_re
     daemon.wait_for(
         "the slow job's result committed",
         Duration::from_secs(20),
-        || daemon.job_state(slow) == "completed",
+        || daemon.job_state(slow) == JobState::Completed,
     );
     println!(
         "the held result committed {:.1?} after space returned",
@@ -152,8 +153,10 @@ fn a_full_disk_refuses_enqueues_clearly_keeps_results_and_recovers_when_space_re
     );
     let after = daemon.enqueue(job("echo", r#"{"after":"full"}"#));
     daemon.wait_for("work resumes", Duration::from_secs(20), || {
-        daemon.job_state(after) == "completed"
-            && before.iter().all(|&id| daemon.job_state(id) == "completed")
+        daemon.job_state(after) == JobState::Completed
+            && before
+                .iter()
+                .all(|&id| daemon.job_state(id) == JobState::Completed)
     });
     daemon.wait_for("degraded clears", Duration::from_secs(10), || {
         daemon.status().degraded.is_empty()
@@ -169,7 +172,9 @@ fn a_database_locked_by_another_process_for_8_seconds_delays_but_loses_nothing()
     let mut daemon = Daemon::start("workers = 2", &[("echo", ECHO)]);
     let before = daemon.enqueue_many((0..10).map(|n| job("echo", &n.to_string())));
     daemon.wait_for("the first jobs complete", Duration::from_secs(20), || {
-        before.iter().all(|&id| daemon.job_state(id) == "completed")
+        before
+            .iter()
+            .all(|&id| daemon.job_state(id) == JobState::Completed)
     });
     // Another process takes the write lock and holds it for 8 s.
     let locker = Command::new("python3")
@@ -239,7 +244,7 @@ fn a_database_locked_by_another_process_for_8_seconds_delays_but_loses_nothing()
     daemon.wait_for("everything completes", Duration::from_secs(30), || {
         accepted
             .iter()
-            .all(|&id| daemon.job_state(id) == "completed")
+            .all(|&id| daemon.job_state(id) == JobState::Completed)
     });
     daemon.stop();
     let mut all = before;
@@ -358,6 +363,6 @@ fn starting_on_a_full_disk_exits_1_saying_disk_full_and_starts_once_space_return
 
     std::fs::remove_file(&ballast).expect("remove ballast");
     daemon.launch();
-    assert_eq!(daemon.job_state(queued), "scheduled");
+    assert_eq!(daemon.job_state(queued), JobState::Scheduled);
     daemon.stop();
 }

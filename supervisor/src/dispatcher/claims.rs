@@ -14,8 +14,8 @@ use super::{Dispatcher, Internal};
 use crate::failpoint;
 use crate::pool::slot::{Assignment, SlotCommand, SlotState};
 use crate::store::{
-    AnyStore, AttemptReport, ClaimBatch, ClaimedJob, Failure, JobError, JobStore, OutcomeKind,
-    StoreError,
+    AnyStore, AttemptReport, ClaimBatch, ClaimedJob, Failure, JobError, JobStore, JobStoreRead,
+    OutcomeKind, StoreError,
 };
 
 /// Claimed jobs kept waiting per worker slot, so a worker that finishes finds its next

@@ -22,7 +22,7 @@ use crate::pool::slot::{JobEnd, KillReason, SlotCommand, SlotEvent, SlotState};
 use crate::signals::{SignalKind, SignalSource};
 use crate::store::{
     AnyStore, AttemptRef, BackoffPolicy, Clock, EnqueueRequest, JobId, JobState, JobStore,
-    ManualClock, RunAt, StoreOptions,
+    JobStoreRead, ManualClock, RunAt, StoreOptions,
 };
 
 /// The longest real time any wait in these tests may take before it counts as a hang.

@@ -16,7 +16,7 @@ use crate::limits::{
 use crate::pool::slot::{KillReason, SlotCommand};
 use crate::store::{
     AnyStore, AttemptReport, CancelOutcome, EnqueueRequest, Failure, JobError, JobFilter, JobId,
-    JobState, JobStore, OutcomeKind, RetryOutcome, RunAt, StoreError,
+    JobState, JobStore, JobStoreRead, OutcomeKind, RetryOutcome, RunAt, StoreError,
 };
 
 /// Jobs a listing returns when the request names no limit.

@@ -6,7 +6,7 @@ use super::super::Dispatcher;
 use super::super::views::queue_view;
 use super::{Reply, error, read_or_error, store_error};
 use crate::limits::{NameKind, check_name};
-use crate::store::{AnyStore, JobStore, QueueRemoval};
+use crate::store::{AnyStore, JobStore, JobStoreRead, QueueRemoval};
 
 impl Dispatcher {
     pub(super) fn list_queues(&mut self, reply: Reply) {

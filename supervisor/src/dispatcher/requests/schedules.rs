@@ -9,7 +9,7 @@ use jobvisor_protocol::control::{
 use super::super::{Dispatcher, Internal};
 use super::{Reply, error, read_or_error, store_error};
 use crate::schedule::{ScheduleDetail, ScheduleInfo, Timing};
-use crate::store::JobStore;
+use crate::store::{JobStore, JobStoreRead};
 use crate::units::format_duration;
 
 /// Runs shown by `schedules show`.

@@ -6,7 +6,7 @@ use super::super::Dispatcher;
 use super::super::views::script_summaries;
 use super::{Reply, error, store_error};
 use crate::limits::{NameKind, check_name};
-use crate::store::{AnyStore, JobStore, StoreError};
+use crate::store::{AnyStore, JobStore, JobStoreRead, StoreError};
 
 impl Dispatcher {
     pub(super) fn add_script(&mut self, name: String, source: String, reply: Reply) {

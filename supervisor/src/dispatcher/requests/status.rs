@@ -7,7 +7,7 @@ use jobvisor_protocol::control::{QueueStatus, Response, StatusReport, WorkerStat
 
 use super::super::Dispatcher;
 use super::{Reply, read_or_error};
-use crate::store::{AnyStore, JobState, JobStore};
+use crate::store::{AnyStore, JobState, JobStore, JobStoreRead};
 
 /// How long a failed store write keeps `status` degraded.
 const STORE_FAILURE_SHOWN_FOR: Duration = Duration::from_secs(10);
