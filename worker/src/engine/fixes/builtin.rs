@@ -22,17 +22,33 @@ pub(super) fn function(
         .build()
 }
 
-/// Sets `holder[name]` to `function` as a built-in method.
+/// The engine's function `holder[name]`, which a replacement keeps to call.
+pub(super) fn engine_function(
+    holder: &JsObject,
+    name: &str,
+    context: &mut Context,
+) -> JsResult<JsFunction> {
+    holder
+        .get(JsString::from(name), context)?
+        .as_function()
+        .ok_or_else(|| {
+            JsNativeError::typ()
+                .with_message(format!("the engine's `{name}` is missing"))
+                .into()
+        })
+}
+
+/// Sets `holder[name]` to `value` as a built-in method (or constructor) is set.
 pub(super) fn define_method(
     holder: &JsObject,
     name: &str,
-    function: JsFunction,
+    value: impl Into<JsValue>,
     context: &mut Context,
 ) -> JsResult<()> {
     holder.define_property_or_throw(
         JsString::from(name),
         PropertyDescriptor::builder()
-            .value(function)
+            .value(value)
             .writable(true)
             .enumerable(false)
             .configurable(true),
@@ -71,4 +87,41 @@ pub(super) fn getter(
         .transpose()?
         .and_then(|get| get.as_function())
         .ok_or_else(|| missing().into())
+}
+
+/// Makes `body` the global constructor `name` in front of the engine's: it gets the
+/// engine's `prototype` (whose `constructor` becomes it) and is returned for its statics.
+pub(super) fn replace_constructor(
+    name: &str,
+    length: usize,
+    body: NativeFunction,
+    context: &mut Context,
+) -> JsResult<JsObject> {
+    let engine_constructor = context
+        .global_object()
+        .get(JsString::from(name), context)?
+        .as_object()
+        .ok_or_else(|| JsNativeError::typ().with_message(format!("{name} is missing")))?;
+    let prototype = engine_constructor
+        .get(js_string!("prototype"), context)?
+        .as_object()
+        .ok_or_else(|| JsNativeError::typ().with_message(format!("{name} has no prototype")))?;
+    let constructor: JsObject = FunctionObjectBuilder::new(context.realm(), body)
+        .name(JsString::from(name))
+        .length(length)
+        .constructor(true)
+        .build()
+        .into();
+    constructor.define_property_or_throw(
+        js_string!("prototype"),
+        PropertyDescriptor::builder()
+            .value(prototype.clone())
+            .writable(false)
+            .enumerable(false)
+            .configurable(false),
+        context,
+    )?;
+    define_method(&prototype, "constructor", constructor.clone(), context)?;
+    define_method(&context.global_object(), name, constructor.clone(), context)?;
+    Ok(constructor)
 }

@@ -12,12 +12,8 @@
 //! this way and hands everything to the engine's; instances and `Date.prototype` are the
 //! engine's.
 
-use boa_engine::object::FunctionObjectBuilder;
 use boa_engine::object::builtins::JsFunction;
-use boa_engine::property::PropertyDescriptor;
-use boa_engine::{
-    Context, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string,
-};
+use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, NativeFunction};
 use boa_gc::{Finalize, Trace};
 
 use super::builtin;
@@ -42,54 +38,12 @@ pub(super) fn install(context: &mut Context) -> JsResult<()> {
     let constructors = context.intrinsics().constructors();
     let original = constructors.date().constructor();
     let prototype = constructors.date().prototype();
-    let method = |name: &str, context: &mut Context| -> JsResult<JsFunction> {
-        original
-            .get(JsString::from(name), context)?
-            .as_function()
-            .ok_or_else(|| {
-                JsNativeError::typ()
-                    .with_message(format!("Date.{name} is missing"))
-                    .into()
-            })
-    };
     let engine = Engine {
         constructor: original.clone(),
-        parse: method("parse", context)?,
+        parse: builtin::engine_function(&original, "parse", context)?,
     };
-    let wrapper: JsObject = FunctionObjectBuilder::new(
-        context.realm(),
-        NativeFunction::from_copy_closure_with_captures(construct, engine.clone()),
-    )
-    .name(js_string!("Date"))
-    .length(7)
-    .constructor(true)
-    .build()
-    .into();
-    wrapper.define_property_or_throw(
-        js_string!("prototype"),
-        PropertyDescriptor::builder()
-            .value(prototype.clone())
-            .writable(false)
-            .enumerable(false)
-            .configurable(false),
-        context,
-    )?;
-    for name in ["now", "UTC"] {
-        let function = method(name, context)?;
-        builtin::define_method(&wrapper, name, function, context)?;
-    }
-    let parse_function = builtin::function(
-        context,
-        "parse",
-        1,
-        NativeFunction::from_copy_closure_with_captures(parse, engine),
-    );
-    builtin::define_method(&wrapper, "parse", parse_function, context)?;
     for name in ["toString", "toTimeString"] {
-        let engine_method = prototype
-            .get(JsString::from(name), context)?
-            .as_function()
-            .ok_or_else(|| JsNativeError::typ().with_message("a Date method is missing"))?;
+        let engine_method = builtin::engine_function(&prototype, name, context)?;
         let function = builtin::function(
             context,
             name,
@@ -104,22 +58,23 @@ pub(super) fn install(context: &mut Context) -> JsResult<()> {
         );
         builtin::define_method(&prototype, name, function, context)?;
     }
-    for holder in [&prototype, &context.global_object()] {
-        let key = if JsObject::equals(holder, &prototype) {
-            "constructor"
-        } else {
-            "Date"
-        };
-        holder.define_property_or_throw(
-            JsString::from(key),
-            PropertyDescriptor::builder()
-                .value(wrapper.clone())
-                .writable(true)
-                .enumerable(false)
-                .configurable(true),
-            context,
-        )?;
+    let wrapper = builtin::replace_constructor(
+        "Date",
+        7,
+        NativeFunction::from_copy_closure_with_captures(construct, engine.clone()),
+        context,
+    )?;
+    for name in ["now", "UTC"] {
+        let function = builtin::engine_function(&original, name, context)?;
+        builtin::define_method(&wrapper, name, function, context)?;
     }
+    let parse_function = builtin::function(
+        context,
+        "parse",
+        1,
+        NativeFunction::from_copy_closure_with_captures(parse, engine),
+    );
+    builtin::define_method(&wrapper, "parse", parse_function, context)?;
     Ok(())
 }
 

@@ -9,7 +9,6 @@
 //! (the parse is retried at the literal the parser reported). `source` then shows the
 //! added backslash.
 
-use boa_engine::object::FunctionObjectBuilder;
 use boa_engine::object::builtins::JsRegExp;
 use boa_engine::property::PropertyDescriptor;
 use boa_engine::{
@@ -32,25 +31,11 @@ const MAX_CORRECTED_LITERALS: usize = 64;
 /// everything else to the engine's. Instances, `RegExp.prototype` and subclassing are
 /// unchanged: the engine's constructor still builds every object.
 pub(super) fn install(context: &mut Context) -> JsResult<()> {
-    let constructors = context.intrinsics().constructors();
-    let original = constructors.regexp().constructor();
-    let prototype = constructors.regexp().prototype();
-    let wrapper: JsObject = FunctionObjectBuilder::new(
-        context.realm(),
+    let original = context.intrinsics().constructors().regexp().constructor();
+    let wrapper = builtin::replace_constructor(
+        "RegExp",
+        2,
         NativeFunction::from_copy_closure_with_captures(construct, original.clone()),
-    )
-    .name(js_string!("RegExp"))
-    .length(2)
-    .constructor(true)
-    .build()
-    .into();
-    wrapper.define_property_or_throw(
-        js_string!("prototype"),
-        PropertyDescriptor::builder()
-            .value(prototype.clone())
-            .writable(false)
-            .enumerable(false)
-            .configurable(false),
         context,
     )?;
     // `get [Symbol.species]() { return this }`, as the engine's.
@@ -71,24 +56,6 @@ pub(super) fn install(context: &mut Context) -> JsResult<()> {
     if let Some(escape) = original.get(js_string!("escape"), context)?.as_function() {
         builtin::define_method(&wrapper, "escape", escape, context)?;
     }
-    prototype.define_property_or_throw(
-        js_string!("constructor"),
-        PropertyDescriptor::builder()
-            .value(wrapper.clone())
-            .writable(true)
-            .enumerable(false)
-            .configurable(true),
-        context,
-    )?;
-    context.global_object().define_property_or_throw(
-        js_string!("RegExp"),
-        PropertyDescriptor::builder()
-            .value(wrapper)
-            .writable(true)
-            .enumerable(false)
-            .configurable(true),
-        context,
-    )?;
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 //! stay in order). Without one the engine's numeric sort is right and is kept.
 
 use boa_engine::object::builtins::{JsArrayBuffer, JsFunction, JsTypedArray};
-use boa_engine::{Context, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction};
+use boa_engine::{Context, JsNativeError, JsObject, JsResult, JsValue, NativeFunction};
 
 use super::array_sort::{comparator_of, merge_sort};
 use super::builtin;
@@ -22,10 +22,7 @@ pub(super) fn install(context: &mut Context) -> JsResult<()> {
     type Body = fn(&JsValue, &[JsValue], &JsFunction, &mut Context) -> JsResult<JsValue>;
     let methods: [(&str, Body); 2] = [("sort", sort), ("toSorted", to_sorted)];
     for (name, body) in methods {
-        let original = prototype
-            .get(JsString::from(name), context)?
-            .as_function()
-            .ok_or_else(|| JsNativeError::typ().with_message("the engine's method is missing"))?;
+        let original = builtin::engine_function(&prototype, name, context)?;
         let function = builtin::function(
             context,
             name,
