@@ -185,3 +185,64 @@ fn parse_int_edge_cases_match_node() {
         "true,12,26,42,1,NaN,NaN,0,NaN,123,true,2,9007199254740992,8,NaN,123,77,255,Infinity"
     );
 }
+
+/// `TypedArray.prototype.sort` and `toSorted` with a comparator that is not a consistent
+/// order give a permutation (the engine panicked: `EnginePanic`), and ties keep their
+/// order (the engine read a comparator's 0 as "greater").
+#[test]
+fn typed_array_sort_tolerates_any_comparator_as_node_does() {
+    assert_like_node(
+        "typed_sorting",
+        r#"export default function () {
+          let seed = 11; const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+          const base = Float64Array.from({ length: 400 }, (_, i) => i * 0.5);
+          const shuffled = base.toSorted(() => rand() - 0.5);
+          return {
+            permutation: shuffled.sort().join() === base.join(),
+            sorted: new Int32Array([5, 3, 9, -2]).sort((a, b) => a - b).join(),
+            stable: new Uint8Array([21, 12, 23, 14]).sort((a, b) => (a % 10) - (b % 10)).join(),
+            kind: new Uint16Array([3, 1]).toSorted((a, b) => b - a).constructor.name,
+          };
+        }"#,
+        r#"{"permutation":true,"sorted":"-2,3,5,9","stable":"21,12,23,14","kind":"Uint16Array"}"#,
+    );
+}
+
+/// A `v`-flag character class with two different punctuators side by side (`[!#]`) is
+/// valid ECMAScript; the engine rejected it as a literal (the module did not parse) and in
+/// the `RegExp` constructor.
+#[test]
+fn v_flag_classes_with_adjacent_punctuators_work_as_in_node() {
+    assert_like_node(
+        "v_flag",
+        r##"const email = /^[\w.+\-]+@[\w\-]+(\.[\w\-]+)+$/v;
+        export default function () {
+          return {
+            literal: [/[!#]/v.test("#"), /[.*+?]/v.test("*"), email.test("a.b+c@x.org")].join(),
+            ctor: [new RegExp("[<=>]", "v").test("="), new RegExp("[!#]", "gv").flags].join(),
+            same: RegExp(email) === email && email.constructor === RegExp,
+          };
+        }"##,
+        r#"{"literal":"true,true,true","ctor":"true,gv","same":true}"#,
+    );
+}
+
+/// `Date.parse` and `new Date(string)` read RFC 2822 dates with an offset and the other
+/// forms V8 reads (the engine gave NaN), and `String(date)` ends with the zone's name.
+/// node printed the same `parsed` and `constructed` with `TZ=UTC` and
+/// `TZ=Europe/Berlin` (every string has its offset); a worker's local zone is UTC.
+#[test]
+fn date_parse_and_to_string_match_node() {
+    assert_like_node(
+        "dates",
+        r#"export default function () {
+          const offsetForms = ["Tue, 15 Nov 1994 08:12:31 +0200", "15 Nov 1994 08:12:31 -0500", "Tue, 15 Nov 1994 08:12:31 EST", "Jul 15 2020 12:30:45 GMT-0700 (PDT)", "Thu, 01 Jan 1970 00:00:00 GMT+0100", "Dec 25, 1995 13:30 UTC", "12/31/1999 23:59:59 GMT", "2020-01-15T10:30:00+0200", "2024-01-01T10:00:00.123456Z", "Jan 1 2024 10:00 +5:30", "Jan 1st 2024", "not a date"];
+          return {
+            parsed: offsetForms.map(f => Date.parse(f)).join(),
+            constructed: new Date("Mon, 01 Jan 2024 10:00:00 +0530").toISOString(),
+            printed: String(new Date(0)),
+          };
+        }"#,
+        r#"{"parsed":"784879951000,784905151000,784905151000,1594841445000,-3600000,819898200000,946684799000,1579077000000,1704103200123,1704083400000,NaN,NaN","constructed":"2024-01-01T04:30:00.000Z","printed":"Thu Jan 01 1970 00:00:00 GMT+0000 (Coordinated Universal Time)"}"#,
+    );
+}

@@ -6,24 +6,21 @@
 //! calls via [`host::HostCalls`]), and must not trust the script: every
 //! failure, including an engine panic, becomes an [`Outcome::Err`] and a rebuilt context.
 
-mod array_sort;
 mod async_arrow;
-mod builtin;
 mod bundled;
 mod console;
 mod describe;
 mod events;
 mod executor;
+mod fixes;
 mod host;
 mod inspect;
 mod loader;
 mod modules;
 mod nesting;
-mod parse_int;
 mod payload;
 mod performance;
 mod position;
-mod regexp_source;
 #[cfg(test)]
 mod tests;
 mod text_decoding;
@@ -349,12 +346,8 @@ fn new_context(
         .map_err(|e| engine_error("cannot register `TextDecoder`", e.to_string()))?;
     url_search_params::register(&mut context)
         .map_err(|e| engine_error("cannot register `URLSearchParams`", e.to_string()))?;
-    array_sort::install(&mut context)
-        .map_err(|e| engine_error("cannot install Array.prototype.sort", e.to_string()))?;
-    regexp_source::install(&mut context)
-        .map_err(|e| engine_error("cannot install RegExp.prototype.source", e.to_string()))?;
-    parse_int::install(&mut context)
-        .map_err(|e| engine_error("cannot install parseInt", e.to_string()))?;
+    fixes::install(&mut context)
+        .map_err(|e| engine_error("cannot correct the built-ins", e.to_string()))?;
     apply_limits(&mut context, limits);
     #[cfg(test)]
     tests::register_test_hooks(&mut context);
@@ -401,7 +394,9 @@ fn evaluate_module(
             context,
         )
     };
-    let (module, script) = match parse(source, context) {
+    let (parsed, corrected) = fixes::parse_correcting_literals(source, |text| parse(text, context));
+    let source = corrected.as_deref().unwrap_or(source);
+    let (module, script) = match parsed {
         Ok(module) => (
             module,
             ScriptText {

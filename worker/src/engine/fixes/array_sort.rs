@@ -61,7 +61,7 @@ fn to_sorted(this: &JsValue, args: &[JsValue], context: &mut Context) -> JsResul
 }
 
 /// The comparator argument: `undefined` (string order) or a function.
-fn comparator_of(args: &[JsValue]) -> JsResult<Option<JsObject>> {
+pub(super) fn comparator_of(args: &[JsValue]) -> JsResult<Option<JsObject>> {
     match args.first() {
         None => Ok(None),
         Some(value) if value.is_undefined() => Ok(None),
@@ -133,7 +133,7 @@ fn sorted_items(
 
 /// A stable bottom-up merge sort. `after(x, y)` says whether `x` goes strictly after `y`;
 /// ties keep the earlier element first. Nothing is assumed of the answers.
-fn merge_sort<T: Clone>(
+pub(super) fn merge_sort<T: Clone>(
     mut items: Vec<T>,
     after: &mut dyn FnMut(&T, &T, &mut Context) -> Result<bool, JsError>,
     context: &mut Context,

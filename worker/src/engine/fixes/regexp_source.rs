@@ -8,7 +8,7 @@
 
 use boa_engine::object::builtins::JsFunction;
 use boa_engine::property::PropertyDescriptor;
-use boa_engine::{Context, JsNativeError, JsResult, JsString, JsValue, NativeFunction, js_string};
+use boa_engine::{Context, JsResult, JsString, JsValue, NativeFunction, js_string};
 
 use super::builtin;
 
@@ -20,30 +20,7 @@ const CLASS_CLOSE: u16 = b']' as u16;
 /// Replaces the `source` getter of `RegExp.prototype`.
 pub(super) fn install(context: &mut Context) -> JsResult<()> {
     let prototype = context.intrinsics().constructors().regexp().prototype();
-    let get_descriptor = context
-        .intrinsics()
-        .constructors()
-        .object()
-        .constructor()
-        .get(js_string!("getOwnPropertyDescriptor"), context)?;
-    let descriptor = get_descriptor
-        .as_callable()
-        .ok_or_else(|| {
-            JsNativeError::typ().with_message("Object.getOwnPropertyDescriptor is missing")
-        })?
-        .call(
-            &JsValue::undefined(),
-            &[prototype.clone().into(), js_string!("source").into()],
-            context,
-        )?;
-    let original = descriptor
-        .as_object()
-        .map(|d| d.get(js_string!("get"), context))
-        .transpose()?
-        .and_then(|get| get.as_function())
-        .ok_or_else(|| {
-            JsNativeError::typ().with_message("RegExp.prototype.source has no getter")
-        })?;
+    let original = builtin::getter(&prototype, js_string!("source").into(), context)?;
     let getter = builtin::function(
         context,
         "get source",

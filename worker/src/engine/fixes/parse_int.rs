@@ -8,17 +8,14 @@
 //! that no `toString`/`valueOf` runs twice.
 
 use boa_engine::object::builtins::JsFunction;
-use boa_engine::{Context, JsNativeError, JsResult, JsValue, NativeFunction, js_string};
+use boa_engine::{Context, JsResult, JsValue, NativeFunction};
 
 use super::builtin;
 
 /// Replaces `parseInt` on the global object and `Number.parseInt` (the same function).
 pub(super) fn install(context: &mut Context) -> JsResult<()> {
     let global = context.global_object();
-    let original = global
-        .get(js_string!("parseInt"), context)?
-        .as_function()
-        .ok_or_else(|| JsNativeError::typ().with_message("parseInt is missing"))?;
+    let original = builtin::engine_function(&global, "parseInt", context)?;
     let function = builtin::function(
         context,
         "parseInt",
