@@ -7,6 +7,7 @@
 
 mod async_arrow;
 mod console;
+mod crypto;
 mod describe;
 mod executor;
 mod inspect;
@@ -294,6 +295,8 @@ fn new_context(
     .map_err(|e| engine_error("cannot register the host API", e.to_string()))?;
     console::install_formatting(&mut context, outbox, &group_label_next)
         .map_err(|e| engine_error("cannot set up the console", e.to_string()))?;
+    crypto::install(&mut context)
+        .map_err(|e| engine_error("cannot set up crypto", e.to_string()))?;
     apply_limits(&mut context, limits);
     #[cfg(test)]
     tests::register_test_hooks(&mut context);

@@ -21,7 +21,7 @@ pub(super) fn register_test_hooks(context: &mut Context) {
         .unwrap();
 }
 
-fn job(id: i64, source: Option<&str>, payload: &str) -> RunJob {
+pub(super) fn job(id: i64, source: Option<&str>, payload: &str) -> RunJob {
     RunJob {
         job_id: id,
         attempt: 1,
