@@ -18,7 +18,8 @@
   const HASHES = ["SHA-1", "SHA-256", "SHA-384", "SHA-512"];
   // HMAC's default key length is the hash's block size.
   const BLOCK_BITS = { "SHA-1": 512, "SHA-256": 512, "SHA-384": 1024, "SHA-512": 1024 };
-  const ALGORITHMS = [...HASHES, "HMAC"];
+  const SIGNING = ["HMAC", "RSASSA-PKCS1-v1_5", "ECDSA"];
+  const ALGORITHMS = [...HASHES, ...SIGNING];
   const INTEGER_ARRAYS = new Set([
     "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
     "Int32Array", "Uint32Array", "BigInt64Array", "BigUint64Array",
@@ -136,12 +137,16 @@
     return native.digest(hash, bytesOf(data, "digest: data"));
   }
 
+  // Which key format each algorithm imports.
+  const FORMATS = { "HMAC": "raw", "RSASSA-PKCS1-v1_5": "pkcs8", "ECDSA": "pkcs8" };
+
   async function importKey(format, keyData, algorithm, extractable, keyUsages) {
-    const name = algorithmName(algorithm, "importKey", ["HMAC"]);
-    if (format !== "raw") {
+    const name = algorithmName(algorithm, "importKey", SIGNING);
+    if (format !== FORMATS[name]) {
       throw fail("NotSupportedError",
-        `importKey: key format "${format}" is not supported for ${name} keys (use "raw")`);
+        `importKey: key format "${format}" is not supported for ${name} keys (use "${FORMATS[name]}")`);
     }
+    if (name !== "HMAC") return importPrivateKey(name, keyData, algorithm, extractable, keyUsages);
     const hash = hashOf(algorithm, "importKey");
     const usages = usagesOf(keyUsages, ["sign", "verify"], name);
     const raw = bytesOf(keyData, "importKey: keyData");
@@ -164,9 +169,40 @@
     });
   }
 
+  // An RSASSA-PKCS1-v1_5 or ECDSA private key from PKCS #8, for signing with SHA-256.
+  const importPrivateKey = (name, keyData, algorithm, extractable, keyUsages) => {
+    const usages = usagesOf(keyUsages, ["sign"], name);
+    let imported;
+    if (name === "ECDSA") {
+      if (String(algorithm.namedCurve).toUpperCase() !== "P-256") {
+        throw fail("NotSupportedError",
+          `importKey: ECDSA curve "${algorithm.namedCurve}" is not supported (supported: P-256)`);
+      }
+      imported = { name, namedCurve: "P-256" };
+    } else {
+      const hash = hashOf(algorithm, "importKey");
+      if (hash !== "SHA-256") {
+        throw fail("NotSupportedError",
+          `importKey: ${name} with ${hash} is not supported (supported: SHA-256)`);
+      }
+      imported = { name, hash: { name: hash } };
+    }
+    const raw = bytesOf(keyData, "importKey: keyData");
+    let bits;
+    try {
+      bits = native.pkcs8Sign(name, raw);
+    } catch (e) {
+      throw fail("DataError", `importKey: ${e.message}`);
+    }
+    if (bits !== undefined) imported.modulusLength = bits;
+    return new CryptoKey(constructing, {
+      type: "private", extractable: Boolean(extractable), algorithm: imported, usages, raw,
+    });
+  };
+
   // The key's slots, checked for an operation of `algorithm` that needs `usage`.
   const keyFor = (key, algorithm, usage, operation) => {
-    const name = algorithmName(algorithm, operation, ["HMAC"]);
+    const name = algorithmName(algorithm, operation, SIGNING);
     const slot = slots.get(key);
     if (slot === undefined) {
       throw new TypeError(`${operation}: the key must be a CryptoKey, not ${describe(key)}`);
@@ -184,7 +220,20 @@
 
   async function sign(algorithm, key, data) {
     const slot = keyFor(key, algorithm, "sign", "sign");
-    return native.hmacSign(slot.algorithm.hash.name, slot.raw, bytesOf(data, "sign: data"));
+    const bytes = bytesOf(data, "sign: data");
+    switch (slot.algorithm.name) {
+      case "HMAC":
+        return native.hmacSign(slot.algorithm.hash.name, slot.raw, bytes);
+      case "ECDSA": {
+        const hash = hashOf(algorithm, "sign");
+        if (hash !== "SHA-256") {
+          throw fail("NotSupportedError", `sign: ECDSA with ${hash} is not supported (supported: SHA-256)`);
+        }
+        return native.pkcs8Sign("ECDSA", slot.raw, bytes);
+      }
+      default:
+        return native.pkcs8Sign(slot.algorithm.name, slot.raw, bytes);
+    }
   }
 
   async function verify(algorithm, key, signature, data) {
@@ -198,8 +247,10 @@
     if (slot === undefined) {
       throw new TypeError(`exportKey: the key must be a CryptoKey, not ${describe(key)}`);
     }
-    if (format !== "raw") {
-      throw fail("NotSupportedError", `exportKey: key format "${format}" is not supported (use "raw")`);
+    const expected = FORMATS[slot.algorithm.name];
+    if (format !== expected) {
+      throw fail("NotSupportedError",
+        `exportKey: key format "${format}" is not supported for ${slot.algorithm.name} keys (use "${expected}")`);
     }
     if (!slot.extractable) throw fail("InvalidAccessError", "exportKey: the key is not extractable");
     return slot.raw.slice(0);

@@ -43,6 +43,11 @@ pub(crate) fn install(context: &mut Context) -> JsResult<()> {
             js_string!("hmacVerify"),
             4,
         )
+        .function(
+            NativeFunction::from_fn_ptr(pkcs8_sign),
+            js_string!("pkcs8Sign"),
+            3,
+        )
         .build();
     let surface =
         context.eval(Source::from_bytes(SURFACE).with_path(Path::new("jobvisor:crypto")))?;
@@ -194,6 +199,59 @@ fn hmac_verify(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsVal
     let hash = Hash::from_name(args.first().unwrap_or(&JsValue::undefined()))?;
     let (key, data, signature) = (bytes_of(args, 1)?, bytes_of(args, 2)?, bytes_of(args, 3)?);
     Ok(hash.hmac(&key, &data, Some(&signature)).is_some().into())
+}
+
+/// `pkcs8Sign(kind, der, data)`: the SHA-256 signature of `data` with a PKCS #8 private
+/// key, `kind` `"RSASSA-PKCS1-v1_5"` or `"ECDSA"` (P-256, the signature as `r || s`, as Web
+/// Crypto gives it). With no data it only checks the key, which is how `importKey` refuses
+/// a malformed one up front, and answers an RSA key's modulus length in bits. A key that does not parse is an error naming the kind.
+fn pkcs8_sign(_: &JsValue, args: &[JsValue], context: &mut Context) -> JsResult<JsValue> {
+    use p256::ecdsa::signature::Signer;
+    use rsa::pkcs8::DecodePrivateKey;
+
+    let kind = args
+        .first()
+        .and_then(JsValue::as_string)
+        .map(|kind| kind.to_std_string_escaped())
+        .unwrap_or_default();
+    let der = bytes_of(args, 1)?;
+    let data = args.get(2).filter(|data| !data.is_undefined());
+    let malformed = |detail: String| {
+        JsError::from(
+            JsNativeError::typ().with_message(format!("not a PKCS #8 {kind} key: {detail}")),
+        )
+    };
+    let signature = match kind.as_str() {
+        "RSASSA-PKCS1-v1_5" => {
+            let key =
+                rsa::RsaPrivateKey::from_pkcs8_der(&der).map_err(|e| malformed(e.to_string()))?;
+            let Some(_) = data else {
+                return Ok(rsa::traits::PublicKeyParts::size(&key)
+                    .saturating_mul(8)
+                    .into());
+            };
+            let key = rsa::pkcs1v15::SigningKey::<Sha256>::new(key);
+            let signature: rsa::pkcs1v15::Signature = key
+                .try_sign(&bytes_of(args, 2)?)
+                .map_err(|e| malformed(e.to_string()))?;
+            rsa::signature::SignatureEncoding::to_vec(&signature)
+        }
+        "ECDSA" => {
+            let key = p256::ecdsa::SigningKey::from_pkcs8_der(&der)
+                .map_err(|e| malformed(e.to_string()))?;
+            let Some(_) = data else {
+                return Ok(JsValue::undefined());
+            };
+            let signature: p256::ecdsa::Signature = key.sign(&bytes_of(args, 2)?);
+            signature.to_bytes().to_vec()
+        }
+        other => {
+            return Err(JsNativeError::typ()
+                .with_message(format!("no PKCS #8 signing for {other:?}"))
+                .into());
+        }
+    };
+    array_buffer(signature, context)
 }
 
 #[cfg(test)]
@@ -350,7 +408,7 @@ mod tests {
                 "badFormat": {"name": "NotSupportedError", "message": "importKey: key format \"jwk\" is not supported for HMAC keys (use \"raw\")"},
                 "badLength": {"name": "DataError", "message": "importKey: length 16 does not fit a key of 1 bytes"},
                 "badKeyData": {"name": "TypeError", "message": "importKey: keyData must be an ArrayBuffer, a typed array or a DataView, not string"},
-                "unknown": {"name": "NotSupportedError", "message": "importKey: algorithm \"AES-GCM\" is not supported (supported: HMAC)"},
+                "unknown": {"name": "NotSupportedError", "message": "importKey: algorithm \"AES-GCM\" is not supported (supported: HMAC, RSASSA-PKCS1-v1_5, ECDSA)"},
                 "wrongUsage": {"name": "InvalidAccessError", "message": "sign: the key's usages (verify) do not include \"sign\""},
                 "notAKey": {"name": "TypeError", "message": "sign: the key must be a CryptoKey, not Object"},
                 "notExtractable": {"name": "InvalidAccessError", "message": "exportKey: the key is not extractable"},
@@ -396,6 +454,79 @@ mod tests {
                 "dataView": {"name": "TypeError", "message": "crypto.getRandomValues: the argument must be an integer typed array, not DataView"},
                 "uuidShape": true,
                 "uuidsDistinct": 50,
+            })
+        );
+    }
+
+    /// A 2048-bit RSA key and a P-256 key, PKCS #8 DER in base64, made with node's
+    /// `crypto.generateKeyPairSync` for these tests only.
+    const RSA_PKCS8: &str = "MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQDIG1Pn8IgG3X0ao+3mYbYYl0VmrJDzhdxywTWwLsUp3GmWf6wlTcn7M1/l8jOcZHcWPDopf77/WVdQSfQvxWr2Vdm9Jsz1SxbkRPuoGxDs5HyGUf5sN0pu9TQPqg5n4D4kJXLWX8c01hcbUZ4FWOG2Qxmng42JSKZoGheCPNeu0GsixyyBLobe1qi7i8ro+jchbjiAoOVA+LDCEk2Id6Ft53vYS5/oxcJlm4ihiwGcIgmPfCRTPpJMpo0A0S3Bn5fRTf543D27/g9Uny6n4+DL0+9YeAPLxMe8pkl2mb8e1gu6PrsR2Ye6wr8d+MHLn0K4d1rybtz1/xkISCPxzpujAgMBAAECggEABP4BiuDKU/mEnHyIe93mMBjeB2C4wQqO5GIDl+Ci1JeGHtYSkl+tcVHny5HOTdGH0wsvnEdumWo+LmeZ6vMu5vRfWUO1i00TRiCecqQyOOa+YI99HHAIsFn3sYhZkafbhQVWJxj+nEfXDbxsh8+e2fA0nKRAjLM+S4yTF5GzA85uAckgTLncyTITgrUXbReJUBj+2B02cpo+NXpNQruqhGfh3IHEN29QvbqidpgUPPVGF0aTtlwmFKxG1vroPoPnWoBnbmDT8+g8ReS1CwUKVR8mHEo1kI3zqy7xngZQ1EhAu43DoaTbkCpKikBIXxSbgUgVi6hDIhueyUahUqV5KQKBgQDoPvik102IOUiuwLjq5uFlFcwhgSvFUyJU2t57Q4Nv41+IHS3tc3MxEPS4q8CWfiefLxo6dgwqTY7U9t4yGA95ch2UF5sLWKrHV/dAj7g+tnVy/CaZ0ATfOHsqCrpoOqHMxyhP7Bn+BNZYOQQ/UjLuELu2D7xBdE8epQgbH1VZ1wKBgQDcktYwUWN/f69feWYI2HQyZXV5n3fa6I/uCADRozk0MRBxjmTTTrjImDuvW1KqNgK00fOHs5HZEkufGm3b99PHkNyAfbXzLFaKgtgCLcPE0VcXJP88JNkU9l9LHFfEtqC//2ETZs6JZNcnZYfn4MQT2b6lZU+vVWpRnb50CF4LFQKBgAkfIAjpY+Qry80BSMIBG20q8/+E4UE4yKpohkB1IF5uobvo2XrwA+AzeEkghcnjXo8D/JW7OTMYJLn8kDGLfGAauUqtuqsxalO2AsIIYwYjiG1hteponyhdQYkfLr8VPnGaiNzKuyKc8gY5Bw+tnM543caCy7QOa2UaujzGeEW1AoGAcmXdnLW5ivjoNfY6iz/oE/M3GFsyyGBxtZyFADVNh9oikyKs/EMJ50+9NNeCajEU+j8htTHW5ORuQBhu/fTs68Yf9qw8X+CRCcmOyqJ9tGh2aNSRY9oglJSrG8OZabbmbG3BJVTerbeVNyObdxHF4B3AmPuQdnkwaSANFRT54XkCgYB0qp7xhvxc18TSwKPhljT84ZfI9qtRO1OI+OYgaL1vt2k39OS9oL1Clbnb17QkDQCNLnpIMWeHWJ2ba8HYznlDZ41sII3t1I43RY003AfynCNNoIejB6Bk0LZ7Q40OEbxbpMxOtAFn4ayVjQ+Ax+G9wX+MfbhKgQqJw7WMy+7oPQ==";
+    const EC_PKCS8: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgwr7sQmcCDQ/LZ6QTDcAo0LG0y2unIPhwM7yBvSqeOh2hRANCAATJ5dlv0Ogf0OlSqIpZeOj3m45We9lk4edpGuh+fWHB7GFH0gJA77fTbbTYK11C+7jah/AHhLH2rY1gdTOv75J7";
+    /// The P-256 key's public point (SEC1, uncompressed) as node exported it.
+    const EC_PUBLIC: &str = "04c9e5d96fd0e81fd0e952a88a5978e8f79b8e567bd964e1e7691ae87e7d61c1ec6147d20240efb7d36db4d82b5d42fbb8da87f00784b1f6ad8d607533afef927b";
+
+    #[test]
+    fn pkcs8_keys_sign_rs256_and_es256() {
+        let source = format!(
+            "{HEX}
+            const der = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            export default async () => {{
+                const rsa = await crypto.subtle.importKey('pkcs8', der('{RSA_PKCS8}'),
+                    {{ name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }}, false, ['sign']);
+                const ec = await crypto.subtle.importKey('pkcs8', der('{EC_PKCS8}'),
+                    {{ name: 'ECDSA', namedCurve: 'P-256' }}, false, ['sign']);
+                const data = bytes('header.claims');
+                return {{
+                    rs256: hex(await crypto.subtle.sign('RSASSA-PKCS1-v1_5', rsa, data)),
+                    es256: hex(await crypto.subtle.sign({{ name: 'ECDSA', hash: 'SHA-256' }}, ec, data)),
+                    rsaKey: {{ type: rsa.type, algorithm: rsa.algorithm, usages: rsa.usages }},
+                    ecKey: {{ type: ec.type, algorithm: ec.algorithm }},
+                    garbage: await caught(crypto.subtle.importKey('pkcs8', bytes('not a key'),
+                        {{ name: 'ECDSA', namedCurve: 'P-256' }}, false, ['sign'])),
+                    rsaAsEc: await caught(crypto.subtle.importKey('pkcs8', der('{RSA_PKCS8}'),
+                        {{ name: 'ECDSA', namedCurve: 'P-256' }}, false, ['sign'])),
+                    curve: await caught(crypto.subtle.importKey('pkcs8', der('{EC_PKCS8}'),
+                        {{ name: 'ECDSA', namedCurve: 'P-384' }}, false, ['sign'])),
+                    verifyUsage: await caught(crypto.subtle.importKey('pkcs8', der('{EC_PKCS8}'),
+                        {{ name: 'ECDSA', namedCurve: 'P-256' }}, false, ['verify'])),
+                    rawRsa: await caught(crypto.subtle.importKey('raw', data,
+                        {{ name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }}, false, ['sign'])),
+                    sha512: await caught(crypto.subtle.sign({{ name: 'ECDSA', hash: 'SHA-512' }}, ec, data)),
+                }};
+            }}"
+        );
+        let mut result = result_of(&source);
+        let es256 = result["es256"].take();
+        // PKCS #1 v1.5 signatures are deterministic: this is node's `crypto.sign("sha256")`.
+        assert_eq!(
+            result["rs256"],
+            "b66efa18f610e0854d6764b37a72c9c7d0def36b24f0e44de7c5c5efa37f93ff7e175147ea73d42ba37666ed3fd7d19965b1fcfbd650d23c001a02cc384610ec92c014d6a04491400293ff5b3b4f690da94c72f7706b4ef131760a90b67871a7257bd7f95ce6cd5da2a77b689185b15630d5d605a6bd3af876e7b699d8ae117031452205b6cd34241e3ae42462f143d1146866aab87d21c6aebdfb7a47ca2a59adb14cb7a97637834c575ea3f3209d032085739d623a143785e0057cf0eac215d233199e82f609e84c6577789d095f0868d5b504d08e8466b941e8e777e8ea3e057356dbb2e793270c19e01d243d80b3608cf11180a6925a2b59507bf4720dce"
+        );
+        let hex = |s: &str| -> Vec<u8> {
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+                .collect()
+        };
+        // ECDSA signatures are not: check it with node's public key instead.
+        use p256::ecdsa::signature::Verifier;
+        let public = p256::ecdsa::VerifyingKey::from_sec1_bytes(&hex(EC_PUBLIC)).unwrap();
+        let signature = p256::ecdsa::Signature::from_slice(&hex(es256.as_str().unwrap())).unwrap();
+        public.verify(b"header.claims", &signature).unwrap();
+        result["rs256"].take();
+        assert_eq!(
+            result,
+            json!({
+                "rs256": null,
+                "es256": null,
+                "rsaKey": {"type": "private", "algorithm": {"name": "RSASSA-PKCS1-v1_5", "hash": {"name": "SHA-256"}, "modulusLength": 2048}, "usages": ["sign"]},
+                "ecKey": {"type": "private", "algorithm": {"name": "ECDSA", "namedCurve": "P-256"}},
+                "garbage": {"name": "DataError", "message": "importKey: not a PKCS #8 ECDSA key: PKCS#8 ASN.1 error: unexpected ASN.1 DER tag: expected SEQUENCE, got APPLICATION [14] (constructed)"},
+                "rsaAsEc": {"name": "DataError", "message": "importKey: not a PKCS #8 ECDSA key: public key error: unknown/unsupported algorithm OID: 1.2.840.10045.2.1"},
+                "curve": {"name": "NotSupportedError", "message": "importKey: ECDSA curve \"P-384\" is not supported (supported: P-256)"},
+                "verifyUsage": {"name": "SyntaxError", "message": "importKey: usage \"verify\" is not valid for an ECDSA key (valid: sign)"},
+                "rawRsa": {"name": "NotSupportedError", "message": "importKey: key format \"raw\" is not supported for RSASSA-PKCS1-v1_5 keys (use \"pkcs8\")"},
+                "sha512": {"name": "NotSupportedError", "message": "sign: ECDSA with SHA-512 is not supported (supported: SHA-256)"},
             })
         );
     }
