@@ -16,7 +16,8 @@ echo 'export default (p) => p' > "$dir/echo.js"
 cat > "$dir/jobvisor.toml" <<EOF
 state_dir = "$dir/data"
 run_dir = "$dir/run"
-workers = 1
+[workers]
+count = 1
 [[script]]
 name = "echo"
 path = "$dir/echo.js"

@@ -8,20 +8,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Two builds: built together, the bench's dependency on the test harness would turn on
+# the supervisor's test-only `failpoints` feature in the measured binary.
 cargo build --release -p jobvisor -p jobvisor-worker
+cargo build --release -p jobvisor-bench
 target_dir="${CARGO_TARGET_DIR:-target}"
-bin="$target_dir/release/jobvisor"
+# The bench starts the jobvisor and jobvisor-worker binaries next to it.
+bench="$target_dir/release/jobvisor-bench"
 out=bench/results/e2e-json
 mkdir -p "$out"
 
 date -u
 uptime
-"$bin" bench --workload trivial   --mode burst   --jobs 20000 --workers 2 --runs 3 --json > "$out/trivial-burst.json"
-"$bin" bench --workload fib       --mode burst   --jobs 2000  --workers 2 --runs 3 --json > "$out/fib-burst.json"
-"$bin" bench --workload transform --mode burst   --jobs 2000  --workers 2 --runs 3 --json > "$out/transform-burst.json"
-"$bin" bench --workload sleep     --mode burst   --jobs 500   --workers 2 --runs 3 --json > "$out/sleep-burst.json"
-"$bin" bench --workload trivial   --mode trickle --rate 500 --duration 20s --workers 2 --runs 3 --json > "$out/trivial-trickle.json"
-"$bin" bench --workload trivial   --mode scale   --jobs 20000 --workers 2 --runs 3 --json > "$out/trivial-scale.json"
+"$bench" --workload trivial   --mode burst   --jobs 20000 --workers 2 --runs 3 --json > "$out/trivial-burst.json"
+"$bench" --workload fib       --mode burst   --jobs 2000  --workers 2 --runs 3 --json > "$out/fib-burst.json"
+"$bench" --workload transform --mode burst   --jobs 2000  --workers 2 --runs 3 --json > "$out/transform-burst.json"
+"$bench" --workload sleep     --mode burst   --jobs 500   --workers 2 --runs 3 --json > "$out/sleep-burst.json"
+"$bench" --workload trivial   --mode trickle --rate 500 --duration 20s --workers 2 --runs 3 --json > "$out/trivial-trickle.json"
+"$bench" --workload trivial   --mode scale   --jobs 20000 --workers 2 --runs 3 --json > "$out/trivial-scale.json"
 uptime
 bash bench/peers/bullmq/run.sh --jobs 20000 --runs 3 --json "bench/peers/bullmq/results/peer-$(date -u +%H%M).json"
 date -u

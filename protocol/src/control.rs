@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::worker::LogLevel;
+
 /// Client → daemon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
@@ -197,7 +199,7 @@ pub enum Response {
     },
     ScheduleChanged {
         name: String,
-        change: String,
+        change: ScheduleChange,
     },
     ScheduleFired {
         name: String,
@@ -226,7 +228,7 @@ pub struct ScheduleView {
     /// `every 1m` or `cron 30 2 * * * (Europe/Berlin)`.
     pub timing: String,
     pub queue: String,
-    pub overlap: String,
+    pub overlap: Overlap,
     pub enabled: bool,
     pub disabled_reason: Option<String>,
     pub failure_streak: u32,
@@ -235,8 +237,7 @@ pub struct ScheduleView {
     pub last_run_at_ms: Option<i64>,
     /// State (and last attempt outcome) of the most recent run.
     pub last_outcome: Option<String>,
-    /// `config` or `cli`.
-    pub source: String,
+    pub source: ScheduleSource,
     pub last_skip: Option<String>,
 }
 
@@ -251,8 +252,8 @@ pub struct ScheduleDetailView {
 pub struct ScheduleRunView {
     pub job: i64,
     pub slot_ms: Option<i64>,
-    pub state: String,
-    pub last_outcome: Option<String>,
+    pub state: JobState,
+    pub last_outcome: Option<AttemptOutcome>,
     pub last_error: Option<String>,
     pub created_at_ms: i64,
     pub finished_at_ms: Option<i64>,
@@ -274,8 +275,17 @@ pub struct ScriptView {
     pub hash: String,
     pub created_at_ms: i64,
     pub source: String,
-    /// Every version, newest first: (hash, created_at_ms, current).
-    pub versions: Vec<(String, i64, bool)>,
+    /// Every version, newest first.
+    pub versions: Vec<ScriptVersion>,
+}
+
+/// One stored version of a script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptVersion {
+    pub hash: String,
+    pub created_at_ms: i64,
+    /// The version new jobs run.
+    pub current: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -283,14 +293,14 @@ pub struct JobSummary {
     pub id: i64,
     pub queue: String,
     pub script: String,
-    pub state: String,
+    pub state: JobState,
     pub priority: i32,
     pub attempt: u32,
     pub max_attempts: u32,
     pub run_at_ms: i64,
     pub created_at_ms: i64,
     pub finished_at_ms: Option<i64>,
-    pub last_outcome: Option<String>,
+    pub last_outcome: Option<AttemptOutcome>,
     pub last_error: Option<String>,
 }
 
@@ -308,22 +318,39 @@ pub struct JobView {
     pub current_script_hash: Option<String>,
 }
 
+/// One attempt of a job, oldest first in [`JobView::attempts`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttemptView {
     pub attempt: u32,
-    pub outcome: String,
+    /// False for a refunded attempt (a drain interrupted it, or the supervisor died under
+    /// it): its number was given back and the next attempt has it again.
+    pub counted: bool,
+    pub outcome: AttemptOutcome,
     pub worker_pid: Option<u32>,
     pub started_at_ms: Option<i64>,
     pub finished_at_ms: i64,
     pub duration_ms: Option<u64>,
     pub cpu_ms: Option<u64>,
     pub peak_memory_bytes: Option<u64>,
-    pub error_name: Option<String>,
-    pub error_message: Option<String>,
-    pub error_stack: Option<String>,
-    /// Console lines as JSON lines (`{"level":"info","text":"…"}`).
-    pub logs: String,
-    pub logs_truncated: bool,
+    pub error: Option<AttemptError>,
+    pub console: Vec<ConsoleLine>,
+    /// The attempt wrote more console output than is kept; the rest was dropped.
+    pub console_truncated: bool,
+}
+
+/// The error an attempt ended with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptError {
+    pub name: String,
+    pub message: String,
+    pub stack: Option<String>,
+}
+
+/// One console line a script wrote during an attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsoleLine {
+    pub level: LogLevel,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -366,19 +393,19 @@ pub enum EventKind {
         job: i64,
         attempt: u32,
         worker: u32,
-        outcome: String,
+        outcome: AttemptOutcome,
         duration_ms: u64,
         error: Option<String>,
     },
     Console {
         job: i64,
         attempt: u32,
-        level: String,
+        level: LogLevel,
         text: String,
     },
     Worker {
         worker: u32,
-        state: String,
+        state: WorkerState,
         pid: Option<u32>,
     },
     /// Events were dropped because this client read too slowly.
@@ -453,8 +480,7 @@ pub struct StatusReport {
 pub struct WorkerStatus {
     pub id: u32,
     pub pid: Option<u32>,
-    /// starting, idle, busy, terminating, exited, backoff, degraded.
-    pub state: String,
+    pub state: WorkerState,
     pub job: Option<i64>,
     pub jobs_done: u64,
     pub rss_bytes: Option<u64>,
@@ -467,5 +493,255 @@ pub struct QueueStatus {
     pub queue: String,
     pub paused: bool,
     /// (state, count) for every state with at least one job.
-    pub counts: Vec<(String, u64)>,
+    pub counts: Vec<(JobState, u64)>,
+}
+
+// The closed sets of the views. Each serialises (JSON) as its snake_case name; on the wire a
+// variant is its index, so the order of the variants is fixed: new ones go at the end.
+
+/// Where a job is in its life (see the store's job states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Scheduled,
+    Available,
+    Running,
+    Retryable,
+    Completed,
+    Discarded,
+    Cancelled,
+}
+
+/// Why an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    Completed,
+    JsError,
+    Timeout,
+    Oom,
+    Crash,
+    ProtocolError,
+    /// Killed from outside (an operator, a cancel).
+    Killed,
+    /// A graceful drain stopped it; the attempt was refunded.
+    Interrupted,
+    /// An earlier supervisor's lease ran out and the job was taken back.
+    LeaseExpired,
+    /// An earlier supervisor died with the job running and its workers are known dead.
+    SupervisorRestart,
+}
+
+/// What a schedule does with a slot while its previous run is still queued or running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overlap {
+    Skip,
+    Queue,
+    Allow,
+}
+
+/// Who declared a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleSource {
+    Config,
+    Cli,
+}
+
+/// What `schedules enable|disable|remove` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleChange {
+    Enabled,
+    Disabled,
+    Removed,
+}
+
+/// A worker slot's state, as `status` and the worker events show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerState {
+    Starting,
+    Idle,
+    Busy,
+    Terminating,
+    /// Waiting before the next start after failures.
+    Backoff,
+    Exited,
+    /// Working, but something is wrong (`degraded_reason` says what).
+    Degraded,
+    /// A started worker finished its handshake (events only).
+    Ready,
+}
+
+/// The snake_case names: the JSON of the views, and what the CLI prints.
+macro_rules! view_names {
+    ($($ty:ty { $($variant:ident => $text:literal),+ $(,)? })+) => {$(
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$(<$ty>::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(<$ty>::$variant => $text),+ }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = UnknownName;
+
+            fn from_str(text: &str) -> Result<Self, UnknownName> {
+                match text {
+                    $($text => Ok(<$ty>::$variant),)+
+                    _ => Err(UnknownName {
+                        name: text.to_owned(),
+                        expected: &[$($text),+],
+                    }),
+                }
+            }
+        }
+    )+};
+}
+
+view_names! {
+    JobState {
+        Scheduled => "scheduled", Available => "available", Running => "running",
+        Retryable => "retryable", Completed => "completed", Discarded => "discarded",
+        Cancelled => "cancelled",
+    }
+    AttemptOutcome {
+        Completed => "completed", JsError => "js_error", Timeout => "timeout", Oom => "oom",
+        Crash => "crash", ProtocolError => "protocol_error", Killed => "killed",
+        Interrupted => "interrupted", LeaseExpired => "lease_expired",
+        SupervisorRestart => "supervisor_restart",
+    }
+    Overlap { Skip => "skip", Queue => "queue", Allow => "allow" }
+    ScheduleSource { Config => "config", Cli => "cli" }
+    ScheduleChange { Enabled => "enabled", Disabled => "disabled", Removed => "removed" }
+    WorkerState {
+        Starting => "starting", Idle => "idle", Busy => "busy", Terminating => "terminating",
+        Backoff => "backoff", Exited => "exited", Degraded => "degraded", Ready => "ready",
+    }
+    LogLevel { Debug => "debug", Info => "info", Warn => "warn", Error => "error" }
+}
+
+impl JobState {
+    /// Completed, discarded or cancelled: the job will not run again unless retried by hand.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            JobState::Completed | JobState::Discarded | JobState::Cancelled
+        )
+    }
+}
+
+/// A name that is not one of a view enum's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown value {name:?}: expected one of {}", expected.join(", "))]
+pub struct UnknownName {
+    pub name: String,
+    pub expected: &'static [&'static str],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JSON name of every variant is its `as_str`, and parses back: `--json` prints
+    /// the names the CLI shows and accepts.
+    #[test]
+    fn json_names_are_the_display_names() {
+        fn check<T>(all: &[T])
+        where
+            T: Serialize + std::fmt::Display + std::str::FromStr + PartialEq + std::fmt::Debug,
+            <T as std::str::FromStr>::Err: std::fmt::Debug,
+        {
+            for value in all {
+                let json = serde_json::to_string(value).expect("serialises");
+                assert_eq!(json, format!("\"{value}\""));
+                assert_eq!(&value.to_string().parse::<T>().expect("parses"), value);
+            }
+        }
+        check(JobState::ALL);
+        check(AttemptOutcome::ALL);
+        check(Overlap::ALL);
+        check(ScheduleSource::ALL);
+        check(ScheduleChange::ALL);
+        check(WorkerState::ALL);
+        check(LogLevel::ALL);
+    }
+
+    /// The views with their enums cross the wire and come back equal.
+    #[test]
+    fn typed_views_round_trip_through_a_frame() {
+        let job = JobView {
+            summary: JobSummary {
+                id: 7,
+                queue: "default".into(),
+                script: "hello".into(),
+                state: JobState::Discarded,
+                priority: 0,
+                attempt: 2,
+                max_attempts: 2,
+                run_at_ms: 1,
+                created_at_ms: 1,
+                finished_at_ms: Some(2),
+                last_outcome: Some(AttemptOutcome::SupervisorRestart),
+                last_error: Some("boom".into()),
+            },
+            script_hash: "ab".into(),
+            payload: "{}".into(),
+            result: None,
+            unique_key: None,
+            timeout_ms: None,
+            attempts: vec![AttemptView {
+                attempt: 1,
+                counted: false,
+                outcome: AttemptOutcome::Interrupted,
+                worker_pid: Some(3),
+                started_at_ms: Some(1),
+                finished_at_ms: 2,
+                duration_ms: Some(1),
+                cpu_ms: None,
+                peak_memory_bytes: None,
+                error: Some(AttemptError {
+                    name: "Error".into(),
+                    message: "boom".into(),
+                    stack: None,
+                }),
+                console: vec![ConsoleLine {
+                    level: LogLevel::Warn,
+                    text: "careful".into(),
+                }],
+                console_truncated: true,
+            }],
+            current_script_hash: None,
+        };
+        let event = Event {
+            at_ms: 5,
+            kind: EventKind::Worker {
+                worker: 0,
+                state: WorkerState::Ready,
+                pid: None,
+            },
+        };
+        for response in [
+            Response::Job(Box::new(job)),
+            Response::Event(event),
+            Response::ScheduleChanged {
+                name: "nightly".into(),
+                change: ScheduleChange::Removed,
+            },
+        ] {
+            let mut frame = Vec::new();
+            crate::encode_frame(&response, &mut frame).expect("encodes");
+            let back: Response = crate::decode_body(&frame[4..]).expect("decodes");
+            assert_eq!(back, response);
+        }
+    }
 }

@@ -288,6 +288,17 @@ impl FrameReader {
     /// the reader stays in sync. A too-large prefix is not consumed: every later call
     /// returns the same error.
     pub fn next_frame<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
+        self.next_frame_checked(|_| Ok(()))
+    }
+
+    /// As [`FrameReader::next_frame`], with `check` shown each complete body before it is
+    /// decoded: a body it refuses is consumed (the reader stays in sync) and its error
+    /// returned, and nothing of it is decoded. For caps that depend on what a frame is
+    /// (a host call is capped below the stream's frame cap).
+    pub fn next_frame_checked<T: DeserializeOwned>(
+        &mut self,
+        check: impl FnOnce(&[u8]) -> Result<(), FrameError>,
+    ) -> Result<Option<T>, FrameError> {
         let pending = &self.buf[self.start..];
         let Some(len) = peek_len(pending) else {
             return Ok(None);
@@ -299,7 +310,8 @@ impl FrameReader {
         }
         let body = self.start + PREFIX_LEN..self.start + total;
         self.start += total;
-        let decoded = decode_body(&self.buf[body]);
+        let body = &self.buf[body];
+        let decoded = check(body).and_then(|()| decode_body(body));
         self.release_if_empty();
         decoded.map(Some)
     }

@@ -10,6 +10,7 @@ mod blocking;
 pub mod control;
 mod frame;
 mod hello;
+pub mod host;
 pub mod worker;
 
 pub use blocking::BlockingTransport;

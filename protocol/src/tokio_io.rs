@@ -50,13 +50,17 @@ impl Inbound {
 
     /// Cancel-safe: the only await is `read_buf`, which either reads into the buffer
     /// and completes, or reads nothing.
-    async fn recv<T, R>(&mut self, io: &mut R) -> Result<Option<T>, FrameError>
+    async fn recv<T, R>(
+        &mut self,
+        io: &mut R,
+        mut check: impl FnMut(&[u8]) -> Result<(), FrameError>,
+    ) -> Result<Option<T>, FrameError>
     where
         T: DeserializeOwned,
         R: AsyncRead + Unpin + ?Sized,
     {
         loop {
-            if let Some(msg) = self.frames.next_frame()? {
+            if let Some(msg) = self.frames.next_frame_checked(&mut check)? {
                 return Ok(Some(msg));
             }
             if self.eof {
@@ -152,7 +156,7 @@ impl<R: AsyncRead + Unpin> AsyncFrameReader<R> {
     ///
     /// Cancel-safe (see the module docs).
     pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
-        self.inbound.recv(&mut self.io).await
+        self.inbound.recv(&mut self.io, |_| Ok(())).await
     }
 
     /// Bytes received but not yet returned as messages.
@@ -274,11 +278,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncTransport<S> {
         }
     }
 
+    /// As [`AsyncTransport::recv`], with `check` shown each complete body before it is
+    /// decoded ([`FrameReader::next_frame_checked`]).
+    ///
+    /// Cancel-safe (see the module docs).
+    pub async fn recv_checked<T: DeserializeOwned>(
+        &mut self,
+        check: impl FnMut(&[u8]) -> Result<(), FrameError>,
+    ) -> Result<Option<T>, FrameError> {
+        self.inbound.recv(&mut self.io, check).await
+    }
+
     /// The next message; `Ok(None)` once the peer closed cleanly between frames.
     ///
     /// Cancel-safe (see the module docs).
     pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
-        self.inbound.recv(&mut self.io).await
+        self.inbound.recv(&mut self.io, |_| Ok(())).await
     }
 
     /// Writes one message as a frame (after anything still queued) and flushes.

@@ -6,6 +6,12 @@
 //! and exactly one `Done` for that `(job_id, attempt)`. `Shutdown` asks the worker to
 //! exit after the job in hand. An idle worker answers `Ping` with `Pong` at once; one
 //! that does not is stopped or wedged, and is replaced.
+//!
+//! While a job runs, the worker may ask the supervisor for something only the host can do
+//! with [`FromWorker::HostCall`]; the supervisor answers each call with exactly one
+//! [`ToWorker::HostReply`] of the same `call_id`, in any order. The ops are in
+//! [`crate::host`]. A call names its attempt: a call for an attempt that is not the one in
+//! hand is a protocol error, like any other frame that does not fit the conversation.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +24,11 @@ pub enum ToWorker {
     /// Health check of an idle worker: answer `Pong` with the same number.
     Ping {
         seq: u64,
+    },
+    /// The answer to the worker's `HostCall` with the same `call_id`.
+    HostReply {
+        call_id: u64,
+        result: crate::host::HostResult,
     },
 }
 
@@ -111,9 +122,30 @@ pub enum FromWorker {
     },
     /// The answer to `Ping`.
     Pong { seq: u64 },
+    /// A request to the host on behalf of the job in hand. `call_id` is chosen by the
+    /// worker, unique among its calls in flight.
+    HostCall {
+        job_id: i64,
+        attempt: u32,
+        call_id: u64,
+        op: crate::host::HostOp,
+    },
 }
 
+impl FromWorker {
+    /// Whether an encoded frame body is a [`FromWorker::HostCall`], from its first byte
+    /// alone (bincode writes the variant index as a varint, one byte below 251), so that
+    /// its size can be held to [`crate::host::MAX_HOST_CALL_BYTES`] before it is decoded.
+    pub fn body_is_host_call(body: &[u8]) -> bool {
+        body.first() == Some(&HOST_CALL_VARIANT)
+    }
+}
+
+/// The variant index of [`FromWorker::HostCall`] (its place in the enum, from 0).
+const HOST_CALL_VARIANT: u8 = 5;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LogLevel {
     Debug,
     Info,
@@ -190,4 +222,40 @@ pub mod exit_status {
     pub const IO: i32 = 74;
     /// An internal error of the worker (engine thread died).
     pub const INTERNAL: i32 = 70;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::HostOp;
+
+    #[test]
+    fn a_host_call_is_told_from_its_first_byte_and_nothing_else_is() {
+        let body = |message: &FromWorker| {
+            let mut frame = Vec::new();
+            crate::encode_frame(message, &mut frame).expect("encodes");
+            frame.split_off(4)
+        };
+        let call = FromWorker::HostCall {
+            job_id: 1,
+            attempt: 1,
+            call_id: 7,
+            op: HostOp::Echo {
+                text: "hi".to_owned(),
+            },
+        };
+        assert!(FromWorker::body_is_host_call(&body(&call)));
+        for other in [
+            FromWorker::Ready { pid: 5 },
+            FromWorker::Pong { seq: 5 },
+            FromWorker::Progress {
+                job_id: 5,
+                attempt: 5,
+                value: "5".to_owned(),
+            },
+        ] {
+            assert!(!FromWorker::body_is_host_call(&body(&other)), "{other:?}");
+        }
+        assert!(!FromWorker::body_is_host_call(&[]));
+    }
 }

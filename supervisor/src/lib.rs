@@ -1,7 +1,6 @@
-//! jobvisor: the supervisor library behind the `jobvisor` binary.
-//!
-//! `main.rs` only parses arguments and maps results to exit codes; everything else lives
-//! here so tests can drive it in-process.
+//! jobvisor's supervisor: the daemon as a library (`serve`), behind the `jobvisor` binary
+//! of the `cli/` crate, which parses arguments, talks to the control socket and maps
+//! results to exit codes. `cli::run` is the command that runs here.
 
 pub mod cgroup;
 pub mod cli;
@@ -9,15 +8,18 @@ pub mod config;
 pub mod control;
 pub mod dispatcher;
 pub mod exit_code;
-pub mod failpoint;
-pub mod instance_lock;
-pub mod notify;
+pub mod host;
+pub(crate) mod instance_lock;
+pub(crate) mod notify;
 pub mod pool;
-pub mod reaper;
-pub mod schedule;
-pub mod script_check;
+pub(crate) mod reaper;
+pub(crate) mod script_check;
 pub mod serve;
-pub mod store;
-pub mod suggest;
+pub mod shutdown;
+pub mod signals;
+pub(crate) mod suggest;
 pub mod telemetry;
-pub mod units;
+
+// The store crate, under the names the rest of the supervisor has always used.
+pub use jobvisor_store as store;
+pub use jobvisor_store::{failpoint, limits, schedule, units};

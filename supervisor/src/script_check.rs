@@ -17,8 +17,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::warn;
 
 use crate::cgroup::{GroupLimits, Limiter, WorkerGroup};
+use crate::pool::launch::{Confinement, WORKER_MAX_PIDS, WorkerLauncher};
 use crate::pool::process::WorkerProcess;
-use crate::pool::spawner::Spawner;
 use crate::reaper::WorkerPids;
 
 /// How long a check may take (top-level code of the module runs).
@@ -27,14 +27,12 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 const CHECK_MEMORY: u64 = 256 * 1024 * 1024;
 /// Its data-segment ceiling: the budget plus room for the engine's thread stack.
 const CHECK_DATA_CEILING: u64 = CHECK_MEMORY + 512 * 1024 * 1024;
-/// Processes (threads included) the checker may have.
-const CHECK_MAX_PIDS: u32 = 64;
 
 /// Starts script checks. Cheap to clone.
 #[derive(Clone)]
 pub struct ScriptChecker {
     program: PathBuf,
-    spawner: Spawner,
+    launcher: Arc<dyn WorkerLauncher>,
     limiter: Limiter,
     /// The daemon's cgroup directory; each check gets a group below it.
     instance: String,
@@ -54,14 +52,14 @@ impl std::fmt::Debug for ScriptChecker {
 impl ScriptChecker {
     pub fn new(
         program: PathBuf,
-        spawner: Spawner,
+        launcher: Arc<dyn WorkerLauncher>,
         limiter: Limiter,
         instance: String,
         pids: WorkerPids,
     ) -> ScriptChecker {
         ScriptChecker {
             program,
-            spawner,
+            launcher,
             limiter,
             instance,
             pids,
@@ -78,7 +76,7 @@ impl ScriptChecker {
                 &format!("{}/check{number}", self.instance),
                 GroupLimits {
                     memory_bytes: CHECK_MEMORY,
-                    max_pids: CHECK_MAX_PIDS,
+                    max_pids: WORKER_MAX_PIDS,
                 },
             )
             .map_err(|e| format!("cannot create the checker's cgroup: {e}"))?;
@@ -91,7 +89,7 @@ impl ScriptChecker {
                 }
             }
             Err(group) => {
-                group.kill_all(Duration::from_secs(2));
+                group.kill_all_blocking(Duration::from_secs(2));
             }
         })
         .await;
@@ -104,16 +102,13 @@ impl ScriptChecker {
         name: &str,
         source: &str,
     ) -> Result<(), String> {
+        let confinement = Confinement::checker(&self.program, name, CHECK_DATA_CEILING);
         let mut child = self
-            .spawner
-            .spawn_checker(
-                self.program.clone(),
-                name.to_owned(),
-                group.clone(),
-                CHECK_DATA_CEILING,
-            )
+            .launcher
+            .launch(confinement, group.clone())
             .await
-            .map_err(|e| format!("cannot start {} to check it: {e}", self.program.display()))?;
+            .map_err(|e| format!("cannot start {} to check it: {e}", self.program.display()))?
+            .child;
         let stdin = child.stdin.take().ok_or("no stdin for the checker")?;
         let stdout = child.stdout.take().ok_or("no stdout for the checker")?;
         let mut process = WorkerProcess::new(child, self.pids.clone());

@@ -6,35 +6,42 @@
 //! run's jobs back, register the configured scripts, start the workers, bind the control
 //! socket, then tell systemd we are ready. The end runs in reverse once the dispatcher
 //! has drained. `serve --check` runs the checks alone.
+//!
+//! [`run`] is the daemon as a library call: it takes the config and where its signals come
+//! from, so a test can run a whole daemon in-process with a signal channel (or none) and
+//! stop it by a drain.
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jobvisor_protocol::worker::{Isolation, JobLimits};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
-use crate::cgroup::{GroupLimits, Limiter, LimiterMode, WorkerGroup};
-use crate::config::{Config, ConfigError, IsolationSetting};
+use crate::cgroup::{Limiter, LimiterMode, WorkerGroup};
+use crate::config::{Config, ConfigError};
 use crate::control::server::{ControlServer, ControlSocketError};
-use crate::dispatcher::{DaemonInfo, Declared, Dispatcher, SignalKind};
+use crate::dispatcher::{DaemonInfo, Declared, Dispatcher};
+use crate::host::HostService;
 use crate::instance_lock::{InstanceLock, LockError};
 use crate::notify::Notifier;
 use crate::pool::connection::WorkerConnection;
 use crate::pool::process::{WorkerProcess, stderr_tail};
-use crate::pool::restart::RestartPolicy;
 use crate::pool::slot::{SlotConfig, start_slot};
 use crate::pool::spawn::{SpawnSpec, default_worker_program, kernel_supports_worker_sandbox};
 use crate::pool::spawner::Spawner;
 use crate::reaper::{WorkerPids, become_subreaper, reap_orphans};
 use crate::script_check::ScriptChecker;
-use crate::store::{BackoffPolicy, RecoveryMode, Store, StoreError, StoreOptions};
+use crate::shutdown::Shutdown;
+use crate::signals::SignalSource;
+use crate::store::{AnyStore, JobStore, RecoveryMode, StoreError};
 
-/// Processes (threads included) one worker may have.
-const WORKER_MAX_PIDS: u32 = 64;
+/// How often zombies nobody claimed are reaped (the daemon is a subreaper).
+const REAP_EVERY: Duration = Duration::from_secs(2);
+/// Longest wait for a slot task, and for the other tasks, at the end.
+const TASK_GRACE: Duration = Duration::from_secs(5);
 
 /// Why the daemon could not run. Each maps to a documented exit code.
 #[derive(Debug, thiserror::Error)]
@@ -81,9 +88,13 @@ impl ServeError {
     }
 }
 
-/// Runs the daemon until it has drained after SIGTERM/SIGINT.
-pub async fn serve(config: Config) -> Result<(), ServeError> {
+/// Runs the daemon until it has drained: after a stop signal from `signals`
+/// ([`SignalSource::Os`] for SIGTERM/SIGINT) or a `drain` request.
+pub async fn run(config: Config, signals: SignalSource) -> Result<(), ServeError> {
     let started = Instant::now();
+    for moved in &config.moved {
+        warn!(%moved, "a config key in its place of the flat layout is still read there: move it into its section");
+    }
     // Payloads and results are private data: the state dir is the owner's alone whatever
     // the umask (the store creates its files 0600).
     std::fs::DirBuilder::new()
@@ -106,12 +117,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let scripts = config.read_scripts()?;
 
     let store =
-        Store::open(config.database_path(), store_options(&config)).map_err(|err| match err {
+        AnyStore::open(config.database_path(), (&config).into()).map_err(|err| match err {
             StoreError::DiskFull { path } => ServeError::DiskFull { path },
             other => ServeError::Store(other),
         })?;
 
-    let limiter = Limiter::detect_for_daemon(config.memory_limiter)?;
+    let limiter = Limiter::detect_for_daemon(config.workers.memory_limiter)?;
     if limiter.mode() == LimiterMode::Rlimit {
         warn!(limiter = %limiter.describe(), "no memory cgroup: per-worker limits are RLIMIT_DATA only, and a worker's escaped children are not contained");
     } else {
@@ -131,25 +142,20 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let pids = WorkerPids::default();
     let program = default_worker_program();
     let mut groups = Vec::new();
-    for id in 0..config.workers {
-        let group = limiter.create_group(
-            &format!("{instance}/w{id}"),
-            GroupLimits {
-                memory_bytes: config.memory_limit,
-                max_pids: WORKER_MAX_PIDS,
-            },
-        )?;
+    for id in 0..config.workers.count {
+        let group =
+            limiter.create_group(&format!("{instance}/w{id}"), config.workers.group_limits())?;
         groups.push(Arc::new(group));
     }
     // No job is taken back, no script or schedule registered and nothing said to systemd
     // until a worker has started and every configured script and schedule is usable.
     let spec = SpawnSpec {
         program: program.clone(),
-        self_limit_bytes: (!groups[0].enforces_memory()).then_some(config.memory_limit),
+        self_limit_bytes: (!groups[0].enforces_memory()).then_some(config.workers.memory_limit),
     };
     let checker = ScriptChecker::new(
         program.clone(),
-        spawner.clone(),
+        Arc::new(spawner.clone()),
         limiter.clone(),
         instance.clone(),
         pids.clone(),
@@ -159,13 +165,13 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         spec: &spec,
         group: &groups[0],
         pids: &pids,
-        start_timeout: config.worker_start_timeout,
+        start_timeout: config.workers.start_timeout,
         checker: &checker,
     };
     let worker_pid = probe.worker_starts().await?;
     info!(program = %program.display(), pid = worker_pid, "a first worker started and said ready");
     probe.scripts_are_usable(&config, &scripts).await?;
-    let in_store = store.list_scripts()?;
+    let in_store = store.list_scripts().await?;
     let registered = in_store
         .iter()
         .map(|script| script.name.clone())
@@ -228,48 +234,34 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let (slot_events_tx, slot_events) = mpsc::unbounded_channel();
     let mut slot_commands = Vec::new();
     let mut slot_tasks = Vec::new();
-    for (id, group) in (0..config.workers).zip(groups) {
+    let host = HostService::new();
+    let settings = crate::pool::slot::SlotSettings::from(&config);
+    for (id, group) in (0..config.workers.count).zip(groups) {
         let slot = SlotConfig {
             id,
             spec: spec.clone(),
+            host: host.clone(),
             group,
-            start_timeout: config.worker_start_timeout,
-            kill_grace: config.kill_grace,
-            restart: RestartPolicy {
-                backoff_min: config.restart_backoff_min,
-                backoff_max: config.restart_backoff_max,
-                intensity_max: config.restart_intensity_max,
-                window: config.restart_intensity_window,
-            },
-            max_jobs_per_worker: config.max_jobs_per_worker,
-            rss_soft_limit: config.worker_rss_soft_limit,
-            limits: JobLimits {
-                max_result_bytes: u32::try_from(config.result_limit).unwrap_or(u32::MAX),
-                ..JobLimits::default()
-            },
-            isolation: match config.isolation {
-                IsolationSetting::Script => Isolation::Script,
-                IsolationSetting::Job => Isolation::Job,
-            },
-            default_timeout: config.job_timeout,
+            settings: settings.clone(),
             pids: pids.clone(),
             events: events.clone(),
         };
-        let (commands, task) = start_slot(slot, spawner.clone(), slot_events_tx.clone());
+        let (commands, task) = start_slot(slot, Arc::new(spawner.clone()), slot_events_tx.clone());
         slot_commands.push(commands);
         slot_tasks.push(task);
     }
     drop(slot_events_tx);
 
     let control = ControlServer::bind(&config.control_socket_path(), config.control_gid()?).await?;
-    info!(socket = %control.path().display(), workers = config.workers, "listening");
+    info!(socket = %control.path().display(), workers = config.workers.count, "listening");
     let (control_tx, control_rx) = mpsc::channel(256);
     let (control_stop, control_stopped) = oneshot::channel();
-    let (signals_tx, signals_rx) = mpsc::unbounded_channel();
-    let signal_task = tokio::spawn(watch_signals(signals_tx, pids.clone()));
+    let shutdown = Shutdown::new();
+    shutdown.spawn_until_stopped(reap_orphans_every(pids.clone()));
+    let signals = signals.listen();
 
     let notifier = Notifier::from_env();
-    notifier.ready(&format!("{} workers", config.workers));
+    notifier.ready(&format!("{} workers", config.workers.count));
     let dispatcher = Dispatcher::new(
         store.clone(),
         DaemonInfo {
@@ -277,28 +269,26 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             limiter: limiter.describe(),
             default_queue: "default".to_owned(),
             drain_timeout: config.drain_timeout,
-            default_timeout: config.job_timeout,
-            payload_limit: config.payload_limit,
+            default_timeout: config.jobs.timeout,
+            payload_limit: config.jobs.payload_limit,
             checker: checker.clone(),
             declared: Declared::of(&config),
-            retention: crate::store::Retention {
-                completed: config.retention_completed,
-                failed: config.retention_discarded,
-            },
+            retention: (&config.store).into(),
         },
         slot_commands,
         notifier,
         recovery.waiting > 0,
         events.clone(),
     );
+    let dispatcher_tasks = dispatcher.tasks();
     {
         let serving = control.serve(
             control_tx,
             events.clone(),
-            config.control_request_timeout,
+            config.control.request_timeout,
             control_stopped,
         );
-        let dispatching = dispatcher.run(slot_events, control_rx, signals_rx);
+        let dispatching = dispatcher.run(slot_events, control_rx, signals);
         tokio::pin!(serving);
         tokio::select! {
             () = dispatching => {}
@@ -307,18 +297,17 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     let _ = control_stop.send(());
     drop(control);
-    signal_task.abort();
+    if !shutdown.finish(TASK_GRACE, &[dispatcher_tasks]).await {
+        warn!("tasks still running at the end: answers to requests may be lost");
+    }
     for task in slot_tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        let _ = tokio::time::timeout(TASK_GRACE, task).await;
     }
     if let Err(err) = limiter.remove_leftovers(&instance) {
         warn!(error = %err, "cannot remove the workers' cgroups");
     }
-    let close = tokio::task::spawn_blocking(move || store.close()).await;
-    match close {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => warn!(error = %err, "closing the store"),
-        Err(err) => warn!(error = %err, "closing the store"),
+    if let Err(err) = store.close().await {
+        warn!(error = %err, "closing the store");
     }
     info!("stopped");
     Ok(())
@@ -348,23 +337,17 @@ pub async fn check(config: &Config) -> Result<CheckSummary, ServeError> {
     // No cgroup here: this may run from an operator's shell, where the daemon's cgroup
     // is not ours to create groups in. The probe limits itself like a worker in rlimit mode.
     let limiter = Limiter::detect(crate::cgroup::LimiterChoice::Rlimit)?;
-    let group = Arc::new(limiter.create_group(
-        "check",
-        GroupLimits {
-            memory_bytes: config.memory_limit,
-            max_pids: WORKER_MAX_PIDS,
-        },
-    )?);
+    let group = Arc::new(limiter.create_group("check", config.workers.group_limits())?);
     let spawner =
         Spawner::start().map_err(|e| ServeError::Startup(format!("spawner thread: {e}")))?;
     let spec = SpawnSpec {
         program: default_worker_program(),
-        self_limit_bytes: Some(config.memory_limit),
+        self_limit_bytes: Some(config.workers.memory_limit),
     };
     let pids = WorkerPids::default();
     let checker = ScriptChecker::new(
         spec.program.clone(),
-        spawner.clone(),
+        Arc::new(spawner.clone()),
         limiter,
         instance_name(&config.state_dir),
         pids.clone(),
@@ -374,12 +357,13 @@ pub async fn check(config: &Config) -> Result<CheckSummary, ServeError> {
         spec: &spec,
         group: &group,
         pids: &pids,
-        start_timeout: config.worker_start_timeout,
+        start_timeout: config.workers.start_timeout,
         checker: &checker,
     };
     probe.worker_starts().await?;
     probe.scripts_are_usable(config, &scripts).await?;
     Ok(CheckSummary {
+        moved: config.moved.clone(),
         scripts: scripts.len(),
         schedules: config.schedules.len(),
         worker_program: spec.program,
@@ -389,6 +373,8 @@ pub async fn check(config: &Config) -> Result<CheckSummary, ServeError> {
 /// What `serve --check` found usable.
 #[derive(Debug)]
 pub struct CheckSummary {
+    /// Keys of the flat layout, read from their old place.
+    pub moved: Vec<crate::config::MovedKey>,
     pub scripts: usize,
     pub schedules: usize,
     pub worker_program: PathBuf,
@@ -546,21 +532,6 @@ fn raise_fd_limit() {
     }
 }
 
-fn store_options(config: &Config) -> StoreOptions {
-    StoreOptions {
-        synchronous: config.store_synchronous(),
-        max_payload_bytes: usize::try_from(config.payload_limit).unwrap_or(usize::MAX),
-        max_result_bytes: usize::try_from(config.result_limit).unwrap_or(usize::MAX),
-        default_max_attempts: config.max_attempts,
-        default_timeout: config.job_timeout,
-        backoff: BackoffPolicy {
-            base: config.retry_backoff_base,
-            cap: config.retry_backoff_max,
-        },
-        ..StoreOptions::default()
-    }
-}
-
 /// The cgroup directory of a daemon's workers: stable for a state dir, so a restart finds
 /// what a crashed run left.
 pub fn instance_name(state_dir: &std::path::Path) -> String {
@@ -570,30 +541,13 @@ pub fn instance_name(state_dir: &std::path::Path) -> String {
     format!("jobvisor-{hex}")
 }
 
-async fn watch_signals(tx: mpsc::UnboundedSender<SignalKind>, pids: WorkerPids) {
-    use tokio::signal::unix::{SignalKind as Sig, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(Sig::terminate()),
-        signal(Sig::interrupt()),
-        signal(Sig::hangup()),
-    ) else {
-        error!("cannot install signal handlers");
-        return;
-    };
-    let mut reap = tokio::time::interval(Duration::from_secs(2));
+/// Reaps orphaned zombies every [`REAP_EVERY`], for ever (it runs until the shutdown).
+/// Separate from the signals: neither may delay the other.
+async fn reap_orphans_every(pids: WorkerPids) {
+    let mut reap = tokio::time::interval(REAP_EVERY);
     let mut zombies = std::collections::HashSet::new();
     loop {
-        let kind = tokio::select! {
-            _ = term.recv() => SignalKind::Stop,
-            _ = int.recv() => SignalKind::Stop,
-            _ = hup.recv() => SignalKind::Hangup,
-            _ = reap.tick() => {
-                reap_orphans(&pids, &mut zombies);
-                continue;
-            }
-        };
-        if tx.send(kind).is_err() {
-            return;
-        }
+        reap.tick().await;
+        reap_orphans(&pids, &mut zombies);
     }
 }

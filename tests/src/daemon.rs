@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use jobvisor_protocol::control::{EnqueueJob, Request, Response, StatusReport};
+use jobvisor_protocol::control::{EnqueueJob, Request, Response, StatusReport, WorkerState};
 use jobvisor_protocol::{BlockingTransport, Role};
 
 use crate::bin;
+use crate::config::ConfigBuilder;
 
 /// A daemon under test. Killed (SIGKILL) when dropped if still running.
 pub struct Daemon {
@@ -36,19 +37,22 @@ impl Daemon {
 
     /// Writes the config and scripts without starting the daemon.
     pub fn prepare(extra: &str, scripts: &[(&str, &str)]) -> Daemon {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = format!(
-            "state_dir = \"{0}/data\"\nrun_dir = \"{0}/run\"\n{extra}\n",
-            dir.path().display()
-        );
-        for (name, source) in scripts {
-            let file = dir.path().join(format!("{name}.js"));
-            std::fs::write(&file, source).expect("write script");
-            config.push_str(&format!(
-                "[[script]]\nname = \"{name}\"\npath = \"{}\"\n",
-                file.display()
-            ));
-        }
+        let config = scripts
+            .iter()
+            .fold(ConfigBuilder::new().raw(extra), |config, (name, source)| {
+                config.script(name, source)
+            });
+        Daemon::prepare_in(&std::env::temp_dir(), &config)
+    }
+
+    /// Writes `config` (and its scripts) into a new temporary directory inside `base`,
+    /// without starting the daemon.
+    pub fn prepare_in(base: &Path, config: &ConfigBuilder) -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("jobvisor-")
+            .tempdir_in(base)
+            .expect("temp dir");
+        let config = config.write_scripts_and_render(dir.path());
         let config_path = dir.path().join("jobvisor.toml");
         std::fs::write(&config_path, config).expect("write config");
         Daemon {
@@ -63,22 +67,7 @@ impl Daemon {
     /// signal that killed it, if any.
     pub fn launch_until_death(&mut self, env: &[(&str, &str)], within: Duration) -> Option<i32> {
         use std::os::unix::process::ExitStatusExt;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("log file");
-        let mut child = Command::new(bin("jobvisor"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&self.config)
-            .env("JOBVISOR_WORKER", bin("jobvisor-worker"))
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("jobvisor serve starts");
+        let mut child = self.spawn(env);
         match crate::exit_within(&mut child, within) {
             Some(status) => status.signal(),
             None => panic!(
@@ -93,27 +82,32 @@ impl Daemon {
         self.launch_with(&[]);
     }
 
+    /// Starts (or restarts) the process with `env` and waits until it answers.
     pub fn launch_with(&mut self, env: &[(&str, &str)]) {
+        self.child = Some(self.spawn(env));
+        self.wait_ready(Duration::from_secs(20));
+    }
+
+    /// `jobvisor serve` on this config, its output appended to the log.
+    fn spawn(&self, env: &[(&str, &str)]) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log)
             .expect("log file");
-        let mut command = Command::new(bin("jobvisor"));
-        command
+        Command::new(bin("jobvisor"))
             .arg("serve")
             .arg("--config")
             .arg(&self.config)
             .env("JOBVISOR_WORKER", bin("jobvisor-worker"))
             .env("JOBVISOR_LOG", "info")
+            .env_remove("JOBVISOR_CONFIG")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
-            .stderr(log);
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        self.child = Some(command.spawn().expect("jobvisor serve starts"));
-        self.wait_ready(Duration::from_secs(20));
+            .stderr(log)
+            .spawn()
+            .expect("jobvisor serve starts")
     }
 
     pub fn socket(&self) -> PathBuf {
@@ -178,15 +172,37 @@ impl Daemon {
         }
     }
 
-    /// One request on a fresh connection.
-    pub fn try_request(&self, request: &Request) -> Result<Response, String> {
-        let stream = UnixStream::connect(self.socket()).map_err(|e| e.to_string())?;
+    /// A new control connection, past the handshake (which may take 30 s at most), with
+    /// no read timeout: a `WaitJob` answers when its job ends.
+    pub fn try_connect(&self) -> Result<BlockingTransport<UnixStream>, String> {
+        let stream = UnixStream::connect(self.socket())
+            .map_err(|e| format!("connecting to {}: {e}", self.socket().display()))?;
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .map_err(|e| e.to_string())?;
         let mut transport = BlockingTransport::new(stream);
         transport
             .handshake(Role::Client, Role::Supervisor)
+            .map_err(|e| format!("control socket handshake: {e}"))?;
+        transport
+            .get_ref()
+            .set_read_timeout(None)
+            .map_err(|e| e.to_string())?;
+        Ok(transport)
+    }
+
+    /// A new control connection; panics with the daemon log when there is none.
+    pub fn connect(&self) -> BlockingTransport<UnixStream> {
+        self.try_connect()
+            .unwrap_or_else(|e| panic!("{e}\n{}", self.log_text()))
+    }
+
+    /// One request on a fresh connection.
+    pub fn try_request(&self, request: &Request) -> Result<Response, String> {
+        let mut transport = self.try_connect()?;
+        transport
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_secs(30)))
             .map_err(|e| e.to_string())?;
         transport.send(request).map_err(|e| e.to_string())?;
         transport
@@ -217,11 +233,7 @@ impl Daemon {
 
     /// Enqueues many jobs over one connection.
     pub fn enqueue_many(&self, jobs: impl IntoIterator<Item = EnqueueJob>) -> Vec<i64> {
-        let stream = UnixStream::connect(self.socket()).expect("connect");
-        let mut transport = BlockingTransport::new(stream);
-        transport
-            .handshake(Role::Client, Role::Supervisor)
-            .expect("handshake");
+        let mut transport = self.connect();
         jobs.into_iter()
             .map(|job| {
                 transport.send(&Request::Enqueue(job)).expect("send");
@@ -325,6 +337,19 @@ impl Daemon {
             .count()
     }
 
+    /// Waits until `count` workers are idle with a live process (all started, none busy).
+    pub fn wait_idle_workers(&self, count: usize, within: Duration) {
+        self.wait_for(&format!("{count} idle workers"), within, || {
+            let status = self.status();
+            status
+                .workers
+                .iter()
+                .filter(|w| w.state == WorkerState::Idle && w.pid.is_some())
+                .count()
+                == count
+        });
+    }
+
     /// Live worker pids from `status`.
     pub fn worker_pids(&self) -> Vec<u32> {
         self.status().workers.iter().filter_map(|w| w.pid).collect()
@@ -332,7 +357,7 @@ impl Daemon {
 
     /// The cgroup name of this daemon's workers (`jobvisor-<hash of the state dir>`).
     pub fn instance(&self) -> String {
-        jobvisor::serve::instance_name(&self.dir.path().join("data"))
+        jobvisor_supervisor::serve::instance_name(&self.dir.path().join("data"))
     }
 
     /// Processes (any, escaped grandchildren included) in this daemon's worker cgroups.
@@ -466,10 +491,10 @@ impl Drop for Daemon {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let instance = jobvisor::serve::instance_name(&self.dir.path().join("data"));
-        if let Ok(limiter) =
-            jobvisor::cgroup::Limiter::detect(jobvisor::cgroup::LimiterChoice::Auto)
-        {
+        let instance = jobvisor_supervisor::serve::instance_name(&self.dir.path().join("data"));
+        if let Ok(limiter) = jobvisor_supervisor::cgroup::Limiter::detect(
+            jobvisor_supervisor::cgroup::LimiterChoice::Auto,
+        ) {
             let _ = limiter.remove_leftovers(&instance);
         }
     }

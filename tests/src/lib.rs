@@ -1,8 +1,10 @@
-//! Helpers for the end-to-end tests: where the real binaries are, and how to run them.
+//! Helpers for the end-to-end tests and the end-to-end benchmark (`bench/`): where the
+//! real binaries are, and how to run them.
 //!
 //! The tests here never call library code in place of a binary: they start `jobvisor` and
 //! `jobvisor-worker` as a user would, and read what they print.
 
+pub mod config;
 pub mod daemon;
 
 use std::path::{Path, PathBuf};
@@ -10,13 +12,16 @@ use std::process::{Child, Command, ExitStatus, Output};
 use std::time::{Duration, Instant};
 
 /// The directory holding the workspace's binaries (`target/debug` or `target/release`),
-/// found from the test executable's own path (`<dir>/deps/<test>`).
+/// found from the running executable's own path: a test is `<dir>/deps/<test>`, a
+/// workspace binary (the benchmark) is `<dir>/<name>`.
 pub fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test executable has a path");
-    let deps = exe
-        .parent()
-        .expect("test executable is in a deps directory");
-    deps.parent().expect("deps has a parent").to_path_buf()
+    let exe = std::env::current_exe().expect("the running executable has a path");
+    let dir = exe.parent().expect("the executable is in a directory");
+    if dir.file_name().is_some_and(|name| name == "deps") {
+        dir.parent().expect("deps has a parent").to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
 }
 
 /// Waits up to `within` for `child` to exit; `None` when it did not (it is then killed and
@@ -118,7 +123,9 @@ pub fn run_json(name: &str, source: &str, args: &[&str], expected_code: i32) -> 
 /// (v2) hierarchy without the memory controller the skip is an allowed one (such machines
 /// cannot run the test at all); anywhere else it is not.
 pub fn memory_cgroup_available(test: &str) -> bool {
-    match jobvisor::cgroup::Limiter::detect(jobvisor::cgroup::LimiterChoice::Cgroup) {
+    match jobvisor_supervisor::cgroup::Limiter::detect(
+        jobvisor_supervisor::cgroup::LimiterChoice::Cgroup,
+    ) {
         Ok(_) => true,
         Err(err) => {
             let controllers = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers");

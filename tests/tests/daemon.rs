@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use jobvisor_protocol::control::{EnqueueJob, Request, Response};
+use jobvisor_protocol::control::{EnqueueJob, Request, Response, WorkerState};
 use jobvisor_tests::daemon::{Daemon, job, process_alive, worker_cgroups};
 use jobvisor_tests::memory_cgroup_available;
 
@@ -338,7 +338,7 @@ fn sigkill_of_the_supervisor_leaves_no_worker_and_loses_no_job() {
     for &id in &ids {
         assert_eq!(daemon.job_state(id), "completed");
     }
-    let instance = jobvisor::serve::instance_name(&daemon.dir.path().join("data"));
+    let instance = jobvisor_supervisor::serve::instance_name(&daemon.dir.path().join("data"));
     let groups: Vec<_> = worker_cgroups()
         .into_iter()
         .filter(|g| g.ends_with(&instance))
@@ -380,7 +380,7 @@ fn a_worker_that_fails_its_handshake_degrades_its_slot_and_gets_no_job() {
             .status()
             .workers
             .iter()
-            .any(|w| w.state == "degraded")
+            .any(|w| w.state == WorkerState::Degraded)
     });
     let status = daemon.status();
     let reason = status.workers[0].degraded_reason.clone().unwrap();

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use jobvisor::config::{Config, LogFormat};
+use jobvisor_supervisor::config::{Config, LogFormat};
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -164,7 +164,7 @@ fn install_sh_lays_out_the_files_and_a_second_run_changes_nothing() {
     // every other file exactly as it was.
     let before = snapshot(&root);
     let config = etc.join("jobvisor.toml");
-    let edited = example.replace("workers = 4", "workers = 3") + "# edited by the operator\n";
+    let edited = example.replace("count = 4", "count = 3") + "# edited by the operator\n";
     assert_ne!(edited, example);
     std::fs::write(&config, &edited).unwrap();
     let second = install_into(&root);
@@ -200,7 +200,7 @@ fn install_sh_lays_out_the_files_and_a_second_run_changes_nothing() {
         );
     }
     // The edited config still loads (the example stays a valid base for edits).
-    assert_eq!(Config::load(&config).unwrap().workers, 3);
+    assert_eq!(Config::load(&config).unwrap().workers.count, 3);
 }
 
 #[test]
@@ -365,23 +365,26 @@ fn units_agree_with_the_config_and_the_install_layout() {
             .map(|code| code.parse().unwrap())
             .collect();
         for code in [
-            jobvisor::exit_code::CONFIG,
-            jobvisor::exit_code::ALREADY_RUNNING,
+            jobvisor_supervisor::exit_code::CONFIG,
+            jobvisor_supervisor::exit_code::ALREADY_RUNNING,
         ] {
             assert!(prevent.contains(&code), "{unit}: {code} must not restart");
         }
-        assert!(!prevent.contains(&jobvisor::exit_code::FAILURE), "{unit}");
+        assert!(
+            !prevent.contains(&jobvisor_supervisor::exit_code::FAILURE),
+            "{unit}"
+        );
         // systemd kills what is left after TimeoutStopSec: the drain must fit, with both
         // the example's and the built-in timings.
-        let stop = jobvisor::units::parse_duration(one(&s, "TimeoutStopSec")).unwrap();
+        let stop = jobvisor_supervisor::units::parse_duration(one(&s, "TimeoutStopSec")).unwrap();
         for c in [&config, &Config::embedded()] {
-            let drain = c.drain_timeout + c.kill_grace;
+            let drain = c.drain_timeout + c.workers.kill_grace;
             assert!(
                 stop >= drain + Duration::from_secs(5),
                 "{unit}: TimeoutStopSec {stop:?} leaves no margin over drain {drain:?}"
             );
         }
-        let watchdog = jobvisor::units::parse_duration(one(&s, "WatchdogSec")).unwrap();
+        let watchdog = jobvisor_supervisor::units::parse_duration(one(&s, "WatchdogSec")).unwrap();
         assert!(watchdog >= Duration::from_secs(10), "{unit}: WatchdogSec");
     }
     // The main unit's directories are the example config's.
@@ -391,38 +394,6 @@ fn units_agree_with_the_config_and_the_install_layout() {
         config.control_socket_path(),
         Path::new("/run/jobvisor/control.sock")
     );
-}
-
-/// The keys of `RawConfig`, read from the source of config.rs: `(key, is a list)`.
-fn raw_config_keys() -> Vec<(String, bool)> {
-    let source = read(&repo_root().join("supervisor/src/config.rs"));
-    let start = source
-        .find("struct RawConfig {")
-        .expect("config.rs has `struct RawConfig {`");
-    let body = &source[start..];
-    let body = &body[body.find('{').unwrap() + 1..body.find("\n}").unwrap()];
-    let mut keys = Vec::new();
-    let mut rename: Option<String> = None;
-    for line in body.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with("//") {
-            continue;
-        }
-        if line.starts_with("#[") {
-            if let Some(at) = line.find("rename = \"") {
-                let rest = &line[at + "rename = \"".len()..];
-                rename = Some(rest[..rest.find('"').unwrap()].to_owned());
-            }
-            assert!(!line.contains("flatten"), "update this test for {line}");
-            continue;
-        }
-        let (field, ty) = line
-            .split_once(':')
-            .unwrap_or_else(|| panic!("unexpected line in RawConfig: {line}"));
-        let field = field.trim().trim_start_matches("pub ").trim();
-        let key = rename.take().unwrap_or_else(|| field.to_owned());
-        keys.push((key, ty.trim().starts_with("Vec<")));
-    }
-    keys
 }
 
 /// Whether `line` is `key = ...`.
@@ -440,32 +411,59 @@ fn example_config_loads_and_documents_every_key() {
     assert_eq!(config.log_format, LogFormat::Json);
     assert!(config.scripts.is_empty(), "the example registers no script");
 
+    assert!(
+        config.moved.is_empty(),
+        "the example uses the sections: {:?}",
+        config.moved
+    );
+
     let text = read(&path);
     let lines: Vec<&str> = text.lines().collect();
-    let keys = raw_config_keys();
-    assert!(
-        keys.len() >= 25,
-        "only {} keys read from RawConfig: {keys:?}",
-        keys.len()
-    );
+    let keys = jobvisor_supervisor::config::keys();
+    assert!(keys.len() >= 27, "only {} keys: {keys:?}", keys.len());
     let is_setting = |line: &str| !line.starts_with('#') && line.contains('=');
+    // The lines of one section: from its `[name]` header to the next header (the top:
+    // up to the first header).
+    let section_lines = |section: Option<&str>| -> std::ops::Range<usize> {
+        let is_header = |l: &&str| l.starts_with('[');
+        let start = match section {
+            None => 0,
+            Some(name) => match lines.iter().position(|l| l.trim() == format!("[{name}]")) {
+                Some(at) => at + 1,
+                None => return 0..0,
+            },
+        };
+        let end = lines[start..]
+            .iter()
+            .position(is_header)
+            .map_or(lines.len(), |n| start + n);
+        start..end
+    };
     let mut missing = Vec::new();
-    for (key, is_list) in &keys {
-        if *is_list {
+    for key in &keys {
+        let shown = key
+            .section
+            .map_or(key.name.to_owned(), |s| format!("[{s}] {}", key.name));
+        if key.is_list {
             // Tables are shown as a commented example.
-            let header = format!("# [[{key}]]");
+            let header = format!("# [[{}]]", key.name);
             if !lines.iter().any(|l| l.trim() == header) {
-                missing.push(key.as_str());
+                missing.push(shown);
             }
             continue;
         }
         // Plain keys are set (or, when they have no default value, shown commented out)
-        // under a comment, shared by a group of related keys, that gives the default.
-        let Some(at) = lines
+        // in their section, under a comment, shared by a group of related keys, that
+        // gives the default.
+        let range = section_lines(key.section);
+        let Some(at) = lines[range.clone()]
             .iter()
-            .position(|l| assigns(l, key) || assigns(l.strip_prefix("# ").unwrap_or(""), key))
+            .position(|l| {
+                assigns(l, key.name) || assigns(l.strip_prefix("# ").unwrap_or(""), key.name)
+            })
+            .map(|n| range.start + n)
         else {
-            missing.push(key.as_str());
+            missing.push(shown);
             continue;
         };
         let mut above = at;
@@ -479,13 +477,14 @@ fn example_config_loads_and_documents_every_key() {
             .copied()
             .collect();
         if !comment.iter().any(|l| l.contains("Default")) {
-            missing.push(key.as_str());
+            missing.push(shown);
         }
     }
     assert!(
         missing.is_empty(),
-        "deploy/jobvisor.toml must set each key of RawConfig below a comment saying what it \
-         does and its `Default:` (a list: a commented `# [[key]]` example); missing: {missing:?}"
+        "deploy/jobvisor.toml must set each key of the config, in its section, below a comment \
+         saying what it does and its `Default:` (a list: a commented `# [[key]]` example); \
+         missing: {missing:?}"
     );
 
     // Values shown commented out are valid too (top-level keys: the `# [[...]]` examples
@@ -498,7 +497,7 @@ fn example_config_loads_and_documents_every_key() {
         .iter()
         .enumerate()
         .map(|(i, l)| match l.strip_prefix("# ") {
-            Some(rest) if i < examples_start && keys.iter().any(|(key, _)| assigns(rest, key)) => {
+            Some(rest) if i < examples_start && keys.iter().any(|key| assigns(rest, key.name)) => {
                 rest
             }
             _ => l,

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use jobvisor_protocol::control::WorkerState;
 use jobvisor_tests::daemon::{Daemon, job, process_alive};
 use jobvisor_tests::{bin, exit_within};
 
@@ -33,7 +34,7 @@ fn ready_workers(daemon: &Daemon) -> Vec<u32> {
     daemon.wait_for("a ready worker", Duration::from_secs(10), || {
         let status = daemon.status();
         pids = status.workers.iter().filter_map(|w| w.pid).collect();
-        status.workers.iter().all(|w| w.state == "idle")
+        status.workers.iter().all(|w| w.state == WorkerState::Idle)
     });
     pids
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use jobvisor_protocol::control::EnqueueJob;
+use jobvisor_protocol::control::{EnqueueJob, WorkerState};
 use jobvisor_tests::daemon::{Daemon, job};
 
 const ECHO: &str = "export default (p, job) => ({ id: job.id, echo: p });";
@@ -490,7 +490,7 @@ fn a_stopped_idle_worker_is_found_by_the_health_ping_and_replaced() {
     daemon.wait_for("an idle worker", Duration::from_secs(10), || {
         let status = daemon.status();
         match status.workers.first() {
-            Some(w) if w.state == "idle" => {
+            Some(w) if w.state == WorkerState::Idle => {
                 pid = w.pid.expect("an idle worker has a pid");
                 true
             }

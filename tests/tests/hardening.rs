@@ -11,9 +11,9 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use jobvisor::pool::exit::{AttemptOutcome, CrashKind, ExitFacts, classify_exit};
-use jobvisor::pool::spawn::WORKER_MAX_OPEN_FILES;
 use jobvisor_protocol::control::{EnqueueJob, Request};
+use jobvisor_supervisor::pool::exit::{AttemptOutcome, CrashKind, ExitFacts, classify_exit};
+use jobvisor_supervisor::pool::spawn::WORKER_MAX_OPEN_FILES;
 use jobvisor_tests::bin;
 use jobvisor_tests::daemon::{Daemon, job};
 #[cfg(target_arch = "x86_64")]

@@ -804,3 +804,115 @@ fn a_killed_runs_cgroup_is_removed_by_the_next_run() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(group().is_none(), "the next run removed {name}");
 }
+
+/// `global` and `performance` answer as in node (expected values taken from node 20).
+#[test]
+fn global_alias_and_performance_clock_match_node() {
+    let report = run_json(
+        "clock-globals",
+        r#"export default () => {
+            const a = performance.now(); const b = performance.now();
+            return { alias: global === globalThis, now: typeof a, ordered: b >= a && a >= 0,
+                origin: typeof performance.timeOrigin,
+                sane: Math.abs(performance.timeOrigin + performance.now() - Date.now()) < 1000 };
+        }"#,
+        &[],
+        0,
+    );
+    assert_eq!(
+        report["result"],
+        json!({"alias":true,"now":"number","ordered":true,"origin":"number","sane":true})
+    );
+}
+
+/// `URLSearchParams` and `URL.prototype.searchParams` (expected values taken from node 20).
+#[test]
+fn url_search_params_match_node_and_follow_the_url() {
+    let report = run_json(
+        "search-params",
+        r#"export default () => {
+            const p = new URLSearchParams("?a=1&b=2&a=3&c=%20x+y&e&%zz=%G1");
+            p.append("sp ace", "ä/~*!'()"); p.set("b", "x"); p.sort();
+            const u = new URL("https://example.com/p?x=1#h");
+            u.searchParams.append("z", "a b"); const href = u.href;
+            u.search = "?k=v";
+            return [p.toString(), [...p.keys()].join("|"), p.getAll("a"), p.size, href,
+                u.searchParams.get("k"), u.searchParams === u.searchParams];
+        }"#,
+        &[],
+        0,
+    );
+    assert_eq!(
+        report["result"],
+        json!([
+            "%25zz=%25G1&a=1&a=3&b=x&c=+x+y&e=&sp+ace=%C3%A4%2F%7E*%21%27%28%29",
+            "%zz|a|a|b|c|e|sp ace",
+            ["1", "3"],
+            7,
+            "https://example.com/p?x=1&z=a+b#h",
+            "v",
+            true
+        ])
+    );
+}
+
+/// Events, abort signals (a real timer for `AbortSignal.timeout`), `DOMException` and
+/// `queueMicrotask` (expected values taken from node 20).
+#[test]
+fn events_and_abort_signals_match_node() {
+    let report = run_json(
+        "events",
+        r#"export default async () => {
+            const out = []; const t = new EventTarget();
+            t.addEventListener("ping", (e) => out.push("once:" + (e.target === t)), { once: true });
+            t.dispatchEvent(new Event("ping")); t.dispatchEvent(new Event("ping"));
+            const c = new AbortController(); c.signal.onabort = () => out.push("onabort"); c.abort();
+            out.push(c.signal.reason.name, AbortSignal.any([c.signal]).aborted);
+            let micro = "no"; queueMicrotask(() => { micro = "yes" });
+            const s = AbortSignal.timeout(10);
+            await new Promise((resolve) => s.addEventListener("abort", resolve));
+            out.push(micro, s.reason.name, s.reason.message, s.reason instanceof DOMException);
+            return out;
+        }"#,
+        &[],
+        0,
+    );
+    assert_eq!(
+        report["result"],
+        json!([
+            "once:true",
+            "onabort",
+            "AbortError",
+            true,
+            "yes",
+            "TimeoutError",
+            "The operation was aborted due to timeout",
+            true
+        ])
+    );
+}
+
+/// `TextEncoder.encodeInto` and `TextDecoder`'s encodings and options (expected values
+/// taken from node 20).
+#[test]
+fn text_encoding_matches_node() {
+    let report = run_json(
+        "text",
+        r#"export default () => {
+            const buf = new Uint8Array(5);
+            const into = new TextEncoder().encodeInto("hé😀x", buf);
+            let fatal; try { new TextDecoder("utf-8", { fatal: true }).decode(new Uint8Array([0x61, 0xFF])) } catch (e) { fatal = e.name }
+            return [into, Array.from(buf), fatal,
+                new TextDecoder().decode(new Uint8Array([0xEF, 0xBB, 0xBF, 0x68, 0xFF])),
+                new TextDecoder("utf-16le").decode(new Uint8Array([0xFF, 0xFE, 0x68, 0])),
+                new TextDecoder("latin1").encoding, new TextDecoder("latin1").decode(new Uint8Array([0xE9]))];
+        }"#,
+        &[],
+        0,
+    );
+    assert_eq!(
+        report["result"],
+        json!([{"read": 2, "written": 3}, [104, 195, 169, 0, 0], "TypeError", "h\u{FFFD}", "h",
+            "windows-1252", "é"])
+    );
+}

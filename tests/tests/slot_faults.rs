@@ -6,7 +6,7 @@
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use jobvisor_protocol::control::{EnqueueJob, Request, Response};
+use jobvisor_protocol::control::{EnqueueJob, Request, Response, WorkerState};
 use jobvisor_protocol::{BlockingTransport, Role};
 use jobvisor_tests::daemon::{Daemon, job};
 
@@ -57,7 +57,7 @@ fn wait_all_idle(daemon: &Daemon, what: &str) -> Vec<u32> {
         status
             .workers
             .iter()
-            .all(|w| w.state == "idle" && w.job.is_none() && w.pid.is_some())
+            .all(|w| w.state == WorkerState::Idle && w.job.is_none() && w.pid.is_some())
     });
     pids
 }

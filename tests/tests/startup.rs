@@ -473,3 +473,72 @@ fn scripts_and_schedules_declared_in_the_config_stay_the_configs() {
         daemon.log_text()
     );
 }
+
+/// `deploy/jobvisor.toml` as it was before the config had sections: every key at the top.
+const FLAT_LAYOUT: &str = include_str!("../fixtures/flat-layout.toml");
+
+/// The flat-layout file without its system directories (the harness puts its own first).
+fn flat_layout_in_temp_dirs() -> String {
+    FLAT_LAYOUT
+        .lines()
+        .filter(|l| !l.starts_with("state_dir") && !l.starts_with("run_dir"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn a_config_in_the_flat_layout_still_runs_and_says_where_each_key_went() {
+    let mut daemon = Daemon::prepare(&flat_layout_in_temp_dirs(), &[("ok", OK)]);
+    let out = serve_check(&daemon.config, &[]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for said in [
+        "`job_timeout` is now `[jobs] timeout`",
+        "`workers` is now `[workers] count`",
+        "`synchronous` is now `[store] synchronous`",
+        "`control_request_timeout` is now `[control] request_timeout`",
+    ] {
+        assert!(stdout.contains(said), "{said}: {}", describe(&out));
+    }
+    // Every key the file sets at the top but the four that stay there (`control_group`
+    // is commented out).
+    assert_eq!(stdout.matches(" is now `[").count(), 22, "{stdout}");
+    assert!(stdout.contains("ready to serve (1 scripts"), "{stdout}");
+
+    daemon.launch();
+    assert_eq!(daemon.status().workers.len(), 4, "workers = 4 is read");
+    let id = daemon.enqueue(jobvisor_tests::daemon::job("ok", "{\"n\":1}"));
+    daemon.wait_for("the job completes", Duration::from_secs(30), || {
+        daemon.job_state(id) == "completed"
+    });
+    daemon.stop();
+    let log = daemon.log_text();
+    assert_eq!(
+        log.matches("`job_timeout` is now `[jobs] timeout`").count(),
+        1,
+        "each moved key is logged once at start:\n{log}"
+    );
+}
+
+#[test]
+fn a_key_in_the_flat_layout_and_in_its_section_is_refused_with_exit_78() {
+    let config = format!("{}[jobs]\ntimeout = \"5s\"\n", flat_layout_in_temp_dirs());
+    let daemon = Daemon::prepare(&config, &[]);
+    let out = serve_check(&daemon.config, &[]);
+    assert_eq!(out.status.code(), Some(78), "{}", describe(&out));
+    let served = serve_for(&daemon, &[], Duration::from_secs(10));
+    assert_eq!(served.code, Some(78), "{}", served.output);
+    for text in [
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        served.output,
+    ] {
+        assert!(
+            text.contains("`job_timeout` (line ")
+                && text.contains("and `[jobs] timeout` (line ")
+                && text.contains("are the same setting: keep only `[jobs] timeout`"),
+            "{text}"
+        );
+    }
+    assert!(served.notified.is_empty(), "{:?}", served.notified);
+    assert!(!daemon.database().exists());
+}

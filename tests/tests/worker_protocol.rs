@@ -1,5 +1,6 @@
 //! The real `jobvisor-worker` binary driven frame by frame over its fd-3 socket: context
-//! reuse and rebuilds, survival after errors, and refusal of malformed input.
+//! reuse and rebuilds, survival after errors, refusal of malformed input, and host calls
+//! made by a running job (the test plays the supervisor and answers them).
 
 #![allow(clippy::unwrap_used)]
 
@@ -8,13 +9,14 @@ use std::os::unix::net::UnixStream;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use jobvisor::cgroup::{GroupLimits, Limiter, LimiterChoice};
-use jobvisor::pool::spawn::{SpawnSpec, spawn_worker};
+use jobvisor_protocol::host::{HostErrorKind, HostOp, HostResult};
 use jobvisor_protocol::worker::{
     ErrorKind, FromWorker, Isolation, JobLimits, JobStats, Outcome, RunJob, ScriptRef, ToWorker,
     exit_status,
 };
 use jobvisor_protocol::{BlockingTransport, Hello, MAGIC, PROTOCOL_VERSION, Role};
+use jobvisor_supervisor::cgroup::{GroupLimits, Limiter, LimiterChoice};
+use jobvisor_supervisor::pool::spawn::{SpawnSpec, spawn_worker};
 use jobvisor_tests::bin;
 
 struct Worker {
@@ -84,6 +86,11 @@ impl Worker {
     fn run(&mut self, job: RunJob) -> (Outcome, JobStats) {
         let id = job.job_id;
         self.transport.send(&ToWorker::Run(job)).unwrap();
+        self.finish(id)
+    }
+
+    /// Reads frames up to the `Done` of job `id`, skipping console lines.
+    fn finish(&mut self, id: i64) -> (Outcome, JobStats) {
         loop {
             match self.transport.recv::<FromWorker>().unwrap() {
                 Some(FromWorker::Done {
@@ -100,6 +107,47 @@ impl Worker {
             }
         }
     }
+
+    /// Reads the next host call of job `id` (attempt 1), skipping console lines; returns
+    /// its call id and op.
+    fn next_call(&mut self, id: i64) -> (u64, HostOp) {
+        loop {
+            match self.transport.recv::<FromWorker>().unwrap() {
+                Some(FromWorker::HostCall {
+                    job_id,
+                    attempt,
+                    call_id,
+                    op,
+                }) => {
+                    assert_eq!((job_id, attempt), (id, 1));
+                    return (call_id, op);
+                }
+                Some(FromWorker::Log { .. }) => {}
+                other => panic!("expected a host call, got {other:?}"),
+            }
+        }
+    }
+
+    /// Sends `job` and reads its first host call; returns the call's id.
+    fn run_until_call(&mut self, job: RunJob) -> u64 {
+        let id = job.job_id;
+        self.transport.send(&ToWorker::Run(job)).unwrap();
+        self.next_call(id).0
+    }
+
+    fn reply(&mut self, call_id: u64, result: HostResult) {
+        self.transport
+            .send(&ToWorker::HostReply { call_id, result })
+            .unwrap();
+    }
+}
+
+/// A handler that makes one host call and returns its answer.
+const ECHO_ONCE: &str = "export default async (p, ctx) => ctx.host.echo('x')";
+
+fn echoed(op: &HostOp) -> String {
+    let HostOp::Echo { text } = op;
+    text.clone()
 }
 
 fn ok_value(outcome: &Outcome) -> serde_json::Value {
@@ -372,4 +420,189 @@ fn the_worker_holds_only_stdio_and_its_socket_and_an_empty_environment() {
     assert_eq!(pgrp, w.pid, "the worker leads its own process group");
     w.transport.send(&ToWorker::Shutdown).unwrap();
     wait_exit(&mut w.child);
+}
+
+#[test]
+fn a_host_call_round_trip_resolves_the_promise_with_the_reply() {
+    let mut w = start();
+    let source = "export default async (p, ctx) => ({ back: await ctx.host.echo(p.text) })";
+    let mut run = job(1, Some(source), "echo", Isolation::Script);
+    run.payload = r#"{"text":"héllo"}"#.into();
+    w.transport.send(&ToWorker::Run(run)).unwrap();
+    let (call_id, op) = w.next_call(1);
+    assert_eq!(
+        op,
+        HostOp::Echo {
+            text: "héllo".into()
+        }
+    );
+    w.reply(
+        call_id,
+        HostResult::Value {
+            text: "héllo back".into(),
+        },
+    );
+    let (outcome, _) = w.finish(1);
+    assert_eq!(
+        ok_value(&outcome),
+        serde_json::json!({ "back": "héllo back" })
+    );
+}
+
+#[test]
+fn replies_out_of_order_settle_the_calls_they_answer() {
+    let mut w = start();
+    let source = "export default async (p, ctx) => \
+                  Promise.all(['a', 'b', 'c'].map((t) => ctx.host.echo(t)))";
+    w.transport
+        .send(&ToWorker::Run(job(
+            1,
+            Some(source),
+            "order",
+            Isolation::Script,
+        )))
+        .unwrap();
+    let calls: Vec<(u64, HostOp)> = (0..3).map(|_| w.next_call(1)).collect();
+    let ids: std::collections::BTreeSet<u64> = calls.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids.len(), 3, "each call has its own id: {calls:?}");
+    for (call_id, op) in calls.iter().rev() {
+        let text = echoed(op).to_uppercase();
+        w.reply(*call_id, HostResult::Value { text });
+    }
+    let (outcome, _) = w.finish(1);
+    assert_eq!(ok_value(&outcome), serde_json::json!(["A", "B", "C"]));
+}
+
+#[test]
+fn a_timer_fires_while_a_host_call_is_outstanding() {
+    let mut w = start();
+    let source = "export default async (p, ctx) => {\n\
+                    const answer = ctx.host.echo('slow');\n\
+                    const armed = performance.now();\n\
+                    await new Promise((r) => setTimeout(r, 50));\n\
+                    const waited = performance.now() - armed;\n\
+                    console.log('timer fired');\n\
+                    return { waited, answer: await answer };\n\
+                  }";
+    w.transport
+        .send(&ToWorker::Run(job(
+            1,
+            Some(source),
+            "timer",
+            Isolation::Script,
+        )))
+        .unwrap();
+    let (call_id, _) = w.next_call(1);
+    // The call stays unanswered until the timer's console line has arrived: the worker
+    // must wake for its timer, not only for frames.
+    loop {
+        match w.transport.recv::<FromWorker>().unwrap() {
+            Some(FromWorker::Log { text, .. }) if text == "timer fired" => break,
+            Some(FromWorker::Log { .. }) => {}
+            other => panic!("expected the timer's console line, got {other:?}"),
+        }
+    }
+    w.reply(
+        call_id,
+        HostResult::Value {
+            text: "at last".into(),
+        },
+    );
+    let (outcome, _) = w.finish(1);
+    let value = ok_value(&outcome);
+    assert_eq!(value["answer"], "at last");
+    assert!(
+        value["waited"].as_f64().unwrap() >= 50.0,
+        "the timer fired early: {value}"
+    );
+}
+
+#[test]
+fn a_reply_to_a_call_never_made_is_a_protocol_error() {
+    let mut w = start();
+    let call_id = w.run_until_call(job(1, Some(ECHO_ONCE), "unknown", Isolation::Script));
+    w.reply(call_id + 1000, HostResult::Value { text: "x".into() });
+    assert_eq!(wait_exit(&mut w.child).code(), Some(exit_status::PROTOCOL));
+}
+
+#[test]
+fn a_frame_other_than_a_reply_during_a_job_is_a_protocol_error() {
+    let mut w = start();
+    w.run_until_call(job(1, Some(ECHO_ONCE), "ping", Isolation::Script));
+    w.transport.send(&ToWorker::Ping { seq: 1 }).unwrap();
+    assert_eq!(wait_exit(&mut w.child).code(), Some(exit_status::PROTOCOL));
+}
+
+#[test]
+fn a_refused_call_rejects_with_an_error_the_script_can_catch() {
+    let mut w = start();
+    let source = "export default async (p, ctx) => {\n\
+                    try { await ctx.host.echo('no'); return 'resolved'; }\n\
+                    catch (e) { return { name: e.name, message: e.message, error: e instanceof Error }; }\n\
+                  }";
+    w.transport
+        .send(&ToWorker::Run(job(
+            1,
+            Some(source),
+            "refused",
+            Isolation::Script,
+        )))
+        .unwrap();
+    let (call_id, _) = w.next_call(1);
+    w.reply(
+        call_id,
+        HostResult::Refused {
+            kind: HostErrorKind::Denied,
+            message: "this script may not echo".into(),
+        },
+    );
+    let (outcome, _) = w.finish(1);
+    let value = ok_value(&outcome);
+    assert_eq!(value["name"], "HostCallDenied", "{value}");
+    assert_eq!(value["error"], true, "{value}");
+    let message = value["message"].as_str().unwrap();
+    assert!(message.contains("this script may not echo"), "{message}");
+}
+
+#[test]
+fn an_unanswered_call_ends_by_the_jobs_deadline_and_its_late_reply_is_ignored() {
+    let mut w = start();
+    let mut run = job(1, Some(ECHO_ONCE), "deadline", Isolation::Script);
+    run.deadline_ms = 200;
+    let call_id = w.run_until_call(run);
+    let (outcome, _) = w.finish(1);
+    assert!(
+        matches!(outcome, Outcome::Err(ref e) if e.kind == ErrorKind::Deadline),
+        "{outcome:?}"
+    );
+    // The host answers after all: the worker drops the reply and serves the next job.
+    w.reply(
+        call_id,
+        HostResult::Value {
+            text: "too late".into(),
+        },
+    );
+    let (next, _) = w.run(job(
+        2,
+        Some("export default () => 'next'"),
+        "next",
+        Isolation::Script,
+    ));
+    assert_eq!(ok_value(&next), "next");
+}
+
+#[test]
+fn shutdown_during_a_job_lets_it_finish_then_the_worker_exits_cleanly() {
+    let mut w = start();
+    let call_id = w.run_until_call(job(1, Some(ECHO_ONCE), "drain", Isolation::Script));
+    w.transport.send(&ToWorker::Shutdown).unwrap();
+    w.reply(
+        call_id,
+        HostResult::Value {
+            text: "done".into(),
+        },
+    );
+    let (outcome, _) = w.finish(1);
+    assert_eq!(ok_value(&outcome), "done");
+    assert_eq!(wait_exit(&mut w.child).code(), Some(exit_status::CLEAN));
 }

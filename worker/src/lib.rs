@@ -1,27 +1,30 @@
 //! jobvisor-worker: one OS process that runs JavaScript jobs for the supervisor.
 //!
-//! It speaks the worker protocol on one socket (fd 3, set up by the supervisor), runs each
-//! `Run` on the Boa engine and answers with `Log` frames and one `Done`. It never opens a
-//! file, a network connection or the database; everything it knows arrives in frames. The
-//! [`sandbox`] enforces this from the moment the engine is ready.
+//! It speaks the worker protocol on one socket (fd 3, set up by the supervisor, owned by
+//! the [`channel`]), runs each `Run` on the Boa engine and answers with `Log` frames, the
+//! job's host calls, and one `Done`. It never opens a file, a network connection or the
+//! database; everything it knows arrives in frames. The [`sandbox`] enforces this from the
+//! moment the engine is ready.
 
+mod channel;
 mod engine;
 mod outbox;
 mod probe;
 mod sandbox;
 mod sys;
 
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::time::Instant;
 
 use jobvisor_protocol::worker::{
     FromWorker, Isolation, JobLimits, Outcome, RunJob, ScriptRef, ToWorker, exit_status,
 };
-use jobvisor_protocol::{DEFAULT_MAX_FRAME_LEN, FrameError, Hello, HelloError, Role, read_frame};
+use jobvisor_protocol::{FrameError, Hello, HelloError, Role};
 
-pub use engine::Engine;
-use outbox::Outbox;
+use channel::Channel;
+pub use engine::{Engine, ProtocolViolation};
 pub use probe::sandbox_probe;
 pub use sandbox::{Sandbox, SandboxError, prepare_process};
 
@@ -58,15 +61,23 @@ pub enum WorkerError {
     MemoryLimit(#[source] std::io::Error),
     #[error("cannot enter the sandbox: {0}")]
     Sandbox(#[source] SandboxError),
+    #[error(
+        "the supervisor sent a host reply (call {call_id}) while no job runs, to no call awaiting one"
+    )]
+    UnexpectedHostReply { call_id: u64 },
+    #[error("{0}")]
+    DuringJob(#[source] ProtocolViolation),
 }
 
 impl WorkerError {
     /// The process exit status for this error.
     pub fn exit_status(&self) -> i32 {
         match self {
-            WorkerError::NoHello | WorkerError::Hello(_) | WorkerError::Read(_) => {
-                exit_status::PROTOCOL
-            }
+            WorkerError::NoHello
+            | WorkerError::Hello(_)
+            | WorkerError::Read(_)
+            | WorkerError::UnexpectedHostReply { .. }
+            | WorkerError::DuringJob(_) => exit_status::PROTOCOL,
             WorkerError::Write(_) => exit_status::IO,
             WorkerError::MemoryLimit(_) | WorkerError::Sandbox(_) => exit_status::INTERNAL,
         }
@@ -85,7 +96,7 @@ pub fn check_script(
 ) -> std::io::Result<bool> {
     let mut source = String::new();
     input.read_to_string(&mut source)?;
-    let engine = Engine::new(Rc::new(Outbox::new(Box::new(std::io::sink()))));
+    let engine = Engine::new(Rc::new(Channel::detached()));
     engine.warm_up();
     sandbox::enter(sandbox).map_err(std::io::Error::other)?;
     let verdict = match engine.check(name, &source) {
@@ -97,7 +108,7 @@ pub fn check_script(
 }
 
 /// `jobvisor-worker --bench-inprocess FILE --payload JSON --iterations N` (hidden, for
-/// `jobvisor bench`): the raw baseline of a job. Runs `source` as one job per iteration
+/// `jobvisor-bench`): the raw baseline of a job. Runs `source` as one job per iteration
 /// through [`Engine::run`] on one warm context (isolation=script: payload parsing, the
 /// call, the run loop, `JSON.stringify` of the result), with no IPC and no database.
 /// One unmeasured job first builds the context. Returns a JSON object:
@@ -109,7 +120,7 @@ pub fn bench_inprocess(
     iterations: u32,
     sandbox: Sandbox,
 ) -> Result<String, String> {
-    let mut engine = Engine::new(Rc::new(Outbox::new(Box::new(std::io::sink()))));
+    let mut engine = Engine::new(Rc::new(Channel::detached()));
     engine.warm_up();
     sandbox::enter(sandbox).map_err(|e| e.to_string())?;
     let job = |id: i64, source: Option<String>| RunJob {
@@ -160,52 +171,58 @@ pub fn bench_inprocess(
     Ok(report.to_string())
 }
 
-/// Serves the supervisor on `input`/`output` until it says `Shutdown` or closes the
-/// connection between jobs. Must run on a thread with [`ENGINE_STACK_BYTES`] of stack.
-/// Enters `options.sandbox` once the engine is ready, before `Ready`: from then on nothing
-/// in the process may open a file or start a thread, and `output` must write to
-/// [`SUPERVISOR_FD`].
-pub fn serve(
-    input: impl Read,
-    output: impl Write + 'static,
-    options: &WorkerOptions,
-) -> Result<(), WorkerError> {
-    let mut input = BufReader::with_capacity(64 * 1024, input);
-    let outbox = Rc::new(Outbox::new(Box::new(output)));
-    outbox
+/// Serves the supervisor on `socket` until it says `Shutdown` or closes the connection
+/// between jobs. Must run on a thread with [`ENGINE_STACK_BYTES`] of stack. Enters
+/// `options.sandbox` once the engine is ready, before `Ready`: from then on nothing in the
+/// process may open a file or start a thread, and `socket` must be [`SUPERVISOR_FD`].
+pub fn serve(socket: UnixStream, options: &WorkerOptions) -> Result<(), WorkerError> {
+    let channel = Rc::new(Channel::new(socket));
+    channel
         .send(&Hello::ours(Role::Worker))
         .map_err(WorkerError::Write)?;
-    let hello: Hello = read_frame(&mut input, DEFAULT_MAX_FRAME_LEN)
+    let hello = channel
+        .recv::<Hello>()
         .map_err(WorkerError::Read)?
-        .ok_or(WorkerError::NoHello)?;
+        .ok_or(WorkerError::NoHello)?
+        .message;
     hello.check(Role::Supervisor)?;
 
     if let Some(budget) = options.memory_limit {
         sys::limit_data_segment(budget).map_err(WorkerError::MemoryLimit)?;
     }
-    let mut engine = Engine::new(outbox.clone());
+    let mut engine = Engine::new(channel.clone());
     engine.warm_up();
     // From here on a job can only compute, sleep, allocate and talk on fd 3.
     sandbox::enter(options.sandbox).map_err(WorkerError::Sandbox)?;
-    outbox
+    channel
         .send(&FromWorker::Ready {
             pid: std::process::id(),
         })
         .map_err(WorkerError::Write)?;
 
     loop {
-        let message: Option<ToWorker> =
-            read_frame(&mut input, DEFAULT_MAX_FRAME_LEN).map_err(WorkerError::Read)?;
-        match message {
-            None | Some(ToWorker::Shutdown) => return Ok(()),
-            Some(ToWorker::Ping { seq }) => {
-                outbox
+        let Some(frame) = channel.recv::<ToWorker>().map_err(WorkerError::Read)? else {
+            return Ok(());
+        };
+        match frame.message {
+            ToWorker::Shutdown => return Ok(()),
+            ToWorker::Ping { seq } => {
+                channel
                     .send(&FromWorker::Pong { seq })
                     .map_err(WorkerError::Write)?;
             }
-            Some(ToWorker::Run(job)) => {
+            // The answer to a call of an attempt that ended first: nothing awaits it.
+            ToWorker::HostReply { call_id, .. } => {
+                if !engine.host_calls().take_late_reply(call_id) {
+                    return Err(WorkerError::UnexpectedHostReply { call_id });
+                }
+            }
+            ToWorker::Run(job) => {
                 let (outcome, stats) = engine.run(&job);
-                outbox
+                if let Some(violation) = engine.host_calls().take_violation() {
+                    return Err(WorkerError::DuringJob(violation));
+                }
+                channel
                     .send(&FromWorker::Done {
                         job_id: job.job_id,
                         attempt: job.attempt,
@@ -213,6 +230,9 @@ pub fn serve(
                         stats,
                     })
                     .map_err(WorkerError::Write)?;
+                if engine.host_calls().shutdown_requested() {
+                    return Ok(());
+                }
             }
         }
     }

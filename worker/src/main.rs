@@ -1,10 +1,8 @@
 //! `jobvisor-worker`: started by the supervisor with its socket on fd 3. Not for humans.
 
-use std::io::{Read, Write};
 use std::os::fd::FromRawFd;
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
-use std::rc::Rc;
 
 use jobvisor_protocol::worker::exit_status;
 use jobvisor_worker::{
@@ -47,11 +45,7 @@ fn main() -> ExitCode {
     let engine = std::thread::Builder::new()
         .name("engine".to_owned())
         .stack_size(ENGINE_STACK_BYTES)
-        .spawn(move || {
-            // One fd for both directions: the worker holds exactly fds 0-3.
-            let stream = Rc::new(stream);
-            Ok::<_, std::io::Error>(serve(Shared(stream.clone()), Shared(stream), &options))
-        });
+        .spawn(move || serve(stream, &options));
     let joined = match engine {
         Ok(handle) => handle.join(),
         Err(err) => {
@@ -60,14 +54,10 @@ fn main() -> ExitCode {
         }
     };
     match joined {
-        Ok(Ok(Ok(()))) => exit(exit_status::CLEAN),
-        Ok(Ok(Err(err))) => {
+        Ok(Ok(())) => exit(exit_status::CLEAN),
+        Ok(Err(err)) => {
             eprintln!("jobvisor-worker: {err}");
             exit(err.exit_status())
-        }
-        Ok(Err(err)) => {
-            eprintln!("jobvisor-worker: cannot use the supervisor's socket: {err}");
-            exit(exit_status::INTERNAL)
         }
         Err(_) => exit(exit_status::INTERNAL),
     }
@@ -194,25 +184,6 @@ fn supervisor_socket() -> Result<UnixStream, String> {
     }
     // SAFETY: fd 3 is an open socket that nothing else in this process owns.
     Ok(unsafe { UnixStream::from_raw_fd(SUPERVISOR_FD) })
-}
-
-/// The supervisor's socket, read and written through one descriptor.
-struct Shared(Rc<UnixStream>);
-
-impl Read for Shared {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        (&*self.0).read(buf)
-    }
-}
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        (&*self.0).write(buf)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        (&*self.0).flush()
-    }
 }
 
 fn exit(status: i32) -> ExitCode {

@@ -1,50 +1,43 @@
-//! Frames from the worker to the supervisor, and the per-attempt console caps.
+//! The console lines of the attempt in hand, and their caps.
 //!
-//! The outbox buffers frames and writes them when the attempt ends, when the engine is
-//! about to sleep, or when the buffer grows large: a chatty handler costs few syscalls,
-//! and a long-waiting one still shows its lines as they happen. It owns the caps: lines
-//! past them are counted and dropped, and one marker line says so.
+//! Lines become `Log` frames queued on the [`Channel`], which writes them when the attempt
+//! ends, when the engine is about to wait, or when its buffer grows large: a chatty handler
+//! costs few syscalls, and a long-waiting one still shows its lines as they happen. The
+//! outbox owns the caps: lines past them are counted and dropped, and one marker line says
+//! so.
 
 use std::cell::RefCell;
-use std::io::Write;
+use std::rc::Rc;
 
 use jobvisor_protocol::worker::{FromWorker, JobLimits, LogLevel};
-use jobvisor_protocol::{FrameError, encode_frame};
-use serde::Serialize;
 
-/// Flush once this many bytes of frames are waiting.
-const FLUSH_THRESHOLD: usize = 64 * 1024;
+use crate::channel::Channel;
 
 pub(crate) struct Outbox {
+    channel: Rc<Channel>,
     state: RefCell<State>,
 }
 
 struct State {
-    writer: Box<dyn Write>,
-    buffer: Vec<u8>,
     attempt: Option<(i64, u32)>,
     max_lines: u32,
     max_bytes: u32,
     lines: u32,
     bytes: u32,
     dropped: u32,
-    /// The first write error; the worker stops after the attempt in hand.
-    failed: Option<FrameError>,
 }
 
 impl Outbox {
-    pub(crate) fn new(writer: Box<dyn Write>) -> Self {
+    pub(crate) fn new(channel: Rc<Channel>) -> Self {
         Outbox {
+            channel,
             state: RefCell::new(State {
-                writer,
-                buffer: Vec::with_capacity(8 * 1024),
                 attempt: None,
                 max_lines: 0,
                 max_bytes: 0,
                 lines: 0,
                 bytes: 0,
                 dropped: 0,
-                failed: None,
             }),
         }
     }
@@ -89,7 +82,7 @@ impl Outbox {
                     "[jobvisor] console output truncated: this attempt reached its limit of {} lines / {} bytes; later lines are dropped",
                     s.max_lines, s.max_bytes
                 );
-                s.push(&FromWorker::Log {
+                self.channel.queue(&FromWorker::Log {
                     job_id,
                     attempt,
                     level: LogLevel::Warn,
@@ -110,57 +103,12 @@ impl Outbox {
         s.bytes = s
             .bytes
             .saturating_add(u32::try_from(text.len()).unwrap_or(u32::MAX));
-        s.push(&FromWorker::Log {
+        self.channel.queue(&FromWorker::Log {
             job_id,
             attempt,
             level,
             text,
         });
-        if s.buffer.len() >= FLUSH_THRESHOLD {
-            s.flush();
-        }
-    }
-
-    /// Queues a frame and writes everything now.
-    pub(crate) fn send<T: Serialize>(&self, msg: &T) -> Result<(), FrameError> {
-        let mut s = self.state.borrow_mut();
-        s.push(msg);
-        s.flush();
-        match s.failed.take() {
-            Some(err) => Err(err),
-            None => Ok(()),
-        }
-    }
-
-    /// Writes what is buffered (errors are kept for the next `send`).
-    pub(crate) fn flush(&self) {
-        self.state.borrow_mut().flush();
-    }
-}
-
-impl State {
-    fn push<T: Serialize>(&mut self, msg: &T) {
-        if self.failed.is_some() {
-            return;
-        }
-        if let Err(err) = encode_frame(msg, &mut self.buffer) {
-            self.failed = Some(err);
-        }
-    }
-
-    fn flush(&mut self) {
-        if self.buffer.is_empty() || self.failed.is_some() {
-            self.buffer.clear();
-            return;
-        }
-        let result = self
-            .writer
-            .write_all(&self.buffer)
-            .and_then(|()| self.writer.flush());
-        self.buffer.clear();
-        if let Err(err) = result {
-            self.failed = Some(FrameError::Io(err));
-        }
     }
 }
 

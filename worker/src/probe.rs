@@ -12,8 +12,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use jobvisor_protocol::worker::{Isolation, JobLimits, Outcome, RunJob, ScriptRef};
 
+use crate::channel::{self, Channel};
 use crate::engine::Engine;
-use crate::outbox::Outbox;
 use crate::sandbox::{self, Sandbox};
 use crate::sys;
 
@@ -71,7 +71,7 @@ pub fn sandbox_probe(what: &str) -> Result<String, String> {
 }
 
 fn probe_in_sandbox(what: &str, parent: u32) -> Result<String, String> {
-    let mut engine = Engine::new(Rc::new(Outbox::new(Box::new(std::io::sink()))));
+    let mut engine = Engine::new(Rc::new(Channel::detached()));
     engine.warm_up();
     sandbox::enter(Sandbox::Enforce).map_err(|e| e.to_string())?;
     // SAFETY (every block below): plain system calls on values owned here; the ones that
@@ -140,7 +140,7 @@ fn not_refused(what: &str, result: impl std::fmt::Debug) -> Result<String, Strin
 }
 
 /// What a job does, inside the sandbox: memory, clocks, CPU time, peak RSS, randomness,
-/// sleeping, a caught panic, stderr, and a JavaScript job with timers, console, local time
+/// sleeping, waiting on a descriptor, a caught panic, stderr, and a JavaScript job with timers, console, local time
 /// and `Math.random`.
 fn allowed(engine: &mut Engine) -> Result<String, String> {
     let mut buffer = vec![1_u8; 8 << 20];
@@ -161,6 +161,8 @@ fn allowed(engine: &mut Engine) -> Result<String, String> {
         return Err(format!("getrandom returned {got}"));
     }
     std::thread::sleep(Duration::from_millis(5));
+    // How a worker waits for its next timer or frame (stdin stands in for its socket).
+    channel::poll_readable(0, Duration::from_millis(5)).map_err(|e| format!("ppoll: {e}"))?;
     let caught = std::panic::catch_unwind(|| panic!("sandbox probe: a deliberate panic"));
     if caught.is_ok() {
         return Err("the panic was not caught".to_owned());

@@ -6,11 +6,13 @@
 pub mod exercise;
 
 use jobvisor_protocol::control::{
-    AttemptView, ControlError, DrainReport, EnqueueJob, EnqueuedJob, ErrorCode, Event, EventKind,
-    JobQuery, JobSummary, JobView, QueueStatus, QueueView, Request, Response, ScheduleDetailView,
-    ScheduleRunView, ScheduleSpec, ScheduleView, ScriptSummary, ScriptView, StatusReport,
-    WorkerStatus,
+    AttemptError, AttemptOutcome, AttemptView, ConsoleLine, ControlError, DrainReport, EnqueueJob,
+    EnqueuedJob, ErrorCode, Event, EventKind, JobQuery, JobState, JobSummary, JobView, Overlap,
+    QueueStatus, QueueView, Request, Response, ScheduleChange, ScheduleDetailView, ScheduleRunView,
+    ScheduleSource, ScheduleSpec, ScheduleView, ScriptSummary, ScriptVersion, ScriptView,
+    StatusReport, WorkerState, WorkerStatus,
 };
+use jobvisor_protocol::host::{HostErrorKind, HostOp, HostResult};
 use jobvisor_protocol::worker::{
     ErrorKind, FromWorker, Isolation, JobError, JobLimits, JobStats, LogLevel, Outcome, RunJob,
     ScriptRef, ToWorker,
@@ -126,6 +128,23 @@ pub fn to_worker() -> impl Strategy<Value = ToWorker> {
         run_job().prop_map(ToWorker::Run),
         Just(ToWorker::Shutdown),
         any::<u64>().prop_map(|seq| ToWorker::Ping { seq }),
+        (any::<u64>(), host_result())
+            .prop_map(|(call_id, result)| ToWorker::HostReply { call_id, result }),
+    ]
+}
+
+pub fn host_result() -> impl Strategy<Value = HostResult> {
+    prop_oneof![
+        text().prop_map(|text| HostResult::Value { text }),
+        (
+            prop_oneof![
+                Just(HostErrorKind::Denied),
+                Just(HostErrorKind::Invalid),
+                Just(HostErrorKind::Failed)
+            ],
+            text()
+        )
+            .prop_map(|(kind, message)| HostResult::Refused { kind, message }),
     ]
 }
 
@@ -212,6 +231,14 @@ pub fn from_worker() -> impl Strategy<Value = FromWorker> {
                 stats
             }
         ),
+        (any::<i64>(), any::<u32>(), any::<u64>(), text()).prop_map(
+            |(job_id, attempt, call_id, text)| FromWorker::HostCall {
+                job_id,
+                attempt,
+                call_id,
+                op: HostOp::Echo { text },
+            }
+        ),
     ]
 }
 
@@ -244,6 +271,19 @@ pub fn samples() -> (Vec<ToWorker>, Vec<FromWorker>, Vec<Hello>) {
             isolation: Isolation::Job,
             ..run
         }),
+        ToWorker::HostReply {
+            call_id: 7,
+            result: HostResult::Value {
+                text: "echo é".into(),
+            },
+        },
+        ToWorker::HostReply {
+            call_id: u64::MAX,
+            result: HostResult::Refused {
+                kind: HostErrorKind::Denied,
+                message: "not allowed".into(),
+            },
+        },
     ];
     let from = vec![
         FromWorker::Ready { pid: 4242 },
@@ -283,6 +323,14 @@ pub fn samples() -> (Vec<ToWorker>, Vec<FromWorker>, Vec<Hello>) {
                 stack: Some("at handler (poll.js:1:1)".into()),
             }),
             stats: JobStats::default(),
+        },
+        FromWorker::HostCall {
+            job_id: 42,
+            attempt: 1,
+            call_id: 7,
+            op: HostOp::Echo {
+                text: "echo é".into(),
+            },
         },
     ];
     let hellos = vec![Hello::ours(Role::Worker), Hello::ours(Role::Supervisor)];
@@ -355,14 +403,14 @@ fn job_summary() -> JobSummary {
         id: 7,
         queue: "mail".into(),
         script: "send".into(),
-        state: "discarded".into(),
+        state: JobState::Discarded,
         priority: -3,
         attempt: 2,
         max_attempts: 2,
         run_at_ms: 1_700_000_000_000,
         created_at_ms: 1_699_999_999_000,
         finished_at_ms: Some(1_700_000_000_500),
-        last_outcome: Some("timeout".into()),
+        last_outcome: Some(AttemptOutcome::Timeout),
         last_error: Some("TimeoutError: deadline of 1000 ms exceeded".into()),
     }
 }
@@ -373,7 +421,7 @@ fn schedule_view() -> ScheduleView {
         script: "report".into(),
         timing: "cron 0 2 * * * (Europe/Berlin)".into(),
         queue: "default".into(),
-        overlap: "skip".into(),
+        overlap: Overlap::Skip,
         enabled: false,
         disabled_reason: Some("disabled after 5 consecutive failed runs".into()),
         failure_streak: 5,
@@ -381,7 +429,7 @@ fn schedule_view() -> ScheduleView {
         next_run_at_ms: None,
         last_run_at_ms: Some(1_700_000_000_000),
         last_outcome: Some("discarded (js_error)".into()),
-        source: "config".into(),
+        source: ScheduleSource::Config,
         last_skip: None,
     }
 }
@@ -516,7 +564,7 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
                 WorkerStatus {
                     id: 0,
                     pid: Some(4243),
-                    state: "busy".into(),
+                    state: WorkerState::Busy,
                     job: Some(42),
                     jobs_done: 7,
                     rss_bytes: Some(50 << 20),
@@ -526,7 +574,7 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
                 WorkerStatus {
                     id: 1,
                     pid: None,
-                    state: "degraded".into(),
+                    state: WorkerState::Degraded,
                     job: None,
                     jobs_done: 0,
                     rss_bytes: None,
@@ -537,7 +585,7 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
             queues: vec![QueueStatus {
                 queue: "default".into(),
                 paused: false,
-                counts: vec![("completed".into(), 10), ("running".into(), 1)],
+                counts: vec![(JobState::Completed, 10), (JobState::Running, 1)],
             }],
             completed_last_minute: 11,
             degraded: vec!["store write failed 3s ago: disk is full".to_owned()],
@@ -565,8 +613,16 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
             created_at_ms: 1_700_000_000_000,
             source: "export default (p) => p.url;".into(),
             versions: vec![
-                ("ab12cd34".into(), 1_700_000_000_000, true),
-                ("99ff00aa".into(), 1_600_000_000_000, false),
+                ScriptVersion {
+                    hash: "ab12cd34".into(),
+                    created_at_ms: 1_700_000_000_000,
+                    current: true,
+                },
+                ScriptVersion {
+                    hash: "99ff00aa".into(),
+                    created_at_ms: 1_600_000_000_000,
+                    current: false,
+                },
             ],
         }),
         Response::Jobs(vec![job_summary()]),
@@ -579,18 +635,24 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
             timeout_ms: Some(1_000),
             attempts: vec![AttemptView {
                 attempt: 1,
-                outcome: "oom".into(),
+                counted: true,
+                outcome: AttemptOutcome::Oom,
                 worker_pid: Some(4243),
                 started_at_ms: Some(1_700_000_000_000),
                 finished_at_ms: 1_700_000_000_900,
                 duration_ms: Some(900),
                 cpu_ms: None,
                 peak_memory_bytes: Some(134_217_728),
-                error_name: Some("OutOfMemory".into()),
-                error_message: Some("memory limit of 128 MiB exceeded".into()),
-                error_stack: None,
-                logs: "{\"level\":\"info\",\"text\":\"x\"}\n".into(),
-                logs_truncated: true,
+                error: Some(AttemptError {
+                    name: "OutOfMemory".into(),
+                    message: "memory limit of 128 MiB exceeded".into(),
+                    stack: None,
+                }),
+                console: vec![ConsoleLine {
+                    level: LogLevel::Info,
+                    text: "x".into(),
+                }],
+                console_truncated: true,
             }],
             current_script_hash: Some("99ff00aa".into()),
         })),
@@ -639,7 +701,7 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
                 job: 42,
                 attempt: 1,
                 worker: 0,
-                outcome: "failed".into(),
+                outcome: AttemptOutcome::JsError,
                 duration_ms: 900,
                 error: Some("TypeError: x is not a function".into()),
             },
@@ -649,7 +711,7 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
             kind: EventKind::Console {
                 job: 42,
                 attempt: 1,
-                level: "warn".into(),
+                level: LogLevel::Warn,
                 text: "polling é".into(),
             },
         }),
@@ -657,7 +719,7 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
             at_ms: 2,
             kind: EventKind::Worker {
                 worker: 1,
-                state: "backoff".into(),
+                state: WorkerState::Backoff,
                 pid: None,
             },
         }),
@@ -695,8 +757,8 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
             runs: vec![ScheduleRunView {
                 job: 42,
                 slot_ms: Some(1_700_000_000_000),
-                state: "completed".into(),
-                last_outcome: Some("completed".into()),
+                state: JobState::Completed,
+                last_outcome: Some(AttemptOutcome::Completed),
                 last_error: None,
                 created_at_ms: 1_700_000_000_000,
                 finished_at_ms: Some(1_700_000_000_900),
@@ -709,7 +771,7 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
         },
         Response::ScheduleChanged {
             name: "nightly".into(),
-            change: "enabled".into(),
+            change: ScheduleChange::Enabled,
         },
         Response::ScheduleFired {
             name: "nightly".into(),

@@ -17,6 +17,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// How often a group being emptied is looked at again.
+const EMPTY_CHECK_EVERY: Duration = Duration::from_millis(5);
+
 /// Which mechanism enforces the memory limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -336,28 +339,51 @@ impl WorkerGroup {
     }
 
     /// SIGKILLs every process in the group, including any that left the worker's process
-    /// group. Returns once the group is empty or `within` has passed.
-    pub fn kill_all(&self, within: Duration) -> bool {
-        let started = Instant::now();
+    /// group, and checks again every few milliseconds until the group is empty or `within`
+    /// has passed. Returns whether it emptied. Waits on the runtime's timer, never on its
+    /// thread: a group that will not empty (a frozen or unkillable process) must not stall
+    /// the other slots, the dispatcher or the control socket sharing that thread.
+    pub async fn kill_all(&self, within: Duration) -> bool {
+        let started = tokio::time::Instant::now();
         loop {
-            let empty = match &self.inner {
-                GroupInner::V2(g) => g.kill_all(),
-                GroupInner::V1(g) => g.kill_all(),
-                GroupInner::None => true,
-            };
-            if empty {
+            if self.kill_listed() {
                 return true;
             }
             if started.elapsed() >= within {
                 return false;
             }
-            std::thread::sleep(Duration::from_millis(5));
+            tokio::time::sleep(EMPTY_CHECK_EVERY).await;
+        }
+    }
+
+    /// [`WorkerGroup::kill_all`] for a thread that is not a runtime's (removing a group).
+    pub fn kill_all_blocking(&self, within: Duration) -> bool {
+        let started = Instant::now();
+        loop {
+            if self.kill_listed() {
+                return true;
+            }
+            if started.elapsed() >= within {
+                return false;
+            }
+            std::thread::sleep(EMPTY_CHECK_EVERY);
+        }
+    }
+
+    /// One round of [`WorkerGroup::kill_all`]: SIGKILLs what the group lists, without
+    /// waiting. Returns whether it was empty.
+    pub fn kill_listed(&self) -> bool {
+        match &self.inner {
+            GroupInner::V2(g) => g.kill_all(),
+            GroupInner::V1(g) => g.kill_all(),
+            GroupInner::None => true,
         }
     }
 
     /// Kills what is left and removes the group's directories.
+    /// Blocking: call it from a thread that may wait.
     pub fn remove(self) -> Result<(), CgroupError> {
-        self.kill_all(Duration::from_secs(2));
+        self.kill_all_blocking(Duration::from_secs(2));
         match self.inner {
             GroupInner::V2(g) => g.remove(),
             GroupInner::V1(g) => g.remove(),

@@ -1,40 +1,35 @@
 //! `jobvisor run FILE`: one job through one real worker process, no daemon, no database.
 //!
-//! The worker is started exactly as the daemon starts it (own process group, cgroup or
-//! rlimit memory limit, fd 3 socket), so what a script author sees here is what the
-//! daemon will do: the same result, the same console capture, the same timeout and
-//! out-of-memory behaviour.
+//! The worker is started through the pool's launcher with the daemon's confinement (own
+//! process group, cgroup or rlimit memory limit, fd 3 socket) and the job runs through the
+//! pool's attempt runner (`pool/attempt.rs`), so what a script author sees here is what
+//! the daemon will do: the same result, the same console capture, the same timeout,
+//! out-of-memory and protocol-error classification, the same host calls.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use jobvisor_protocol::worker::{
-    FromWorker, Isolation, JobError, JobLimits, JobStats, LogLevel, Outcome, RunJob, ScriptRef,
-    ToWorker,
-};
+use jobvisor_protocol::worker::{Isolation, JobLimits, LogLevel, RunJob, ScriptRef, ToWorker};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
 
-use crate::cgroup::{GroupLimits, Limiter, LimiterChoice, LimiterMode};
+use crate::cgroup::{GroupLimits, Limiter, LimiterChoice, LimiterMode, WorkerGroup};
+use crate::config::{DEFAULT_KILL_GRACE, DEFAULT_WORKER_START_TIMEOUT};
 use crate::exit_code;
-use crate::pool::connection::{WorkerConnection, message_name};
-use crate::pool::exit::{
-    AttemptOutcome, ExitFacts, Killer, Observed, classify_exit, observed_failure,
+use crate::host::HostService;
+use crate::pool::attempt::{
+    AfterAttempt, AttemptHooks, AttemptResult, AttemptRun, AttemptSpec, JobEnd, LiveWorker,
+    REAP_WITHIN, STDERR_KEEP, WorkerFate, level_name, run_attempt,
 };
-use crate::pool::process::stderr_tail;
-use crate::pool::spawn::{SpawnSpec, default_worker_program, spawn_worker};
+use crate::pool::connection::WorkerConnection;
+use crate::pool::exit::{AttemptOutcome, ExitFacts, classify_exit};
+use crate::pool::launch::{Confinement, WORKER_MAX_PIDS, launch};
+use crate::pool::process::{WorkerProcess, stderr_tail};
+use crate::pool::spawn::{SpawnSpec, default_worker_program};
+use crate::reaper::WorkerPids;
+use crate::store::{AttemptRef, JobId, sha256_hex};
 use crate::units::{format_size, parse_size, parse_timeout};
-
-/// How long past the job's timeout the worker may take to stop the job itself before it
-/// is killed.
-const KILL_GRACE: Duration = Duration::from_millis(250);
-/// How long a new worker may take to say hello and ready.
-const READY_TIMEOUT: Duration = Duration::from_secs(10);
-/// How much of the worker's stderr is kept for classifying its death.
-const STDERR_TAIL: usize = 16 * 1024;
-/// Processes (threads included) a worker may have.
-const WORKER_MAX_PIDS: u32 = 64;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -224,12 +219,6 @@ pub fn read_payload(spec: &str) -> Result<String, RunInputError> {
     Ok(spec.to_owned())
 }
 
-/// The hex SHA-256 of a script's source: its version.
-pub fn script_hash(source: &str) -> String {
-    let digest = Sha256::digest(source.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 async fn run_job(args: &RunArgs, input: Input, stream_console: bool) -> anyhow::Result<RunReport> {
     let limiter = Limiter::detect(args.limiter)?;
     limiter.remove_stale_run_groups();
@@ -245,42 +234,74 @@ async fn run_job(args: &RunArgs, input: Input, stream_console: bool) -> anyhow::
         program: default_worker_program(),
         self_limit_bytes: (!group.enforces_memory()).then_some(args.memory),
     };
-    let result = drive_worker(args, &input, &spec, &group, limiter.mode(), stream_console).await;
+    let result = drive_attempt(args, &input, &spec, &group, stream_console).await;
     if let Err(err) = group.remove() {
         eprintln!("jobvisor run: warning: cannot remove the worker's cgroup: {err}");
     }
     result
 }
 
-async fn drive_worker(
+/// What `jobvisor run` does with what it hears while the attempt runs.
+struct RunHooks {
+    stream_console: bool,
+    console: Vec<ConsoleLine>,
+}
+
+impl AttemptHooks for RunHooks {
+    fn console(&mut self, _attempt: AttemptRef, level: LogLevel, text: String) {
+        let line = ConsoleLine {
+            level: level_name(level),
+            text,
+        };
+        if self.stream_console {
+            print_console_line(&line);
+        }
+        self.console.push(line);
+    }
+
+    fn hand_back(&mut self, _job: AttemptRef) {
+        // Nothing sends `jobvisor run` another job.
+    }
+}
+
+/// Starts one worker in `group` and runs the job on it through the pool's attempt runner,
+/// so the outcome is classified exactly as the daemon classifies it.
+async fn drive_attempt(
     args: &RunArgs,
     input: &Input,
     spec: &SpawnSpec,
-    group: &crate::cgroup::WorkerGroup,
-    mode: LimiterMode,
+    group: &WorkerGroup,
     stream_console: bool,
 ) -> anyhow::Result<RunReport> {
-    let started = Instant::now();
-    let mut spawned = spawn_worker(spec, group)?;
-    let pid = spawned.child.id();
-    let stderr_task = tokio::spawn(stderr_tail(spawned.child.stderr.take(), STDERR_TAIL));
-
-    let mut console = Vec::new();
-    let mut finished: Option<(Outcome, JobStats)> = None;
-    let mut killed_for_timeout = false;
-    let mut protocol_error: Option<String> = None;
-
-    match WorkerConnection::establish(spawned.socket, READY_TIMEOUT).await {
-        Err(err) => protocol_error = Some(err.to_string()),
-        Ok(mut worker) => {
-            let job = RunJob {
-                job_id: 1,
-                attempt: 1,
+    // This thread forks and lives as long as the worker (PDEATHSIG follows it).
+    let launched = launch(&Confinement::worker(spec), group)?;
+    let socket = launched
+        .socket
+        .ok_or_else(|| anyhow::anyhow!("the worker was started without its socket"))?;
+    let mut process = WorkerProcess::new(launched.child, WorkerPids::default());
+    let pid = process.pid();
+    let stderr = tokio::spawn(stderr_tail(process.take_stderr(), STDERR_KEEP));
+    let attempt = AttemptRef {
+        id: JobId(1),
+        attempt: 1,
+        epoch: 0,
+    };
+    let mut hooks = RunHooks {
+        stream_console,
+        console: Vec::new(),
+    };
+    let ran = match WorkerConnection::establish(socket, DEFAULT_WORKER_START_TIMEOUT).await {
+        Err(err) => not_started(&mut process, group, attempt, err.to_string()).await,
+        Ok(conn) => {
+            let mut worker = LiveWorker::ready(process, conn, stderr, group);
+            let run = RunJob {
+                job_id: attempt.id.0,
+                attempt: attempt.attempt,
                 max_attempts: 1,
                 queue: "default".to_owned(),
                 script: ScriptRef {
                     name: input.name.clone(),
-                    hash: script_hash(&input.source),
+                    hash: sha256_hex(&input.source),
                     source: Some(input.source.clone()),
                 },
                 payload: input.payload.clone(),
@@ -288,171 +309,115 @@ async fn drive_worker(
                 limits: JobLimits::default(),
                 isolation: args.isolation.into(),
             };
-            let deadline = tokio::time::Instant::now() + args.timeout + KILL_GRACE;
-            if let Err(err) = worker.send(&ToWorker::Run(job)).await {
-                protocol_error = Some(format!("sending the job: {err}"));
-            }
-            while protocol_error.is_none() && finished.is_none() {
-                match tokio::time::timeout_at(deadline, worker.recv()).await {
-                    Err(_) => {
-                        killed_for_timeout = true;
-                        break;
-                    }
-                    Ok(Ok(None)) => break,
-                    Ok(Err(err)) => protocol_error = Some(err.to_string()),
-                    Ok(Ok(Some(FromWorker::Log {
-                        job_id: 1,
-                        attempt: 1,
-                        level,
-                        text,
-                    }))) => {
-                        let line = ConsoleLine {
-                            level: level_name(level),
-                            text,
-                        };
-                        if stream_console {
-                            print_console_line(&line);
-                        }
-                        console.push(line);
-                    }
-                    Ok(Ok(Some(FromWorker::Progress { job_id: 1, .. }))) => {}
-                    Ok(Ok(Some(FromWorker::Done {
-                        job_id: 1,
-                        attempt: 1,
-                        outcome,
-                        stats,
-                    }))) => finished = Some((outcome, stats)),
-                    Ok(Ok(Some(other))) => {
-                        protocol_error = Some(format!(
-                            "unexpected {} frame for a job it does not run",
-                            message_name(&other)
-                        ));
-                    }
+            let spec = AttemptSpec::new(attempt, run, args.timeout, DEFAULT_KILL_GRACE);
+            // Nobody sends commands to `jobvisor run`; the sender keeps the channel open.
+            let (_no_commands, mut commands) = mpsc::unbounded_channel();
+            let host = HostService::new();
+            let ran = run_attempt(&mut worker, group, &host, &mut commands, &mut hooks, spec).await;
+            let ran = match ran {
+                AttemptRun::Ran(ran) => *ran,
+                AttemptRun::NotSent(err) => {
+                    let why = format!("sending the job: {err}");
+                    not_started(&mut worker.process, group, attempt, why).await
+                }
+            };
+            if ran.worker == WorkerFate::Alive {
+                // It exits by itself after Shutdown; anything else is killed.
+                let _ = worker.conn.send(&ToWorker::Shutdown).await;
+                if tokio::time::timeout(REAP_WITHIN, worker.process.wait())
+                    .await
+                    .is_err()
+                {
+                    worker.process.kill_and_reap(group, REAP_WITHIN).await;
                 }
             }
-            if finished.is_some() {
-                let _ = worker.send(&ToWorker::Shutdown).await;
+            if worker.process.exited().is_none() {
+                anyhow::bail!("worker {pid} did not exit after it was killed");
             }
-        }
-    }
-    let duration = started.elapsed();
-
-    // Stop the worker: it exits by itself after Shutdown; anything else is killed.
-    if finished.is_none() {
-        kill_worker(pid, group);
-    }
-    let mut child = spawned.child;
-    let status = match tokio::time::timeout(
-        Duration::from_secs(2),
-        tokio::task::spawn_blocking(move || child.wait().map(|s| (s, child))),
-    )
-    .await
-    {
-        Ok(Ok(Ok((status, _)))) => status,
-        _ => {
-            kill_worker(pid, group);
-            anyhow::bail!("worker {pid} did not exit after it was killed");
+            ran
         }
     };
-    let stderr_tail = stderr_task.await.unwrap_or_default();
-    let peak_memory = group.peak_memory();
+    report(args, group, ran, hooks.console)
+}
 
-    let (outcome, result, error, stats) = match (finished, protocol_error) {
-        (Some((Outcome::Ok { result }, stats)), _) => {
-            // Kept as the worker wrote it: key order and number formatting are the handler's.
-            let value = match result {
-                Some(text) => Some(serde_json::value::RawValue::from_string(text)?),
-                None => None,
-            };
-            (AttemptOutcome::Completed, value, None, Some(stats))
-        }
-        (Some((Outcome::Err(err), stats)), _) => (
-            AttemptOutcome::from_worker_error(err.kind),
-            None,
-            Some(report_error(&err)),
-            Some(stats),
-        ),
-        (None, Some(why)) if !killed_for_timeout && group.oom_kills() == 0 => {
-            (AttemptOutcome::ProtocolError(why), None, None, None)
-        }
-        (None, _) => {
-            let outcome = classify_exit(ExitFacts {
-                status,
-                killed_for_timeout,
-                oom_kills: group.oom_kills(),
-                stderr_tail: &stderr_tail,
-            });
-            (outcome, None, None, None)
-        }
+/// The result of an attempt whose worker never got the job: killed, and a protocol error
+/// unless the memory limit killed it first.
+async fn not_started(
+    process: &mut WorkerProcess,
+    group: &WorkerGroup,
+    attempt: AttemptRef,
+    why: String,
+) -> AttemptResult {
+    let status = process.kill_and_reap(group, REAP_WITHIN).await;
+    let outcome = match status {
+        Some(status) if group.oom_kills() > 0 => classify_exit(ExitFacts {
+            status,
+            killed_for_timeout: false,
+            oom_kills: group.oom_kills(),
+            stderr_tail: "",
+        }),
+        _ => AttemptOutcome::ProtocolError(why),
     };
-    let peak_memory = peak_memory.or(stats.map(|s| s.max_rss_bytes));
-    let error = error.or_else(|| {
-        // The same wording as the daemon's attempt records.
-        let seen = Observed {
-            outcome: &outcome,
-            timeout: args.timeout,
-            memory_limit: args.memory,
-            limiter: mode,
-            peak_memory,
-            signal: std::os::unix::process::ExitStatusExt::signal(&status),
-            killer: Some(if killed_for_timeout {
-                Killer::Deadline
-            } else {
-                Killer::Outside
-            }),
-            stderr_tail: &stderr_tail,
-        };
-        observed_failure(&seen).map(|(name, message)| ReportError {
-            kind: outcome.as_str().to_owned(),
-            name: name.to_owned(),
-            message,
-            stack: None,
-        })
+    AttemptResult {
+        end: JobEnd {
+            attempt,
+            outcome,
+            result: None,
+            error: None,
+            logs: String::new(),
+            logs_dropped: 0,
+            stats: None,
+            duration: Duration::ZERO,
+            worker_pid: process.pid(),
+            peak_memory: group.peak_memory(),
+            kill_reason: None,
+        },
+        worker: WorkerFate::Gone,
+        then: AfterAttempt::Continue,
+        worker_error: None,
+    }
+}
+
+/// What `run` prints, from the attempt's result.
+fn report(
+    args: &RunArgs,
+    group: &WorkerGroup,
+    ran: AttemptResult,
+    console: Vec<ConsoleLine>,
+) -> anyhow::Result<RunReport> {
+    let end = ran.end;
+    // Kept as the worker wrote it: key order and number formatting are the handler's.
+    let result = match end.result {
+        Some(text) => Some(serde_json::value::RawValue::from_string(text)?),
+        None => None,
+    };
+    let error = end.error.map(|(name, message, stack)| ReportError {
+        // The worker's own kind for a failure it reported, else the observed outcome (the
+        // same wording as the daemon's attempt records).
+        kind: match ran.worker_error {
+            Some(kind) => format!("{kind:?}").to_lowercase(),
+            None => end.outcome.as_str().to_owned(),
+        },
+        name,
+        message,
+        stack,
     });
+    let stats = end.stats;
     Ok(RunReport {
-        outcome: outcome.as_str().to_owned(),
+        outcome: end.outcome.as_str().to_owned(),
         result,
         error,
         console,
-        console_dropped: stats.map_or(0, |s| s.logs_dropped),
-        duration_ms: duration.as_secs_f64() * 1000.0,
+        console_dropped: end.logs_dropped,
+        duration_ms: end.duration.as_secs_f64() * 1000.0,
         cpu_ms: stats.map(|s| s.cpu_us as f64 / 1000.0),
-        peak_memory_bytes: peak_memory,
+        peak_memory_bytes: end.peak_memory.or(stats.map(|s| s.max_rss_bytes)),
         memory_limit: MemoryLimitReport {
             bytes: args.memory,
-            enforced_by: mode,
+            enforced_by: group.mode(),
         },
-        worker_pid: pid,
+        worker_pid: end.worker_pid,
     })
-}
-
-/// SIGKILLs the worker's process group and everything in its cgroup.
-fn kill_worker(pid: u32, group: &crate::cgroup::WorkerGroup) {
-    if let Ok(pid) = i32::try_from(pid) {
-        // SAFETY: killpg(2) has no memory-safety preconditions; the worker leads its group.
-        unsafe {
-            libc::killpg(pid, libc::SIGKILL);
-        }
-    }
-    group.kill_all(Duration::from_secs(1));
-}
-
-fn report_error(err: &JobError) -> ReportError {
-    ReportError {
-        kind: format!("{:?}", err.kind).to_lowercase(),
-        name: err.name.clone(),
-        message: err.message.clone(),
-        stack: err.stack.clone(),
-    }
-}
-
-fn level_name(level: LogLevel) -> &'static str {
-    match level {
-        LogLevel::Debug => "debug",
-        LogLevel::Info => "info",
-        LogLevel::Warn => "warn",
-        LogLevel::Error => "error",
-    }
 }
 
 fn print_console_line(line: &ConsoleLine) {

@@ -25,7 +25,7 @@ use super::admission::{Admission, Refusal, Seat};
 use crate::dispatcher::ControlCall;
 
 /// Largest request: a script source of a few MiB plus framing.
-pub(crate) const CONTROL_FRAME_MAX: usize = 8 * 1024 * 1024;
+pub const CONTROL_FRAME_MAX: usize = 8 * 1024 * 1024;
 /// A client must say hello within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// An idle connection is closed after this (sooner when its seat is needed).

@@ -17,7 +17,7 @@ use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use super::admission::Admission;
-pub(crate) use super::connection::CONTROL_FRAME_MAX;
+pub use super::connection::CONTROL_FRAME_MAX;
 use super::connection::{Channels, refuse, serve_connection};
 use crate::dispatcher::ControlCall;
 

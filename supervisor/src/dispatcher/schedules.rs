@@ -1,5 +1,6 @@
 //! Schedules in the dispatcher: firing due slots (the store enqueues the job and advances
-//! the schedule in one transaction) and the `schedules` control requests.
+//! the schedule in one transaction). The `schedules` control requests are in
+//! `requests/schedules.rs`.
 //!
 //! The dispatcher sleeps until the next due time the store reported, capped so a wall
 //! clock that jumps forward is noticed within [`MAX_SCHEDULE_SLEEP`]; a clock that jumps
@@ -7,39 +8,28 @@
 
 use std::time::Duration;
 
-use jobvisor_protocol::control::{
-    ErrorCode, EventKind, Response, ScheduleDetailView, ScheduleRunView, ScheduleSpec, ScheduleView,
-};
-use tokio::sync::oneshot;
+use jobvisor_protocol::control::EventKind;
 use tracing::{error, info, warn};
 
-use super::control::{error, read, store_error};
-use super::{Dispatcher, Internal, now_ms};
-use crate::schedule::{FireReport, ScheduleDetail, ScheduleInfo, Timing};
-use crate::store::StoreError;
-use crate::units::format_duration;
+use super::{Dispatcher, Internal};
+use crate::schedule::FireReport;
+use crate::store::{JobStore, StoreError};
 
 /// Longest sleep between two looks at the schedules.
 const MAX_SCHEDULE_SLEEP: Duration = Duration::from_secs(30);
-/// Runs shown by `schedules show`.
-const RECENT_RUNS: u32 = 20;
-
-type Reply = oneshot::Sender<Response>;
+/// Wait before firing again after the store failed to.
+const FIRE_RETRY: Duration = Duration::from_secs(5);
 
 impl Dispatcher {
     /// Asks the store to fire what is due, if nothing else is firing.
     pub(super) fn maybe_fire_schedules(&mut self) {
-        if self.draining() || self.schedules.firing || !self.schedules.wanted {
+        if self.rollout.draining() || self.schedules.firing || !self.schedules.wanted {
             return;
         }
         self.schedules.firing = true;
         self.schedules.wanted = false;
         self.schedules.wake = None;
-        let pending = self.store.fire_due_schedules();
-        let tx = self.internal_tx.clone();
-        tokio::spawn(async move {
-            let _ = tx.send(Internal::Fired(pending.await));
-        });
+        self.when(self.store.fire_due_schedules(), Internal::Fired);
     }
 
     pub(super) fn on_fired(&mut self, report: Result<FireReport, StoreError>) {
@@ -48,7 +38,7 @@ impl Dispatcher {
             Ok(report) => report,
             Err(err) => {
                 error!(error = %err, "firing schedules failed; trying again in 5s");
-                self.schedules.wake = Some(tokio::time::Instant::now() + Duration::from_secs(5));
+                self.schedules.wake = Some(tokio::time::Instant::now() + FIRE_RETRY);
                 return;
             }
         };
@@ -75,168 +65,15 @@ impl Dispatcher {
             });
         }
         if !report.fired.is_empty() {
-            self.claim_wanted = true;
+            self.claims.wanted = true;
         }
         let sleep = match report.next_due_ms {
             Some(at) => {
-                Duration::from_millis(u64::try_from(at.saturating_sub(now_ms())).unwrap_or(0))
+                Duration::from_millis(u64::try_from(at.saturating_sub(self.now_ms())).unwrap_or(0))
             }
             None => MAX_SCHEDULE_SLEEP,
         };
         self.schedules.wake = Some(tokio::time::Instant::now() + sleep.min(MAX_SCHEDULE_SLEEP));
-    }
-
-    pub(super) fn list_schedules(&mut self, reply: Reply) {
-        read(&self.store, reply, |store| {
-            let mut views = Vec::new();
-            for info in store.list_schedules()? {
-                let last = store
-                    .get_schedule(&info.def.name, 1)?
-                    .and_then(|d| d.recent_runs.into_iter().next());
-                views.push(schedule_view(&info, last.as_ref()));
-            }
-            Ok(Response::Schedules(views))
-        });
-    }
-
-    pub(super) fn show_schedule(&mut self, name: String, reply: Reply) {
-        read(&self.store, reply, move |store| {
-            Ok(match store.get_schedule(&name, RECENT_RUNS)? {
-                Some(detail) => Response::Schedule(Box::new(detail_view(&detail))),
-                None => error(
-                    ErrorCode::NotFound,
-                    format!("no schedule `{name}`; see `jobvisor schedules list`"),
-                ),
-            })
-        });
-    }
-
-    pub(super) fn add_schedule(&mut self, spec: ScheduleSpec, reply: Reply) {
-        let def = match crate::config::schedule_def_from_spec(&spec) {
-            Ok(def) => def,
-            Err(message) => {
-                let _ = reply.send(error(ErrorCode::BadRequest, message));
-                return;
-            }
-        };
-        let name = def.name.clone();
-        if let Some(refusal) = self.info.declared.schedule_refusal(&name) {
-            let _ = reply.send(error(ErrorCode::BadRequest, refusal));
-            return;
-        }
-        let store = self.store.clone();
-        self.schedules.wanted = true;
-        let tx = self.internal_tx.clone();
-        tokio::spawn(async move {
-            // A schedule naming no script would fail at every slot: refuse it now, with
-            // the names that exist.
-            let script = def.script.clone();
-            let lookup = store.clone();
-            let scripts = tokio::task::spawn_blocking(move || lookup.list_scripts()).await;
-            let names: Vec<String> = match scripts {
-                Ok(Ok(scripts)) => scripts
-                    .into_iter()
-                    .filter(|s| s.current)
-                    .map(|s| s.name)
-                    .collect(),
-                Ok(Err(err)) => {
-                    let _ = reply.send(store_error(&err));
-                    return;
-                }
-                Err(err) => {
-                    let _ = reply.send(error(ErrorCode::Internal, format!("read failed: {err}")));
-                    return;
-                }
-            };
-            if !names.contains(&script) {
-                let _ = reply.send(error(
-                    ErrorCode::NotFound,
-                    format!(
-                        "no script `{script}` (add it with `jobvisor scripts add {script} FILE` first); {}",
-                        crate::suggest::known_names("scripts", &script, &names)
-                    ),
-                ));
-                return;
-            }
-            let response = match store.upsert_schedule(def).await {
-                Ok(outcome) => Response::ScheduleSaved {
-                    name,
-                    created: outcome.created,
-                    next_run_at_ms: outcome.next_run_at_ms,
-                },
-                Err(err) => store_error(&err),
-            };
-            let _ = reply.send(response);
-            let _ = tx.send(Internal::SchedulesChanged);
-        });
-    }
-
-    pub(super) fn change_schedule(&mut self, name: String, change: ScheduleChange, reply: Reply) {
-        if matches!(change, ScheduleChange::Remove)
-            && let Some(refusal) = self.info.declared.schedule_refusal(&name)
-        {
-            let _ = reply.send(error(ErrorCode::BadRequest, refusal));
-            return;
-        }
-        let tx = self.internal_tx.clone();
-        let store = self.store.clone();
-        tokio::spawn(async move {
-            let found = match change {
-                ScheduleChange::Enable => store.set_schedule_enabled(&name, true).await,
-                ScheduleChange::Disable => store.set_schedule_enabled(&name, false).await,
-                ScheduleChange::Remove => store.remove_schedule(&name).await,
-            };
-            let response = match found {
-                Ok(true) => Response::ScheduleChanged {
-                    name,
-                    change: change.as_str().to_owned(),
-                },
-                Ok(false) => error(
-                    ErrorCode::NotFound,
-                    format!("no schedule `{name}`; see `jobvisor schedules list`"),
-                ),
-                Err(err) => store_error(&err),
-            };
-            let _ = reply.send(response);
-            let _ = tx.send(Internal::SchedulesChanged);
-        });
-    }
-
-    pub(super) fn run_schedule(&mut self, name: String, reply: Reply) {
-        let pending = self.store.fire_schedule_now(&name);
-        self.claim_wanted = true;
-        tokio::spawn(async move {
-            let response = match pending.await {
-                Ok(Some(run)) => Response::ScheduleFired {
-                    name,
-                    job: run.job_id.0,
-                },
-                Ok(None) => error(
-                    ErrorCode::NotFound,
-                    format!("no schedule `{name}`; see `jobvisor schedules list`"),
-                ),
-                Err(err) => store_error(&err),
-            };
-            let _ = reply.send(response);
-        });
-    }
-}
-
-/// What `schedules enable|disable|remove` does.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum ScheduleChange {
-    Enable,
-    Disable,
-    Remove,
-}
-
-impl ScheduleChange {
-    fn as_str(self) -> &'static str {
-        match self {
-            ScheduleChange::Enable => "enabled",
-            ScheduleChange::Disable => "disabled",
-            ScheduleChange::Remove => "removed",
-        }
     }
 }
 
@@ -258,60 +95,5 @@ impl Default for ScheduleTimer {
             firing: false,
             wanted: true,
         }
-    }
-}
-
-fn timing_text(timing: &Timing) -> String {
-    match timing {
-        Timing::Every(period) => format!("every {}", format_duration(*period)),
-        Timing::Cron(cron) => format!("cron {} ({})", cron.expr(), cron.timezone()),
-    }
-}
-
-fn schedule_view(info: &ScheduleInfo, last: Option<&crate::schedule::ScheduleRun>) -> ScheduleView {
-    ScheduleView {
-        name: info.def.name.clone(),
-        script: info.def.script.clone(),
-        timing: timing_text(&info.def.timing),
-        queue: info.def.queue.clone(),
-        overlap: info.def.overlap.as_str().to_owned(),
-        enabled: info.enabled,
-        disabled_reason: info.disabled_reason.clone(),
-        failure_streak: info.failure_streak,
-        disable_after_failures: info.def.disable_after_failures,
-        next_run_at_ms: info.next_run_at_ms,
-        last_run_at_ms: info.last_run_at_ms,
-        last_outcome: last.map(run_outcome),
-        source: info.def.source.as_str().to_owned(),
-        last_skip: info.last_skip.clone(),
-    }
-}
-
-fn run_outcome(run: &crate::schedule::ScheduleRun) -> String {
-    match run.last_outcome {
-        Some(outcome) if run.state.is_finished() && outcome.as_str() != run.state.as_str() => {
-            format!("{} ({})", run.state.as_str(), outcome.as_str())
-        }
-        _ => run.state.as_str().to_owned(),
-    }
-}
-
-fn detail_view(detail: &ScheduleDetail) -> ScheduleDetailView {
-    ScheduleDetailView {
-        schedule: schedule_view(&detail.info, detail.recent_runs.first()),
-        payload: detail.info.def.payload.clone(),
-        runs: detail
-            .recent_runs
-            .iter()
-            .map(|run| ScheduleRunView {
-                job: run.job_id.0,
-                slot_ms: run.slot_ms,
-                state: run.state.as_str().to_owned(),
-                last_outcome: run.last_outcome.map(|o| o.as_str().to_owned()),
-                last_error: run.last_error.clone(),
-                created_at_ms: run.created_at_ms,
-                finished_at_ms: run.finished_at_ms,
-            })
-            .collect(),
     }
 }

@@ -1,28 +1,102 @@
 //! Conversions from the store's records to the control protocol's views. The protocol
 //! crate knows nothing of the store; this is the one place that maps between them.
 
-use jobvisor_protocol::control::{AttemptView, JobSummary, JobView, QueueView, ScriptSummary};
+use jobvisor_protocol::control::{
+    self as view, AttemptError, AttemptView, ConsoleLine, JobSummary, JobView, QueueView,
+    ScriptSummary,
+};
+use jobvisor_protocol::worker::LogLevel;
 
-use crate::store::{AttemptInfo, JobDetail, JobInfo, QueueInfo, ScriptInfo};
+use crate::pool::slot::SlotState;
+use crate::schedule::{OverlapPolicy, ScheduleSource};
+use crate::store::{AttemptInfo, JobDetail, JobInfo, JobState, OutcomeKind, QueueInfo, ScriptInfo};
+
+pub(super) fn job_state(state: JobState) -> view::JobState {
+    match state {
+        JobState::Scheduled => view::JobState::Scheduled,
+        JobState::Available => view::JobState::Available,
+        JobState::Running => view::JobState::Running,
+        JobState::Retryable => view::JobState::Retryable,
+        JobState::Completed => view::JobState::Completed,
+        JobState::Discarded => view::JobState::Discarded,
+        JobState::Cancelled => view::JobState::Cancelled,
+    }
+}
+
+pub(super) fn outcome(outcome: OutcomeKind) -> view::AttemptOutcome {
+    match outcome {
+        OutcomeKind::Completed => view::AttemptOutcome::Completed,
+        OutcomeKind::JsError => view::AttemptOutcome::JsError,
+        OutcomeKind::Timeout => view::AttemptOutcome::Timeout,
+        OutcomeKind::Oom => view::AttemptOutcome::Oom,
+        OutcomeKind::Crash => view::AttemptOutcome::Crash,
+        OutcomeKind::ProtocolError => view::AttemptOutcome::ProtocolError,
+        OutcomeKind::Killed => view::AttemptOutcome::Killed,
+        OutcomeKind::Interrupted => view::AttemptOutcome::Interrupted,
+        OutcomeKind::LeaseExpired => view::AttemptOutcome::LeaseExpired,
+        OutcomeKind::SupervisorRestart => view::AttemptOutcome::SupervisorRestart,
+    }
+}
+
+/// How an attempt the pool ran ended (the pool knows more detail than the view shows).
+pub(super) fn ended(outcome: &crate::pool::exit::AttemptOutcome) -> view::AttemptOutcome {
+    use crate::pool::exit::AttemptOutcome as Ended;
+    match outcome {
+        Ended::Completed => view::AttemptOutcome::Completed,
+        Ended::JsError => view::AttemptOutcome::JsError,
+        Ended::Timeout => view::AttemptOutcome::Timeout,
+        Ended::Oom => view::AttemptOutcome::Oom,
+        Ended::Crash(_) => view::AttemptOutcome::Crash,
+        Ended::ProtocolError(_) => view::AttemptOutcome::ProtocolError,
+        Ended::Killed => view::AttemptOutcome::Killed,
+    }
+}
+
+pub(super) fn overlap(policy: OverlapPolicy) -> view::Overlap {
+    match policy {
+        OverlapPolicy::Skip => view::Overlap::Skip,
+        OverlapPolicy::Queue => view::Overlap::Queue,
+        OverlapPolicy::Allow => view::Overlap::Allow,
+    }
+}
+
+pub(super) fn schedule_source(source: ScheduleSource) -> view::ScheduleSource {
+    match source {
+        ScheduleSource::Config => view::ScheduleSource::Config,
+        ScheduleSource::Cli => view::ScheduleSource::Cli,
+    }
+}
+
+pub(super) fn worker_state(state: SlotState) -> view::WorkerState {
+    match state {
+        SlotState::Starting => view::WorkerState::Starting,
+        SlotState::Idle => view::WorkerState::Idle,
+        SlotState::Busy => view::WorkerState::Busy,
+        SlotState::Terminating => view::WorkerState::Terminating,
+        SlotState::Backoff => view::WorkerState::Backoff,
+        SlotState::Exited => view::WorkerState::Exited,
+    }
+}
 
 pub(super) fn job_summary(job: &JobInfo) -> JobSummary {
     JobSummary {
         id: job.id.0,
         queue: job.queue.clone(),
         script: job.script_name.clone(),
-        state: job.state.as_str().to_owned(),
+        state: job_state(job.state),
         priority: job.priority,
         attempt: job.attempt,
         max_attempts: job.max_attempts,
         run_at_ms: job.run_at_ms,
         created_at_ms: job.created_at_ms,
         finished_at_ms: job.finished_at_ms,
-        last_outcome: job.last_outcome.map(|o| o.as_str().to_owned()),
+        last_outcome: job.last_outcome.map(outcome),
         last_error: job.last_error.clone(),
     }
 }
 
 pub(super) fn job_view(detail: JobDetail) -> JobView {
+    let counted = counted_attempts(&detail);
     JobView {
         summary: job_summary(&detail.job),
         script_hash: detail.job.script_hash.clone(),
@@ -33,31 +107,72 @@ pub(super) fn job_view(detail: JobDetail) -> JobView {
             .job
             .timeout
             .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
-        attempts: detail.attempts.into_iter().map(attempt_view).collect(),
+        attempts: detail
+            .attempts
+            .into_iter()
+            .zip(counted)
+            .map(|(attempt, counted)| attempt_view(attempt, counted))
+            .collect(),
         current_script_hash: detail.current_script_hash,
     }
 }
 
-fn attempt_view(attempt: AttemptInfo) -> AttemptView {
-    let (error_name, error_message, error_stack) = match attempt.error {
-        Some(error) => (Some(error.name), Some(error.message), error.stack),
-        None => (None, None, None),
-    };
+/// For each attempt row (oldest first), whether it counted. A refunded attempt (a drain
+/// interrupted it, or the supervisor died under it) gives its number back: the next row
+/// has the same number, or, for the last row, the job's attempt counter is below it.
+fn counted_attempts(detail: &JobDetail) -> Vec<bool> {
+    let rows = &detail.attempts;
+    rows.iter()
+        .enumerate()
+        .map(|(i, a)| match rows.get(i + 1) {
+            Some(next) => next.attempt != a.attempt,
+            None => a.attempt <= detail.job.attempt,
+        })
+        .collect()
+}
+
+fn attempt_view(attempt: AttemptInfo, counted: bool) -> AttemptView {
     AttemptView {
         attempt: attempt.attempt,
-        outcome: attempt.outcome.as_str().to_owned(),
+        counted,
+        outcome: outcome(attempt.outcome),
         worker_pid: attempt.worker_pid,
         started_at_ms: attempt.started_at_ms,
         finished_at_ms: attempt.finished_at_ms,
         duration_ms: attempt.duration_ms,
         cpu_ms: attempt.cpu_ms,
         peak_memory_bytes: attempt.peak_memory_bytes,
-        error_name,
-        error_message,
-        error_stack,
-        logs: attempt.logs,
-        logs_truncated: attempt.logs_truncated,
+        error: attempt.error.map(|error| AttemptError {
+            name: error.name,
+            message: error.message,
+            stack: error.stack,
+        }),
+        console: console_lines(&attempt.logs),
+        console_truncated: attempt.logs_truncated,
     }
+}
+
+/// The stored console lines (JSON lines `{"level":"info","text":"…"}`); a line that is
+/// not one (written by an older version) is shown as it is, at level info.
+fn console_lines(logs: &str) -> Vec<ConsoleLine> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        level: Option<LogLevel>,
+        text: Option<String>,
+    }
+    logs.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| match serde_json::from_str::<Stored>(line) {
+            Ok(stored) => ConsoleLine {
+                level: stored.level.unwrap_or(LogLevel::Info),
+                text: stored.text.unwrap_or_default(),
+            },
+            Err(_) => ConsoleLine {
+                level: LogLevel::Info,
+                text: line.to_owned(),
+            },
+        })
+        .collect()
 }
 
 /// One row per script name (its current version), with the number of versions stored.

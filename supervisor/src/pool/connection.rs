@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use jobvisor_protocol::host::MAX_HOST_CALL_BYTES;
 use jobvisor_protocol::tokio_io::AsyncTransport;
 use jobvisor_protocol::worker::{FromWorker, ToWorker};
 use jobvisor_protocol::{FrameError, HandshakeError, Role};
@@ -72,9 +73,22 @@ impl WorkerConnection {
 
     /// The next frame; `Ok(None)` when the worker closed its socket between frames.
     /// Cancel-safe.
+    /// A host call larger than [`MAX_HOST_CALL_BYTES`] is refused before it is decoded,
+    /// with [`FrameError::TooLarge`] naming that cap.
     pub async fn recv(&mut self) -> Result<Option<FromWorker>, FrameError> {
-        self.transport.recv().await
+        self.transport.recv_checked(host_call_within_cap).await
     }
+}
+
+/// Refuses a host call body above [`MAX_HOST_CALL_BYTES`], from its length alone.
+fn host_call_within_cap(body: &[u8]) -> Result<(), FrameError> {
+    if body.len() > MAX_HOST_CALL_BYTES && FromWorker::body_is_host_call(body) {
+        return Err(FrameError::TooLarge {
+            len: body.len(),
+            max: MAX_HOST_CALL_BYTES,
+        });
+    }
+    Ok(())
 }
 
 /// The variant name of a worker message, for errors and logs.
@@ -85,5 +99,6 @@ pub fn message_name(message: &FromWorker) -> &'static str {
         FromWorker::Progress { .. } => "Progress",
         FromWorker::Pong { .. } => "Pong",
         FromWorker::Done { .. } => "Done",
+        FromWorker::HostCall { .. } => "HostCall",
     }
 }

@@ -98,7 +98,7 @@ impl WorkerProcess {
                 libc::killpg(pid, libc::SIGKILL);
             }
         }
-        group.kill_all(Duration::ZERO);
+        group.kill_listed();
     }
 
     /// Kills and reaps, giving up after `within`.

@@ -13,45 +13,49 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jobvisor_protocol::FrameError;
 use jobvisor_protocol::worker::{
-    FromWorker, Isolation, JobLimits, JobStats, LogLevel, Outcome, RunJob, ScriptRef, ToWorker,
+    FromWorker, Isolation, JobLimits, LogLevel, RunJob, ScriptRef, ToWorker,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, debug_span, info, info_span, warn};
 
+pub use super::attempt::JobEnd;
+use super::attempt::{
+    AfterAttempt, AttemptHooks, AttemptResult, AttemptRun, AttemptSpec, LiveWorker, STDERR_KEEP,
+    WorkerFate, run_attempt,
+};
 use super::connection::{WorkerConnection, message_name};
-use super::exit::{AttemptOutcome, ExitFacts, Killer, Observed, classify_exit, observed_failure};
+use super::launch::{Confinement, WorkerLauncher};
 use super::process::{WorkerProcess, stderr_tail};
 use super::restart::{RestartPolicy, RestartTracker};
 use super::spawn::SpawnSpec;
-use super::spawner::Spawner;
-use crate::cgroup::{PeakMeter, WorkerGroup};
-use crate::failpoint;
+use crate::cgroup::WorkerGroup;
+use crate::host::HostService;
 use crate::store::{AttemptRef, ClaimedJob};
 
-/// How much of a worker's stderr is kept to classify its death.
-const STDERR_KEEP: usize = 16 * 1024;
-/// A frame that has begun must be complete within this long: a worker writes a whole
-/// frame at once, so one that trickles bytes is broken or hostile, whatever its deadline.
-const FRAME_DEADLINE: Duration = Duration::from_secs(2);
-/// How often a busy slot looks for a trickling frame.
-const FRAME_CHECK_EVERY: Duration = Duration::from_millis(500);
 /// An idle worker is pinged this often and must answer within [`PONG_WITHIN`]; one that
 /// does not (stopped, wedged) is killed and replaced before it is given a job.
 const PING_EVERY: Duration = Duration::from_secs(5);
 const PONG_WITHIN: Duration = Duration::from_secs(2);
-/// Frames already waiting in the socket that are still read once a job's deadline has
-/// passed (see `run_job`).
-const READ_AFTER_DEADLINE: u32 = 4096;
 
 /// Everything a slot needs to run workers.
 #[derive(Debug, Clone)]
 pub struct SlotConfig {
     pub id: u32,
     pub spec: SpawnSpec,
+    /// Answers the host calls of the jobs this slot runs.
+    pub host: HostService,
     pub group: Arc<WorkerGroup>,
+    pub settings: SlotSettings,
+    pub pids: crate::reaper::WorkerPids,
+    /// Console lines go here too while someone follows the logs.
+    pub events: tokio::sync::broadcast::Sender<jobvisor_protocol::control::Event>,
+}
+
+/// What a slot takes from the config (built from it: `SlotSettings::from(&config)`).
+#[derive(Debug, Clone)]
+pub struct SlotSettings {
     pub start_timeout: Duration,
     pub kill_grace: Duration,
     pub restart: RestartPolicy,
@@ -60,9 +64,6 @@ pub struct SlotConfig {
     pub limits: JobLimits,
     pub isolation: Isolation,
     pub default_timeout: Duration,
-    pub pids: crate::reaper::WorkerPids,
-    /// Console lines go here too while someone follows the logs.
-    pub events: tokio::sync::broadcast::Sender<jobvisor_protocol::control::Event>,
 }
 
 /// A job handed to a slot.
@@ -120,26 +121,6 @@ impl SlotState {
     }
 }
 
-/// What one attempt produced.
-#[derive(Debug)]
-pub struct JobEnd {
-    pub attempt: AttemptRef,
-    pub outcome: AttemptOutcome,
-    /// Result JSON for a completed attempt.
-    pub result: Option<String>,
-    /// name, message, stack
-    pub error: Option<(String, String, Option<String>)>,
-    /// Console lines as JSON lines (`{"level":"info","text":"…"}`).
-    pub logs: String,
-    pub logs_dropped: u32,
-    pub stats: Option<JobStats>,
-    pub duration: Duration,
-    pub worker_pid: u32,
-    pub peak_memory: Option<u64>,
-    /// The dispatcher asked for this kill.
-    pub kill_reason: Option<KillReason>,
-}
-
 /// Slot → dispatcher.
 #[derive(Debug)]
 pub enum SlotEvent {
@@ -177,15 +158,15 @@ pub enum SlotEvent {
 /// Starts a slot task.
 pub fn start_slot(
     config: SlotConfig,
-    spawner: Spawner,
+    launcher: Arc<dyn WorkerLauncher>,
     events: mpsc::UnboundedSender<SlotEvent>,
 ) -> (mpsc::UnboundedSender<SlotCommand>, JoinHandle<()>) {
     let (commands_tx, commands) = mpsc::unbounded_channel();
     let span = info_span!("slot", worker = config.id);
     let slot = Slot {
-        restarts: RestartTracker::new(config.restart),
+        restarts: RestartTracker::new(config.settings.restart),
         config,
-        spawner,
+        launcher,
         events,
         commands,
         phase: Phase::Starting,
@@ -216,7 +197,7 @@ pub fn start_slot(
 
 struct Slot {
     config: SlotConfig,
-    spawner: Spawner,
+    launcher: Arc<dyn WorkerLauncher>,
     events: mpsc::UnboundedSender<SlotEvent>,
     commands: mpsc::UnboundedReceiver<SlotCommand>,
     restarts: RestartTracker,
@@ -254,26 +235,40 @@ impl Phase {
     }
 }
 
-/// A live worker.
+/// A live worker and what the slot remembers about it.
 struct Live {
-    process: WorkerProcess,
-    conn: WorkerConnection,
-    stderr: JoinHandle<String>,
+    worker: LiveWorker,
     held_scripts: HashSet<String>,
-    jobs: u64,
-    peak_rss: u64,
     /// Replace this worker after the job in hand.
     recycle: bool,
-    /// The group's OOM-kill counter when this worker started.
-    oom_kills_at_start: u64,
 }
 
-/// What happened to the worker while a job ran.
-enum Fate {
-    /// Still healthy.
-    Alive,
-    /// It died or was killed: start a new one.
-    Gone,
+/// What a slot does with what it hears while an attempt runs.
+struct SlotHooks<'a> {
+    slot: u32,
+    events: &'a mpsc::UnboundedSender<SlotEvent>,
+    /// Console lines go here too while someone follows the logs.
+    console: &'a tokio::sync::broadcast::Sender<jobvisor_protocol::control::Event>,
+}
+
+impl AttemptHooks for SlotHooks<'_> {
+    fn console(&mut self, attempt: AttemptRef, level: LogLevel, text: String) {
+        if self.console.receiver_count() > 0 {
+            let _ = self.console.send(jobvisor_protocol::control::Event {
+                at_ms: now_ms(),
+                kind: jobvisor_protocol::control::EventKind::Console {
+                    job: attempt.id.0,
+                    attempt: attempt.attempt,
+                    level,
+                    text,
+                },
+            });
+        }
+    }
+
+    fn hand_back(&mut self, job: AttemptRef) {
+        hand_back(self.events, self.slot, SlotState::Busy, job);
+    }
 }
 
 impl Slot {
@@ -314,18 +309,7 @@ impl Slot {
     /// have assigned it just before learning that the worker died. Dropping it would
     /// leave the job `running` with no worker and the slot counted busy for ever.
     fn hand_back(&self, job: AttemptRef) {
-        let state = self.phase.reported();
-        info!(
-            job = job.id.0,
-            attempt = job.attempt,
-            state = state.as_str(),
-            "a job reached this worker slot while it cannot run it; handing it back"
-        );
-        self.emit(SlotEvent::Returned {
-            slot: self.config.id,
-            job,
-            state,
-        });
+        hand_back(&self.events, self.config.id, self.phase.reported(), job);
     }
 
     async fn run(mut self) {
@@ -354,7 +338,7 @@ impl Slot {
                     continue;
                 }
             };
-            let pid = live.process.pid();
+            let pid = live.worker.process.pid();
             info!(pid, "worker ready");
             self.restarts.record_success();
             self.enter(Phase::Idle, Some(pid));
@@ -398,25 +382,28 @@ impl Slot {
         let group = &self.config.group;
         // Anything left in the group from the previous worker goes first, and what it
         // left charged to the group with it.
-        group.kill_all(Duration::from_secs(1));
+        group.kill_all(Duration::from_secs(1)).await;
         group.forget_earlier_workers();
-        let spawned = self
-            .spawner
-            .spawn(self.config.spec.clone(), group.clone())
+        let program = &self.config.spec.program;
+        let launched = self
+            .launcher
+            .launch(Confinement::worker(&self.config.spec), group.clone())
             .await
-            .map_err(|e| format!("cannot start {}: {e}", self.config.spec.program.display()))?;
-        let mut process = WorkerProcess::new(spawned.child, self.config.pids.clone());
+            .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+        let mut process = WorkerProcess::new(launched.child, self.config.pids.clone());
         let stderr = tokio::spawn(stderr_tail(process.take_stderr(), STDERR_KEEP));
-        match WorkerConnection::establish(spawned.socket, self.config.start_timeout).await {
+        let Some(socket) = launched.socket else {
+            process.kill_and_reap(group, Duration::from_secs(2)).await;
+            return Err(format!(
+                "{} was started without its socket",
+                program.display()
+            ));
+        };
+        match WorkerConnection::establish(socket, self.config.settings.start_timeout).await {
             Ok(conn) => Ok(Live {
-                process,
-                conn,
-                stderr,
+                worker: LiveWorker::ready(process, conn, stderr, group),
                 held_scripts: HashSet::new(),
-                jobs: 0,
-                peak_rss: 0,
                 recycle: false,
-                oom_kills_at_start: group.oom_kills(),
             }),
             Err(err) => {
                 let status = process.kill_and_reap(group, Duration::from_secs(2)).await;
@@ -458,7 +445,7 @@ impl Slot {
                 // A worker that died is noticed before a job that arrived at the same time
                 // is sent to it.
                 biased;
-                frame = live.conn.recv() => {
+                frame = live.worker.conn.recv() => {
                     if let Ok(Some(FromWorker::Pong { seq })) = &frame
                         && awaiting.is_some_and(|(expected, _)| expected == *seq)
                     {
@@ -472,7 +459,7 @@ impl Slot {
                         Ok(Some(message)) => format!("the worker sent {} while idle", message_name(&message)),
                         Err(err) => format!("bad frame from an idle worker: {err}"),
                     };
-                    let status = live.process.kill_and_reap(&self.config.group, Duration::from_secs(2)).await;
+                    let status = live.worker.process.kill_and_reap(&self.config.group, Duration::from_secs(2)).await;
                     return ServeEnd::Failed(format!("{reason} ({})", exit_text(status)));
                 }
                 command = self.commands.recv() => match command {
@@ -486,38 +473,40 @@ impl Slot {
                     Some(SlotCommand::Run(assignment)) => {
                         // The worker may have died an instant ago, its closed socket not
                         // yet read: the job was never its to run.
-                        if let Some(status) = live.process.try_reap() {
+                        if let Some(status) = live.worker.process.try_reap() {
                             self.hand_back(assignment.job.attempt_ref());
                             return ServeEnd::Failed(format!("the worker died while idle ({status})"));
                         }
                         // A pong still owed arrives during the job and is ignored there.
                         awaiting = None;
-                        let (end, fate, after) = match self.run_job(live, *assignment).await {
+                        let ran = match self.run_job(live, *assignment).await {
                             Ok(ran) => ran,
                             Err(reason) => return ServeEnd::Failed(reason),
                         };
-                        self.emit(SlotEvent::JobEnded { slot: self.config.id, end: Box::new(end) });
-                        if let Some(graceful) = after {
-                            return ServeEnd::Stop { graceful };
+                        self.emit(SlotEvent::JobEnded { slot: self.config.id, end: Box::new(ran.end) });
+                        match ran.then {
+                            AfterAttempt::Stop { graceful } => return ServeEnd::Stop { graceful },
+                            AfterAttempt::Recycle => live.recycle = true,
+                            AfterAttempt::Continue => {}
                         }
-                        if let Fate::Gone = fate {
+                        if ran.worker == WorkerFate::Gone {
                             return ServeEnd::Replace;
                         }
                         if live.recycle
-                            || live.jobs >= self.config.max_jobs_per_worker
-                            || live.peak_rss > self.config.rss_soft_limit
+                            || live.worker.jobs >= self.config.settings.max_jobs_per_worker
+                            || live.worker.peak_rss > self.config.settings.rss_soft_limit
                         {
-                            info!(pid = live.process.pid(), jobs = live.jobs, peak_rss = live.peak_rss, "recycling worker");
+                            info!(pid = live.worker.process.pid(), jobs = live.worker.jobs, peak_rss = live.worker.peak_rss, "recycling worker");
                             self.retire_for_replacement(live).await;
                             return ServeEnd::Replace;
                         }
-                        self.enter(Phase::Idle, Some(live.process.pid()));
+                        self.enter(Phase::Idle, Some(live.worker.process.pid()));
                         ping.reset();
                     }
                 },
                 _ = ping.tick(), if awaiting.is_none() => {
                     ping_seq += 1;
-                    if live.conn.send(&ToWorker::Ping { seq: ping_seq }).await.is_ok() {
+                    if live.worker.conn.send(&ToWorker::Ping { seq: ping_seq }).await.is_ok() {
                         awaiting = Some((ping_seq, tokio::time::Instant::now() + PONG_WITHIN));
                     }
                 }
@@ -527,49 +516,33 @@ impl Slot {
                         None => std::future::pending().await,
                     }
                 } => {
-                    let status = live.process.kill_and_reap(&self.config.group, Duration::from_secs(2)).await;
+                    let status = live.worker.process.kill_and_reap(&self.config.group, Duration::from_secs(2)).await;
                     return ServeEnd::Failed(format!("no answer to a health ping within {PONG_WITHIN:?} while idle (stopped or wedged); killed ({})", exit_text(status)));
                 }
             }
         }
     }
 
-    /// Runs one job. Returns what happened, whether the worker survived, and whether a
-    /// stop was requested while it ran; or, if the job could not even be sent (the worker
-    /// died first), hands the job back and returns why the worker failed.
+    /// Runs one job. Returns how it went; or, if the job could not even be sent (the
+    /// worker died first), hands the job back and returns why the worker failed.
     async fn run_job(
         &mut self,
         live: &mut Live,
         assignment: Assignment,
-    ) -> Result<(JobEnd, Fate, Option<bool>), String> {
+    ) -> Result<AttemptResult, String> {
         let job = assignment.job;
         let attempt = job.attempt_ref();
+        let worker_pid = live.worker.process.pid();
         // Debug level: a span per job costs more than a trivial job's own dispatch, so
         // the few lines logged here at info and above name the job themselves.
         let span = debug_span!(
             "job",
             job = attempt.id.0,
             attempt = attempt.attempt,
-            pid = live.process.pid()
+            pid = worker_pid
         );
         let _entered = span.enter();
-        let started = Instant::now();
-        let timeout = job.timeout.unwrap_or(self.config.default_timeout);
-        let deadline = tokio::time::Instant::from_std(started + timeout + self.config.kill_grace);
-        self.enter(
-            Phase::Busy {
-                job: attempt,
-                deadline,
-            },
-            Some(live.process.pid()),
-        );
-        let mut watch = Watch {
-            // Read once per worker, not per job: the group holds only this worker, so any
-            // OOM kill counted since it started is its own death.
-            oom_before: live.oom_kills_at_start,
-            peak: self.config.group.start_peak(),
-            timeout,
-        };
+        let timeout = job.timeout.unwrap_or(self.config.settings.default_timeout);
         let send_source = !live.held_scripts.contains(&job.script_hash);
         let run = RunJob {
             job_id: attempt.id.0,
@@ -583,319 +556,71 @@ impl Slot {
             },
             payload: job.payload,
             deadline_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-            limits: self.config.limits,
-            isolation: self.config.isolation,
+            limits: self.config.settings.limits,
+            isolation: self.config.settings.isolation,
         };
-        let mut logs = String::new();
-        let worker_pid = live.process.pid();
-        let end = |outcome: AttemptOutcome| JobEnd {
-            attempt,
-            outcome,
-            result: None,
-            error: None,
-            logs: String::new(),
-            logs_dropped: 0,
-            stats: None,
-            duration: Duration::ZERO,
-            worker_pid,
-            peak_memory: None,
-            kill_reason: None,
+        let spec = AttemptSpec::new(attempt, run, timeout, self.config.settings.kill_grace);
+        self.enter(
+            Phase::Busy {
+                job: attempt,
+                deadline: spec.deadline,
+            },
+            Some(worker_pid),
+        );
+        let mut hooks = SlotHooks {
+            slot: self.config.id,
+            events: &self.events,
+            console: &self.config.events,
         };
-        if let Err(err) = live.conn.send(&ToWorker::Run(run)).await {
-            // The worker died before the job reached it: not the job's fault.
-            self.enter(Phase::Terminating, Some(worker_pid));
-            let status = live
-                .process
-                .kill_and_reap(&self.config.group, Duration::from_secs(2))
-                .await;
-            self.config.group.kill_all(Duration::from_millis(500));
-            self.hand_back(attempt);
-            return Err(format!(
-                "the worker could not be sent a job: {err} ({})",
-                exit_text(status)
-            ));
-        }
-        failpoint::hit(failpoint::AFTER_DISPATCH);
-        if send_source {
-            live.held_scripts.insert(job.script_hash.clone());
-        }
-        let mut stop_after: Option<bool> = None;
-        let mut kill_reason: Option<KillReason> = None;
-        let mut killed_for_timeout = false;
-        // One timer per wake-up serves both the deadline and the trickling-frame check.
-        let mut next_frame_check = tokio::time::Instant::now() + FRAME_CHECK_EVERY;
-        let mut partial_since: Option<Instant> = None;
-        let mut read_after_deadline = 0;
-        let done: Option<(Outcome, JobStats)> = loop {
-            let frame = tokio::select! {
-                biased;
-                command = self.commands.recv() => { match command {
-                    Some(SlotCommand::Kill { job: target, reason }) if target == attempt => {
-                        kill_reason = Some(reason);
-                        break None;
-                    }
-                    Some(SlotCommand::Kill { .. }) => {}
-                    Some(SlotCommand::Stop { graceful: false }) => {
-                        kill_reason = Some(KillReason::Interrupted);
-                        stop_after = Some(false);
-                        break None;
-                    }
-                    Some(SlotCommand::Stop { graceful: true }) | None => stop_after = Some(true),
-                    Some(SlotCommand::Recycle) => live.recycle = true,
-                    Some(SlotCommand::Run(other)) => self.hand_back(other.job.attempt_ref()),
-                } continue; }
-                () = tokio::time::sleep_until(deadline.min(next_frame_check)) => {
-                    if tokio::time::Instant::now() >= deadline {
-                        // What the worker sent may still wait in the socket: when the
-                        // supervisor itself stalls (SIGSTOP, a paused host) its timer fires
-                        // late, and results that arrived meanwhile are read before the job
-                        // is called too slow. Bounded, so a worker that floods frames
-                        // cannot put its deadline off.
-                        match tokio::time::timeout(Duration::ZERO, live.conn.recv()).await {
-                            Ok(frame) if read_after_deadline < READ_AFTER_DEADLINE => {
-                                read_after_deadline += 1;
-                                frame
-                            }
-                            _ => {
-                                killed_for_timeout = true;
-                                break None;
-                            }
-                        }
-                    } else {
-                    next_frame_check = tokio::time::Instant::now() + FRAME_CHECK_EVERY;
-                    let partial = live.conn.partial_frame_bytes();
-                    if partial == 0 {
-                        partial_since = None;
-                        continue;
-                    }
-                    let since = *partial_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() >= FRAME_DEADLINE {
-                        let why = format!("a frame was still incomplete after {FRAME_DEADLINE:?} ({partial} bytes arrived)");
-                        let mut job_end = end(AttemptOutcome::ProtocolError(why));
-                        job_end.logs = logs;
-                        self.bury(live, &mut job_end, &mut watch, Burial::KillNow).await;
-                        job_end.duration = started.elapsed();
-                        return Ok((job_end, Fate::Gone, stop_after));
-                    }
-                    continue;
-                    }
+        let ran = run_attempt(
+            &mut live.worker,
+            &self.config.group,
+            &self.config.host,
+            &mut self.commands,
+            &mut hooks,
+            spec,
+        )
+        .await;
+        match ran {
+            AttemptRun::Ran(result) => {
+                if send_source {
+                    live.held_scripts.insert(job.script_hash);
                 }
-                frame = live.conn.recv() => frame,
-            };
-            match frame {
-                Ok(Some(FromWorker::Log {
-                    job_id,
-                    attempt: a,
-                    level,
-                    text,
-                })) if job_id == attempt.id.0 && a == attempt.attempt => {
-                    let level = push_log(&mut logs, level, &text);
-                    if self.config.events.receiver_count() > 0 {
-                        let _ = self.config.events.send(jobvisor_protocol::control::Event {
-                            at_ms: now_ms(),
-                            kind: jobvisor_protocol::control::EventKind::Console {
-                                job: job_id,
-                                attempt: a,
-                                level: level.to_owned(),
-                                text,
-                            },
-                        });
-                    }
-                }
-                Ok(Some(FromWorker::Progress { .. } | FromWorker::Pong { .. })) => {}
-                Ok(Some(FromWorker::Done {
-                    job_id,
-                    attempt: a,
-                    outcome,
-                    stats,
-                })) if job_id == attempt.id.0 && a == attempt.attempt => {
-                    break Some((outcome, stats));
-                }
-                Ok(Some(other)) => {
-                    let why = format!("sent {} for a job it does not run", message_name(&other));
-                    let mut job_end = end(AttemptOutcome::ProtocolError(why));
-                    job_end.logs = logs;
-                    self.bury(live, &mut job_end, &mut watch, Burial::KillNow)
-                        .await;
-                    job_end.duration = started.elapsed();
-                    return Ok((job_end, Fate::Gone, stop_after));
-                }
-                Ok(None) => break None,
-                Err(err) => {
-                    // A frame that arrived whole but is wrong comes from a live worker;
-                    // a broken stream may be a worker dying of something else.
-                    let how = match err {
-                        FrameError::Io(_) | FrameError::Truncated { .. } => Burial::MayBeDying,
-                        _ => Burial::KillNow,
-                    };
-                    let mut job_end = end(AttemptOutcome::ProtocolError(err.to_string()));
-                    job_end.logs = logs;
-                    self.bury(live, &mut job_end, &mut watch, how).await;
-                    job_end.duration = started.elapsed();
-                    return Ok((job_end, Fate::Gone, stop_after));
-                }
+                Ok(*result)
             }
-        };
-        let duration = started.elapsed();
-        live.jobs = live.jobs.saturating_add(1);
-        match done {
-            Some((outcome, stats)) => {
-                let rss_before = live.peak_rss;
-                live.peak_rss = live.peak_rss.max(stats.max_rss_bytes);
-                let mut job_end = match outcome {
-                    Outcome::Ok { result } => {
-                        let mut e = end(AttemptOutcome::Completed);
-                        e.result = result;
-                        e
-                    }
-                    Outcome::Err(err) => {
-                        let mut e = end(AttemptOutcome::from_worker_error(err.kind));
-                        e.error = Some((err.name, err.message, err.stack));
-                        e
-                    }
-                };
-                job_end.logs = logs;
-                job_end.logs_dropped = stats.logs_dropped;
-                job_end.stats = Some(stats);
-                job_end.duration = duration;
-                job_end.peak_memory = if self.config.group.enforces_memory() {
-                    self.config.group.peak_since(&mut watch.peak)
-                } else {
-                    // The worker's own figure is its lifetime high: it is this attempt's
-                    // only when the attempt raised it.
-                    (stats.max_rss_bytes > rss_before).then_some(stats.max_rss_bytes)
-                };
-                debug!(
-                    outcome = job_end.outcome.as_str(),
-                    duration_us = duration.as_micros() as u64,
-                    "job ended"
-                );
-                Ok((job_end, Fate::Alive, stop_after))
+            AttemptRun::NotSent(err) => {
+                // The worker died before the job reached it: not the job's fault.
+                self.enter(Phase::Terminating, Some(worker_pid));
+                let status = live
+                    .worker
+                    .process
+                    .kill_and_reap(&self.config.group, Duration::from_secs(2))
+                    .await;
+                self.config.group.kill_all(Duration::from_millis(500)).await;
+                self.hand_back(attempt);
+                Err(format!(
+                    "the worker could not be sent a job: {err} ({})",
+                    exit_text(status)
+                ))
             }
-            None => {
-                // Killed by us (deadline, cancel, drain) or died on its own.
-                let mut job_end = end(AttemptOutcome::Killed);
-                job_end.logs = logs;
-                job_end.kill_reason = kill_reason;
-                let we_killed = kill_reason.is_some() || killed_for_timeout;
-                let how = if killed_for_timeout {
-                    Burial::Timeout
-                } else if kill_reason.is_some() {
-                    Burial::KillNow
-                } else {
-                    Burial::MayBeDying
-                };
-                self.bury(live, &mut job_end, &mut watch, how).await;
-                job_end.duration = duration;
-                info!(
-                    job = attempt.id.0,
-                    attempt = attempt.attempt,
-                    pid = job_end.worker_pid,
-                    outcome = %job_end.outcome,
-                    we_killed,
-                    "worker ended with the job"
-                );
-                Ok((job_end, Fate::Gone, stop_after))
-            }
-        }
-    }
-
-    /// Kills the worker (if alive), reaps it and classifies its death into `job_end`.
-    async fn bury(&self, live: &mut Live, job_end: &mut JobEnd, watch: &mut Watch, how: Burial) {
-        let group = &self.config.group;
-        let killed_for_timeout = how == Burial::Timeout;
-        let mut died_of_signal = false;
-        let status = if how != Burial::MayBeDying {
-            live.process
-                .kill_and_reap(group, Duration::from_secs(2))
-                .await
-        } else {
-            // It may be dying on its own (OOM kill, abort, a SIGKILL from outside): give it
-            // a moment to be reaped with its real status before killing.
-            match tokio::time::timeout(Duration::from_millis(500), live.process.wait()).await {
-                Ok(Ok(status)) => {
-                    died_of_signal =
-                        std::os::unix::process::ExitStatusExt::signal(&status).is_some();
-                    Some(status)
-                }
-                _ => {
-                    live.process
-                        .kill_and_reap(group, Duration::from_secs(2))
-                        .await
-                }
-            }
-        };
-        group.kill_all(Duration::from_millis(500));
-        let stderr = std::mem::replace(&mut live.stderr, tokio::spawn(async { String::new() }));
-        let tail = tokio::time::timeout(Duration::from_millis(200), stderr)
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
-        job_end.peak_memory = group.peak_since(&mut watch.peak);
-        let oom_kills = group.oom_kills().saturating_sub(watch.oom_before);
-        // A worker that sent garbage and exited is a protocol error; one whose socket broke
-        // because a signal killed it (the read may fail with a reset instead of a clean
-        // end) died of that signal.
-        let protocol_broken =
-            matches!(job_end.outcome, AttemptOutcome::ProtocolError(_)) && !died_of_signal;
-        if protocol_broken {
-            if oom_kills > 0 {
-                job_end.outcome = AttemptOutcome::Oom;
-            }
-        } else if let Some(status) = status {
-            job_end.outcome = classify_exit(ExitFacts {
-                status,
-                killed_for_timeout,
-                oom_kills,
-                stderr_tail: &tail,
-            });
-        } else if killed_for_timeout {
-            job_end.outcome = AttemptOutcome::Timeout;
-        }
-        // A kill the dispatcher asked for is that, whatever the exit looked like; only
-        // the memory limit striking first says otherwise.
-        if job_end.kill_reason.is_some() && job_end.outcome != AttemptOutcome::Oom {
-            job_end.outcome = AttemptOutcome::Killed;
-        }
-        let killer = if killed_for_timeout {
-            Some(Killer::Deadline)
-        } else {
-            match job_end.kill_reason {
-                Some(KillReason::Cancelled) => Some(Killer::Cancel),
-                Some(KillReason::Interrupted) => Some(Killer::Stop),
-                None => Some(Killer::Outside),
-            }
-        };
-        let seen = Observed {
-            outcome: &job_end.outcome,
-            timeout: watch.timeout,
-            memory_limit: group.memory_limit(),
-            limiter: group.mode(),
-            peak_memory: job_end.peak_memory,
-            signal: status.and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s)),
-            killer,
-            stderr_tail: &tail,
-        };
-        if let Some((name, message)) = observed_failure(&seen) {
-            job_end.error = Some((name.to_owned(), message, None));
         }
     }
 
     /// Shuts a healthy worker down between jobs so a new one can start.
     async fn retire_for_replacement(&mut self, live: &mut Live) {
-        let pid = live.process.pid();
+        let pid = live.worker.process.pid();
         self.enter(Phase::Terminating, Some(pid));
-        let _ = live.conn.send(&ToWorker::Shutdown).await;
-        if tokio::time::timeout(Duration::from_secs(2), live.process.wait())
+        let _ = live.worker.conn.send(&ToWorker::Shutdown).await;
+        if tokio::time::timeout(Duration::from_secs(2), live.worker.process.wait())
             .await
             .is_err()
         {
-            live.process
+            live.worker
+                .process
                 .kill_and_reap(&self.config.group, Duration::from_secs(2))
                 .await;
         }
-        self.config.group.kill_all(Duration::from_millis(500));
+        self.config.group.kill_all(Duration::from_millis(500)).await;
     }
 
     /// Stops the worker for good.
@@ -903,33 +628,37 @@ impl Slot {
         if graceful {
             self.retire_for_replacement(&mut live).await;
         } else {
-            self.enter(Phase::Terminating, Some(live.process.pid()));
-            live.process
+            self.enter(Phase::Terminating, Some(live.worker.process.pid()));
+            live.worker
+                .process
                 .kill_and_reap(&self.config.group, Duration::from_secs(2))
                 .await;
-            self.config.group.kill_all(Duration::from_millis(500));
+            self.config.group.kill_all(Duration::from_millis(500)).await;
         }
     }
+}
+
+/// Hands `job` back to the dispatcher: it reached slot `slot` in `state`, where it cannot
+/// run.
+fn hand_back(
+    events: &mpsc::UnboundedSender<SlotEvent>,
+    slot: u32,
+    state: SlotState,
+    job: AttemptRef,
+) {
+    info!(
+        job = job.id.0,
+        attempt = job.attempt,
+        state = state.as_str(),
+        "a job reached this worker slot while it cannot run it; handing it back"
+    );
+    let _ = events.send(SlotEvent::Returned { slot, job, state });
 }
 
 enum ServeEnd {
     Replace,
     Failed(String),
     Stop { graceful: bool },
-}
-
-/// Appends one console line as a JSON line; returns the level's name.
-fn push_log(logs: &mut String, level: LogLevel, text: &str) -> &'static str {
-    let level = match level {
-        LogLevel::Debug => "debug",
-        LogLevel::Info => "info",
-        LogLevel::Warn => "warn",
-        LogLevel::Error => "error",
-    };
-    let line = serde_json::json!({ "level": level, "text": text });
-    logs.push_str(&line.to_string());
-    logs.push('\n');
-    level
 }
 
 /// How a worker's process ended, for a log line.
@@ -943,22 +672,91 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// What a slot measures over one attempt, to tell how it ended.
-struct Watch {
-    /// The group's OOM-kill counter when the worker started.
-    oom_before: u64,
-    peak: PeakMeter,
-    timeout: Duration,
-}
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::Pin;
 
-/// How a worker that ended with its job is put down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Burial {
-    /// Its deadline passed: kill it, the attempt is a timeout.
-    Timeout,
-    /// It is alive and must go (it broke the protocol, or was cancelled or interrupted).
-    KillNow,
-    /// It may be dying on its own (its socket ended): give it a moment to be reaped with
-    /// its real status before killing it.
-    MayBeDying,
+    use super::*;
+    use crate::cgroup::{GroupLimits, Limiter, LimiterChoice};
+    use crate::pool::launch::Launched;
+
+    /// A launcher that cannot start anything, as when the worker program is gone.
+    struct Refusing;
+
+    impl WorkerLauncher for Refusing {
+        fn launch(
+            &self,
+            confinement: Confinement,
+            _group: Arc<WorkerGroup>,
+        ) -> Pin<Box<dyn Future<Output = std::io::Result<Launched>> + Send + '_>> {
+            let why = format!("no such program {}", confinement.program.display());
+            Box::pin(async move { Err(std::io::Error::other(why)) })
+        }
+    }
+
+    fn config() -> SlotConfig {
+        let group = Limiter::detect(LimiterChoice::Rlimit)
+            .and_then(|limiter| {
+                limiter.create_group(
+                    "unused",
+                    GroupLimits {
+                        memory_bytes: 64 << 20,
+                        max_pids: 8,
+                    },
+                )
+            })
+            .expect("an rlimit group needs no cgroup");
+        SlotConfig {
+            id: 7,
+            spec: SpawnSpec {
+                program: "/nonexistent/jobvisor-worker".into(),
+                self_limit_bytes: Some(64 << 20),
+            },
+            host: HostService::new(),
+            group: Arc::new(group),
+            settings: SlotSettings {
+                start_timeout: Duration::from_secs(1),
+                kill_grace: Duration::from_millis(10),
+                restart: RestartPolicy {
+                    backoff_min: Duration::from_secs(60),
+                    backoff_max: Duration::from_secs(60),
+                    intensity_max: 5,
+                    window: Duration::from_secs(60),
+                },
+                max_jobs_per_worker: 10,
+                rss_soft_limit: u64::MAX,
+                limits: JobLimits::default(),
+                isolation: Isolation::Script,
+                default_timeout: Duration::from_secs(1),
+            },
+            pids: crate::reaper::WorkerPids::default(),
+            events: tokio::sync::broadcast::channel(4).0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slot_starts_its_workers_through_the_launcher_it_is_given() {
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let (commands, task) = start_slot(config(), Arc::new(Refusing), events_tx);
+        let failed = loop {
+            match events.recv().await.expect("the slot reports") {
+                SlotEvent::WorkerFailed { slot, reason, .. } => break (slot, reason),
+                SlotEvent::State { .. } => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        assert_eq!(failed.0, 7);
+        assert!(
+            failed
+                .1
+                .contains("no such program /nonexistent/jobvisor-worker"),
+            "{}",
+            failed.1
+        );
+        commands
+            .send(SlotCommand::Stop { graceful: false })
+            .expect("the slot is alive");
+        task.await.expect("the slot ends after Stop");
+    }
 }

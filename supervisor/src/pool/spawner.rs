@@ -2,14 +2,15 @@
 //! that forked the child, so spawning from tokio's blocking pool (whose threads exit when
 //! idle) would kill workers at random; this thread lives as long as the daemon.
 
-use std::path::PathBuf;
-use std::process::Child;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::mpsc;
 
 use tokio::sync::oneshot;
 
-use super::spawn::{SpawnSpec, SpawnedWorker, spawn_checker, spawn_worker};
+use super::launch::{Confinement, Launched, WorkerLauncher, launch};
+use super::spawn::{SpawnSpec, SpawnedWorker, spawn_worker};
 use crate::cgroup::WorkerGroup;
 
 /// A fork to run on the spawner thread.
@@ -44,19 +45,6 @@ impl Spawner {
         self.on_thread(move || spawn_worker(&spec, &group)).await
     }
 
-    /// Spawns a script checker (`jobvisor-worker --check NAME`) on the spawner thread, so
-    /// that it too dies with the daemon.
-    pub(crate) async fn spawn_checker(
-        &self,
-        program: PathBuf,
-        name: String,
-        group: Arc<WorkerGroup>,
-        data_ceiling: u64,
-    ) -> std::io::Result<Child> {
-        self.on_thread(move || spawn_checker(&program, &name, &group, data_ceiling))
-            .await
-    }
-
     async fn on_thread<T: Send + 'static>(
         &self,
         fork: impl FnOnce() -> std::io::Result<T> + Send + 'static,
@@ -71,5 +59,17 @@ impl Spawner {
         answer
             .await
             .map_err(|_| std::io::Error::other("the spawner thread has stopped"))?
+    }
+}
+
+/// The daemon's launcher: every process that runs job code is forked on the spawner
+/// thread, so it dies with the daemon (the script checker too).
+impl WorkerLauncher for Spawner {
+    fn launch(
+        &self,
+        confinement: Confinement,
+        group: Arc<WorkerGroup>,
+    ) -> Pin<Box<dyn Future<Output = std::io::Result<Launched>> + Send + '_>> {
+        Box::pin(self.on_thread(move || launch(&confinement, &group)))
     }
 }

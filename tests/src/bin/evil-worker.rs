@@ -13,13 +13,18 @@
 //! `wrong-attempt`, `exit-0` (exit without a result), `grandchild` (a `setsid` grandchild
 //! that sleeps; its pid is written to `/tmp/jobvisor-evil-grandchild.<daemon pid>`, then
 //! the job hangs), `ignore-sigterm` (SIGTERM ignored, then the job hangs), `idle-garbage`
-//! (completes the job, then sends garbage while idle). `--check NAME` accepts any script.
+//! (completes the job, then sends garbage while idle). Host calls: `host-echo` (an echo
+//! call, then the job's result is the reply it got, read before `Done`), `host-oversized`
+//! (one call one byte over the cap), `host-flood` (65 calls in one write, no reply read),
+//! `host-after-done` (completes the job, then a call for that ended attempt).
+//! `--check NAME` accepts any script.
 
 use std::io::Write;
 use std::os::fd::FromRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
+use jobvisor_protocol::host::{HostOp, HostResult, MAX_HOST_CALL_BYTES, MAX_HOST_CALLS_IN_FLIGHT};
 use jobvisor_protocol::worker::{FromWorker, JobStats, Outcome, ToWorker};
 use jobvisor_protocol::{BlockingTransport, encode_frame};
 use jobvisor_protocol::{Hello, MAGIC, PROTOCOL_VERSION, Role};
@@ -149,10 +154,64 @@ fn main() {
                 let _ = transport.send(&done(run.job_id, run.attempt));
                 idle_garbage = true;
             }
+            "host-echo" => {
+                let text = "echo from the worker".to_owned();
+                let _ = transport.send(&host_call(&run, 1, text));
+                let reply = loop {
+                    match transport.recv::<ToWorker>() {
+                        Ok(Some(ToWorker::HostReply { call_id: 1, result })) => break result,
+                        Ok(Some(_)) => {}
+                        _ => return,
+                    }
+                };
+                let echoed = match reply {
+                    HostResult::Value { text } => serde_json::json!({ "echoed": text }),
+                    refused => serde_json::json!({ "refused": format!("{refused:?}") }),
+                };
+                let _ = transport.send(&FromWorker::Done {
+                    job_id: run.job_id,
+                    attempt: run.attempt,
+                    outcome: Outcome::Ok {
+                        result: Some(echoed.to_string()),
+                    },
+                    stats: JobStats::default(),
+                });
+            }
+            "host-oversized" => {
+                let text = "x".repeat(MAX_HOST_CALL_BYTES + 1);
+                let _ = transport.send(&host_call(&run, 1, text));
+                hang();
+            }
+            "host-flood" => {
+                // All in one write, so the supervisor has them all before it answers one.
+                let mut frames = Vec::new();
+                for call_id in 0..=MAX_HOST_CALLS_IN_FLIGHT as u64 {
+                    encode_frame(&host_call(&run, call_id, "flood".to_owned()), &mut frames)
+                        .expect("encode");
+                }
+                raw(&mut transport, &frames);
+                hang();
+            }
+            "host-after-done" => {
+                let mut frames = Vec::new();
+                encode_frame(&done(run.job_id, run.attempt), &mut frames).expect("encode");
+                encode_frame(&host_call(&run, 1, "too late".to_owned()), &mut frames)
+                    .expect("encode");
+                raw(&mut transport, &frames);
+            }
             _ => {
                 let _ = transport.send(&done(run.job_id, run.attempt));
             }
         }
+    }
+}
+
+fn host_call(run: &jobvisor_protocol::worker::RunJob, call_id: u64, text: String) -> FromWorker {
+    FromWorker::HostCall {
+        job_id: run.job_id,
+        attempt: run.attempt,
+        call_id,
+        op: HostOp::Echo { text },
     }
 }
 

@@ -265,11 +265,11 @@ mod tests {
 
     use super::super::Engine;
     use super::super::tests::job;
-    use crate::outbox::Outbox;
+    use crate::channel::Channel;
 
     /// The handler's result, which must be a success.
     fn result_of(source: &str) -> Value {
-        let mut engine = Engine::new(Rc::new(Outbox::new(Box::new(std::io::sink()))));
+        let mut engine = Engine::new(Rc::new(Channel::detached()));
         match engine.run(&job(1, Some(source), "{}")).0 {
             Outcome::Ok { result } => serde_json::from_str(&result.unwrap()).unwrap(),
             Outcome::Err(e) => panic!("the job failed: {e:?}"),

@@ -1,9 +1,12 @@
 //! The job executor every context uses: promise jobs, timers and intervals, run until the
-//! handler's promise settles, sleeping (not spinning) while a timer is pending.
+//! handler's promise settles. With nothing ready it waits for whichever comes first, the
+//! next timer or the supervisor's next frame (a host call's reply), blocked in the kernel
+//! rather than spinning.
 //!
 //! It owns the queues of engine jobs for one context. It must not outlive the job it runs
-//! for: [`JobExecutor::clear`] drops everything a handler left behind (an interval, a
-//! timer scheduled after its promise settled), so a reused context starts clean.
+//! for: [`RunLoop::clear`] drops everything a handler left behind (an interval, a timer
+//! scheduled after its promise settled, host calls still in flight), so a reused context
+//! starts clean.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
@@ -18,6 +21,8 @@ use boa_engine::job::{GenericJob, IntervalJob, Job, NativeAsyncJob, PromiseJob, 
 use boa_engine::object::builtins::JsPromise;
 use boa_engine::{Context, JsError, JsResult};
 
+use super::host::HostCalls;
+
 /// Why [`RunLoop::run_until_settled`] stopped before the promise settled.
 #[derive(Debug)]
 pub(crate) enum RunStop {
@@ -25,6 +30,9 @@ pub(crate) enum RunStop {
     Deadline,
     /// An engine job failed (a runtime limit inside a timer callback, an engine panic).
     Failed(JsError),
+    /// The supervisor broke the protocol while the job waited (kept by [`HostCalls`]);
+    /// the worker ends without finishing the attempt.
+    Protocol,
 }
 
 enum ClockJob {
@@ -33,7 +41,6 @@ enum ClockJob {
 }
 
 /// Engine job queues for one context.
-#[derive(Default)]
 pub(crate) struct RunLoop {
     promise_jobs: RefCell<VecDeque<PromiseJob>>,
     generic_jobs: RefCell<VecDeque<GenericJob>>,
@@ -42,26 +49,34 @@ pub(crate) struct RunLoop {
     timers: RefCell<BTreeMap<(JsInstant, u64), ClockJob>>,
     sequence: Cell<u64>,
     deadline: Cell<Option<Instant>>,
-    /// Called before the loop sleeps for a timer, so captured console lines reach the
-    /// supervisor while a long job waits.
-    before_sleep: RefCell<Option<Box<dyn Fn()>>>,
+    /// Where the loop waits when nothing is ready, and the calls whose replies it waits for.
+    host: Rc<HostCalls>,
 }
 
 impl RunLoop {
+    pub(crate) fn new(host: Rc<HostCalls>) -> Self {
+        RunLoop {
+            promise_jobs: RefCell::default(),
+            generic_jobs: RefCell::default(),
+            async_jobs: RefCell::default(),
+            timers: RefCell::default(),
+            sequence: Cell::new(0),
+            deadline: Cell::new(None),
+            host,
+        }
+    }
+
     pub(crate) fn set_deadline(&self, deadline: Option<Instant>) {
         self.deadline.set(deadline);
     }
 
-    pub(crate) fn set_before_sleep(&self, hook: Box<dyn Fn()>) {
-        *self.before_sleep.borrow_mut() = Some(hook);
-    }
-
-    /// Drops every queued job and timer.
+    /// Drops every queued job and timer, and abandons the host calls in flight.
     pub(crate) fn clear(&self) {
         self.promise_jobs.borrow_mut().clear();
         self.generic_jobs.borrow_mut().clear();
         self.async_jobs.borrow_mut().clear();
         self.timers.borrow_mut().clear();
+        self.host.abandon_pending();
     }
 
     fn push_timer(&self, due: JsInstant, job: ClockJob) {
@@ -71,8 +86,9 @@ impl RunLoop {
     }
 
     /// Runs engine jobs until `promise` is settled (returns `Ok`), nothing is left that
-    /// could settle it (returns `Ok` with the promise still pending), the deadline passes
-    /// or a job fails.
+    /// could settle it (returns `Ok` with the promise still pending: no job, no timer, no
+    /// host call in flight), the deadline passes, a job fails or the supervisor breaks the
+    /// protocol.
     pub(crate) fn run_until_settled(
         &self,
         promise: Option<&JsPromise>,
@@ -92,21 +108,27 @@ impl RunLoop {
             if self.run_one_ready(context).map_err(RunStop::Failed)? {
                 continue;
             }
-            // Nothing ready: wait for the next timer, if there is one.
+            // Nothing ready: wait for the next timer or the next frame, whichever comes
+            // first, but not past the deadline.
             let next = self.timers.borrow().keys().next().copied();
-            let Some((due, _)) = next else {
-                return Ok(());
+            let timer_wait = match next {
+                None if !self.host.awaiting_replies() => return Ok(()),
+                None => None,
+                Some((due, _)) => {
+                    let now = context.clock().now();
+                    (due > now).then(|| Duration::from(due - now))
+                }
             };
-            let now = context.clock().now();
-            if due > now {
-                let mut wait: Duration = (due - now).into();
-                if let Some(deadline) = self.deadline.get() {
-                    wait = wait.min(deadline.saturating_duration_since(Instant::now()));
-                }
-                if let Some(hook) = self.before_sleep.borrow().as_ref() {
-                    hook();
-                }
-                std::thread::sleep(wait);
+            if next.is_none() || timer_wait.is_some() {
+                let deadline_wait = self
+                    .deadline
+                    .get()
+                    .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+                let wait = match (timer_wait, deadline_wait) {
+                    (Some(timer), Some(deadline)) => Some(timer.min(deadline)),
+                    (timer, deadline) => timer.or(deadline),
+                };
+                self.host.wait(wait, context)?;
                 continue;
             }
             let job = self.timers.borrow_mut().pop_first().map(|(_, job)| job);
@@ -182,6 +204,9 @@ impl boa_engine::job::JobExecutor for RunLoop {
             Err(RunStop::Failed(err)) => Err(err),
             Err(RunStop::Deadline) => Err(boa_engine::JsNativeError::error()
                 .with_message("job deadline exceeded")
+                .into()),
+            Err(RunStop::Protocol) => Err(boa_engine::JsNativeError::error()
+                .with_message("the supervisor broke the protocol")
                 .into()),
         }
     }

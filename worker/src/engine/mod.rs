@@ -2,20 +2,33 @@
 //! attempt of a job on one, and reports its outcome.
 //!
 //! It owns every Boa value of the process; they never leave the engine thread. It must
-//! not do I/O other than through the [`Outbox`], and must not trust the script: every
+//! not do I/O other than through the [`Channel`] (console lines via the [`Outbox`], host
+//! calls via [`host::HostCalls`]), and must not trust the script: every
 //! failure, including an engine panic, becomes an [`Outcome::Err`] and a rebuilt context.
 
+mod array_sort;
 mod async_arrow;
+mod builtin;
+mod bundled;
 mod console;
 mod crypto;
 mod describe;
+mod events;
 mod executor;
+mod host;
 mod inspect;
 mod loader;
 mod nesting;
+mod parse_int;
+mod payload;
+mod performance;
 mod position;
+mod regexp_source;
 #[cfg(test)]
 mod tests;
+mod text_decoding;
+mod url_search_params;
+mod warm;
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -33,11 +46,14 @@ use jobvisor_protocol::worker::{
     ErrorKind, Isolation, JobError, JobLimits, JobStats, Outcome, RunJob, ScriptRef,
 };
 
+use crate::channel::Channel;
 use crate::outbox::Outbox;
 use crate::sys;
 use console::CapturedConsole;
 use describe::{describe_js_error, describe_thrown_value, job_error};
 use executor::{RunLoop, RunStop};
+use host::HostCalls;
+pub use host::ProtocolViolation;
 use loader::{SCRIPT_SPECIFIER, ScriptLoader};
 use position::ScriptText;
 
@@ -55,6 +71,8 @@ struct ScriptContext {
     json: JsObject,
     stringify: JsFunction,
     run_loop: Rc<RunLoop>,
+    /// `ctx.host`, the same object for every job on this context.
+    host: JsObject,
     script: ScriptText,
     jobs: u64,
 }
@@ -62,6 +80,7 @@ struct ScriptContext {
 /// The engine of one worker process.
 pub struct Engine {
     outbox: Rc<Outbox>,
+    host_calls: Rc<HostCalls>,
     /// Script sources by version hash.
     sources: HashMap<String, Rc<str>>,
     warm: HashMap<String, ScriptContext>,
@@ -69,9 +88,10 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub(crate) fn new(outbox: Rc<Outbox>) -> Self {
+    pub(crate) fn new(channel: Rc<Channel>) -> Self {
         Engine {
-            outbox,
+            outbox: Rc::new(Outbox::new(channel.clone())),
+            host_calls: Rc::new(HostCalls::new(channel)),
             sources: HashMap::new(),
             warm: HashMap::new(),
             warm_order: VecDeque::new(),
@@ -79,13 +99,21 @@ impl Engine {
     }
 
     /// Builds and drops one context, so the engine's one-time initialisation is paid
-    /// before the worker says it is ready rather than by its first job.
+    /// before the worker says it is ready rather than by its first job, and before the
+    /// sandbox forbids the file reads some of it does (see [`warm`]).
     pub(crate) fn warm_up(&self) {
-        let run_loop = Rc::new(RunLoop::default());
+        let run_loop = Rc::new(RunLoop::new(self.host_calls.clone()));
         let loader = Rc::new(ScriptLoader::default());
         let _ = catch_unwind(AssertUnwindSafe(|| {
-            new_context(&run_loop, &loader, &self.outbox, &JobLimits::default())
+            let mut context = new_context(&run_loop, &loader, &self.outbox, &JobLimits::default())?;
+            warm::initialise_lazy_state(&mut context);
+            Ok::<_, JobError>(context)
         }));
+    }
+
+    /// The host calls of this worker's jobs.
+    pub(crate) fn host_calls(&self) -> &HostCalls {
+        &self.host_calls
     }
 
     /// Checks that `source` is a usable script: it parses, its module evaluates, and its
@@ -101,6 +129,7 @@ impl Engine {
         let started = Instant::now();
         let cpu_before = sys::thread_cpu_time();
         self.outbox.begin(job.job_id, job.attempt, &job.limits);
+        self.host_calls.begin(job.job_id, job.attempt);
         let deadline =
             (job.deadline_ms > 0).then(|| started + Duration::from_millis(job.deadline_ms));
 
@@ -119,6 +148,7 @@ impl Engine {
             logs_dropped: self.outbox.end(),
             warm,
         };
+        self.host_calls.end();
         (outcome, stats)
     }
 
@@ -220,7 +250,7 @@ impl Engine {
             .map_err(|message| job_error(ErrorKind::Script, "SyntaxError", message, None))?;
         let outbox = &self.outbox;
         let built = catch_unwind(AssertUnwindSafe(|| {
-            let run_loop = Rc::new(RunLoop::default());
+            let run_loop = Rc::new(RunLoop::new(self.host_calls.clone()));
             run_loop.set_deadline(deadline);
             let loader = Rc::new(ScriptLoader::default());
             let mut context = new_context(&run_loop, &loader, outbox, limits)?;
@@ -240,12 +270,14 @@ impl Engine {
                     )
                 })?;
             run_loop.clear();
+            let host = host::host_object(&self.host_calls, &mut context);
             Ok(ScriptContext {
                 context,
                 handler,
                 json,
                 stringify,
                 run_loop,
+                host,
                 script,
                 jobs: 0,
             })
@@ -295,13 +327,25 @@ fn new_context(
     .map_err(|e| engine_error("cannot register the host API", e.to_string()))?;
     console::install_formatting(&mut context, outbox, &group_label_next)
         .map_err(|e| engine_error("cannot set up the console", e.to_string()))?;
+    performance::register(&mut context)
+        .map_err(|e| engine_error("cannot register `performance`", e.to_string()))?;
+    events::register(&mut context)
+        .map_err(|e| engine_error("cannot register the event globals", e.to_string()))?;
+    text_decoding::register(&mut context)
+        .map_err(|e| engine_error("cannot register `TextDecoder`", e.to_string()))?;
+    url_search_params::register(&mut context)
+        .map_err(|e| engine_error("cannot register `URLSearchParams`", e.to_string()))?;
+    array_sort::install(&mut context)
+        .map_err(|e| engine_error("cannot install Array.prototype.sort", e.to_string()))?;
+    regexp_source::install(&mut context)
+        .map_err(|e| engine_error("cannot install RegExp.prototype.source", e.to_string()))?;
+    parse_int::install(&mut context)
+        .map_err(|e| engine_error("cannot install parseInt", e.to_string()))?;
     crypto::install(&mut context)
         .map_err(|e| engine_error("cannot set up crypto", e.to_string()))?;
     apply_limits(&mut context, limits);
     #[cfg(test)]
     tests::register_test_hooks(&mut context);
-    let flush_outbox = outbox.clone();
-    run_loop.set_before_sleep(Box::new(move || flush_outbox.flush()));
     Ok(context)
 }
 
@@ -384,6 +428,7 @@ fn evaluate_module(
     match settled {
         Ok(()) => {}
         Err(RunStop::Deadline) => return Err(deadline_error("evaluating the script module")),
+        Err(RunStop::Protocol) => return Err(protocol_error()),
         Err(RunStop::Failed(e)) => {
             return Err(describe_js_error(
                 &e,
@@ -437,7 +482,7 @@ fn no_default_export(name: &str, found: &str) -> JobError {
 fn call_handler(sc: &mut ScriptContext, job: &RunJob) -> Result<Option<String>, JobError> {
     let context = &mut sc.context;
     let script = Some(&sc.script);
-    let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| {
+    let payload = payload::parse(&job.payload, context).map_err(|e| {
         job_error(
             ErrorKind::Payload,
             "PayloadError",
@@ -445,9 +490,15 @@ fn call_handler(sc: &mut ScriptContext, job: &RunJob) -> Result<Option<String>, 
             None,
         )
     })?;
-    let payload = JsValue::from_json(&payload, context)
-        .map_err(|e| describe_js_error(&e, ErrorKind::Payload, None, context))?;
     let job_context = job_context(job, context)?;
+    host::attach(&job_context, &sc.host, context).map_err(|e| {
+        job_error(
+            ErrorKind::Panic,
+            "EngineError",
+            format!("cannot give the job context its host: {e}"),
+            None,
+        )
+    })?;
 
     let returned = sc
         .handler
@@ -459,6 +510,7 @@ fn call_handler(sc: &mut ScriptContext, job: &RunJob) -> Result<Option<String>, 
             match sc.run_loop.run_until_settled(Some(&promise), context) {
                 Ok(()) => {}
                 Err(RunStop::Deadline) => return Err(deadline_error("waiting for the handler")),
+                Err(RunStop::Protocol) => return Err(protocol_error()),
                 Err(RunStop::Failed(e)) => {
                     return Err(describe_js_error(&e, ErrorKind::Thrown, script, context));
                 }
@@ -487,19 +539,36 @@ fn call_handler(sc: &mut ScriptContext, job: &RunJob) -> Result<Option<String>, 
     serialize_result(&value, sc, &job.limits)
 }
 
-/// `ctx` as the handler sees it: `{ job: { id, attempt, maxAttempts, queue, script } }`.
+/// `ctx` as the handler sees it: `{ job: { id, attempt, maxAttempts, queue, script } }`,
+/// its keys in that order (`ctx.host` is added by [`host::attach`]).
 fn job_context(job: &RunJob, context: &mut Context) -> Result<JsValue, JobError> {
-    let value = serde_json::json!({
-        "job": {
-            "id": job.job_id,
-            "attempt": job.attempt,
-            "maxAttempts": job.max_attempts,
-            "queue": job.queue,
-            "script": job.script.name,
-        }
-    });
-    JsValue::from_json(&value, context)
-        .map_err(|e| describe_js_error(&e, ErrorKind::Panic, None, context))
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct JobInfo<'a> {
+        id: i64,
+        attempt: u32,
+        max_attempts: u32,
+        queue: &'a str,
+        script: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct JobContext<'a> {
+        job: JobInfo<'a>,
+    }
+    let value = JobContext {
+        job: JobInfo {
+            id: job.job_id,
+            attempt: job.attempt,
+            max_attempts: job.max_attempts,
+            queue: &job.queue,
+            script: &job.script.name,
+        },
+    };
+    let engine_error = |message: String| job_error(ErrorKind::Panic, "EngineError", message, None);
+    let text = serde_json::to_string(&value)
+        .map_err(|e| engine_error(format!("cannot encode the job context: {e}")))?;
+    payload::parse(&text, context)
+        .map_err(|e| engine_error(format!("cannot build the job context: {e}")))
 }
 
 /// Serialises with the intrinsic `JSON.stringify`, so the result follows its rules
@@ -558,6 +627,17 @@ fn deadline_error(during: &str) -> JobError {
         ErrorKind::Deadline,
         "TimeoutError",
         format!("the job's deadline passed while {during}"),
+        None,
+    )
+}
+
+/// The outcome of an attempt the supervisor cut short by breaking the protocol; the worker
+/// exits instead of reporting it.
+fn protocol_error() -> JobError {
+    job_error(
+        ErrorKind::Panic,
+        "ProtocolError",
+        "the supervisor broke the protocol while the job waited",
         None,
     )
 }

@@ -9,7 +9,7 @@ use boa_engine::{Context, NativeFunction, js_string};
 use jobvisor_protocol::worker::{ErrorKind, Isolation, JobLimits, Outcome, RunJob, ScriptRef};
 
 use super::Engine;
-use crate::outbox::Outbox;
+use crate::channel::Channel;
 
 pub(super) fn register_test_hooks(context: &mut Context) {
     context
@@ -41,7 +41,7 @@ pub(super) fn job(id: i64, source: Option<&str>, payload: &str) -> RunJob {
 
 #[test]
 fn a_panic_in_the_engine_is_caught_and_the_context_rebuilt() {
-    let mut engine = Engine::new(Rc::new(Outbox::new(Box::new(std::io::sink()))));
+    let mut engine = Engine::new(Rc::new(Channel::detached()));
     let source =
         "let n = 0\nexport default (p) => { n++; if (p.panic) __jobvisor_test_panic(); return n }";
     let previous_hook = std::panic::take_hook();
@@ -89,7 +89,7 @@ fn a_panic_in_the_engine_is_caught_and_the_context_rebuilt() {
 
 #[test]
 fn a_payload_that_is_not_json_is_a_payload_error() {
-    let mut engine = Engine::new(Rc::new(Outbox::new(Box::new(std::io::sink()))));
+    let mut engine = Engine::new(Rc::new(Channel::detached()));
     let (outcome, _) = engine.run(&job(1, Some("export default (p) => p"), "{nope"));
     match outcome {
         Outcome::Err(err) => {
@@ -113,7 +113,7 @@ fn rss_kib() -> u64 {
 /// through the module namespace object kept every context alive: ~350 KiB per job.)
 #[test]
 fn fresh_contexts_are_freed() {
-    let mut engine = Engine::new(Rc::new(Outbox::new(Box::new(std::io::sink()))));
+    let mut engine = Engine::new(Rc::new(Channel::detached()));
     let source = "export default (p) => ({ sum: p.a + p.b })";
     let mut run = |id: i64| {
         let mut j = job(id, Some(source), r#"{"a":1,"b":2}"#);

@@ -1,0 +1,97 @@
+//! Runs a JavaScript file compiled into the worker that defines globals: the file
+//! evaluates to a function, which is called with the native helpers it needs, so those
+//! helpers never get a global name a script could reach.
+
+use std::path::Path;
+
+use boa_engine::property::PropertyDescriptor;
+use boa_engine::{
+    Context, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, Source,
+    js_string,
+};
+
+/// Evaluates `source` (a function expression) and calls the function with `helpers`.
+pub(crate) fn install(
+    name: &str,
+    source: &str,
+    helpers: &[JsValue],
+    context: &mut Context,
+) -> JsResult<()> {
+    // Frames in these scripts name them as the worker's own, apart from the job's script.
+    let path = format!("jobvisor:{name}");
+    let install = context.eval(Source::from_bytes(source).with_path(Path::new(&path)))?;
+    let install = install.as_function().ok_or_else(|| {
+        JsNativeError::typ().with_message(format!("the bundled `{name}` script is not a function"))
+    })?;
+    install.call(&JsValue::undefined(), helpers, context)?;
+    Ok(())
+}
+
+/// For the tests of the bundled globals: the result of `code`, as a string, in a context
+/// with the engine runtime's globals and those `register` adds.
+#[cfg(test)]
+pub(crate) fn eval_with(register: fn(&mut Context) -> JsResult<()>, code: &str) -> String {
+    let mut context = Context::default();
+    let console = boa_runtime::extensions::ConsoleExtension(boa_runtime::NullLogger);
+    boa_runtime::register(console, None, &mut context).expect("the runtime registers");
+    register(&mut context).expect("the bundled globals register");
+    let value = context
+        .eval(Source::from_bytes(code))
+        .unwrap_or_else(|err| panic!("the test code threw {err}"));
+    value
+        .to_string(&mut context)
+        .expect("the result converts to a string")
+        .to_std_string_escaped()
+}
+
+/// Installs a group of bundled globals.
+pub(crate) type Install = fn(&mut Context) -> JsResult<()>;
+
+/// Defines `target[name]` as a placeholder that runs `install` on its first read (or
+/// write) and then answers as the real property. Compiling the bundled scripts costs
+/// more than building the rest of a context, so a job pays for a group only if it uses it.
+pub(crate) fn define_lazily(
+    target: &JsObject,
+    name: &'static str,
+    install: Install,
+    context: &mut Context,
+) -> JsResult<()> {
+    let receiver_of = |this: &JsValue, context: &Context| {
+        this.as_object().unwrap_or_else(|| context.global_object())
+    };
+    let getter = NativeFunction::from_copy_closure(move |this, _, context| {
+        install(context)?;
+        receiver_of(this, context).get(JsString::from(name), context)
+    });
+    let setter = NativeFunction::from_copy_closure(move |this, args, context| {
+        install(context)?;
+        let value = args.first().cloned().unwrap_or_default();
+        receiver_of(this, context).set(JsString::from(name), value, true, context)?;
+        Ok(JsValue::undefined())
+    });
+    let realm = context.realm().clone();
+    let placeholder = PropertyDescriptor::builder()
+        .get(getter.to_js_function(&realm))
+        .set(setter.to_js_function(&realm))
+        .enumerable(false)
+        .configurable(true)
+        .build();
+    target.define_property_or_throw(JsString::from(name), placeholder, context)?;
+    Ok(())
+}
+
+/// `globalThis[constructor].prototype`, for placing a lazy method on a runtime class.
+pub(crate) fn prototype_of(constructor: &str, context: &mut Context) -> JsResult<JsObject> {
+    let global = context.global_object();
+    global
+        .get(JsString::from(constructor), context)?
+        .as_object()
+        .map(|class| class.get(js_string!("prototype"), context))
+        .transpose()?
+        .and_then(|prototype| prototype.as_object())
+        .ok_or_else(|| {
+            JsNativeError::typ()
+                .with_message(format!("the runtime has no `{constructor}` class"))
+                .into()
+        })
+}
