@@ -1,19 +1,13 @@
 // The Web Crypto surface of the worker (see crypto.rs): argument checks, algorithm names,
-// CryptoKey and DOMException-style errors. It evaluates to a function of the native
-// primitives, so they stay out of reach of handlers.
-(function (native) {
+// CryptoKey and DOMException errors. It evaluates to a function of the native primitives,
+// so they stay out of reach of handlers, and of the object that receives `crypto` and
+// `CryptoKey` (not the global object: see `crypto.rs`).
+(function (native, target) {
   "use strict";
 
-  // An error with a DOMException's name and message; the platform's own when one exists.
-  const DOMError = typeof globalThis.DOMException === "function"
-    ? globalThis.DOMException
-    : class DOMException extends Error {
-      constructor(message = "", name = "Error") {
-        super(message);
-        Object.defineProperty(this, "name", { value: name, configurable: true, writable: true });
-      }
-    };
-  const fail = (name, message) => new DOMError(message, name);
+  // A DOMException with `name` and `message`. The global is itself compiled on first use,
+  // and is read through Reflect.get, which no inline cache of this script remembers.
+  const fail = (name, message) => new (Reflect.get(globalThis, "DOMException"))(message, name);
 
   const HASHES = ["SHA-1", "SHA-256", "SHA-384", "SHA-512"];
   // HMAC's default key length is the hash's block size.
@@ -271,6 +265,6 @@
     subtle: { value: subtle, enumerable: true, configurable: true },
     [Symbol.toStringTag]: { value: "Crypto", configurable: true },
   });
-  const global = (value) => ({ value, writable: true, configurable: true });
-  Object.defineProperties(globalThis, { crypto: global(crypto), CryptoKey: global(CryptoKey) });
+  target.crypto = crypto;
+  target.CryptoKey = CryptoKey;
 });

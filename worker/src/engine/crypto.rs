@@ -6,26 +6,76 @@
 //! are the only code that touches key bytes or the kernel's randomness. The primitives are
 //! handed to that script as an argument and are never globals a handler could call.
 
-use std::path::Path;
-
 use boa_engine::object::ObjectInitializer;
-use boa_engine::object::builtins::{AlignedVec, JsArrayBuffer, JsFunction};
+use boa_engine::object::builtins::{AlignedVec, JsArrayBuffer};
+use boa_engine::property::PropertyDescriptor;
 use boa_engine::{
-    Context, JsError, JsNativeError, JsResult, JsValue, NativeFunction, Source, js_string,
+    Context, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction,
+    js_string,
 };
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-/// The Web Crypto surface, a function of the primitives that installs the globals.
-const SURFACE: &str = include_str!("crypto.js");
+use super::bundled;
+
+/// The globals `crypto.js` defines.
+const GLOBALS: [&str; 2] = ["crypto", "CryptoKey"];
 
 /// The most bytes `getRandomValues` fills in one call, as the Web Crypto specification says;
 /// `crypto.js` refuses more before it asks.
 const MAX_RANDOM_BYTES: usize = 65_536;
 
-/// Installs `crypto` and `CryptoKey` in the context's global object.
-pub(crate) fn install(context: &mut Context) -> JsResult<()> {
+/// Defines `crypto` and `CryptoKey` as accessors of the global object that compile
+/// `crypto.js` on first read: compiling it costs more than the rest of a fresh context, and
+/// most jobs never touch either.
+///
+/// They stay accessors after that (a write replaces what they answer), unlike the bundled
+/// globals of `bundled::define_lazily`, whose placeholders the installed values replace: the
+/// engine caches where a global's value lives after the read that ran the getter, so a
+/// getter that changes the global object's layout leaves the next read from the same place
+/// in the code pointing at the wrong slot (an engine panic, or another global's value).
+/// Installing here changes nothing in the global object: `crypto.js` puts what it builds on
+/// a holder object, and reads `DOMException` through `Reflect.get`.
+pub(crate) fn register(context: &mut Context) -> JsResult<()> {
+    let holder = JsObject::with_null_proto();
+    let global = context.global_object();
+    for name in GLOBALS {
+        let getter = NativeFunction::from_copy_closure_with_captures(
+            move |_, _, holder, context| {
+                let key = JsString::from(name);
+                if !holder.has_own_property(key.clone(), context)? {
+                    install(holder, context)?;
+                }
+                holder.get(key, context)
+            },
+            holder.clone(),
+        );
+        let setter = NativeFunction::from_copy_closure_with_captures(
+            move |_, args, holder, context| {
+                if !holder.has_own_property(JsString::from(name), context)? {
+                    install(holder, context)?;
+                }
+                let value = args.first().cloned().unwrap_or_default();
+                holder.set(JsString::from(name), value, true, context)?;
+                Ok(JsValue::undefined())
+            },
+            holder.clone(),
+        );
+        let realm = context.realm().clone();
+        let accessor = PropertyDescriptor::builder()
+            .get(getter.to_js_function(&realm))
+            .set(setter.to_js_function(&realm))
+            .enumerable(false)
+            .configurable(true)
+            .build();
+        global.define_property_or_throw(JsString::from(name), accessor, context)?;
+    }
+    Ok(())
+}
+
+/// Compiles `crypto.js`, which puts `crypto` and `CryptoKey` on `holder`.
+fn install(holder: &JsObject, context: &mut Context) -> JsResult<()> {
     let primitives = ObjectInitializer::new(context)
         .function(
             NativeFunction::from_fn_ptr(random_bytes),
@@ -49,16 +99,12 @@ pub(crate) fn install(context: &mut Context) -> JsResult<()> {
             3,
         )
         .build();
-    let surface =
-        context.eval(Source::from_bytes(SURFACE).with_path(Path::new("jobvisor:crypto")))?;
-    let surface = surface
-        .as_object()
-        .and_then(JsFunction::from_object)
-        .ok_or_else(|| {
-            JsNativeError::typ().with_message("crypto.js must evaluate to a function")
-        })?;
-    surface.call(&JsValue::undefined(), &[primitives.into()], context)?;
-    Ok(())
+    bundled::install(
+        "crypto.js",
+        include_str!("crypto.js"),
+        &[primitives.into(), holder.clone().into()],
+        context,
+    )
 }
 
 /// The hash functions `digest` and HMAC know, by the names `crypto.js` has made canonical.
@@ -415,6 +461,50 @@ mod tests {
                 "construct": {"name": "TypeError", "message": "CryptoKey: illegal constructor"},
             })
         );
+    }
+
+    #[test]
+    fn crypto_is_compiled_on_first_use() {
+        let source = "export default () => {
+            const accessor = (name) => typeof Object.getOwnPropertyDescriptor(globalThis, name).get;
+            const before = { crypto: accessor('crypto'), CryptoKey: accessor('CryptoKey') };
+            const uuid = typeof crypto.randomUUID();
+            const descriptor = Object.getOwnPropertyDescriptor(globalThis, 'crypto');
+            return { before, uuid, key: typeof CryptoKey, enumerable: descriptor.enumerable };
+        }";
+        assert_eq!(
+            result_of(source),
+            json!({
+                "before": {"crypto": "function", "CryptoKey": "function"},
+                "uuid": "string",
+                "key": "function",
+                "enumerable": false,
+            })
+        );
+    }
+
+    /// The engine caches where a global lives after a read: reading `crypto` from the same
+    /// place again, after the first read compiled it, must still find it, and so must the
+    /// `DOMException` the errors are made with.
+    #[test]
+    fn crypto_read_again_after_its_first_read_is_still_crypto() {
+        let source = "export default async () => {
+            const seen = [];
+            for (let i = 0; i < 3; i++) {
+                seen.push(typeof crypto.randomUUID(), typeof CryptoKey);
+                try { crypto.getRandomValues(new Float64Array(1)); } catch (e) { seen.push(e.name); }
+                await crypto.subtle.digest('MD5', new Uint8Array(1)).catch((e) => seen.push(e instanceof DOMException && e.name));
+            }
+            crypto = 'replaced';
+            seen.push(crypto, typeof globalThis.crypto.subtle);
+            return seen;
+        }";
+        let round = json!(["string", "function", "TypeError", "NotSupportedError"]);
+        let mut expected: Vec<_> = std::iter::repeat_n(round.as_array().unwrap().clone(), 3)
+            .flatten()
+            .collect();
+        expected.extend([json!("replaced"), json!("undefined")]);
+        assert_eq!(result_of(source), Value::Array(expected));
     }
 
     #[test]

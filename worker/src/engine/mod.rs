@@ -341,8 +341,8 @@ fn new_context(
         .map_err(|e| engine_error("cannot install RegExp.prototype.source", e.to_string()))?;
     parse_int::install(&mut context)
         .map_err(|e| engine_error("cannot install parseInt", e.to_string()))?;
-    crypto::install(&mut context)
-        .map_err(|e| engine_error("cannot set up crypto", e.to_string()))?;
+    crypto::register(&mut context)
+        .map_err(|e| engine_error("cannot register `crypto`", e.to_string()))?;
     apply_limits(&mut context, limits);
     #[cfg(test)]
     tests::register_test_hooks(&mut context);
