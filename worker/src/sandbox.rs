@@ -187,7 +187,7 @@ fn allowed_calls(own_pid: u32) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Backen
         // The threads that already exist: locks, and the main thread joining the engine's.
         (libc::SYS_futex, any()),
         (libc::SYS_sched_yield, any()),
-        // Math.random, hash seeds.
+        // Math.random, hash seeds, crypto.getRandomValues and crypto.randomUUID.
         (libc::SYS_getrandom, any()),
         // The supervisor's socket, and only it.
         (libc::SYS_recvfrom, arg_in(0, &[supervisor])?),

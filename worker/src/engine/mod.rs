@@ -9,6 +9,7 @@
 mod async_arrow;
 mod bundled;
 mod console;
+mod crypto;
 mod describe;
 mod events;
 mod executor;
@@ -348,6 +349,8 @@ fn new_context(
         .map_err(|e| engine_error("cannot register `URLSearchParams`", e.to_string()))?;
     fixes::install(&mut context)
         .map_err(|e| engine_error("cannot correct the built-ins", e.to_string()))?;
+    crypto::register(&mut context)
+        .map_err(|e| engine_error("cannot register `crypto`", e.to_string()))?;
     apply_limits(&mut context, limits);
     #[cfg(test)]
     tests::register_test_hooks(&mut context);
