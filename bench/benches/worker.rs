@@ -160,6 +160,7 @@ fn main() {
     let start_summary = summarize(starts);
 
     let (mut worker, _) = start(&limiter, 100);
+    let rss_ready = rss_kib(worker.child.id());
     worker.round_trip(0, Isolation::Script, true);
     for id in 1..2_000 {
         worker.round_trip(id, Isolation::Script, false);
@@ -202,5 +203,6 @@ fn main() {
         "warm sequential throughput, one worker: {:.0} jobs/s",
         20_000.0 / warm_total.as_secs_f64()
     );
+    println!("worker RSS when ready (idle, no job yet): {rss_ready} KiB");
     println!("worker RSS after 24,000 jobs: {rss_after} KiB");
 }
