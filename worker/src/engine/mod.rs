@@ -135,6 +135,7 @@ impl Engine {
             Some(deadline),
         )
         .map(discard)
+        .map_err(|err| node_compat::explain_missing_global(err, node_compat))
     }
 
     /// Runs one attempt and returns its outcome and measurements.
@@ -152,7 +153,10 @@ impl Engine {
         };
         let outcome = match result {
             Ok(result) => Outcome::Ok { result },
-            Err(err) => Outcome::Err(err),
+            Err(err) => Outcome::Err(node_compat::explain_missing_global(
+                err,
+                job.script.node_compat,
+            )),
         };
         let stats = JobStats {
             duration_us: duration_us(started.elapsed()),

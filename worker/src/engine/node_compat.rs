@@ -18,6 +18,8 @@ use boa_engine::{
     NativeFunction, Trace, js_error,
 };
 
+use jobvisor_protocol::worker::JobError;
+
 use super::bundled;
 use super::executor::RunLoop;
 
@@ -116,6 +118,21 @@ fn install(globals: &NodeGlobals, context: &mut Context) -> JsResult<()> {
 struct TickQueue {
     #[unsafe_ignore_trace]
     run_loop: Rc<RunLoop>,
+}
+
+/// `err` with a hint when it is the `ReferenceError` of a script that reached for `Buffer`
+/// or `process` without node compatibility, which is how such a script first fails.
+pub(crate) fn explain_missing_global(mut err: JobError, node_compat: bool) -> JobError {
+    let missing = GLOBALS
+        .iter()
+        .any(|name| err.message == format!("{name} is not defined"));
+    if !node_compat && err.name == "ReferenceError" && missing {
+        err.message.push_str(
+            " (node's `Buffer` and `process` exist only for a script with node compatibility: \
+             `node_compat = true` in its [[script]] entry, or `jobvisor run --node-compat`)",
+        );
+    }
+    err
 }
 
 /// One of node's encodings, by the canonical name `node_compat.js` gives it.

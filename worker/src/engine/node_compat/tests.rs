@@ -409,4 +409,12 @@ fn a_script_that_uses_buffer_at_load_is_checked_with_the_opt_in_only() {
         .check("s", source, false)
         .expect_err("no Buffer without the opt-in");
     assert_eq!(err.name, "ReferenceError", "{err:?}");
+    assert!(
+        err.message.starts_with("Buffer is not defined (node's `Buffer` and `process` exist only for a script with node compatibility: `node_compat = true`"),
+        "{err:?}"
+    );
+    let err = engine
+        .check("s", "undefinedThing; export default () => 1", false)
+        .expect_err("an undefined name");
+    assert_eq!(err.message, "undefinedThing is not defined");
 }
