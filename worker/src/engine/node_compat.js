@@ -136,8 +136,10 @@
 
   const wrap = (bytes) => new FastBuffer(bytes.buffer, bytes.byteOffset, bytes.length);
 
+  // As node's: an encoding that is not a non-empty string means utf8.
   function fromString(text, encoding) {
-    return wrap(encodeNative(text, encodingOf(encoding)));
+    const name = typeof encoding === "string" && encoding.length !== 0 ? encodingOf(encoding) : "utf8";
+    return wrap(encodeNative(text, name));
   }
 
   function fromArrayLike(list) {

@@ -133,10 +133,11 @@ fn buffers_are_uint8_arrays_made_by_from() {
           Buffer.from(new String("str")).toString(), Buffer.from({ [Symbol.toPrimitive]: () => "prim" }).toString(),
           Buffer.from(new DataView(ab)).length, Buffer.of(1, 2).toString("hex"), Buffer(3).length, new Buffer("new").toString(),
           Object.prototype.toString.call(Buffer.from("a")),
+          Buffer.from("ab", 5).toString("hex"), Buffer.from("ab", null).toString("hex"), Buffer.from("ab", "").toString("hex"),
         ])"#;
     assert_eq!(
         eval(code),
-        r#"["function",true,true,true,true,true,true,true,"0100ff030400","0506","0100ff","070405","090405",6,"0506","hi","{\"type\":\"Buffer\",\"data\":[104,105]}","{\"type\":\"Buffer\",\"data\":[]}","str","prim",0,"0102",3,"new","[object Uint8Array]"]"#
+        r#"["function",true,true,true,true,true,true,true,"0100ff030400","0506","0100ff","070405","090405",6,"0506","hi","{\"type\":\"Buffer\",\"data\":[104,105]}","{\"type\":\"Buffer\",\"data\":[]}","str","prim",0,"0102",3,"new","[object Uint8Array]","6162","6162","6162"]"#
     );
 }
 
