@@ -79,6 +79,7 @@ impl Worker {
                 name: "trivial".into(),
                 hash: "trivial-v1".into(),
                 source: send_source.then(|| TRIVIAL.to_owned()),
+                node_compat: false,
             },
             payload: r#"{"a":1,"b":2}"#.into(),
             deadline_ms: 10_000,

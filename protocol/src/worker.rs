@@ -58,6 +58,10 @@ pub struct ScriptRef {
     /// Content hash (hex) identifying the version.
     pub hash: String,
     pub source: Option<String>,
+    /// The script opted in to node compatibility (`node_compat` in `[[script]]`, `jobvisor
+    /// run --node-compat`): its context has `Buffer` and `process`. A worker never runs a
+    /// job on a context built with the other setting.
+    pub node_compat: bool,
 }
 
 /// Limits applied by the worker to one attempt.

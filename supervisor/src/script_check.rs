@@ -67,8 +67,9 @@ impl ScriptChecker {
         }
     }
 
-    /// `Ok` when the script is usable, else what is wrong with it.
-    pub async fn check(&self, name: &str, source: &str) -> Result<(), String> {
+    /// `Ok` when the script is usable, else what is wrong with it. Its top-level code
+    /// runs with the node compatibility globals if `node_compat`, as its jobs will.
+    pub async fn check(&self, name: &str, source: &str, node_compat: bool) -> Result<(), String> {
         let number = self.next.fetch_add(1, Ordering::Relaxed);
         let group = self
             .limiter
@@ -81,7 +82,7 @@ impl ScriptChecker {
             )
             .map_err(|e| format!("cannot create the checker's cgroup: {e}"))?;
         let group = Arc::new(group);
-        let verdict = self.check_in(&group, name, source).await;
+        let verdict = self.check_in(&group, name, source, node_compat).await;
         let _ = tokio::task::spawn_blocking(move || match Arc::try_unwrap(group) {
             Ok(group) => {
                 if let Err(err) = group.remove() {
@@ -101,8 +102,10 @@ impl ScriptChecker {
         group: &Arc<WorkerGroup>,
         name: &str,
         source: &str,
+        node_compat: bool,
     ) -> Result<(), String> {
-        let confinement = Confinement::checker(&self.program, name, CHECK_DATA_CEILING);
+        let confinement =
+            Confinement::checker(&self.program, name, node_compat, CHECK_DATA_CEILING);
         let mut child = self
             .launcher
             .launch(confinement, group.clone())

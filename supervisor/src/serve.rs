@@ -445,13 +445,14 @@ impl Probe<'_> {
         scripts: &[(String, String)],
     ) -> Result<(), ServeError> {
         for ((name, source), entry) in scripts.iter().zip(&config.scripts) {
-            self.checker.check(name, source).await.map_err(|problem| {
-                ConfigError::ScriptRefused {
+            let checked = self.checker.check(name, source, entry.node_compat);
+            checked
+                .await
+                .map_err(|problem| ConfigError::ScriptRefused {
                     name: name.clone(),
                     path: entry.path.clone(),
                     problem,
-                }
-            })?;
+                })?;
         }
         Ok(())
     }

@@ -7,6 +7,8 @@
 # PATH_TO_JOBVISOR defaults to $JOBVISOR, else target/debug/jobvisor (its jobvisor-worker
 # must sit beside it). CASE names (the file names in cases/ without .mjs) run a subset.
 # The script fails when a case outside known-failures.txt fails, or a listed one passes.
+# A case whose first line is `// jobvisor: node_compat` runs with `jobvisor run --node-compat`
+# (node's Buffer and a minimal process, as a `[[script]]` with `node_compat = true`).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -76,7 +78,11 @@ run_case() {
     return 0
   fi
   timeout 120 node lib/node-runner.mjs "$out/$name.js" payload.json > "$out/$name.node.json" 2> "$out/$name.node.err" || true
-  "$jobvisor" run "$out/$name.js" --payload @payload.json --json --timeout 60s --memory 512MiB \
+  local options=()
+  if [ "$(head -n 1 "cases/$name.mjs")" = "// jobvisor: node_compat" ]; then
+    options+=(--node-compat)
+  fi
+  "$jobvisor" run "$out/$name.js" "${options[@]}" --payload @payload.json --json --timeout 60s --memory 512MiB \
     > "$out/$name.jobvisor.json" 2> "$out/$name.jobvisor.err" || true
 }
 

@@ -91,6 +91,8 @@ pub struct ConfigBuilder {
     top: Table,
     sections: std::collections::BTreeMap<Section, Table>,
     scripts: Vec<(String, ScriptSource)>,
+    /// The scripts written with `node_compat = true`.
+    node_compat_scripts: Vec<String>,
     schedules: Vec<Table>,
     /// TOML written as given, after the top keys and before the sections.
     raw: String,
@@ -229,6 +231,13 @@ impl ConfigBuilder {
         self
     }
 
+    /// A `[[script]]` named `name` with `source`, like [`ConfigBuilder::script`], that opts
+    /// in to node compatibility (`node_compat = true`).
+    pub fn node_compat_script(mut self, name: &str, source: &str) -> ConfigBuilder {
+        self.node_compat_scripts.push(name.to_owned());
+        self.script(name, source)
+    }
+
     /// A `[[script]]` named `name` whose source is the job fixture of the same name
     /// ([`crate::fixture::job`]).
     pub fn fixture_script(self, name: &str) -> ConfigBuilder {
@@ -312,6 +321,9 @@ impl ConfigBuilder {
                 entry.insert("path".into(), path_value(&path));
                 if let Some(module) = entry_module {
                     entry.insert("entry".into(), module.as_str().into());
+                }
+                if self.node_compat_scripts.contains(name) {
+                    entry.insert("node_compat".into(), true.into());
                 }
                 Value::Table(entry)
             })

@@ -74,6 +74,7 @@ fn job(id: i64, source: Option<&str>, hash: &str, isolation: Isolation) -> RunJo
             name: "t".into(),
             hash: hash.into(),
             source: source.map(Into::into),
+            node_compat: false,
         },
         payload: "{}".into(),
         deadline_ms: 10_000,

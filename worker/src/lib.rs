@@ -84,12 +84,14 @@ impl WorkerError {
     }
 }
 
-/// `jobvisor-worker --check NAME`: reads a script from `input`, checks it (parse,
-/// evaluate, default-export function) and writes one JSON line to `output`:
+/// `jobvisor-worker --check NAME [--node-compat]`: reads a script from `input`, checks it
+/// (parse, evaluate, default-export function) and writes one JSON line to `output`:
 /// `{"ok":true}` or `{"ok":false,"name":…,"message":…}`. Returns whether it is usable.
-/// The script's top-level code runs inside `sandbox`, entered once the source is read.
+/// The script's top-level code runs inside `sandbox`, entered once the source is read,
+/// with the node compatibility globals if `node_compat`.
 pub fn check_script(
     name: &str,
+    node_compat: bool,
     mut input: impl Read,
     mut output: impl Write,
     sandbox: Sandbox,
@@ -99,7 +101,7 @@ pub fn check_script(
     let engine = Engine::new(Rc::new(Channel::detached()));
     engine.warm_up();
     sandbox::enter(sandbox).map_err(std::io::Error::other)?;
-    let verdict = match engine.check(name, &source) {
+    let verdict = match engine.check(name, &source, node_compat) {
         Ok(()) => serde_json::json!({ "ok": true }),
         Err(err) => serde_json::json!({ "ok": false, "name": err.name, "message": err.message }),
     };
@@ -132,6 +134,7 @@ pub fn bench_inprocess(
             name: "bench".to_owned(),
             hash: "bench-v1".to_owned(),
             source,
+            node_compat: false,
         },
         payload: payload.to_owned(),
         deadline_ms: 30_000,

@@ -12,10 +12,17 @@ use jobvisor_worker::{
 fn main() -> ExitCode {
     prepare_process();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [flag, name] = args.as_slice()
+    if let [flag, name, rest @ ..] = args.as_slice()
         && flag == "--check"
     {
-        return check(name.clone());
+        return match rest {
+            [] => check(name.clone(), false),
+            [option] if option == "--node-compat" => check(name.clone(), true),
+            _ => {
+                eprintln!("jobvisor-worker: usage: jobvisor-worker --check NAME [--node-compat]");
+                exit(exit_status::USAGE)
+            }
+        };
     }
     if let [flag, what] = args.as_slice()
         && flag == "--sandbox-probe"
@@ -64,13 +71,14 @@ fn main() -> ExitCode {
 }
 
 /// Checks a script read from stdin, on a big-stack thread like a job.
-fn check(name: String) -> ExitCode {
+fn check(name: String, node_compat: bool) -> ExitCode {
     let checked = std::thread::Builder::new()
         .name("engine".to_owned())
         .stack_size(ENGINE_STACK_BYTES)
         .spawn(move || {
             jobvisor_worker::check_script(
                 &name,
+                node_compat,
                 std::io::stdin().lock(),
                 std::io::stdout().lock(),
                 Sandbox::Enforce,

@@ -190,6 +190,7 @@ fn allowed(engine: &mut Engine) -> Result<String, String> {
             name: "probe".to_owned(),
             hash: "probe-v1".to_owned(),
             source: Some(source.to_owned()),
+            node_compat: false,
         },
         payload: r#"{"n":7}"#.to_owned(),
         deadline_ms: 10_000,

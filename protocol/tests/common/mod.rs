@@ -46,11 +46,14 @@ pub fn hello() -> impl Strategy<Value = Hello> {
 }
 
 pub fn script_ref() -> impl Strategy<Value = ScriptRef> {
-    (text(), text(), proptest::option::of(text())).prop_map(|(name, hash, source)| ScriptRef {
-        name,
-        hash,
-        source,
-    })
+    (text(), text(), proptest::option::of(text()), any::<bool>()).prop_map(
+        |(name, hash, source, node_compat)| ScriptRef {
+            name,
+            hash,
+            source,
+            node_compat,
+        },
+    )
 }
 
 pub fn job_limits() -> impl Strategy<Value = JobLimits> {
@@ -253,6 +256,7 @@ pub fn samples() -> (Vec<ToWorker>, Vec<FromWorker>, Vec<Hello>) {
             name: "poll".into(),
             hash: "ab12cd34".into(),
             source: Some("export default (p) => p.url;".into()),
+            node_compat: false,
         },
         payload: r#"{"url":"https://example.invalid"}"#.into(),
         deadline_ms: 30_000,
@@ -266,6 +270,7 @@ pub fn samples() -> (Vec<ToWorker>, Vec<FromWorker>, Vec<Hello>) {
         ToWorker::Run(RunJob {
             script: ScriptRef {
                 source: None,
+                node_compat: true,
                 ..run.script.clone()
             },
             isolation: Isolation::Job,

@@ -55,6 +55,10 @@ pub struct RunArgs {
     /// How the memory limit is enforced: the best available, a cgroup, or rlimit.
     #[arg(long, value_enum, default_value = "auto")]
     pub limiter: LimiterChoice,
+    /// Give the script node's `Buffer` and a minimal `process` (`env`, empty, and
+    /// `nextTick`), as `node_compat = true` in its [[script]] entry does.
+    #[arg(long)]
+    pub node_compat: bool,
     /// Print one JSON object (result or error, console lines, duration, outcome).
     #[arg(long)]
     pub json: bool,
@@ -310,6 +314,7 @@ async fn drive_attempt(
                     name: input.name.clone(),
                     hash: sha256_hex(&input.source),
                     source: Some(input.source.clone()),
+                    node_compat: args.node_compat,
                 },
                 payload: input.payload.clone(),
                 deadline_ms: u64::try_from(args.timeout.as_millis()).unwrap_or(u64::MAX),

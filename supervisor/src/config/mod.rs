@@ -361,6 +361,30 @@ mod tests {
     }
 
     #[test]
+    fn node_compat_is_off_unless_a_script_opts_in_with_a_boolean() {
+        let config = Config::parse(
+            "[[script]]\nname = \"a\"\npath = \"a.js\"\n\
+             [[script]]\nname = \"b\"\npath = \"b.js\"\nnode_compat = true",
+        )
+        .unwrap();
+        let flags: Vec<_> = config.scripts.iter().map(|s| s.node_compat).collect();
+        assert_eq!(flags, [false, true]);
+        let settings = crate::pool::slot::SlotSettings::from(&config);
+        assert_eq!(
+            settings.node_compat_scripts.iter().collect::<Vec<_>>(),
+            ["b"]
+        );
+        let err = Config::parse("[[script]]\nname = \"a\"\npath = \"a.js\"\nnode_compat = \"yes\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("invalid type: string \"yes\", expected a boolean"),
+            "{err}"
+        );
+        assert!(err.contains("node_compat"), "{err}");
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let err = Config::parse("wrokers = 3").unwrap_err().to_string();
         assert!(err.contains("wrokers"), "{err}");

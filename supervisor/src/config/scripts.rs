@@ -20,6 +20,10 @@ pub struct ScriptEntry {
     /// A directory's entry module, when it is not `index.js`, `index.mjs` or `main.js`.
     #[serde(default)]
     pub entry: Option<String>,
+    /// Node compatibility: the script's jobs get `Buffer` and `process` (`env`,
+    /// `nextTick`). Off by default: a script sees only the web-platform globals.
+    #[serde(default)]
+    pub node_compat: bool,
 }
 
 /// Refuses a bad name and a name declared twice.

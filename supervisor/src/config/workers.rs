@@ -183,6 +183,14 @@ impl From<&Config> for SlotSettings {
             },
             isolation: workers.isolation.into(),
             default_timeout: config.jobs.timeout,
+            node_compat_scripts: std::sync::Arc::new(
+                config
+                    .scripts
+                    .iter()
+                    .filter(|script| script.node_compat)
+                    .map(|script| script.name.clone())
+                    .collect(),
+            ),
         }
     }
 }

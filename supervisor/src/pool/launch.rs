@@ -86,10 +86,19 @@ impl Confinement {
     }
 
     /// `program --check NAME`, the script check.
-    pub fn checker(program: &Path, name: &str, data_ceiling: u64) -> Confinement {
+    pub fn checker(
+        program: &Path,
+        name: &str,
+        node_compat: bool,
+        data_ceiling: u64,
+    ) -> Confinement {
+        let mut args = vec!["--check".into(), name.into()];
+        if node_compat {
+            args.push("--node-compat".into());
+        }
         Confinement {
             program: program.to_owned(),
-            args: vec!["--check".into(), name.into()],
+            args,
             data_ceiling: Some(data_ceiling),
             channel: Channel::Pipes,
         }
@@ -280,9 +289,11 @@ mod tests {
 
     #[test]
     fn the_checker_gets_pipes_and_its_name() {
-        let confinement = Confinement::checker(Path::new("/bin/w"), "nightly", 1 << 30);
+        let confinement = Confinement::checker(Path::new("/bin/w"), "nightly", false, 1 << 30);
         assert_eq!(confinement.args, ["--check", "nightly"]);
         assert_eq!(confinement.channel, Channel::Pipes);
         assert_eq!(confinement.data_ceiling, Some(1 << 30));
+        let node = Confinement::checker(Path::new("/bin/w"), "nightly", true, 1 << 30);
+        assert_eq!(node.args, ["--check", "nightly", "--node-compat"]);
     }
 }

@@ -9,7 +9,7 @@
 //! owns no job state beyond the one job in hand, and never touches the store: everything
 //! it learns goes to the dispatcher as a [`SlotEvent`].
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -64,6 +64,9 @@ pub struct SlotSettings {
     pub limits: JobLimits,
     pub isolation: Isolation,
     pub default_timeout: Duration,
+    /// The `[[script]]` names with `node_compat = true`: every version of such a script
+    /// runs with the node compatibility globals.
+    pub node_compat_scripts: Arc<BTreeSet<String>>,
 }
 
 /// A job handed to a slot.
@@ -553,6 +556,11 @@ impl Slot {
                 name: job.script_name.clone(),
                 hash: job.script_hash.clone(),
                 source: send_source.then(|| assignment.source.to_string()),
+                node_compat: self
+                    .config
+                    .settings
+                    .node_compat_scripts
+                    .contains(&job.script_name),
             },
             payload: job.payload,
             deadline_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
@@ -705,6 +713,7 @@ pub(crate) fn config_for_tests(id: u32, restart: RestartPolicy) -> SlotConfig {
             limits: JobLimits::default(),
             isolation: Isolation::Script,
             default_timeout: Duration::from_secs(1),
+            node_compat_scripts: Arc::default(),
         },
         pids: crate::reaper::WorkerPids::default(),
         events: tokio::sync::broadcast::channel(4).0,

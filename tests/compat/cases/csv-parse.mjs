@@ -1,3 +1,4 @@
+// jobvisor: node_compat
 import { parse } from "csv-parse/sync";
 import { checks } from "../lib/checks.mjs";
 

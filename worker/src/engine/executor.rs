@@ -1,5 +1,6 @@
-//! The job executor every context uses: promise jobs, timers and intervals, run until the
-//! handler's promise settles. With nothing ready it waits for whichever comes first, the
+//! The job executor every context uses: promise jobs, timers and intervals (and, for a
+//! script with node compatibility, `process.nextTick` callbacks), run until the handler's
+//! promise settles. With nothing ready it waits for whichever comes first, the
 //! next timer or the supervisor's next frame (a host call's reply), blocked in the kernel
 //! rather than spinning.
 //!
@@ -18,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use boa_engine::context::time::JsInstant;
 use boa_engine::job::{GenericJob, IntervalJob, Job, NativeAsyncJob, PromiseJob, TimeoutJob};
-use boa_engine::object::builtins::JsPromise;
-use boa_engine::{Context, JsError, JsResult};
+use boa_engine::object::builtins::{JsFunction, JsPromise};
+use boa_engine::{Context, JsError, JsResult, JsValue};
 
 use super::host::HostCalls;
 
@@ -40,8 +41,21 @@ enum ClockJob {
     Interval(IntervalJob),
 }
 
+/// A `process.nextTick` callback and its arguments.
+struct Tick {
+    callback: JsFunction,
+    args: Vec<JsValue>,
+}
+
 /// Engine job queues for one context.
 pub(crate) struct RunLoop {
+    /// `process.nextTick` callbacks. Node runs them when the code of a turn (the handler's
+    /// call, a timer, a host call's reply) returns, before the promise jobs it queued, and
+    /// else once the promise jobs ran out.
+    ticks: RefCell<VecDeque<Tick>>,
+    /// Whether no promise job ran since the code of the turn (or a tick) returned: ticks
+    /// go first.
+    turn_start: Cell<bool>,
     promise_jobs: RefCell<VecDeque<PromiseJob>>,
     generic_jobs: RefCell<VecDeque<GenericJob>>,
     async_jobs: RefCell<VecDeque<NativeAsyncJob>>,
@@ -56,6 +70,8 @@ pub(crate) struct RunLoop {
 impl RunLoop {
     pub(crate) fn new(host: Rc<HostCalls>) -> Self {
         RunLoop {
+            ticks: RefCell::default(),
+            turn_start: Cell::new(true),
             promise_jobs: RefCell::default(),
             generic_jobs: RefCell::default(),
             async_jobs: RefCell::default(),
@@ -72,11 +88,17 @@ impl RunLoop {
 
     /// Drops every queued job and timer, and abandons the host calls in flight.
     pub(crate) fn clear(&self) {
+        self.ticks.borrow_mut().clear();
         self.promise_jobs.borrow_mut().clear();
         self.generic_jobs.borrow_mut().clear();
         self.async_jobs.borrow_mut().clear();
         self.timers.borrow_mut().clear();
         self.host.abandon_pending();
+    }
+
+    /// Queues `callback(...args)` for `process.nextTick`.
+    pub(crate) fn push_tick(&self, callback: JsFunction, args: Vec<JsValue>) {
+        self.ticks.borrow_mut().push_back(Tick { callback, args });
     }
 
     fn push_timer(&self, due: JsInstant, job: ClockJob) {
@@ -94,6 +116,7 @@ impl RunLoop {
         promise: Option<&JsPromise>,
         context: &mut Context,
     ) -> Result<(), RunStop> {
+        self.turn_start.set(true);
         loop {
             if let Some(deadline) = self.deadline.get()
                 && Instant::now() >= deadline
@@ -102,7 +125,7 @@ impl RunLoop {
                 return Err(RunStop::Deadline);
             }
             let settled = promise.is_some_and(|p| !matches!(p.state(), PromiseState::Pending));
-            if settled && self.promise_jobs.borrow().is_empty() {
+            if settled && self.promise_jobs.borrow().is_empty() && self.ticks.borrow().is_empty() {
                 return Ok(());
             }
             if self.run_one_ready(context).map_err(RunStop::Failed)? {
@@ -129,9 +152,11 @@ impl RunLoop {
                     (timer, deadline) => timer.or(deadline),
                 };
                 self.host.wait(wait, context)?;
+                self.turn_start.set(true);
                 continue;
             }
             let job = self.timers.borrow_mut().pop_first().map(|(_, job)| job);
+            self.turn_start.set(true);
             match job {
                 Some(ClockJob::Timeout(t)) if !t.cancelled() => {
                     t.call(context).map_err(RunStop::Failed)?;
@@ -148,8 +173,20 @@ impl RunLoop {
         }
     }
 
-    /// Runs one promise, generic or async job if one is queued. Returns whether it ran one.
+    /// Runs one tick, promise, generic or async job if one is queued. Returns whether it
+    /// ran one.
     fn run_one_ready(&self, context: &mut Context) -> JsResult<bool> {
+        if self.turn_start.get() || self.promise_jobs.borrow().is_empty() {
+            let tick = self.ticks.borrow_mut().pop_front();
+            if let Some(tick) = tick {
+                // Node runs the ticks queued by ticks too before any promise job.
+                self.turn_start.set(true);
+                tick.callback
+                    .call(&JsValue::undefined(), &tick.args, context)?;
+                return Ok(true);
+            }
+        }
+        self.turn_start.set(false);
         let promise_job = self.promise_jobs.borrow_mut().pop_front();
         if let Some(job) = promise_job {
             job.call(context)?;

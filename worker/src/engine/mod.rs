@@ -19,6 +19,7 @@ mod inspect;
 mod loader;
 mod modules;
 mod nesting;
+mod node_compat;
 mod payload;
 mod performance;
 mod position;
@@ -104,7 +105,13 @@ impl Engine {
         let run_loop = Rc::new(RunLoop::new(self.host_calls.clone()));
         let loader = Rc::new(ScriptLoader::default());
         let _ = catch_unwind(AssertUnwindSafe(|| {
-            let mut context = new_context(&run_loop, &loader, &self.outbox, &JobLimits::default())?;
+            let mut context = new_context(
+                &run_loop,
+                &loader,
+                &self.outbox,
+                &JobLimits::default(),
+                false,
+            )?;
             warm::initialise_lazy_state(&mut context);
             Ok::<_, JobError>(context)
         }));
@@ -115,12 +122,20 @@ impl Engine {
         &self.host_calls
     }
 
-    /// Checks that `source` is a usable script: it parses, its module evaluates, and its
-    /// default export is a function. Used before a script is accepted.
-    pub fn check(&self, name: &str, source: &str) -> Result<(), JobError> {
+    /// Checks that `source` is a usable script: it parses, its module evaluates (with the
+    /// node compatibility globals if `node_compat`), and its default export is a function.
+    /// Used before a script is accepted.
+    pub fn check(&self, name: &str, source: &str, node_compat: bool) -> Result<(), JobError> {
         let deadline = Instant::now() + Duration::from_secs(5);
-        self.build(name, source, &JobLimits::default(), Some(deadline))
-            .map(discard)
+        self.build(
+            name,
+            source,
+            node_compat,
+            &JobLimits::default(),
+            Some(deadline),
+        )
+        .map(discard)
+        .map_err(|err| node_compat::explain_missing_global(err, node_compat))
     }
 
     /// Runs one attempt and returns its outcome and measurements.
@@ -138,7 +153,10 @@ impl Engine {
         };
         let outcome = match result {
             Ok(result) => Outcome::Ok { result },
-            Err(err) => Outcome::Err(err),
+            Err(err) => Outcome::Err(node_compat::explain_missing_global(
+                err,
+                job.script.node_compat,
+            )),
         };
         let stats = JobStats {
             duration_us: duration_us(started.elapsed()),
@@ -176,15 +194,21 @@ impl Engine {
         source: &str,
         deadline: Option<Instant>,
     ) -> (Result<Option<String>, JobError>, bool) {
-        let hash = &job.script.hash;
+        let key = warm_key(&job.script);
         let reused = match job.isolation {
-            Isolation::Script => self.take_warm(hash),
+            Isolation::Script => self.take_warm(&key),
             Isolation::Job => None,
         };
         let warm = reused.is_some();
         let mut script_context = match reused {
             Some(sc) => sc,
-            None => match self.build(&job.script.name, source, &job.limits, deadline) {
+            None => match self.build(
+                &job.script.name,
+                source,
+                job.script.node_compat,
+                &job.limits,
+                deadline,
+            ) {
                 Ok(sc) => sc,
                 Err(err) => return (Err(err), false),
             },
@@ -201,7 +225,7 @@ impl Engine {
             Ok(Ok(value)) => {
                 if job.isolation == Isolation::Script && script_context.jobs < MAX_JOBS_PER_CONTEXT
                 {
-                    self.keep_warm(hash.clone(), script_context);
+                    self.keep_warm(key, script_context);
                 } else {
                     discard(script_context);
                 }
@@ -220,21 +244,21 @@ impl Engine {
         }
     }
 
-    fn take_warm(&mut self, hash: &str) -> Option<ScriptContext> {
-        let sc = self.warm.remove(hash)?;
-        self.warm_order.retain(|h| h != hash);
+    fn take_warm(&mut self, key: &str) -> Option<ScriptContext> {
+        let sc = self.warm.remove(key)?;
+        self.warm_order.retain(|k| k != key);
         Some(sc)
     }
 
-    fn keep_warm(&mut self, hash: String, sc: ScriptContext) {
+    fn keep_warm(&mut self, key: String, sc: ScriptContext) {
         if self.warm.len() >= MAX_WARM_CONTEXTS
             && let Some(oldest) = self.warm_order.pop_front()
             && let Some(evicted) = self.warm.remove(&oldest)
         {
             discard(evicted);
         }
-        self.warm_order.push_back(hash.clone());
-        self.warm.insert(hash, sc);
+        self.warm_order.push_back(key.clone());
+        self.warm.insert(key, sc);
     }
 
     /// Builds a context and evaluates the script module in it.
@@ -242,6 +266,7 @@ impl Engine {
         &self,
         name: &str,
         source: &str,
+        node_compat: bool,
         limits: &JobLimits,
         deadline: Option<Instant>,
     ) -> Result<ScriptContext, JobError> {
@@ -259,7 +284,7 @@ impl Engine {
             let run_loop = Rc::new(RunLoop::new(self.host_calls.clone()));
             run_loop.set_deadline(deadline);
             let loader = Rc::new(ScriptLoader::default());
-            let mut context = new_context(&run_loop, &loader, outbox, limits)?;
+            let mut context = new_context(&run_loop, &loader, outbox, limits, node_compat)?;
             let (handler, script) = evaluate_module(
                 name,
                 ModuleText { file, source },
@@ -307,12 +332,13 @@ impl Engine {
 }
 
 /// A context with the worker's host API and none of the outside world: no module loading,
-/// no `process`, no `fetch`, console captured.
+/// no `fetch`, console captured; `Buffer` and `process` only if `node_compat`.
 fn new_context(
     run_loop: &Rc<RunLoop>,
     loader: &Rc<ScriptLoader>,
     outbox: &Rc<Outbox>,
     limits: &JobLimits,
+    node_compat: bool,
 ) -> Result<Context, JobError> {
     let engine_error = |what: &str, detail: String| {
         job_error(
@@ -351,6 +377,10 @@ fn new_context(
         .map_err(|e| engine_error("cannot correct the built-ins", e.to_string()))?;
     crypto::register(&mut context)
         .map_err(|e| engine_error("cannot register `crypto`", e.to_string()))?;
+    if node_compat {
+        node_compat::register(&mut context, run_loop)
+            .map_err(|e| engine_error("cannot register `Buffer` and `process`", e.to_string()))?;
+    }
     apply_limits(&mut context, limits);
     #[cfg(test)]
     tests::register_test_hooks(&mut context);
@@ -362,6 +392,16 @@ fn apply_limits(context: &mut Context, limits: &JobLimits) {
     runtime.set_loop_iteration_limit(limits.loop_iteration_limit);
     runtime.set_recursion_limit(usize::try_from(limits.recursion_limit).unwrap_or(usize::MAX));
     runtime.set_backtrace_limit(BACKTRACE_FRAMES);
+}
+
+/// The key of a script version's warm context: a context with the node compatibility
+/// globals is never reused for the same version without them, nor the reverse.
+fn warm_key(script: &ScriptRef) -> String {
+    if script.node_compat {
+        format!("{}+node_compat", script.hash)
+    } else {
+        script.hash.clone()
+    }
 }
 
 /// Global through which the entry module hands the handler over; deleted right after.

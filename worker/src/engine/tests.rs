@@ -31,6 +31,7 @@ pub(super) fn job(id: i64, source: Option<&str>, payload: &str) -> RunJob {
             name: "t".into(),
             hash: "h".into(),
             source: source.map(Into::into),
+            node_compat: false,
         },
         payload: payload.into(),
         deadline_ms: 5_000,

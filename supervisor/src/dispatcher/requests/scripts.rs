@@ -21,7 +21,9 @@ impl Dispatcher {
         let store = self.store.clone();
         let checker = self.info.checker.clone();
         self.reply_with(reply, async move {
-            if let Err(problem) = checker.check(&name, &source).await {
+            // A script added here has no options: node compatibility is a `[[script]]`
+            // setting, and those names are refused above.
+            if let Err(problem) = checker.check(&name, &source, false).await {
                 return error(
                     ErrorCode::BadRequest,
                     format!("script `{name}` was not added: {problem}"),

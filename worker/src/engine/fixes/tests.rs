@@ -149,7 +149,7 @@ fn context_build_cost() {
     for _ in 0..5 {
         let started = crate::sys::thread_cpu_time();
         for _ in 0..200 {
-            drop(super::super::new_context(&run_loop, &loader, &outbox, &limits).unwrap());
+            drop(super::super::new_context(&run_loop, &loader, &outbox, &limits, false).unwrap());
         }
         best = best.min((crate::sys::thread_cpu_time() - started) / 200);
     }
