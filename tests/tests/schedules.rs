@@ -63,7 +63,14 @@ fn a_one_second_interval_fires_about_ten_times_in_ten_seconds() {
     let mut keys: Vec<&String> = jobs.iter().map(|(_, k)| k).collect();
     keys.dedup();
     assert_eq!(keys.len(), jobs.len(), "one job per slot");
-    assert_eq!(daemon.count_in_state(JobState::Completed), jobs.len());
+    // A slot that fires in the instant the drain begins stays queued for the next start.
+    let completed = daemon.count_in_state(JobState::Completed);
+    let queued = daemon.count_in_state(JobState::Available);
+    assert!(
+        completed + queued == jobs.len() && queued <= 1,
+        "{completed} completed and {queued} queued of {} runs",
+        jobs.len()
+    );
 }
 
 #[test]
