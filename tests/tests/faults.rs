@@ -285,7 +285,9 @@ fn sigterm_with_100_jobs_in_flight_and_queued_finishes_the_running_and_keeps_the
     assert_eq!(code, Some(0), "{}", daemon.log_text());
     let states = daemon.assert_invariants(&ids);
     println!("drain took {took:.1?}: {states:?}");
-    assert!(took < Duration::from_secs(3), "{took:?}");
+    // The drain ends when the running jobs do (1.5 s each), not at the 10 s drain timeout;
+    // the margin is for a loaded machine.
+    assert!(took < Duration::from_secs(7), "{took:?}");
     assert_eq!(
         states,
         BTreeMap::from([(JobState::Completed, 4), (JobState::Available, 96)])
