@@ -16,6 +16,7 @@ mod executor;
 mod fixes;
 mod host;
 mod inspect;
+mod intl;
 mod loader;
 mod modules;
 mod nesting;
@@ -52,6 +53,7 @@ use describe::{describe_js_error, describe_thrown_value, job_error};
 use executor::{RunLoop, RunStop};
 use host::HostCalls;
 pub use host::ProtocolViolation;
+pub(crate) use intl::set_default_locale;
 use loader::{SCRIPT_SPECIFIER, ScriptLoader};
 use modules::{BundleGraph, ModuleText};
 use position::ScriptText;
@@ -351,6 +353,8 @@ fn new_context(
         .map_err(|e| engine_error("cannot correct the built-ins", e.to_string()))?;
     crypto::register(&mut context)
         .map_err(|e| engine_error("cannot register `crypto`", e.to_string()))?;
+    intl::register(&mut context)
+        .map_err(|e| engine_error("cannot register `Intl`", e.to_string()))?;
     apply_limits(&mut context, limits);
     #[cfg(test)]
     tests::register_test_hooks(&mut context);
