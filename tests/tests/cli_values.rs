@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use jobvisor_tests::bin;
+use jobvisor_tests::config::ConfigBuilder;
 use jobvisor_tests::daemon::Daemon;
 
 /// `jobvisor ARGS` against a socket where no daemon listens.
@@ -67,9 +68,10 @@ fn an_unknown_overlap_or_catch_up_policy_is_refused_on_the_command_line() {
 
 #[test]
 fn the_json_of_schedules_and_jobs_names_states_and_policies_as_the_tables_do() {
-    let mut daemon = Daemon::start(
-        "workers = 1",
-        &[("throws", "export default () => { throw new Error('down') }")],
+    let mut daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(1)
+            .script("throws", "export default () => { throw new Error('down') }"),
     );
     let ok = |args: &[&str]| {
         let out = daemon.cli(args);

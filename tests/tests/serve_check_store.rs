@@ -8,6 +8,7 @@
 use std::process::{Command, Output};
 
 use jobvisor_tests::bin;
+use jobvisor_tests::config::ConfigBuilder;
 use jobvisor_tests::daemon::Daemon;
 
 /// `serve --check` on the daemon's config with a schedule of `script` added.
@@ -28,7 +29,7 @@ fn check_with_schedule_of(daemon: &Daemon, script: &str) -> Output {
 
 #[test]
 fn serve_check_finds_the_scripts_of_the_running_daemons_store() {
-    let mut daemon = Daemon::start("workers = 1", &[]);
+    let mut daemon = Daemon::start_with(ConfigBuilder::new().workers(1));
     let file = daemon.dir.path().join("added.js");
     std::fs::write(&file, "export default (p) => p\n").unwrap();
     let added = daemon.cli(&["scripts", "add", "added", file.to_str().unwrap()]);
@@ -57,7 +58,11 @@ fn serve_check_finds_the_scripts_of_the_running_daemons_store() {
 
 #[test]
 fn serve_check_passes_on_a_store_of_an_older_schema_that_serve_would_migrate() {
-    let mut daemon = Daemon::start("workers = 1", &[("report", "export default (p) => p\n")]);
+    let mut daemon = Daemon::start_with(
+        ConfigBuilder::new()
+            .workers(1)
+            .script("report", "export default (p) => p\n"),
+    );
     daemon.stop();
     // The schema version is SQLite's user_version and the store's meta row: set both back.
     let conn = rusqlite::Connection::open(daemon.database()).unwrap();
