@@ -104,3 +104,39 @@ fn an_unknown_time_zone_fails_the_job_cleanly() {
         "{report}"
     );
 }
+
+/// The engine's other services and the Unicode built-ins load their data on first use
+/// too, inside the sandbox.
+#[test]
+fn the_other_services_load_their_data_inside_the_sandbox() {
+    let report = run_json(
+        "services",
+        r#"export default () => ({
+            list: new Intl.ListFormat("en", { type: "disjunction" }).format(["a", "b", "c"]),
+            segments: [...new Intl.Segmenter("en", { granularity: "word" }).segment("Hello, world")].filter((s) => s.isWordLike).map((s) => s.segment).join("|"),
+            locale: new Intl.Locale("de-CH").maximize().toString(),
+            normalize: "e\u0301".normalize("NFC").length,
+            upper: "straße".toLocaleUpperCase("de-DE"),
+            canonical: Intl.getCanonicalLocales(["EN-us", "zh-hant-tw"]).join(),
+            lengths: [Intl.DateTimeFormat.length, Intl.NumberFormat.length],
+            german: new Date(Date.UTC(2024, 6, 4, 16, 5, 9)).toLocaleDateString("de-DE", { timeZone: "Europe/Berlin", year: "numeric", month: "long", day: "numeric" }),
+        })"#,
+        &[],
+        0,
+    );
+    assert_eq!(report["outcome"], "completed", "{report}");
+    // node 20, the same handler:
+    assert_eq!(
+        report["result"],
+        json!({
+            "list": "a, b, or c",
+            "segments": "Hello|world",
+            "locale": "de-Latn-CH",
+            "normalize": 1,
+            "upper": "STRASSE",
+            "canonical": "en-US,zh-Hant-TW",
+            "lengths": [0, 0],
+            "german": "4. Juli 2024",
+        })
+    );
+}

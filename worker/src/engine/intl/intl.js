@@ -370,6 +370,8 @@
     writable: true, enumerable: false, configurable: true,
   });
   Object.defineProperty(DateTimeFormat, "prototype", { writable: false, enumerable: false, configurable: false });
+  // Both arguments are optional: `length` is 0, as ECMA-402 gives it.
+  Object.defineProperty(DateTimeFormat, "length", { value: 0 });
   target.DateTimeFormat = DateTimeFormat;
 
   // Date.prototype.toLocaleString, toLocaleDateString, toLocaleTimeString.
@@ -439,6 +441,7 @@
     },
     writable: true, enumerable: false, configurable: true,
   });
+  Object.defineProperty(NumberFormat, "length", { value: 0 });
   target.NumberFormat = NumberFormat;
   target["Number.toLocaleString"] = function toLocaleString(locales, options) {
     const style = options === undefined || options === null ? undefined : Object(options).style;
