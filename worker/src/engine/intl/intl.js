@@ -98,22 +98,28 @@
 
   const pad2 = (n) => String(n).padStart(2, "0");
 
-  // Whether the English formatter below writes this combination out; the rest goes to
-  // the engine.
+  // Whether the English formatter below writes this combination out (node's output for
+  // each was checked); the rest goes to the engine.
   const writtenOut = (f) => {
-    if (f.dateStyle !== undefined || f.timeStyle !== undefined || f.dayPeriod !== undefined) return false;
+    const given = (name) => f[name] !== undefined;
+    // Styles, day periods and narrow months: the engine's patterns.
+    if (given("dateStyle") || given("timeStyle") || given("dayPeriod") || f.month === "narrow") return false;
     const textMonth = f.month === "long" || f.month === "short";
-    if (f.month === "narrow") return false;
-    if (textMonth && (f.era !== undefined || (f.year !== undefined && f.day === undefined && f.weekday !== undefined))) return false;
-    if (f.era !== undefined && f.year === undefined) return false;
-    if (f.day !== undefined && f.year !== undefined && f.month === undefined) return false;
-    const time = f.hour !== undefined || f.minute !== undefined || f.second !== undefined;
-    if (time && f.hour === undefined && (f.minute === undefined) === (f.second === undefined)) return false;
-    if (f.hour === undefined && f.minute !== undefined && f.second !== undefined) return false;
-    if (f.hour !== undefined && f.minute === undefined && f.second !== undefined) return false;
-    if (f.hour === undefined && (f.minute !== undefined || f.second !== undefined) && hasDate(f)) return false;
-    if (f.fractionalSecondDigits !== undefined && f.second === undefined) return false;
-    if (f.weekday !== undefined && !hasDate(f) && time && f.minute !== undefined) return false;
+    // An era follows a numeric year only.
+    if (given("era") && (!given("year") || textMonth)) return false;
+    // A weekday, a month's name and a year without the day; a day and a year without the month.
+    if (textMonth && given("weekday") && given("year") && !given("day")) return false;
+    if (given("day") && given("year") && !given("month")) return false;
+    if (given("hour")) {
+      // Seconds follow minutes.
+      if (given("second") && !given("minute")) return false;
+    } else if (given("minute") || given("second")) {
+      // A minute or a second is written out alone only.
+      if ((given("minute") && given("second")) || hasDate(f) || given("weekday")) return false;
+    }
+    if (given("fractionalSecondDigits") && !given("second")) return false;
+    // A weekday with a time of hours and minutes, without a date.
+    if (given("weekday") && !hasDate(f) && given("minute")) return false;
     return true;
   };
   const hasDate = (f) => f.year !== undefined || f.month !== undefined || f.day !== undefined;
