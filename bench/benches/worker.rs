@@ -3,7 +3,8 @@
 //! Measures, as medians over many samples:
 //! - start → ready: spawn, handshake, engine warm-up, `Ready` received;
 //! - warm round trip: `Run` sent → `Done` received, trivial handler, isolation=script;
-//! - fresh-context round trip: the same with isolation=job (a new context per job).
+//! - fresh-context round trip: the same with isolation=job (a new context per job);
+//! - a worker's memory (RSS, USS, PSS) when ready and after the jobs.
 //!
 //! Run: `cargo build --release -p jobvisor-worker && cargo bench -p jobvisor-bench --bench worker`
 
@@ -115,15 +116,51 @@ impl Worker {
     }
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
+/// A process's memory from `/proc/PID/smaps_rollup`, in KiB.
+///
+/// RSS counts every resident page, the pages of the binary shared with other workers
+/// included; the worker's own memory is its private pages (USS: clean + dirty) and its
+/// proportional share of the shared ones (PSS). The engine's locale and time-zone data
+/// sit in the binary, file-backed: resident where touched, and shared between workers.
+#[derive(Debug, Clone, Copy, Default)]
+struct Memory {
+    rss: u64,
+    pss: u64,
+    private_clean: u64,
+    private_dirty: u64,
+}
+
+impl Memory {
+    fn of(pid: u32) -> Memory {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
+                .unwrap_or(0)
+        };
+        Memory {
+            rss: field("Rss"),
+            pss: field("Pss"),
+            private_clean: field("Private_Clean"),
+            private_dirty: field("Private_Dirty"),
+        }
+    }
+
+    fn uss(&self) -> u64 {
+        self.private_clean + self.private_dirty
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "RSS {} KiB, USS {} KiB (private clean {} + private dirty {}), PSS {} KiB",
+            self.rss,
+            self.uss(),
+            self.private_clean,
+            self.private_dirty,
+            self.pss
+        )
+    }
 }
 
 struct Summary {
@@ -161,7 +198,11 @@ fn main() {
     let start_summary = summarize(starts);
 
     let (mut worker, _) = start(&limiter, 100);
-    let rss_ready = rss_kib(worker.child.id());
+    let ready_alone = Memory::of(worker.child.id());
+    // As in a pool: a second idle worker shares the binary's pages with the first.
+    let (neighbour, _) = start(&limiter, 101);
+    let ready_beside = Memory::of(worker.child.id());
+    neighbour.stop();
     worker.round_trip(0, Isolation::Script, true);
     for id in 1..2_000 {
         worker.round_trip(id, Isolation::Script, false);
@@ -175,7 +216,7 @@ fn main() {
         .map(|i| worker.round_trip(100_000 + i, Isolation::Job, false))
         .collect();
     let fresh_summary = summarize(fresh);
-    let rss_after = rss_kib(worker.child.id());
+    let after = Memory::of(worker.child.id());
     worker.stop();
 
     println!();
@@ -204,6 +245,13 @@ fn main() {
         "warm sequential throughput, one worker: {:.0} jobs/s",
         20_000.0 / warm_total.as_secs_f64()
     );
-    println!("worker RSS when ready (idle, no job yet): {rss_ready} KiB");
-    println!("worker RSS after 24,000 jobs: {rss_after} KiB");
+    println!(
+        "worker memory when ready (idle, no job yet), alone: {}",
+        ready_alone.line()
+    );
+    println!(
+        "worker memory when ready, beside a second ready worker: {}",
+        ready_beside.line()
+    );
+    println!("worker memory after 24,000 jobs: {}", after.line());
 }

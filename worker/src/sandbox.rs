@@ -53,6 +53,12 @@ pub fn prepare_process() {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
     }
+    // The engine reads its default locale from the environment: fixed while it is safe to
+    // write.
+    // SAFETY: the process has a single thread, so nothing reads the environment meanwhile.
+    unsafe {
+        crate::engine::set_default_locale();
+    }
 }
 
 /// Enters the sandbox if `mode` asks for it. On a kernel (or architecture) without seccomp

@@ -16,6 +16,7 @@ mod executor;
 mod fixes;
 mod host;
 mod inspect;
+mod intl;
 mod loader;
 mod modules;
 mod nesting;
@@ -53,6 +54,7 @@ use describe::{describe_js_error, describe_thrown_value, job_error};
 use executor::{RunLoop, RunStop};
 use host::HostCalls;
 pub use host::ProtocolViolation;
+pub(crate) use intl::set_default_locale;
 use loader::{SCRIPT_SPECIFIER, ScriptLoader};
 use modules::{BundleGraph, ModuleText};
 use position::ScriptText;
@@ -377,6 +379,8 @@ fn new_context(
         .map_err(|e| engine_error("cannot correct the built-ins", e.to_string()))?;
     crypto::register(&mut context)
         .map_err(|e| engine_error("cannot register `crypto`", e.to_string()))?;
+    intl::register(&mut context)
+        .map_err(|e| engine_error("cannot register `Intl`", e.to_string()))?;
     if node_compat {
         node_compat::register(&mut context, run_loop)
             .map_err(|e| engine_error("cannot register `Buffer` and `process`", e.to_string()))?;

@@ -1,4 +1,5 @@
-//! `global` (node's name for `globalThis`) and `performance`: `now()` and `timeOrigin`.
+//! `global` (node's name for `globalThis`), `self` (the browsers' and worker runtimes'
+//! name for it) and `performance`: `now()` and `timeOrigin`.
 //!
 //! The time origin is the moment the context was built; `now()` counts from it on the
 //! monotonic clock, so it never goes backwards when the wall clock is set.
@@ -9,14 +10,17 @@ use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
 use boa_engine::{Context, JsResult, JsValue, NativeFunction, js_string};
 
-/// Defines `global` and `performance` on the context's global object.
+/// Defines `global`, `self` and `performance` on the context's global object.
 pub(crate) fn register(context: &mut Context) -> JsResult<()> {
     let global = context.global_object();
-    context.register_global_property(
-        js_string!("global"),
-        global,
-        Attribute::WRITABLE | Attribute::CONFIGURABLE,
-    )?;
+    // Browser builds of npm packages read `self` at load time to find the global object.
+    for alias in [js_string!("global"), js_string!("self")] {
+        context.register_global_property(
+            alias,
+            global.clone(),
+            Attribute::WRITABLE | Attribute::CONFIGURABLE,
+        )?;
+    }
 
     let origin = Instant::now();
     let time_origin_ms = SystemTime::now()
@@ -59,10 +63,11 @@ mod tests {
     }
 
     #[test]
-    fn global_is_the_global_object() {
+    fn global_and_self_are_the_global_object() {
         let mut context = context();
         assert_eq!(eval(&mut context, "global === globalThis"), "true");
         assert_eq!(eval(&mut context, "global.Math === Math"), "true");
+        assert_eq!(eval(&mut context, "self === globalThis"), "true");
     }
 
     #[test]

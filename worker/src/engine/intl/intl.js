@@ -1,0 +1,470 @@
+// jobvisor's `Intl.DateTimeFormat`, `Intl.supportedValuesOf`, percent formatting and the
+// `toLocale*String` methods of dates and numbers, in front of the engine's (see mod.rs).
+//
+// English (`en`, `en-US`, ...) dates are formatted here as node 20 formats them: numeric
+// and 2-digit fields, English month and weekday names, eras, hour cycles (with node's
+// `hour12: false` giving `h24`), fractional seconds and time-zone names, with
+// `formatToParts`. Other locales, `dateStyle` / `timeStyle` and the few combinations not
+// written out below go to the engine's formatter. Time zones come from the worker's
+// bundled IANA database (`native.zone`, `native.offset`): no file is read.
+//
+// The file evaluates to a function of the native helpers and of the object that receives
+// what it builds (not `Intl` itself: see mod.rs).
+(function (native, target) {
+  "use strict";
+
+  const EngineDateTimeFormat = native.DateTimeFormat;
+  const EngineNumberFormat = native.NumberFormat;
+  const engineNumberToLocaleString = native.numberToLocaleString;
+  const slots = new WeakMap();
+  const DateUTC = Date.UTC;
+  const utc = (name) => Function.prototype.call.bind(Date.prototype[`getUTC${name}`]);
+  const fields = {
+    year: utc("FullYear"), month: utc("Month"), day: utc("Date"), weekday: utc("Day"),
+    hour: utc("Hours"), minute: utc("Minutes"), second: utc("Seconds"), ms: utc("Milliseconds"),
+  };
+  const dateValue = Function.prototype.call.bind(Date.prototype.getTime);
+
+  const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+    "September", "October", "November", "December"];
+  const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+  const ERAS = { long: ["Before Christ", "Anno Domini"], short: ["BC", "AD"], narrow: ["B", "A"] };
+  // CLDR's English names of the zones of the United States; every other zone is named by
+  // its offset, as `en-US` does for zones it has no common abbreviation of.
+  const US_ZONE_NAMES = {
+    EST: "Eastern Standard Time", EDT: "Eastern Daylight Time",
+    CST: "Central Standard Time", CDT: "Central Daylight Time",
+    MST: "Mountain Standard Time", MDT: "Mountain Daylight Time",
+    PST: "Pacific Standard Time", PDT: "Pacific Daylight Time",
+    AKST: "Alaska Standard Time", AKDT: "Alaska Daylight Time",
+    HST: "Hawaii-Aleutian Standard Time", HDT: "Hawaii-Aleutian Daylight Time",
+  };
+  const UTC_NAMES = new Set(["UTC", "ETC/UTC", "ETC/UCT", "UCT", "ETC/UNIVERSAL", "UNIVERSAL",
+    "ETC/ZULU", "ZULU", "GMT", "ETC/GMT", "GMT0", "ETC/GMT0", "GMT+0", "GMT-0", "ETC/GMT+0",
+    "ETC/GMT-0", "GREENWICH", "ETC/GREENWICH"]);
+
+  const COMPONENTS = [
+    ["weekday", ["narrow", "short", "long"]],
+    ["era", ["narrow", "short", "long"]],
+    ["year", ["2-digit", "numeric"]],
+    ["month", ["2-digit", "numeric", "narrow", "short", "long"]],
+    ["day", ["2-digit", "numeric"]],
+    ["dayPeriod", ["narrow", "short", "long"]],
+    ["hour", ["2-digit", "numeric"]],
+    ["minute", ["2-digit", "numeric"]],
+    ["second", ["2-digit", "numeric"]],
+    ["fractionalSecondDigits", null],
+    ["timeZoneName", ["short", "long", "shortOffset", "longOffset", "shortGeneric", "longGeneric"]],
+  ];
+  const STYLES = ["full", "long", "medium", "short"];
+
+  const option = (options, name, values) => {
+    const value = options[name];
+    if (value === undefined) return undefined;
+    const text = String(value);
+    if (values !== null && !values.includes(text)) {
+      throw new RangeError(`Value ${text} out of range for Intl.DateTimeFormat options property ${name}`);
+    }
+    return text;
+  };
+
+  // A time zone's name as node reports it, or a RangeError naming what was given.
+  const resolveZone = (given) => {
+    const text = String(given);
+    if (UTC_NAMES.has(text.toUpperCase())) return "UTC";
+    const name = native.zone(text);
+    if (name === undefined) throw new RangeError(`Invalid time zone specified: ${text}`);
+    return name;
+  };
+
+  const offsetName = (seconds, long) => {
+    if (seconds === 0) return "GMT";
+    const sign = seconds < 0 ? "-" : "+";
+    const minutes = Math.round(Math.abs(seconds) / 60);
+    const hours = Math.floor(minutes / 60);
+    const rest = minutes % 60;
+    if (long) return `GMT${sign}${String(hours).padStart(2, "0")}:${String(rest).padStart(2, "0")}`;
+    return rest === 0 ? `GMT${sign}${hours}` : `GMT${sign}${hours}:${String(rest).padStart(2, "0")}`;
+  };
+
+  const zoneName = (style, zone, offset, abbreviation) => {
+    if (style === "shortOffset") return offsetName(offset, false);
+    if (style === "longOffset") return offset === 0 ? "GMT" : offsetName(offset, true);
+    if (zone === "UTC") return style === "long" || style === "longGeneric" ? "Coordinated Universal Time" : "UTC";
+    const american = Object.hasOwn(US_ZONE_NAMES, abbreviation);
+    if (style === "long") return american ? US_ZONE_NAMES[abbreviation] : offsetName(offset, true);
+    return american ? abbreviation : offsetName(offset, false);
+  };
+
+  const pad2 = (n) => String(n).padStart(2, "0");
+
+  // Whether the English formatter below writes this combination out (node's output for
+  // each was checked); the rest goes to the engine.
+  const writtenOut = (f) => {
+    const given = (name) => f[name] !== undefined;
+    // Styles, day periods and narrow months: the engine's patterns.
+    if (given("dateStyle") || given("timeStyle") || given("dayPeriod") || f.month === "narrow") return false;
+    const textMonth = f.month === "long" || f.month === "short";
+    // An era follows a numeric year only.
+    if (given("era") && (!given("year") || textMonth)) return false;
+    // A weekday, a month's name and a year without the day; a day and a year without the month.
+    if (textMonth && given("weekday") && given("year") && !given("day")) return false;
+    if (given("day") && given("year") && !given("month")) return false;
+    if (given("hour")) {
+      // Seconds follow minutes.
+      if (given("second") && !given("minute")) return false;
+    } else if (given("minute") || given("second")) {
+      // A minute or a second is written out alone only.
+      if ((given("minute") && given("second")) || hasDate(f) || given("weekday")) return false;
+    }
+    if (given("fractionalSecondDigits") && !given("second")) return false;
+    // A weekday with a time of hours and minutes, without a date.
+    if (given("weekday") && !hasDate(f) && given("minute")) return false;
+    return true;
+  };
+  const hasDate = (f) => f.year !== undefined || f.month !== undefined || f.day !== undefined;
+
+  // The parts of `time` in the written-out English formats, as node 20 gives them.
+  const englishParts = (f, time) => {
+    const info = native.offset(f.timeZone, time);
+    const offset = info[0];
+    const local = new Date(time + offset * 1000);
+    const year = fields.year(local);
+    const month = fields.month(local);
+    const day = fields.day(local);
+    const out = [];
+    const push = (type, value) => out.push({ type, value: String(value) });
+    const literal = (value) => push("literal", value);
+    const textMonth = f.month === "long" || f.month === "short";
+    const monthName = textMonth ? (f.month === "long" ? MONTHS[month] : MONTHS[month].slice(0, 3)) : undefined;
+    const weekdayName = (() => {
+      if (f.weekday === undefined) return undefined;
+      const name = WEEKDAYS[fields.weekday(local)];
+      return f.weekday === "long" ? name : f.weekday === "short" ? name.slice(0, 3) : name[0];
+    })();
+    const yearText = f.year === "2-digit" ? pad2(((year % 100) + 100) % 100) : String(year <= 0 ? 1 - year : year);
+    const eraText = f.era === undefined ? undefined : ERAS[f.era][year <= 0 ? 0 : 1];
+
+    // The date.
+    if (weekdayName !== undefined) {
+      push("weekday", weekdayName);
+      if (hasDate(f)) literal(", ");
+    }
+    if (textMonth) {
+      push("month", monthName);
+      if (f.day !== undefined) {
+        literal(" ");
+        push("day", f.day === "2-digit" ? pad2(day) : day);
+      }
+      if (f.year !== undefined) {
+        literal(f.day !== undefined ? ", " : " ");
+        push("year", yearText);
+      }
+    } else if (hasDate(f)) {
+      const numeric = [];
+      if (f.month !== undefined) numeric.push(["month", f.month === "2-digit" ? pad2(month + 1) : month + 1]);
+      if (f.day !== undefined) numeric.push(["day", f.day === "2-digit" ? pad2(day) : day]);
+      if (f.year !== undefined) numeric.push(["year", yearText]);
+      numeric.forEach(([type, value], index) => {
+        if (index > 0) literal("/");
+        push(type, value);
+      });
+      if (eraText !== undefined) {
+        literal(" ");
+        push("era", eraText);
+      }
+    }
+
+    // The time.
+    const hasTime = f.hour !== undefined || f.minute !== undefined || f.second !== undefined;
+    if (hasTime) {
+      if (out.length > 0) literal(f.weekday !== undefined && !hasDate(f) ? " " : f.month === "long" ? " at " : ", ");
+      const hours = fields.hour(local);
+      if (f.hour === undefined) {
+        // A minute or a second alone.
+        push(f.minute !== undefined ? "minute" : "second", f.minute !== undefined ? fields.minute(local) : fields.second(local));
+      } else {
+        const cycle = f.hourCycle;
+        let shown;
+        if (cycle === "h11") shown = hours % 12;
+        else if (cycle === "h12") shown = hours % 12 === 0 ? 12 : hours % 12;
+        else if (cycle === "h24") shown = hours === 0 ? 24 : hours;
+        else shown = hours;
+        const twelve = cycle === "h11" || cycle === "h12";
+        push("hour", !twelve || f.hour === "2-digit" ? pad2(shown) : shown);
+        if (f.minute !== undefined) {
+          literal(":");
+          push("minute", pad2(fields.minute(local)));
+          if (f.second !== undefined) {
+            literal(":");
+            push("second", pad2(fields.second(local)));
+            if (f.fractionalSecondDigits !== undefined) {
+              literal(".");
+              push("fractionalSecond", String(fields.ms(local)).padStart(3, "0").slice(0, f.fractionalSecondDigits));
+            }
+          }
+        }
+        if (twelve) {
+          literal(" ");
+          push("dayPeriod", hours < 12 ? "AM" : "PM");
+        }
+      }
+    }
+    if (f.timeZoneName !== undefined) {
+      literal(hasTime ? " " : ", ");
+      push("timeZoneName", zoneName(f.timeZoneName, f.timeZone, offset, info[1]));
+    }
+    return out;
+  };
+
+  // The engine's text for the other formats, with node's plain spaces (the engine's data
+  // puts a narrow no-break space before AM/PM and in ranges, which V8 does not print).
+  const engineText = (slot, time) => String(slot.engine.format(time)).replace(/\u202f/g, " ");
+
+  const enginePartsOf = (slot, time) => {
+    const value = engineText(slot, time);
+    const requested = COMPONENTS.map(([name]) => name).filter((name) => slot.format[name] !== undefined);
+    const type = requested.length === 1 ? (requested[0] === "fractionalSecondDigits" ? "fractionalSecond" : requested[0]) : "literal";
+    return [{ type, value }];
+  };
+
+  const timeOf = (date) => {
+    const time = date === undefined ? Date.now() : Number(date);
+    if (!Number.isFinite(time) || Math.abs(time) > 8.64e15) throw new RangeError("Invalid time value");
+    return Math.trunc(time) + 0;
+  };
+
+  const partsOf = (slot, date) => {
+    const time = timeOf(date);
+    return slot.english ? englishParts(slot.format, time) : enginePartsOf(slot, time);
+  };
+  const textOf = (slot, date) => {
+    const time = timeOf(date);
+    if (!slot.english) return engineText(slot, time);
+    return englishParts(slot.format, time).map((part) => part.value).join("");
+  };
+
+  // CreateDateTimeFormat: `required` and `defaults` as ECMA-402 gives them for the
+  // constructor ("any", "date") and the three `toLocale*String` methods.
+  const create = (self, locales, given, required, defaults) => {
+    if (given === null) throw new TypeError("Cannot convert undefined or null to object");
+    const options = given === undefined ? Object.create(null) : Object(given);
+    option(options, "localeMatcher", ["lookup", "best fit"]);
+    const calendar = option(options, "calendar", null);
+    const numberingSystem = option(options, "numberingSystem", null);
+    const hour12 = options.hour12 === undefined ? undefined : Boolean(options.hour12);
+    const hourCycle = option(options, "hourCycle", ["h11", "h12", "h23", "h24"]);
+    const timeZone = options.timeZone === undefined ? "UTC" : resolveZone(options.timeZone);
+    const format = { timeZone };
+    for (const [name, values] of COMPONENTS) {
+      if (name === "fractionalSecondDigits") {
+        const value = options[name];
+        if (value !== undefined) {
+          const digits = Number(value);
+          if (!(digits >= 1 && digits <= 3)) throw new RangeError(`fractionalSecondDigits value is out of range.`);
+          format[name] = Math.floor(digits);
+        }
+      } else {
+        format[name] = option(options, name, values);
+      }
+    }
+    option(options, "formatMatcher", ["basic", "best fit"]);
+    const dateStyle = option(options, "dateStyle", STYLES);
+    const timeStyle = option(options, "timeStyle", STYLES);
+    if (dateStyle !== undefined || timeStyle !== undefined) {
+      const explicit = COMPONENTS.find(([name]) => format[name] !== undefined);
+      if (explicit !== undefined) {
+        throw new TypeError(`Can't set option ${explicit[0]} when ${dateStyle !== undefined ? "dateStyle" : "timeStyle"} is used`);
+      }
+      if (required === "date" && timeStyle !== undefined) throw new TypeError("Invalid option : timeStyle");
+      if (required === "time" && dateStyle !== undefined) throw new TypeError("Invalid option : dateStyle");
+      format.dateStyle = dateStyle;
+      format.timeStyle = timeStyle;
+    } else {
+      let needDefaults = true;
+      if (required !== "time" && ["weekday", "year", "month", "day"].some((n) => format[n] !== undefined)) needDefaults = false;
+      if (required !== "date" && ["dayPeriod", "hour", "minute", "second", "fractionalSecondDigits"].some((n) => format[n] !== undefined)) needDefaults = false;
+      if (needDefaults && defaults !== "time") format.year = format.month = format.day = "numeric";
+      if (needDefaults && defaults !== "date") format.hour = format.minute = format.second = "numeric";
+    }
+
+    // The engine resolves the locale and formats what is not written out here.
+    // (The engine knows no `h24`.)
+    const engineOptions = { ...format, calendar, numberingSystem, hour12, hourCycle: hourCycle === "h24" ? "h23" : hourCycle };
+    if (engineOptions.timeZoneName !== undefined) delete engineOptions.timeZoneName;
+    const engine = new EngineDateTimeFormat(locales, engineOptions);
+    const resolved = engine.resolvedOptions();
+    const locale = resolved.locale;
+    const english = locale === "en" || locale === "en-US";
+    const usesHour = format.hour !== undefined || format.timeStyle !== undefined;
+    if (usesHour) {
+      // en's own cycle is h12; `hour12: false` gives h24 in node 20 (ICU's `k` pattern).
+      const localeCycle = english ? "h12" : resolved.hourCycle ?? "h23";
+      if (hour12 === true) format.hourCycle = localeCycle === "h11" || localeCycle === "h23" ? "h11" : "h12";
+      else if (hour12 === false) format.hourCycle = english ? "h24" : "h23";
+      else format.hourCycle = hourCycle ?? localeCycle;
+      if (format.hour !== undefined && (format.hourCycle === "h23" || format.hourCycle === "h24")) format.hour = "2-digit";
+    }
+    if (format.hour === undefined && (format.minute === undefined) !== (format.second === undefined)) {
+      // A minute or a second alone is a plain number.
+      if (format.minute !== undefined) format.minute = "numeric";
+      if (format.second !== undefined) format.second = "numeric";
+    }
+    if (format.minute !== undefined && format.hour !== undefined) format.minute = "2-digit";
+    if (format.second !== undefined && format.minute !== undefined && format.hour !== undefined) format.second = "2-digit";
+    slots.set(self, {
+      format,
+      engine,
+      english: english && writtenOut(format),
+      locale,
+      calendar: resolved.calendar,
+      numberingSystem: resolved.numberingSystem,
+      bound: undefined,
+    });
+    return self;
+  };
+
+  const slotOf = (value, method) => {
+    const slot = typeof value === "object" && value !== null ? slots.get(value) : undefined;
+    if (slot === undefined) {
+      throw new TypeError(`Method Intl.DateTimeFormat.prototype.${method} called on incompatible receiver ${String(value)}`);
+    }
+    return slot;
+  };
+
+  function DateTimeFormat(locales, options) {
+    const self = new.target === undefined ? Object.create(DateTimeFormat.prototype) : this;
+    return create(self, locales, options, "any", "date");
+  }
+  const methods = {
+    get format() {
+      const slot = slotOf(this, "format");
+      if (slot.bound === undefined) {
+        const format = (date) => textOf(slot, date);
+        Object.defineProperty(format, "name", { value: "" });
+        slot.bound = format;
+      }
+      return slot.bound;
+    },
+    formatToParts(date) {
+      return partsOf(slotOf(this, "formatToParts"), date);
+    },
+    resolvedOptions() {
+      const slot = slotOf(this, "resolvedOptions");
+      const f = slot.format;
+      const out = { locale: slot.locale, calendar: slot.calendar, numberingSystem: slot.numberingSystem, timeZone: f.timeZone };
+      if (f.hourCycle !== undefined) {
+        out.hourCycle = f.hourCycle;
+        out.hour12 = f.hourCycle === "h11" || f.hourCycle === "h12";
+      }
+      for (const [name] of COMPONENTS) if (f[name] !== undefined) out[name] = f[name];
+      if (f.dateStyle !== undefined) out.dateStyle = f.dateStyle;
+      if (f.timeStyle !== undefined) out.timeStyle = f.timeStyle;
+      return out;
+    },
+  };
+  Object.defineProperties(DateTimeFormat.prototype, {
+    format: { get: Object.getOwnPropertyDescriptor(methods, "format").get, enumerable: false, configurable: true },
+    formatToParts: { value: methods.formatToParts, writable: true, enumerable: false, configurable: true },
+    resolvedOptions: { value: methods.resolvedOptions, writable: true, enumerable: false, configurable: true },
+    [Symbol.toStringTag]: { value: "Intl.DateTimeFormat", configurable: true },
+  });
+  Object.defineProperty(DateTimeFormat, "supportedLocalesOf", {
+    value: function supportedLocalesOf(locales, options) {
+      return EngineDateTimeFormat.supportedLocalesOf(locales, options);
+    },
+    writable: true, enumerable: false, configurable: true,
+  });
+  Object.defineProperty(DateTimeFormat, "prototype", { writable: false, enumerable: false, configurable: false });
+  // Both arguments are optional: `length` is 0, as ECMA-402 gives it.
+  Object.defineProperty(DateTimeFormat, "length", { value: 0 });
+  target.DateTimeFormat = DateTimeFormat;
+
+  // Date.prototype.toLocaleString, toLocaleDateString, toLocaleTimeString.
+  const dateMethod = (name, required, defaults) => {
+    const method = {
+      [name](locales, options) {
+        const time = dateValue(this);
+        if (Number.isNaN(time)) return "Invalid Date";
+        const format = create(Object.create(DateTimeFormat.prototype), locales, options, required, defaults);
+        return textOf(slots.get(format), time);
+      },
+    }[name];
+    target[`Date.${name}`] = method;
+  };
+  dateMethod("toLocaleString", "any", "all");
+  dateMethod("toLocaleDateString", "date", "date");
+  dateMethod("toLocaleTimeString", "time", "time");
+
+  // Percent: the engine formats the fraction itself (0.256 as "0"); the value is scaled
+  // by 100 exactly, on its decimal digits, and given the locale's percent sign.
+  const PERCENT_AFTER_NO_BREAK_SPACE = ["de", "es", "ru", "sv", "nb", "no", "da", "fi", "cs", "sk", "pl", "uk", "ca", "el", "hu", "ro", "bg", "hr", "sl", "lt", "lv", "et"];
+  const percentSign = (locale) => {
+    const language = locale.split("-")[0];
+    if (language === "fr") return ["", "\u202f%"];
+    if (language === "tr") return ["%", ""];
+    if (PERCENT_AFTER_NO_BREAK_SPACE.includes(language)) return ["", "\u00a0%"];
+    return ["", "%"];
+  };
+  const times100 = (value) => {
+    if (typeof value === "bigint") return `${value}00`;
+    const number = Number(value);
+    if (!Number.isFinite(number)) return number * 100;
+    const [mantissa, exponentText] = String(number).split("e");
+    const negative = mantissa.startsWith("-");
+    const digitsText = negative ? mantissa.slice(1) : mantissa;
+    const [whole, fraction = ""] = digitsText.split(".");
+    const exponent = (exponentText === undefined ? 0 : Number(exponentText)) + 2;
+    let digits = whole + fraction;
+    let point = whole.length + exponent;
+    if (point <= 0) {
+      digits = "0".repeat(1 - point) + digits;
+      point = 1;
+    } else if (point > digits.length) {
+      digits += "0".repeat(point - digits.length);
+    }
+    const text = `${digits.slice(0, point)}.${digits.slice(point)}`.replace(/\.$/, "").replace(/^0+(?=\d)/, "");
+    return negative ? `-${text}` : text;
+  };
+  function NumberFormat(locales, options) {
+    const style = options === undefined || options === null ? undefined : Object(options).style;
+    const engine = new.target === undefined ? EngineNumberFormat(locales, options) : Reflect.construct(EngineNumberFormat, [locales, options], new.target);
+    if (String(style) === "percent") {
+      const [before, after] = percentSign(engine.resolvedOptions().locale);
+      const engineFormat = engine.format;
+      const format = (value) => {
+        const text = String(engineFormat(times100(value)));
+        return text.startsWith("-") ? `-${before}${text.slice(1)}${after}` : `${before}${text}${after}`;
+      };
+      Object.defineProperty(engine, "format", { get: () => format, configurable: true });
+    }
+    return engine;
+  }
+  Object.defineProperty(NumberFormat, "prototype", { value: EngineNumberFormat.prototype, writable: false, enumerable: false, configurable: false });
+  Object.defineProperty(NumberFormat, "supportedLocalesOf", {
+    value: function supportedLocalesOf(locales, options) {
+      return EngineNumberFormat.supportedLocalesOf(locales, options);
+    },
+    writable: true, enumerable: false, configurable: true,
+  });
+  Object.defineProperty(NumberFormat, "length", { value: 0 });
+  target.NumberFormat = NumberFormat;
+  target["Number.toLocaleString"] = function toLocaleString(locales, options) {
+    const style = options === undefined || options === null ? undefined : Object(options).style;
+    if (String(style) === "percent") return new NumberFormat(locales, options).format(this);
+    return engineNumberToLocaleString.call(this, locales, options);
+  };
+
+  // Intl.supportedValuesOf: the bundled database's time zones; the calendars and
+  // numbering systems the formatters above use.
+  const SUPPORTED = { calendar: ["gregory"], numberingSystem: ["latn"] };
+  target.supportedValuesOf = function supportedValuesOf(key) {
+    const text = String(key);
+    if (text === "timeZone") return native.zones();
+    if (Object.hasOwn(SUPPORTED, text)) return [...SUPPORTED[text]];
+    if (["collation", "currency", "unit"].includes(text)) {
+      throw new RangeError(`Intl.supportedValuesOf: the values of ${text} are not available in this engine`);
+    }
+    throw new RangeError(`Invalid key : ${text}`);
+  };
+})

@@ -1,0 +1,12 @@
+export default () => {
+  const at = new Date(Date.UTC(2024, 6, 4, 16, 5, 9));
+  return {
+    decimal: [new Intl.NumberFormat("en-US").format(1234567.891), new Intl.NumberFormat("de-DE").format(1234567.891), new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 }).format(2.5), new Intl.NumberFormat("en-US", { minimumFractionDigits: 2 }).format(-3)],
+    percent: [new Intl.NumberFormat("en-US", { style: "percent" }).format(0.256), new Intl.NumberFormat("en-US", { style: "percent", maximumFractionDigits: 1 }).format(0.2567), new Intl.NumberFormat("en-US", { style: "percent" }).format(0.145), new Intl.NumberFormat("de-DE", { style: "percent" }).format(0.5), new Intl.NumberFormat("en-US", { style: "percent" }).format(-1.5), (0.07).toLocaleString("en-US", { style: "percent" })],
+    collator: [["b", "a", "ä", "z", "B", "A"].sort(new Intl.Collator("de").compare).join(""), ["z", "ä", "a", "ö"].sort(new Intl.Collator("sv").compare).join(""), ["10", "9", "2", "1"].sort(new Intl.Collator("en", { numeric: true }).compare).join(","), new Intl.Collator("en", { sensitivity: "base" }).compare("a", "Á"), ["résumé", "resume", "Resume", "rèsumé"].sort((a, b) => a.localeCompare(b)).join(",")],
+    plural: [[0, 1, 2, 5].map((n) => new Intl.PluralRules("en-US").select(n)).join(), [0, 1, 1.5, 2].map((n) => new Intl.PluralRules("fr").select(n)).join(), [0, 1, 2, 5, 21, 1.5].map((n) => new Intl.PluralRules("ru").select(n)).join(), [1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101].map((n) => new Intl.PluralRules("en-US", { type: "ordinal" }).select(n)).join()],
+    zones: (() => { const zones = Intl.supportedValuesOf("timeZone"); return [zones.includes("Europe/Berlin"), zones.includes("America/New_York"), zones.includes("US/Eastern"), zones.join() === [...zones].sort().join()]; })(),
+    toLocaleString: [(1234567.891).toLocaleString(), (1234567.891).toLocaleString("de-DE"), at.toLocaleString(), at.toLocaleDateString(), at.toLocaleTimeString(), at.toLocaleString("en-US", { timeZone: "America/New_York" }), at.toLocaleTimeString("en-US", { timeZone: "Asia/Kolkata", hour: "2-digit", minute: "2-digit" }), new Date(NaN).toLocaleString()],
+    defaults: [new Intl.DateTimeFormat().resolvedOptions().locale, new Intl.DateTimeFormat().resolvedOptions().timeZone, new Intl.NumberFormat().resolvedOptions().locale, new Intl.Collator().resolvedOptions().locale, new Intl.DateTimeFormat().format(at)],
+  };
+};
