@@ -1,5 +1,6 @@
-// jobvisor's `Intl.DateTimeFormat`, `Intl.supportedValuesOf`, percent formatting and the
-// `toLocale*String` methods of dates and numbers, in front of the engine's (see mod.rs).
+// jobvisor's `Intl.DateTimeFormat`, `Intl.supportedValuesOf`, percent and currency
+// formatting and the `toLocale*String` methods of dates and numbers, in front of the
+// engine's (see mod.rs).
 //
 // English (`en`, `en-US`, ...) dates are formatted here as node 20 formats them: numeric
 // and 2-digit fields, English month and weekday names, eras, hour cycles (with node's
@@ -293,7 +294,8 @@
     const engineOptions = { ...format, calendar, numberingSystem, hour12, hourCycle: hourCycle === "h24" ? "h23" : hourCycle };
     if (engineOptions.timeZoneName !== undefined) delete engineOptions.timeZoneName;
     const engine = new EngineDateTimeFormat(locales, engineOptions);
-    const resolved = engine.resolvedOptions();
+    const engineResolvedOptions = engine.resolvedOptions.bind(engine);
+    const resolved = engineResolvedOptions();
     const locale = resolved.locale;
     const english = locale === "en" || locale === "en-US";
     const usesHour = format.hour !== undefined || format.timeStyle !== undefined;
@@ -426,18 +428,123 @@
     const text = `${digits.slice(0, point)}.${digits.slice(point)}`.replace(/\.$/, "").replace(/^0+(?=\d)/, "");
     return negative ? `-${text}` : text;
   };
+  // Currency: the engine throws "unimplemented". For `en` and `en-US` the amount is the
+  // engine's decimal formatting with the currency's minor-unit digits (ISO 4217, as CLDR
+  // has them), and the symbol, narrow symbol or code goes where node puts it, with a
+  // no-break space after one that ends in a letter or a point, and parentheses for
+  // `currencySign: "accounting"`. The symbols are CLDR's for en-US: a currency without one
+  // is shown by its code, as node shows it.
+  const CURRENCY_SYMBOLS = { AUD: "A$", BRL: "R$", CAD: "CA$", CNY: "CN¥", EUR: "€", GBP: "£",
+    HKD: "HK$", ILS: "₪", INR: "₹", JPY: "¥", KRW: "₩", MXN: "MX$", NZD: "NZ$", PHP: "₱",
+    TWD: "NT$", USD: "$", VND: "₫", XAF: "FCFA", XCD: "EC$", XCG: "Cg.", XOF: "F\u202fCFA", XPF: "CFPF" };
+  const NARROW_SYMBOLS = { AFN: "؋", AMD: "֏", AOA: "Kz", ARS: "$", AUD: "$", AZN: "₼", BAM: "KM",
+    BBD: "$", BDT: "৳", BMD: "$", BND: "$", BOB: "Bs", BSD: "$", BWP: "P", BZD: "$", CAD: "$",
+    CLP: "$", CNY: "¥", COP: "$", CRC: "₡", CUC: "$", CUP: "$", CZK: "Kč", DKK: "kr", DOP: "$",
+    EGP: "E£", FJD: "$", FKP: "£", GEL: "₾", GHS: "GH₵", GIP: "£", GNF: "FG", GTQ: "Q", GYD: "$",
+    HKD: "$", HNL: "L", HRK: "kn", HUF: "Ft", IDR: "Rp", ISK: "kr", JMD: "$", KGS: "⃀", KHR: "៛",
+    KMF: "CF", KPW: "₩", KYD: "$", KZT: "₸", LAK: "₭", LBP: "L£", LKR: "Rs", LRD: "$", MGA: "Ar",
+    MMK: "K", MNT: "₮", MUR: "Rs", MXN: "$", MYR: "RM", NAD: "$", NGN: "₦", NIO: "C$", NOK: "kr",
+    NPR: "Rs", NZD: "$", PKR: "Rs", PLN: "zł", PYG: "₲", RON: "lei", RUB: "₽", RWF: "RF", SBD: "$",
+    SEK: "kr", SGD: "$", SHP: "£", SRD: "$", SSP: "£", STN: "Db", SYP: "£", THB: "฿", TOP: "T$",
+    TRY: "₺", TTD: "$", TWD: "$", UAH: "₴", UYU: "$", XCD: "$", ZAR: "R", ZMW: "ZK" };
+  const CURRENCY_DIGITS = { AFN: 0, ALL: 0, BHD: 3, BIF: 0, CLP: 0, COP: 0, DJF: 0, GNF: 0, HUF: 0,
+    IDR: 0, IQD: 0, IRR: 0, ISK: 0, JOD: 3, JPY: 0, KMF: 0, KPW: 0, KRW: 0, KWD: 3, LAK: 0, LBP: 0,
+    LYD: 3, MGA: 0, MMK: 0, OMR: 3, PKR: 0, PYG: 0, RWF: 0, SLL: 0, SOS: 0, SYP: 0, TND: 3, UGX: 0,
+    VND: 0, VUV: 0, XAF: 0, XOF: 0, XPF: 0, YER: 0 };
+  const CURRENCY_DISPLAYS = ["symbol", "narrowSymbol", "code", "name"];
+  const optionOf = (options, name) => (options[name] === undefined ? undefined : String(options[name]));
+  // The currency options, read and checked as node checks them, and the options the
+  // engine's decimal formatter gets instead.
+  const currencyOptions = (options) => {
+    const currency = optionOf(options, "currency");
+    if (currency === undefined) throw new TypeError("Currency code is required with currency style.");
+    if (!/^[A-Za-z]{3}$/.test(currency)) throw new RangeError(`Invalid currency code : ${currency}`);
+    const display = optionOf(options, "currencyDisplay") ?? "symbol";
+    if (!CURRENCY_DISPLAYS.includes(display)) throw new RangeError(`Value ${display} out of range for Intl.NumberFormat options property currencyDisplay`);
+    const sign = optionOf(options, "currencySign") ?? "standard";
+    if (sign !== "standard" && sign !== "accounting") throw new RangeError(`Value ${sign} out of range for Intl.NumberFormat options property currencySign`);
+    const code = currency.toUpperCase();
+    const decimal = { ...options, style: "decimal" };
+    delete decimal.currency;
+    delete decimal.currencyDisplay;
+    delete decimal.currencySign;
+    const significant = options.minimumSignificantDigits !== undefined || options.maximumSignificantDigits !== undefined;
+    if (!significant) {
+      const digits = CURRENCY_DIGITS[code] ?? 2;
+      const min = options.minimumFractionDigits;
+      const max = options.maximumFractionDigits;
+      if (min === undefined && max === undefined) {
+        decimal.minimumFractionDigits = digits;
+        decimal.maximumFractionDigits = digits;
+      } else if (min === undefined) {
+        decimal.minimumFractionDigits = Math.min(digits, Number(max));
+      } else if (max === undefined) {
+        decimal.maximumFractionDigits = Math.max(digits, Number(min));
+      }
+    }
+    return { code, display, sign, decimal };
+  };
+  const currencyLabel = (code, display) => {
+    if (display === "code") return code;
+    const symbol = CURRENCY_SYMBOLS[code] ?? code;
+    return display === "narrowSymbol" ? (NARROW_SYMBOLS[code] ?? symbol) : symbol;
+  };
+  // NaN and the infinities, which the engine's formatter refuses ("Magnitude or number of
+  // digits exceeded") where node prints them.
+  const nonFinite = (value, signDisplay) => {
+    if (typeof value === "bigint") return undefined;
+    const number = Number(value);
+    if (Number.isFinite(number)) return undefined;
+    if (Number.isNaN(number)) return "NaN";
+    if (number < 0) return signDisplay === "never" ? "∞" : "-∞";
+    return signDisplay === "always" || signDisplay === "exceptZero" ? "+∞" : "∞";
+  };
   function NumberFormat(locales, options) {
-    const style = options === undefined || options === null ? undefined : Object(options).style;
-    const engine = new.target === undefined ? EngineNumberFormat(locales, options) : Reflect.construct(EngineNumberFormat, [locales, options], new.target);
+    const given = options === undefined || options === null ? undefined : Object(options);
+    const style = given === undefined ? undefined : given.style;
+    const currency = String(style) === "currency" ? currencyOptions(given) : undefined;
+    const engineOptions = currency === undefined ? options : currency.decimal;
+    const engine = new.target === undefined ? EngineNumberFormat(locales, engineOptions) : Reflect.construct(EngineNumberFormat, [locales, engineOptions], new.target);
+    const engineResolvedOptions = engine.resolvedOptions.bind(engine);
+    const resolved = engineResolvedOptions();
+    const signDisplay = resolved.signDisplay;
+    const engineFormat = engine.format;
+    let format = (value) => nonFinite(value, signDisplay) ?? engineFormat(value);
     if (String(style) === "percent") {
-      const [before, after] = percentSign(engine.resolvedOptions().locale);
-      const engineFormat = engine.format;
-      const format = (value) => {
-        const text = String(engineFormat(times100(value)));
+      const [before, after] = percentSign(resolved.locale);
+      format = (value) => {
+        const text = String(nonFinite(value, signDisplay) ?? engineFormat(times100(value)));
         return text.startsWith("-") ? `-${before}${text.slice(1)}${after}` : `${before}${text}${after}`;
       };
-      Object.defineProperty(engine, "format", { get: () => format, configurable: true });
+    } else if (currency !== undefined) {
+      // The requested tag, not the resolved one: the engine resolves en-GB to en, whose
+      // symbols differ (node's en-GB writes US$ for USD).
+      const first = locales === undefined ? undefined : (Array.isArray(locales) ? locales[0] : locales);
+      const tag = first === undefined ? resolved.locale : String(first);
+      if (!["en", "en-us"].includes(tag.toLowerCase().split("-u-")[0])) {
+        throw new RangeError(`Intl.NumberFormat: currency formatting is available for the locales en and en-US only, not ${tag}`);
+      }
+      if (currency.display === "name") {
+        throw new RangeError('Intl.NumberFormat: currencyDisplay "name" is not available in this engine (use "symbol", "narrowSymbol" or "code")');
+      }
+      const label = currencyLabel(currency.code, currency.display);
+      const spaced = /[^\p{S}]$/u.test(label) ? `${label}\u00a0` : label;
+      format = (value) => {
+        const text = String(nonFinite(value, signDisplay) ?? engineFormat(value));
+        const sign = text.startsWith("-") || text.startsWith("+") ? text[0] : "";
+        const amount = `${spaced}${text.slice(sign.length)}`;
+        if (sign === "-" && currency.sign === "accounting") return `(${amount})`;
+        return `${sign}${amount}`;
+      };
+      const resolvedOptions = () => {
+        const { locale, numberingSystem, ...rest } = engineResolvedOptions();
+        delete rest.style;
+        return { locale, numberingSystem, style: "currency", currency: currency.code,
+          currencyDisplay: currency.display, currencySign: currency.sign, ...rest };
+      };
+      Object.defineProperty(engine, "resolvedOptions", { value: resolvedOptions, writable: true, configurable: true });
     }
+    Object.defineProperty(engine, "format", { get: () => format, configurable: true });
     return engine;
   }
   Object.defineProperty(NumberFormat, "prototype", { value: EngineNumberFormat.prototype, writable: false, enumerable: false, configurable: false });
@@ -451,7 +558,7 @@
   target.NumberFormat = NumberFormat;
   target["Number.toLocaleString"] = function toLocaleString(locales, options) {
     const style = options === undefined || options === null ? undefined : Object(options).style;
-    if (String(style) === "percent") return new NumberFormat(locales, options).format(this);
+    if (String(style) === "percent" || String(style) === "currency") return new NumberFormat(locales, options).format(this);
     return engineNumberToLocaleString.call(this, locales, options);
   };
 

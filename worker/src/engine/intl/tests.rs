@@ -90,3 +90,30 @@ fn the_replacements_are_stable_and_compiled_on_first_use() {
     let node = r#"[true,true,"[object Intl.DateTimeFormat]","function","1/1/1970",true,"function","toLocaleString"]"#;
     assert_eq!(result_of(handler), node);
 }
+
+/// Currency in `en-US` and `en`: CLDR's symbols and narrow symbols, codes, the minor-unit
+/// digits of JPY and KWD, accounting, `signDisplay`, NaN and infinities (which the engine's
+/// formatter refused), `resolvedOptions` and node's errors for a missing or malformed
+/// currency code.
+#[test]
+fn currency_formatting_in_english_matches_node() {
+    // node 20, the same handler:
+    let node = r#"["$1,234.50","-€1,234.57","¥1,235","£0.00","CHF 1,234.50","CA$1.00","$1.00","USD 1,234.50","($5.00)","(CHF 1.00)","KWD 1.500","$1,235","$1,234.5","₹1,234.50","-F CFA 1,235","-Cg. 1,234.50","$NaN","+$5.00","-$0.00","$1,200","$12,345,678,901,234,567,890.00","NaN","-∞","NaN%","$1,234.50","en-US,currency,EUR,symbol,standard,2,2","TypeError: Currency code is required with currency style.","RangeError: Invalid currency code : US","RangeError: Value big out of range for Intl.NumberFormat options property currencyDisplay"]"#;
+    assert_eq!(result_of(include_str!("testdata/currency.js")), node);
+}
+
+/// What the engine cannot format yet is a RangeError that says so, not the engine's
+/// "unimplemented" TypeError.
+#[test]
+fn currency_in_other_locales_and_currency_names_are_clear_errors() {
+    let handler = r#"export default () => [
+        () => new Intl.NumberFormat("de-DE", { style: "currency", currency: "EUR" }),
+        () => (5).toLocaleString("fr", { style: "currency", currency: "EUR" }),
+        () => new Intl.NumberFormat(["en-GB"], { style: "currency", currency: "GBP" }),
+        () => new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", currencyDisplay: "name" }),
+    ].map((make) => { try { make(); return "no error"; } catch (e) { return `${e.name}: ${e.message}`; } })"#;
+    assert_eq!(
+        result_of(handler),
+        r#"["RangeError: Intl.NumberFormat: currency formatting is available for the locales en and en-US only, not de-DE","RangeError: Intl.NumberFormat: currency formatting is available for the locales en and en-US only, not fr","RangeError: Intl.NumberFormat: currency formatting is available for the locales en and en-US only, not en-GB","RangeError: Intl.NumberFormat: currencyDisplay \"name\" is not available in this engine (use \"symbol\", \"narrowSymbol\" or \"code\")"]"#
+    );
+}
