@@ -562,6 +562,124 @@
     return engineNumberToLocaleString.call(this, locales, options);
   };
 
+  // Intl.RelativeTimeFormat, which the engine lacks: English (`en`, `en-US`) as node 20
+  // writes it, in the three styles, with `numeric: "auto"`'s words (yesterday, next week,
+  // now), `formatToParts` and `resolvedOptions`. The number is the engine's en-US decimal.
+  const RELATIVE_UNITS = ["second", "minute", "hour", "day", "week", "month", "quarter", "year"];
+  // [singular, plural] of each unit, per style; narrow units follow the number directly.
+  const RELATIVE_NAMES = {
+    long: { second: ["second", "seconds"], minute: ["minute", "minutes"], hour: ["hour", "hours"],
+      day: ["day", "days"], week: ["week", "weeks"], month: ["month", "months"],
+      quarter: ["quarter", "quarters"], year: ["year", "years"] },
+    short: { second: ["sec.", "sec."], minute: ["min.", "min."], hour: ["hr.", "hr."],
+      day: ["day", "days"], week: ["wk.", "wk."], month: ["mo.", "mo."],
+      quarter: ["qtr.", "qtrs."], year: ["yr.", "yr."] },
+    narrow: { second: ["s", "s"], minute: ["m", "m"], hour: ["h", "h"], day: ["d", "d"],
+      week: ["w", "w"], month: ["mo", "mo"], quarter: ["q", "q"], year: ["y", "y"] },
+  };
+  // `numeric: "auto"`: the words for -1, 0 and 1, per style ("long" or the abbreviated).
+  const RELATIVE_WORDS = {
+    long: { second: [, "now"], minute: [, "this minute"], hour: [, "this hour"],
+      day: ["yesterday", "today", "tomorrow"], week: ["last week", "this week", "next week"],
+      month: ["last month", "this month", "next month"],
+      quarter: ["last quarter", "this quarter", "next quarter"],
+      year: ["last year", "this year", "next year"] },
+    short: { second: [, "now"], minute: [, "this minute"], hour: [, "this hour"],
+      day: ["yesterday", "today", "tomorrow"], week: ["last wk.", "this wk.", "next wk."],
+      month: ["last mo.", "this mo.", "next mo."], quarter: ["last qtr.", "this qtr.", "next qtr."],
+      year: ["last yr.", "this yr.", "next yr."] },
+  };
+  const relativeSlots = new WeakMap();
+  const englishTag = (locales, name) => {
+    const first = locales === undefined ? undefined : (Array.isArray(locales) ? locales[0] : locales);
+    const tag = first === undefined ? "en-US" : String(first);
+    const base = tag.toLowerCase().split("-u-")[0];
+    if (base !== "en" && base !== "en-us") {
+      throw new RangeError(`Intl.${name}: available for the locales en and en-US only, not ${tag}`);
+    }
+    return base === "en" ? "en" : "en-US";
+  };
+  const choice = (options, name, allowed, fallback) => {
+    const value = options[name] === undefined ? fallback : String(options[name]);
+    if (!allowed.includes(value)) throw new RangeError(`Value ${value} out of range for Intl.RelativeTimeFormat options property ${name}`);
+    return value;
+  };
+  const relativeSlot = (format, method) => {
+    const slot = typeof format === "object" && format !== null ? relativeSlots.get(format) : undefined;
+    if (slot === undefined) {
+      const receiver = typeof format === "object" && format !== null ? `#<${format.constructor?.name || "Object"}>` : String(format);
+      throw new TypeError(`Method Intl.RelativeTimeFormat.prototype.${method} called on incompatible receiver ${receiver}`);
+    }
+    return slot;
+  };
+  // The parts of a relative time: the number's (integer, group, decimal, fraction) with
+  // the unit, and the words around it.
+  const relativeParts = (slot, value, unit, method) => {
+    const text = String(unit);
+    const singular = text.endsWith("s") ? text.slice(0, -1) : text;
+    if (!RELATIVE_UNITS.includes(singular)) throw new RangeError(`Invalid unit argument for Intl.RelativeTimeFormat.prototype.${method}() '${text}'`);
+    const number = Number(value);
+    if (!Number.isFinite(number)) throw new RangeError(`Value need to be finite number for Intl.RelativeTimeFormat.prototype.${method}()`);
+    const past = number < 0 || Object.is(number, -0);
+    if (slot.numeric === "auto" && (number === 1 || number === 0 || number === -1)) {
+      const words = RELATIVE_WORDS[slot.style === "long" ? "long" : "short"][singular][number + 1];
+      if (words !== undefined) return [{ type: "literal", value: words }];
+    }
+    const magnitude = Math.abs(number);
+    const digits = slot.number.format(magnitude);
+    const numberParts = [];
+    for (const piece of digits.match(/\d+|[^\d]/g)) {
+      if (/^\d/.test(piece)) {
+        const afterPoint = numberParts.some((p) => p.type === "decimal");
+        numberParts.push({ type: afterPoint ? "fraction" : "integer", value: piece, unit: singular });
+      } else {
+        numberParts.push({ type: piece === "." ? "decimal" : "group", value: piece, unit: singular });
+      }
+    }
+    const names = RELATIVE_NAMES[slot.style][singular];
+    const name = names[magnitude === 1 ? 0 : 1];
+    const space = slot.style === "narrow" ? "" : " ";
+    return past
+      ? [...numberParts, { type: "literal", value: `${space}${name} ago` }]
+      : [{ type: "literal", value: "in " }, ...numberParts, { type: "literal", value: `${space}${name}` }];
+  };
+  function RelativeTimeFormat(locales, options) {
+    if (new.target === undefined) throw new TypeError("Constructor Intl.RelativeTimeFormat requires 'new'");
+    const locale = englishTag(locales, "RelativeTimeFormat");
+    const given = options === undefined ? {} : Object(options);
+    const style = choice(given, "style", ["long", "short", "narrow"], "long");
+    const numeric = choice(given, "numeric", ["always", "auto"], "always");
+    const format = Object.create(new.target.prototype);
+    relativeSlots.set(format, { locale, style, numeric, number: new EngineNumberFormat("en-US", { maximumFractionDigits: 3 }) });
+    return format;
+  }
+  Object.defineProperty(RelativeTimeFormat, "length", { value: 0 });
+  const relativeMethods = {
+    format(value, unit) {
+      return relativeParts(relativeSlot(this, "format"), value, unit, "format").map((p) => p.value).join("");
+    },
+    formatToParts(value, unit) {
+      return relativeParts(relativeSlot(this, "formatToParts"), value, unit, "formatToParts");
+    },
+    resolvedOptions() {
+      const { locale, style, numeric } = relativeSlot(this, "resolvedOptions");
+      return { locale, style, numeric, numberingSystem: "latn" };
+    },
+  };
+  for (const [name, method] of Object.entries(relativeMethods)) {
+    Object.defineProperty(RelativeTimeFormat.prototype, name, { value: method, writable: true, enumerable: false, configurable: true });
+  }
+  Object.defineProperty(RelativeTimeFormat.prototype, Symbol.toStringTag, { value: "Intl.RelativeTimeFormat", configurable: true });
+  Object.defineProperty(RelativeTimeFormat, "supportedLocalesOf", {
+    value: function supportedLocalesOf(locales) {
+      const list = locales === undefined ? [] : (Array.isArray(locales) ? locales : [locales]);
+      return list.map(String).filter((tag) => ["en", "en-us"].includes(tag.toLowerCase()))
+        .map((tag) => (tag.toLowerCase() === "en" ? "en" : "en-US"));
+    },
+    writable: true, enumerable: false, configurable: true,
+  });
+  target.RelativeTimeFormat = RelativeTimeFormat;
+
   // Intl.supportedValuesOf: the bundled database's time zones; the calendars and
   // numbering systems the formatters above use.
   const SUPPORTED = { calendar: ["gregory"], numberingSystem: ["latn"] };

@@ -1,11 +1,12 @@
 //! `Intl`: the engine's ECMA-402 built-ins, with their locale data compiled into the
 //! worker, the locale and time zone a job gets when it names none, and jobvisor's
-//! `Intl.DateTimeFormat`, percent formatting and `Intl.supportedValuesOf` in front of the
-//! engine's (`intl.js`).
+//! `Intl.DateTimeFormat`, percent and currency formatting, `Intl.RelativeTimeFormat` and
+//! `Intl.supportedValuesOf` in front of the engine's (`intl.js`).
 //!
 //! The engine's date formatter ignores `hour12`, `hourCycle` and `2-digit`, prints
 //! two-digit years by default, names zones by their BCP 47 ids and has no
-//! `formatToParts`; its percent style prints the unscaled fraction; it has no
+//! `formatToParts`; its percent style prints the unscaled fraction, its currency style
+//! throws "unimplemented"; it has no `Intl.RelativeTimeFormat` and no
 //! `Intl.supportedValuesOf`. Date libraries (luxon, date-fns-tz, dayjs's timezone
 //! plugin) read zone offsets through exactly those, so they are replaced. Time zones
 //! come from the IANA database compiled into the worker ([`zones`]); nothing here reads a
@@ -35,7 +36,12 @@ use super::bundled;
 pub(crate) const DEFAULT_LOCALE: &str = "en-US";
 
 /// `Intl`'s properties that `intl.js` replaces.
-const INTL_PROPERTIES: [&str; 3] = ["DateTimeFormat", "NumberFormat", "supportedValuesOf"];
+const INTL_PROPERTIES: [&str; 4] = [
+    "DateTimeFormat",
+    "NumberFormat",
+    "RelativeTimeFormat",
+    "supportedValuesOf",
+];
 
 /// The methods `intl.js` replaces: (constructor, method, the holder's key).
 const METHODS: [(&str, &str, &str); 4] = [
