@@ -9,6 +9,7 @@ use boa_engine::{
     Context, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, Source,
     js_string,
 };
+use boa_gc::Trace;
 
 /// Evaluates `source` (a function expression) and calls the function with `helpers`.
 pub(crate) fn install(
@@ -77,6 +78,60 @@ pub(crate) fn define_lazily(
         .configurable(true)
         .build();
     target.define_property_or_throw(JsString::from(name), placeholder, context)?;
+    Ok(())
+}
+
+/// Installs a group of bundled globals on `holder`, with what the group needs besides.
+pub(crate) type InstallOn<T> = fn(&JsObject, &T, &mut Context) -> JsResult<()>;
+
+/// Defines `target[name]`, for each of `names`, as an accessor that answers from `holder`
+/// and fills it with `install(holder, with)` on the first read or write of any of them.
+///
+/// Unlike [`define_lazily`]'s placeholders, these stay accessors (a write replaces what
+/// they answer): the engine caches where a property's value lives after the read that ran
+/// the getter, so a getter that replaced its own accessor with a data property would leave
+/// the next read from the same place in the code calling the value as the getter (or, on
+/// the global object, reading another slot). Installing changes nothing in `target`.
+pub(crate) fn define_held<T: Clone + Trace + 'static>(
+    target: &JsObject,
+    names: &[&'static str],
+    holder: &JsObject,
+    with: T,
+    install: InstallOn<T>,
+    context: &mut Context,
+) -> JsResult<()> {
+    let realm = context.realm().clone();
+    for &name in names {
+        let getter = NativeFunction::from_copy_closure_with_captures(
+            move |_, _, (holder, with), context| {
+                let key = JsString::from(name);
+                if !holder.has_own_property(key.clone(), context)? {
+                    install(holder, with, context)?;
+                }
+                holder.get(key, context)
+            },
+            (holder.clone(), with.clone()),
+        );
+        let setter = NativeFunction::from_copy_closure_with_captures(
+            move |_, args, (holder, with), context| {
+                let key = JsString::from(name);
+                if !holder.has_own_property(key.clone(), context)? {
+                    install(holder, with, context)?;
+                }
+                let value = args.first().cloned().unwrap_or_default();
+                holder.set(key, value, true, context)?;
+                Ok(JsValue::undefined())
+            },
+            (holder.clone(), with.clone()),
+        );
+        let accessor = PropertyDescriptor::builder()
+            .get(getter.to_js_function(&realm))
+            .set(setter.to_js_function(&realm))
+            .enumerable(false)
+            .configurable(true)
+            .build();
+        target.define_property_or_throw(JsString::from(name), accessor, context)?;
+    }
     Ok(())
 }
 

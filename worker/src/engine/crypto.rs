@@ -8,10 +8,8 @@
 
 use boa_engine::object::ObjectInitializer;
 use boa_engine::object::builtins::{AlignedVec, JsArrayBuffer};
-use boa_engine::property::PropertyDescriptor;
 use boa_engine::{
-    Context, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction,
-    js_string,
+    Context, JsError, JsNativeError, JsObject, JsResult, JsValue, NativeFunction, js_string,
 };
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
@@ -30,52 +28,17 @@ const MAX_RANDOM_BYTES: usize = 65_536;
 /// `crypto.js` on first read: compiling it costs more than the rest of a fresh context, and
 /// most jobs never touch either.
 ///
-/// They stay accessors after that (a write replaces what they answer), unlike the bundled
-/// globals of `bundled::define_lazily`, whose placeholders the installed values replace: the
-/// engine caches where a global's value lives after the read that ran the getter, so a
-/// getter that changes the global object's layout leaves the next read from the same place
-/// in the code pointing at the wrong slot (an engine panic, or another global's value).
-/// Installing here changes nothing in the global object: `crypto.js` puts what it builds on
-/// a holder object, and reads `DOMException` through `Reflect.get`.
+/// They stay accessors after that ([`bundled::define_held`] says why): `crypto.js` puts
+/// what it builds on a holder object, and reads `DOMException` through `Reflect.get`, so
+/// installing changes nothing in the global object.
 pub(crate) fn register(context: &mut Context) -> JsResult<()> {
-    let holder = JsObject::with_null_proto();
     let global = context.global_object();
-    for name in GLOBALS {
-        let getter = NativeFunction::from_copy_closure_with_captures(
-            move |_, _, holder, context| {
-                let key = JsString::from(name);
-                if !holder.has_own_property(key.clone(), context)? {
-                    install(holder, context)?;
-                }
-                holder.get(key, context)
-            },
-            holder.clone(),
-        );
-        let setter = NativeFunction::from_copy_closure_with_captures(
-            move |_, args, holder, context| {
-                if !holder.has_own_property(JsString::from(name), context)? {
-                    install(holder, context)?;
-                }
-                let value = args.first().cloned().unwrap_or_default();
-                holder.set(JsString::from(name), value, true, context)?;
-                Ok(JsValue::undefined())
-            },
-            holder.clone(),
-        );
-        let realm = context.realm().clone();
-        let accessor = PropertyDescriptor::builder()
-            .get(getter.to_js_function(&realm))
-            .set(setter.to_js_function(&realm))
-            .enumerable(false)
-            .configurable(true)
-            .build();
-        global.define_property_or_throw(JsString::from(name), accessor, context)?;
-    }
-    Ok(())
+    let holder = JsObject::with_null_proto();
+    bundled::define_held(&global, &GLOBALS, &holder, (), install, context)
 }
 
 /// Compiles `crypto.js`, which puts `crypto` and `CryptoKey` on `holder`.
-fn install(holder: &JsObject, context: &mut Context) -> JsResult<()> {
+fn install(holder: &JsObject, _: &(), context: &mut Context) -> JsResult<()> {
     let primitives = ObjectInitializer::new(context)
         .function(
             NativeFunction::from_fn_ptr(random_bytes),

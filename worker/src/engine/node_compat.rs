@@ -12,7 +12,6 @@
 use std::rc::Rc;
 
 use boa_engine::object::builtins::{JsArray, JsUint8Array};
-use boa_engine::property::PropertyDescriptor;
 use boa_engine::{
     Context, Finalize, JsArgs, JsNativeError, JsObject, JsResult, JsString, JsValue,
     NativeFunction, Trace, js_error,
@@ -26,79 +25,28 @@ use super::executor::RunLoop;
 /// The globals `node_compat.js` defines.
 const GLOBALS: [&str; 2] = ["Buffer", "process"];
 
-/// What the accessors of the globals hold: the object `node_compat.js` puts them on, and
-/// the context's run loop for `process.nextTick`.
-#[derive(Clone, Trace, Finalize)]
-struct NodeGlobals {
-    holder: JsObject,
-    #[unsafe_ignore_trace]
-    run_loop: Rc<RunLoop>,
-}
-
 /// Defines `Buffer` and `process` as accessors of the global object that compile
 /// `node_compat.js` on first use of either. They stay accessors after that, as `crypto`
-/// does and for the same reason (see [`super::crypto::register`]): replacing a global's
-/// accessor with a data property from its own getter leaves the engine's cache of the
-/// reading place in the code pointing at the old accessor, so the next read from there
-/// would call `Buffer` as if it were the getter.
+/// does and for the same reason ([`bundled::define_held`]): replacing a global's accessor
+/// with a data property from its own getter would make the next read from the same place
+/// in the code call `Buffer` as if it were the getter.
 pub(crate) fn register(context: &mut Context, run_loop: &Rc<RunLoop>) -> JsResult<()> {
-    let globals = NodeGlobals {
-        holder: JsObject::with_null_proto(),
+    let global = context.global_object();
+    let holder = JsObject::with_null_proto();
+    let ticks = TickQueue {
         run_loop: run_loop.clone(),
     };
-    let global = context.global_object();
-    for name in GLOBALS {
-        let getter = NativeFunction::from_copy_closure_with_captures(
-            move |_, _, globals, context| {
-                let key = JsString::from(name);
-                if !globals.holder.has_own_property(key.clone(), context)? {
-                    install(globals, context)?;
-                }
-                globals.holder.get(key, context)
-            },
-            globals.clone(),
-        );
-        let setter = NativeFunction::from_copy_closure_with_captures(
-            move |_, args, globals, context| {
-                if !globals
-                    .holder
-                    .has_own_property(JsString::from(name), context)?
-                {
-                    install(globals, context)?;
-                }
-                let value = args.first().cloned().unwrap_or_default();
-                globals
-                    .holder
-                    .set(JsString::from(name), value, true, context)?;
-                Ok(JsValue::undefined())
-            },
-            globals.clone(),
-        );
-        let realm = context.realm().clone();
-        let accessor = PropertyDescriptor::builder()
-            .get(getter.to_js_function(&realm))
-            .set(setter.to_js_function(&realm))
-            .enumerable(false)
-            .configurable(true)
-            .build();
-        global.define_property_or_throw(JsString::from(name), accessor, context)?;
-    }
-    Ok(())
+    bundled::define_held(&global, &GLOBALS, &holder, ticks, install, context)
 }
 
-/// Compiles `node_compat.js`, which puts `Buffer` and `process` on the holder.
-fn install(globals: &NodeGlobals, context: &mut Context) -> JsResult<()> {
+/// Compiles `node_compat.js`, which puts `Buffer` and `process` on `holder`.
+fn install(holder: &JsObject, ticks: &TickQueue, context: &mut Context) -> JsResult<()> {
     let realm = context.realm().clone();
     let encode = NativeFunction::from_fn_ptr(encode_native).to_js_function(&realm);
     let decode = NativeFunction::from_fn_ptr(decode_native).to_js_function(&realm);
     let utf8_length = NativeFunction::from_fn_ptr(utf8_length_native).to_js_function(&realm);
-    let enqueue_tick = NativeFunction::from_copy_closure_with_captures(
-        enqueue_tick,
-        TickQueue {
-            run_loop: globals.run_loop.clone(),
-        },
-    )
-    .to_js_function(&realm);
+    let enqueue_tick = NativeFunction::from_copy_closure_with_captures(enqueue_tick, ticks.clone())
+        .to_js_function(&realm);
     bundled::install(
         "node_compat.js",
         include_str!("node_compat.js"),
@@ -107,14 +55,14 @@ fn install(globals: &NodeGlobals, context: &mut Context) -> JsResult<()> {
             decode.into(),
             utf8_length.into(),
             enqueue_tick.into(),
-            globals.holder.clone().into(),
+            holder.clone().into(),
         ],
         context,
     )
 }
 
 /// What `enqueueTick` holds: the context's run loop.
-#[derive(Trace, Finalize)]
+#[derive(Clone, Trace, Finalize)]
 struct TickQueue {
     #[unsafe_ignore_trace]
     run_loop: Rc<RunLoop>,

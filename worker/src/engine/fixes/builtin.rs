@@ -23,7 +23,7 @@ pub(super) fn function(
 }
 
 /// The engine's function `holder[name]`, which a replacement keeps to call.
-pub(super) fn engine_function(
+pub(crate) fn engine_function(
     holder: &JsObject,
     name: &str,
     context: &mut Context,

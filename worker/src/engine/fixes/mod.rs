@@ -7,7 +7,7 @@
 //! next to nothing: installing is defining a few properties, never compiling JavaScript.
 
 mod array_sort;
-mod builtin;
+pub(super) mod builtin;
 mod date;
 mod date_parse;
 mod parse_int;

@@ -25,11 +25,10 @@ mod tests;
 use boa_engine::object::ObjectInitializer;
 use boa_engine::object::builtins::JsFunction;
 use boa_engine::property::PropertyDescriptor;
-use boa_engine::{
-    Context, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string,
-};
+use boa_engine::{Context, JsNativeError, JsObject, JsResult, JsString, NativeFunction, js_string};
 
 use super::bundled;
+use super::fixes::builtin::engine_function;
 
 /// The locale of `Intl` services, `toLocaleString` and `localeCompare` when a script names
 /// none: node's with no locale configured, so results do not depend on the host.
@@ -75,45 +74,23 @@ pub(crate) fn register(context: &mut Context) -> JsResult<()> {
     let intl = object_at(&global, "Intl", context)?;
     let holder = JsObject::with_null_proto();
     let engine = Engine {
-        date_time_format: function_at(&intl, "DateTimeFormat", context)?,
-        number_format: function_at(&intl, "NumberFormat", context)?,
+        date_time_format: engine_function(&intl, "DateTimeFormat", context)?,
+        number_format: engine_function(&intl, "NumberFormat", context)?,
         number_to_locale_string: {
             let number = object_at(&global, "Number", context)?;
             let prototype = object_at(&number, "prototype", context)?;
-            function_at(&prototype, "toLocaleString", context)?
+            engine_function(&prototype, "toLocaleString", context)?
         },
     };
+    bundled::define_held(
+        &intl,
+        &INTL_PROPERTIES,
+        &holder,
+        engine.clone(),
+        install,
+        context,
+    )?;
     let realm = context.realm().clone();
-    for name in INTL_PROPERTIES {
-        let getter = NativeFunction::from_copy_closure_with_captures(
-            move |_, _, (holder, engine), context| {
-                let key = JsString::from(name);
-                if !holder.has_own_property(key.clone(), context)? {
-                    install(holder, engine, context)?;
-                }
-                holder.get(key, context)
-            },
-            (holder.clone(), engine.clone()),
-        );
-        let setter = NativeFunction::from_copy_closure_with_captures(
-            move |_, args, (holder, engine), context| {
-                if !holder.has_own_property(JsString::from(name), context)? {
-                    install(holder, engine, context)?;
-                }
-                let value = args.first().cloned().unwrap_or_default();
-                holder.set(JsString::from(name), value, true, context)?;
-                Ok(JsValue::undefined())
-            },
-            (holder.clone(), engine.clone()),
-        );
-        let accessor = PropertyDescriptor::builder()
-            .get(getter.to_js_function(&realm))
-            .set(setter.to_js_function(&realm))
-            .enumerable(false)
-            .configurable(true)
-            .build();
-        intl.define_property_or_throw(JsString::from(name), accessor, context)?;
-    }
     for (constructor, method, key) in METHODS {
         let constructor = object_at(&global, constructor, context)?;
         let prototype = object_at(&constructor, "prototype", context)?;
@@ -203,18 +180,6 @@ fn object_at(holder: &JsObject, name: &str, context: &mut Context) -> JsResult<J
     holder
         .get(JsString::from(name), context)?
         .as_object()
-        .ok_or_else(|| {
-            JsNativeError::typ()
-                .with_message(format!("the engine's `{name}` is missing"))
-                .into()
-        })
-}
-
-/// `holder[name]`, which must be a function.
-fn function_at(holder: &JsObject, name: &str, context: &mut Context) -> JsResult<JsFunction> {
-    holder
-        .get(JsString::from(name), context)?
-        .as_function()
         .ok_or_else(|| {
             JsNativeError::typ()
                 .with_message(format!("the engine's `{name}` is missing"))
