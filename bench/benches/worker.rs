@@ -84,6 +84,7 @@ impl Worker {
             },
             payload: r#"{"a":1,"b":2}"#.into(),
             deadline_ms: 10_000,
+            signal_margin_ms: 0,
             limits: JobLimits::default(),
             isolation,
         };

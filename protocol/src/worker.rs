@@ -30,6 +30,22 @@ pub enum ToWorker {
         call_id: u64,
         result: crate::host::HostResult,
     },
+    /// Abort `ctx.signal` of the job in hand, for `reason`. The job goes on until its
+    /// handler settles; the supervisor decides how long it waits for that.
+    Abort {
+        job_id: i64,
+        attempt: u32,
+        reason: AbortReason,
+    },
+}
+
+/// Why the supervisor aborts a job's signal (the `reason` of the `AbortError` scripts see).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AbortReason {
+    /// An operator cancelled the job.
+    Cancelled,
+    /// The supervisor is draining (SIGTERM, a rollout): the job is requeued.
+    Shutdown,
 }
 
 /// One attempt of one job.
@@ -45,6 +61,9 @@ pub struct RunJob {
     /// Wall-clock budget the worker may use for its own in-process deadline. The
     /// supervisor enforces the real deadline by killing the process.
     pub deadline_ms: u64,
+    /// `ctx.signal` aborts this long before `deadline_ms` runs out (with a `TimeoutError`
+    /// reason), so that the handler can stop its fetches and end cleanly.
+    pub signal_margin_ms: u64,
     pub limits: JobLimits,
     pub isolation: Isolation,
 }

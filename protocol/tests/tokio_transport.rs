@@ -140,7 +140,7 @@ async fn send_dropped_mid_write_completes_on_flush() {
             payload: "p".repeat(4000),
             ..r.clone()
         },
-        ToWorker::Shutdown | ToWorker::Ping { .. } | ToWorker::HostReply { .. } => unreachable!(),
+        _ => unreachable!("the first sample is a Run"),
     });
 
     let first = timeout(SHORT, writer.send(&big)).await;

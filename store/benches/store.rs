@@ -623,6 +623,7 @@ impl<'a> Lane<'a> {
                         worker_pid: Some(4242),
                         ..AttemptReport::default()
                     },
+                    effects: Default::default(),
                 })
             })
             .collect();

@@ -41,6 +41,7 @@ mod backoff;
 pub mod bench_support;
 mod clock;
 mod contract;
+mod effects;
 mod error;
 mod jobs;
 mod lifecycle;
@@ -66,6 +67,7 @@ use tokio::sync::oneshot;
 
 pub use api::{AnyStore, JobStore, JobStoreRead};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use effects::*;
 pub use error::{BoxError, StoreError};
 pub use jobs::sha256_hex;
 pub use read_only::ReadOnlyStore;

@@ -325,14 +325,18 @@ pub struct AttemptReport {
     pub duration: Option<Duration>,
     pub cpu_time: Option<Duration>,
     pub peak_memory_bytes: Option<u64>,
+    /// The HTTP requests the attempt made, in the order they were made.
+    pub requests: Vec<crate::effects::RequestRecord>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Completion {
     pub attempt: AttemptRef,
     /// JSON text of the handler's return value, if any.
     pub result: Option<String>,
     pub report: AttemptReport,
+    /// What the attempt staged: applied with the completion or not at all.
+    pub effects: crate::effects::AttemptEffects,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

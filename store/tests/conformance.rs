@@ -186,6 +186,7 @@ async fn another_owners_live_lease_is_never_released<B: Backend>() {
         attempt: claimed.attempt_ref(),
         result: None,
         report: AttemptReport::default(),
+        effects: Default::default(),
     };
     assert_eq!(b.complete(completion).await.unwrap(), Fenced::Applied(()));
 }
@@ -325,6 +326,7 @@ async fn renew_leases_extends_only_the_owners_own_jobs<B: Backend>() {
         attempt: mine.attempt_ref(),
         result: None,
         report: AttemptReport::default(),
+        effects: Default::default(),
     };
     a.complete(completion).await.unwrap();
     assert_eq!(a.renew_leases(a.owner(), far + 1).await.unwrap(), 0);
@@ -1255,12 +1257,14 @@ async fn logs_and_errors_are_bounded_and_the_cut_is_recorded<B: Backend>() {
         cpu_time: Some(Duration::from_millis(55)),
         peak_memory_bytes: Some(1 << 20),
         worker_pid: Some(9),
+        requests: Vec::new(),
     };
     f.store
         .complete(Completion {
             attempt: claimed.attempt_ref(),
             result: None,
             report,
+            effects: Default::default(),
         })
         .await
         .unwrap();

@@ -60,6 +60,7 @@ fn crash_child() {
                     attempt: job.attempt_ref(),
                     result: Some("{\"ok\":true}".into()),
                     report: AttemptReport::default(),
+                    effects: Default::default(),
                 };
                 (job.id, store.complete(completion))
             })

@@ -324,6 +324,7 @@ impl Harness {
                         attempt,
                         result: None,
                         report: AttemptReport::default(),
+                        effects: Default::default(),
                     })
                     .wait()
                     .unwrap();

@@ -78,6 +78,7 @@ fn job(id: i64, source: Option<&str>, hash: &str, isolation: Isolation) -> RunJo
         },
         payload: "{}".into(),
         deadline_ms: 10_000,
+        signal_margin_ms: 0,
         limits: JobLimits::default(),
         isolation,
     }
@@ -149,8 +150,10 @@ fn echo_once() -> String {
 }
 
 fn echoed(op: &HostOp) -> String {
-    let HostOp::Echo { text } = op;
-    text.clone()
+    match op {
+        HostOp::Echo { text } => text.clone(),
+        other => panic!("expected an echo, got {other:?}"),
+    }
 }
 
 fn ok_value(outcome: &Outcome) -> serde_json::Value {

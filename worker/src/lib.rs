@@ -138,6 +138,7 @@ pub fn bench_inprocess(
         },
         payload: payload.to_owned(),
         deadline_ms: 30_000,
+        signal_margin_ms: 0,
         limits: JobLimits::default(),
         isolation: Isolation::Script,
     };
@@ -214,6 +215,8 @@ pub fn serve(socket: UnixStream, options: &WorkerOptions) -> Result<(), WorkerEr
                     .send(&FromWorker::Pong { seq })
                     .map_err(WorkerError::Write)?;
             }
+            // The abort of a job that ended first: nothing to abort.
+            ToWorker::Abort { .. } => {}
             // The answer to a call of an attempt that ended first: nothing awaits it.
             ToWorker::HostReply { call_id, .. } => {
                 if !engine.host_calls().take_late_reply(call_id) {

@@ -194,6 +194,7 @@ fn allowed(engine: &mut Engine) -> Result<String, String> {
         },
         payload: r#"{"n":7}"#.to_owned(),
         deadline_ms: 10_000,
+        signal_margin_ms: 0,
         limits: JobLimits::default(),
         isolation: Isolation::Job,
     };

@@ -119,6 +119,7 @@ pub fn run_job() -> impl Strategy<Value = RunJob> {
                     script,
                     payload,
                     deadline_ms,
+                    signal_margin_ms: deadline_ms / 10,
                     limits,
                     isolation,
                 }
@@ -260,6 +261,7 @@ pub fn samples() -> (Vec<ToWorker>, Vec<FromWorker>, Vec<Hello>) {
         },
         payload: r#"{"url":"https://example.invalid"}"#.into(),
         deadline_ms: 30_000,
+        signal_margin_ms: 500,
         limits: JobLimits::default(),
         isolation: Isolation::Script,
     };

@@ -23,6 +23,7 @@ pub fn completion(claimed: &ClaimedJob) -> Completion {
         attempt: claimed.attempt_ref(),
         result: Some("{\"ok\":true}".into()),
         report: AttemptReport::default(),
+        effects: Default::default(),
     }
 }
 

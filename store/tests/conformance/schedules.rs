@@ -98,6 +98,7 @@ impl<B: Backend> Fixture<B> {
             attempt: job.attempt_ref(),
             result: None,
             report: AttemptReport::default(),
+            effects: Default::default(),
         };
         assert!(self.store.complete(completion).await.unwrap().is_applied());
     }

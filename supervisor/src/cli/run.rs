@@ -318,6 +318,7 @@ async fn drive_attempt(
                 },
                 payload: input.payload.clone(),
                 deadline_ms: u64::try_from(args.timeout.as_millis()).unwrap_or(u64::MAX),
+                signal_margin_ms: 0,
                 limits: JobLimits::default(),
                 isolation: args.isolation.into(),
             };

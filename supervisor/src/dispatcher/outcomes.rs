@@ -94,6 +94,7 @@ impl Dispatcher {
             duration: Some(end.duration),
             cpu_time: end.stats.map(|s| Duration::from_micros(s.cpu_us)),
             peak_memory_bytes: end.peak_memory,
+            requests: Vec::new(),
         };
         if end.kill_reason == Some(KillReason::Interrupted) && end.outcome != AttemptOutcome::Oom {
             info!(
@@ -110,6 +111,7 @@ impl Dispatcher {
                 attempt,
                 result: end.result,
                 report,
+                effects: Default::default(),
             };
             self.track(attempt.id, OutcomeKind::Completed, move |store| {
                 let pending = store.complete(completion.clone());

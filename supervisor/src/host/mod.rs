@@ -8,7 +8,7 @@
 //! runner does that before a call reaches it. An answer may take time (a fetch); the
 //! runner keeps the attempt's deadlines running while it waits.
 
-use jobvisor_protocol::host::{HostOp, HostResult};
+use jobvisor_protocol::host::{HostErrorKind, HostOp, HostResult};
 
 use crate::store::AttemptRef;
 
@@ -28,6 +28,10 @@ impl HostService {
                 tracing::trace!(job = attempt.id.0, attempt = attempt.attempt, "host echo");
                 HostResult::Value { text }
             }
+            _ => HostResult::Refused {
+                kind: HostErrorKind::Failed,
+                message: "this host call is not available yet".to_owned(),
+            },
         }
     }
 }

@@ -564,6 +564,7 @@ impl Slot {
             },
             payload: job.payload,
             deadline_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            signal_margin_ms: 0,
             limits: self.config.settings.limits,
             isolation: self.config.settings.isolation,
         };

@@ -243,6 +243,8 @@ impl HostCalls {
                 self.shutdown_requested.set(true);
                 Ok(())
             }
+            // `ctx.signal` is not wired yet: the job runs to its end.
+            ToWorker::Abort { .. } => Ok(()),
             ToWorker::Run(_) => {
                 Err(self.violated(ProtocolViolation::UnexpectedFrame { frame: "a Run" }))
             }
@@ -290,6 +292,7 @@ fn settle(
                 .reject
                 .call(&JsValue::undefined(), &[error.into()], context)
         }
+        _ => resolvers.resolve.call(&JsValue::undefined(), &[], context),
     };
     settled.map(|_| ()).map_err(RunStop::Failed)
 }
@@ -301,6 +304,10 @@ fn refusal(kind: HostErrorKind, message: &str, context: &mut Context) -> JsResul
         HostErrorKind::Denied => ("HostCallDenied", "denied by the host"),
         HostErrorKind::Invalid => ("HostCallInvalid", "refused by the host as invalid"),
         HostErrorKind::Failed => (FAILED, "failed in the host"),
+        HostErrorKind::Limit => ("HostCallLimit", "over a limit of the attempt"),
+        HostErrorKind::Timeout => ("TimeoutError", "timed out"),
+        HostErrorKind::Aborted => ("AbortError", "aborted"),
+        HostErrorKind::Conflict => ("StateConflict", "in conflict"),
     };
     let error = JsNativeError::error()
         .with_message(format!("host call {what}: {message}"))
@@ -473,7 +480,7 @@ mod tests {
         theirs.set_nonblocking(true).unwrap();
         let mut engine = Engine::new(Rc::new(Channel::new(ours)));
         let too_large = "export default async (p, ctx) => { \
-                         try { await ctx.host.echo('x'.repeat(1 << 20)) } \
+                         try { await ctx.host.echo('x'.repeat(2 << 20)) } \
                          catch (e) { return [e.name, e.message] } }";
         let value = run(&mut engine, 1, too_large);
         assert_eq!(value[0], "RangeError", "{value}");

@@ -35,6 +35,7 @@ pub(super) fn job(id: i64, source: Option<&str>, payload: &str) -> RunJob {
         },
         payload: payload.into(),
         deadline_ms: 5_000,
+        signal_margin_ms: 0,
         limits: JobLimits::default(),
         isolation: Isolation::Script,
     }
