@@ -318,15 +318,18 @@ async fn drive_attempt(
                 },
                 payload: input.payload.clone(),
                 deadline_ms: u64::try_from(args.timeout.as_millis()).unwrap_or(u64::MAX),
-                signal_margin_ms: 0,
+                signal_margin_ms: crate::pool::slot::signal_margin_ms(
+                    crate::config::JobsSection::default().signal_margin,
+                    args.timeout,
+                ),
                 limits: JobLimits::default(),
                 isolation: args.isolation.into(),
             };
             let spec = AttemptSpec::new(attempt, run, args.timeout, DEFAULT_KILL_GRACE);
             // Nobody sends commands to `jobvisor run`; the sender keeps the channel open.
             let (_no_commands, mut commands) = mpsc::unbounded_channel();
-            let host = HostService::new();
-            let ran = run_attempt(&mut worker, group, &host, &mut commands, &mut hooks, spec).await;
+            let host = HostService::new().begin(attempt, &input.name);
+            let ran = run_attempt(&mut worker, group, host, &mut commands, &mut hooks, spec).await;
             let ran = match ran {
                 AttemptRun::Ran(ran) => *ran,
                 AttemptRun::NotSent(err) => {
@@ -384,6 +387,7 @@ async fn not_started(
             worker_pid: process.pid(),
             peak_memory: group.peak_memory(),
             kill_reason: None,
+            host: Default::default(),
         },
         worker: WorkerFate::Gone,
         then: AfterAttempt::Continue,

@@ -35,6 +35,12 @@ pub struct JobsSection {
     pub payload_limit: u64,
     #[serde(deserialize_with = "size")]
     pub result_limit: u64,
+    /// `ctx.signal` aborts this long before a job's timeout (at most half the timeout),
+    /// so that the handler can stop its fetches and end cleanly.
+    #[serde(deserialize_with = "duration")]
+    pub signal_margin: Duration,
+    /// Child jobs one attempt may enqueue (`ctx.enqueue`).
+    pub max_children: u32,
 }
 
 impl Default for JobsSection {
@@ -46,6 +52,8 @@ impl Default for JobsSection {
             retry_backoff_max: Duration::from_secs(3600),
             payload_limit: 1 << 20,
             result_limit: 4 << 20,
+            signal_margin: Duration::from_secs(1),
+            max_children: 1000,
         }
     }
 }
@@ -85,6 +93,18 @@ impl JobsSection {
             self.result_limit,
             1 << 10,
             MAX_RESULT_LIMIT,
+        )?;
+        check_duration(
+            &key("signal_margin"),
+            self.signal_margin,
+            Duration::ZERO,
+            MAX_JOB_TIMEOUT,
+        )?;
+        check_count(
+            &key("max_children"),
+            u64::from(self.max_children),
+            0,
+            100_000,
         )?;
         if self.retry_backoff_base > self.retry_backoff_max {
             return Err(ConfigError::Invalid(format!(

@@ -13,6 +13,7 @@
 //! directory is created and no file other than the config and `[[script]]` sources read.
 
 mod control;
+mod host;
 mod jobs;
 mod layout;
 mod schedules;
@@ -27,6 +28,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use control::ControlSection;
+pub use host::{FetchSection, MAX_REQUEST_SIZE, SecretEntry, SecretsSection};
 pub use jobs::{JobsSection, MAX_PAYLOAD_LIMIT, MAX_RESULT_LIMIT};
 pub(crate) use layout::KeyNames;
 pub use layout::MovedKey;
@@ -115,6 +117,13 @@ pub struct Config {
     pub store: StoreSection,
     #[serde(default)]
     pub control: ControlSection,
+    #[serde(default)]
+    pub fetch: FetchSection,
+    #[serde(default, rename = "secrets")]
+    pub secrets_dir: SecretsSection,
+    /// `[[secret]]` entries: what a script's `secrets` may grant.
+    #[serde(default, rename = "secret")]
+    pub secrets: Vec<SecretEntry>,
     #[serde(default, rename = "script")]
     pub scripts: Vec<ScriptEntry>,
     /// `[[schedule]]` entries, reconciled with the store by name at start.
@@ -137,12 +146,14 @@ pub struct ConfigKey {
 }
 
 /// The sections, each with the keys it reads.
-fn sections() -> [(&'static str, &'static [&'static str]); 4] {
+fn sections() -> [(&'static str, &'static [&'static str]); 6] {
     [
         ("workers", layout::fields_of::<WorkersSection>()),
         ("jobs", layout::fields_of::<JobsSection>()),
         ("store", layout::fields_of::<StoreSection>()),
         ("control", layout::fields_of::<ControlSection>()),
+        ("fetch", layout::fields_of::<FetchSection>()),
+        ("secrets", layout::fields_of::<SecretsSection>()),
     ]
 }
 
@@ -155,7 +166,7 @@ pub fn keys() -> Vec<ConfigKey> {
         .map(|&name| ConfigKey {
             section: None,
             name,
-            is_list: matches!(name, "script" | "schedule"),
+            is_list: matches!(name, "script" | "schedule" | "secret"),
         })
         .collect();
     for (section, names) in sections {
@@ -236,6 +247,17 @@ impl Config {
         for script in &mut config.scripts {
             resolve(&mut script.path);
         }
+        for secret in &mut config.secrets {
+            if let Some(file) = &mut secret.file {
+                resolve(file);
+            }
+        }
+        if let Some(dir) = &mut config.secrets_dir.dir {
+            resolve(dir);
+        }
+        if let Some(file) = &mut config.fetch.ca_file {
+            resolve(file);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -252,7 +274,9 @@ impl Config {
         self.jobs.validate(names)?;
         self.store.validate(names)?;
         self.control.validate(names)?;
-        scripts::validate(&self.scripts)?;
+        self.fetch.validate(names)?;
+        host::validate_secrets(&self.secrets)?;
+        scripts::validate(&self.scripts, &self.secrets)?;
         schedules::validate(&self.schedules)
     }
 
@@ -274,6 +298,19 @@ impl Config {
     /// The gid of `[control] group`, if set.
     pub fn control_gid(&self) -> Result<Option<u32>, ConfigError> {
         self.control.gid(self.key_names())
+    }
+
+    /// Where the secrets' files are: `[secrets] dir`, by default `<state_dir>/secrets`.
+    pub fn secrets_dir(&self) -> PathBuf {
+        self.secrets_dir
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.state_dir.join("secrets"))
+    }
+
+    /// The `[[script]]` entry named `name`.
+    pub fn script(&self, name: &str) -> Option<&ScriptEntry> {
+        self.scripts.iter().find(|script| script.name == name)
     }
 
     pub fn database_path(&self) -> PathBuf {

@@ -24,10 +24,36 @@ pub struct ScriptEntry {
     /// `nextTick`). Off by default: a script sees only the web-platform globals.
     #[serde(default)]
     pub node_compat: bool,
+    /// Hosts its jobs may fetch from (`host`, `*.domain`, `host:port`), besides
+    /// `[fetch] allow_net`. Empty: none.
+    #[serde(default)]
+    pub allow_net: Vec<String>,
+    /// Exact `host:port`s its jobs may reach although they resolve to a private, loopback
+    /// or link-local address.
+    #[serde(default)]
+    pub allow_private: Vec<String>,
+    /// The `[[secret]]`s its jobs may use.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// The namespace of its `ctx.state`; default its own name. Scripts that name the same
+    /// namespace share their state.
+    #[serde(default)]
+    pub state_namespace: Option<String>,
 }
 
-/// Refuses a bad name and a name declared twice.
-pub(crate) fn validate(scripts: &[ScriptEntry]) -> Result<(), ConfigError> {
+impl ScriptEntry {
+    /// The namespace of the script's `ctx.state`.
+    pub fn namespace(&self) -> &str {
+        self.state_namespace.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// Refuses a bad name, a name declared twice, a grant of a secret that is not declared
+/// and a bad state namespace.
+pub(crate) fn validate(
+    scripts: &[ScriptEntry],
+    secrets: &[super::SecretEntry],
+) -> Result<(), ConfigError> {
     let mut seen = std::collections::HashSet::new();
     for script in scripts {
         check_name(NameKind::Script, &script.name).map_err(ConfigError::Invalid)?;
@@ -36,6 +62,29 @@ pub(crate) fn validate(scripts: &[ScriptEntry]) -> Result<(), ConfigError> {
                 "script `{}` is declared twice",
                 script.name
             )));
+        }
+        for granted in &script.secrets {
+            if !secrets.iter().any(|secret| &secret.name == granted) {
+                let known: Vec<&str> = secrets.iter().map(|s| s.name.as_str()).collect();
+                return Err(ConfigError::Invalid(format!(
+                    "script `{}` is granted secret `{granted}`, which no [[secret]] declares \
+                     (declared: {})",
+                    script.name,
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
+            }
+        }
+        if let Some(namespace) = &script.state_namespace {
+            check_name(NameKind::Script, namespace).map_err(|problem| {
+                ConfigError::Invalid(format!(
+                    "script `{}`: state_namespace `{namespace}`: {problem}",
+                    script.name
+                ))
+            })?;
         }
     }
     Ok(())

@@ -183,6 +183,7 @@ impl From<&Config> for SlotSettings {
             },
             isolation: workers.isolation.into(),
             default_timeout: config.jobs.timeout,
+            signal_margin: config.jobs.signal_margin,
             node_compat_scripts: std::sync::Arc::new(
                 config
                     .scripts

@@ -87,6 +87,7 @@ impl Dispatcher {
     /// Records what a slot reported for an attempt.
     pub(super) fn record(&mut self, end: JobEnd) {
         let attempt = end.attempt;
+        let crate::host::HostEffects { effects, requests } = end.host;
         let report = AttemptReport {
             worker_pid: Some(end.worker_pid),
             logs: end.logs,
@@ -94,7 +95,7 @@ impl Dispatcher {
             duration: Some(end.duration),
             cpu_time: end.stats.map(|s| Duration::from_micros(s.cpu_us)),
             peak_memory_bytes: end.peak_memory,
-            requests: Vec::new(),
+            requests,
         };
         if end.kill_reason == Some(KillReason::Interrupted) && end.outcome != AttemptOutcome::Oom {
             info!(
@@ -111,7 +112,7 @@ impl Dispatcher {
                 attempt,
                 result: end.result,
                 report,
-                effects: Default::default(),
+                effects,
             };
             self.track(attempt.id, OutcomeKind::Completed, move |store| {
                 let pending = store.complete(completion.clone());

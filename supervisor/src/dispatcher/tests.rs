@@ -398,6 +398,7 @@ fn job_end(
         worker_pid: pid,
         peak_memory: None,
         kill_reason,
+        host: Default::default(),
     }
 }
 

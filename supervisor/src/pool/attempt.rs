@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use jobvisor_protocol::FrameError;
 use jobvisor_protocol::host::{HostOp, HostResult, MAX_HOST_CALL_BYTES, MAX_HOST_CALLS_IN_FLIGHT};
 use jobvisor_protocol::worker::{
-    ErrorKind, FromWorker, JobStats, LogLevel, Outcome, RunJob, ToWorker,
+    AbortReason, ErrorKind, FromWorker, JobStats, LogLevel, Outcome, RunJob, ToWorker,
 };
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
@@ -37,9 +37,12 @@ use super::process::WorkerProcess;
 use super::slot::{KillReason, SlotCommand};
 use crate::cgroup::{PeakMeter, WorkerGroup};
 use crate::failpoint;
-use crate::host::HostService;
+use crate::host::{AttemptHost, HostEffects};
 use crate::store::AttemptRef;
 
+/// How long a cancelled job's handler has to stop on its aborted signal before its worker
+/// is killed.
+const CANCEL_GRACE: Duration = Duration::from_secs(1);
 /// How much of a worker's stderr is kept to classify its death.
 pub const STDERR_KEEP: usize = 16 * 1024;
 /// A frame that has begun must be complete within this long: a worker writes a whole
@@ -147,6 +150,8 @@ pub struct JobEnd {
     pub peak_memory: Option<u64>,
     /// The dispatcher asked for this kill.
     pub kill_reason: Option<KillReason>,
+    /// What the attempt staged and the requests it made.
+    pub host: HostEffects,
 }
 
 /// Whether the worker outlived the attempt.
@@ -193,7 +198,7 @@ pub enum AttemptRun {
 pub async fn run_attempt(
     worker: &mut LiveWorker,
     group: &WorkerGroup,
-    host: &HostService,
+    host: AttemptHost,
     commands: &mut mpsc::UnboundedReceiver<SlotCommand>,
     hooks: &mut impl AttemptHooks,
     spec: AttemptSpec,
@@ -234,13 +239,15 @@ pub async fn run_attempt(
         host,
         host_calls: JoinSet::new(),
         host_call_ids: std::collections::HashSet::new(),
+        aborted: None,
+        kill_at: None,
     };
     let ending = loop {
         let step = tokio::select! {
             biased;
-            command = commands.recv(), if attempt.commands_open => attempt.on_command(command),
+            command = commands.recv(), if attempt.commands_open => attempt.on_command(command).await,
             // One timer per wake-up serves both the deadline and the trickling-frame check.
-            () = tokio::time::sleep_until(attempt.deadline.min(attempt.next_frame_check)) => {
+            () = tokio::time::sleep_until(attempt.next_wake()) => {
                 attempt.on_timer().await
             }
             frame = attempt.worker.conn.recv() => attempt.on_frame(frame),
@@ -271,11 +278,16 @@ struct Attempt<'a, H> {
     /// Since when a frame has been incomplete.
     partial_since: Option<Instant>,
     read_after_deadline: u32,
-    host: &'a HostService,
+    host: AttemptHost,
     /// The host calls being answered, each yielding its `call_id` and answer.
     host_calls: JoinSet<(u64, HostResult)>,
     /// The `call_id`s of `host_calls`.
     host_call_ids: std::collections::HashSet<u64>,
+    /// Why the job's signal was aborted, if it was.
+    aborted: Option<AbortReason>,
+    /// A kill the owner asked for, carried out at this time unless the job ends first
+    /// (a cancel gives the handler until then to stop on its signal).
+    kill_at: Option<(tokio::time::Instant, KillReason)>,
 }
 
 /// Whether the loop goes on.
@@ -319,11 +331,28 @@ enum Burial {
 }
 
 impl<H: AttemptHooks> Attempt<'_, H> {
+    /// When the loop must wake up with nothing else happening.
+    fn next_wake(&self) -> tokio::time::Instant {
+        let wake = self.deadline.min(self.next_frame_check);
+        match self.kill_at {
+            Some((at, _)) => wake.min(at),
+            None => wake,
+        }
+    }
+
     /// A command for the owner while the attempt runs.
-    fn on_command(&mut self, command: Option<SlotCommand>) -> Step {
+    async fn on_command(&mut self, command: Option<SlotCommand>) -> Step {
         match command {
             Some(SlotCommand::Kill { job, reason }) if job == self.attempt => {
-                return Step::End(Ending::Killed(reason));
+                if reason != KillReason::Cancelled || self.aborted.is_some() {
+                    return Step::End(Ending::Killed(reason));
+                }
+                // A cancelled job's signal aborts first: the handler may stop its fetches
+                // and end by itself before it is killed.
+                if let Some(ending) = self.abort(AbortReason::Cancelled).await {
+                    return ending;
+                }
+                self.kill_at = Some((tokio::time::Instant::now() + CANCEL_GRACE, reason));
             }
             Some(SlotCommand::Kill { .. }) => {}
             Some(SlotCommand::Stop { graceful: false }) => {
@@ -332,6 +361,11 @@ impl<H: AttemptHooks> Attempt<'_, H> {
             }
             Some(SlotCommand::Stop { graceful: true }) => {
                 self.then = AfterAttempt::Stop { graceful: true };
+                if self.aborted.is_none()
+                    && let Some(ending) = self.abort(AbortReason::Shutdown).await
+                {
+                    return ending;
+                }
             }
             None => {
                 // Nobody can send another command: stop after this attempt.
@@ -348,10 +382,33 @@ impl<H: AttemptHooks> Attempt<'_, H> {
         Step::Continue
     }
 
-    /// The deadline or the next look for a trickling frame.
+    /// Aborts the job's signal for `reason`; an ending if the worker cannot be told.
+    async fn abort(&mut self, reason: AbortReason) -> Option<Step> {
+        self.aborted = Some(reason);
+        let abort = ToWorker::Abort {
+            job_id: self.attempt.id.0,
+            attempt: self.attempt.attempt,
+            reason,
+        };
+        match tokio::time::timeout_at(self.deadline, self.worker.conn.send(&abort)).await {
+            Ok(Ok(())) => None,
+            Ok(Err(err)) => Some(Step::End(Ending::Broken {
+                why: format!("an abort could not be written: {err}"),
+                how: Burial::MayBeDying,
+            })),
+            Err(_) => Some(Step::End(Ending::TimedOut)),
+        }
+    }
+
+    /// The deadline, a kill that was put off, or the next look for a trickling frame.
     async fn on_timer(&mut self) -> Step {
         if tokio::time::Instant::now() >= self.deadline {
             return self.on_deadline().await;
+        }
+        if let Some((at, reason)) = self.kill_at
+            && tokio::time::Instant::now() >= at
+        {
+            return Step::End(Ending::Killed(reason));
         }
         self.next_frame_check = tokio::time::Instant::now() + FRAME_CHECK_EVERY;
         let partial = self.worker.conn.partial_frame_bytes();
@@ -399,6 +456,10 @@ impl<H: AttemptHooks> Attempt<'_, H> {
                 level,
                 text,
             })) if ours(job_id, a) => {
+                let text = match self.host.mask(&text) {
+                    std::borrow::Cow::Borrowed(_) => text,
+                    std::borrow::Cow::Owned(masked) => masked,
+                };
                 push_log(&mut self.logs, level, &text);
                 self.hooks.console(attempt, level, text);
                 Step::Continue
@@ -460,9 +521,8 @@ impl<H: AttemptHooks> Attempt<'_, H> {
             });
         }
         let host = self.host.clone();
-        let attempt = self.attempt;
         self.host_calls
-            .spawn(async move { (call_id, host.answer(attempt, op).await) });
+            .spawn(async move { (call_id, host.answer(call_id, op).await) });
         Step::Continue
     }
 
@@ -510,7 +570,10 @@ impl<H: AttemptHooks> Attempt<'_, H> {
             worker_pid: self.worker.process.pid(),
             peak_memory: None,
             kill_reason: None,
+            host: HostEffects::default(),
         };
+        self.host_calls.abort_all();
+        end.host = self.host.finish();
         let (how, ended_by_frame) = match ending {
             Ending::Done(outcome, stats) => return self.reported(end, outcome, stats),
             Ending::Broken { why, how } => {
@@ -553,15 +616,30 @@ impl<H: AttemptHooks> Attempt<'_, H> {
         let rss_before = worker.peak_rss;
         worker.peak_rss = worker.peak_rss.max(stats.max_rss_bytes);
         let mut worker_error = None;
+        let host = &self.host;
+        let mask = |text: String| match host.mask(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(masked) => masked,
+        };
         match outcome {
             Outcome::Ok { result } => {
                 end.outcome = AttemptOutcome::Completed;
-                end.result = result;
+                end.result = result.map(mask);
             }
             Outcome::Err(err) => {
                 end.outcome = AttemptOutcome::from_worker_error(err.kind);
                 worker_error = Some(err.kind);
-                end.error = Some((err.name, err.message, err.stack));
+                end.error = Some((mask(err.name), mask(err.message), err.stack.map(mask)));
+                // A job that failed after its signal was aborted stopped because it was
+                // asked to: a drain requeues it, a cancel ends it.
+                match self.aborted {
+                    Some(AbortReason::Shutdown) => end.kill_reason = Some(KillReason::Interrupted),
+                    Some(AbortReason::Cancelled) => {
+                        end.kill_reason = Some(KillReason::Cancelled);
+                        end.outcome = AttemptOutcome::Killed;
+                    }
+                    None => {}
+                }
             }
         }
         end.logs_dropped = stats.logs_dropped;

@@ -64,9 +64,17 @@ pub struct SlotSettings {
     pub limits: JobLimits,
     pub isolation: Isolation,
     pub default_timeout: Duration,
+    /// `ctx.signal` aborts this long before a job's timeout (at most half of it).
+    pub signal_margin: Duration,
     /// The `[[script]]` names with `node_compat = true`: every version of such a script
     /// runs with the node compatibility globals.
     pub node_compat_scripts: Arc<BTreeSet<String>>,
+}
+
+/// How long before a job's `timeout` its signal aborts: `margin`, at most half the
+/// timeout, so that a short job is not told to stop as it starts.
+pub fn signal_margin_ms(margin: Duration, timeout: Duration) -> u64 {
+    u64::try_from(margin.min(timeout / 2).as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A job handed to a slot.
@@ -564,7 +572,7 @@ impl Slot {
             },
             payload: job.payload,
             deadline_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-            signal_margin_ms: 0,
+            signal_margin_ms: signal_margin_ms(self.config.settings.signal_margin, timeout),
             limits: self.config.settings.limits,
             isolation: self.config.settings.isolation,
         };
@@ -584,7 +592,7 @@ impl Slot {
         let ran = run_attempt(
             &mut live.worker,
             &self.config.group,
-            &self.config.host,
+            self.config.host.begin(attempt, &job.script_name),
             &mut self.commands,
             &mut hooks,
             spec,
@@ -714,6 +722,7 @@ pub(crate) fn config_for_tests(id: u32, restart: RestartPolicy) -> SlotConfig {
             limits: JobLimits::default(),
             isolation: Isolation::Script,
             default_timeout: Duration::from_secs(1),
+            signal_margin: Duration::ZERO,
             node_compat_scripts: Arc::default(),
         },
         pids: crate::reaper::WorkerPids::default(),
