@@ -769,6 +769,8 @@ mod tests {
         assert!(has(Some("store"), "node_id") && has(Some("store"), "lease_length"));
         assert!(keys.iter().any(|k| k.name == "script" && k.is_list));
         assert!(!has(None, "workers") && !has(None, "source") && !has(None, "moved"));
-        assert_eq!(keys.len(), 31, "{keys:?}");
+        assert!(has(Some("fetch"), "allow_net") && has(Some("secrets"), "dir"));
+        assert!(keys.iter().any(|k| k.name == "secret" && k.is_list));
+        assert_eq!(keys.len(), 44, "{keys:?}");
     }
 }
