@@ -17,7 +17,11 @@ use tokio::sync::mpsc;
 use crate::cgroup::{GroupLimits, Limiter, LimiterChoice, LimiterMode, WorkerGroup};
 use crate::config::{DEFAULT_KILL_GRACE, DEFAULT_WORKER_START_TIMEOUT};
 use crate::exit_code;
-use crate::host::HostService;
+use std::sync::Arc;
+
+use crate::host::state::{NoState, StateReader};
+use crate::host::state_file::StateFile;
+use crate::host::{HostLimits, HostService, ScriptGrant};
 use crate::pool::attempt::{
     AfterAttempt, AttemptHooks, AttemptResult, AttemptRun, AttemptSpec, JobEnd, LiveWorker,
     REAP_WITHIN, STDERR_KEEP, WorkerFate, level_name, run_attempt,
@@ -59,6 +63,26 @@ pub struct RunArgs {
     /// `nextTick`), as `node_compat = true` in its [[script]] entry does.
     #[arg(long)]
     pub node_compat: bool,
+    /// A host the script may fetch from (`host`, `*.domain`, `host:port`), as `allow_net`
+    /// of its [[script]] entry. Repeat it, or separate hosts with commas.
+    #[arg(long, value_name = "HOST", value_delimiter = ',')]
+    pub allow_net: Vec<String>,
+    /// An exact `host:port` the script may reach although it resolves to a private or
+    /// loopback address (a local test server), as `allow_private`.
+    #[arg(long, value_name = "HOST:PORT", value_delimiter = ',')]
+    pub allow_private: Vec<String>,
+    /// A secret granted to the script: `NAME=@FILE` reads its value from FILE. References
+    /// to it (`ctx.secrets.ref`) may go to the `--allow-net` hosts; it signs; its value is
+    /// readable only with `--expose-secret NAME`.
+    #[arg(long, value_name = "NAME=@FILE")]
+    pub secret: Vec<String>,
+    /// Let the script read this `--secret`'s value (`ctx.secrets.get`), as `expose = true`.
+    #[arg(long, value_name = "NAME")]
+    pub expose_secret: Vec<String>,
+    /// Keep `ctx.state` in this JSON file between runs (created if missing; written only
+    /// when the job completes). Without it, state starts empty and is not kept.
+    #[arg(long, value_name = "FILE")]
+    pub state_file: Option<PathBuf>,
     /// Print one JSON object (result or error, console lines, duration, outcome).
     #[arg(long)]
     pub json: bool,
@@ -104,6 +128,47 @@ pub struct RunReport {
     pub peak_memory_bytes: Option<u64>,
     pub memory_limit: MemoryLimitReport,
     pub worker_pid: u32,
+    /// The child jobs the job enqueued (`ctx.enqueue`): printed, not enqueued.
+    pub children: Vec<ChildReport>,
+    /// The HTTP requests it made.
+    pub requests: Vec<crate::store::RequestRecord>,
+    /// State writes it staged (kept in `--state-file` when the job completed).
+    pub state_writes: usize,
+}
+
+/// A child job `jobvisor run` would have enqueued.
+#[derive(Debug, Serialize)]
+pub struct ChildReport {
+    pub script: String,
+    pub payload: Box<serde_json::value::RawValue>,
+    pub queue: String,
+    pub priority: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unique_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+impl ChildReport {
+    fn of(child: crate::store::EnqueueRequest) -> anyhow::Result<ChildReport> {
+        Ok(ChildReport {
+            payload: serde_json::value::RawValue::from_string(child.payload)?,
+            script: child.script,
+            queue: child.queue,
+            priority: child.priority,
+            delay_ms: match child.run_at {
+                crate::store::RunAt::After(delay) => Some(delay.as_millis() as u64),
+                _ => None,
+            },
+            unique_key: child.unique_key,
+            max_attempts: child.max_attempts,
+            timeout_ms: child.timeout.map(|t| t.as_millis() as u64),
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -142,6 +207,8 @@ pub enum RunInputError {
     ZeroTimeout,
     #[error("--memory must be at least 16MiB, got {0}")]
     TinyMemory(String),
+    #[error("{0}")]
+    State(String),
 }
 
 /// Runs the command and returns the process exit code.
@@ -179,6 +246,8 @@ struct Input {
     name: String,
     source: String,
     payload: String,
+    /// `--state-file`, read.
+    state: Option<Arc<StateFile>>,
 }
 
 fn read_input(args: &RunArgs) -> Result<Input, RunInputError> {
@@ -202,10 +271,17 @@ fn read_input(args: &RunArgs) -> Result<Input, RunInputError> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "script".to_owned());
+    let state = match &args.state_file {
+        Some(path) => Some(Arc::new(
+            StateFile::open(path, &name).map_err(RunInputError::State)?,
+        )),
+        None => None,
+    };
     Ok(Input {
         name,
         source,
         payload,
+        state,
     })
 }
 
@@ -328,7 +404,7 @@ async fn drive_attempt(
             let spec = AttemptSpec::new(attempt, run, args.timeout, DEFAULT_KILL_GRACE);
             // Nobody sends commands to `jobvisor run`; the sender keeps the channel open.
             let (_no_commands, mut commands) = mpsc::unbounded_channel();
-            let host = HostService::new().begin(attempt, &input.name);
+            let host = run_host(args, input).begin(attempt, &input.name);
             let ran = run_attempt(&mut worker, group, host, &mut commands, &mut hooks, spec).await;
             let ran = match ran {
                 AttemptRun::Ran(ran) => *ran,
@@ -353,7 +429,40 @@ async fn drive_attempt(
             ran
         }
     };
+    let ran = commit_state(input, ran);
     report(args, group, ran, hooks.console)
+}
+
+/// The host of `jobvisor run`: the script is granted what the flags say, and its state is
+/// the `--state-file` (or starts empty).
+fn run_host(args: &RunArgs, input: &Input) -> HostService {
+    let grant = ScriptGrant {
+        allow_net: args.allow_net.clone(),
+        allow_private: args.allow_private.clone(),
+        secrets: Vec::new(),
+        namespace: None,
+    };
+    let state: Arc<dyn StateReader> = match &input.state {
+        Some(file) => file.clone(),
+        None => Arc::new(NoState),
+    };
+    let grants = [(input.name.clone(), grant)].into_iter().collect();
+    HostService::with(grants, state, HostLimits::default())
+}
+
+/// A completed job's state writes go to the `--state-file`; if one of its checks fails
+/// there, the job failed, as it would in the daemon.
+fn commit_state(input: &Input, mut ran: AttemptResult) -> AttemptResult {
+    let (Some(file), AttemptOutcome::Completed) = (&input.state, &ran.end.outcome) else {
+        return ran;
+    };
+    if let Err(problem) = file.commit(&ran.end.host.effects.state) {
+        ran.end.outcome = AttemptOutcome::JsError;
+        ran.end.result = None;
+        ran.end.error = Some(("StateConflict".to_owned(), problem, None));
+        ran.end.host.effects = Default::default();
+    }
+    ran
 }
 
 /// The result of an attempt whose worker never got the job: killed, and a protocol error
@@ -420,7 +529,17 @@ fn report(
         stack,
     });
     let stats = end.stats;
+    let host = end.host;
+    let children = host
+        .effects
+        .children
+        .into_iter()
+        .map(ChildReport::of)
+        .collect::<anyhow::Result<_>>()?;
     Ok(RunReport {
+        children,
+        requests: host.requests,
+        state_writes: host.effects.state.len(),
         outcome: end.outcome.as_str().to_owned(),
         result,
         error,
@@ -467,6 +586,18 @@ fn print_report(args: &RunArgs, report: &RunReport, name: &str, source: &str) ->
     }
     if let Some(result) = &report.result {
         println!("{result}");
+    }
+    for child in &report.children {
+        eprintln!(
+            "child job (not enqueued by `run`): {} {} (queue {}{})",
+            child.script,
+            child.payload,
+            child.queue,
+            child
+                .delay_ms
+                .map(|ms| format!(", in {ms} ms"))
+                .unwrap_or_default()
+        );
     }
     let summary = format!(
         "{} in {:.1} ms{}",

@@ -12,6 +12,7 @@
 //! may take time (a fetch); the runner keeps the attempt's deadlines running meanwhile.
 
 pub mod state;
+pub mod state_file;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
