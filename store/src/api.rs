@@ -23,6 +23,7 @@ use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::effects::*;
 use crate::schedule::{
     FireReport, FiredRun, ReconcileReport, ScheduleDef, ScheduleDetail, ScheduleInfo, UpsertOutcome,
 };
@@ -72,6 +73,20 @@ pub trait JobStoreRead: Clone + Send + Sync + 'static {
         name: &str,
         recent_runs: u32,
     ) -> impl Future<Output = Result<Option<ScheduleDetail>, StoreError>> + Send + use<Self>;
+
+    /// One state key; `None` when it does not exist or has expired.
+    fn state_get(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<StateEntry>, StoreError>> + Send + use<Self>;
+
+    /// A page of a namespace's live keys in key order (the limit is clamped to
+    /// 1..=[`crate::MAX_STATE_PAGE`]).
+    fn state_list(
+        &self,
+        query: StateQuery,
+    ) -> impl Future<Output = Result<StatePage, StoreError>> + Send + use<Self>;
 }
 
 /// The durable job store as the supervisor uses it. See the module docs for what the
@@ -105,6 +120,15 @@ pub trait JobStore: JobStoreRead {
         source: &str,
     ) -> impl Future<Output = Result<ScriptVersion, StoreError>> + Send + use<Self>;
 
+    /// `add_script` with a network grant (stored sorted and without duplicates, not
+    /// parsed); the same source with another grant is another version.
+    fn add_script_with(
+        &self,
+        name: &str,
+        source: &str,
+        allow_net: Vec<String>,
+    ) -> impl Future<Output = Result<ScriptVersion, StoreError>> + Send + use<Self>;
+
     /// One job; a duplicate unique key is an outcome, not an error.
     fn enqueue(
         &self,
@@ -123,11 +147,13 @@ pub trait JobStore: JobStoreRead {
         max: usize,
     ) -> impl Future<Output = Result<ClaimBatch, StoreError>> + Send + use<Self>;
 
-    /// A successful attempt, fenced on the attempt and its owner.
+    /// A successful attempt, fenced on the attempt and its owner, with what it staged
+    /// (state writes, child jobs) in the same transaction; a failed check or an invalid
+    /// effect applies nothing and records the attempt as failed ([`Completed`]).
     fn complete(
         &self,
         completion: Completion,
-    ) -> impl Future<Output = Result<Fenced<()>, StoreError>> + Send + use<Self>;
+    ) -> impl Future<Output = Result<Fenced<Completed>, StoreError>> + Send + use<Self>;
 
     /// A failed attempt, fenced; the store decides retry, discard or cancel (`policy`).
     fn fail(
@@ -181,6 +207,13 @@ pub trait JobStore: JobStoreRead {
         &self,
         retention: Retention,
     ) -> impl Future<Output = Result<PruneReport, StoreError>> + Send + use<Self>;
+
+    /// One state write outside any attempt (the CLI), with its check; a delete is a
+    /// `None` value.
+    fn state_set(
+        &self,
+        write: StateWrite,
+    ) -> impl Future<Output = Result<StateWriteOutcome, StoreError>> + Send + use<Self>;
 
     // ----- queues -----
 
@@ -295,6 +328,22 @@ impl JobStore for AnyStore {
         delegate!(self, s => JobStore::add_script(s, name, source))
     }
 
+    fn add_script_with(
+        &self,
+        name: &str,
+        source: &str,
+        allow_net: Vec<String>,
+    ) -> impl Future<Output = Result<ScriptVersion, StoreError>> + Send + use<> {
+        delegate!(self, s => JobStore::add_script_with(s, name, source, allow_net))
+    }
+
+    fn state_set(
+        &self,
+        write: StateWrite,
+    ) -> impl Future<Output = Result<StateWriteOutcome, StoreError>> + Send + use<> {
+        delegate!(self, s => JobStore::state_set(s, write))
+    }
+
     fn enqueue(
         &self,
         request: EnqueueRequest,
@@ -319,7 +368,7 @@ impl JobStore for AnyStore {
     fn complete(
         &self,
         completion: Completion,
-    ) -> impl Future<Output = Result<Fenced<()>, StoreError>> + Send + use<> {
+    ) -> impl Future<Output = Result<Fenced<Completed>, StoreError>> + Send + use<> {
         delegate!(self, s => JobStore::complete(s, completion))
     }
 
@@ -507,5 +556,20 @@ impl JobStoreRead for AnyStore {
         recent_runs: u32,
     ) -> impl Future<Output = Result<Option<ScheduleDetail>, StoreError>> + Send + use<> {
         delegate!(self, s => JobStoreRead::get_schedule(s, name, recent_runs))
+    }
+
+    fn state_get(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<StateEntry>, StoreError>> + Send + use<> {
+        delegate!(self, s => JobStoreRead::state_get(s, namespace, key))
+    }
+
+    fn state_list(
+        &self,
+        query: StateQuery,
+    ) -> impl Future<Output = Result<StatePage, StoreError>> + Send + use<> {
+        delegate!(self, s => JobStoreRead::state_list(s, query))
     }
 }

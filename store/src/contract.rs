@@ -7,6 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::api::{JobStore, JobStoreRead};
+use crate::effects::*;
 use crate::schedule::{
     FireReport, FiredRun, ReconcileReport, ScheduleDef, ScheduleDetail, ScheduleInfo, UpsertOutcome,
 };
@@ -87,6 +88,22 @@ impl JobStore for SqliteStore {
         SqliteStore::add_script(self, name, source)
     }
 
+    fn add_script_with(
+        &self,
+        name: &str,
+        source: &str,
+        allow_net: Vec<String>,
+    ) -> impl Future<Output = Result<ScriptVersion, StoreError>> + Send + use<> {
+        SqliteStore::add_script_with(self, name, source, allow_net)
+    }
+
+    fn state_set(
+        &self,
+        write: StateWrite,
+    ) -> impl Future<Output = Result<StateWriteOutcome, StoreError>> + Send + use<> {
+        SqliteStore::state_set(self, write)
+    }
+
     fn enqueue(
         &self,
         request: EnqueueRequest,
@@ -111,7 +128,7 @@ impl JobStore for SqliteStore {
     fn complete(
         &self,
         completion: Completion,
-    ) -> impl Future<Output = Result<Fenced<()>, StoreError>> + Send + use<> {
+    ) -> impl Future<Output = Result<Fenced<Completed>, StoreError>> + Send + use<> {
         SqliteStore::complete(self, completion)
     }
 
@@ -301,5 +318,21 @@ impl JobStoreRead for SqliteStore {
     ) -> impl Future<Output = Result<Option<ScheduleDetail>, StoreError>> + Send + use<> {
         let name = name.to_owned();
         self.read_async(move |store| SqliteStore::get_schedule(store, &name, recent_runs))
+    }
+
+    fn state_get(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<StateEntry>, StoreError>> + Send + use<> {
+        let (namespace, key) = (namespace.to_owned(), key.to_owned());
+        self.read_async(move |store| SqliteStore::state_get(store, &namespace, &key))
+    }
+
+    fn state_list(
+        &self,
+        query: StateQuery,
+    ) -> impl Future<Output = Result<StatePage, StoreError>> + Send + use<> {
+        self.read_async(move |store| SqliteStore::state_list(store, &query))
     }
 }

@@ -152,4 +152,98 @@ pub enum Completed {
         conflict: StateConflict,
         disposition: crate::types::FailDisposition,
     },
+    /// A staged effect could not be applied (a child naming an unknown script, a state
+    /// write over a limit): as for a conflict, nothing staged was applied and the attempt
+    /// was recorded as failed (`js_error`, error name `InvalidEffect`, message = `reason`)
+    /// under the job's retry policy, in the same transaction.
+    Refused {
+        reason: String,
+        disposition: crate::types::FailDisposition,
+    },
+}
+
+/// The error name of an attempt failed by a [`Completed::Conflict`].
+pub const STATE_CONFLICT_ERROR: &str = "StateConflict";
+/// The error name of an attempt failed by a [`Completed::Refused`].
+pub const INVALID_EFFECT_ERROR: &str = "InvalidEffect";
+
+/// Checks a state namespace name.
+pub(crate) fn check_namespace(namespace: &str) -> Result<(), String> {
+    if namespace.is_empty() || namespace.len() > MAX_STATE_NAMESPACE_BYTES {
+        return Err(format!(
+            "state namespace must be 1..={MAX_STATE_NAMESPACE_BYTES} bytes, not {}",
+            namespace.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a state key.
+pub(crate) fn check_key(key: &str) -> Result<(), String> {
+    if key.is_empty() || key.len() > MAX_STATE_KEY_BYTES {
+        return Err(format!(
+            "state key must be 1..={MAX_STATE_KEY_BYTES} bytes, not {}",
+            key.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Checks one state write: namespace, key, and a value that is JSON within the size cap.
+pub(crate) fn check_write(write: &StateWrite) -> Result<(), String> {
+    check_namespace(&write.namespace)?;
+    check_key(&write.key)?;
+    if let Some(value) = &write.value {
+        if value.len() > MAX_STATE_VALUE_BYTES {
+            return Err(format!(
+                "the value of state key `{}` is {} bytes, above the limit of {MAX_STATE_VALUE_BYTES}",
+                write.key,
+                value.len()
+            ));
+        }
+        if let Err(err) = serde_json::from_str::<serde::de::IgnoredAny>(value) {
+            return Err(format!(
+                "the value of state key `{}` is not JSON: {err}",
+                write.key
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a listing query (its limit is clamped, not refused).
+pub(crate) fn check_query(query: &StateQuery) -> Result<(), String> {
+    check_namespace(&query.namespace)?;
+    if query.prefix.len() > MAX_STATE_KEY_BYTES {
+        return Err(format!(
+            "state key prefix must be at most {MAX_STATE_KEY_BYTES} bytes, not {}",
+            query.prefix.len()
+        ));
+    }
+    if let Some(after) = &query.after {
+        check_key(after)?;
+    }
+    Ok(())
+}
+
+/// Most keys one `state_list` page returns; a larger limit is cut to this, 0 is 1.
+pub const MAX_STATE_PAGE: u32 = 1000;
+
+/// The smallest string greater than every string that starts with `prefix` (UTF-8 byte
+/// order is code point order, which is how SQLite compares text), or `None` when there is
+/// none (an empty prefix, or one made only of U+10FFFF).
+pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last {
+            '\u{D7FF}' => Some('\u{E000}'),
+            char::MAX => None,
+            other => char::from_u32(u32::from(other) + 1),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
 }

@@ -14,6 +14,10 @@ use super::policy::{self, FailureFacts};
 use super::types::*;
 use super::writer::{ScriptRef, Writer};
 use super::{StoreOptions, duration_ms};
+use crate::effects::{
+    AttemptEffects, Completed, INVALID_EFFECT_ERROR, STATE_CONFLICT_ERROR, StateConflict,
+    StateWrite, StateWriteOutcome, VersionCheck,
+};
 use crate::limits::{
     MAX_DELAY, MAX_JOB_TIMEOUT, MAX_RETRY_BACKOFF, NameKind, check_at_most, check_max_attempts,
     check_name,
@@ -92,16 +96,16 @@ UPDATE jobs SET state = 'discarded', attempt = attempt - 1, finished_at = ?2,
 
 const INSERT_JOB_SQL: &str = "
 INSERT INTO jobs (queue, script_id, state, priority, run_at, max_attempts, timeout_ms,
-                  backoff_base_ms, backoff_cap_ms, unique_key, payload, created_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                  backoff_base_ms, backoff_cap_ms, unique_key, payload, created_at, parent_id)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
 ON CONFLICT DO NOTHING
 RETURNING id";
 
 const INSERT_ATTEMPT_SQL: &str = "
 INSERT INTO attempts (job_id, attempt, epoch, worker_pid, started_at, finished_at, duration_ms,
                       outcome, error_name, error_message, error_stack, logs, logs_truncated,
-                      cpu_ms, peak_memory_bytes)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+                      cpu_ms, peak_memory_bytes, requests)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 
 /// Checks an enqueue request without touching the database (runs on the caller's thread).
 pub(crate) fn validate_enqueue(
@@ -182,7 +186,28 @@ pub(crate) fn truncate_utf8(text: &str, max: usize) -> (&str, bool) {
 
 /// The hex SHA-256 of a script's source: its version.
 pub fn sha256_hex(source: &str) -> String {
-    let digest = Sha256::digest(source.as_bytes());
+    hex(&Sha256::digest(source.as_bytes()))
+}
+
+/// The version id of a script: the SHA-256 of its source ([`sha256_hex`]) when it has no
+/// network grant; with one, of a fixed tag, the source's length, the source and the
+/// grant (JSON), so the same source granted differently is a version of its own.
+pub fn script_version_hash(source: &str, allow_net: &[String]) -> String {
+    if allow_net.is_empty() {
+        return sha256_hex(source);
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(format!("jobvisor-script-grant\0{}\0", source.len()).as_bytes());
+    hasher.update(source.as_bytes());
+    hasher.update(
+        serde_json::to_string(allow_net)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    hex(&hasher.finalize())
+}
+
+fn hex(digest: &[u8]) -> String {
     let mut hex = String::with_capacity(64);
     for byte in digest {
         let _ = write!(hex, "{byte:02x}");
@@ -275,22 +300,27 @@ fn claimed_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ClaimedRow, (
 // and also require the attempt's epoch to be this supervisor's: an attempt leased by an
 // earlier epoch can only leave `running` through recovery, never through a late result.
 impl Writer {
+    /// `allow_net` is sorted and without duplicates (the caller's job).
     pub(crate) fn add_script(
         &mut self,
         name: &str,
         source: &str,
+        allow_net: &[String],
     ) -> Result<ScriptVersion, StoreError> {
         let now = self.now();
-        let hash = sha256_hex(source);
+        let hash = script_version_hash(source, allow_net);
+        let grant =
+            (!allow_net.is_empty()).then(|| serde_json::to_string(allow_net).unwrap_or_default());
         let err = self.err("add script");
         let inserted: Option<i64> = self
             .conn
             .prepare_cached(
-                "INSERT INTO scripts (name, hash, source, created_at) VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO scripts (name, hash, source, created_at, allow_net)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (name, hash) DO NOTHING RETURNING id",
             )
             .and_then(|mut stmt| {
-                stmt.query_row(params![name, hash, source, now], |row| row.get(0))
+                stmt.query_row(params![name, hash, source, now, grant], |row| row.get(0))
                     .optional()
             })
             .map_err(&err)?;
@@ -320,9 +350,11 @@ impl Writer {
         })
     }
 
+    /// `parent`: the job whose completion enqueues these (its children).
     pub(crate) fn enqueue(
         &mut self,
         requests: &[EnqueueRequest],
+        parent: Option<JobId>,
     ) -> Result<Vec<EnqueueOutcome>, StoreError> {
         let now = self.now();
         let err = self.err("enqueue");
@@ -385,6 +417,7 @@ impl Writer {
                         request.unique_key,
                         request.payload,
                         now,
+                        parent.map(|id| id.0),
                     ],
                     |row| row.get(0),
                 )
@@ -564,6 +597,7 @@ impl Writer {
                 priority: i32::try_from(row.priority).unwrap_or(0),
                 script_name: script.name,
                 script_hash: script.hash,
+                allow_net: script.allow_net,
                 payload: row.payload,
                 timeout: row
                     .timeout_ms
@@ -612,12 +646,13 @@ impl Writer {
         }
         let script = self
             .conn
-            .prepare_cached("SELECT name, hash FROM scripts WHERE id = ?1")
+            .prepare_cached("SELECT name, hash, allow_net FROM scripts WHERE id = ?1")
             .and_then(|mut stmt| {
                 stmt.query_row([script_id], |row| {
                     Ok(ScriptRef {
                         name: row.get(0)?,
                         hash: row.get(1)?,
+                        allow_net: parse_allow_net(row.get::<_, Option<String>>(2)?.as_deref()),
                     })
                 })
                 .optional()
@@ -689,6 +724,14 @@ impl Writer {
         let error_stack = error
             .and_then(|error| error.stack.as_deref())
             .map(|stack| truncate_utf8(stack, max_error).0);
+        // No statement of its own and no JSON work for an attempt without requests.
+        let requests = if report.requests.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&report.requests).map_err(|err| {
+                StoreError::InvalidRequest(format!("cannot encode the attempt's requests: {err}"))
+            })?)
+        };
         self.conn
             .prepare_cached(INSERT_ATTEMPT_SQL)
             .and_then(|mut stmt| {
@@ -710,17 +753,31 @@ impl Writer {
                     report
                         .peak_memory_bytes
                         .map(|bytes| i64::try_from(bytes).unwrap_or(i64::MAX)),
+                    requests,
                 ])
             })
             .map_err(self.err("record attempt"))?;
         Ok(())
     }
 
-    pub(crate) fn complete(&mut self, completion: &Completion) -> Result<Fenced<()>, StoreError> {
+    /// Completes the attempt and applies what it staged, or, when a staged effect cannot
+    /// be applied (a failed check, an invalid child or write), applies none of it and
+    /// records the attempt as failed instead. A completion without effects runs exactly
+    /// the statements it ran before effects existed.
+    pub(crate) fn complete(
+        &mut self,
+        completion: &Completion,
+    ) -> Result<Fenced<Completed>, StoreError> {
         let now = self.now();
         let attempt = completion.attempt;
         if attempt.epoch != self.epoch {
             return self.stale(attempt);
+        }
+        let effects = &completion.effects;
+        if !effects.is_empty()
+            && let Some(refusal) = self.check_effects(effects, now)?
+        {
+            return self.fail_completion(completion, refusal);
         }
         let started_at: Option<Option<i64>> = self
             .conn
@@ -749,7 +806,234 @@ impl Writer {
             None,
             &completion.report,
         )?;
-        Ok(Fenced::Applied(()))
+        let children = if effects.is_empty() {
+            Vec::new()
+        } else {
+            self.apply_state_writes(&effects.state, now)?;
+            self.enqueue(&effects.children, Some(attempt.id))?
+                .into_iter()
+                .map(|outcome| outcome.id)
+                .collect()
+        };
+        Ok(Fenced::Applied(Completed::Done { children }))
+    }
+
+    /// Why the staged effects cannot be applied, if they cannot: every write and child is
+    /// valid, every child's script exists, and every write's check holds against the
+    /// committed rows (an expired key is absent). Reads only.
+    fn check_effects(
+        &mut self,
+        effects: &AttemptEffects,
+        now: i64,
+    ) -> Result<Option<Refusal>, StoreError> {
+        for write in &effects.state {
+            if let Err(reason) = crate::effects::check_write(write) {
+                return Ok(Some(Refusal::Invalid(reason)));
+            }
+        }
+        let err = self.err("check child jobs");
+        let mut known: HashSet<&str> = HashSet::new();
+        for (index, child) in effects.children.iter().enumerate() {
+            if let Err(error) = validate_enqueue(&self.options, child) {
+                return Ok(Some(Refusal::Invalid(format!(
+                    "child job {} (script `{}`): {error}",
+                    index + 1,
+                    child.script
+                ))));
+            }
+            if known.contains(child.script.as_str()) {
+                continue;
+            }
+            let exists = self
+                .conn
+                .prepare_cached("SELECT 1 FROM script_heads WHERE name = ?1")
+                .and_then(|mut stmt| stmt.exists([&child.script]))
+                .map_err(&err)?;
+            if !exists {
+                return Ok(Some(Refusal::Invalid(format!(
+                    "child job {} names the script `{}`, which does not exist",
+                    index + 1,
+                    child.script
+                ))));
+            }
+            known.insert(&child.script);
+        }
+        for write in &effects.state {
+            if write.check == VersionCheck::Any {
+                continue;
+            }
+            let current = self.state_version(&write.namespace, &write.key, now)?;
+            if !check_holds(write.check, current) {
+                return Ok(Some(Refusal::Conflict(StateConflict {
+                    namespace: write.namespace.clone(),
+                    key: write.key.clone(),
+                    expected: write.check,
+                    current,
+                })));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records a completion whose effects were refused as a failed attempt (fenced like
+    /// any failure, under the job's retry policy).
+    fn fail_completion(
+        &mut self,
+        completion: &Completion,
+        refusal: Refusal,
+    ) -> Result<Fenced<Completed>, StoreError> {
+        let (name, message) = match &refusal {
+            Refusal::Conflict(conflict) => (STATE_CONFLICT_ERROR, conflict.to_string()),
+            Refusal::Invalid(reason) => (INVALID_EFFECT_ERROR, reason.clone()),
+        };
+        let failure = Failure {
+            attempt: completion.attempt,
+            kind: OutcomeKind::JsError,
+            error: Some(JobError {
+                name: name.to_owned(),
+                message,
+                stack: None,
+            }),
+            report: completion.report.clone(),
+        };
+        let disposition = match self.fail(&failure)? {
+            Fenced::Applied(disposition) => disposition,
+            Fenced::Stale(reason) => return Ok(Fenced::Stale(reason)),
+        };
+        tracing::info!(
+            job = completion.attempt.id.0,
+            attempt = completion.attempt.attempt,
+            error = name,
+            ?disposition,
+            "completion refused: nothing the attempt staged was applied"
+        );
+        Ok(Fenced::Applied(match refusal {
+            Refusal::Conflict(conflict) => Completed::Conflict {
+                conflict,
+                disposition,
+            },
+            Refusal::Invalid(reason) => Completed::Refused {
+                reason,
+                disposition,
+            },
+        }))
+    }
+
+    /// The committed version of a key; `None` when it does not exist or has expired.
+    fn state_version(
+        &self,
+        namespace: &str,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<u64>, StoreError> {
+        let version: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT version FROM state
+                  WHERE namespace = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![namespace, key, now], |row| row.get(0))
+                    .optional()
+            })
+            .map_err(self.err("read state"))?;
+        Ok(version.map(|version| u64::try_from(version).unwrap_or(0)))
+    }
+
+    /// Applies checked writes in order (a later write of a key wins): each set gets the
+    /// next version of the store's counter, a delete none. The versions, write by write.
+    fn apply_state_writes(
+        &mut self,
+        writes: &[StateWrite],
+        now: i64,
+    ) -> Result<Vec<Option<u64>>, StoreError> {
+        let err = self.err("write state");
+        let sets = writes.iter().filter(|write| write.value.is_some()).count();
+        let mut next = if sets == 0 {
+            0
+        } else {
+            let last: i64 = self
+                .conn
+                .prepare_cached(
+                    "UPDATE meta SET value = value + ?1 WHERE key = 'state_version' RETURNING value",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_row([i64::try_from(sets).unwrap_or(i64::MAX)], |row| row.get(0))
+                })
+                .map_err(&err)?;
+            last - i64::try_from(sets).unwrap_or(i64::MAX) + 1
+        };
+        let mut versions = Vec::with_capacity(writes.len());
+        for write in writes {
+            match &write.value {
+                Some(value) => {
+                    let expires_at = write.ttl.map(|ttl| now.saturating_add(duration_ms(ttl)));
+                    self.conn
+                        .prepare_cached(
+                            "INSERT INTO state (namespace, key, value, version, updated_at, expires_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                             ON CONFLICT (namespace, key) DO UPDATE
+                                SET value = excluded.value, version = excluded.version,
+                                    updated_at = excluded.updated_at,
+                                    expires_at = excluded.expires_at",
+                        )
+                        .and_then(|mut stmt| {
+                            stmt.execute(params![
+                                write.namespace,
+                                write.key,
+                                value,
+                                next,
+                                now,
+                                expires_at
+                            ])
+                        })
+                        .map_err(&err)?;
+                    versions.push(Some(u64::try_from(next).unwrap_or(0)));
+                    next += 1;
+                }
+                None => {
+                    self.conn
+                        .prepare_cached("DELETE FROM state WHERE namespace = ?1 AND key = ?2")
+                        .and_then(|mut stmt| stmt.execute(params![write.namespace, write.key]))
+                        .map_err(&err)?;
+                    versions.push(None);
+                }
+            }
+        }
+        Ok(versions)
+    }
+
+    /// One write outside an attempt (the CLI), with its check.
+    pub(crate) fn state_set(
+        &mut self,
+        write: &StateWrite,
+    ) -> Result<StateWriteOutcome, StoreError> {
+        crate::effects::check_write(write).map_err(StoreError::InvalidRequest)?;
+        let now = self.now();
+        if write.check != VersionCheck::Any {
+            let current = self.state_version(&write.namespace, &write.key, now)?;
+            if !check_holds(write.check, current) {
+                return Ok(StateWriteOutcome::Conflict { current });
+            }
+        }
+        let version = self
+            .apply_state_writes(std::slice::from_ref(write), now)?
+            .pop()
+            .flatten();
+        Ok(StateWriteOutcome::Written { version })
+    }
+
+    /// Deletes up to `batch` state keys expired at `now`; how many.
+    pub(crate) fn prune_state(&mut self, now: i64, batch: u32) -> Result<u64, StoreError> {
+        let deleted = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM state WHERE rowid IN
+                   (SELECT rowid FROM state WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)",
+            )
+            .and_then(|mut stmt| stmt.execute(params![now, batch]))
+            .map_err(self.err("prune state"))?;
+        Ok(deleted as u64)
     }
 
     pub(crate) fn fail(
@@ -1170,6 +1454,28 @@ impl Writer {
             next_after,
         })
     }
+}
+
+/// Why a completion's effects were not applied.
+enum Refusal {
+    Conflict(StateConflict),
+    Invalid(String),
+}
+
+/// Whether a key at `current` (`None`: absent) passes `check`.
+fn check_holds(check: VersionCheck, current: Option<u64>) -> bool {
+    match check {
+        VersionCheck::Any => true,
+        VersionCheck::Absent => current.is_none(),
+        VersionCheck::Is(version) => current == Some(version),
+    }
+}
+
+/// A stored network grant (JSON array text); a missing or unreadable one grants nothing.
+pub(crate) fn parse_allow_net(stored: Option<&str>) -> Vec<String> {
+    stored
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default()
 }
 
 fn check_queue_name(queue: &str) -> Result<(), StoreError> {

@@ -69,7 +69,7 @@ pub use api::{AnyStore, JobStore, JobStoreRead};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use effects::*;
 pub use error::{BoxError, StoreError};
-pub use jobs::sha256_hex;
+pub use jobs::{script_version_hash, sha256_hex};
 pub use read_only::ReadOnlyStore;
 pub use types::*;
 
@@ -484,6 +484,24 @@ impl SqliteStore {
     /// current version of `name`. A multi-file script's source is its canonical bundle
     /// text (`jobvisor_protocol::bundle`), refused unless well formed and within the caps.
     pub fn add_script(&self, name: &str, source: &str) -> Pending<ScriptVersion> {
+        self.add_script_with(name, source, Vec::new())
+    }
+
+    /// [`SqliteStore::add_script`] with a network grant: the hosts the version may fetch
+    /// from (`scripts add --allow-net`), stored as given, sorted and without duplicates,
+    /// for the supervisor to parse and enforce. The grant is part of the version: the same
+    /// source with another grant is a new version (its hash covers both, see
+    /// [`script_version_hash`]), so a queued job keeps the grant it was enqueued under.
+    pub fn add_script_with(
+        &self,
+        name: &str,
+        source: &str,
+        allow_net: Vec<String>,
+    ) -> Pending<ScriptVersion> {
+        let allow_net = match check_allow_net(allow_net) {
+            Ok(allow_net) => allow_net,
+            Err(message) => return Pending::ready(Err(StoreError::InvalidRequest(message))),
+        };
         if let Err(message) = limits::check_name(limits::NameKind::Script, name) {
             return Pending::ready(Err(StoreError::InvalidRequest(message)));
         }
@@ -501,6 +519,7 @@ impl SqliteStore {
         self.send(|reply| Command::AddScript {
             name,
             source,
+            allow_net,
             reply,
         })
     }
@@ -533,8 +552,12 @@ impl SqliteStore {
         self.send(|reply| Command::Claim { max, reply })
     }
 
-    /// Records a successful attempt, fenced on (id, attempt, epoch, running).
-    pub fn complete(&self, completion: Completion) -> Pending<Fenced<()>> {
+    /// Records a successful attempt, fenced on (id, attempt, epoch, running), and applies
+    /// what it staged in the same transaction: its state writes (each check verified
+    /// against the committed rows) and its child jobs (enqueued as `enqueue` would, with
+    /// the job as their parent). If a check fails or an effect is invalid, nothing staged
+    /// is applied and the attempt is recorded as failed instead ([`Completed`]).
+    pub fn complete(&self, completion: Completion) -> Pending<Fenced<Completed>> {
         if let Some(result) = &completion.result
             && result.len() > self.inner.options.max_result_bytes
         {
@@ -641,14 +664,12 @@ impl SqliteStore {
         let now = self.inner.options.clock.now_ms();
         let completed_before = now.saturating_sub(duration_ms(retention.completed));
         let failed_before = now.saturating_sub(duration_ms(retention.failed));
-        let Some((first, last)) = self
+        let mut report = PruneReport::default();
+        let (first, last) = self
             .inner
             .reader
             .prune_range(completed_before.max(failed_before))?
-        else {
-            return Ok(PruneReport::default());
-        };
-        let mut report = PruneReport::default();
+            .unwrap_or((1, 0));
         let mut after = first - 1;
         while after < last {
             let step = jobs::PruneStep {
@@ -665,7 +686,37 @@ impl SqliteStore {
             report.transactions += 1;
             after = done.next_after;
         }
+        let batch = self.inner.options.prune_batch.max(1);
+        loop {
+            let deleted = self
+                .send(|reply| Command::PruneState { now, batch, reply })
+                .wait()?;
+            report.expired_state += deleted;
+            report.transactions += 1;
+            if deleted < u64::from(batch) {
+                break;
+            }
+        }
         Ok(report)
+    }
+
+    /// Writes one state key outside any attempt (the CLI's `state set` and `state
+    /// delete`: a delete is a `None` value), with its check, through the writer.
+    pub fn state_set(&self, write: StateWrite) -> Pending<StateWriteOutcome> {
+        if let Err(message) = effects::check_write(&write) {
+            return Pending::ready(Err(StoreError::InvalidRequest(message)));
+        }
+        self.send(|reply| Command::StateSet { write, reply })
+    }
+
+    /// One state key; `None` when it does not exist or has expired. Blocking read.
+    pub fn state_get(&self, namespace: &str, key: &str) -> Result<Option<StateEntry>, StoreError> {
+        self.inner.reader.state_get(namespace, key)
+    }
+
+    /// A page of a namespace's keys in key order. Blocking read.
+    pub fn state_list(&self, query: &StateQuery) -> Result<StatePage, StoreError> {
+        self.inner.reader.state_list(query)
     }
 
     /// The PRAGMAs in force on both connections, read back from SQLite.
@@ -845,7 +896,7 @@ impl WriteBatch<'_> {
         }
     }
 
-    pub fn complete(&mut self, completion: Completion) -> Pending<Fenced<()>> {
+    pub fn complete(&mut self, completion: Completion) -> Pending<Fenced<Completed>> {
         self.push(|reply| Command::Complete { completion, reply })
     }
 
@@ -924,6 +975,32 @@ impl Drop for Inner {
 
 pub fn duration_ms(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Most entries of a script's network grant, and the longest entry.
+const MAX_ALLOW_NET_ENTRIES: usize = 256;
+const MAX_ALLOW_NET_ENTRY_BYTES: usize = 300;
+
+/// A network grant in its stored form (sorted, without duplicates), or why it is refused:
+/// an empty or overlong entry, or too many. Entries are not parsed here.
+fn check_allow_net(mut allow_net: Vec<String>) -> Result<Vec<String>, String> {
+    allow_net.sort();
+    allow_net.dedup();
+    if allow_net.len() > MAX_ALLOW_NET_ENTRIES {
+        return Err(format!(
+            "allow_net has {} entries, above the limit of {MAX_ALLOW_NET_ENTRIES}",
+            allow_net.len()
+        ));
+    }
+    if let Some(entry) = allow_net
+        .iter()
+        .find(|entry| entry.trim().is_empty() || entry.len() > MAX_ALLOW_NET_ENTRY_BYTES)
+    {
+        return Err(format!(
+            "allow_net entry `{entry}` must be 1..={MAX_ALLOW_NET_ENTRY_BYTES} bytes and not blank"
+        ));
+    }
+    Ok(allow_net)
 }
 
 /// Refuses a bundle source that is malformed or over [`limits::check_script_files`]; a

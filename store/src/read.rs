@@ -16,6 +16,11 @@ use super::error::{StoreError, db_error, parse_state, stored_outcome, stored_sta
 use super::read_pool::{ReadConn, ReadPool};
 use super::schema;
 use super::types::*;
+use crate::effects::{
+    MAX_STATE_PAGE, RequestRecord, StateEntry, StatePage, StateQuery, check_key, check_namespace,
+    check_query, prefix_end,
+};
+use crate::jobs::parse_allow_net;
 
 pub(crate) struct Reader {
     path: PathBuf,
@@ -28,7 +33,26 @@ pub(crate) struct Reader {
 const JOB_COLUMNS: &str = "j.id, j.queue, coalesce(s.name, ''), coalesce(s.hash, ''), j.state,
     j.priority, j.run_at, j.attempt, j.max_attempts, j.timeout_ms, j.backoff_base_ms, j.backoff_cap_ms, j.unique_key, j.epoch,
     j.lease_until, j.attempted_at, j.cancel_requested, j.last_outcome, j.last_error, j.created_at,
-    j.finished_at, j.owner_node, j.schedule_name, j.schedule_slot_ms";
+    j.finished_at, j.owner_node, j.schedule_name, j.schedule_slot_ms, j.parent_id";
+
+const STATE_COLUMNS: &str = "namespace, key, value, version, updated_at, expires_at";
+
+fn state_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<StateEntry> {
+    Ok(StateEntry {
+        namespace: row.get(0)?,
+        key: row.get(1)?,
+        value: row.get(2)?,
+        version: u64::try_from(row.get::<_, i64>(3)?).unwrap_or(0),
+        updated_at_ms: row.get(4)?,
+        expires_at_ms: row.get(5)?,
+    })
+}
+
+/// The stored requests of an attempt; a value that does not parse (written by another
+/// tool) reads as none rather than failing the whole read.
+fn parse_requests(text: &str) -> Vec<RequestRecord> {
+    serde_json::from_str(text).unwrap_or_default()
+}
 
 fn ms_to_duration(ms: Option<i64>) -> Option<Duration> {
     ms.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
@@ -42,7 +66,7 @@ fn to_u64(value: Option<i64>) -> Option<u64> {
     value.map(|value| u64::try_from(value).unwrap_or(0))
 }
 
-/// Maps the first 24 columns (JOB_COLUMNS); payload and result are filled by the caller.
+/// Maps the first 25 columns (JOB_COLUMNS); payload and result are filled by the caller.
 fn job_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<JobInfo> {
     let state: String = row.get(4)?;
     let base = row.get::<_, Option<i64>>(10)?;
@@ -82,6 +106,7 @@ fn job_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<JobInfo> {
         owner_node: row.get::<_, Option<String>>(21)?.map(NodeId),
         schedule_name: row.get(22)?,
         schedule_slot_ms: row.get(23)?,
+        parent: row.get::<_, Option<i64>>(24)?.map(JobId),
     })
 }
 
@@ -113,8 +138,8 @@ impl Reader {
             .and_then(|mut stmt| {
                 stmt.query_row([id.0], |row| {
                     let mut job = job_info(row)?;
-                    job.payload = row.get(24)?;
-                    job.result = row.get(25)?;
+                    job.payload = row.get(25)?;
+                    job.result = row.get(26)?;
                     Ok(job)
                 })
                 .optional()
@@ -128,7 +153,7 @@ impl Reader {
                 .prepare_cached(
                     "SELECT attempt, epoch, worker_pid, started_at, finished_at, duration_ms, outcome,
                             error_name, error_message, error_stack, logs, logs_truncated, cpu_ms,
-                            peak_memory_bytes
+                            peak_memory_bytes, requests
                        FROM attempts WHERE job_id = ?1 ORDER BY id",
                 )
                 .map_err(&err)?;
@@ -161,6 +186,11 @@ impl Reader {
                         logs_truncated: row.get(11)?,
                         cpu_ms: to_u64(row.get(12)?),
                         peak_memory_bytes: to_u64(row.get(13)?),
+                        requests: row
+                            .get::<_, Option<String>>(14)?
+                            .as_deref()
+                            .map(parse_requests)
+                            .unwrap_or_default(),
                     })
                 })
                 .map_err(&err)?;
@@ -176,10 +206,25 @@ impl Reader {
                     .optional()
             })
             .map_err(&err)?;
+        let children = {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT id FROM jobs WHERE parent_id = ?1 AND parent_id IS NOT NULL
+                      ORDER BY id LIMIT ?2",
+                )
+                .map_err(&err)?;
+            let rows = stmt
+                .query_map(params![id.0, MAX_LISTED_CHILDREN], |row| {
+                    row.get(0).map(JobId)
+                })
+                .map_err(&err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(&err)?
+        };
         Ok(Some(JobDetail {
             job,
             attempts,
             current_script_hash,
+            children,
         }))
     }
 
@@ -215,7 +260,7 @@ impl Reader {
         let mut stmt = conn
             .prepare_cached(
                 "SELECT s.name, s.hash, s.created_at, coalesce(h.script_id = s.id, 0),
-                        length(CAST(s.source AS BLOB))
+                        length(CAST(s.source AS BLOB)), s.allow_net
                    FROM scripts s LEFT JOIN script_heads h ON h.name = s.name
                   ORDER BY s.name, s.id",
             )
@@ -228,6 +273,7 @@ impl Reader {
                     created_at_ms: row.get(2)?,
                     current: row.get(3)?,
                     source_bytes: u64::try_from(row.get::<_, i64>(4)?).unwrap_or(0),
+                    allow_net: parse_allow_net(row.get::<_, Option<String>>(5)?.as_deref()),
                 })
             })
             .map_err(&err)?;
@@ -364,6 +410,63 @@ impl Reader {
         // never handed out twice (a late result can never meet a namesake).
         let good = if good == last { last - 1 } else { good };
         Ok((good >= first).then_some((first, good)))
+    }
+
+    pub(crate) fn state_get(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<StateEntry>, StoreError> {
+        check_namespace(namespace).map_err(StoreError::InvalidRequest)?;
+        check_key(key).map_err(StoreError::InvalidRequest)?;
+        let now = self.pool.now_ms();
+        let conn = self.conn()?;
+        conn.prepare_cached(&format!(
+            "SELECT {STATE_COLUMNS} FROM state
+              WHERE namespace = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)"
+        ))
+        .and_then(|mut stmt| {
+            stmt.query_row(params![namespace, key, now], state_entry)
+                .optional()
+        })
+        .map_err(self.err("read state"))
+    }
+
+    /// Keys in key order from the later of `prefix` and `after` (exclusive), while they
+    /// start with `prefix`: one index range, never a scan of the rest of the namespace.
+    pub(crate) fn state_list(&self, query: &StateQuery) -> Result<StatePage, StoreError> {
+        check_query(query).map_err(StoreError::InvalidRequest)?;
+        let limit = query.limit.clamp(1, MAX_STATE_PAGE);
+        let now = self.pool.now_ms();
+        let (lower, lower_op) = match &query.after {
+            Some(after) if after.as_str() >= query.prefix.as_str() => (after.as_str(), ">"),
+            _ => (query.prefix.as_str(), ">="),
+        };
+        let upper = prefix_end(&query.prefix);
+        let upper_sql = if upper.is_some() { "AND key < ?5" } else { "" };
+        let err = self.err("list state");
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {STATE_COLUMNS} FROM state
+                  WHERE namespace = ?1 AND key {lower_op} ?2 {upper_sql}
+                    AND (expires_at IS NULL OR expires_at > ?3)
+                  ORDER BY key LIMIT ?4"
+            ))
+            .map_err(&err)?;
+        let fetch = i64::from(limit) + 1;
+        let rows = match &upper {
+            Some(upper) => stmt.query_map(
+                params![query.namespace, lower, now, fetch, upper],
+                state_entry,
+            ),
+            None => stmt.query_map(params![query.namespace, lower, now, fetch], state_entry),
+        }
+        .map_err(&err)?;
+        let mut entries = rows.collect::<Result<Vec<_>, _>>().map_err(&err)?;
+        let more = entries.len() > limit as usize;
+        entries.truncate(limit as usize);
+        Ok(StatePage { entries, more })
     }
 
     pub(crate) fn settings(&self) -> Result<ConnectionSettings, StoreError> {

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use crate::api::JobStoreRead;
 use crate::contract::spawn_read;
+use crate::effects::*;
 use crate::read::Reader;
 use crate::read_pool::ReadPool;
 use crate::schedule::{ScheduleDetail, ScheduleInfo};
@@ -156,5 +157,21 @@ impl JobStoreRead for ReadOnlyStore {
     ) -> impl Future<Output = Result<Option<ScheduleDetail>, StoreError>> + Send + use<> {
         let name = name.to_owned();
         self.read(move |store| store.inner.schedule_reader.get_schedule(&name, recent_runs))
+    }
+
+    fn state_get(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<StateEntry>, StoreError>> + Send + use<> {
+        let (namespace, key) = (namespace.to_owned(), key.to_owned());
+        self.read(move |store| store.inner.reader.state_get(&namespace, &key))
+    }
+
+    fn state_list(
+        &self,
+        query: StateQuery,
+    ) -> impl Future<Output = Result<StatePage, StoreError>> + Send + use<> {
+        self.read(move |store| store.inner.reader.state_list(&query))
     }
 }

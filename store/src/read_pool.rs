@@ -68,6 +68,11 @@ impl ReadPool {
         }
     }
 
+    /// The store clock's now, for reads that hide expired rows.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.options.clock.now_ms()
+    }
+
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }

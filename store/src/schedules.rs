@@ -395,7 +395,7 @@ impl Writer {
     }
 
     fn enqueue_one(&mut self, request: &EnqueueRequest) -> Result<EnqueueOutcome, StoreError> {
-        self.enqueue(std::slice::from_ref(request))?
+        self.enqueue(std::slice::from_ref(request), None)?
             .pop()
             .ok_or_else(|| StoreError::InvalidRequest("empty enqueue".into()))
     }

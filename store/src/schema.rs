@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_schedules.sql")),
     (3, include_str!("migrations/0003_rules_in_code.sql")),
     (4, include_str!("migrations/0004_owners.sql")),
+    (5, include_str!("migrations/0005_host_api.sql")),
 ];
 
 /// The highest schema version this binary knows.

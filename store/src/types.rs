@@ -276,6 +276,9 @@ pub struct ClaimedJob {
     pub timeout: Option<Duration>,
     pub lease_until_ms: i64,
     pub created_at_ms: i64,
+    /// The network grant of the job's script version (`add_script_with`), as stored: the
+    /// supervisor parses and enforces it. Empty: no network.
+    pub allow_net: Vec<String>,
 }
 
 /// What `claim_batch` returns: the jobs, and, when fewer than asked were ready, the
@@ -487,8 +490,11 @@ pub struct Retention {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PruneReport {
+    /// Finished jobs deleted.
     pub deleted: u64,
     pub transactions: u64,
+    /// Expired state keys deleted.
+    pub expired_state: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -506,6 +512,8 @@ pub struct ScriptInfo {
     pub created_at_ms: i64,
     pub current: bool,
     pub source_bytes: u64,
+    /// The version's network grant, as given (sorted, without duplicates).
+    pub allow_net: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -595,6 +603,8 @@ pub struct JobInfo {
     /// schedule has the name and no slot).
     pub schedule_name: Option<String>,
     pub schedule_slot_ms: Option<i64>,
+    /// The job whose completion enqueued this one (`None` also once that job was pruned).
+    pub parent: Option<JobId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -611,6 +621,8 @@ pub struct AttemptInfo {
     pub logs_truncated: bool,
     pub cpu_ms: Option<u64>,
     pub peak_memory_bytes: Option<u64>,
+    /// The HTTP requests of the attempt, in the order they were made.
+    pub requests: Vec<crate::effects::RequestRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -620,7 +632,12 @@ pub struct JobDetail {
     pub attempts: Vec<AttemptInfo>,
     /// The current version of the job's script, which a `retry --latest` would run.
     pub current_script_hash: Option<String>,
+    /// The jobs its completion enqueued, oldest first: at most [`MAX_LISTED_CHILDREN`].
+    pub children: Vec<JobId>,
 }
+
+/// How many children `get_job` lists at most (the oldest).
+pub const MAX_LISTED_CHILDREN: u32 = 1000;
 
 /// Filters for `list_jobs`; newest first. Payload and result are left out of listings.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,6 +24,7 @@ use super::jobs::{PruneDone, PruneStep};
 use super::recovery::Orphans;
 use super::schema;
 use super::types::*;
+use crate::effects::{Completed, StateWrite, StateWriteOutcome};
 use crate::failpoint;
 use crate::schedule::{FireReport, FiredRun, ReconcileReport, ScheduleDef, UpsertOutcome};
 
@@ -33,6 +34,7 @@ pub(crate) enum Command {
     AddScript {
         name: String,
         source: String,
+        allow_net: Vec<String>,
         reply: Reply<ScriptVersion>,
     },
     EnqueueOne {
@@ -49,7 +51,7 @@ pub(crate) enum Command {
     },
     Complete {
         completion: Completion,
-        reply: Reply<Fenced<()>>,
+        reply: Reply<Fenced<Completed>>,
     },
     Fail {
         failure: Failure,
@@ -102,6 +104,15 @@ pub(crate) enum Command {
     },
     Settings {
         reply: Reply<ConnectionSettings>,
+    },
+    StateSet {
+        write: StateWrite,
+        reply: Reply<StateWriteOutcome>,
+    },
+    PruneState {
+        now: i64,
+        batch: u32,
+        reply: Reply<u64>,
     },
     UpsertSchedule {
         def: Box<ScheduleDef>,
@@ -189,6 +200,7 @@ type Ack = Box<dyn FnOnce(Option<StoreError>) + Send>;
 pub(crate) struct ScriptRef {
     pub(crate) name: String,
     pub(crate) hash: String,
+    pub(crate) allow_net: Vec<String>,
 }
 
 pub(crate) struct Writer {
@@ -388,7 +400,10 @@ impl Writer {
             Command::EnqueueOne { reply, .. } => ack(reply),
             Command::Enqueue { reply, .. } => ack(reply),
             Command::Claim { reply, .. } => ack(reply),
-            Command::Complete { reply, .. } | Command::Refund { reply, .. } => ack(reply),
+            Command::Complete { reply, .. } => ack(reply),
+            Command::Refund { reply, .. } => ack(reply),
+            Command::StateSet { reply, .. } => ack(reply),
+            Command::PruneState { reply, .. } => ack(reply),
             Command::Fail { reply, .. } => ack(reply),
             Command::Cancel { reply, .. } => ack(reply),
             Command::Retry { reply, .. } => ack(reply),
@@ -417,16 +432,17 @@ impl Writer {
             Command::AddScript {
                 name,
                 source,
+                allow_net,
                 reply,
-            } => self.run_command(reply, |w| w.add_script(&name, &source)),
+            } => self.run_command(reply, |w| w.add_script(&name, &source, &allow_net)),
             Command::EnqueueOne { request, reply } => self.run_command(reply, |w| {
-                let mut outcomes = w.enqueue(std::slice::from_ref(&request))?;
+                let mut outcomes = w.enqueue(std::slice::from_ref(&request), None)?;
                 outcomes
                     .pop()
                     .ok_or_else(|| StoreError::InvalidRequest("empty enqueue".into()))
             }),
             Command::Enqueue { requests, reply } => {
-                self.run_command(reply, |w| w.enqueue(&requests))
+                self.run_command(reply, |w| w.enqueue(&requests, None))
             }
             Command::Claim { max, reply } => self.run_command(reply, |w| {
                 let batch = w.claim(max)?;
@@ -474,6 +490,10 @@ impl Writer {
             } => self.run_command(reply, |w| w.renew_leases(&owner, until_ms)),
             Command::Settings { reply } => {
                 self.run_command(reply, |w| schema::read_settings(&w.path, &w.conn))
+            }
+            Command::StateSet { write, reply } => self.run_command(reply, |w| w.state_set(&write)),
+            Command::PruneState { now, batch, reply } => {
+                self.run_command(reply, |w| w.prune_state(now, batch))
             }
             Command::UpsertSchedule { def, reply } => {
                 self.run_command(reply, |w| w.upsert_schedule(&def))

@@ -188,7 +188,10 @@ async fn another_owners_live_lease_is_never_released<B: Backend>() {
         report: AttemptReport::default(),
         effects: Default::default(),
     };
-    assert_eq!(b.complete(completion).await.unwrap(), Fenced::Applied(()));
+    assert_eq!(
+        b.complete(completion).await.unwrap(),
+        Fenced::Applied(Completed::Done { children: vec![] })
+    );
 }
 
 async fn a_cancel_of_another_owners_live_job_is_only_requested<B: Backend>() {
@@ -1409,6 +1412,8 @@ conformance!(sqlite = Sqlite:
 
 // After the macro, so the module can instantiate its own part of the suite with it. Its
 // file sits in a directory so that cargo does not take it for a test target of its own.
+#[path = "conformance/effects.rs"]
+mod effects;
 #[path = "conformance/read_only.rs"]
 mod read_only;
 #[path = "conformance/schedules.rs"]

@@ -49,7 +49,7 @@ fn a_version_1_database_with_jobs_migrates_to_schedules() {
     }
     let clock = Arc::new(ManualClock::new(T0));
     let store = SqliteStore::open(&path, options(&clock)).unwrap();
-    assert_eq!(store.settings_blocking().unwrap().writer.user_version, 4);
+    assert_eq!(store.settings_blocking().unwrap().writer.user_version, 5);
     let old = store.claim_batch(5).wait().unwrap().jobs;
     assert_eq!(old.len(), 1, "the old job survived the migration");
     store
@@ -93,7 +93,7 @@ fn a_version_2_database_with_a_held_run_and_a_streak_keeps_its_rules() {
     }
     let clock = Arc::new(ManualClock::new(T0));
     let store = SqliteStore::open(&path, options(&clock)).unwrap();
-    assert_eq!(store.settings_blocking().unwrap().writer.user_version, 4);
+    assert_eq!(store.settings_blocking().unwrap().writer.user_version, 5);
     let live = store.claim_batch(5).wait().unwrap().jobs;
     assert_eq!(
         live.len(),

@@ -16,6 +16,8 @@ use jobvisor_store::*;
 
 const CHILD_ENV: &str = "JOBVISOR_STORE_CRASH_CHILD";
 const ROUNDS: usize = 20;
+/// The namespace the child's completions write to.
+const STATE_NS: &str = "crash";
 
 /// The child role. A no-op unless the parent set the environment variable.
 #[test]
@@ -56,18 +58,40 @@ fn crash_child() {
         let pending: Vec<_> = claimed
             .iter()
             .map(|job| {
+                // Each completion writes its job's state key and enqueues a child:
+                // both land exactly when the completion commits.
                 let completion = Completion {
                     attempt: job.attempt_ref(),
                     result: Some("{\"ok\":true}".into()),
                     report: AttemptReport::default(),
-                    effects: Default::default(),
+                    effects: AttemptEffects {
+                        state: vec![StateWrite {
+                            namespace: STATE_NS.into(),
+                            key: job.id.to_string(),
+                            value: Some(format!("{{\"attempt\":{}}}", job.attempt)),
+                            ttl: None,
+                            check: VersionCheck::Absent,
+                        }],
+                        children: if job.payload.contains("child") {
+                            Vec::new()
+                        } else {
+                            vec![
+                                EnqueueRequest::new("s", "{\"child\":true}")
+                                    .unique_key(format!("child-of-{}", job.id))
+                                    .max_attempts(100),
+                            ]
+                        },
+                    },
                 };
                 (job.id, store.complete(completion))
             })
             .collect();
         for (id, reply) in pending {
             let fenced = reply.wait().expect("complete");
-            assert!(fenced.is_applied(), "child's own attempt is never stale");
+            assert!(
+                matches!(fenced, Fenced::Applied(Completed::Done { .. })),
+                "child's own attempt is never stale, and its key is new: {fenced:?}"
+            );
             let mut out = stdout.lock();
             writeln!(out, "@C {id}").expect("print");
             out.flush().expect("flush");
@@ -197,6 +221,50 @@ fn acknowledged_work_survives_sigkill() {
                 "round {round}: acknowledged completion of {id} lost"
             );
         }
+        // State and children exist exactly for the completions that committed.
+        let mut keys: BTreeSet<i64> = BTreeSet::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store
+                .state_list(&StateQuery {
+                    namespace: STATE_NS.into(),
+                    prefix: String::new(),
+                    after: after.clone(),
+                    limit: 1000,
+                })
+                .unwrap();
+            keys.extend(
+                page.entries
+                    .iter()
+                    .map(|entry| entry.key.parse::<i64>().unwrap()),
+            );
+            after = page.entries.last().map(|entry| entry.key.clone());
+            if !page.more {
+                break;
+            }
+        }
+        let done: BTreeSet<i64> = jobs
+            .values()
+            .filter(|job| job.state == JobState::Completed)
+            .map(|job| job.id.0)
+            .collect();
+        assert_eq!(
+            keys, done,
+            "round {round}: a state key iff its job completed"
+        );
+        let parents: BTreeSet<i64> = jobs
+            .values()
+            .filter_map(|job| job.parent.map(|parent| parent.0))
+            .collect();
+        let completed_parents: BTreeSet<i64> = jobs
+            .values()
+            .filter(|job| job.state == JobState::Completed && job.unique_key.is_none())
+            .map(|job| job.id.0)
+            .collect();
+        assert_eq!(
+            parents, completed_parents,
+            "round {round}: a child iff its parent completed"
+        );
         let running = jobs
             .values()
             .filter(|job| job.state == JobState::Running)

@@ -92,12 +92,26 @@ fn refuses_a_schema_newer_than_the_binary() {
             err,
             StoreError::SchemaTooNew {
                 found: 999,
-                supported: 4,
+                supported: 5,
                 ..
             }
         )
     });
     assert!(error.to_string().contains("upgrade jobvisor"));
+    // The very next version too (the one after the host API's 0005).
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA user_version = 6;").unwrap();
+    drop(conn);
+    assert_refused(&path, |err| {
+        matches!(
+            err,
+            StoreError::SchemaTooNew {
+                found: 6,
+                supported: 5,
+                ..
+            }
+        )
+    });
 }
 
 #[test]
@@ -159,7 +173,7 @@ fn creates_new_and_empty_files_and_bumps_the_epoch_per_open() {
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
         .unwrap();
-    assert_eq!((version, meta_version, app), (4, 4, 0x4A4F_4256));
+    assert_eq!((version, meta_version, app), (5, 5, 0x4A4F_4256));
 }
 
 fn assert_common(settings: &ConnectionSettings, synchronous: i64) {
@@ -169,7 +183,7 @@ fn assert_common(settings: &ConnectionSettings, synchronous: i64) {
     assert!(settings.foreign_keys);
     assert!(settings.query_planner_stability_guarantee);
     assert_eq!(settings.journal_size_limit, 64 * 1024 * 1024);
-    assert_eq!(settings.user_version, 4);
+    assert_eq!(settings.user_version, 5);
 }
 
 #[test]
@@ -314,7 +328,7 @@ fn read_only_open_refuses_what_it_cannot_read_and_changes_nothing() {
             err,
             StoreError::SchemaTooOld {
                 found: 3,
-                required: 4,
+                required: 5,
                 ..
             }
         )

@@ -331,7 +331,7 @@ impl Harness {
                 if stale {
                     assert!(!got.is_applied(), "stale completion applied");
                 } else {
-                    assert_eq!(got, Fenced::Applied(()));
+                    assert_eq!(got, Fenced::Applied(Completed::Done { children: vec![] }));
                     self.finish(id, JobState::Completed);
                 }
             }

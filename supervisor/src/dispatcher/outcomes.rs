@@ -13,8 +13,8 @@ use crate::failpoint;
 use crate::pool::exit::AttemptOutcome;
 use crate::pool::slot::{JobEnd, KillReason};
 use crate::store::{
-    AnyStore, AttemptRef, AttemptReport, Completion, FailDisposition, Failure, Fenced, JobError,
-    JobId, JobStore, OutcomeKind, StoreError,
+    AnyStore, AttemptRef, AttemptReport, Completed, Completion, FailDisposition, Failure, Fenced,
+    JobError, JobId, JobStore, OutcomeKind, StoreError,
 };
 
 /// Backoff between submissions of an outcome the store could not write.
@@ -117,12 +117,25 @@ impl Dispatcher {
             self.track(attempt.id, OutcomeKind::Completed, move |store| {
                 let pending = store.complete(completion.clone());
                 async move {
-                    pending.await.map(|f| {
-                        if f.is_applied() {
-                            Effect::Final
-                        } else {
-                            Effect::Stale
+                    pending.await.map(|fenced| match fenced {
+                        Fenced::Applied(Completed::Done { .. }) => Effect::Final,
+                        // Nothing staged was applied and the attempt was recorded as a
+                        // failure: like any failure, a retry or the end.
+                        Fenced::Applied(Completed::Conflict {
+                            conflict,
+                            disposition,
+                        }) => {
+                            warn!(job = attempt.id.0, %conflict, ?disposition, "completion refused: state conflict");
+                            failure_effect(disposition)
                         }
+                        Fenced::Applied(Completed::Refused {
+                            reason,
+                            disposition,
+                        }) => {
+                            warn!(job = attempt.id.0, %reason, ?disposition, "completion refused: invalid effect");
+                            failure_effect(disposition)
+                        }
+                        Fenced::Stale(_) => Effect::Stale,
                     })
                 }
             });
@@ -153,12 +166,7 @@ impl Dispatcher {
                 pending.await.map(|fenced| match fenced {
                     Fenced::Applied(disposition) => {
                         debug!(job = job.0, ?disposition, "failure recorded");
-                        match disposition {
-                            FailDisposition::Retry { .. } => Effect::Requeued,
-                            FailDisposition::Discarded | FailDisposition::Cancelled => {
-                                Effect::Final
-                            }
-                        }
+                        failure_effect(disposition)
                     }
                     Fenced::Stale(_) => Effect::Stale,
                 })
@@ -260,5 +268,13 @@ impl Dispatcher {
             }
         }
         self.restart_answer_if_recorded();
+    }
+}
+
+/// What a recorded failure means for the job: back to the queue, or the end.
+fn failure_effect(disposition: FailDisposition) -> Effect {
+    match disposition {
+        FailDisposition::Retry { .. } => Effect::Requeued,
+        FailDisposition::Discarded | FailDisposition::Cancelled => Effect::Final,
     }
 }
