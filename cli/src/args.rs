@@ -9,7 +9,8 @@ use jobvisor_supervisor::exit_code;
 
 use crate::client::ClientError;
 use crate::commands::{
-    drain, enqueue, jobs, logs, man, queues, restart, schedules, scripts, serve, status,
+    drain, enqueue, jobs, logs, man, queues, restart, schedules, scripts, secrets, serve, state,
+    status,
 };
 
 /// jobvisor runs JavaScript background jobs in supervised worker processes.
@@ -36,6 +37,10 @@ pub enum Command {
     Schedules(schedules::SchedulesArgs),
     /// List, pause, resume and remove queues.
     Queues(queues::QueuesArgs),
+    /// Look at and edit scripts' durable state (`ctx.state`).
+    State(state::StateArgs),
+    /// List the secrets scripts may use (never their values).
+    Secrets(secrets::SecretsArgs),
     /// Replace workers, gracefully and one at a time.
     Restart(restart::RestartArgs),
     /// Stop the daemon gracefully (waiting for running jobs up to drain_timeout) and report

@@ -10,7 +10,7 @@ use std::time::Duration;
 use jobvisor_protocol::control::{
     DrainReport, EnqueueJob, EnqueuedJob, Event, JobQuery, JobSummary, JobView, QueueView, Request,
     Response, ScheduleChange, ScheduleDetailView, ScheduleSpec, ScheduleView, ScriptSummary,
-    ScriptView, StatusReport,
+    ScriptView, SecretView, StateChange, StateListQuery, StateView, StatusReport,
 };
 use jobvisor_protocol::tokio_io::AsyncTransport;
 use jobvisor_protocol::{HandshakeError, HelloError, Role};
@@ -207,6 +207,30 @@ pub struct QueuePaused {
     pub paused: bool,
 }
 
+/// `state list`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StatePage {
+    pub namespace: String,
+    pub entries: Vec<StateView>,
+    pub more: bool,
+}
+
+/// `state get`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StateKey {
+    pub namespace: String,
+    pub entry: Option<StateView>,
+}
+
+/// `state set|delete`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StateWritten {
+    pub namespace: String,
+    pub key: String,
+    /// `None` after a delete.
+    pub version: Option<u64>,
+}
+
 /// `queues remove`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct QueueRemoved {
@@ -276,9 +300,15 @@ impl Client {
         &mut self,
         name: String,
         source: String,
+        allow_net: Vec<String>,
     ) -> Result<ScriptAdded, ClientError> {
+        let request = Request::AddScript {
+            name,
+            source,
+            allow_net,
+        };
         expect!(
-            self.request(&Request::AddScript { name, source }).await?,
+            self.request(&request).await?,
             Response::ScriptAdded { name, hash, created } => ScriptAdded { name, hash, created }
         )
     }
@@ -349,6 +379,38 @@ impl Client {
             self.request(&Request::RemoveQueue { queue }).await?,
             Response::QueueRemoved { queue } => QueueRemoved { queue, removed: true }
         )
+    }
+
+    /// A page of a script's state namespace.
+    pub async fn list_state(&mut self, query: StateListQuery) -> Result<StatePage, ClientError> {
+        expect!(
+            self.request(&Request::ListState(query)).await?,
+            Response::StateEntries { namespace, entries, more } => StatePage { namespace, entries, more }
+        )
+    }
+
+    /// One key of a script's state namespace (`entry` is `None` when it does not exist).
+    pub async fn get_state(
+        &mut self,
+        script: String,
+        key: String,
+    ) -> Result<StateKey, ClientError> {
+        expect!(
+            self.request(&Request::GetState { script, key }).await?,
+            Response::State { namespace, entry } => StateKey { namespace, entry }
+        )
+    }
+
+    /// Writes or deletes one key of a script's state namespace.
+    pub async fn set_state(&mut self, change: StateChange) -> Result<StateWritten, ClientError> {
+        expect!(
+            self.request(&Request::SetState(change)).await?,
+            Response::StateWritten { namespace, key, version } => StateWritten { namespace, key, version }
+        )
+    }
+
+    pub async fn list_secrets(&mut self) -> Result<Vec<SecretView>, ClientError> {
+        expect!(self.request(&Request::ListSecrets).await?, Response::Secrets(secrets) => secrets)
     }
 
     /// Replaces one worker (`worker`) or all; answers once they are replaced.
@@ -517,7 +579,7 @@ where
 pub fn daemon_error(err: &jobvisor_protocol::control::ControlError) -> ClientError {
     use jobvisor_protocol::control::ErrorCode;
     let code = match err.code {
-        ErrorCode::BadRequest | ErrorCode::NotFound => exit_code::USAGE,
+        ErrorCode::BadRequest | ErrorCode::NotFound | ErrorCode::Conflict => exit_code::USAGE,
         _ => exit_code::FAILURE,
     };
     ClientError::answer(code, err.message.clone())

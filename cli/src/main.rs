@@ -41,6 +41,8 @@ fn main() -> ExitCode {
         Command::Jobs(args) => run_client(commands::jobs::execute(args)),
         Command::Scripts(args) => run_client(commands::scripts::execute(args)),
         Command::Queues(args) => run_client(commands::queues::execute(args)),
+        Command::State(args) => run_client(commands::state::execute(args)),
+        Command::Secrets(args) => run_client(commands::secrets::execute(args)),
         Command::Schedules(args) => run_client(commands::schedules::execute(args)),
         Command::Restart(args) => run_client(json_errors(
             args.output.json,

@@ -22,6 +22,9 @@ pub enum Request {
     AddScript {
         name: String,
         source: String,
+        /// Hosts this version's jobs may fetch from (`scripts add --allow-net`), besides
+        /// what the config grants the script.
+        allow_net: Vec<String>,
     },
     ListScripts,
     ShowScript {
@@ -88,6 +91,41 @@ pub enum Request {
     RemoveQueue {
         queue: String,
     },
+    /// Keys of a script's state namespace, in key order.
+    ListState(StateListQuery),
+    /// One key of a script's state namespace.
+    GetState {
+        script: String,
+        key: String,
+    },
+    /// Write (or delete) one key of a script's state namespace, at once.
+    SetState(StateChange),
+    /// The secrets the daemon knows, their hosts and grants; never their values.
+    ListSecrets,
+}
+
+/// `jobvisor state list SCRIPT`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StateListQuery {
+    /// The script whose namespace is listed (its `state_namespace`, or its name).
+    pub script: String,
+    pub prefix: String,
+    /// Keys after this one (the last key of a page gives the next).
+    pub after: Option<String>,
+    /// 0: 100.
+    pub limit: u32,
+}
+
+/// `jobvisor state set|delete SCRIPT KEY`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StateChange {
+    pub script: String,
+    pub key: String,
+    /// JSON text; `None` deletes the key.
+    pub value: Option<String>,
+    pub ttl_ms: Option<u64>,
+    /// Only if the key holds this version (`Some(0)`: only if it does not exist).
+    pub if_version: Option<u64>,
 }
 
 /// Most jobs one `EnqueueBatch` may carry.
@@ -211,6 +249,24 @@ pub enum Response {
     QueueRemoved {
         queue: String,
     },
+    /// The answer to `ListState`; `more` when keys after the last one match too.
+    StateEntries {
+        namespace: String,
+        entries: Vec<StateView>,
+        more: bool,
+    },
+    /// The answer to `GetState` (`None`: no such key).
+    State {
+        namespace: String,
+        entry: Option<StateView>,
+    },
+    /// The answer to `SetState`: the key's new version (`None` after a delete).
+    StateWritten {
+        namespace: String,
+        key: String,
+        version: Option<u64>,
+    },
+    Secrets(Vec<SecretView>),
 }
 
 /// One job of an `EnqueueBatch`: its id, and whether its unique key matched an existing
@@ -219,6 +275,47 @@ pub enum Response {
 pub struct EnqueuedJob {
     pub id: i64,
     pub duplicate: bool,
+}
+
+/// One key of a script's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateView {
+    pub key: String,
+    /// JSON text.
+    pub value: String,
+    pub version: u64,
+    pub updated_at_ms: i64,
+    pub expires_at_ms: Option<i64>,
+}
+
+/// A secret as `jobvisor secrets list` shows it: never its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretView {
+    pub name: String,
+    /// The hosts a reference to it may be sent to.
+    pub hosts: Vec<String>,
+    /// Scripts granted it may read its value.
+    pub expose: bool,
+    /// Where its value was read from (a file, a systemd credential).
+    pub source: String,
+    pub bytes: u64,
+    /// The scripts granted it.
+    pub granted_to: Vec<String>,
+}
+
+/// One HTTP request of an attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestView {
+    pub method: String,
+    /// Without its query (it may carry secrets).
+    pub url: String,
+    pub status: Option<u16>,
+    pub bytes_out: u64,
+    pub bytes_in: u64,
+    pub duration_ms: u64,
+    pub redirects: u32,
+    /// Why there was no response, or why it was cut.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -277,6 +374,18 @@ pub struct ScriptView {
     pub source: String,
     /// Every version, newest first.
     pub versions: Vec<ScriptVersion>,
+    /// What its jobs may fetch from and use: the config's grants with this version's own
+    /// `allow_net`.
+    pub grants: ScriptGrants,
+}
+
+/// What a script's jobs may reach and use beyond the language.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ScriptGrants {
+    pub allow_net: Vec<String>,
+    pub allow_private: Vec<String>,
+    pub secrets: Vec<String>,
+    pub state_namespace: String,
 }
 
 /// One stored version of a script.
@@ -316,6 +425,10 @@ pub struct JobView {
     /// The current version of the job's script (`None`: the name has no current version);
     /// differs from `script_hash` when a newer version was added after the enqueue.
     pub current_script_hash: Option<String>,
+    /// The job that enqueued this one (`ctx.enqueue`).
+    pub parent: Option<i64>,
+    /// The jobs this one enqueued, oldest first.
+    pub children: Vec<i64>,
 }
 
 /// One attempt of a job, oldest first in [`JobView::attempts`].
@@ -336,6 +449,8 @@ pub struct AttemptView {
     pub console: Vec<ConsoleLine>,
     /// The attempt wrote more console output than is kept; the rest was dropped.
     pub console_truncated: bool,
+    /// The HTTP requests it made, in order.
+    pub requests: Vec<RequestView>,
 }
 
 /// The error an attempt ended with.
@@ -451,6 +566,8 @@ pub enum ErrorCode {
     /// connection waits for an answer, every follower seat is taken, answers for clients
     /// that do not read fill its memory); the message says which. Retry later.
     Busy,
+    /// A compare-and-set found another version than the one it expected.
+    Conflict,
 }
 
 /// What `jobvisor status` shows.
@@ -815,8 +932,20 @@ mod tests {
                     text: "careful".into(),
                 }],
                 console_truncated: true,
+                requests: vec![RequestView {
+                    method: "GET".into(),
+                    url: "https://api.example.com/items".into(),
+                    status: Some(200),
+                    bytes_out: 0,
+                    bytes_in: 12,
+                    duration_ms: 30,
+                    redirects: 1,
+                    error: None,
+                }],
             }],
             current_script_hash: None,
+            parent: Some(3),
+            children: vec![8, 9],
         };
         let event = Event {
             at_ms: 5,

@@ -237,7 +237,10 @@ pub async fn run(config: Config, signals: SignalSource) -> Result<DrainReport, S
     let (slot_events_tx, slot_events) = mpsc::unbounded_channel();
     let mut slot_commands = Vec::new();
     let mut slot_tasks = Vec::new();
-    let host = HostService::from_config(&config, Arc::new(crate::host::state::NoState));
+    let host = HostService::from_config(
+        &config,
+        Arc::new(crate::host::state::StoreState(store.clone())),
+    );
     let settings = crate::pool::slot::SlotSettings::from(&config);
     for (id, group) in (0..config.workers.count).zip(groups) {
         let slot = SlotConfig {
@@ -273,6 +276,7 @@ pub async fn run(config: Config, signals: SignalSource) -> Result<DrainReport, S
             drain_timeout: config.drain_timeout,
             payload_limit: config.jobs.payload_limit,
             checker: checker.clone(),
+            host: host.clone(),
             declared: Declared::of(&config),
             retention: (&config.store).into(),
         },

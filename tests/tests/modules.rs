@@ -255,6 +255,7 @@ fn a_malformed_bundle_sent_over_the_socket_is_refused_and_nothing_is_stored() {
         let answer = daemon.request(&Request::AddScript {
             name: "forged".into(),
             source,
+            allow_net: Vec::new(),
         });
         match answer {
             Response::Error(err) => {

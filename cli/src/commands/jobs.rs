@@ -237,6 +237,18 @@ pub fn render_job(job: &JobView) -> String {
     if let Some(key) = &job.unique_key {
         out.push_str(&format!("  unique key {key}\n"));
     }
+    if let Some(parent) = job.parent {
+        out.push_str(&format!("  enqueued by job {parent}\n"));
+    }
+    if !job.children.is_empty() {
+        let ids: Vec<String> = job.children.iter().map(i64::to_string).collect();
+        out.push_str(&format!(
+            "  enqueued {} child job{}: {}\n",
+            ids.len(),
+            if ids.len() == 1 { "" } else { "s" },
+            ids.join(", ")
+        ));
+    }
     out.push_str(&format!("payload: {}\n", job.payload));
     if let Some(result) = &job.result {
         out.push_str(&format!("result:  {result}\n"));
@@ -279,6 +291,29 @@ pub fn render_job(job: &JobView) -> String {
         }
         if a.console_truncated {
             out.push_str("    (console output was truncated)\n");
+        }
+        if !a.requests.is_empty() {
+            out.push_str("  requests:\n");
+            for r in &a.requests {
+                let status = r.status.map_or("---".to_owned(), |s| s.to_string());
+                out.push_str(&format!(
+                    "    {status} {} {}  {} ms, {} B out, {} B in{}{}\n",
+                    r.method,
+                    r.url,
+                    r.duration_ms,
+                    r.bytes_out,
+                    r.bytes_in,
+                    if r.redirects > 0 {
+                        format!(", {} redirects", r.redirects)
+                    } else {
+                        String::new()
+                    },
+                    r.error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ));
+            }
         }
     }
     out

@@ -11,5 +11,7 @@ pub mod queues;
 pub mod restart;
 pub mod schedules;
 pub mod scripts;
+pub mod secrets;
 pub mod serve;
+pub mod state;
 pub mod status;

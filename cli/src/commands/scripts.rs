@@ -39,6 +39,10 @@ pub enum ScriptsCommand {
         /// A directory's entry module, when it is not index.js, index.mjs or main.js.
         #[arg(long, value_name = "PATH")]
         entry: Option<String>,
+        /// A host this version's jobs may fetch from (`host`, `*.domain`, `host:port`),
+        /// besides `[fetch] allow_net`. Repeat it, or separate hosts with commas.
+        #[arg(long, value_name = "HOST", value_delimiter = ',')]
+        allow_net: Vec<String>,
     },
     /// List scripts with their current version.
     List,
@@ -56,7 +60,12 @@ pub async fn execute(args: &ScriptsArgs) -> Result<u8, ClientError> {
 async fn run(args: &ScriptsArgs) -> Result<u8, ClientError> {
     let output = args.output;
     match &args.command {
-        ScriptsCommand::Add { name, file, entry } => {
+        ScriptsCommand::Add {
+            name,
+            file,
+            entry,
+            allow_net,
+        } => {
             let source = read_script(file, entry.as_deref()).map_err(|e| {
                 ClientError::new(
                     exit_code::USAGE,
@@ -64,7 +73,9 @@ async fn run(args: &ScriptsArgs) -> Result<u8, ClientError> {
                 )
             })?;
             let mut client = Client::connect(&args.target).await?;
-            let added = client.add_script(name.clone(), source).await?;
+            let added = client
+                .add_script(name.clone(), source, allow_net.clone())
+                .await?;
             output.print(&added, |added| {
                 let version = short_hash(&added.hash);
                 if added.created {
@@ -98,6 +109,21 @@ fn render_script(script: &ScriptView) -> String {
         short_hash(&script.hash),
         format_utc(script.created_at_ms)
     );
+    let grants = &script.grants;
+    let list = |items: &[String]| {
+        if items.is_empty() {
+            "none".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    out.push_str(&format!(
+        "fetch from: {}\nprivate addresses: {}\nsecrets: {}\nstate namespace: {}\n",
+        list(&grants.allow_net),
+        list(&grants.allow_private),
+        list(&grants.secrets),
+        grants.state_namespace
+    ));
     if script.versions.len() > 1 {
         out.push_str("versions (newest first):\n");
         for version in &script.versions {

@@ -8,9 +8,10 @@ pub mod exercise;
 use jobvisor_protocol::control::{
     AttemptError, AttemptOutcome, AttemptView, CatchUp, ConsoleLine, ControlError, DrainReport,
     EnqueueJob, EnqueuedJob, ErrorCode, Event, EventKind, JobQuery, JobState, JobSummary, JobView,
-    Overlap, QueueStatus, QueueView, Request, Response, RunOutcome, ScheduleChange,
-    ScheduleDetailView, ScheduleRunView, ScheduleSource, ScheduleSpec, ScheduleView, ScriptSummary,
-    ScriptVersion, ScriptView, StatusReport, WorkerState, WorkerStatus,
+    Overlap, QueueStatus, QueueView, Request, RequestView, Response, RunOutcome, ScheduleChange,
+    ScheduleDetailView, ScheduleRunView, ScheduleSource, ScheduleSpec, ScheduleView, ScriptGrants,
+    ScriptSummary, ScriptVersion, ScriptView, SecretView, StateChange, StateListQuery, StateView,
+    StatusReport, WorkerState, WorkerStatus,
 };
 use jobvisor_protocol::host::{HostErrorKind, HostOp, HostResult};
 use jobvisor_protocol::worker::{
@@ -345,7 +346,7 @@ pub fn samples() -> (Vec<ToWorker>, Vec<FromWorker>, Vec<Hello>) {
 }
 
 /// Every [`Request`] variant's name, in declaration order.
-pub const REQUEST_VARIANTS: [&str; 25] = [
+pub const REQUEST_VARIANTS: [&str; 29] = [
     "Status",
     "Enqueue",
     "WaitJob",
@@ -371,6 +372,10 @@ pub const REQUEST_VARIANTS: [&str; 25] = [
     "RetryJobLatest",
     "PauseQueue",
     "RemoveQueue",
+    "ListState",
+    "GetState",
+    "SetState",
+    "ListSecrets",
 ];
 
 /// The name of a request's variant. The match has no catch-all arm: a new variant does
@@ -402,6 +407,10 @@ pub fn request_variant(request: &Request) -> &'static str {
         Request::RetryJobLatest { .. } => "RetryJobLatest",
         Request::PauseQueue { .. } => "PauseQueue",
         Request::RemoveQueue { .. } => "RemoveQueue",
+        Request::ListState(_) => "ListState",
+        Request::GetState { .. } => "GetState",
+        Request::SetState(_) => "SetState",
+        Request::ListSecrets => "ListSecrets",
     }
 }
 
@@ -470,6 +479,7 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
         Request::AddScript {
             name: "poll".into(),
             source: "export default (p) => p.url;".into(),
+            allow_net: vec!["api.example.com".into(), "*.googleapis.com".into()],
         },
         Request::ListScripts,
         Request::ShowScript {
@@ -559,6 +569,24 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
         Request::RemoveQueue {
             queue: "mial".into(),
         },
+        Request::ListState(StateListQuery {
+            script: "poll".into(),
+            prefix: "cursor:".into(),
+            after: Some("cursor:a".into()),
+            limit: 10,
+        }),
+        Request::GetState {
+            script: "poll".into(),
+            key: "cursor".into(),
+        },
+        Request::SetState(StateChange {
+            script: "poll".into(),
+            key: "cursor".into(),
+            value: Some("{\"at\":1}".into()),
+            ttl_ms: Some(60_000),
+            if_version: Some(0),
+        }),
+        Request::ListSecrets,
     ];
     let responses = vec![
         Response::Status(StatusReport {
@@ -634,6 +662,12 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
                     current: false,
                 },
             ],
+            grants: ScriptGrants {
+                allow_net: vec!["api.example.com".into()],
+                allow_private: vec!["localhost:8080".into()],
+                secrets: vec!["TOKEN".into()],
+                state_namespace: "poll".into(),
+            },
         }),
         Response::Jobs(vec![job_summary()]),
         Response::Job(Box::new(JobView {
@@ -663,8 +697,20 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
                     text: "x".into(),
                 }],
                 console_truncated: true,
+                requests: vec![RequestView {
+                    method: "POST".into(),
+                    url: "https://hooks.example.com/in".into(),
+                    status: None,
+                    bytes_out: 120,
+                    bytes_in: 0,
+                    duration_ms: 5,
+                    redirects: 0,
+                    error: Some("refused: not in allow_net".into()),
+                }],
             }],
             current_script_hash: Some("99ff00aa".into()),
+            parent: Some(1),
+            children: vec![9],
         })),
         Response::Retried {
             id: 3,
@@ -808,6 +854,34 @@ pub fn control_samples() -> (Vec<Request>, Vec<Response>) {
         Response::QueueRemoved {
             queue: "mial".into(),
         },
+        Response::StateEntries {
+            namespace: "poll".into(),
+            entries: vec![StateView {
+                key: "cursor".into(),
+                value: "{\"at\":1}".into(),
+                version: 7,
+                updated_at_ms: 1_700_000_000_000,
+                expires_at_ms: None,
+            }],
+            more: true,
+        },
+        Response::State {
+            namespace: "poll".into(),
+            entry: None,
+        },
+        Response::StateWritten {
+            namespace: "poll".into(),
+            key: "cursor".into(),
+            version: Some(8),
+        },
+        Response::Secrets(vec![SecretView {
+            name: "TOKEN".into(),
+            hosts: vec!["api.example.com".into()],
+            expose: false,
+            source: "file /etc/jobvisor/secrets/TOKEN".into(),
+            bytes: 40,
+            granted_to: vec!["poll".into()],
+        }]),
     ];
     (requests, responses)
 }

@@ -447,7 +447,7 @@ fn run_host(args: &RunArgs, input: &Input) -> HostService {
         None => Arc::new(NoState),
     };
     let grants = [(input.name.clone(), grant)].into_iter().collect();
-    HostService::with(grants, state, HostLimits::default())
+    HostService::with(grants, ScriptGrant::default(), state, HostLimits::default())
 }
 
 /// A completed job's state writes go to the `--state-file`; if one of its checks fails

@@ -63,6 +63,8 @@ pub struct DaemonInfo {
     pub retention: crate::store::Retention,
     /// For checking scripts before they are added.
     pub checker: crate::script_check::ScriptChecker,
+    /// The scripts' grants and state namespaces, the secrets.
+    pub host: crate::host::HostService,
     /// What the config declares: those scripts and schedules are the config's, and the
     /// control socket refuses to replace or remove them (the next start would undo it).
     pub declared: Declared,

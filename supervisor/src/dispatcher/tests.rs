@@ -283,6 +283,7 @@ fn info(drain_timeout: Duration) -> DaemonInfo {
         default_queue: "default".to_owned(),
         drain_timeout,
         payload_limit: 1 << 20,
+        host: crate::host::HostService::new(),
         retention: crate::store::Retention {
             completed: Duration::from_secs(86_400),
             failed: Duration::from_secs(86_400),

@@ -5,13 +5,15 @@
 
 use jobvisor_protocol::control::{
     self as view, AttemptError, AttemptView, ConsoleLine, JobSummary, JobView, QueueView,
-    ScriptSummary,
+    RequestView, ScriptSummary,
 };
 use jobvisor_protocol::worker::LogLevel;
 
 use crate::pool::slot::SlotState;
 use crate::schedule::{OverlapPolicy, ScheduleRun, ScheduleSource};
-use crate::store::{AttemptInfo, JobDetail, JobInfo, JobState, OutcomeKind, QueueInfo, ScriptInfo};
+use crate::store::{
+    AttemptInfo, JobDetail, JobInfo, JobState, OutcomeKind, QueueInfo, RequestRecord, ScriptInfo,
+};
 
 pub(super) fn job_state(state: JobState) -> view::JobState {
     match state {
@@ -144,6 +146,8 @@ pub(super) fn job_view(detail: JobDetail) -> JobView {
             .map(|(attempt, counted)| attempt_view(attempt, counted))
             .collect(),
         current_script_hash: detail.current_script_hash,
+        parent: detail.job.parent.map(|p| p.0),
+        children: detail.children.iter().map(|c| c.0).collect(),
     }
 }
 
@@ -159,6 +163,19 @@ fn counted_attempts(detail: &JobDetail) -> Vec<bool> {
             None => a.attempt <= detail.job.attempt,
         })
         .collect()
+}
+
+fn request_view(record: RequestRecord) -> RequestView {
+    RequestView {
+        method: record.method,
+        url: record.url,
+        status: record.status,
+        bytes_out: record.bytes_out,
+        bytes_in: record.bytes_in,
+        duration_ms: record.duration_ms,
+        redirects: record.redirects,
+        error: record.error,
+    }
 }
 
 fn attempt_view(attempt: AttemptInfo, counted: bool) -> AttemptView {
@@ -179,6 +196,7 @@ fn attempt_view(attempt: AttemptInfo, counted: bool) -> AttemptView {
         }),
         console: console_lines(&attempt.logs),
         console_truncated: attempt.logs_truncated,
+        requests: attempt.requests.into_iter().map(request_view).collect(),
     }
 }
 

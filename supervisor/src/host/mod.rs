@@ -61,6 +61,8 @@ pub struct HostService {
 
 struct ServiceInner {
     grants: HashMap<String, ScriptGrant>,
+    /// What every script gets (`[fetch] allow_net` and `allow_private`).
+    defaults: ScriptGrant,
     state: Arc<dyn StateReader>,
     limits: HostLimits,
 }
@@ -82,17 +84,24 @@ impl Default for HostService {
 impl HostService {
     /// A host that grants nothing and reads no state (a script check, a test).
     pub fn new() -> HostService {
-        HostService::with(HashMap::new(), Arc::new(NoState), HostLimits::default())
+        HostService::with(
+            HashMap::new(),
+            ScriptGrant::default(),
+            Arc::new(NoState),
+            HostLimits::default(),
+        )
     }
 
     pub fn with(
         grants: HashMap<String, ScriptGrant>,
+        defaults: ScriptGrant,
         state: Arc<dyn StateReader>,
         limits: HostLimits,
     ) -> HostService {
         HostService {
             inner: Arc::new(ServiceInner {
                 grants,
+                defaults,
                 state,
                 limits,
             }),
@@ -118,7 +127,68 @@ impl HostService {
             max_children: config.jobs.max_children,
             payload_limit: config.jobs.payload_limit,
         };
-        HostService::with(grants, state, limits)
+        let defaults = ScriptGrant {
+            allow_net: config.fetch.allow_net.clone(),
+            allow_private: config.fetch.allow_private.clone(),
+            ..ScriptGrant::default()
+        };
+        HostService::with(grants, defaults, state, limits)
+    }
+
+    /// What `script`'s jobs may use, with a version's own `allow_net`: the defaults of
+    /// `[fetch]`, the script's `[[script]]` entry and the version, together.
+    pub fn effective_grant(&self, script: &str, version_allow_net: &[String]) -> ScriptGrant {
+        let own = self.grant(script);
+        let defaults = &self.inner.defaults;
+        let joined = |a: &[String], b: &[String], c: &[String]| {
+            let mut all: Vec<String> = Vec::new();
+            for entry in a.iter().chain(b).chain(c) {
+                if !all.contains(entry) {
+                    all.push(entry.clone());
+                }
+            }
+            all
+        };
+        ScriptGrant {
+            allow_net: joined(&defaults.allow_net, &own.allow_net, version_allow_net),
+            allow_private: joined(&defaults.allow_private, &own.allow_private, &[]),
+            secrets: own.secrets,
+            namespace: Some(self.namespace(script)),
+        }
+    }
+
+    /// [`HostService::effective_grant`] as `scripts show` prints it.
+    pub fn grants_view(
+        &self,
+        script: &str,
+        version_allow_net: &[String],
+    ) -> jobvisor_protocol::control::ScriptGrants {
+        let grant = self.effective_grant(script, version_allow_net);
+        jobvisor_protocol::control::ScriptGrants {
+            allow_net: grant.allow_net,
+            allow_private: grant.allow_private,
+            secrets: grant.secrets,
+            state_namespace: grant.namespace.unwrap_or_default(),
+        }
+    }
+
+    /// What the config grants `script`.
+    pub fn grant(&self, script: &str) -> ScriptGrant {
+        self.inner.grants.get(script).cloned().unwrap_or_default()
+    }
+
+    /// The namespace of `script`'s state.
+    pub fn namespace(&self, script: &str) -> String {
+        self.inner
+            .grants
+            .get(script)
+            .and_then(|g| g.namespace.clone())
+            .unwrap_or_else(|| script.to_owned())
+    }
+
+    /// The secrets, as `jobvisor secrets list` shows them.
+    pub fn secrets_view(&self) -> Vec<jobvisor_protocol::control::SecretView> {
+        Vec::new()
     }
 
     /// The host of one attempt of a job of `script`.

@@ -30,6 +30,23 @@ pub trait StateReader: Send + Sync + 'static {
     fn list(&self, query: StateQuery) -> StateFuture<StatePage>;
 }
 
+/// The daemon's state: the store's committed rows.
+pub struct StoreState(pub crate::store::AnyStore);
+
+impl StateReader for StoreState {
+    fn get(&self, namespace: &str, key: &str) -> StateFuture<Option<StateEntry>> {
+        use crate::store::JobStoreRead;
+        let pending = self.0.state_get(namespace, key);
+        Box::pin(async move { pending.await.map_err(|err| err.to_string()) })
+    }
+
+    fn list(&self, query: StateQuery) -> StateFuture<StatePage> {
+        use crate::store::JobStoreRead;
+        let pending = self.0.state_list(query);
+        Box::pin(async move { pending.await.map_err(|err| err.to_string()) })
+    }
+}
+
 /// A host without state (a script check): every read finds nothing.
 #[derive(Debug, Default)]
 pub struct NoState;

@@ -14,6 +14,7 @@ mod jobs;
 mod queues;
 pub(super) mod schedules;
 mod scripts;
+mod state;
 mod status;
 
 use schedules::ScheduleChange;
@@ -29,7 +30,11 @@ impl Dispatcher {
             Request::Enqueue(job) => self.enqueue(job, reply),
             Request::EnqueueBatch(jobs) => self.enqueue_batch(jobs, reply),
             Request::WaitJob { id } => self.wait_job(JobId(id), reply),
-            Request::AddScript { name, source } => self.add_script(name, source, reply),
+            Request::AddScript {
+                name,
+                source,
+                allow_net,
+            } => self.add_script(name, source, allow_net, reply),
             Request::ListScripts => self.list_scripts(reply),
             Request::ShowScript { name } => self.show_script(name, reply),
             Request::ListJobs(query) => self.list_jobs(query, reply),
@@ -47,6 +52,10 @@ impl Dispatcher {
                 create,
             } => self.set_paused(queue, paused, create, reply),
             Request::RemoveQueue { queue } => self.remove_queue(queue, reply),
+            Request::ListState(query) => self.list_state(query, reply),
+            Request::GetState { script, key } => self.get_state(script, key, reply),
+            Request::SetState(change) => self.set_state(change, reply),
+            Request::ListSecrets => self.list_secrets(reply),
             Request::Restart { worker, force } => self.restart_request(worker, force, reply),
             Request::Drain => self.drain_request(reply),
             Request::ListSchedules => self.list_schedules(reply),

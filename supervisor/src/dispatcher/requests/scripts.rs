@@ -9,7 +9,13 @@ use crate::limits::{NameKind, check_name};
 use crate::store::{AnyStore, JobStore, JobStoreRead, StoreError};
 
 impl Dispatcher {
-    pub(super) fn add_script(&mut self, name: String, source: String, reply: Reply) {
+    pub(super) fn add_script(
+        &mut self,
+        name: String,
+        source: String,
+        allow_net: Vec<String>,
+        reply: Reply,
+    ) {
         if let Err(message) = check_name(NameKind::Script, &name) {
             let _ = reply.send(error(ErrorCode::BadRequest, message));
             return;
@@ -29,7 +35,7 @@ impl Dispatcher {
                     format!("script `{name}` was not added: {problem}"),
                 );
             }
-            match store.add_script(&name, &source).await {
+            match store.add_script_with(&name, &source, allow_net).await {
                 Ok(version) => Response::ScriptAdded {
                     name: version.name,
                     hash: version.hash,
@@ -50,13 +56,18 @@ impl Dispatcher {
     }
 
     pub(super) fn show_script(&mut self, name: String, reply: Reply) {
+        let host = self.info.host.clone();
         self.read(reply, move |store| async move {
-            show_script(&store, &name).await
+            show_script(&store, &host, &name).await
         });
     }
 }
 
-async fn show_script(store: &AnyStore, name: &str) -> Result<Response, StoreError> {
+async fn show_script(
+    store: &AnyStore,
+    host: &crate::host::HostService,
+    name: &str,
+) -> Result<Response, StoreError> {
     let versions: Vec<_> = store
         .list_scripts()
         .await?
@@ -88,5 +99,6 @@ async fn show_script(store: &AnyStore, name: &str) -> Result<Response, StoreErro
         created_at_ms: current.created_at_ms,
         source,
         versions: history,
+        grants: host.grants_view(name, &current.allow_net),
     }))
 }
