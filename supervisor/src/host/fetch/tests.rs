@@ -64,6 +64,8 @@ struct TestServer {
     seen: Arc<Mutex<Vec<Seen>>>,
     slow_now: Arc<AtomicUsize>,
     slow_max: Arc<AtomicUsize>,
+    /// Connections accepted.
+    accepted: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -84,12 +86,19 @@ impl TestServer {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let slow_now = Arc::new(AtomicUsize::new(0));
         let slow_max = Arc::new(AtomicUsize::new(0));
-        let (seen2, now2, max2) = (seen.clone(), slow_now.clone(), slow_max.clone());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (seen2, now2, max2, accepted2) = (
+            seen.clone(),
+            slow_now.clone(),
+            slow_max.clone(),
+            accepted.clone(),
+        );
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                accepted2.fetch_add(1, Ordering::SeqCst);
                 let (handler, seen, now, max, tls) = (
                     handler.clone(),
                     seen2.clone(),
@@ -114,6 +123,7 @@ impl TestServer {
             seen,
             slow_now,
             slow_max,
+            accepted,
             task,
         }
     }
@@ -135,18 +145,50 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     max: Arc<AtomicUsize>,
 ) {
     let mut buffer = Vec::new();
-    let head_end = loop {
-        let mut chunk = [0u8; 4096];
-        let Ok(read) = stream.read(&mut chunk).await else {
+    // Full replies keep the connection open for the next request (as servers do); the
+    // others close it.
+    loop {
+        let Some(request) = read_request(&mut stream, &mut buffer).await else {
             return;
         };
-        if read == 0 {
-            return;
+        seen.lock().expect("seen").push(request.clone());
+        match handler(&request) {
+            Reply::Full {
+                status,
+                headers,
+                body,
+            } => {
+                let mut head = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n", body.len());
+                for (name, value) in headers {
+                    head.push_str(&format!("{name}: {value}\r\n"));
+                }
+                head.push_str("\r\n");
+                let mut bytes = head.into_bytes();
+                bytes.extend_from_slice(&body);
+                if stream.write_all(&bytes).await.is_err() {
+                    return;
+                }
+            }
+            reply => {
+                respond_and_close(stream, reply, now, max).await;
+                return;
+            }
         }
-        buffer.extend_from_slice(&chunk[..read]);
+    }
+}
+
+/// Reads one request from `stream`; `buffer` keeps what was read past it.
+async fn read_request<S: AsyncRead + Unpin>(stream: &mut S, buffer: &mut Vec<u8>) -> Option<Seen> {
+    let head_end = loop {
         if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
             break at;
         }
+        let mut chunk = [0u8; 4096];
+        let read = stream.read(&mut chunk).await.ok()?;
+        if read == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..read]);
     };
     let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
     let mut lines = head.split("\r\n");
@@ -161,25 +203,30 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         .get("content-length")
         .and_then(|l| l.parse().ok())
         .unwrap_or(0);
-    let mut body = buffer[head_end + 4..].to_vec();
-    while body.len() < length {
+    buffer.drain(..head_end + 4);
+    while buffer.len() < length {
         let mut chunk = [0u8; 4096];
-        let Ok(read) = stream.read(&mut chunk).await else {
-            return;
-        };
+        let read = stream.read(&mut chunk).await.ok()?;
         if read == 0 {
-            return;
+            return None;
         }
-        body.extend_from_slice(&chunk[..read]);
+        buffer.extend_from_slice(&chunk[..read]);
     }
-    let request = Seen {
+    let body = buffer.drain(..length).collect();
+    Some(Seen {
         method,
         path,
         headers,
         body,
-    };
-    seen.lock().expect("seen").push(request.clone());
-    let reply = handler(&request);
+    })
+}
+
+async fn respond_and_close<S: AsyncWrite + Unpin>(
+    mut stream: S,
+    reply: Reply,
+    now: Arc<AtomicUsize>,
+    max: Arc<AtomicUsize>,
+) {
     let result = match reply {
         Reply::Full {
             status,
@@ -1019,34 +1066,10 @@ async fn fifty_concurrent_fetches_share_the_in_flight_slots() {
 
 #[tokio::test]
 async fn https_with_an_extra_ca() {
-    let ca_key = rcgen::KeyPair::generate().expect("ca key");
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "jobvisor test CA");
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("ca");
-    let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
-    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-        .expect("leaf params")
-        .signed_by(&leaf_key, &ca)
-        .expect("leaf");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ca_file = dir.path().join("ca.pem");
-    std::fs::write(&ca_file, ca.pem()).expect("write ca");
-
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut server_config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
-        )
-        .expect("server config");
-    server_config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config));
+    let ca = test_ca(&[b"http/1.1"]);
+    let ca_file = ca.ca_file.clone();
+    let dir = ca.ca_file.parent().expect("dir").to_owned();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(ca.acceptor_config.clone()));
     let server = TestServer::start_with(Arc::new(|_: &Seen| ok("over tls")), Some(acceptor)).await;
     let url = format!("https://localhost:{}/secure", server.port());
 
@@ -1081,7 +1104,7 @@ async fn https_with_an_extra_ca() {
     assert!(message.to_lowercase().contains("certificate"), "{message}");
 
     // A CA file without a certificate is a setup error that names the file.
-    let empty = dir.path().join("empty.pem");
+    let empty = dir.join("empty.pem");
     std::fs::write(&empty, "nothing here\n").expect("write");
     let error = FetchClient::new(FetchSettings {
         extra_ca_file: Some(empty.clone()),
@@ -1196,4 +1219,244 @@ async fn dropping_the_caller_aborts_the_request() {
     // The id is free again.
     let (kind, _) = refused(session.fetch(4, get("ftp://x/")).await);
     assert_eq!(kind, HostErrorKind::Invalid);
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(data).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
+#[tokio::test]
+async fn compressed_bodies_are_decoded_and_counted_decoded() {
+    let small = gzip(b"hello, compressed");
+    let bomb = gzip(&vec![0u8; 4 * 1024 * 1024]);
+    assert!(bomb.len() < 64 * 1024, "the bomb is small: {}", bomb.len());
+    let server = TestServer::start(move |seen| Reply::Full {
+        status: 200,
+        headers: vec![("content-encoding".into(), "gzip".into())],
+        body: if seen.path == "/bomb" {
+            bomb.clone()
+        } else {
+            small.clone()
+        },
+    })
+    .await;
+    let limits = FetchLimits {
+        max_response_bytes: 1024 * 1024,
+        ..FetchLimits::default()
+    };
+    let session = local_session(&[server.port()], limits);
+    let base = format!("http://localhost:{}", server.port());
+    let head = response(session.fetch(1, get(&format!("{base}/small"))).await);
+    assert_eq!(
+        read_all(&session, 1, &head).await.expect("body"),
+        b"hello, compressed"
+    );
+    assert!(server.seen()[0].headers["accept-encoding"].contains("gzip"));
+    let outcome = match session.fetch(2, get(&format!("{base}/bomb"))).await {
+        HostResult::Response(head) => read_all(&session, 2, &head).await,
+        HostResult::Refused { kind, message } => Err((kind, message)),
+        other => panic!("unexpected {other:?}"),
+    };
+    let (kind, message) = outcome.expect_err("the bomb is cut");
+    assert_eq!(kind, HostErrorKind::Limit, "{message}");
+    assert!(
+        message.contains("over the limit of 1048576 bytes"),
+        "{message}"
+    );
+    let record = &session.records()[1];
+    assert!(
+        record.bytes_in > 1024 * 1024 && record.bytes_in < 2 * 1024 * 1024,
+        "{record:?}"
+    );
+}
+
+#[tokio::test]
+async fn connections_are_kept_alive_between_fetches() {
+    let server = TestServer::start(|_| ok("again")).await;
+    let session = local_session(&[server.port()], FetchLimits::default());
+    let url = format!("http://localhost:{}/", server.port());
+    for call in 1..=3 {
+        let head = response(session.fetch(call, get(&url)).await);
+        assert_eq!(
+            read_all(&session, call, &head).await.expect("body"),
+            b"again"
+        );
+    }
+    assert_eq!(server.seen().len(), 3);
+    assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+}
+
+/// A CA, a certificate for `localhost` signed by it, and the CA's PEM in a file.
+struct TestCa {
+    _dir: tempfile::TempDir,
+    ca_file: std::path::PathBuf,
+    acceptor_config: rustls::ServerConfig,
+}
+
+fn test_ca(alpn: &[&[u8]]) -> TestCa {
+    let ca_key = rcgen::KeyPair::generate().expect("ca key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "jobvisor test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("ca");
+    let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .expect("leaf params")
+        .signed_by(&leaf_key, &ca)
+        .expect("leaf");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).expect("write ca");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .expect("server config");
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    TestCa {
+        _dir: dir,
+        ca_file,
+        acceptor_config: config,
+    }
+}
+
+#[tokio::test]
+async fn http2_is_negotiated_over_tls() {
+    let ca = test_ca(&[b"h2"]);
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(ca.acceptor_config.clone()));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = tokio::spawn(async move {
+        let Ok((tcp, _)) = listener.accept().await else {
+            return;
+        };
+        let Ok(tls) = acceptor.accept(tcp).await else {
+            return;
+        };
+        let Ok(mut connection) = h2::server::handshake(tls).await else {
+            return;
+        };
+        while let Some(Ok((request, mut respond))) = connection.accept().await {
+            let answer = http::Response::builder()
+                .status(200)
+                .header("x-version", format!("{:?}", request.version()))
+                .body(())
+                .expect("response");
+            let Ok(mut stream) = respond.send_response(answer, false) else {
+                return;
+            };
+            let _ = stream.send_data(bytes::Bytes::from_static(b"over h2"), true);
+        }
+    });
+    let client = FetchClient::new(FetchSettings {
+        extra_ca_file: Some(ca.ca_file.clone()),
+        ..FetchSettings::default()
+    })
+    .expect("client");
+    let session = FetchSession::new(
+        client,
+        policy(&[], &[format!("localhost:{port}")]),
+        FetchLimits::default(),
+        Instant::now() + Duration::from_secs(10),
+        Arc::new(NoSecrets),
+    );
+    let head = response(
+        session
+            .fetch(1, get(&format!("https://localhost:{port}/h2")))
+            .await,
+    );
+    assert_eq!(head.status, 200);
+    assert!(
+        head.headers
+            .contains(&("x-version".to_owned(), "HTTP/2.0".to_owned())),
+        "{:?}",
+        head.headers
+    );
+    assert_eq!(
+        read_all(&session, 1, &head).await.expect("body"),
+        b"over h2"
+    );
+    server.abort();
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// Not a check: the cost of a fetch through a session against the same request made with
+/// the client crate directly, both over a kept-alive loopback connection. Run with
+/// `cargo test -p jobvisor-supervisor --release --lib fetch_overhead -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn fetch_overhead_against_a_local_server() {
+    let server = TestServer::start(|_| ok(r#"{"ok":true,"items":[1,2,3]}"#)).await;
+    let url = format!("http://localhost:{}/bench", server.port());
+    let rounds = 2000;
+    let limits = FetchLimits {
+        max_requests: u32::MAX,
+        ..FetchLimits::default()
+    };
+    let session = local_session(&[server.port()], limits);
+    // The crate is built without a default TLS provider: hand it one, as the client does.
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(rustls::RootCertStore::empty())
+    .with_no_client_auth();
+    let direct = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .no_proxy()
+        .build()
+        .expect("direct client");
+    for call in 0..100 {
+        response(session.fetch(call, get(&url)).await);
+        direct
+            .get(&url)
+            .send()
+            .await
+            .expect("direct")
+            .bytes()
+            .await
+            .expect("body");
+    }
+    let mut through = Vec::with_capacity(rounds);
+    let mut plain = Vec::with_capacity(rounds);
+    for call in 0..rounds as u64 {
+        let started = Instant::now();
+        let head = response(session.fetch(1000 + call, get(&url)).await);
+        assert!(head.done);
+        through.push(started.elapsed());
+        let started = Instant::now();
+        direct
+            .get(&url)
+            .send()
+            .await
+            .expect("direct")
+            .bytes()
+            .await
+            .expect("body");
+        plain.push(started.elapsed());
+    }
+    through.sort();
+    plain.sort();
+    eprintln!(
+        "fetch through a session: p50 {:?} p99 {:?}; reqwest directly: p50 {:?} p99 {:?} ({rounds} GETs each, loopback, kept alive)",
+        percentile(&through, 0.5),
+        percentile(&through, 0.99),
+        percentile(&plain, 0.5),
+        percentile(&plain, 0.99),
+    );
 }
