@@ -25,11 +25,22 @@ use rustls::pki_types::pem::PemObject;
 
 use super::policy::{AddressClass, TargetHost, classify_address};
 
+/// The certificate authorities fetch trusts (besides an extra CA file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TrustRoots {
+    /// Mozilla's roots, compiled in: the same on every host, as Deno and node do.
+    #[default]
+    Bundled,
+    /// The host's store (`/etc/ssl/certs` and the like, or `SSL_CERT_FILE` /
+    /// `SSL_CERT_DIR`), read once when the daemon starts.
+    System,
+}
+
 /// How the daemon's fetch client is built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchSettings {
-    /// A PEM file of CA certificates trusted besides the bundled (Mozilla) roots, for
-    /// private endpoints.
+    pub roots: TrustRoots,
+    /// A PEM file of CA certificates trusted besides the roots, for private endpoints.
     pub extra_ca_file: Option<PathBuf>,
     /// The longest a TCP connect (with its TLS handshake) may take.
     pub connect_timeout: Duration,
@@ -40,6 +51,7 @@ pub struct FetchSettings {
 impl Default for FetchSettings {
     fn default() -> FetchSettings {
         FetchSettings {
+            roots: TrustRoots::Bundled,
             extra_ca_file: None,
             connect_timeout: Duration::from_secs(10),
             user_agent: concat!("jobvisor/", env!("CARGO_PKG_VERSION")).to_owned(),
@@ -64,12 +76,22 @@ pub enum FetchSetupError {
         #[source]
         source: rustls::Error,
     },
+    #[error("no usable CA certificate in the system's store{}", system_errors(.errors))]
+    NoSystemRoots { errors: Vec<String> },
     #[error("cannot set up TLS for fetch: {0}")]
     Tls(#[source] rustls::Error),
     #[error("cannot start the fetch runtime: {0}")]
     Runtime(#[source] std::io::Error),
     #[error("cannot build the HTTP client: {0}")]
     Client(#[source] reqwest::Error),
+}
+
+fn system_errors(errors: &[String]) -> String {
+    if errors.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", errors.join("; "))
+    }
 }
 
 /// The daemon's HTTP client. Cheap to clone.
@@ -115,10 +137,12 @@ impl Drop for Inner {
 impl FetchClient {
     /// Starts the fetch runtime and builds the client.
     pub fn new(settings: FetchSettings) -> Result<FetchClient, FetchSetupError> {
-        let tls = tls_config(settings.extra_ca_file.as_ref())?;
+        let tls = tls_config(settings.roots, settings.extra_ca_file.as_ref())?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("jobvisor-http")
+            // Name lookups block a thread each; past these they wait their turn.
+            .max_blocking_threads(32)
             .enable_all()
             .build()
             .map_err(FetchSetupError::Runtime)?;
@@ -183,10 +207,24 @@ impl FetchClient {
     }
 }
 
-fn tls_config(extra_ca_file: Option<&PathBuf>) -> Result<rustls::ClientConfig, FetchSetupError> {
-    let mut roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
+fn tls_config(
+    trust: TrustRoots,
+    extra_ca_file: Option<&PathBuf>,
+) -> Result<rustls::ClientConfig, FetchSetupError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match trust {
+        TrustRoots::Bundled => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        TrustRoots::System => {
+            let found = rustls_native_certs::load_native_certs();
+            // A store with a few unparsable entries is still usable.
+            let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                return Err(FetchSetupError::NoSystemRoots {
+                    errors: found.errors.iter().map(ToString::to_string).collect(),
+                });
+            }
+        }
+    }
     if let Some(path) = extra_ca_file {
         let certificates = CertificateDer::pem_file_iter(path)
             .map_err(|source| FetchSetupError::CaFile {

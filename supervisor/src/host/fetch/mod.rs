@@ -20,7 +20,7 @@ mod tests;
 
 use std::time::Duration;
 
-pub use client::{FetchClient, FetchSettings, FetchSetupError};
+pub use client::{FetchClient, FetchSettings, FetchSetupError, TrustRoots};
 pub use policy::{AddressClass, NetPolicy, classify_address};
 pub use session::FetchSession;
 

@@ -307,7 +307,17 @@ impl FetchSession {
         Ok((cancel, index))
     }
 
-    fn finish(&self, call_id: u64, index: usize, started: Instant, outcome: Outcome) -> HostResult {
+    fn finish(
+        &self,
+        call_id: u64,
+        index: usize,
+        started: Instant,
+        mut outcome: Outcome,
+    ) -> HostResult {
+        // A message may quote what the script sent; it is stored and shown.
+        if let Err(refusal) = &mut outcome.result {
+            refusal.message = self.secrets.mask(&refusal.message);
+        }
         let mut state = self.state();
         let state = &mut *state;
         let still_ours = state

@@ -1460,3 +1460,17 @@ async fn fetch_overhead_against_a_local_server() {
         percentile(&plain, 0.99),
     );
 }
+
+#[tokio::test]
+async fn the_system_store_can_be_the_roots() {
+    let system = FetchClient::new(FetchSettings {
+        roots: TrustRoots::System,
+        ..FetchSettings::default()
+    });
+    // Every machine these tests run on has a CA store; a bare container would say so.
+    match system {
+        Ok(_) => {}
+        Err(FetchSetupError::NoSystemRoots { .. }) => {}
+        Err(other) => panic!("unexpected {other}"),
+    }
+}
