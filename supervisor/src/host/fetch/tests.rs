@@ -1474,3 +1474,51 @@ async fn the_system_store_can_be_the_roots() {
         Err(other) => panic!("unexpected {other}"),
     }
 }
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        #[test]
+        fn on_any_policy_entry(net in ".{0,40}", private in ".{0,40}") {
+            let _ = NetPolicy::parse(&[net.as_str()], &[]);
+            let _ = NetPolicy::parse(&[], &[private.as_str()]);
+        }
+
+        #[test]
+        fn on_any_request(
+            method in "[A-Za-z \\-]{0,8}",
+            url in prop_oneof![
+                ".{0,60}",
+                "(http|https|ftp|file)://[a-z0-9.\\[\\]:@%-]{0,30}/[ -~]{0,20}",
+            ],
+            headers in proptest::collection::vec((".{0,12}", ".{0,24}"), 0..4),
+            body in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..64)),
+        ) {
+            // Nothing is allowed, so no request leaves the host whatever the URL.
+            let runtime = runtime();
+            let session = session_with(
+                Arc::new(NetPolicy::default()),
+                FetchLimits::default(),
+                Duration::from_secs(5),
+                Arc::new(NoSecrets),
+            );
+            let request = FetchRequest { method, url, headers, body, redirect: RedirectMode::Follow };
+            let answer = runtime.block_on(session.fetch(1, request));
+            let is_refused = matches!(answer, HostResult::Refused { .. });
+            prop_assert!(is_refused, "{:?}", answer);
+            prop_assert_eq!(session.records().len(), 1);
+        }
+    }
+}
