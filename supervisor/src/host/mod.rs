@@ -11,6 +11,7 @@
 //! enforces frame sizes: the attempt runner does that before a call reaches it. An answer
 //! may take time (a fetch); the runner keeps the attempt's deadlines running meanwhile.
 
+pub mod fetch;
 pub mod state;
 pub mod state_file;
 
