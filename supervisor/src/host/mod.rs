@@ -8,6 +8,8 @@
 //! runner does that before a call reaches it. An answer may take time (a fetch); the
 //! runner keeps the attempt's deadlines running while it waits.
 
+pub mod secrets;
+
 use jobvisor_protocol::host::{HostErrorKind, HostOp, HostResult};
 
 use crate::store::AttemptRef;
