@@ -12,6 +12,7 @@
 //! may take time (a fetch); the runner keeps the attempt's deadlines running meanwhile.
 
 pub mod fetch;
+pub mod secrets;
 pub mod state;
 pub mod state_file;
 
