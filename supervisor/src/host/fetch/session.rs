@@ -265,7 +265,10 @@ impl FetchSession {
             .into_result());
         }
         let record = RequestRecord {
-            method: request.method.clone(),
+            method: match parse_method(&request.method) {
+                Ok(method) => method.to_string(),
+                Err(_) => shorten(&request.method),
+            },
             url: self.record_url_of_text(&request.url),
             status: None,
             bytes_out: 0,

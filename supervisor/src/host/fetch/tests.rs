@@ -436,7 +436,7 @@ async fn post_json_with_headers_both_ways() {
     let records = session.records();
     assert_eq!(records.len(), 1);
     let record = &records[0];
-    assert_eq!(record.method, "post");
+    assert_eq!(record.method, "POST");
     assert_eq!(
         record.url,
         format!("http://localhost:{}/items", server.port())
