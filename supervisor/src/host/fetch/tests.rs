@@ -1522,3 +1522,67 @@ mod never_panics {
         }
     }
 }
+
+/// Records the thread each substitution runs on.
+#[derive(Default)]
+struct ThreadSpy {
+    threads: Mutex<Vec<String>>,
+}
+
+impl EgressSecrets for ThreadSpy {
+    fn substitute(
+        &self,
+        _input: &[u8],
+        _host: &str,
+        _port: u16,
+    ) -> Result<Option<Vec<u8>>, String> {
+        let name = std::thread::current().name().unwrap_or("").to_owned();
+        self.threads.lock().expect("threads").push(name);
+        Ok(None)
+    }
+
+    fn mask(&self, text: &str) -> String {
+        text.to_owned()
+    }
+}
+
+#[tokio::test]
+async fn requests_run_on_the_fetch_runtime_not_the_callers() {
+    let server = TestServer::start(|_| ok("ok")).await;
+    let spy = Arc::new(ThreadSpy::default());
+    let private = vec![format!("localhost:{}", server.port())];
+    let session = session_with(
+        policy(&[], &private),
+        FetchLimits::default(),
+        Duration::from_secs(10),
+        spy.clone(),
+    );
+    let mut request = get(&format!("http://localhost:{}/", server.port()));
+    request.headers = vec![("x-a".into(), "1".into())];
+    response(session.fetch(1, request).await);
+    let threads = spy.threads.lock().expect("threads").clone();
+    assert!(!threads.is_empty());
+    assert!(
+        threads.iter().all(|name| name == "jobvisor-http"),
+        "{threads:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_deadline_already_past_times_out_at_once() {
+    let server = TestServer::start(|_| ok("late")).await;
+    let private = vec![format!("localhost:{}", server.port())];
+    let session = session_with(
+        policy(&[], &private),
+        FetchLimits::default(),
+        Duration::ZERO,
+        Arc::new(NoSecrets),
+    );
+    let (kind, message) = refused(
+        session
+            .fetch(1, get(&format!("http://localhost:{}/", server.port())))
+            .await,
+    );
+    assert_eq!(kind, HostErrorKind::Timeout, "{message}");
+    assert!(server.seen().is_empty());
+}
