@@ -870,7 +870,12 @@ async fn a_redirect_to_a_private_address_is_refused() {
         );
         assert_eq!(kind, HostErrorKind::Denied, "{message}");
         assert!(message.contains(want), "{message}");
-        assert_eq!(session.records()[call as usize - 1].redirects, 1);
+        let record = &session.records()[call as usize - 1];
+        assert_eq!((record.redirects, record.status), (1, None), "{record:?}");
+        assert!(
+            record.url.contains(&target.port().to_string()),
+            "the refused hop: {record:?}"
+        );
     }
     assert!(target.seen().is_empty());
 }
