@@ -265,7 +265,10 @@ impl FetchSession {
             .into_result());
         }
         let record = RequestRecord {
-            method: request.method.clone(),
+            method: match parse_method(&request.method) {
+                Ok(method) => method.to_string(),
+                Err(_) => shorten(&request.method),
+            },
             url: self.record_url_of_text(&request.url),
             status: None,
             bytes_out: 0,
@@ -330,7 +333,8 @@ impl FetchSession {
         if let Some(url) = outcome.record_url {
             record.url = url;
         }
-        record.status = outcome.status;
+        // A refusal after a redirect hop still had no response for the script.
+        record.status = outcome.status.filter(|_| outcome.result.is_ok());
         record.bytes_out = outcome.bytes_out;
         record.bytes_in = outcome.bytes_in;
         record.redirects = outcome.redirects;

@@ -436,7 +436,7 @@ async fn post_json_with_headers_both_ways() {
     let records = session.records();
     assert_eq!(records.len(), 1);
     let record = &records[0];
-    assert_eq!(record.method, "post");
+    assert_eq!(record.method, "POST");
     assert_eq!(
         record.url,
         format!("http://localhost:{}/items", server.port())
@@ -870,7 +870,12 @@ async fn a_redirect_to_a_private_address_is_refused() {
         );
         assert_eq!(kind, HostErrorKind::Denied, "{message}");
         assert!(message.contains(want), "{message}");
-        assert_eq!(session.records()[call as usize - 1].redirects, 1);
+        let record = &session.records()[call as usize - 1];
+        assert_eq!((record.redirects, record.status), (1, None), "{record:?}");
+        assert!(
+            record.url.contains(&target.port().to_string()),
+            "the refused hop: {record:?}"
+        );
     }
     assert!(target.seen().is_empty());
 }
@@ -1521,4 +1526,68 @@ mod never_panics {
             prop_assert_eq!(session.records().len(), 1);
         }
     }
+}
+
+/// Records the thread each substitution runs on.
+#[derive(Default)]
+struct ThreadSpy {
+    threads: Mutex<Vec<String>>,
+}
+
+impl EgressSecrets for ThreadSpy {
+    fn substitute(
+        &self,
+        _input: &[u8],
+        _host: &str,
+        _port: u16,
+    ) -> Result<Option<Vec<u8>>, String> {
+        let name = std::thread::current().name().unwrap_or("").to_owned();
+        self.threads.lock().expect("threads").push(name);
+        Ok(None)
+    }
+
+    fn mask(&self, text: &str) -> String {
+        text.to_owned()
+    }
+}
+
+#[tokio::test]
+async fn requests_run_on_the_fetch_runtime_not_the_callers() {
+    let server = TestServer::start(|_| ok("ok")).await;
+    let spy = Arc::new(ThreadSpy::default());
+    let private = vec![format!("localhost:{}", server.port())];
+    let session = session_with(
+        policy(&[], &private),
+        FetchLimits::default(),
+        Duration::from_secs(10),
+        spy.clone(),
+    );
+    let mut request = get(&format!("http://localhost:{}/", server.port()));
+    request.headers = vec![("x-a".into(), "1".into())];
+    response(session.fetch(1, request).await);
+    let threads = spy.threads.lock().expect("threads").clone();
+    assert!(!threads.is_empty());
+    assert!(
+        threads.iter().all(|name| name == "jobvisor-http"),
+        "{threads:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_deadline_already_past_times_out_at_once() {
+    let server = TestServer::start(|_| ok("late")).await;
+    let private = vec![format!("localhost:{}", server.port())];
+    let session = session_with(
+        policy(&[], &private),
+        FetchLimits::default(),
+        Duration::ZERO,
+        Arc::new(NoSecrets),
+    );
+    let (kind, message) = refused(
+        session
+            .fetch(1, get(&format!("http://localhost:{}/", server.port())))
+            .await,
+    );
+    assert_eq!(kind, HostErrorKind::Timeout, "{message}");
+    assert!(server.seen().is_empty());
 }
