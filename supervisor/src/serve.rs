@@ -65,6 +65,9 @@ pub enum ServeError {
     Cgroup(#[from] crate::cgroup::CgroupError),
     #[error("cannot start: {0}")]
     Startup(String),
+    /// A secret that cannot be read, a grant of an unknown secret, a bad CA file.
+    #[error(transparent)]
+    Host(#[from] crate::host::HostSetupError),
     /// Transient: exits 1, which systemd restarts (78 would stop it for good).
     #[error(
         "disk full: cannot open the store {path}: free space on its file system (the daemon exits 1, so systemd tries again)"
@@ -83,7 +86,9 @@ impl ServeError {
             | ServeError::ControlSocket(ControlSocketError::Live(_)) => {
                 crate::exit_code::ALREADY_RUNNING
             }
-            ServeError::ControlSocket(_) | ServeError::StateDir { .. } => crate::exit_code::CONFIG,
+            ServeError::ControlSocket(_) | ServeError::StateDir { .. } | ServeError::Host(_) => {
+                crate::exit_code::CONFIG
+            }
             _ => crate::exit_code::FAILURE,
         }
     }
@@ -240,7 +245,7 @@ pub async fn run(config: Config, signals: SignalSource) -> Result<DrainReport, S
     let host = HostService::from_config(
         &config,
         Arc::new(crate::host::state::StoreState(store.clone())),
-    );
+    )?;
     let settings = crate::pool::slot::SlotSettings::from(&config);
     for (id, group) in (0..config.workers.count).zip(groups) {
         let slot = SlotConfig {

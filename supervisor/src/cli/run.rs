@@ -19,6 +19,8 @@ use crate::config::{DEFAULT_KILL_GRACE, DEFAULT_WORKER_START_TIMEOUT};
 use crate::exit_code;
 use std::sync::Arc;
 
+use crate::host::fetch::{FetchClient, FetchLimits, FetchSettings};
+use crate::host::secrets::{SecretSource, SecretSpec, SecretStore};
 use crate::host::state::{NoState, StateReader};
 use crate::host::state_file::StateFile;
 use crate::host::{HostLimits, HostService, ScriptGrant};
@@ -209,6 +211,8 @@ pub enum RunInputError {
     TinyMemory(String),
     #[error("{0}")]
     State(String),
+    #[error("{0}")]
+    Secret(String),
 }
 
 /// Runs the command and returns the process exit code.
@@ -248,6 +252,7 @@ struct Input {
     payload: String,
     /// `--state-file`, read.
     state: Option<Arc<StateFile>>,
+    secrets: Vec<SecretSpec>,
 }
 
 fn read_input(args: &RunArgs) -> Result<Input, RunInputError> {
@@ -277,11 +282,13 @@ fn read_input(args: &RunArgs) -> Result<Input, RunInputError> {
         )),
         None => None,
     };
+    let secrets = secret_specs(args)?;
     Ok(Input {
         name,
         source,
         payload,
         state,
+        secrets,
     })
 }
 
@@ -360,6 +367,8 @@ async fn drive_attempt(
     group: &WorkerGroup,
     stream_console: bool,
 ) -> anyhow::Result<RunReport> {
+    // Secrets are read and the HTTP client is built before a worker exists.
+    let host = run_host(args, input)?;
     // This thread forks and lives as long as the worker (PDEATHSIG follows it).
     let launched = launch(&Confinement::worker(spec), group)?;
     let socket = launched
@@ -404,7 +413,8 @@ async fn drive_attempt(
             let spec = AttemptSpec::new(attempt, run, args.timeout, DEFAULT_KILL_GRACE);
             // Nobody sends commands to `jobvisor run`; the sender keeps the channel open.
             let (_no_commands, mut commands) = mpsc::unbounded_channel();
-            let host = run_host(args, input).begin(attempt, &input.name);
+            let deadline = spec.started + args.timeout;
+            let host = host.begin(attempt, &input.name, &[], deadline);
             let ran = run_attempt(&mut worker, group, host, &mut commands, &mut hooks, spec).await;
             let ran = match ran {
                 AttemptRun::Ran(ran) => *ran,
@@ -433,13 +443,14 @@ async fn drive_attempt(
     report(args, group, ran, hooks.console)
 }
 
-/// The host of `jobvisor run`: the script is granted what the flags say, and its state is
-/// the `--state-file` (or starts empty).
-fn run_host(args: &RunArgs, input: &Input) -> HostService {
+/// The host of `jobvisor run`: the script is granted what the flags say (each `--secret`
+/// bound to the `--allow-net` hosts), the limits are the daemon's defaults, and its state
+/// is the `--state-file` (or starts empty).
+fn run_host(args: &RunArgs, input: &Input) -> anyhow::Result<HostService> {
     let grant = ScriptGrant {
         allow_net: args.allow_net.clone(),
         allow_private: args.allow_private.clone(),
-        secrets: Vec::new(),
+        secrets: input.secrets.iter().map(|s| s.name.clone()).collect(),
         namespace: None,
     };
     let state: Arc<dyn StateReader> = match &input.state {
@@ -447,7 +458,48 @@ fn run_host(args: &RunArgs, input: &Input) -> HostService {
         None => Arc::new(NoState),
     };
     let grants = [(input.name.clone(), grant)].into_iter().collect();
-    HostService::with(grants, ScriptGrant::default(), state, HostLimits::default())
+    let host = HostService::with(grants, ScriptGrant::default(), state, HostLimits::default());
+    let secrets = SecretStore::load(&input.secrets, std::path::Path::new("."), None)?;
+    let client = FetchClient::new(FetchSettings::default())?;
+    Ok(host.with_network(client, FetchLimits::default(), secrets)?)
+}
+
+/// `--secret NAME=@FILE` (with `--expose-secret NAME`) as the secrets of the run, bound to
+/// the `--allow-net` hosts.
+fn secret_specs(args: &RunArgs) -> Result<Vec<SecretSpec>, RunInputError> {
+    let mut specs: Vec<SecretSpec> = Vec::new();
+    for given in &args.secret {
+        let Some((name, path)) = given
+            .split_once('=')
+            .and_then(|(name, file)| Some((name, file.strip_prefix('@')?)))
+        else {
+            return Err(RunInputError::Secret(format!(
+                "--secret {given}: write NAME=@FILE (the value is read from FILE, never \
+                 given on the command line)"
+            )));
+        };
+        if specs.iter().any(|s| s.name == name) {
+            return Err(RunInputError::Secret(format!(
+                "--secret {name} is given twice"
+            )));
+        }
+        specs.push(SecretSpec {
+            name: name.to_owned(),
+            hosts: args.allow_net.clone(),
+            expose: args.expose_secret.iter().any(|e| e == name),
+            source: Some(SecretSource::File(PathBuf::from(path))),
+        });
+    }
+    if let Some(unknown) = args
+        .expose_secret
+        .iter()
+        .find(|name| !specs.iter().any(|s| &s.name == *name))
+    {
+        return Err(RunInputError::Secret(format!(
+            "--expose-secret {unknown}: no --secret {unknown}=@FILE is given"
+        )));
+    }
+    Ok(specs)
 }
 
 /// A completed job's state writes go to the `--state-file`; if one of its checks fails

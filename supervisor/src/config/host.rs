@@ -39,6 +39,8 @@ pub struct FetchSection {
     pub timeout: Duration,
     #[serde(deserialize_with = "duration")]
     pub connect_timeout: Duration,
+    /// Redirect hops one request follows (each checked like the first request).
+    pub max_redirects: u32,
     /// A PEM file of extra CA certificates to trust (for private endpoints).
     pub ca_file: Option<PathBuf>,
 }
@@ -54,6 +56,7 @@ impl Default for FetchSection {
             max_in_flight: 8,
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            max_redirects: 5,
             ca_file: None,
         }
     }
@@ -63,6 +66,8 @@ impl FetchSection {
     /// Every value against its documented range (docs/configuration.md).
     pub(crate) fn validate(&self, names: KeyNames<'_>) -> Result<(), ConfigError> {
         let key = |k: &str| names.show("fetch", k);
+        crate::host::fetch::NetPolicy::parse(&self.allow_net, &self.allow_private)
+            .map_err(|problem| ConfigError::Invalid(format!("[fetch]: {problem}")))?;
         check_size(
             &key("max_response_size"),
             self.max_response_size,
@@ -87,6 +92,7 @@ impl FetchSection {
             1,
             jobvisor_protocol::host::MAX_HOST_CALLS_IN_FLIGHT as u64 / 2,
         )?;
+        check_count(&key("max_redirects"), u64::from(self.max_redirects), 0, 20)?;
         let ms = Duration::from_millis(1);
         check_duration(&key("timeout"), self.timeout, ms, Duration::from_secs(3600))?;
         check_duration(

@@ -771,6 +771,6 @@ mod tests {
         assert!(!has(None, "workers") && !has(None, "source") && !has(None, "moved"));
         assert!(has(Some("fetch"), "allow_net") && has(Some("secrets"), "dir"));
         assert!(keys.iter().any(|k| k.name == "secret" && k.is_list));
-        assert_eq!(keys.len(), 44, "{keys:?}");
+        assert_eq!(keys.len(), 45, "{keys:?}");
     }
 }

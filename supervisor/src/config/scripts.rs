@@ -78,6 +78,9 @@ pub(crate) fn validate(
                 )));
             }
         }
+        crate::host::fetch::NetPolicy::parse(&script.allow_net, &script.allow_private).map_err(
+            |problem| ConfigError::Invalid(format!("script `{}`: {problem}", script.name)),
+        )?;
         if let Some(namespace) = &script.state_namespace {
             check_name(NameKind::Script, namespace).map_err(|problem| {
                 ConfigError::Invalid(format!(

@@ -18,14 +18,37 @@ pub mod state_file;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jobvisor_protocol::host::{ChildJob, HostErrorKind, HostOp, HostResult};
 
 use crate::config::Config;
 use crate::limits::{self as store_limits, NameKind, check_name};
 use crate::store::{AttemptEffects, AttemptRef, EnqueueRequest, RequestRecord, RunAt};
+use fetch::{EgressSecrets, FetchClient, FetchLimits, FetchSession, NetPolicy};
+use secrets::{GrantedSecrets, SecretStore};
 use state::{NoState, StagedState, StateReader};
+
+impl EgressSecrets for GrantedSecrets {
+    fn substitute(&self, input: &[u8], host: &str, port: u16) -> Result<Option<Vec<u8>>, String> {
+        GrantedSecrets::substitute(self, input, host, port)
+    }
+
+    fn mask(&self, text: &str) -> String {
+        GrantedSecrets::mask(self, text)
+    }
+}
+
+/// Why the host service could not be set up: fatal to the start, like a bad config.
+#[derive(Debug, thiserror::Error)]
+pub enum HostSetupError {
+    #[error(transparent)]
+    Secrets(#[from] secrets::SecretError),
+    #[error("{0}")]
+    Grant(String),
+    #[error(transparent)]
+    Fetch(#[from] fetch::FetchSetupError),
+}
 
 /// What the config grants one script.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,6 +90,12 @@ struct ServiceInner {
     defaults: ScriptGrant,
     state: Arc<dyn StateReader>,
     limits: HostLimits,
+    /// `None`: no network at all (a script check).
+    fetch: Option<FetchClient>,
+    fetch_limits: FetchLimits,
+    secrets: Arc<SecretStore>,
+    /// The secrets each script is granted, made once.
+    granted: HashMap<String, GrantedSecrets>,
 }
 
 impl std::fmt::Debug for HostService {
@@ -106,12 +135,91 @@ impl HostService {
                 defaults,
                 state,
                 limits,
+                fetch: None,
+                fetch_limits: FetchLimits::default(),
+                secrets: Arc::new(SecretStore::default()),
+                granted: HashMap::new(),
             }),
         }
     }
 
-    /// The host of a daemon run with `config`, reading committed state from `state`.
-    pub fn from_config(config: &Config, state: Arc<dyn StateReader>) -> HostService {
+    /// The same host with a network client and `secrets`, each script granted those its
+    /// [`ScriptGrant::secrets`] names. An unknown name is an error.
+    pub fn with_network(
+        self,
+        client: FetchClient,
+        limits: FetchLimits,
+        secrets: SecretStore,
+    ) -> Result<HostService, HostSetupError> {
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| ServiceInner {
+            grants: shared.grants.clone(),
+            defaults: shared.defaults.clone(),
+            state: shared.state.clone(),
+            limits: shared.limits,
+            fetch: None,
+            fetch_limits: shared.fetch_limits,
+            secrets: shared.secrets.clone(),
+            granted: shared.granted.clone(),
+        });
+        let mut granted = HashMap::new();
+        for (script, grant) in &inner.grants {
+            let secrets = secrets
+                .grant(script, &grant.secrets)
+                .map_err(HostSetupError::Grant)?;
+            granted.insert(script.clone(), secrets);
+        }
+        inner.fetch = Some(client);
+        inner.fetch_limits = limits;
+        inner.secrets = Arc::new(secrets);
+        inner.granted = granted;
+        Ok(HostService {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The host of a daemon run with `config`, reading committed state from `state`: the
+    /// secrets are read and the HTTP client is built here.
+    pub fn from_config(
+        config: &Config,
+        state: Arc<dyn StateReader>,
+    ) -> Result<HostService, HostSetupError> {
+        let specs: Vec<secrets::SecretSpec> = config
+            .secrets
+            .iter()
+            .map(|entry| secrets::SecretSpec {
+                name: entry.name.clone(),
+                hosts: entry.hosts.clone(),
+                expose: entry.expose,
+                source: match (&entry.file, &entry.credential) {
+                    (Some(file), _) => Some(secrets::SecretSource::File(file.clone())),
+                    (None, Some(id)) => Some(secrets::SecretSource::Credential(id.clone())),
+                    (None, None) => None,
+                },
+            })
+            .collect();
+        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(std::path::PathBuf::from);
+        let store = SecretStore::load(&specs, &config.secrets_dir(), credentials.as_deref())?;
+        for warning in store.warnings() {
+            tracing::warn!("{warning}");
+        }
+        let client = FetchClient::new(fetch::FetchSettings {
+            extra_ca_file: config.fetch.ca_file.clone(),
+            connect_timeout: config.fetch.connect_timeout,
+            ..fetch::FetchSettings::default()
+        })?;
+        let limits = FetchLimits {
+            max_response_bytes: config.fetch.max_response_size,
+            max_request_bytes: config.fetch.max_request_size as usize,
+            max_requests: config.fetch.max_requests,
+            max_in_flight: config.fetch.max_in_flight as usize,
+            request_timeout: config.fetch.timeout,
+            max_redirects: config.fetch.max_redirects,
+        };
+        HostService::without_network(config, state).with_network(client, limits, store)
+    }
+
+    /// The host of `config` with no network client and no secrets.
+    pub fn without_network(config: &Config, state: Arc<dyn StateReader>) -> HostService {
         let grants = config
             .scripts
             .iter()
@@ -135,6 +243,33 @@ impl HostService {
             ..ScriptGrant::default()
         };
         HostService::with(grants, defaults, state, limits)
+    }
+
+    /// The secrets, as `jobvisor secrets list` shows them, with the scripts granted each.
+    pub fn secrets_view(&self) -> Vec<jobvisor_protocol::control::SecretView> {
+        self.inner
+            .secrets
+            .list()
+            .into_iter()
+            .map(|info| {
+                let mut granted_to: Vec<String> = self
+                    .inner
+                    .grants
+                    .iter()
+                    .filter(|(_, grant)| grant.secrets.contains(&info.name))
+                    .map(|(script, _)| script.clone())
+                    .collect();
+                granted_to.sort();
+                jobvisor_protocol::control::SecretView {
+                    name: info.name,
+                    hosts: info.hosts,
+                    expose: info.expose,
+                    source: info.source,
+                    bytes: info.bytes as u64,
+                    granted_to,
+                }
+            })
+            .collect()
     }
 
     /// What `script`'s jobs may use, with a version's own `allow_net`: the defaults of
@@ -188,26 +323,51 @@ impl HostService {
             .unwrap_or_else(|| script.to_owned())
     }
 
-    /// The secrets, as `jobvisor secrets list` shows them.
-    pub fn secrets_view(&self) -> Vec<jobvisor_protocol::control::SecretView> {
-        Vec::new()
-    }
-
-    /// The host of one attempt of a job of `script`.
-    pub fn begin(&self, attempt: AttemptRef, script: &str) -> AttemptHost {
-        let grant = self.inner.grants.get(script);
-        let namespace = grant
-            .and_then(|g| g.namespace.clone())
-            .unwrap_or_else(|| script.to_owned());
+    /// The host of one attempt of a job of `script` whose version adds `version_allow_net`,
+    /// until `deadline`.
+    pub fn begin(
+        &self,
+        attempt: AttemptRef,
+        script: &str,
+        version_allow_net: &[String],
+        deadline: Instant,
+    ) -> AttemptHost {
+        let grant = self.effective_grant(script, version_allow_net);
+        let secrets = self
+            .inner
+            .granted
+            .get(script)
+            .cloned()
+            .unwrap_or_else(|| GrantedSecrets::none(script));
+        let fetch = self.inner.fetch.as_ref().map(|client| {
+            // The entries were checked when the config was read and when the version was
+            // added; one that still fails grants nothing (a request names the setting).
+            let policy = NetPolicy::parse(&grant.allow_net, &grant.allow_private)
+                .or_else(|problem| {
+                    tracing::warn!(script, %problem, "a network grant could not be read; the script gets none");
+                    NetPolicy::parse::<String>(&[], &[])
+                })
+                .unwrap_or_else(|_| unreachable!("an empty policy parses"))
+                .named(script);
+            FetchSession::new(
+                client.clone(),
+                Arc::new(policy),
+                self.inner.fetch_limits,
+                deadline,
+                Arc::new(secrets.clone()),
+            )
+        });
         AttemptHost {
             inner: Arc::new(AttemptInner {
                 attempt,
                 script: script.to_owned(),
-                namespace,
+                namespace: grant.namespace.unwrap_or_else(|| script.to_owned()),
                 state: self.inner.state.clone(),
                 limits: self.inner.limits,
                 staged: Mutex::new(StagedState::default()),
                 children: Mutex::new(Vec::new()),
+                fetch,
+                secrets,
             }),
         }
     }
@@ -228,6 +388,9 @@ struct AttemptInner {
     limits: HostLimits,
     staged: Mutex<StagedState>,
     children: Mutex<Vec<EnqueueRequest>>,
+    /// `None`: the host has no network (a script check).
+    fetch: Option<FetchSession>,
+    secrets: GrantedSecrets,
 }
 
 /// What an attempt did through the host, for its record.
@@ -248,7 +411,6 @@ impl AttemptHost {
     /// The answer to call `call_id`.
     pub async fn answer(&self, call_id: u64, op: HostOp) -> HostResult {
         let inner = &*self.inner;
-        let _ = call_id;
         match op {
             HostOp::Echo { text } => {
                 tracing::trace!(
@@ -280,13 +442,32 @@ impl AttemptHost {
                 .await
             }
             HostOp::Enqueue(child) => self.enqueue(child),
-            HostOp::Fetch(_)
-            | HostOp::ReadBody { .. }
-            | HostOp::CancelFetch { .. }
-            | HostOp::SecretValue { .. }
-            | HostOp::Sign { .. } => HostResult::Refused {
-                kind: HostErrorKind::Failed,
-                message: "this host call is not available yet".to_owned(),
+            HostOp::Fetch(request) => match &inner.fetch {
+                Some(session) => session.fetch(call_id, request).await,
+                None => no_network(),
+            },
+            HostOp::ReadBody { fetch } => match &inner.fetch {
+                Some(session) => session.read_body(fetch).await,
+                None => no_network(),
+            },
+            HostOp::CancelFetch { fetch } => match &inner.fetch {
+                Some(session) => session.cancel(fetch),
+                None => HostResult::Done,
+            },
+            HostOp::SecretValue { name } => match inner.secrets.value(&name) {
+                Ok(text) => HostResult::Value { text },
+                Err((kind, message)) => HostResult::Refused { kind, message },
+            },
+            HostOp::Sign {
+                name,
+                algorithm,
+                data,
+            } => match inner.secrets.sign(&name, algorithm, &data) {
+                Ok(data) => HostResult::Bytes { data },
+                Err(message) => HostResult::Refused {
+                    kind: HostErrorKind::Denied,
+                    message,
+                },
             },
         }
     }
@@ -316,7 +497,11 @@ impl AttemptHost {
 
     /// Masks the secrets this attempt may know in `text` (console lines, errors, results).
     pub fn mask<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
-        std::borrow::Cow::Borrowed(text)
+        let redactor = self.inner.secrets.redactor();
+        if redactor.is_empty() {
+            return std::borrow::Cow::Borrowed(text);
+        }
+        redactor.mask(text)
     }
 
     /// The attempt is over: what it staged and the requests it made. Calls still being
@@ -325,15 +510,29 @@ impl AttemptHost {
         let inner = &*self.inner;
         let state = std::mem::take(&mut *lock(&inner.staged)).into_writes();
         let children = std::mem::take(&mut *lock(&inner.children));
+        let requests = match &inner.fetch {
+            Some(session) => {
+                session.close();
+                session.records()
+            }
+            None => Vec::new(),
+        };
         HostEffects {
             effects: AttemptEffects { state, children },
-            requests: Vec::new(),
+            requests,
         }
     }
 
     /// The script whose job this is.
     pub fn script(&self) -> &str {
         &self.inner.script
+    }
+}
+
+fn no_network() -> HostResult {
+    HostResult::Refused {
+        kind: HostErrorKind::Denied,
+        message: "fetch is not available here (a script is checked without network)".to_owned(),
     }
 }
 
@@ -405,7 +604,7 @@ mod tests {
 
     #[tokio::test]
     async fn echo_answers_the_text_it_was_sent() {
-        let host = HostService::new().begin(attempt(), "s");
+        let host = HostService::new().begin(attempt(), "s", &[], Instant::now());
         let answer = host
             .answer(
                 1,

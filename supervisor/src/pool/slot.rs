@@ -577,6 +577,8 @@ impl Slot {
             isolation: self.config.settings.isolation,
         };
         let spec = AttemptSpec::new(attempt, run, timeout, self.config.settings.kill_grace);
+        // Host calls (a fetch) end by the job's own deadline, before the kill grace.
+        let spec_deadline = spec.started + timeout;
         self.enter(
             Phase::Busy {
                 job: attempt,
@@ -592,7 +594,9 @@ impl Slot {
         let ran = run_attempt(
             &mut live.worker,
             &self.config.group,
-            self.config.host.begin(attempt, &job.script_name),
+            self.config
+                .host
+                .begin(attempt, &job.script_name, &job.allow_net, spec_deadline),
             &mut self.commands,
             &mut hooks,
             spec,

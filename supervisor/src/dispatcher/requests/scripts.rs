@@ -20,6 +20,13 @@ impl Dispatcher {
             let _ = reply.send(error(ErrorCode::BadRequest, message));
             return;
         }
+        if let Err(problem) = crate::host::fetch::NetPolicy::parse::<String>(&allow_net, &[]) {
+            let _ = reply.send(error(
+                ErrorCode::BadRequest,
+                format!("script `{name}` was not added: --allow-net: {problem}"),
+            ));
+            return;
+        }
         if let Some(refusal) = self.info.declared.script_refusal(&name) {
             let _ = reply.send(error(ErrorCode::BadRequest, refusal));
             return;

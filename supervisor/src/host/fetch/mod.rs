@@ -27,23 +27,23 @@ pub use session::FetchSession;
 /// The limits of one attempt's fetches. Every limit hit answers `Refused { kind: Limit }`
 /// with a message naming the setting, except `max_in_flight`: a fetch past it waits for a
 /// slot (within its timeout), as a browser queues requests past its connection limit.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FetchLimits {
     /// Largest response body, counted decoded while it streams in (a compressed body that
-    /// inflates past it is cut there). Setting `fetch_max_response_bytes`.
+    /// inflates past it is cut there). Setting `[fetch] max_response_size`.
     pub max_response_bytes: u64,
     /// Largest request body, after secret substitution; at most
-    /// [`jobvisor_protocol::host::MAX_FETCH_BODY_BYTES`]. Setting `fetch_max_request_bytes`.
+    /// [`jobvisor_protocol::host::MAX_FETCH_BODY_BYTES`]. Setting `[fetch] max_request_size`.
     pub max_request_bytes: usize,
-    /// Fetches one attempt may make (refused ones included). Setting `fetch_max_requests`.
+    /// Fetches one attempt may make (refused ones included). Setting `[fetch] max_requests`.
     pub max_requests: u32,
     /// Fetches one attempt may have waiting for their response at once. Setting
-    /// `fetch_max_in_flight`.
+    /// `[fetch] max_in_flight`.
     pub max_in_flight: usize,
     /// Time from the fetch to the end of its body; never past the attempt's deadline.
-    /// Setting `fetch_timeout`.
+    /// Setting `[fetch] timeout`.
     pub request_timeout: Duration,
-    /// Redirect hops one fetch follows. Setting `fetch_max_redirects`.
+    /// Redirect hops one fetch follows. Setting `[fetch] max_redirects`.
     pub max_redirects: u32,
 }
 

@@ -164,7 +164,7 @@ impl TimeLimit {
             format!("fetch to {target} timed out at the job's deadline")
         } else {
             format!(
-                "fetch to {target} timed out after {} (setting fetch_timeout)",
+                "fetch to {target} timed out after {} (setting [fetch] timeout)",
                 human_duration(self.timeout)
             )
         };
@@ -228,7 +228,7 @@ impl FetchSession {
                     client: self.client.clone(),
                     policy: self.policy.clone(),
                     secrets: self.secrets.clone(),
-                    limits: self.limits.clone(),
+                    limits: self.limits,
                     slots: self.slots.clone(),
                     time,
                 };
@@ -281,7 +281,7 @@ impl FetchSession {
             let refusal = Refusal::new(
                 HostErrorKind::Limit,
                 format!(
-                    "too many fetches: the attempt may make {} (setting fetch_max_requests)",
+                    "too many fetches: the attempt may make {} (setting [fetch] max_requests)",
                     self.limits.max_requests
                 ),
             );
@@ -599,7 +599,7 @@ fn request_body_limit(size: usize, limit: usize) -> Refusal {
     Refusal::new(
         HostErrorKind::Limit,
         format!(
-            "the request body of {size} bytes is over the limit of {limit} bytes (setting fetch_max_request_bytes)"
+            "the request body of {size} bytes is over the limit of {limit} bytes (setting [fetch] max_request_size)"
         ),
     )
 }
@@ -865,7 +865,7 @@ impl HopTask {
                 return Err(Refusal::new(
                     HostErrorKind::Limit,
                     format!(
-                        "fetch to {first_target} was redirected more than {} times (setting fetch_max_redirects)",
+                        "fetch to {first_target} was redirected more than {} times (setting [fetch] max_redirects)",
                         self.limits.max_redirects
                     ),
                 ));
@@ -955,7 +955,7 @@ impl HopTask {
             Refusal::new(
                 HostErrorKind::Timeout,
                 format!(
-                    "connecting to {target} timed out after {} (setting fetch_connect_timeout)",
+                    "connecting to {target} timed out after {} (setting [fetch] connect_timeout)",
                     human_duration(self.client.settings().connect_timeout)
                 ),
             )
@@ -1040,7 +1040,7 @@ fn response_limit(target: &str, cap: u64, length: Option<u64>) -> Refusal {
     Refusal::new(
         HostErrorKind::Limit,
         format!(
-            "the response body from {target} is too large: {size} over the limit of {cap} bytes (setting fetch_max_response_bytes)"
+            "the response body from {target} is too large: {size} over the limit of {cap} bytes (setting [fetch] max_response_size)"
         ),
     )
 }

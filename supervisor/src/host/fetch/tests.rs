@@ -573,7 +573,7 @@ async fn more_than_five_redirects_is_a_limit() {
     );
     assert_eq!(kind, HostErrorKind::Limit);
     assert!(
-        message.contains("more than 5 times (setting fetch_max_redirects)"),
+        message.contains("more than 5 times (setting [fetch] max_redirects)"),
         "{message}"
     );
     assert_eq!(server.seen().len(), 6);
@@ -648,7 +648,7 @@ async fn a_body_over_the_cap_is_refused() {
     assert_eq!(kind, HostErrorKind::Limit);
     assert!(
         message.contains(
-            "5000 bytes are over the limit of 1000 bytes (setting fetch_max_response_bytes)"
+            "5000 bytes are over the limit of 1000 bytes (setting [fetch] max_response_size)"
         ),
         "{message}"
     );
@@ -762,7 +762,7 @@ async fn a_stalled_server_times_out_at_the_deadline() {
         .expect_err("stalled body");
     assert_eq!(kind, HostErrorKind::Timeout);
     assert!(
-        message.contains("timed out after 300ms (setting fetch_timeout)"),
+        message.contains("timed out after 300ms (setting [fetch] timeout)"),
         "{message}"
     );
     assert!(
@@ -973,7 +973,7 @@ async fn bad_requests_are_invalid_and_never_panic() {
     let (kind, message) = refused(session.fetch(11, big).await);
     assert_eq!(kind, HostErrorKind::Limit);
     assert!(
-        message.contains("setting fetch_max_request_bytes"),
+        message.contains("setting [fetch] max_request_size"),
         "{message}"
     );
     assert_eq!(session.records().len(), 11);
@@ -995,7 +995,7 @@ async fn requests_per_attempt_are_limited() {
         let (kind, message) = refused(session.fetch(call, get(&url)).await);
         assert_eq!(kind, HostErrorKind::Limit);
         assert!(
-            message.contains("may make 2 (setting fetch_max_requests)"),
+            message.contains("may make 2 (setting [fetch] max_requests)"),
             "{message}"
         );
     }
