@@ -548,8 +548,8 @@ fn read_value(
         path: path.to_owned(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(read_error)?;
-    let metadata = file.metadata().map_err(read_error)?;
+    // Checked before opening: opening a FIFO would wait for a writer.
+    let metadata = std::fs::metadata(path).map_err(read_error)?;
     if !metadata.is_file() {
         return Err(SecretError::NotAFile {
             name: name.to_owned(),
@@ -564,8 +564,11 @@ fn read_value(
             mode,
         });
     }
+    let file = std::fs::File::open(path).map_err(read_error)?;
     // Room for the value, a "\r\n" and one byte that tells it is too long.
-    let mut value = Zeroizing::new(Vec::with_capacity(metadata.len().min(4096) as usize));
+    // Sized up front so that no copy of the value is left behind by a reallocation.
+    let capacity = metadata.len().min(MAX_SECRET_BYTES as u64 + 3) as usize;
+    let mut value = Zeroizing::new(Vec::with_capacity(capacity));
     file.take(MAX_SECRET_BYTES as u64 + 3)
         .read_to_end(&mut value)
         .map_err(read_error)?;

@@ -126,6 +126,22 @@ fn empty_and_oversized_values_are_refused() {
 }
 
 #[test]
+fn a_fifo_or_a_directory_is_not_a_secret_file() {
+    let dir = tempfile::tempdir().unwrap();
+    nix::unistd::mkfifo(
+        &dir.path().join("FIFO"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    fs::create_dir(dir.path().join("DIR")).unwrap();
+    fs::set_permissions(dir.path().join("DIR"), fs::Permissions::from_mode(0o700)).unwrap();
+    for name in ["FIFO", "DIR"] {
+        let message = load_err(dir.path(), &[spec(name, &[])], None);
+        assert!(message.ends_with("is not a regular file"), "{message}");
+    }
+}
+
+#[test]
 fn names_hosts_and_sources_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     write_secret(dir.path(), "OK", GITHUB.as_bytes(), 0o600);
