@@ -923,3 +923,41 @@ fn a_key_of_the_wrong_type_is_a_clear_error() {
         32
     );
 }
+
+#[test]
+fn granted_secrets_can_be_shared_between_tasks() {
+    fn shared<T: Send + Sync + Clone + 'static>() {}
+    shared::<GrantedSecrets>();
+    shared::<Redactor>();
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Any bytes: no panic, and bytes without a complete reference come back as `None`.
+        #[test]
+        fn substitution_never_panics(input in proptest::collection::vec(any::<u8>(), 0..200), tail in "[A-Z_~%7E]{0,8}") {
+            let (_dir, granted) = substitution_fixture();
+            let mut input = input;
+            input.extend_from_slice(b"JOBVISOR-SECRET~");
+            input.extend_from_slice(tail.as_bytes());
+            let _ = granted.substitute(&input, "api.github.com", 443);
+            let plain: Vec<u8> = input.iter().copied().filter(|b| *b != b'~' && *b != b'%').collect();
+            prop_assert_eq!(granted.substitute(&plain, "api.github.com", 443), Ok(None));
+        }
+
+        /// Wherever a long value is put in a text, masking leaves no copy of it.
+        #[test]
+        fn masking_leaves_no_copy(value in "[A-Za-z0-9]{8,40}", parts in proptest::collection::vec("[ -~]{0,30}", 1..6)) {
+            let redactor = Redactor::new([value.as_bytes()]);
+            let text = parts.join(&value);
+            let masked = redactor.mask(&text);
+            prop_assert!(!masked.contains(&value), "{} → {}", text, masked);
+        }
+    }
+}
