@@ -278,7 +278,19 @@ fn pem_body_lines(text: &str) -> impl Iterator<Item = &str> {
 }
 
 fn hex(value: &[u8]) -> String {
-    value.iter().map(|byte| format!("{byte:02x}")).collect()
+    let mut out = String::with_capacity(value.len() * 2);
+    for &byte in value {
+        out.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
+        out.push(char::from(b"0123456789abcdef"[usize::from(byte & 0xf)]));
+    }
+    out
+}
+
+/// `%XX`, upper case, as `encodeURIComponent` and form encoding write it.
+fn push_percent(out: &mut String, byte: u8) {
+    out.push('%');
+    out.push(char::from(b"0123456789ABCDEF"[usize::from(byte >> 4)]));
+    out.push(char::from(b"0123456789ABCDEF"[usize::from(byte & 0xf)]));
 }
 
 /// The bytes `encodeURIComponent` leaves as they are.
@@ -292,7 +304,7 @@ fn percent_encode(value: &[u8], keeps: &[u8]) -> String {
         if byte.is_ascii_alphanumeric() || keeps.contains(&byte) {
             out.push(char::from(byte));
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            push_percent(&mut out, byte);
         }
     }
     out
@@ -307,7 +319,7 @@ pub(super) fn form_encode(value: &[u8]) -> String {
             byte if byte.is_ascii_alphanumeric() || FORM_KEEPS.contains(&byte) => {
                 out.push(char::from(byte));
             }
-            byte => out.push_str(&format!("%{byte:02X}")),
+            byte => push_percent(&mut out, byte),
         }
     }
     out
