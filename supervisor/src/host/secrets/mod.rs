@@ -509,7 +509,10 @@ fn locate(
         Some(SecretSource::Credential(id)) => Ok((credential(id)?, false)),
         None => {
             let file = secrets_dir.join(&spec.name);
-            if file.symlink_metadata().is_ok() {
+            // Only a file that is surely absent sends the search on: any other error (an
+            // unreadable directory) is reported by the read, naming the file.
+            if !matches!(file.symlink_metadata(), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+            {
                 return Ok((file, true));
             }
             match credentials_dir.map(|dir| dir.join(&spec.name)) {

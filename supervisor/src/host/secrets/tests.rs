@@ -405,6 +405,22 @@ fn several_references_are_replaced_and_the_rest_is_kept() {
 }
 
 #[test]
+fn a_value_that_looks_like_a_reference_is_not_substituted_again() {
+    let reference = secret_ref("INNER");
+    let (_dir, store) = store_with(
+        &[("OUTER", &format!("x{reference}x")), ("INNER", GITHUB)],
+        &[spec("OUTER", &["a.example"]), spec("INNER", &["a.example"])],
+    );
+    let granted = store
+        .grant("s", &["OUTER".to_owned(), "INNER".to_owned()])
+        .unwrap();
+    assert_eq!(
+        substituted(&granted, &secret_ref("OUTER"), "a.example", 443),
+        format!("x{reference}x")
+    );
+}
+
+#[test]
 fn a_form_encoded_reference_gets_the_form_encoded_value() {
     let (_dir, granted) = substitution_fixture();
     // What `new URLSearchParams({ secret: ctx.secrets.ref("HOOK") })` writes.
@@ -680,7 +696,9 @@ fn rs256_signatures_verify_with_the_public_key() {
     for file in ["rsa.pem", "rsa1.pem"] {
         let key = fs::read(dir.path().join(file)).unwrap();
         let granted = signer(&dir.path().join(file.replace('.', "_")), &key);
+        let started = std::time::Instant::now();
         let signature = granted.sign("KEY", SignAlgorithm::Rs256, data).unwrap();
+        let first = started.elapsed();
         assert_eq!(signature.len(), 256);
         assert!(
             openssl_verifies(dir.path(), "rsa.pub.pem", data, &signature),
@@ -696,9 +714,14 @@ fn rs256_signatures_verify_with_the_public_key() {
             &signature
         ));
         // Signing twice (from the decoded key kept) gives the same signature.
+        let started = std::time::Instant::now();
         assert_eq!(
             granted.sign("KEY", SignAlgorithm::Rs256, data).unwrap(),
             signature
+        );
+        eprintln!(
+            "{file}: RS256 first {first:?}, then {:?}",
+            started.elapsed()
         );
     }
 }
