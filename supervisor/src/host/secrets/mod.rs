@@ -218,7 +218,10 @@ impl SecretStore {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let (path, checked_mode) = locate(spec, secrets_dir, credentials_dir)?;
-            if checked_mode && path.starts_with(secrets_dir) && !dir_checked {
+            // The directory matters where the daemon looks for a secret by name alone:
+            // whoever can write there can plant a value. A file named in the config is
+            // checked by its own mode.
+            if checked_mode && spec.source.is_none() && !dir_checked {
                 check_secrets_dir(secrets_dir)?;
                 dir_checked = true;
             }

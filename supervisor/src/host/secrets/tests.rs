@@ -101,8 +101,13 @@ fn a_secrets_directory_others_can_write_is_refused() {
         "{message}"
     );
     assert!(message.contains("chmod 700"), "{message}");
-    // No secret read from it, no check.
+    // No secret read from it by name, no check: a named file is checked by its mode.
     assert!(SecretStore::load(&[], dir.path(), None).is_ok());
+    let named = [SecretSpec {
+        source: Some(SecretSource::File("TOKEN".into())),
+        ..spec("TOKEN", &[])
+    }];
+    assert!(SecretStore::load(&named, dir.path(), None).is_ok());
 }
 
 #[test]
