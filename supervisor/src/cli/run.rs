@@ -75,7 +75,8 @@ pub struct RunArgs {
     pub allow_private: Vec<String>,
     /// A secret granted to the script: `NAME=@FILE` reads its value from FILE. References
     /// to it (`ctx.secrets.ref`) may go to the `--allow-net` hosts; it signs; its value is
-    /// readable only with `--expose-secret NAME`.
+    /// readable only with `--expose-secret NAME`. FILE must be private to its owner
+    /// (`chmod 600`), as a secret file of the daemon must.
     #[arg(long, value_name = "NAME=@FILE")]
     pub secret: Vec<String>,
     /// Let the script read this `--secret`'s value (`ctx.secrets.get`), as `expose = true`.

@@ -731,6 +731,11 @@ impl HopTask {
             redirect,
         } = prepared;
         let first_target = format_target(&url);
+        // A time already out is a timeout, whatever a pooled connection could still do
+        // before the timer is looked at.
+        if self.time.at <= tokio::time::Instant::now() {
+            return Err(self.time.refusal(&first_target));
+        }
         let _slot =
             match tokio::time::timeout_at(self.time.at, self.slots.clone().acquire_owned()).await {
                 Ok(Ok(permit)) => permit,
