@@ -9,10 +9,13 @@ use std::os::unix::net::UnixStream;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use jobvisor_protocol::host::{HostErrorKind, HostOp, HostResult};
+use jobvisor_protocol::host::{
+    ChildJob, FetchRequest, FetchResponse, HostErrorKind, HostOp, HostResult, RedirectMode,
+    SignAlgorithm, StateEntry, StateWrite, VersionCheck,
+};
 use jobvisor_protocol::worker::{
-    ErrorKind, FromWorker, Isolation, JobLimits, JobStats, Outcome, RunJob, ScriptRef, ToWorker,
-    exit_status,
+    AbortReason, ErrorKind, FromWorker, Isolation, JobLimits, JobStats, Outcome, RunJob, ScriptRef,
+    ToWorker, exit_status,
 };
 use jobvisor_protocol::{BlockingTransport, Hello, MAGIC, PROTOCOL_VERSION, Role};
 use jobvisor_supervisor::cgroup::{GroupLimits, Limiter, LimiterChoice};
@@ -597,4 +600,352 @@ fn shutdown_during_a_job_lets_it_finish_then_the_worker_exits_cleanly() {
     let (outcome, _) = w.finish(1);
     assert_eq!(ok_value(&outcome), "done");
     assert_eq!(wait_exit(&mut w.child).code(), Some(exit_status::CLEAN));
+}
+
+fn fetched(status: u16, body: &[u8], done: bool) -> HostResult {
+    HostResult::Response(FetchResponse {
+        status,
+        status_text: "OK".into(),
+        headers: vec![("content-type".into(), "text/plain".into())],
+        url: "https://api.example.com/items".into(),
+        redirected: false,
+        body: body.to_vec(),
+        done,
+    })
+}
+
+#[test]
+fn a_fetch_reads_its_body_in_chunks_through_read_body() {
+    for isolation in [Isolation::Script, Isolation::Job] {
+        let mut w = start();
+        let mut run = job(
+            1,
+            Some(&fixture::job("fetch-read-body")),
+            "fetch",
+            isolation,
+        );
+        run.payload = r#"{"url":"https://api.example.com/items","q":"é"}"#.into();
+        let fetch_id = w.run_until_call(run);
+        w.reply(fetch_id, fetched(200, "first, ".as_bytes(), false));
+        let (read_id, op) = w.next_call(1);
+        assert_eq!(op, HostOp::ReadBody { fetch: fetch_id });
+        w.reply(
+            read_id,
+            HostResult::BodyChunk {
+                data: "second, ".into(),
+                done: false,
+            },
+        );
+        let (read_id, op) = w.next_call(1);
+        assert_eq!(op, HostOp::ReadBody { fetch: fetch_id });
+        w.reply(
+            read_id,
+            HostResult::BodyChunk {
+                data: "last".into(),
+                done: true,
+            },
+        );
+        let (outcome, _) = w.finish(1);
+        assert_eq!(
+            ok_value(&outcome),
+            serde_json::json!({ "status": 200, "ok": true, "type": "text/plain",
+                "text": "first, second, last" }),
+            "{isolation:?}"
+        );
+        w.transport.send(&ToWorker::Shutdown).unwrap();
+        wait_exit(&mut w.child);
+    }
+}
+
+#[test]
+fn the_fetch_request_carries_method_headers_and_body() {
+    let mut w = start();
+    let mut run = job(
+        1,
+        Some(&fixture::job("fetch-read-body")),
+        "req",
+        Isolation::Script,
+    );
+    run.payload = r#"{"url":"https://api.example.com/items?x=1","q":"é"}"#.into();
+    w.transport.send(&ToWorker::Run(run)).unwrap();
+    let (call_id, op) = w.next_call(1);
+    assert_eq!(
+        op,
+        HostOp::Fetch(FetchRequest {
+            method: "POST".into(),
+            url: "https://api.example.com/items?x=1".into(),
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("x-request".into(), "1".into()),
+            ],
+            body: Some(r#"{"q":"é"}"#.as_bytes().to_vec()),
+            redirect: RedirectMode::Follow,
+        })
+    );
+    w.reply(call_id, fetched(201, b"whole", true));
+    let (outcome, _) = w.finish(1);
+    assert_eq!(ok_value(&outcome)["text"], "whole");
+}
+
+#[test]
+fn a_refused_fetch_rejects_with_a_type_error_carrying_the_message() {
+    let mut w = start();
+    let mut run = job(
+        1,
+        Some(&fixture::job("fetch-refused")),
+        "refused",
+        Isolation::Script,
+    );
+    run.payload = r#"{"url":"https://evil.example.com/"}"#.into();
+    let call_id = w.run_until_call(run);
+    let message = "fetch to evil.example.com refused: the host is not in allow_net of script t";
+    w.reply(
+        call_id,
+        HostResult::Refused {
+            kind: HostErrorKind::Denied,
+            message: message.into(),
+        },
+    );
+    let (outcome, _) = w.finish(1);
+    assert_eq!(
+        ok_value(&outcome),
+        serde_json::json!({ "name": "TypeError", "message": message, "typeError": true })
+    );
+}
+
+#[test]
+fn aborting_a_fetch_rejects_it_and_cancels_it_on_the_host() {
+    let mut w = start();
+    let fetch_id = w.run_until_call(job(
+        1,
+        Some(&fixture::job("fetch-aborted")),
+        "abort",
+        Isolation::Script,
+    ));
+    // Not answered: the script's timer aborts it.
+    let (cancel_id, op) = w.next_call(1);
+    assert_eq!(op, HostOp::CancelFetch { fetch: fetch_id });
+    let (outcome, _) = w.finish(1);
+    assert_eq!(
+        ok_value(&outcome),
+        serde_json::json!({ "name": "AbortError", "aborted": true })
+    );
+    // The host's answers to both calls come after the job: they are dropped.
+    w.reply(
+        fetch_id,
+        HostResult::Refused {
+            kind: HostErrorKind::Aborted,
+            message: "cancelled".into(),
+        },
+    );
+    w.reply(cancel_id, HostResult::Done);
+    let (next, _) = w.run(job(
+        2,
+        Some(&fixture::job("next")),
+        "next",
+        Isolation::Script,
+    ));
+    assert_eq!(ok_value(&next), "next");
+}
+
+#[test]
+fn an_abort_frame_aborts_ctx_signal_and_its_fetch() {
+    for (reason, message) in [
+        (AbortReason::Cancelled, "the job was cancelled"),
+        (AbortReason::Shutdown, "the supervisor is shutting down"),
+    ] {
+        let mut w = start();
+        let fetch_id = w.run_until_call(job(
+            1,
+            Some(&fixture::job("signal-fetch")),
+            "signal",
+            Isolation::Script,
+        ));
+        w.transport
+            .send(&ToWorker::Abort {
+                job_id: 1,
+                attempt: 1,
+                reason,
+            })
+            .unwrap();
+        let (cancel_id, op) = w.next_call(1);
+        assert_eq!(op, HostOp::CancelFetch { fetch: fetch_id });
+        w.reply(cancel_id, HostResult::Done);
+        let (outcome, _) = w.finish(1);
+        assert_eq!(
+            ok_value(&outcome),
+            serde_json::json!({ "name": "AbortError", "message": message, "event": true,
+                "same": true }),
+            "{reason:?}"
+        );
+    }
+}
+
+#[test]
+fn ctx_signal_aborts_the_signal_margin_before_the_deadline() {
+    let mut w = start();
+    let mut run = job(
+        1,
+        Some(&fixture::job("signal-near-deadline")),
+        "margin",
+        Isolation::Job,
+    );
+    run.deadline_ms = 1_500;
+    run.signal_margin_ms = 1_000;
+    let (outcome, _) = w.run(run);
+    let value = ok_value(&outcome);
+    assert_eq!(value["name"], "TimeoutError", "{value}");
+    let after = value["after"]
+        .as_f64()
+        .expect("the signal aborted before the timer");
+    assert!(
+        (400.0..1_000.0).contains(&after),
+        "aborted {after} ms after the start, not about 500"
+    );
+    let ahead = value["ahead"].as_f64().unwrap();
+    assert!((1_400.0..=1_500.0).contains(&ahead), "{value}");
+}
+
+#[test]
+fn ctx_state_maps_to_its_host_ops() {
+    let mut w = start();
+    w.transport
+        .send(&ToWorker::Run(job(
+            1,
+            Some(&fixture::job("state-round-trip")),
+            "state",
+            Isolation::Script,
+        )))
+        .unwrap();
+    let entry = |key: &str, value: &str, version| StateEntry {
+        key: key.into(),
+        value: value.into(),
+        version,
+    };
+    let (id, op) = w.next_call(1);
+    assert_eq!(
+        op,
+        HostOp::StateGet {
+            key: "cursor".into()
+        }
+    );
+    w.reply(
+        id,
+        HostResult::State(Some(entry("cursor", r#"{"at":41}"#, Some(9)))),
+    );
+    let (id, op) = w.next_call(1);
+    assert_eq!(
+        op,
+        HostOp::StateSet(StateWrite {
+            key: "cursor".into(),
+            value: Some(r#"{"at":42}"#.into()),
+            ttl_ms: Some(3_600_000),
+            check: VersionCheck::Is(9),
+        })
+    );
+    w.reply(id, HostResult::StateWritten);
+    let (id, op) = w.next_call(1);
+    assert_eq!(
+        op,
+        HostOp::StateList {
+            prefix: "item:".into(),
+            after: None,
+            limit: 10
+        }
+    );
+    w.reply(
+        id,
+        HostResult::StateEntries {
+            entries: vec![
+                entry("item:1", "[1]", Some(3)),
+                entry("item:2", "null", None),
+            ],
+            more: false,
+        },
+    );
+    let (id, op) = w.next_call(1);
+    assert_eq!(
+        op,
+        HostOp::StateSet(StateWrite {
+            key: "lock".into(),
+            value: Some("true".into()),
+            ttl_ms: None,
+            check: VersionCheck::Absent,
+        })
+    );
+    w.reply(
+        id,
+        HostResult::Refused {
+            kind: HostErrorKind::Conflict,
+            message: "lock exists".into(),
+        },
+    );
+    let (id, op) = w.next_call(1);
+    assert_eq!(
+        op,
+        HostOp::StateGet {
+            key: "nothing".into()
+        }
+    );
+    w.reply(id, HostResult::State(None));
+    let (outcome, _) = w.finish(1);
+    assert_eq!(
+        ok_value(&outcome),
+        serde_json::json!({
+            "value": { "at": 41 }, "version": 9,
+            "page": { "entries": [
+                { "key": "item:1", "value": [1], "version": 3 },
+                { "key": "item:2", "value": null, "version": null }
+            ], "more": false },
+            "conflict": "StateConflict"
+        })
+    );
+}
+
+#[test]
+fn enqueue_and_sign_send_their_ops() {
+    let mut w = start();
+    let mut run = job(
+        1,
+        Some(&fixture::job("enqueue-and-sign")),
+        "child",
+        Isolation::Script,
+    );
+    run.payload = r#"{"item":7}"#.into();
+    w.transport.send(&ToWorker::Run(run)).unwrap();
+    let (id, op) = w.next_call(1);
+    assert_eq!(
+        op,
+        HostOp::Enqueue(ChildJob {
+            script: "notify".into(),
+            payload: r#"{"item":7,"tags":["a"]}"#.into(),
+            queue: Some("mail".into()),
+            priority: Some(5),
+            delay_ms: Some(1_000),
+            unique_key: Some("item-7".into()),
+            max_attempts: Some(2),
+            timeout_ms: Some(30_000),
+        })
+    );
+    w.reply(id, HostResult::Done);
+    let (id, op) = w.next_call(1);
+    assert_eq!(
+        op,
+        HostOp::Sign {
+            name: "HOOK_KEY".into(),
+            algorithm: SignAlgorithm::Hs256,
+            data: b"body".to_vec(),
+        }
+    );
+    w.reply(
+        id,
+        HostResult::Bytes {
+            data: vec![0, 255, 16],
+        },
+    );
+    let (outcome, _) = w.finish(1);
+    assert_eq!(
+        ok_value(&outcome),
+        serde_json::json!({ "signature": [0, 255, 16], "ref": "JOBVISOR-SECRET~HOOK_KEY~" })
+    );
 }

@@ -1,7 +1,8 @@
 // Evaluated once per context: `DOMException`, `Event`, `EventTarget`, and
 // `AbortController` / `AbortSignal` built on them (replacing the engine runtime's
-// versions, which are not event targets and lack `timeout` and `any`).
-(function () {
+// versions, which are not event targets and lack `timeout` and `any`). They are put on
+// `target`, the holder the global accessors answer from (see events.rs).
+(function (target) {
   "use strict";
   const define = (target, name, value) =>
     Object.defineProperty(target, name, { value, writable: true, configurable: true });
@@ -257,6 +258,6 @@
   tag(AbortController, "AbortController");
 
   for (const [name, value] of Object.entries({ DOMException, Event, EventTarget, AbortSignal, AbortController })) {
-    define(globalThis, name, value);
+    define(target, name, value);
   }
 });

@@ -5,7 +5,7 @@
 //! event targets, have no `onabort`, `timeout` or `any`, and so cannot be combined
 //! with the rest.
 
-use boa_engine::{Context, JsResult};
+use boa_engine::{Context, JsObject, JsResult};
 
 use super::bundled;
 
@@ -19,17 +19,22 @@ const GLOBALS: [&str; 5] = [
 ];
 
 /// Defines the event globals, compiled on first use; `setTimeout` and `console` must be
-/// registered first.
+/// registered first. They stay accessors answering from a holder
+/// ([`bundled::define_held`] says why): a first use inside a loop, such as
+/// `e instanceof DOMException`, must read the same value on the next turn.
 pub(crate) fn register(context: &mut Context) -> JsResult<()> {
     let global = context.global_object();
-    for name in GLOBALS {
-        bundled::define_lazily(&global, name, install, context)?;
-    }
-    Ok(())
+    let holder = JsObject::with_null_proto();
+    bundled::define_held(&global, &GLOBALS, &holder, (), install, context)
 }
 
-fn install(context: &mut Context) -> JsResult<()> {
-    bundled::install("events.js", include_str!("events.js"), &[], context)
+fn install(holder: &JsObject, _: &(), context: &mut Context) -> JsResult<()> {
+    bundled::install(
+        "events.js",
+        include_str!("events.js"),
+        &[holder.clone().into()],
+        context,
+    )
 }
 
 #[cfg(test)]
@@ -107,6 +112,15 @@ mod tests {
             out.push(t.dispatchEvent(new Event("e")));
             out.join()"#;
         assert_eq!(eval(code), "second,true");
+    }
+
+    #[test]
+    fn a_first_use_inside_a_loop_reads_the_class_on_every_turn() {
+        let code = r#"
+            const out = [];
+            for (let i = 0; i < 3; i++) out.push(new Error("x") instanceof DOMException);
+            out.join()"#;
+        assert_eq!(eval(code), "false,false,false");
     }
 
     #[test]

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use boa_engine::context::time::JsInstant;
 use boa_engine::job::{GenericJob, IntervalJob, Job, NativeAsyncJob, PromiseJob, TimeoutJob};
 use boa_engine::object::builtins::{JsFunction, JsPromise};
-use boa_engine::{Context, JsError, JsResult, JsValue};
+use boa_engine::{Context, JsError, JsObject, JsResult, JsString, JsValue};
+use jobvisor_protocol::worker::AbortReason;
 
 use super::host::HostCalls;
 
@@ -47,6 +48,48 @@ struct Tick {
     args: Vec<JsValue>,
 }
 
+/// Why `ctx.signal` aborted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AbortKind {
+    /// The supervisor's `Abort { reason: Cancelled }`.
+    Cancelled,
+    /// The supervisor's `Abort { reason: Shutdown }`.
+    Shutdown,
+    /// The job's signal margin before its deadline was reached.
+    NearDeadline,
+}
+
+impl AbortKind {
+    /// The name the host API's script knows the reason by.
+    fn name(self) -> &'static str {
+        match self {
+            AbortKind::Cancelled => "cancelled",
+            AbortKind::Shutdown => "shutdown",
+            AbortKind::NearDeadline => "deadline",
+        }
+    }
+}
+
+impl From<AbortReason> for AbortKind {
+    fn from(reason: AbortReason) -> Self {
+        match reason {
+            AbortReason::Cancelled => AbortKind::Cancelled,
+            AbortReason::Shutdown => AbortKind::Shutdown,
+        }
+    }
+}
+
+/// `ctx.signal` of the job in hand. It is made when the handler first reads it; an abort
+/// that comes before is remembered, and the signal is made aborted.
+#[derive(Default)]
+struct JobSignal {
+    /// When the signal aborts for the near deadline, until it did.
+    at: Option<Instant>,
+    aborted: Option<AbortKind>,
+    /// The signal and the function that aborts it (`abort(reasonName)`).
+    made: Option<(JsObject, JsFunction)>,
+}
+
 /// Engine job queues for one context.
 pub(crate) struct RunLoop {
     /// `process.nextTick` callbacks. Node runs them when the code of a turn (the handler's
@@ -63,6 +106,7 @@ pub(crate) struct RunLoop {
     timers: RefCell<BTreeMap<(JsInstant, u64), ClockJob>>,
     sequence: Cell<u64>,
     deadline: Cell<Option<Instant>>,
+    signal: RefCell<JobSignal>,
     /// Where the loop waits when nothing is ready, and the calls whose replies it waits for.
     host: Rc<HostCalls>,
 }
@@ -78,6 +122,7 @@ impl RunLoop {
             timers: RefCell::default(),
             sequence: Cell::new(0),
             deadline: Cell::new(None),
+            signal: RefCell::default(),
             host,
         }
     }
@@ -86,8 +131,91 @@ impl RunLoop {
         self.deadline.set(deadline);
     }
 
+    /// The host calls this loop waits for.
+    pub(crate) fn host(&self) -> &Rc<HostCalls> {
+        &self.host
+    }
+
+    /// A job starts: its `ctx.signal` aborts at `at` (with the near deadline's reason),
+    /// if it has not for another reason before.
+    pub(crate) fn begin_signal(&self, at: Option<Instant>) {
+        *self.signal.borrow_mut() = JobSignal {
+            at,
+            ..JobSignal::default()
+        };
+    }
+
+    /// `ctx.signal` of the job in hand: made by `make` (which answers the signal and the
+    /// function that aborts it) on the first read, and aborted at once if an abort came
+    /// before.
+    pub(crate) fn job_signal(
+        &self,
+        make: impl FnOnce(&mut Context) -> JsResult<(JsObject, JsFunction)>,
+        context: &mut Context,
+    ) -> JsResult<JsObject> {
+        if let Some((signal, _)) = &self.signal.borrow().made {
+            return Ok(signal.clone());
+        }
+        let (signal, abort) = make(context)?;
+        let aborted = {
+            let mut state = self.signal.borrow_mut();
+            state.made = Some((signal.clone(), abort.clone()));
+            state.aborted
+        };
+        if let Some(kind) = aborted {
+            abort.call(
+                &JsValue::undefined(),
+                &[JsString::from(kind.name()).into()],
+                context,
+            )?;
+        }
+        Ok(signal)
+    }
+
+    /// Aborts `ctx.signal` of the job in hand for `kind`, unless it already aborted. Its
+    /// listeners run now.
+    fn abort_signal(&self, kind: AbortKind, context: &mut Context) -> JsResult<()> {
+        let abort = {
+            let mut state = self.signal.borrow_mut();
+            if state.aborted.is_some() {
+                return Ok(());
+            }
+            state.aborted = Some(kind);
+            state.at = None;
+            state.made.as_ref().map(|(_, abort)| abort.clone())
+        };
+        if let Some(abort) = abort {
+            abort.call(
+                &JsValue::undefined(),
+                &[JsString::from(kind.name()).into()],
+                context,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Aborts the signal for what happened since the last turn: an `Abort` frame, or its
+    /// time before the deadline. Returns whether it aborted now.
+    fn abort_if_due(&self, context: &mut Context) -> JsResult<bool> {
+        if let Some(reason) = self.host.take_abort() {
+            let before = self.signal.borrow().aborted.is_some();
+            self.abort_signal(reason.into(), context)?;
+            return Ok(!before);
+        }
+        let due = self
+            .signal
+            .borrow()
+            .at
+            .is_some_and(|at| Instant::now() >= at);
+        if due {
+            self.abort_signal(AbortKind::NearDeadline, context)?;
+        }
+        Ok(due)
+    }
+
     /// Drops every queued job and timer, and abandons the host calls in flight.
     pub(crate) fn clear(&self) {
+        *self.signal.borrow_mut() = JobSignal::default();
         self.ticks.borrow_mut().clear();
         self.promise_jobs.borrow_mut().clear();
         self.generic_jobs.borrow_mut().clear();
@@ -124,6 +252,10 @@ impl RunLoop {
                 self.clear();
                 return Err(RunStop::Deadline);
             }
+            if self.abort_if_due(context).map_err(RunStop::Failed)? {
+                self.turn_start.set(true);
+                continue;
+            }
             let settled = promise.is_some_and(|p| !matches!(p.state(), PromiseState::Pending));
             if settled && self.promise_jobs.borrow().is_empty() && self.ticks.borrow().is_empty() {
                 return Ok(());
@@ -147,10 +279,17 @@ impl RunLoop {
                     .deadline
                     .get()
                     .map(|deadline| deadline.saturating_duration_since(Instant::now()));
-                let wait = match (timer_wait, deadline_wait) {
-                    (Some(timer), Some(deadline)) => Some(timer.min(deadline)),
-                    (timer, deadline) => timer.or(deadline),
-                };
+                // The signal's own time wakes the loop, but does not keep it waiting for
+                // a handler that has nothing else left.
+                let signal_wait = self
+                    .signal
+                    .borrow()
+                    .at
+                    .map(|at| at.saturating_duration_since(Instant::now()));
+                let wait = [timer_wait, deadline_wait, signal_wait]
+                    .into_iter()
+                    .flatten()
+                    .min();
                 self.host.wait(wait, context)?;
                 self.turn_start.set(true);
                 continue;

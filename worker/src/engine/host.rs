@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use boa_engine::builtins::promise::ResolvingFunctions;
 use boa_engine::object::ObjectInitializer;
-use boa_engine::object::builtins::JsPromise;
+use boa_engine::object::builtins::{AlignedVec, JsArrayBuffer, JsPromise, JsUint8Array};
 use boa_engine::property::PropertyDescriptor;
 use boa_engine::{
     Context, JsArgs, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction,
@@ -27,9 +27,9 @@ use boa_engine::{
 use boa_gc::{Finalize, Trace};
 use jobvisor_protocol::FrameError;
 use jobvisor_protocol::host::{
-    HostErrorKind, HostOp, HostResult, MAX_HOST_CALL_BYTES, MAX_HOST_CALLS_IN_FLIGHT,
+    HostErrorKind, HostOp, HostResult, MAX_HOST_CALL_BYTES, MAX_HOST_CALLS_IN_FLIGHT, StateEntry,
 };
-use jobvisor_protocol::worker::{FromWorker, ToWorker};
+use jobvisor_protocol::worker::{AbortReason, FromWorker, ToWorker};
 
 use super::executor::RunStop;
 use crate::channel::{Channel, QueueError, Waited};
@@ -62,13 +62,32 @@ pub(crate) struct HostCalls {
     attempt: Cell<Option<(i64, u32)>>,
     next_call_id: Cell<u64>,
     /// Calls of the attempt in hand that await their reply.
-    pending: RefCell<HashMap<u64, ResolvingFunctions>>,
+    pending: RefCell<HashMap<u64, Pending>>,
     /// Calls of ended attempts whose reply has not come yet.
     abandoned: RefCell<HashSet<u64>>,
     /// The supervisor closed the connection: no reply can come any more.
     closed: Cell<bool>,
     shutdown_requested: Cell<bool>,
+    /// The supervisor aborted the attempt in hand's signal; the run loop acts on it.
+    abort_requested: Cell<Option<AbortReason>>,
     violation: RefCell<Option<ProtocolViolation>>,
+}
+
+/// How a call's promise settles with its reply.
+enum Pending {
+    /// `ctx.host`: a `Value` resolves with its text, a refusal rejects with an error.
+    Host(ResolvingFunctions),
+    /// The host API's scripts (`fetch`, `ctx.state`, …): every reply resolves with a
+    /// record of it ([`result_record`]), refusals included, and the script maps it.
+    Record(ResolvingFunctions),
+}
+
+/// A call refused on this side before it was sent.
+struct LocalRefusal {
+    kind: HostErrorKind,
+    message: String,
+    /// A cap was hit: `ctx.host` rejects with a `RangeError`.
+    cap: bool,
 }
 
 impl HostCalls {
@@ -81,6 +100,7 @@ impl HostCalls {
             abandoned: RefCell::new(HashSet::new()),
             closed: Cell::new(false),
             shutdown_requested: Cell::new(false),
+            abort_requested: Cell::new(None),
             violation: RefCell::new(None),
         }
     }
@@ -94,6 +114,12 @@ impl HostCalls {
     pub(crate) fn end(&self) {
         self.abandon_pending();
         self.attempt.set(None);
+        self.abort_requested.set(None);
+    }
+
+    /// The reason of an `Abort` frame for the attempt in hand not acted on yet.
+    pub(crate) fn take_abort(&self) -> Option<AbortReason> {
+        self.abort_requested.take()
     }
 
     /// Drops the promises of the calls in flight (their context is being reset); their
@@ -129,31 +155,32 @@ impl HostCalls {
         self.shutdown_requested.get()
     }
 
-    /// Sends `op` for the attempt in hand; the promise settles with its reply. Refusals
-    /// on this side (no attempt, no supervisor, a cap) reject it at once.
-    fn call(&self, op: HostOp, context: &mut Context) -> JsResult<JsPromise> {
+    /// Sends `op` for the attempt in hand and returns its call id. Refusals on this side
+    /// (no attempt, no supervisor, a cap) send nothing.
+    fn send(&self, op: HostOp) -> Result<u64, LocalRefusal> {
+        let refuse = |kind, message: String, cap| Err(LocalRefusal { kind, message, cap });
         let Some((job_id, attempt)) = self.attempt.get() else {
-            return rejected(
-                failed("host calls can only be made while a job runs"),
-                Some(FAILED),
-                context,
+            return refuse(
+                HostErrorKind::Failed,
+                "host calls can only be made while a job runs".to_owned(),
+                false,
             );
         };
         if !self.channel.is_attached() || self.closed.get() {
-            return rejected(
-                failed("no supervisor is connected to answer host calls"),
-                Some(FAILED),
-                context,
+            return refuse(
+                HostErrorKind::Failed,
+                "no supervisor is connected to answer host calls".to_owned(),
+                false,
             );
         }
         let in_flight = self.pending.borrow().len() + self.abandoned.borrow().len();
         if in_flight >= MAX_HOST_CALLS_IN_FLIGHT {
-            return rejected(
-                JsNativeError::range().with_message(format!(
+            return refuse(
+                HostErrorKind::Limit,
+                format!(
                     "too many host calls in flight: at most {MAX_HOST_CALLS_IN_FLIGHT} may await their reply at once"
-                )),
-                None,
-                context,
+                ),
+                true,
             );
         }
         let call_id = self.next_call_id.get();
@@ -166,34 +193,79 @@ impl HostCalls {
         match self.channel.queue_within(&frame, MAX_HOST_CALL_BYTES) {
             Ok(()) => {}
             Err(QueueError::TooLarge { len, max }) => {
-                return rejected(
-                    JsNativeError::range().with_message(format!(
-                        "the host call is {len} bytes, over the limit of {max} bytes"
-                    )),
-                    None,
-                    context,
+                return refuse(
+                    HostErrorKind::Limit,
+                    format!("the host call is {len} bytes, over the limit of {max} bytes"),
+                    true,
                 );
             }
             Err(QueueError::Encode(err)) => {
-                return rejected(
-                    failed(&format!("cannot encode the host call: {err}")),
-                    Some(FAILED),
-                    context,
+                return refuse(
+                    HostErrorKind::Failed,
+                    format!("cannot encode the host call: {err}"),
+                    false,
                 );
             }
         }
         self.channel.flush();
         if self.channel.is_broken() {
-            return rejected(
-                failed("the connection to the supervisor is broken"),
-                Some(FAILED),
-                context,
+            return refuse(
+                HostErrorKind::Failed,
+                "the connection to the supervisor is broken".to_owned(),
+                false,
             );
         }
         self.next_call_id.set(call_id + 1);
-        let (promise, resolvers) = JsPromise::new_pending(context);
-        self.pending.borrow_mut().insert(call_id, resolvers);
-        Ok(promise)
+        Ok(call_id)
+    }
+
+    /// Sends `op` for the attempt in hand; the promise settles with its reply. Refusals
+    /// on this side (no attempt, no supervisor, a cap) reject it at once.
+    fn call(&self, op: HostOp, context: &mut Context) -> JsResult<JsPromise> {
+        match self.send(op) {
+            Ok(call_id) => {
+                let (promise, resolvers) = JsPromise::new_pending(context);
+                self.pending
+                    .borrow_mut()
+                    .insert(call_id, Pending::Host(resolvers));
+                Ok(promise)
+            }
+            Err(refusal) if refusal.cap => rejected(
+                JsNativeError::range().with_message(refusal.message),
+                None,
+                context,
+            ),
+            Err(refusal) => rejected(failed(&refusal.message), Some(FAILED), context),
+        }
+    }
+
+    /// Sends `op` for the attempt in hand; returns its call id (0 when it was refused on
+    /// this side) and a promise that resolves with the record of its reply, a refusal
+    /// on either side included ([`result_record`]).
+    pub(crate) fn call_for_record(
+        &self,
+        op: HostOp,
+        context: &mut Context,
+    ) -> JsResult<(u64, JsPromise)> {
+        match self.send(op) {
+            Ok(call_id) => {
+                let (promise, resolvers) = JsPromise::new_pending(context);
+                self.pending
+                    .borrow_mut()
+                    .insert(call_id, Pending::Record(resolvers));
+                Ok((call_id, promise))
+            }
+            Err(refusal) => {
+                let record = result_record(
+                    HostResult::Refused {
+                        kind: refusal.kind,
+                        message: refusal.message,
+                    },
+                    context,
+                )?;
+                Ok((0, JsPromise::resolve(record, context)?))
+            }
+        }
     }
 
     /// Writes what is queued, then waits at most `timeout` (`None`: no limit) for the
@@ -232,9 +304,9 @@ impl HostCalls {
                         max: MAX_HOST_CALL_BYTES,
                     }));
                 }
-                let resolvers = self.pending.borrow_mut().remove(&call_id);
-                match resolvers {
-                    Some(resolvers) => settle(&resolvers, result, context),
+                let pending = self.pending.borrow_mut().remove(&call_id);
+                match pending {
+                    Some(pending) => settle(&pending, result, context),
                     None if self.take_late_reply(call_id) => Ok(()),
                     None => Err(self.violated(ProtocolViolation::UnknownCall { call_id })),
                 }
@@ -243,8 +315,18 @@ impl HostCalls {
                 self.shutdown_requested.set(true);
                 Ok(())
             }
-            // `ctx.signal` is not wired yet: the job runs to its end.
-            ToWorker::Abort { .. } => Ok(()),
+            // The run loop aborts `ctx.signal`; an abort of another attempt (one that ended
+            // before the frame came) has nothing to abort.
+            ToWorker::Abort {
+                job_id,
+                attempt,
+                reason,
+            } => {
+                if self.attempt.get() == Some((job_id, attempt)) {
+                    self.abort_requested.set(Some(reason));
+                }
+                Ok(())
+            }
             ToWorker::Run(_) => {
                 Err(self.violated(ProtocolViolation::UnexpectedFrame { frame: "a Run" }))
             }
@@ -260,26 +342,41 @@ impl HostCalls {
     }
 
     fn reject_all(&self, why: &str, context: &mut Context) -> Result<(), RunStop> {
-        let pending: Vec<ResolvingFunctions> =
-            self.pending.borrow_mut().drain().map(|(_, r)| r).collect();
-        for resolvers in pending {
-            let error = failed(why).into_opaque(context);
-            set_name(&error, FAILED, context).map_err(RunStop::Failed)?;
-            resolvers
-                .reject
-                .call(&JsValue::undefined(), &[error.into()], context)
-                .map_err(RunStop::Failed)?;
+        let pending: Vec<Pending> = self.pending.borrow_mut().drain().map(|(_, p)| p).collect();
+        for pending in pending {
+            let refused = HostResult::Refused {
+                kind: HostErrorKind::Failed,
+                message: why.to_owned(),
+            };
+            match pending {
+                Pending::Record(_) => settle(&pending, refused, context)?,
+                Pending::Host(resolvers) => {
+                    let error = failed(why).into_opaque(context);
+                    set_name(&error, FAILED, context).map_err(RunStop::Failed)?;
+                    resolvers
+                        .reject
+                        .call(&JsValue::undefined(), &[error.into()], context)
+                        .map_err(RunStop::Failed)?;
+                }
+            }
         }
         Ok(())
     }
 }
 
 /// Resolves or rejects one call's promise with its reply.
-fn settle(
-    resolvers: &ResolvingFunctions,
-    result: HostResult,
-    context: &mut Context,
-) -> Result<(), RunStop> {
+fn settle(pending: &Pending, result: HostResult, context: &mut Context) -> Result<(), RunStop> {
+    let resolvers = match pending {
+        Pending::Host(resolvers) => resolvers,
+        Pending::Record(resolvers) => {
+            let record = result_record(result, context).map_err(RunStop::Failed)?;
+            return resolvers
+                .resolve
+                .call(&JsValue::undefined(), &[record], context)
+                .map(|_| ())
+                .map_err(RunStop::Failed);
+        }
+    };
     let settled = match result {
         HostResult::Value { text } => resolvers.resolve.call(
             &JsValue::undefined(),
@@ -295,6 +392,59 @@ fn settle(
         _ => resolvers.resolve.call(&JsValue::undefined(), &[], context),
     };
     settled.map(|_| ()).map_err(RunStop::Failed)
+}
+
+/// A reply as the host API's scripts read it: an object whose `type` names the variant
+/// (`value`, `refused`, `response`, `chunk`, `state`, `written`, `entries`, `bytes`,
+/// `done`), with the variant's fields in camel case; bytes (a response's first chunk, a
+/// body chunk, a signature) as a `Uint8Array` in `data`, and state values as their JSON
+/// text.
+pub(crate) fn result_record(result: HostResult, context: &mut Context) -> JsResult<JsValue> {
+    use serde_json::json;
+    let entry = |entry: StateEntry| json!({ "key": entry.key, "value": entry.value, "version": entry.version });
+    let (fields, bytes) = match result {
+        HostResult::Value { text } => (json!({ "type": "value", "text": text }), None),
+        HostResult::Refused { kind, message } => (
+            json!({ "type": "refused", "kind": format!("{kind:?}"), "message": message }),
+            None,
+        ),
+        HostResult::Response(response) => (
+            json!({
+                "type": "response",
+                "status": response.status,
+                "statusText": response.status_text,
+                "headers": response.headers,
+                "url": response.url,
+                "redirected": response.redirected,
+                "done": response.done,
+            }),
+            Some(response.body),
+        ),
+        HostResult::BodyChunk { data, done } => {
+            (json!({ "type": "chunk", "done": done }), Some(data))
+        }
+        HostResult::State(found) => (json!({ "type": "state", "entry": found.map(entry) }), None),
+        HostResult::StateWritten => (json!({ "type": "written" }), None),
+        HostResult::StateEntries { entries, more } => (
+            json!({
+                "type": "entries",
+                "entries": entries.into_iter().map(entry).collect::<Vec<_>>(),
+                "more": more,
+            }),
+            None,
+        ),
+        HostResult::Bytes { data } => (json!({ "type": "bytes" }), Some(data)),
+        HostResult::Done => (json!({ "type": "done" }), None),
+    };
+    let record = JsValue::from_json(&fields, context)?;
+    if let (Some(bytes), Some(object)) = (bytes, record.as_object()) {
+        let data = JsUint8Array::from_array_buffer(
+            JsArrayBuffer::from_byte_block(AlignedVec::from_iter(0, bytes), context)?,
+            context,
+        )?;
+        object.set(js_string!("data"), data, true, context)?;
+    }
+    Ok(record)
 }
 
 /// The error a refused call rejects with: an `Error` named after the kind of refusal,
@@ -488,7 +638,7 @@ mod tests {
             value[1]
                 .as_str()
                 .unwrap()
-                .ends_with("over the limit of 1048576 bytes"),
+                .ends_with("over the limit of 2097152 bytes"),
             "{value}"
         );
         let mut nothing = [0_u8; 1];

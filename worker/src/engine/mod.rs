@@ -15,6 +15,7 @@ mod events;
 mod executor;
 mod fixes;
 mod host;
+mod host_api;
 mod inspect;
 mod intl;
 mod loader;
@@ -75,6 +76,8 @@ struct ScriptContext {
     run_loop: Rc<RunLoop>,
     /// `ctx.host`, the same object for every job on this context.
     host: JsObject,
+    /// The rest of the host API on `ctx` (`state`, `signal`, …).
+    api: host_api::HostApi,
     script: ScriptText,
     jobs: u64,
 }
@@ -107,7 +110,7 @@ impl Engine {
         let run_loop = Rc::new(RunLoop::new(self.host_calls.clone()));
         let loader = Rc::new(ScriptLoader::default());
         let _ = catch_unwind(AssertUnwindSafe(|| {
-            let mut context = new_context(
+            let (mut context, _) = new_context(
                 &run_loop,
                 &loader,
                 &self.outbox,
@@ -216,6 +219,9 @@ impl Engine {
             },
         };
         script_context.run_loop.set_deadline(deadline);
+        let signal_at = deadline
+            .map(|at| at - Duration::from_millis(job.signal_margin_ms.min(job.deadline_ms)));
+        script_context.run_loop.begin_signal(signal_at);
         apply_limits(&mut script_context.context, &job.limits);
 
         let result = catch_unwind(AssertUnwindSafe(|| call_handler(&mut script_context, job)));
@@ -286,7 +292,7 @@ impl Engine {
             let run_loop = Rc::new(RunLoop::new(self.host_calls.clone()));
             run_loop.set_deadline(deadline);
             let loader = Rc::new(ScriptLoader::default());
-            let mut context = new_context(&run_loop, &loader, outbox, limits, node_compat)?;
+            let (mut context, api) = new_context(&run_loop, &loader, outbox, limits, node_compat)?;
             let (handler, script) = evaluate_module(
                 name,
                 ModuleText { file, source },
@@ -317,6 +323,7 @@ impl Engine {
                 stringify,
                 run_loop,
                 host,
+                api,
                 script,
                 jobs: 0,
             })
@@ -334,14 +341,15 @@ impl Engine {
 }
 
 /// A context with the worker's host API and none of the outside world: no module loading,
-/// no `fetch`, console captured; `Buffer` and `process` only if `node_compat`.
+/// `fetch` only through the host, console captured; `Buffer` and `process` only if
+/// `node_compat`. Also answers the part of the host API that goes on each job's `ctx`.
 fn new_context(
     run_loop: &Rc<RunLoop>,
     loader: &Rc<ScriptLoader>,
     outbox: &Rc<Outbox>,
     limits: &JobLimits,
     node_compat: bool,
-) -> Result<Context, JobError> {
+) -> Result<(Context, host_api::HostApi), JobError> {
     let engine_error = |what: &str, detail: String| {
         job_error(
             ErrorKind::Panic,
@@ -381,6 +389,8 @@ fn new_context(
         .map_err(|e| engine_error("cannot register `crypto`", e.to_string()))?;
     intl::register(&mut context)
         .map_err(|e| engine_error("cannot register `Intl`", e.to_string()))?;
+    let api = host_api::register(run_loop, &mut context)
+        .map_err(|e| engine_error("cannot register `fetch`", e.to_string()))?;
     if node_compat {
         node_compat::register(&mut context, run_loop)
             .map_err(|e| engine_error("cannot register `Buffer` and `process`", e.to_string()))?;
@@ -388,7 +398,7 @@ fn new_context(
     apply_limits(&mut context, limits);
     #[cfg(test)]
     tests::register_test_hooks(&mut context);
-    Ok(context)
+    Ok((context, api))
 }
 
 fn apply_limits(context: &mut Context, limits: &JobLimits) {
@@ -556,14 +566,24 @@ fn call_handler(sc: &mut ScriptContext, job: &RunJob) -> Result<Option<String>, 
         )
     })?;
     let job_context = job_context(job, context)?;
-    host::attach(&job_context, &sc.host, context).map_err(|e| {
-        job_error(
-            ErrorKind::Panic,
-            "EngineError",
-            format!("cannot give the job context its host: {e}"),
-            None,
-        )
-    })?;
+    // Epoch ms, as `Date.now()` counts.
+    #[allow(clippy::cast_precision_loss)]
+    let deadline = (job.deadline_ms > 0).then(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        (now + u128::from(job.deadline_ms)) as f64
+    });
+    host::attach(&job_context, &sc.host, context)
+        .and_then(|()| host_api::attach(&job_context, &sc.api, deadline, context))
+        .map_err(|e| {
+            job_error(
+                ErrorKind::Panic,
+                "EngineError",
+                format!("cannot give the job context its host: {e}"),
+                None,
+            )
+        })?;
 
     let returned = sc
         .handler
