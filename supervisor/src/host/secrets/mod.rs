@@ -156,7 +156,28 @@ pub struct SecretInfo {
 #[derive(Debug, Default)]
 pub struct SecretStore {
     secrets: BTreeMap<String, Arc<Secret>>,
+    /// Secrets declared whose value does not exist (yet), with why: the daemon starts
+    /// without them, and a job that uses one is refused with that reason.
+    missing: BTreeMap<String, MissingSecret>,
     warnings: Vec<String>,
+}
+
+/// A declared secret with no value to read.
+#[derive(Debug, Clone)]
+struct MissingSecret {
+    hosts: Vec<String>,
+    expose: bool,
+    reason: String,
+}
+
+/// Whether `err` says only that the value is not there (as opposed to a value that is
+/// there but may not be used: its mode, its type, its size).
+fn is_absent(err: &SecretError) -> bool {
+    match err {
+        SecretError::NotFound { .. } => true,
+        SecretError::Read { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+        _ => false,
+    }
 }
 
 /// One loaded secret.
@@ -217,7 +238,15 @@ impl SecretStore {
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let (path, checked_mode) = locate(spec, secrets_dir, credentials_dir)?;
+            let located = locate(spec, secrets_dir, credentials_dir);
+            let (path, checked_mode) = match located {
+                Ok(found) => found,
+                Err(err) if is_absent(&err) => {
+                    store.note_missing(spec, &err);
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
             // The directory matters where the daemon looks for a secret by name alone:
             // whoever can write there can plant a value. A file named in the config is
             // checked by its own mode.
@@ -225,7 +254,14 @@ impl SecretStore {
                 check_secrets_dir(secrets_dir)?;
                 dir_checked = true;
             }
-            let value = read_value(&spec.name, &path, checked_mode)?;
+            let value = match read_value(&spec.name, &path, checked_mode) {
+                Ok(value) => value,
+                Err(err) if is_absent(&err) => {
+                    store.note_missing(spec, &err);
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
             if let Some(short) = short_warning(&spec.name, &value) {
                 store.warnings.push(short);
             }
@@ -250,8 +286,25 @@ impl SecretStore {
         Ok(store)
     }
 
-    /// What loading found worth saying but not worth refusing (short values), one
-    /// sentence each, naming the secret.
+    fn note_missing(&mut self, spec: &SecretSpec, err: &SecretError) {
+        let reason = err.to_string();
+        self.warnings.push(format!(
+            "{reason}: jobs that use secret {} are refused until it is provided and the \
+             daemon restarted",
+            spec.name
+        ));
+        self.missing.insert(
+            spec.name.clone(),
+            MissingSecret {
+                hosts: spec.hosts.clone(),
+                expose: spec.expose,
+                reason,
+            },
+        );
+    }
+
+    /// What loading found worth saying but not worth refusing (short values, secrets with
+    /// no value yet), one sentence each, naming the secret.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
@@ -262,7 +315,8 @@ impl SecretStore {
 
     /// Every secret, by name, without values.
     pub fn list(&self) -> Vec<SecretInfo> {
-        self.secrets
+        let mut list: Vec<SecretInfo> = self
+            .secrets
             .values()
             .map(|secret| SecretInfo {
                 name: secret.name.clone(),
@@ -271,7 +325,16 @@ impl SecretStore {
                 source: secret.source.clone(),
                 bytes: secret.value.len(),
             })
-            .collect()
+            .chain(self.missing.iter().map(|(name, missing)| SecretInfo {
+                name: name.clone(),
+                hosts: missing.hosts.clone(),
+                expose: missing.expose,
+                source: format!("missing ({})", missing.reason),
+                bytes: 0,
+            }))
+            .collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list
     }
 
     /// A redactor for every secret, for what no single script's grant covers (the daemon's
@@ -287,7 +350,12 @@ impl SecretStore {
     /// second for 64 KiB): grant once per script and configuration, and clone the grant per attempt.
     pub fn grant(&self, script: &str, names: &[String]) -> Result<GrantedSecrets, String> {
         let mut secrets = BTreeMap::new();
+        let mut missing = BTreeMap::new();
         for name in names {
+            if let Some(absent) = self.missing.get(name) {
+                missing.insert(name.clone(), absent.reason.clone());
+                continue;
+            }
             let Some(secret) = self.secrets.get(name) else {
                 return Err(format!(
                     "script `{script}` is granted secret {name}, which is not defined \
@@ -301,6 +369,7 @@ impl SecretStore {
             inner: Arc::new(Granted {
                 script: script.to_owned(),
                 secrets,
+                missing,
                 redactor,
             }),
         })
@@ -318,6 +387,8 @@ pub struct GrantedSecrets {
 struct Granted {
     script: String,
     secrets: BTreeMap<String, Arc<Secret>>,
+    /// Granted secrets that have no value, with why.
+    missing: BTreeMap<String, String>,
     redactor: Redactor,
 }
 
@@ -328,6 +399,7 @@ impl GrantedSecrets {
             inner: Arc::new(Granted {
                 script: script.to_owned(),
                 secrets: BTreeMap::new(),
+                missing: BTreeMap::new(),
                 redactor: Redactor::default(),
             }),
         }
@@ -414,6 +486,9 @@ impl GrantedSecrets {
     }
 
     fn granted(&self, name: &str) -> Result<&Secret, String> {
+        if let Some(reason) = self.inner.missing.get(name) {
+            return Err(format!("secret {name} is not available: {reason}"));
+        }
         self.inner.secrets.get(name).map(|s| s.as_ref()).ok_or_else(|| {
             format!(
                 "secret {name} is not granted to script `{}` (add it to `secrets` of the script)",

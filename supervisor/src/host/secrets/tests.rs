@@ -173,7 +173,8 @@ fn names_hosts_and_sources_are_checked() {
         assert!(message.contains(reason), "{host}: {message}");
         assert!(message.starts_with("secret OK: host"), "{message}");
     }
-    let missing = load_err(dir.path(), &[spec("MISSING", &[])], None);
+    let store = SecretStore::load(&[spec("MISSING", &[])], dir.path(), None).unwrap();
+    let missing = store.warnings().join("\n");
     assert!(missing.contains("MISSING does not exist"), "{missing}");
     assert!(
         missing.contains("$CREDENTIALS_DIRECTORY is not set"),
@@ -240,11 +241,9 @@ fn credentials_come_from_the_credentials_directory_whatever_their_mode() {
         message.contains("a credential id is a file name"),
         "{message}"
     );
-    let missing = load_err(
-        secrets.path(),
-        &[spec("NONE", &[])],
-        Some(credentials.path()),
-    );
+    let store = SecretStore::load(&[spec("NONE", &[])], secrets.path(), Some(credentials.path()))
+        .unwrap();
+    let missing = store.warnings().join("\n");
     assert!(
         missing.contains(&format!(
             "neither does {}",
