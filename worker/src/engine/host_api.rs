@@ -8,13 +8,14 @@
 //! record ([`super::host::result_record`]). `ctx.signal` belongs to the run loop, which
 //! aborts it for the supervisor's `Abort` frame or at the job's signal margin.
 //!
-//! The members of `ctx` are accessors defined on each job's `ctx`, not enumerable, so that
+//! The members of `ctx` are accessors of its prototype (whose own prototype is
+//! `Object.prototype`), and `deadline` its own property, none enumerable, so that
 //! `JSON.stringify(ctx)` and `Object.keys(ctx)` stay `{ job }`.
 
 use std::rc::Rc;
 
 use boa_engine::object::ObjectInitializer;
-use boa_engine::object::builtins::{AlignedVec, JsArray, JsArrayBuffer, JsFunction};
+use boa_engine::object::builtins::{AlignedVec, JsArray, JsArrayBuffer};
 use boa_engine::property::PropertyDescriptor;
 use boa_engine::{
     Context, JsArgs, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction,
@@ -40,10 +41,10 @@ struct Capture {
     run_loop: Rc<RunLoop>,
 }
 
-/// The host API of one context: the holder its scripts fill, and the getters of `ctx`'s
-/// members, made once and defined on every job's `ctx`.
+/// The host API of one context: the prototype every job's `ctx` gets, whose accessors
+/// (`state`, `secrets`, `enqueue`, `signal`) answer from the holder its scripts fill.
 pub(crate) struct HostApi {
-    getters: Vec<(&'static str, JsFunction)>,
+    proto: JsObject,
 }
 
 /// Defines the globals of `fetch.js` in `context` and makes the getters of `ctx`'s
@@ -104,11 +105,24 @@ pub(crate) fn register(run_loop: &Rc<RunLoop>, context: &mut Context) -> JsResul
         (holder, capture),
     );
     getters.push(("signal", signal.to_js_function(&realm)));
-    Ok(HostApi { getters })
+    let proto = JsObject::with_object_proto(context.intrinsics());
+    for (name, getter) in getters {
+        proto.define_property_or_throw(
+            JsString::from(name),
+            PropertyDescriptor::builder()
+                .get(getter)
+                .enumerable(false)
+                .configurable(false),
+            context,
+        )?;
+    }
+    Ok(HostApi { proto })
 }
 
-/// Gives a job's `ctx` the host API's members, none enumerable. `deadline` is the epoch
-/// time in ms when the job's deadline runs out (`null` for a job without one).
+/// Gives a job's `ctx` the host API's members, none enumerable: the accessors through its
+/// prototype (one object per context, so a job pays for no definitions), `deadline` as
+/// its own value, the epoch time in ms when the job's deadline runs out (`null` for a job
+/// without one).
 pub(crate) fn attach(
     ctx: &JsValue,
     api: &HostApi,
@@ -120,16 +134,7 @@ pub(crate) fn attach(
             .with_message("the job context is not an object")
             .into());
     };
-    for (name, getter) in &api.getters {
-        ctx.define_property_or_throw(
-            JsString::from(*name),
-            PropertyDescriptor::builder()
-                .get(getter.clone())
-                .enumerable(false)
-                .configurable(false),
-            context,
-        )?;
-    }
+    ctx.set_prototype(Some(api.proto.clone()));
     let deadline = deadline.map_or(JsValue::null(), JsValue::from);
     ctx.define_property_or_throw(
         js_string!("deadline"),
