@@ -226,7 +226,6 @@ fn native_call(
     }
     let (call_id, promise) = capture.run_loop.host().call_for_record(op, context)?;
     // Call ids count from 1, far below 2^53: the number is exact.
-    #[allow(clippy::cast_precision_loss)]
     let id = JsValue::from(call_id as f64);
     Ok(JsArray::from_iter([id, promise.into()], context).into())
 }
