@@ -34,12 +34,14 @@ impl Host {
             let mut seen = Vec::new();
             while let Ok(Some(frame)) = transport.recv::<FromWorker>() {
                 if let FromWorker::HostCall { call_id, op, .. } = frame {
-                    for reply in script(call_id, &op) {
+                    let replies = script(call_id, &op);
+                    seen.push(op);
+                    for reply in replies {
+                        // The job may have ended without waiting for this answer.
                         if transport.send(&reply).is_err() {
                             return seen;
                         }
                     }
-                    seen.push(op);
                 }
             }
             seen
