@@ -2,8 +2,9 @@
 //! and on each job's `ctx`: `state`, `secrets`, `enqueue`, `signal` and `deadline`.
 //!
 //! The classes, argument checks and the mapping of refusals to the errors scripts expect
-//! are JavaScript (`fetch.js`, `job_api.js`), compiled on the first use of any of them in
-//! a context. Every operation is one host call made through the native `call(op, bytes)`
+//! are JavaScript, each file compiled on the first use of what it defines in a context:
+//! `fetch.js` (the globals), `job_api.js` (`state`, `secrets`, `enqueue`) and
+//! `job_signal.js` (`signal`). Every operation is one host call made through the native `call(op, bytes)`
 //! handed to those scripts, which no script can reach by name; its reply arrives as a
 //! record ([`super::host::result_record`]). `ctx.signal` belongs to the run loop, which
 //! aborts it for the supervisor's `Abort` frame or at the job's signal margin.
@@ -60,7 +61,7 @@ pub(crate) fn register(run_loop: &Rc<RunLoop>, context: &mut Context) -> JsResul
         &GLOBALS,
         &holder,
         capture.clone(),
-        install,
+        install_fetch,
         context,
     )?;
     let realm = context.realm().clone();
@@ -68,8 +69,11 @@ pub(crate) fn register(run_loop: &Rc<RunLoop>, context: &mut Context) -> JsResul
     for &name in &CTX_MEMBERS {
         let getter = NativeFunction::from_copy_closure_with_captures(
             move |_, _, (holder, capture), context| {
-                installed(holder, capture, context)?;
-                holder.get(JsString::from(name), context)
+                let key = JsString::from(name);
+                if !holder.has_own_property(key.clone(), context)? {
+                    install_job_api(holder, capture, context)?;
+                }
+                holder.get(key, context)
             },
             (holder.clone(), capture.clone()),
         );
@@ -79,7 +83,14 @@ pub(crate) fn register(run_loop: &Rc<RunLoop>, context: &mut Context) -> JsResul
         |_, _, (holder, capture), context| {
             let signal = capture.run_loop.job_signal(
                 |context| {
-                    installed(holder, &capture.clone(), context)?;
+                    if !holder.has_own_property(js_string!("makeSignal"), context)? {
+                        bundled::install(
+                            "job_signal.js",
+                            include_str!("job_signal.js"),
+                            &[holder.clone().into()],
+                            context,
+                        )?;
+                    }
                     let made = holder
                         .get(js_string!("makeSignal"), context)?
                         .as_function()
@@ -148,19 +159,10 @@ pub(crate) fn attach(
     Ok(())
 }
 
-/// Compiles the host API's scripts into `holder` unless that was done.
-fn installed(holder: &JsObject, capture: &Capture, context: &mut Context) -> JsResult<()> {
-    if holder.has_own_property(js_string!("makeSignal"), context)? {
-        return Ok(());
-    }
-    install(holder, capture, context)
-}
-
-/// Compiles `fetch.js` and `job_api.js`, which put the globals and `ctx`'s members on
-/// `holder`.
-fn install(holder: &JsObject, capture: &Capture, context: &mut Context) -> JsResult<()> {
+/// The native helpers of the host API's scripts.
+fn natives(capture: &Capture, context: &mut Context) -> JsObject {
     let call = NativeFunction::from_copy_closure_with_captures(native_call, capture.clone());
-    let native = ObjectInitializer::new(context)
+    ObjectInitializer::new(context)
         .function(call, js_string!("call"), 2)
         .function(
             NativeFunction::from_fn_ptr(native_secret_ref),
@@ -177,9 +179,18 @@ fn install(holder: &JsObject, capture: &Capture, context: &mut Context) -> JsRes
             js_string!("utf8Decode"),
             1,
         )
-        .build();
-    let helpers = [native.into(), holder.clone().into()];
-    bundled::install("fetch.js", include_str!("fetch.js"), &helpers, context)?;
+        .build()
+}
+
+/// Compiles `fetch.js`, which puts the four globals on `holder`.
+fn install_fetch(holder: &JsObject, capture: &Capture, context: &mut Context) -> JsResult<()> {
+    let helpers = [natives(capture, context).into(), holder.clone().into()];
+    bundled::install("fetch.js", include_str!("fetch.js"), &helpers, context)
+}
+
+/// Compiles `job_api.js`, which puts `state`, `secrets` and `enqueue` on `holder`.
+fn install_job_api(holder: &JsObject, capture: &Capture, context: &mut Context) -> JsResult<()> {
+    let helpers = [natives(capture, context).into(), holder.clone().into()];
     bundled::install("job_api.js", include_str!("job_api.js"), &helpers, context)
 }
 
