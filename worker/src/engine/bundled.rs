@@ -51,6 +51,10 @@ pub(crate) type Install = fn(&mut Context) -> JsResult<()>;
 /// Defines `target[name]` as a placeholder that runs `install` on its first read (or
 /// write) and then answers as the real property. Compiling the bundled scripts costs
 /// more than building the rest of a context, so a job pays for a group only if it uses it.
+///
+/// A value `install` defines as a data property is turned back into an accessor over
+/// that value ([`keep_accessor`]): the place in the code whose read ran the placeholder
+/// remembers an accessor, and must find one on its next turn.
 pub(crate) fn define_lazily(
     target: &JsObject,
     name: &'static str,
@@ -60,16 +64,24 @@ pub(crate) fn define_lazily(
     let receiver_of = |this: &JsValue, context: &Context| {
         this.as_object().unwrap_or_else(|| context.global_object())
     };
-    let getter = NativeFunction::from_copy_closure(move |this, _, context| {
-        install(context)?;
-        receiver_of(this, context).get(JsString::from(name), context)
-    });
-    let setter = NativeFunction::from_copy_closure(move |this, args, context| {
-        install(context)?;
-        let value = args.first().cloned().unwrap_or_default();
-        receiver_of(this, context).set(JsString::from(name), value, true, context)?;
-        Ok(JsValue::undefined())
-    });
+    let getter = NativeFunction::from_copy_closure_with_captures(
+        move |this, _, target, context| {
+            install(context)?;
+            keep_accessor(target, name, context)?;
+            receiver_of(this, context).get(JsString::from(name), context)
+        },
+        target.clone(),
+    );
+    let setter = NativeFunction::from_copy_closure_with_captures(
+        move |this, args, target, context| {
+            install(context)?;
+            keep_accessor(target, name, context)?;
+            let value = args.first().cloned().unwrap_or_default();
+            receiver_of(this, context).set(JsString::from(name), value, true, context)?;
+            Ok(JsValue::undefined())
+        },
+        target.clone(),
+    );
     let realm = context.realm().clone();
     let placeholder = PropertyDescriptor::builder()
         .get(getter.to_js_function(&realm))
@@ -78,6 +90,53 @@ pub(crate) fn define_lazily(
         .configurable(true)
         .build();
     target.define_property_or_throw(JsString::from(name), placeholder, context)?;
+    Ok(())
+}
+
+/// If `target[name]` is now a data property, defines it as an accessor (not enumerable,
+/// configurable) that reads and writes the same value, so the property keeps its kind.
+fn keep_accessor(target: &JsObject, name: &'static str, context: &mut Context) -> JsResult<()> {
+    let object = context.intrinsics().constructors().object().constructor();
+    let describe = object
+        .get(js_string!("getOwnPropertyDescriptor"), context)?
+        .as_function()
+        .ok_or_else(|| {
+            JsNativeError::typ().with_message("Object.getOwnPropertyDescriptor is missing")
+        })?;
+    let descriptor = describe.call(
+        &object.clone().into(),
+        &[target.clone().into(), JsString::from(name).into()],
+        context,
+    )?;
+    let Some(descriptor) = descriptor.as_object() else {
+        return Ok(());
+    };
+    if !descriptor.has_own_property(js_string!("value"), context)? {
+        return Ok(());
+    }
+    let cell = JsObject::with_null_proto();
+    let value = descriptor.get(js_string!("value"), context)?;
+    cell.set(js_string!("value"), value, true, context)?;
+    let getter = NativeFunction::from_copy_closure_with_captures(
+        |_, _, cell, context| cell.get(js_string!("value"), context),
+        cell.clone(),
+    );
+    let setter = NativeFunction::from_copy_closure_with_captures(
+        |_, args, cell, context| {
+            let value = args.first().cloned().unwrap_or_default();
+            cell.set(js_string!("value"), value, true, context)?;
+            Ok(JsValue::undefined())
+        },
+        cell,
+    );
+    let realm = context.realm().clone();
+    let accessor = PropertyDescriptor::builder()
+        .get(getter.to_js_function(&realm))
+        .set(setter.to_js_function(&realm))
+        .enumerable(false)
+        .configurable(true)
+        .build();
+    target.define_property_or_throw(JsString::from(name), accessor, context)?;
     Ok(())
 }
 

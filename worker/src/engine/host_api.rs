@@ -2,19 +2,21 @@
 //! and on each job's `ctx`: `state`, `secrets`, `enqueue`, `signal` and `deadline`.
 //!
 //! The classes, argument checks and the mapping of refusals to the errors scripts expect
-//! are JavaScript (`fetch.js`, `job_api.js`), compiled on the first use of any of them in
-//! a context. Every operation is one host call made through the native `call(op, bytes)`
+//! are JavaScript, each file compiled on the first use of what it defines in a context:
+//! `fetch.js` (the globals), `job_api.js` (`state`, `secrets`, `enqueue`) and
+//! `job_signal.js` (`signal`). Every operation is one host call made through the native `call(op, bytes)`
 //! handed to those scripts, which no script can reach by name; its reply arrives as a
 //! record ([`super::host::result_record`]). `ctx.signal` belongs to the run loop, which
 //! aborts it for the supervisor's `Abort` frame or at the job's signal margin.
 //!
-//! The members of `ctx` are accessors defined on each job's `ctx`, not enumerable, so that
+//! The members of `ctx` are accessors of its prototype (whose own prototype is
+//! `Object.prototype`), and `deadline` its own property, none enumerable, so that
 //! `JSON.stringify(ctx)` and `Object.keys(ctx)` stay `{ job }`.
 
 use std::rc::Rc;
 
 use boa_engine::object::ObjectInitializer;
-use boa_engine::object::builtins::{AlignedVec, JsArray, JsArrayBuffer, JsFunction};
+use boa_engine::object::builtins::{AlignedVec, JsArray, JsArrayBuffer};
 use boa_engine::property::PropertyDescriptor;
 use boa_engine::{
     Context, JsArgs, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction,
@@ -40,10 +42,10 @@ struct Capture {
     run_loop: Rc<RunLoop>,
 }
 
-/// The host API of one context: the holder its scripts fill, and the getters of `ctx`'s
-/// members, made once and defined on every job's `ctx`.
+/// The host API of one context: the prototype every job's `ctx` gets, whose accessors
+/// (`state`, `secrets`, `enqueue`, `signal`) answer from the holder its scripts fill.
 pub(crate) struct HostApi {
-    getters: Vec<(&'static str, JsFunction)>,
+    proto: JsObject,
 }
 
 /// Defines the globals of `fetch.js` in `context` and makes the getters of `ctx`'s
@@ -59,7 +61,7 @@ pub(crate) fn register(run_loop: &Rc<RunLoop>, context: &mut Context) -> JsResul
         &GLOBALS,
         &holder,
         capture.clone(),
-        install,
+        install_fetch,
         context,
     )?;
     let realm = context.realm().clone();
@@ -67,8 +69,11 @@ pub(crate) fn register(run_loop: &Rc<RunLoop>, context: &mut Context) -> JsResul
     for &name in &CTX_MEMBERS {
         let getter = NativeFunction::from_copy_closure_with_captures(
             move |_, _, (holder, capture), context| {
-                installed(holder, capture, context)?;
-                holder.get(JsString::from(name), context)
+                let key = JsString::from(name);
+                if !holder.has_own_property(key.clone(), context)? {
+                    install_job_api(holder, capture, context)?;
+                }
+                holder.get(key, context)
             },
             (holder.clone(), capture.clone()),
         );
@@ -78,7 +83,14 @@ pub(crate) fn register(run_loop: &Rc<RunLoop>, context: &mut Context) -> JsResul
         |_, _, (holder, capture), context| {
             let signal = capture.run_loop.job_signal(
                 |context| {
-                    installed(holder, &capture.clone(), context)?;
+                    if !holder.has_own_property(js_string!("makeSignal"), context)? {
+                        bundled::install(
+                            "job_signal.js",
+                            include_str!("job_signal.js"),
+                            &[holder.clone().into()],
+                            context,
+                        )?;
+                    }
                     let made = holder
                         .get(js_string!("makeSignal"), context)?
                         .as_function()
@@ -104,11 +116,24 @@ pub(crate) fn register(run_loop: &Rc<RunLoop>, context: &mut Context) -> JsResul
         (holder, capture),
     );
     getters.push(("signal", signal.to_js_function(&realm)));
-    Ok(HostApi { getters })
+    let proto = JsObject::with_object_proto(context.intrinsics());
+    for (name, getter) in getters {
+        proto.define_property_or_throw(
+            JsString::from(name),
+            PropertyDescriptor::builder()
+                .get(getter)
+                .enumerable(false)
+                .configurable(false),
+            context,
+        )?;
+    }
+    Ok(HostApi { proto })
 }
 
-/// Gives a job's `ctx` the host API's members, none enumerable. `deadline` is the epoch
-/// time in ms when the job's deadline runs out (`null` for a job without one).
+/// Gives a job's `ctx` the host API's members, none enumerable: the accessors through its
+/// prototype (one object per context, so a job pays for no definitions), `deadline` as
+/// its own value, the epoch time in ms when the job's deadline runs out (`null` for a job
+/// without one).
 pub(crate) fn attach(
     ctx: &JsValue,
     api: &HostApi,
@@ -120,16 +145,7 @@ pub(crate) fn attach(
             .with_message("the job context is not an object")
             .into());
     };
-    for (name, getter) in &api.getters {
-        ctx.define_property_or_throw(
-            JsString::from(*name),
-            PropertyDescriptor::builder()
-                .get(getter.clone())
-                .enumerable(false)
-                .configurable(false),
-            context,
-        )?;
-    }
+    ctx.set_prototype(Some(api.proto.clone()));
     let deadline = deadline.map_or(JsValue::null(), JsValue::from);
     ctx.define_property_or_throw(
         js_string!("deadline"),
@@ -143,19 +159,10 @@ pub(crate) fn attach(
     Ok(())
 }
 
-/// Compiles the host API's scripts into `holder` unless that was done.
-fn installed(holder: &JsObject, capture: &Capture, context: &mut Context) -> JsResult<()> {
-    if holder.has_own_property(js_string!("makeSignal"), context)? {
-        return Ok(());
-    }
-    install(holder, capture, context)
-}
-
-/// Compiles `fetch.js` and `job_api.js`, which put the globals and `ctx`'s members on
-/// `holder`.
-fn install(holder: &JsObject, capture: &Capture, context: &mut Context) -> JsResult<()> {
+/// The native helpers of the host API's scripts.
+fn natives(capture: &Capture, context: &mut Context) -> JsObject {
     let call = NativeFunction::from_copy_closure_with_captures(native_call, capture.clone());
-    let native = ObjectInitializer::new(context)
+    ObjectInitializer::new(context)
         .function(call, js_string!("call"), 2)
         .function(
             NativeFunction::from_fn_ptr(native_secret_ref),
@@ -172,9 +179,18 @@ fn install(holder: &JsObject, capture: &Capture, context: &mut Context) -> JsRes
             js_string!("utf8Decode"),
             1,
         )
-        .build();
-    let helpers = [native.into(), holder.clone().into()];
-    bundled::install("fetch.js", include_str!("fetch.js"), &helpers, context)?;
+        .build()
+}
+
+/// Compiles `fetch.js`, which puts the four globals on `holder`.
+fn install_fetch(holder: &JsObject, capture: &Capture, context: &mut Context) -> JsResult<()> {
+    let helpers = [natives(capture, context).into(), holder.clone().into()];
+    bundled::install("fetch.js", include_str!("fetch.js"), &helpers, context)
+}
+
+/// Compiles `job_api.js`, which puts `state`, `secrets` and `enqueue` on `holder`.
+fn install_job_api(holder: &JsObject, capture: &Capture, context: &mut Context) -> JsResult<()> {
+    let helpers = [natives(capture, context).into(), holder.clone().into()];
     bundled::install("job_api.js", include_str!("job_api.js"), &helpers, context)
 }
 
@@ -221,7 +237,6 @@ fn native_call(
     }
     let (call_id, promise) = capture.run_loop.host().call_for_record(op, context)?;
     // Call ids count from 1, far below 2^53: the number is exact.
-    #[allow(clippy::cast_precision_loss)]
     let id = JsValue::from(call_id as f64);
     Ok(JsArray::from_iter([id, promise.into()], context).into())
 }

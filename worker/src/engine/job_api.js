@@ -1,7 +1,7 @@
-// `ctx.state`, `ctx.secrets`, `ctx.enqueue` and the maker of `ctx.signal` (see
-// host_api.rs). Evaluated once per context after fetch.js, with the same native helpers
-// and holder; what it puts on the holder is the same for every job of the context, the
-// job being the one in hand when a call is made.
+// `ctx.state`, `ctx.secrets` and `ctx.enqueue` (see host_api.rs). Evaluated once per
+// context, on the first use of one of them, with the native helpers and the holder they
+// are put on; they are the same for every job of the context, the job being the one in
+// hand when a call is made.
 (function (native, target) {
   "use strict";
 
@@ -246,23 +246,7 @@
     });
   }
 
-  // ---- ctx.signal ------------------------------------------------------------------
-
-  const REASONS = {
-    cancelled: () => domException("the job was cancelled", "AbortError"),
-    shutdown: () => domException("the supervisor is shutting down", "AbortError"),
-    deadline: () => domException("the job's deadline is near", "TimeoutError"),
-  };
-
-  // A fresh job signal and the function that aborts it with the reason named.
-  function makeSignal() {
-    const controller = new (global("AbortController"))();
-    const abort = (reason) => controller.abort((REASONS[reason] ?? REASONS.cancelled)());
-    return [controller.signal, abort];
-  }
-
   define(target, "state", Object.freeze(state));
   define(target, "secrets", Object.freeze(secrets));
   define(target, "enqueue", enqueue);
-  define(target, "makeSignal", makeSignal);
 });

@@ -567,7 +567,6 @@ fn call_handler(sc: &mut ScriptContext, job: &RunJob) -> Result<Option<String>, 
     })?;
     let job_context = job_context(job, context)?;
     // Epoch ms, as `Date.now()` counts.
-    #[allow(clippy::cast_precision_loss)]
     let deadline = (job.deadline_ms > 0).then(|| {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

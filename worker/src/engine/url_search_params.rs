@@ -64,13 +64,26 @@ mod tests {
     }
 
     #[test]
-    fn the_class_is_compiled_on_first_use_and_then_an_ordinary_global() {
+    fn the_class_is_compiled_on_first_use_and_then_answered_by_an_accessor() {
         let code = r#"
-            const before = typeof Object.getOwnPropertyDescriptor(globalThis, "URLSearchParams").get;
+            const before = Object.getOwnPropertyDescriptor(globalThis, "URLSearchParams").get;
             const made = new URLSearchParams("a=1").get("a");
             const after = Object.getOwnPropertyDescriptor(globalThis, "URLSearchParams");
-            [before, made, typeof after.value, after.writable, after.enumerable].join()"#;
-        assert_eq!(eval(code), "function,1,function,true,false");
+            [typeof before, made, typeof after.get, after.get === before, after.enumerable,
+                typeof URLSearchParams, URLSearchParams.name].join()"#;
+        assert_eq!(
+            eval(code),
+            "function,1,function,false,false,function,URLSearchParams"
+        );
+    }
+
+    #[test]
+    fn a_first_use_inside_a_loop_reads_the_class_on_every_turn() {
+        let code = r#"
+            const out = [];
+            for (let i = 0; i < 3; i++) out.push(typeof URLSearchParams, ({}) instanceof URLSearchParams);
+            out.join()"#;
+        assert_eq!(eval(code), "function,false,function,false,function,false");
     }
 
     #[test]

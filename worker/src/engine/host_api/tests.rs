@@ -12,7 +12,7 @@ use jobvisor_protocol::host::{
     ChildJob, FetchRequest, FetchResponse, HostErrorKind, HostOp, HostResult, RedirectMode,
     SignAlgorithm, StateEntry, StateWrite, VersionCheck,
 };
-use jobvisor_protocol::worker::{AbortReason, FromWorker, Outcome, RunJob, ToWorker};
+use jobvisor_protocol::worker::{AbortReason, FromWorker, Isolation, Outcome, RunJob, ToWorker};
 
 use crate::channel::Channel;
 use crate::engine::Engine;
@@ -34,12 +34,14 @@ impl Host {
             let mut seen = Vec::new();
             while let Ok(Some(frame)) = transport.recv::<FromWorker>() {
                 if let FromWorker::HostCall { call_id, op, .. } = frame {
-                    for reply in script(call_id, &op) {
+                    let replies = script(call_id, &op);
+                    seen.push(op);
+                    for reply in replies {
+                        // The job may have ended without waiting for this answer.
                         if transport.send(&reply).is_err() {
                             return seen;
                         }
                     }
-                    seen.push(op);
                 }
             }
             seen
@@ -821,4 +823,32 @@ fn the_new_members_of_ctx_are_not_enumerable_and_work_without_a_supervisor() {
             ]
         ])
     );
+}
+
+#[test]
+fn fetch_and_ctx_members_work_with_node_compatibility_and_in_a_fresh_context() {
+    let source = r#"export default async (p, ctx) => {
+        const r = await fetch("https://e.com/");
+        return [typeof Buffer, await r.text(), await ctx.state.get("k"), ctx.signal.aborted];
+    }"#;
+    for isolation in [Isolation::Script, Isolation::Job] {
+        let (value, calls) = run_with(
+            source,
+            |job| {
+                job.script.node_compat = true;
+                job.isolation = isolation;
+            },
+            Box::new(|id, op| match op {
+                HostOp::Fetch(_) => vec![reply(id, response(200, b"body", true))],
+                HostOp::StateGet { .. } => vec![reply(id, HostResult::State(None))],
+                other => panic!("unexpected {other:?}"),
+            }),
+        );
+        assert_eq!(
+            value,
+            serde_json::json!(["function", "body", null, false]),
+            "{isolation:?}"
+        );
+        assert_eq!(calls.len(), 2);
+    }
 }
