@@ -662,7 +662,8 @@ impl SqliteStore {
         self.send(|reply| Command::Checkpoint { truncate, reply })
     }
 
-    /// Deletes finished jobs older than the retention, in transactions of
+    /// Deletes finished jobs older than the retention, then the state keys that expired
+    /// (the store clock's now), in transactions of
     /// `prune_batch` rows so other commands interleave. Blocking; from async code run it
     /// with `spawn_blocking`.
     pub fn prune_blocking(&self, retention: Retention) -> Result<PruneReport, StoreError> {
