@@ -202,7 +202,7 @@ pub trait JobStore: JobStoreRead {
         &self,
     ) -> impl Future<Output = Result<RecoveryReport, StoreError>> + Send + use<Self>;
 
-    /// Deletes finished jobs older than the retention.
+    /// Deletes finished jobs older than the retention, and the state keys that expired.
     fn prune(
         &self,
         retention: Retention,

@@ -51,7 +51,8 @@ pub struct StateEntry {
     pub expires_at_ms: Option<i64>,
 }
 
-/// Keys of one namespace in key order: those starting with `prefix`, after `after`.
+/// Keys of one namespace in key order: those starting with `prefix`, after `after`, at most
+/// `limit` (clamped to 1..=[`MAX_STATE_PAGE`]). Expired keys are left out.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StateQuery {
     pub namespace: String,
@@ -246,4 +247,40 @@ pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_is_the_first_string_past_the_prefix() {
+        assert_eq!(prefix_end(""), None);
+        assert_eq!(prefix_end("a/").as_deref(), Some("a0"));
+        assert_eq!(prefix_end("ab").as_deref(), Some("ac"));
+        assert_eq!(prefix_end("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+        assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_end("\u{10FFFF}\u{10FFFF}"), None);
+        for (prefix, key) in [("a/", "a/\u{10FFFF}x"), ("é", "éé"), ("a", "a\u{10FFFF}")] {
+            let end = prefix_end(prefix).unwrap();
+            assert!(
+                key.starts_with(prefix) && key < end.as_str(),
+                "{key:?} < {end:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_conflict_says_what_was_expected_and_found() {
+        let conflict = StateConflict {
+            namespace: "script:poll".into(),
+            key: "cursor".into(),
+            expected: VersionCheck::Is(7),
+            current: None,
+        };
+        assert_eq!(
+            conflict.to_string(),
+            "state key `cursor` of namespace `script:poll` was expected to hold version 7 but holds no value"
+        );
+    }
 }

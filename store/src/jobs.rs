@@ -107,6 +107,13 @@ INSERT INTO attempts (job_id, attempt, epoch, worker_pid, started_at, finished_a
                       cpu_ms, peak_memory_bytes, requests)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 
+/// After a pruning step deleted the finished jobs with ids in (?1, ?2]: clears the parent
+/// of their children.
+const CLEAR_PRUNED_PARENTS_SQL: &str = "
+UPDATE jobs SET parent_id = NULL
+ WHERE parent_id IS NOT NULL AND parent_id > ?1 AND parent_id <= ?2
+   AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.id = jobs.parent_id)";
+
 /// Checks an enqueue request without touching the database (runs on the caller's thread).
 pub(crate) fn validate_enqueue(
     options: &StoreOptions,
@@ -1449,6 +1456,14 @@ impl Writer {
             Some(last) if full => *last,
             _ => window_end,
         };
+        // The children of the jobs just deleted keep running, without the link: one range
+        // of `jobs_parent`, which holds only jobs that have a parent.
+        if !victims.is_empty() {
+            self.conn
+                .prepare_cached(CLEAR_PRUNED_PARENTS_SQL)
+                .and_then(|mut stmt| stmt.execute(params![step.after, next_after]))
+                .map_err(&err)?;
+        }
         Ok(PruneDone {
             deleted: victims.len() as u64,
             next_after,
@@ -1577,6 +1592,39 @@ mod tests {
             "the claim must not scan the queues table:\n{plan}"
         );
         assert!(plan.contains("jobs_claim"), "{plan}");
+    }
+
+    #[test]
+    fn pruning_clears_parents_through_the_parent_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::schema::open_writer(
+            &dir.path().join("jobs.db"),
+            &StoreOptions::default(),
+        )
+        .unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {CLEAR_PRUNED_PARENTS_SQL}"))
+            .unwrap()
+            .query_map([1, 2], |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("INDEX jobs_parent (parent_id>? AND parent_id<?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("SCAN jobs"), "{plan}");
+    }
+
+    #[test]
+    fn a_grant_makes_another_version_and_none_keeps_the_sources_hash() {
+        let source = "export default () => 1";
+        assert_eq!(script_version_hash(source, &[]), sha256_hex(source));
+        let granted = script_version_hash(source, &["a.example".into()]);
+        assert_ne!(granted, sha256_hex(source));
+        assert_ne!(granted, script_version_hash(source, &["b.example".into()]));
+        assert_eq!(granted.len(), 64);
     }
 
     #[test]

@@ -28,6 +28,11 @@
 //!   file, so it alone fences) and a lease the owner renews (`renew_leases`). Leases
 //!   `recover` leaves waiting are kept in the writer's memory: `requeue_expired_leases`
 //!   never scans the table, and re-reads each lease before it releases the job.
+//! - What an attempt staged (state writes, child jobs: `effects.rs`) is applied by its
+//!   `complete`, in the completion's transaction, or not at all; a failed version check or
+//!   an invalid effect turns the completion into a failure of the attempt. State versions
+//!   come from one counter of the store (the `meta` row `state_version`), so a version
+//!   never repeats for a key. A completion without effects costs what it cost before.
 
 pub mod failpoint;
 pub mod limits;
@@ -657,7 +662,8 @@ impl SqliteStore {
         self.send(|reply| Command::Checkpoint { truncate, reply })
     }
 
-    /// Deletes finished jobs older than the retention, in transactions of
+    /// Deletes finished jobs older than the retention, then the state keys that expired
+    /// (the store clock's now), in transactions of
     /// `prune_batch` rows so other commands interleave. Blocking; from async code run it
     /// with `spawn_blocking`.
     pub fn prune_blocking(&self, retention: Retention) -> Result<PruneReport, StoreError> {

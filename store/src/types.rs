@@ -501,7 +501,8 @@ pub struct PruneReport {
 pub struct ScriptVersion {
     pub name: String,
     pub hash: String,
-    /// False when this exact source was already stored (it becomes current again).
+    /// False when this exact source, with this network grant, was already stored (it
+    /// becomes current again).
     pub created: bool,
 }
 

@@ -19,6 +19,17 @@ async fn all_reads<S: JobStoreRead>(store: &S, ids: &[JobId], script_hash: &str)
         jobs.push(store.get_job(id).await.unwrap());
     }
     let schedule = store.get_schedule("tick", 5).await.unwrap();
+    let state = (
+        store.state_get("script:echo", "cursor").await.unwrap(),
+        store
+            .state_list(StateQuery {
+                namespace: "script:echo".into(),
+                limit: 10,
+                ..StateQuery::default()
+            })
+            .await
+            .unwrap(),
+    );
     format!(
         "{jobs:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{schedule:?}",
         store.list_jobs(JobFilter::default()).await.unwrap(),
@@ -26,7 +37,7 @@ async fn all_reads<S: JobStoreRead>(store: &S, ids: &[JobId], script_hash: &str)
         store.list_queues().await.unwrap(),
         store.list_scripts().await.unwrap(),
         store.script_source("echo", script_hash).await.unwrap(),
-    ) + &format!("\n{:?}", store.list_schedules().await.unwrap())
+    ) + &format!("\n{:?}\n{state:?}", store.list_schedules().await.unwrap())
 }
 
 async fn a_read_only_handle_sees_what_the_writer_committed<B: Backend>() {
@@ -47,7 +58,24 @@ async fn a_read_only_handle_sees_what_the_writer_committed<B: Backend>() {
         );
     }
     let claimed = store.claim_batch(1).await.unwrap().jobs.remove(0);
-    store.complete(completion(&claimed)).await.unwrap();
+    let with_effects = Completion {
+        effects: AttemptEffects {
+            state: vec![StateWrite {
+                namespace: "script:echo".into(),
+                key: "cursor".into(),
+                value: Some("{\"at\":1}".into()),
+                ttl: None,
+                check: VersionCheck::Absent,
+            }],
+            children: vec![EnqueueRequest::new("echo", "{\"child\":true}")],
+        },
+        ..completion(&claimed)
+    };
+    let Fenced::Applied(Completed::Done { children }) = store.complete(with_effects).await.unwrap()
+    else {
+        panic!("the completion applies its effects")
+    };
+    ids.extend(children);
     let tick = ScheduleDef::new(
         "tick",
         "echo",
@@ -72,9 +100,17 @@ async fn a_read_only_handle_sees_what_the_writer_committed<B: Backend>() {
         (queued.job.state, queued.job.owner_node),
         (JobState::Available, None)
     );
-    let scheduled = reader.get_job(ids[2]).await.unwrap().unwrap().job;
+    let scheduled = reader.get_job(ids[3]).await.unwrap().unwrap().job;
     assert_eq!(scheduled.schedule_name.as_deref(), Some("tick"));
     assert_eq!(scheduled.schedule_slot_ms, fired.fired[0].slot_ms);
+    assert_eq!(done.children, [ids[2]]);
+    let child = reader.get_job(ids[2]).await.unwrap().unwrap().job;
+    assert_eq!(child.parent, Some(claimed.id));
+    let cursor = reader.state_get("script:echo", "cursor").await.unwrap();
+    assert_eq!(
+        cursor.map(|entry| entry.value).as_deref(),
+        Some("{\"at\":1}")
+    );
     assert!(scheduled.schedule_slot_ms.is_some());
     assert_eq!(reader.counts().await.unwrap().epoch, store.epoch());
     assert_eq!(
