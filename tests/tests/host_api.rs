@@ -444,3 +444,56 @@ fn set_mode(path: &std::path::Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
+
+/// A daemon with `enqueue-children` and the child script `echo`.
+fn parent_daemon() -> Daemon {
+    Daemon::start_with(
+        base_config(2)
+            .fixture_script("enqueue-children")
+            .fixture_script("echo"),
+    )
+}
+
+#[test]
+fn a_failed_parent_leaves_no_child_and_a_completed_ones_children_run() {
+    let daemon = parent_daemon();
+    let job = run_job(
+        &daemon,
+        "enqueue-children",
+        &json!({ "count": 3, "child": "echo", "throw": true }),
+    );
+    assert_eq!(job["state"], "discarded", "{job:#}");
+    assert_eq!(
+        daemon.store().total_jobs(),
+        1,
+        "no child of a failed parent"
+    );
+
+    let job = run_job(
+        &daemon,
+        "enqueue-children",
+        &json!({ "count": 2, "child": "echo" }),
+    );
+    assert_eq!(result_of(&job), 2, "{job:#}");
+    daemon.wait_for("both children completed", Duration::from_secs(20), || {
+        daemon.count_in_state(jobvisor_tests::store_view::JobState::Completed) == 3
+    });
+    assert_eq!(daemon.store().total_jobs(), 4);
+}
+
+#[test]
+#[ignore = "bug: jobs show --json omits parent and children (cli/src/commands/jobs.rs JobJson has no such fields)"]
+fn the_parent_child_link_shows_in_jobs_show_json() {
+    let daemon = parent_daemon();
+    let job = run_job(
+        &daemon,
+        "enqueue-children",
+        &json!({ "count": 1, "child": "echo" }),
+    );
+    let parent = job["id"].as_i64().expect("id");
+    let shown = show(&daemon, parent);
+    let child = shown["children"][0]
+        .as_i64()
+        .unwrap_or_else(|| panic!("children in {shown:#}"));
+    assert_eq!(show(&daemon, child)["parent"], parent);
+}
