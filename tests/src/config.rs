@@ -59,6 +59,8 @@ enum Section {
     Jobs,
     Store,
     Control,
+    Fetch,
+    Secrets,
 }
 
 impl Section {
@@ -68,6 +70,8 @@ impl Section {
             Section::Jobs => "jobs",
             Section::Store => "store",
             Section::Control => "control",
+            Section::Fetch => "fetch",
+            Section::Secrets => "secrets",
         }
     }
 }
@@ -93,6 +97,10 @@ pub struct ConfigBuilder {
     scripts: Vec<(String, ScriptSource)>,
     /// The scripts written with `node_compat = true`.
     node_compat_scripts: Vec<String>,
+    /// The host-API keys of a script (`allow_net`, `secrets`, …), by script name.
+    grants: std::collections::BTreeMap<String, Table>,
+    /// The `[[secret]]` entries.
+    secrets: Vec<Table>,
     schedules: Vec<Table>,
     /// TOML written as given, after the top keys and before the sections.
     raw: String,
@@ -198,6 +206,70 @@ impl ConfigBuilder {
     /// `[jobs] payload_limit`.
     pub fn payload_limit(self, limit: impl SizeSetting) -> ConfigBuilder {
         self.set(Section::Jobs, "payload_limit", size_value(limit))
+    }
+
+    /// `[jobs] signal_margin`.
+    pub fn signal_margin(self, margin: impl DurationSetting) -> ConfigBuilder {
+        self.set(Section::Jobs, "signal_margin", duration_value(margin))
+    }
+
+    /// `[jobs] max_children`.
+    pub fn max_children(self, children: u32) -> ConfigBuilder {
+        self.set(Section::Jobs, "max_children", i64::from(children).into())
+    }
+
+    /// `[fetch] allow_net`.
+    pub fn fetch_allow_net(self, hosts: &[&str]) -> ConfigBuilder {
+        self.set(Section::Fetch, "allow_net", strings_value(hosts))
+    }
+
+    /// `[fetch] allow_private`.
+    pub fn fetch_allow_private(self, host_ports: &[&str]) -> ConfigBuilder {
+        self.set(Section::Fetch, "allow_private", strings_value(host_ports))
+    }
+
+    /// `[fetch] max_response_size`.
+    pub fn fetch_max_response_size(self, size: impl SizeSetting) -> ConfigBuilder {
+        self.set(Section::Fetch, "max_response_size", size_value(size))
+    }
+
+    /// `[fetch] max_requests`.
+    pub fn fetch_max_requests(self, requests: u32) -> ConfigBuilder {
+        self.set(Section::Fetch, "max_requests", i64::from(requests).into())
+    }
+
+    /// `[fetch] max_in_flight`.
+    pub fn fetch_max_in_flight(self, requests: u32) -> ConfigBuilder {
+        self.set(Section::Fetch, "max_in_flight", i64::from(requests).into())
+    }
+
+    /// `[fetch] timeout`.
+    pub fn fetch_timeout(self, timeout: impl DurationSetting) -> ConfigBuilder {
+        self.set(Section::Fetch, "timeout", duration_value(timeout))
+    }
+
+    /// `[fetch] max_redirects`.
+    pub fn fetch_max_redirects(self, hops: u32) -> ConfigBuilder {
+        self.set(Section::Fetch, "max_redirects", i64::from(hops).into())
+    }
+
+    /// `[secrets] dir`.
+    pub fn secrets_dir(self, dir: &Path) -> ConfigBuilder {
+        self.set(Section::Secrets, "dir", path_value(dir))
+    }
+
+    /// A `[[secret]]` entry.
+    pub fn secret(mut self, secret: Secret) -> ConfigBuilder {
+        self.secrets.push(secret.entry);
+        self
+    }
+
+    /// A `[[script]]` named `name` with `source`, like [`ConfigBuilder::script`], with the
+    /// host-API keys of `grants` (`allow_net`, `allow_private`, `secrets`,
+    /// `state_namespace`).
+    pub fn script_with_grants(mut self, name: &str, source: &str, grants: Grants) -> ConfigBuilder {
+        self.grants.insert(name.to_owned(), grants.entry);
+        self.script(name, source)
     }
 
     /// `[store] synchronous`.
@@ -325,11 +397,18 @@ impl ConfigBuilder {
                 if self.node_compat_scripts.contains(name) {
                     entry.insert("node_compat".into(), true.into());
                 }
+                if let Some(grants) = self.grants.get(name) {
+                    entry.extend(grants.clone());
+                }
                 Value::Table(entry)
             })
             .collect();
         if !scripts.is_empty() {
             rest.insert("script".into(), Value::Array(scripts));
+        }
+        if !self.secrets.is_empty() {
+            let secrets = self.secrets.iter().cloned().map(Value::Table).collect();
+            rest.insert("secret".into(), Value::Array(secrets));
         }
         if !self.schedules.is_empty() {
             let schedules = self.schedules.iter().cloned().map(Value::Table).collect();
@@ -397,6 +476,84 @@ impl Schedule {
         self.entry.insert(key.to_owned(), value);
         self
     }
+}
+
+/// The host-API keys of one `[[script]]`, for [`ConfigBuilder::script_with_grants`].
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    entry: Table,
+}
+
+impl Grants {
+    pub fn new() -> Grants {
+        Grants::default()
+    }
+
+    /// `allow_net`: the hosts its jobs may fetch from.
+    pub fn allow_net(self, hosts: &[&str]) -> Grants {
+        self.set("allow_net", strings_value(hosts))
+    }
+
+    /// `allow_private`: exact `host:port`s it may reach on a private address.
+    pub fn allow_private(self, host_ports: &[&str]) -> Grants {
+        self.set("allow_private", strings_value(host_ports))
+    }
+
+    /// `secrets`: the `[[secret]]`s its jobs may use.
+    pub fn secrets(self, names: &[&str]) -> Grants {
+        self.set("secrets", strings_value(names))
+    }
+
+    /// `state_namespace`.
+    pub fn state_namespace(self, namespace: &str) -> Grants {
+        self.set("state_namespace", namespace.into())
+    }
+
+    fn set(mut self, key: &str, value: Value) -> Grants {
+        self.entry.insert(key.to_owned(), value);
+        self
+    }
+}
+
+/// One `[[secret]]` entry: [`Secret::named`], then its options.
+#[derive(Debug, Clone)]
+pub struct Secret {
+    entry: Table,
+}
+
+impl Secret {
+    /// A secret `name`, read from `<secrets dir>/<name>` unless [`Secret::file`] says
+    /// otherwise.
+    pub fn named(name: &str) -> Secret {
+        let mut entry = Table::new();
+        entry.insert("name".into(), name.into());
+        Secret { entry }
+    }
+
+    /// `hosts`: where a reference to it may be sent.
+    pub fn hosts(self, hosts: &[&str]) -> Secret {
+        self.set("hosts", strings_value(hosts))
+    }
+
+    /// `expose = true`: granted scripts may read the value.
+    pub fn exposed(self) -> Secret {
+        self.set("expose", true.into())
+    }
+
+    /// `file`: where its value is.
+    pub fn file(self, path: &Path) -> Secret {
+        self.set("file", path_value(path))
+    }
+
+    fn set(mut self, key: &str, value: Value) -> Secret {
+        self.entry.insert(key.to_owned(), value);
+        self
+    }
+}
+
+/// A list of strings.
+fn strings_value(items: &[&str]) -> Value {
+    Value::Array(items.iter().map(|&item| item.into()).collect())
 }
 
 /// A duration as the file writes it.
@@ -517,6 +674,62 @@ mod tests {
         assert_eq!(tick.catch_up, CatchUpPolicy::Skip);
         assert_eq!(tick.disable_after_failures, 3);
         assert_eq!(nightly.name, "nightly");
+    }
+
+    #[test]
+    fn the_host_api_settings_are_read_by_the_daemon() {
+        let builder = ConfigBuilder::new()
+            .signal_margin("200ms")
+            .max_children(7)
+            .fetch_allow_net(&["a.example"])
+            .fetch_allow_private(&["127.0.0.1:1"])
+            .fetch_max_response_size("1KiB")
+            .fetch_max_requests(9)
+            .fetch_max_in_flight(3)
+            .fetch_timeout("2s")
+            .fetch_max_redirects(4)
+            .secrets_dir(Path::new("/nonexistent/secrets"))
+            .secret(Secret::named("TOKEN").hosts(&["b.example"]).exposed())
+            .secret(Secret::named("KEY").file(Path::new("/nonexistent/key")))
+            .script_with_grants(
+                "poller",
+                "export default () => 1",
+                Grants::new()
+                    .allow_net(&["c.example"])
+                    .allow_private(&["localhost:2"])
+                    .secrets(&["TOKEN", "KEY"])
+                    .state_namespace("shared"),
+            );
+        let (_dir, text, config) = load(&builder);
+        assert_eq!(
+            config.jobs.signal_margin,
+            Duration::from_millis(200),
+            "{text}"
+        );
+        assert_eq!(config.jobs.max_children, 7);
+        let fetch = &config.fetch;
+        assert_eq!(fetch.allow_net, ["a.example"]);
+        assert_eq!(fetch.allow_private, ["127.0.0.1:1"]);
+        assert_eq!(fetch.max_response_size, 1024);
+        assert_eq!(fetch.max_requests, 9);
+        assert_eq!(fetch.max_in_flight, 3);
+        assert_eq!(fetch.timeout, Duration::from_secs(2));
+        assert_eq!(fetch.max_redirects, 4);
+        assert_eq!(
+            config.secrets_dir.dir.as_deref(),
+            Some(Path::new("/nonexistent/secrets"))
+        );
+        let [token, key] = &config.secrets[..] else {
+            panic!("two secrets: {:?}", config.secrets);
+        };
+        assert_eq!((token.name.as_str(), token.expose), ("TOKEN", true));
+        assert_eq!(token.hosts, ["b.example"]);
+        assert_eq!(key.file.as_deref(), Some(Path::new("/nonexistent/key")));
+        let script = &config.scripts[0];
+        assert_eq!(script.allow_net, ["c.example"]);
+        assert_eq!(script.allow_private, ["localhost:2"]);
+        assert_eq!(script.secrets, ["TOKEN", "KEY"]);
+        assert_eq!(script.namespace(), "shared");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod daemon;
 pub mod fixture;
+pub mod http_server;
 pub mod store_view;
 
 use std::path::{Path, PathBuf};
