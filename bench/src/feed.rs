@@ -28,10 +28,20 @@ pub(crate) struct BenchDaemon {
 impl BenchDaemon {
     /// Starts a daemon on a copy of `store` (if given) and runs the warm-up.
     pub(crate) fn start(setup: &Setup, store: Option<&Path>) -> anyhow::Result<BenchDaemon> {
-        let config = ConfigBuilder::new()
+        let mut config = ConfigBuilder::new()
             .workers(setup.workers)
             .synchronous(SyncSetting::Full)
             .script(SCRIPT, setup.source);
+        for (name, source) in &setup.extra_scripts {
+            config = config.script(name, source);
+        }
+        if let Some(timeout) = setup.job_timeout {
+            config = config.job_timeout(timeout);
+        }
+        if !setup.extra_config.is_empty() {
+            // The builder has no typed setters for `[fetch]`; its text goes in as written.
+            config = config.raw(&setup.extra_config);
+        }
         let mut daemon = Daemon::prepare_in(&setup.base, &config);
         if let Some(store) = store {
             let database = daemon.database();
@@ -58,6 +68,70 @@ impl BenchDaemon {
 
     fn pid(&self) -> u32 {
         self.daemon.pid()
+    }
+
+    /// Enqueues one job of `script` and returns its id.
+    pub(crate) fn enqueue(&self, script: &str, payload: &str) -> anyhow::Result<i64> {
+        let mut conn = self.connect()?;
+        let job = EnqueueJob {
+            script: script.to_owned(),
+            payload: payload.to_owned(),
+            ..EnqueueJob::default()
+        };
+        match request(&mut conn, &Request::Enqueue(job))? {
+            Response::Enqueued { id, .. } => Ok(id),
+            other => bail!("enqueue of a {script} job: {}", describe(&other)),
+        }
+    }
+
+    /// Waits for a job to be final and returns its result, or fails with its error.
+    pub(crate) fn wait_result(&self, id: i64) -> anyhow::Result<String> {
+        let mut conn = self.connect()?;
+        let view = match request(&mut conn, &Request::WaitJob { id })? {
+            Response::Job(view) => view,
+            other => bail!("waiting for job {id}: {}", describe(&other)),
+        };
+        match (view.summary.state, view.result) {
+            (jobvisor_protocol::control::JobState::Completed, Some(result)) => Ok(result),
+            (state, _) => bail!(
+                "job {id} ({}) ended {state:?}: {}",
+                view.summary.script,
+                view.summary
+                    .last_error
+                    .as_deref()
+                    .unwrap_or("no error recorded")
+            ),
+        }
+    }
+
+    /// One `Status` request, timed: connect, send, answer.
+    pub(crate) fn timed_status(&self) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let mut conn = self.connect()?;
+        match request(&mut conn, &Request::Status)? {
+            Response::Status(_) => Ok(started.elapsed()),
+            other => bail!("status: {}", describe(&other)),
+        }
+    }
+
+    /// `jobvisor status` run as a process, timed from spawn to exit.
+    pub(crate) fn timed_status_command(&self) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let output = self.daemon.cli(&["status"]);
+        let took = started.elapsed();
+        if !output.status.success() {
+            bail!(
+                "jobvisor status failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(took)
+    }
+
+    /// Workers with a job in hand.
+    pub(crate) fn busy_workers(&self) -> usize {
+        self.daemon.busy_workers()
     }
 
     fn warm_up(&self, payload: &str) -> anyhow::Result<()> {

@@ -37,6 +37,8 @@
 //!   `status`.
 
 mod feed;
+mod host;
+mod local_http;
 mod report;
 mod stats;
 mod workload;
@@ -52,6 +54,7 @@ use jobvisor_store::units::parse_duration;
 use serde::Serialize;
 
 use crate::feed::{BenchDaemon, burst, trickle};
+use crate::host::HostBench;
 use crate::report::{
     Baseline, Report, ScaleSummary, print_table, summarize_burst, summarize_trickle,
 };
@@ -87,11 +90,29 @@ pub(crate) enum Mode {
 #[command(name = "jobvisor-bench", version)]
 pub(crate) struct BenchArgs {
     /// The job handler to run.
-    #[arg(long, value_enum)]
-    pub(crate) workload: Workload,
+    #[arg(long, value_enum, required_unless_present = "host")]
+    pub(crate) workload: Option<Workload>,
     /// How jobs are fed to the daemon.
-    #[arg(long, value_enum)]
-    pub(crate) mode: Mode,
+    #[arg(long, value_enum, required_unless_present = "host")]
+    pub(crate) mode: Option<Mode>,
+    /// A benchmark of the host API instead of a workload (`host.rs`): `fetch` (fetch
+    /// overhead against a local server), `state` (`ctx.state` round trips and the cost
+    /// of committing staged writes), `stall` (a trivial burst beside stalled fetches).
+    #[arg(long, value_enum, conflicts_with_all = ["workload", "mode"])]
+    pub(crate) host: Option<HostBench>,
+    /// fetch: sequential fetches measured per run (after 100 to warm up).
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) fetches: u32,
+    /// state: calls of each kind measured per run.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) state_calls: u32,
+    /// stall: workers each holding one job with `--stall-fetches` stalled fetches
+    /// (besides the `--workers` left for the burst).
+    #[arg(long, default_value_t = 8)]
+    pub(crate) stall_workers: u32,
+    /// stall: fetches each stalled job holds at once (its `[fetch] max_in_flight`).
+    #[arg(long, default_value_t = 25)]
+    pub(crate) stall_fetches: u32,
     /// Jobs per burst (burst and scale).
     #[arg(long, default_value_t = 2000)]
     pub(crate) jobs: u64,
@@ -137,7 +158,20 @@ fn main() -> ExitCode {
         eprintln!("jobvisor-bench: {message}");
         return ExitCode::from(2);
     }
-    match run(&args) {
+    if let Some(which) = args.host {
+        return match host::run(which, &args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("jobvisor-bench: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let (Some(workload), Some(mode)) = (args.workload, args.mode) else {
+        eprintln!("jobvisor-bench: give --workload and --mode, or --host");
+        return ExitCode::from(2);
+    };
+    match run(&args, workload, mode) {
         Ok(report) => {
             let mut out = std::io::stdout().lock();
             let written = if args.json {
@@ -176,7 +210,7 @@ fn validate(args: &BenchArgs) -> Result<(), String> {
         return Err("--duration: use more than 0 and at most 1h".to_owned());
     }
     let trickle_jobs = args.rate * args.duration.as_secs_f64();
-    if args.mode == Mode::Trickle && !(1.0..=10_000_000.0).contains(&trickle_jobs.floor()) {
+    if args.mode == Some(Mode::Trickle) && !(1.0..=10_000_000.0).contains(&trickle_jobs.floor()) {
         return Err(format!(
             "--rate × --duration is {trickle_jobs:.1} jobs: use 1 to 10000000"
         ));
@@ -209,6 +243,29 @@ fn validate(args: &BenchArgs) -> Result<(), String> {
     if args.baseline_iterations == Some(0) {
         return Err("--baseline-iterations: use 1 or more".to_owned());
     }
+    if !(1..=1_000_000).contains(&args.fetches) {
+        return Err(format!("--fetches {}: use 1 to 1000000", args.fetches));
+    }
+    if !(1..=1_000_000).contains(&args.state_calls) {
+        return Err(format!(
+            "--state-calls {}: use 1 to 1000000",
+            args.state_calls
+        ));
+    }
+    if !(1..=1024).contains(&args.stall_workers) {
+        return Err(format!(
+            "--stall-workers {}: use 1 to 1024",
+            args.stall_workers
+        ));
+    }
+    // One attempt may have at most this many requests in flight (`[fetch] max_in_flight`).
+    let most_in_flight = jobvisor_protocol::host::MAX_HOST_CALLS_IN_FLIGHT as u32 / 2;
+    if !(1..=most_in_flight).contains(&args.stall_fetches) {
+        return Err(format!(
+            "--stall-fetches {}: use 1 to {most_in_flight} (the most `[fetch] max_in_flight` allows)",
+            args.stall_fetches
+        ));
+    }
     if let Some(dir) = &args.dir
         && !dir.is_dir()
     {
@@ -232,10 +289,47 @@ pub(crate) struct Setup {
     pub(crate) source: &'static str,
     pub(crate) payload: String,
     pub(crate) workers: u32,
+    /// More `[[script]]`s besides the benchmark's own (name, source).
+    pub(crate) extra_scripts: Vec<(&'static str, &'static str)>,
+    /// Sections added to the config as they are written (the host benchmarks' `[fetch]`).
+    pub(crate) extra_config: String,
+    /// `[jobs] timeout`, when the default 30 s is too short.
+    pub(crate) job_timeout: Option<Duration>,
 }
 
-fn run(args: &BenchArgs) -> anyhow::Result<Report> {
-    let worker = jobvisor_tests::bin_dir().join("jobvisor-worker");
+impl Setup {
+    /// A setup for `source` with `payload` on `workers` workers; its directory goes in
+    /// `base`.
+    pub(crate) fn new(
+        base: PathBuf,
+        source: &'static str,
+        payload: String,
+        workers: u32,
+    ) -> anyhow::Result<Setup> {
+        let worker = jobvisor_tests::bin_dir().join("jobvisor-worker");
+        let root = tempfile::Builder::new()
+            .prefix("jobvisor-bench-")
+            .tempdir_in(&base)
+            .with_context(|| format!("creating a directory in {}", base.display()))?;
+        let script = root.path().join("bench.js");
+        std::fs::write(&script, source).context("writing the script")?;
+        Ok(Setup {
+            worker,
+            base,
+            root,
+            script,
+            source,
+            payload,
+            workers,
+            extra_scripts: Vec::new(),
+            extra_config: String::new(),
+            job_timeout: None,
+        })
+    }
+}
+
+/// Fails unless the daemon's binaries were built next to this executable.
+pub(crate) fn check_binaries() -> anyhow::Result<()> {
     for binary in ["jobvisor", "jobvisor-worker"] {
         let path = jobvisor_tests::bin_dir().join(binary);
         if !path.is_file() {
@@ -245,34 +339,29 @@ fn run(args: &BenchArgs) -> anyhow::Result<Report> {
             );
         }
     }
+    Ok(())
+}
+
+fn run(args: &BenchArgs, workload: Workload, mode: Mode) -> anyhow::Result<Report> {
+    check_binaries()?;
     let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
-    let root = tempfile::Builder::new()
-        .prefix("jobvisor-bench-")
-        .tempdir_in(&base)
-        .with_context(|| format!("creating a directory in {}", base.display()))?;
-    let script = root.path().join("bench.js");
-    let source = script_source(args.workload);
-    std::fs::write(&script, source).context("writing the script")?;
-    let setup = Setup {
-        worker,
+    let setup = Setup::new(
         base,
-        script,
-        source,
-        payload: payload(args.workload),
-        root,
-        workers: args.workers,
-    };
+        script_source(workload),
+        payload(workload),
+        args.workers,
+    )?;
 
     let iterations = args
         .baseline_iterations
-        .unwrap_or_else(|| default_baseline_iterations(args.workload));
+        .unwrap_or_else(|| default_baseline_iterations(workload));
     let mut report = Report {
-        workload: args.workload,
-        mode: args.mode,
+        workload,
+        mode,
         workers: args.workers,
         runs: args.runs,
         payload_bytes: setup.payload.len(),
-        method: method_notes(args.mode),
+        method: method_notes(mode),
         burst: None,
         trickle: None,
         scale: None,
@@ -281,7 +370,7 @@ fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         cpu_overhead: None,
     };
 
-    match args.mode {
+    match mode {
         Mode::Burst => {
             let mut runs = Vec::new();
             for i in 0..args.runs {
@@ -304,7 +393,7 @@ fn run(args: &BenchArgs) -> anyhow::Result<Report> {
             ));
             let started = Instant::now();
             let template = setup.root.path().join("template.db");
-            build_template(&template, script_source(args.workload), args.scale_rows)?;
+            build_template(&template, script_source(workload), args.scale_rows)?;
             let prefill_s = started.elapsed().as_secs_f64();
             let store_bytes = std::fs::metadata(&template).map(|m| m.len()).unwrap_or(0);
             let (mut empty, mut full) = (Vec::new(), Vec::new());
