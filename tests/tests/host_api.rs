@@ -482,7 +482,6 @@ fn a_failed_parent_leaves_no_child_and_a_completed_ones_children_run() {
 }
 
 #[test]
-#[ignore = "bug: jobs show --json omits parent and children (cli/src/commands/jobs.rs JobJson has no such fields)"]
 fn the_parent_child_link_shows_in_jobs_show_json() {
     let daemon = parent_daemon();
     let job = run_job(

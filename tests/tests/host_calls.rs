@@ -105,7 +105,7 @@ fn a_host_call_over_the_size_cap_is_a_protocol_error() {
     let (outcome, message) = last_attempt(&job);
     assert_eq!(outcome, "protocol_error", "{job}");
     assert!(
-        message.contains("host call of 1048") && message.contains("1048576"),
+        message.contains("host call of 2097") && message.contains("2097152"),
         "{message}"
     );
     let report = run_evil("host-oversized");

@@ -160,6 +160,8 @@ pub struct JobJson<'a> {
     unique_key: Option<&'a str>,
     timeout_ms: Option<u64>,
     attempts: &'a [AttemptView],
+    parent: Option<i64>,
+    children: &'a [i64],
 }
 
 impl<'a> JobJson<'a> {
@@ -173,6 +175,8 @@ impl<'a> JobJson<'a> {
             unique_key: job.unique_key.as_deref(),
             timeout_ms: job.timeout_ms,
             attempts: &job.attempts,
+            parent: job.parent,
+            children: &job.children,
         }
     }
 }

@@ -241,8 +241,12 @@ fn credentials_come_from_the_credentials_directory_whatever_their_mode() {
         message.contains("a credential id is a file name"),
         "{message}"
     );
-    let store = SecretStore::load(&[spec("NONE", &[])], secrets.path(), Some(credentials.path()))
-        .unwrap();
+    let store = SecretStore::load(
+        &[spec("NONE", &[])],
+        secrets.path(),
+        Some(credentials.path()),
+    )
+    .unwrap();
     let missing = store.warnings().join("\n");
     assert!(
         missing.contains(&format!(
