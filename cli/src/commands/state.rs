@@ -36,11 +36,19 @@ pub enum StateCommand {
         limit: u32,
     },
     /// Print the value of KEY (JSON) in SCRIPT's state namespace.
-    Get { script: String, key: String },
+    Get {
+        /// The script whose namespace holds the key.
+        script: String,
+        /// The key.
+        key: String,
+    },
     /// Set KEY to VALUE (JSON text, e.g. '{"cursor": 42}' or '"text"').
     Set {
+        /// The script whose namespace holds the key.
         script: String,
+        /// The key (1 to 512 bytes).
         key: String,
+        /// The value: JSON text (at most 64 KiB).
         value: String,
         /// Only if the key holds this version (0: only if it does not exist).
         #[arg(long, value_name = "VERSION")]
@@ -51,7 +59,9 @@ pub enum StateCommand {
     },
     /// Delete KEY.
     Delete {
+        /// The script whose namespace holds the key.
         script: String,
+        /// The key.
         key: String,
         /// Only if the key holds this version.
         #[arg(long, value_name = "VERSION")]
