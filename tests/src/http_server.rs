@@ -177,7 +177,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<SeenRequest> {
     Some(request)
 }
 
-fn serve(stream: TcpStream, port: u16, shared: &Shared) {
+fn serve(mut stream: TcpStream, port: u16, shared: &Shared) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
     let Some(request) = read_request(&mut reader) else {
@@ -186,13 +186,15 @@ fn serve(stream: TcpStream, port: u16, shared: &Shared) {
     shared.seen.lock().expect("seen lock").push(request.clone());
     let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    answer(stream, reader, &request, port, shared);
+    answer(&mut stream, &mut reader, &request, port, shared);
+    // The count drops before the connection closes, so a client that has read to the
+    // end never sees its own request still in flight.
     shared.in_flight.fetch_sub(1, Ordering::SeqCst);
 }
 
 fn answer(
-    mut stream: TcpStream,
-    mut reader: BufReader<TcpStream>,
+    stream: &mut TcpStream,
+    reader: &mut BufReader<TcpStream>,
     request: &SeenRequest,
     port: u16,
     shared: &Shared,
