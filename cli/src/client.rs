@@ -579,7 +579,8 @@ where
 pub fn daemon_error(err: &jobvisor_protocol::control::ControlError) -> ClientError {
     use jobvisor_protocol::control::ErrorCode;
     let code = match err.code {
-        ErrorCode::BadRequest | ErrorCode::NotFound | ErrorCode::Conflict => exit_code::USAGE,
+        ErrorCode::BadRequest | ErrorCode::NotFound => exit_code::USAGE,
+        ErrorCode::Conflict => exit_code::CONFLICT,
         _ => exit_code::FAILURE,
     };
     ClientError::answer(code, err.message.clone())

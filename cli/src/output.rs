@@ -43,11 +43,12 @@ pub async fn json_errors(
     }
 }
 
-/// The JSON text of an error: `code` names the exit code (`usage` for 2, `not_running`
-/// for 69, `failure` otherwise).
+/// The JSON text of an error: `code` names the exit code (`usage` for 2, `conflict` for
+/// 8, `not_running` for 69, `failure` otherwise).
 pub fn json_error(exit: u8, message: &str) -> String {
     let code = match exit {
         exit_code::USAGE => "usage",
+        exit_code::CONFLICT => "conflict",
         exit_code::NOT_RUNNING => "not_running",
         _ => "failure",
     };

@@ -17,6 +17,8 @@ pub const JOB_OOM: u8 = 5;
 pub const JOB_CRASHED: u8 = 6;
 /// `enqueue --wait`: the job was cancelled.
 pub const JOB_CANCELLED: u8 = 7;
+/// `state set|delete --if-version`: the key holds another version; nothing was written.
+pub const CONFLICT: u8 = 8;
 /// `enqueue --wait --wait-timeout`: the job had not ended when the wait timed out (it
 /// goes on). 124 as `timeout(1)` uses.
 pub const WAIT_TIMED_OUT: u8 = 124;
