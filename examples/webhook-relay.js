@@ -44,9 +44,9 @@ export default async function (payload, ctx) {
       signal: AbortSignal.any([ctx.signal, timeout]),
     });
   } catch (error) {
-    if (ctx.signal.aborted) {
-      throw new Error(`webhook ${url}: stopped before it answered: ${ctx.signal.reason?.message ?? ctx.signal.reason}`);
-    }
+    // Stopped by a drain or a cancel: the signal's AbortError goes on as it is, so that a
+    // drain requeues the job without counting the attempt.
+    if (ctx.signal.aborted) throw ctx.signal.reason;
     if (timeout.aborted) {
       throw new Error(`webhook ${url} did not answer within ${timeoutMs} ms (payload.timeoutMs)`);
     }

@@ -629,11 +629,17 @@ impl<H: AttemptHooks> Attempt<'_, H> {
             Outcome::Err(err) => {
                 end.outcome = AttemptOutcome::from_worker_error(err.kind);
                 worker_error = Some(err.kind);
+                // The signal's reason, or a fetch it aborted, is an `AbortError`.
+                let stopped_by_signal = err.name == "AbortError";
                 end.error = Some((mask(err.name), mask(err.message), err.stack.map(mask)));
-                // A job that failed after its signal was aborted stopped because it was
-                // asked to: a drain requeues it, a cancel ends it.
+                // A job that failed with the abort of its signal stopped because it was
+                // asked to: a drain requeues it. Any other failure during a drain is the
+                // job's own and counts. After a cancel, the job ends cancelled either way.
                 match self.aborted {
-                    Some(AbortReason::Shutdown) => end.kill_reason = Some(KillReason::Interrupted),
+                    Some(AbortReason::Shutdown) if stopped_by_signal => {
+                        end.kill_reason = Some(KillReason::Interrupted);
+                    }
+                    Some(AbortReason::Shutdown) => {}
                     Some(AbortReason::Cancelled) => {
                         end.kill_reason = Some(KillReason::Cancelled);
                         end.outcome = AttemptOutcome::Killed;
