@@ -68,6 +68,13 @@ impl Daemon {
         }
     }
 
+    /// Starts the daemon and waits up to `within` for it to exit on its own (a start it
+    /// refuses); `None` if it was still running then (it is killed).
+    pub fn serve_until_exit(&self, within: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.spawn(&[]);
+        crate::exit_within(&mut child, within)
+    }
+
     /// Starts (or restarts) the process on the same config and state.
     pub fn launch(&mut self) {
         self.launch_with(&[]);
@@ -122,6 +129,38 @@ impl Daemon {
             .env("JOBVISOR_WORKER", bin("jobvisor-worker"))
             .output()
             .expect("jobvisor runs")
+    }
+
+    /// `enqueue SCRIPT --payload PAYLOAD --wait --json`: the job, as `jobs show --json`
+    /// prints it, once it ended.
+    pub fn run_job(&self, script: &str, payload: &serde_json::Value) -> serde_json::Value {
+        let out = self.cli(&[
+            "enqueue",
+            script,
+            "--payload",
+            &payload.to_string(),
+            "--wait",
+            "--json",
+        ]);
+        self.json_of(&out, "enqueue --wait --json")
+    }
+
+    /// `jobs show ID --json`.
+    pub fn show_job(&self, id: i64) -> serde_json::Value {
+        let out = self.cli(&["jobs", "show", &id.to_string(), "--json"]);
+        self.json_of(&out, "jobs show --json")
+    }
+
+    /// The JSON document `command` printed, or a panic with what it printed and the log.
+    fn json_of(&self, out: &std::process::Output, command: &str) -> serde_json::Value {
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{command} printed no JSON ({e}):\n{}\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                self.log_text()
+            )
+        })
     }
 
     /// The daemon's resident memory, from /proc.

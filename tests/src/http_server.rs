@@ -15,6 +15,7 @@
 //! | `/chunked/N` | `N` bytes of `x`, chunked, with no length |
 //! | `/stall` | reads the request and never answers (until the client leaves) |
 //! | `/slow/MS` | an echo after `MS` milliseconds |
+//! | a path given to [`HttpServer::file`] | that document (304 to an `if-none-match` of its ETag) |
 //!
 //! It counts what it received ([`HttpServer::requests`]) and the most requests it held
 //! at once ([`HttpServer::max_in_flight`]). It must not do anything a test did not ask
@@ -53,6 +54,16 @@ struct Shared {
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     seen: Mutex<Vec<SeenRequest>>,
+    files: Mutex<Vec<Document>>,
+}
+
+/// A document served at a fixed path, with [`HttpServer::file`].
+#[derive(Clone)]
+struct Document {
+    path: String,
+    content_type: String,
+    etag: Option<String>,
+    body: Vec<u8>,
 }
 
 /// The server; stops accepting when dropped (connections it holds end with it).
@@ -96,6 +107,19 @@ impl HttpServer {
     /// `http://127.0.0.1:PORT<path>`.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Serves `body` at `path` (the query ignored), with `etag` when given: a request whose
+    /// `if-none-match` is that ETag gets a 304. A later call for the same path replaces it.
+    pub fn file(&self, path: &str, content_type: &str, etag: Option<&str>, body: &[u8]) {
+        let mut files = self.shared.files.lock().expect("files lock");
+        files.retain(|d| d.path != path);
+        files.push(Document {
+            path: path.to_owned(),
+            content_type: content_type.to_owned(),
+            etag: etag.map(str::to_owned),
+            body: body.to_vec(),
+        });
     }
 
     /// Every request read so far, in order.
@@ -203,6 +227,30 @@ fn answer(
         .path
         .split_once('?')
         .unwrap_or((request.path.as_str(), ""));
+    let document = shared
+        .files
+        .lock()
+        .expect("files lock")
+        .iter()
+        .find(|d| d.path == path)
+        .cloned();
+    if let Some(document) = document {
+        let response = match &document.etag {
+            Some(etag) if request.header("if-none-match") == Some(etag.as_str()) => {
+                respond(304, &document.content_type, b"", &[("etag", etag)])
+            }
+            Some(etag) => respond(
+                200,
+                &document.content_type,
+                &document.body,
+                &[("etag", etag)],
+            ),
+            None => respond(200, &document.content_type, &document.body, &[]),
+        };
+        let _ = stream.write_all(&response);
+        let _ = stream.flush();
+        return;
+    }
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let number = |i: usize| segments.get(i).and_then(|s| s.parse::<u64>().ok());
     let response = match segments[..] {
@@ -320,6 +368,7 @@ fn reason(code: u64) -> &'static str {
         302 => "Found",
         303 => "See Other",
         307 => "Temporary Redirect",
+        304 => "Not Modified",
         308 => "Permanent Redirect",
         404 => "Not Found",
         500 => "Internal Server Error",
@@ -396,7 +445,18 @@ mod tests {
         assert!(get(&server, "/big/10").ends_with("\r\n\r\nxxxxxxxxxx"));
         let chunked = get(&server, "/chunked/3");
         assert!(chunked.ends_with("3\r\nxxx\r\n0\r\n\r\n"), "{chunked}");
-        assert_eq!(server.request_count(), 6);
+        server.file(
+            "/feed.xml",
+            "application/rss+xml",
+            Some("\"v1\""),
+            b"<rss/>",
+        );
+        let feed = get(&server, "/feed.xml?x=1");
+        assert!(
+            feed.contains("etag: \"v1\"") && feed.ends_with("<rss/>"),
+            "{feed}"
+        );
+        assert_eq!(server.request_count(), 7);
         assert_eq!(server.in_flight(), 0);
     }
 }

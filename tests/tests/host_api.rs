@@ -5,8 +5,9 @@
 use std::time::{Duration, Instant};
 
 use jobvisor_tests::config::{ConfigBuilder, Grants};
-use jobvisor_tests::daemon::Daemon;
+use jobvisor_tests::daemon::{Daemon, job};
 use jobvisor_tests::http_server::{HttpServer, percent_encode};
+use jobvisor_tests::store_view::{JobState, OutcomeKind};
 use jobvisor_tests::{fixture, run_file};
 use serde_json::{Value, json};
 
@@ -28,38 +29,6 @@ fn base_config(workers: u32) -> ConfigBuilder {
         .max_attempts(1)
         .retry_backoff("10ms", "50ms")
         .restart_backoff("10ms", "50ms")
-}
-
-/// Enqueues a job and waits for its end; the job as `jobs show --json` prints it.
-fn run_job(daemon: &Daemon, script: &str, payload: &Value) -> Value {
-    let out = daemon.cli(&[
-        "enqueue",
-        script,
-        "--payload",
-        &payload.to_string(),
-        "--wait",
-        "--json",
-    ]);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "enqueue --wait --json printed no job ({e}):\n{}\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            daemon.log_text()
-        )
-    })
-}
-
-/// `jobs show ID --json`.
-fn show(daemon: &Daemon, id: i64) -> Value {
-    let out = daemon.cli(&["jobs", "show", &id.to_string(), "--json"]);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "jobs show --json printed no job ({e}):\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 /// The result of a job that must have completed.
@@ -89,8 +58,7 @@ fn caught_type_error(job: &Value) -> String {
 fn get_and_post_with_json_and_headers_reach_the_server_and_are_recorded() {
     let server = HttpServer::start();
     let daemon = daemon_for(&server, 1, "fetch-report");
-    let job = run_job(
-        &daemon,
+    let job = daemon.run_job(
         "fetch-report",
         &json!({ "url": server.url("/echo?token=hidden"), "init": { "headers": { "X-Probe": "yes" } }, "read": "json" }),
     );
@@ -102,8 +70,7 @@ fn get_and_post_with_json_and_headers_reach_the_server_and_are_recorded() {
     assert_eq!(result["body"]["path"], "/echo?token=hidden");
     assert_eq!(result["body"]["headers"]["x-probe"], "yes");
 
-    let job = run_job(
-        &daemon,
+    let job = daemon.run_job(
         "fetch-report",
         &json!({ "url": server.url("/echo"), "read": "json", "init": {
             "method": "post",
@@ -118,7 +85,7 @@ fn get_and_post_with_json_and_headers_reach_the_server_and_are_recorded() {
     assert_eq!(server.request_count(), 2);
 
     // The first job's record: the URL without its query, the status and the bytes.
-    let first = show(&daemon, job["id"].as_i64().expect("id") - 1);
+    let first = daemon.show_job(job["id"].as_i64().expect("id") - 1);
     let [record] = &requests_of(&first)[..] else {
         panic!("one request recorded: {first:#}");
     };
@@ -138,8 +105,7 @@ fn redirects_are_followed_and_a_404_is_not_ok() {
     let server = HttpServer::start();
     let daemon = daemon_for(&server, 1, "fetch-report");
     let to = percent_encode(&server.url("/echo/landed"));
-    let job = run_job(
-        &daemon,
+    let job = daemon.run_job(
         "fetch-report",
         &json!({ "url": server.url(&format!("/redirect?to={to}")), "read": "json" }),
     );
@@ -150,8 +116,7 @@ fn redirects_are_followed_and_a_404_is_not_ok() {
     assert_eq!(result["body"]["path"], "/echo/landed");
     assert_eq!(requests_of(&job)[0]["redirects"], 1, "{job:#}");
 
-    let job = run_job(
-        &daemon,
+    let job = daemon.run_job(
         "fetch-report",
         &json!({ "url": server.url("/chain/3"), "read": "json" }),
     );
@@ -159,19 +124,11 @@ fn redirects_are_followed_and_a_404_is_not_ok() {
     assert_eq!(requests_of(&job)[0]["redirects"], 3, "{job:#}");
 
     // Past the hop limit (5): refused, naming the limit.
-    let job = run_job(
-        &daemon,
-        "fetch-report",
-        &json!({ "url": server.url("/chain/9") }),
-    );
+    let job = daemon.run_job("fetch-report", &json!({ "url": server.url("/chain/9") }));
     let message = caught_type_error(&job);
     assert!(message.contains("redirect"), "{message}");
 
-    let job = run_job(
-        &daemon,
-        "fetch-report",
-        &json!({ "url": server.url("/status/404") }),
-    );
+    let job = daemon.run_job("fetch-report", &json!({ "url": server.url("/status/404") }));
     let result = result_of(&job);
     assert_eq!(result["status"], 404, "{job:#}");
     assert_eq!(result["ok"], false);
@@ -192,7 +149,7 @@ fn a_body_over_the_cap_is_a_clear_error_with_or_without_a_length() {
             ),
     );
     for path in ["/big/200000", "/chunked/200000"] {
-        let job = run_job(&daemon, "fetch-report", &json!({ "url": server.url(path) }));
+        let job = daemon.run_job("fetch-report", &json!({ "url": server.url(path) }));
         let message = caught_type_error(&job);
         assert!(
             message.contains("max_response_size"),
@@ -207,8 +164,7 @@ fn a_body_over_the_cap_is_a_clear_error_with_or_without_a_length() {
         );
     }
     // Under the cap, the whole body arrives.
-    let job = run_job(
-        &daemon,
+    let job = daemon.run_job(
         "fetch-report",
         &json!({ "url": server.url("/chunked/60000") }),
     );
@@ -234,8 +190,7 @@ fn refused_hosts_private_addresses_and_bad_urls_are_type_errors_naming_the_setti
         ),
     );
     // A host that is not listed.
-    let job = run_job(
-        &daemon,
+    let job = daemon.run_job(
         "fetch-report",
         &json!({ "url": "http://api.example.com/x" }),
     );
@@ -254,8 +209,7 @@ fn refused_hosts_private_addresses_and_bad_urls_are_type_errors_naming_the_setti
     );
 
     // A listed name that resolves to 127.0.0.1, without allow_private.
-    let job = run_job(
-        &daemon,
+    let job = daemon.run_job(
         "fetch-report",
         &json!({ "url": format!("http://{localhost}/echo") }),
     );
@@ -271,7 +225,7 @@ fn refused_hosts_private_addresses_and_bad_urls_are_type_errors_naming_the_setti
         "http://169.254.169.254/latest/meta-data".to_owned(),
     ] {
         let url = server.url(&format!("/redirect?to={}", percent_encode(&target)));
-        let job = run_job(&daemon, "fetch-report", &json!({ "url": url }));
+        let job = daemon.run_job("fetch-report", &json!({ "url": url }));
         let message = caught_type_error(&job);
         assert!(message.contains("allow_private"), "{target}: {message}");
     }
@@ -279,7 +233,7 @@ fn refused_hosts_private_addresses_and_bad_urls_are_type_errors_naming_the_setti
     assert_eq!(server.request_count(), 2, "{:?}", server.requests());
 
     for bad in ["not a url", "/relative", "ftp://127.0.0.1/x"] {
-        let job = run_job(&daemon, "fetch-report", &json!({ "url": bad }));
+        let job = daemon.run_job("fetch-report", &json!({ "url": bad }));
         let message = caught_type_error(&job);
         assert!(!message.is_empty(), "{bad}");
     }
@@ -322,7 +276,7 @@ fn a_stalled_server_ends_the_attempt_at_its_deadline_and_the_daemon_answers() {
         elapsed < Duration::from_secs(8),
         "the attempt ends at its deadline (3 s), not later: {elapsed:?}"
     );
-    let job = show(&daemon, id);
+    let job = daemon.show_job(id);
     let attempt = &job["attempts"][0];
     let outcome = attempt["outcome"].as_str().unwrap_or_default();
     let name = attempt["error"]["name"].as_str().unwrap_or_default();
@@ -353,7 +307,7 @@ fn fifty_concurrent_fetches_from_two_workers_all_complete_under_the_in_flight_ca
         daemon.wait_for("the job's end", Duration::from_secs(30), || {
             daemon.job_state(id).is_finished()
         });
-        let job = show(&daemon, id);
+        let job = daemon.show_job(id);
         assert_eq!(result_of(&job), &json!({ "200": 25 }), "{job:#}");
         assert_eq!(requests_of(&job).len(), 25);
     }
@@ -457,8 +411,7 @@ fn parent_daemon() -> Daemon {
 #[test]
 fn a_failed_parent_leaves_no_child_and_a_completed_ones_children_run() {
     let daemon = parent_daemon();
-    let job = run_job(
-        &daemon,
+    let job = daemon.run_job(
         "enqueue-children",
         &json!({ "count": 3, "child": "echo", "throw": true }),
     );
@@ -469,11 +422,7 @@ fn a_failed_parent_leaves_no_child_and_a_completed_ones_children_run() {
         "no child of a failed parent"
     );
 
-    let job = run_job(
-        &daemon,
-        "enqueue-children",
-        &json!({ "count": 2, "child": "echo" }),
-    );
+    let job = daemon.run_job("enqueue-children", &json!({ "count": 2, "child": "echo" }));
     assert_eq!(result_of(&job), 2, "{job:#}");
     daemon.wait_for("both children completed", Duration::from_secs(20), || {
         daemon.count_in_state(jobvisor_tests::store_view::JobState::Completed) == 3
@@ -484,15 +433,95 @@ fn a_failed_parent_leaves_no_child_and_a_completed_ones_children_run() {
 #[test]
 fn the_parent_child_link_shows_in_jobs_show_json() {
     let daemon = parent_daemon();
-    let job = run_job(
-        &daemon,
-        "enqueue-children",
-        &json!({ "count": 1, "child": "echo" }),
-    );
+    let job = daemon.run_job("enqueue-children", &json!({ "count": 1, "child": "echo" }));
     let parent = job["id"].as_i64().expect("id");
-    let shown = show(&daemon, parent);
+    let shown = daemon.show_job(parent);
     let child = shown["children"][0]
         .as_i64()
         .unwrap_or_else(|| panic!("children in {shown:#}"));
-    assert_eq!(show(&daemon, child)["parent"], parent);
+    assert_eq!(daemon.show_job(child)["parent"], parent);
+}
+
+/// A daemon whose one worker runs `signal-stalled-fetch` against `server`'s `/stall`, and
+/// the job, once its fetch is held by the server.
+fn stalled_fetch(server: &HttpServer) -> (Daemon, i64) {
+    let daemon = Daemon::start_with(
+        base_config(1)
+            .job_timeout("60s")
+            .drain_timeout("30s")
+            .script_with_grants(
+                "signal-stalled-fetch",
+                &fixture::job("signal-stalled-fetch"),
+                Grants::new().allow_private(&[&server.host_port()]),
+            ),
+    );
+    let id = daemon.enqueue(job(
+        "signal-stalled-fetch",
+        &json!({ "url": server.url("/stall") }).to_string(),
+    ));
+    daemon.wait_for(
+        "the fetch held by the server",
+        Duration::from_secs(20),
+        || server.in_flight() == 1,
+    );
+    (daemon, id)
+}
+
+#[test]
+fn a_drain_aborts_a_stalled_fetch_and_the_job_is_interrupted_and_requeued() {
+    let server = HttpServer::start();
+    let (mut daemon, id) = stalled_fetch(&server);
+    let started = Instant::now();
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(
+        daemon.wait_exit(Duration::from_secs(40)),
+        Some(0),
+        "{}",
+        daemon.log_text()
+    );
+    // ctx.signal ended the fetch: the drain did not wait for its 30 s timeout.
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the drain took {:?}\n{}",
+        started.elapsed(),
+        daemon.log_text()
+    );
+    daemon.wait_for(
+        "the server's connection closed",
+        Duration::from_secs(10),
+        || server.in_flight() == 0,
+    );
+    assert_eq!(daemon.job_state(id), JobState::Available, "requeued");
+    assert_eq!(
+        daemon.attempts(id),
+        vec![(1, OutcomeKind::Interrupted)],
+        "interrupted, refunded"
+    );
+}
+
+#[test]
+fn a_cancel_aborts_a_stalled_fetch_and_the_job_is_cancelled_at_once() {
+    let server = HttpServer::start();
+    let (daemon, id) = stalled_fetch(&server);
+    let out = daemon.cli(&["jobs", "cancel", &id.to_string()]);
+    assert!(out.status.success(), "{out:?}");
+    daemon.wait_for("the job cancelled", Duration::from_secs(10), || {
+        daemon.job_state(id) == JobState::Cancelled
+    });
+    daemon.wait_for(
+        "the server's connection closed",
+        Duration::from_secs(10),
+        || server.in_flight() == 0,
+    );
+    let shown = daemon.show_job(id);
+    let requests = requests_of(&shown);
+    assert_eq!(requests.len(), 1, "{shown:#}");
+    assert!(
+        requests[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("abort")),
+        "the request is recorded as aborted: {shown:#}"
+    );
+    // The worker is still there for the next job.
+    daemon.wait_idle_workers(1, Duration::from_secs(20));
 }
