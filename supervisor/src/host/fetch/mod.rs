@@ -21,7 +21,7 @@ mod tests;
 use std::time::Duration;
 
 pub use client::{FetchClient, FetchSettings, FetchSetupError, TrustRoots};
-pub use policy::{AddressClass, NetPolicy, classify_address};
+pub use policy::{AddressClass, HostRule, NetPolicy, TargetHost, classify_address};
 pub use session::FetchSession;
 
 /// The limits of one attempt's fetches. Every limit hit answers `Refused { kind: Limit }`

@@ -28,11 +28,48 @@ enum HostPattern {
     Ip(IpAddr),
 }
 
+/// One `host`, `host:port`, `*.domain` or IP-literal entry, parsed as a URL's host is
+/// (IDNA, lower case, IPv4 forms), so that an entry and a URL agree on what they name.
+/// `allow_net` entries and a secret's `hosts` are both these.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct AllowEntry {
+pub struct HostRule {
     host: HostPattern,
-    /// `None`: [`DEFAULT_PORTS`].
+    /// `None`: the ports the user of the rule gives (see [`HostRule::matches`]).
     port: Option<u16>,
+}
+
+impl HostRule {
+    /// Parses one entry; the error says why it is not one.
+    pub fn parse(entry: &str) -> Result<HostRule, String> {
+        parse_rule(entry)
+    }
+
+    /// Whether `host:port` matches. An entry without a port matches the ports in
+    /// `unported`, or any port when that is `None`.
+    pub fn matches(&self, host: &TargetHost, port: u16, unported: Option<&[u16]>) -> bool {
+        let port_ok = match (self.port, unported) {
+            (Some(p), _) => p == port,
+            (None, Some(ports)) => ports.contains(&port),
+            (None, None) => true,
+        };
+        port_ok
+            && match (&self.host, host) {
+                (HostPattern::Name(want), TargetHost::Name(name)) => want == name,
+                (HostPattern::Subdomains(suffix), TargetHost::Name(name)) => name
+                    .strip_suffix(suffix.as_str())
+                    .is_some_and(|head| head.len() > 1 && head.ends_with('.')),
+                (HostPattern::Ip(want), TargetHost::Ip(ip)) => want == ip,
+                _ => false,
+            }
+    }
+}
+
+impl TargetHost {
+    /// A host as a request names it (`api.example.com`, `127.0.0.1`, `::1`, `[::1]`),
+    /// normalised as a URL's host is.
+    pub fn parse(host: &str) -> Result<TargetHost, String> {
+        parse_host(host)
+    }
 }
 
 /// A host as a URL names it, normalised for matching.
@@ -55,7 +92,7 @@ impl fmt::Display for TargetHost {
 /// The network policy of one script. Default (empty): every fetch is refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NetPolicy {
-    allow: Vec<AllowEntry>,
+    allow: Vec<HostRule>,
     private: HashSet<(TargetHost, u16)>,
     /// For messages: "add … to allow_net of script `NAME`".
     script: Option<String>,
@@ -83,8 +120,8 @@ impl NetPolicy {
         let mut policy = NetPolicy::default();
         for entry in allow_net {
             let entry = entry.as_ref();
-            let parsed = parse_allow_entry(entry)
-                .map_err(|why| format!("allow_net entry {entry:?}: {why}"))?;
+            let parsed =
+                parse_rule(entry).map_err(|why| format!("allow_net entry {entry:?}: {why}"))?;
             policy.allow.push(parsed);
         }
         for entry in allow_private {
@@ -115,7 +152,7 @@ impl NetPolicy {
             && !self
                 .allow
                 .iter()
-                .any(|entry| entry_matches(entry, host, port))
+                .any(|entry| entry.matches(host, port, Some(&DEFAULT_PORTS)))
         {
             return Err(TargetRefusal::NotAllowed);
         }
@@ -188,22 +225,6 @@ fn normalise_name(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 
-fn entry_matches(entry: &AllowEntry, host: &TargetHost, port: u16) -> bool {
-    let port_ok = match entry.port {
-        Some(p) => p == port,
-        None => DEFAULT_PORTS.contains(&port),
-    };
-    port_ok
-        && match (&entry.host, host) {
-            (HostPattern::Name(want), TargetHost::Name(name)) => want == name,
-            (HostPattern::Subdomains(suffix), TargetHost::Name(name)) => name
-                .strip_suffix(suffix.as_str())
-                .is_some_and(|head| head.len() > 1 && head.ends_with('.')),
-            (HostPattern::Ip(want), TargetHost::Ip(ip)) => want == ip,
-            _ => false,
-        }
-}
-
 /// Splits `host[:port]` (`[v6]:port`, a bare IPv6 literal has no port).
 fn split_host_port(entry: &str) -> Result<(&str, Option<u16>), String> {
     if entry.is_empty() {
@@ -258,7 +279,7 @@ fn parse_host(host: &str) -> Result<TargetHost, String> {
     target_host(&url).ok_or_else(|| "not a host name".to_owned())
 }
 
-fn parse_allow_entry(entry: &str) -> Result<AllowEntry, String> {
+fn parse_rule(entry: &str) -> Result<HostRule, String> {
     let (host, port) = split_host_port(entry.trim())?;
     let pattern = if let Some(domain) = host.strip_prefix("*.") {
         if domain.contains('*') {
@@ -282,7 +303,7 @@ fn parse_allow_entry(entry: &str) -> Result<AllowEntry, String> {
             TargetHost::Ip(ip) => HostPattern::Ip(ip),
         }
     };
-    Ok(AllowEntry {
+    Ok(HostRule {
         host: pattern,
         port,
     })

@@ -27,6 +27,8 @@ use jobvisor_protocol::host::{HostErrorKind, SECRET_REF_PREFIX, SignAlgorithm};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use crate::host::fetch::{HostRule, TargetHost};
+
 pub use redact::{REDACTED, Redactor};
 
 /// The largest value a secret may hold (after its one trailing newline is dropped).
@@ -77,7 +79,7 @@ pub enum SecretError {
     InvalidHost {
         name: String,
         host: String,
-        reason: &'static str,
+        reason: String,
     },
     #[error(
         "secret {name}: credential `{id}` is not valid: a credential id is a file name \
@@ -185,7 +187,7 @@ struct Secret {
     name: String,
     /// As configured, for listings and refusals.
     host_settings: Vec<String>,
-    hosts: Vec<HostPattern>,
+    hosts: Vec<HostRule>,
     expose: bool,
     source: String,
     value: Zeroizing<Vec<u8>>,
@@ -231,7 +233,7 @@ impl SecretStore {
                 .hosts
                 .iter()
                 .map(|host| {
-                    HostPattern::parse(host).map_err(|reason| SecretError::InvalidHost {
+                    HostRule::parse(host).map_err(|reason| SecretError::InvalidHost {
                         name: spec.name.clone(),
                         host: host.clone(),
                         reason,
@@ -687,95 +689,11 @@ fn short_warning(name: &str, value: &[u8]) -> Option<String> {
     })
 }
 
-/// One entry of a secret's `hosts`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct HostPattern {
-    /// Lower case, without a trailing dot or IPv6 brackets.
-    host: String,
-    /// `*.domain`: any name below `host`, not `host` itself.
-    subdomains: bool,
-    /// `None`: any port.
-    port: Option<u16>,
-}
-
-impl HostPattern {
-    fn parse(setting: &str) -> Result<HostPattern, &'static str> {
-        if setting.contains("://") || setting.contains('/') {
-            return Err("write a host name, not a URL");
-        }
-        if setting.bytes().any(|b| b.is_ascii_whitespace()) {
-            return Err("it holds a space");
-        }
-        let (host, port) = split_port(setting)?;
-        let (host, subdomains) = match host.strip_prefix("*.") {
-            Some(domain) => (domain, true),
-            None => (host, false),
-        };
-        let host = normalise_host(host);
-        if host.is_empty() {
-            return Err("the host is empty");
-        }
-        if host.contains('*') {
-            return Err("`*` may only start it, as in `*.example.com`");
-        }
-        Ok(HostPattern {
-            host,
-            subdomains,
-            port,
-        })
-    }
-
-    fn matches(&self, host: &str, port: u16) -> bool {
-        if self.port.is_some_and(|wanted| wanted != port) {
-            return false;
-        }
-        if self.subdomains {
-            host.len() > self.host.len() + 1
-                && host.ends_with(&self.host)
-                && host.as_bytes()[host.len() - self.host.len() - 1] == b'.'
-        } else {
-            host == self.host
-        }
-    }
-}
-
-/// `host[:port]`, `[v6][:port]` or a bare IPv6 address.
-fn split_port(setting: &str) -> Result<(&str, Option<u16>), &'static str> {
-    let parse_port = |port: &str| match port.parse::<u16>() {
-        Ok(0) | Err(_) => Err("the port is not a number from 1 to 65535"),
-        Ok(port) => Ok(Some(port)),
-    };
-    if let Some(rest) = setting.strip_prefix('[') {
-        let Some((host, after)) = rest.split_once(']') else {
-            return Err("an IPv6 address in `[` lacks its `]`");
-        };
-        return match after {
-            "" => Ok((host, None)),
-            _ => match after.strip_prefix(':') {
-                Some(port) => Ok((host, parse_port(port)?)),
-                None => Err("only `:port` may follow `]`"),
-            },
-        };
-    }
-    match setting.matches(':').count() {
-        0 => Ok((setting, None)),
-        1 => {
-            let (host, port) = setting.split_once(':').unwrap_or((setting, ""));
-            Ok((host, parse_port(port)?))
-        }
-        _ => Ok((setting, None)),
-    }
-}
-
-fn normalise_host(host: &str) -> String {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase()
-}
-
-/// Whether a reference may go to `host:port` under `hosts`.
-fn host_allowed(hosts: &[HostPattern], host: &str, port: u16) -> bool {
-    let host = normalise_host(host);
-    hosts.iter().any(|pattern| pattern.matches(&host, port))
+/// Whether a reference may go to `host:port` under `hosts`: an entry without a port
+/// matches any port. A host that does not parse matches nothing.
+fn host_allowed(hosts: &[HostRule], host: &str, port: u16) -> bool {
+    TargetHost::parse(host)
+        .is_ok_and(|host| hosts.iter().any(|rule| rule.matches(&host, port, None)))
 }
 
 fn host_port(host: &str, port: u16) -> String {

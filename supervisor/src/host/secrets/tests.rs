@@ -160,14 +160,15 @@ fn names_hosts_and_sources_are_checked() {
     let message = load_err(dir.path(), &[spec("OK", &[]), spec("OK", &[])], None);
     assert_eq!(message, "secret OK is defined twice");
     for (host, reason) in [
-        ("https://api.github.com", "not a URL"),
-        ("api.github.com/x", "not a URL"),
-        ("api.*.com", "`*` may only start it"),
-        ("*", "`*` may only start it"),
-        ("host:0", "the port"),
-        ("host:http", "the port"),
+        ("https://api.github.com", "without a scheme"),
+        ("api.github.com/x", "without a path"),
+        ("api.*.com", "`*` may only stand for the subdomains"),
+        ("*", "`*` may only stand for the subdomains"),
+        ("*.com", "a domain with a dot"),
+        ("host:0", "is not a port"),
+        ("host:http", "is not a port"),
         ("", "empty"),
-        ("[::1", "lacks its `]`"),
+        ("[::1", "missing its closing `]`"),
     ] {
         let message = load_err(dir.path(), &[spec("OK", &[host])], None);
         assert!(message.contains(reason), "{host}: {message}");
@@ -328,16 +329,18 @@ fn substitution_fixture() -> (tempfile::TempDir, GrantedSecrets) {
             ("HOOK", "hook secret&with=form chars"),
             ("LOCAL", "signing-only-value"),
             ("OTHER", "other-script-value"),
+            ("SPELLED", "spelled-host-value"),
         ],
         &[
             spec("GITHUB_TOKEN", &["api.github.com"]),
             spec("GOOGLE", &["*.googleapis.com"]),
             spec("HOOK", &["hooks.example.com:8443", "[::1]:9000"]),
+            spec("SPELLED", &["Bücher.example", "127.1"]),
             spec("LOCAL", &[]),
             spec("OTHER", &["api.github.com"]),
         ],
     );
-    let names = ["GITHUB_TOKEN", "GOOGLE", "HOOK", "LOCAL"].map(str::to_owned);
+    let names = ["GITHUB_TOKEN", "GOOGLE", "HOOK", "LOCAL", "SPELLED"].map(str::to_owned);
     (dir, store.grant("poll", &names).unwrap())
 }
 
@@ -384,6 +387,17 @@ fn a_reference_is_replaced_towards_a_bound_host() {
     assert_eq!(
         substituted(&granted, &hook, "[::1]", 9000),
         "hook secret&with=form chars"
+    );
+    // Hosts are parsed as a URL's host is, the way fetch names the request's host: an
+    // IDNA name as its punycode, an IPv4 shorthand as the address.
+    let spelled = secret_ref("SPELLED");
+    assert_eq!(
+        substituted(&granted, &spelled, "xn--bcher-kva.example", 443),
+        "spelled-host-value"
+    );
+    assert_eq!(
+        substituted(&granted, &spelled, "127.0.0.1", 8080),
+        "spelled-host-value"
     );
 }
 
