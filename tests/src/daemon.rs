@@ -134,14 +134,21 @@ impl Daemon {
     /// `enqueue SCRIPT --payload PAYLOAD --wait --json`: the job, as `jobs show --json`
     /// prints it, once it ended.
     pub fn run_job(&self, script: &str, payload: &serde_json::Value) -> serde_json::Value {
-        let out = self.cli(&[
-            "enqueue",
-            script,
-            "--payload",
-            &payload.to_string(),
-            "--wait",
-            "--json",
-        ]);
+        self.run_job_with(script, payload, &[])
+    }
+
+    /// [`Daemon::run_job`] with more `enqueue` options (`--max-attempts 1`).
+    pub fn run_job_with(
+        &self,
+        script: &str,
+        payload: &serde_json::Value,
+        options: &[&str],
+    ) -> serde_json::Value {
+        let payload = payload.to_string();
+        let mut args = vec!["enqueue", script, "--payload", &payload];
+        args.extend_from_slice(options);
+        args.extend(["--wait", "--json"]);
+        let out = self.cli(&args);
         self.json_of(&out, "enqueue --wait --json")
     }
 

@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod fixture;
 pub mod http_server;
 pub mod store_view;
+pub mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output};
@@ -109,6 +110,12 @@ pub fn run_file(file: &Path, args: &[&str]) -> RunOutput {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         elapsed: started.elapsed(),
     }
+}
+
+/// The result of a job, as `jobs show --json` prints it, that must have completed.
+pub fn result_of(job: &serde_json::Value) -> &serde_json::Value {
+    assert_eq!(job["state"], "completed", "{job:#}");
+    &job["result"]
 }
 
 /// Runs a script with `--json` and returns the report, checking the exit code.

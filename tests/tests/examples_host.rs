@@ -6,13 +6,14 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use jobvisor_tests::daemon::Daemon;
 use jobvisor_tests::http_server::{HttpServer, SeenRequest};
+use jobvisor_tests::result_of;
 use jobvisor_tests::run_file;
 use jobvisor_tests::store_view::JobState;
+use jobvisor_tests::tokens;
 use serde_json::{Value, json};
 
 fn repo() -> PathBuf {
@@ -71,33 +72,6 @@ fn example_daemon(server: &HttpServer, secrets: &[(&str, &[u8])]) -> Daemon {
     };
     daemon.launch();
     daemon
-}
-
-/// A job with one attempt, waited for: `enqueue --max-attempts 1 --wait --json`.
-fn run_once(daemon: &Daemon, script: &str, payload: &Value) -> Value {
-    let out = daemon.cli(&[
-        "enqueue",
-        script,
-        "--payload",
-        &payload.to_string(),
-        "--max-attempts",
-        "1",
-        "--wait",
-        "--json",
-    ]);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-/// The result of a job that must have completed.
-fn result_of(job: &Value) -> &Value {
-    assert_eq!(job["state"], "completed", "{job:#}");
-    &job["result"]
 }
 
 #[test]
@@ -197,10 +171,10 @@ fn the_feed_poller_enqueues_each_new_item_once_and_keeps_its_cursor() {
     );
 
     // A feed that fails leaves no cursor and no child.
-    let missing = run_once(
-        &daemon,
+    let missing = daemon.run_job_with(
         "rss-poller",
         &json!({ "url": server.url("/status/500") }),
+        &["--max-attempts", "1"],
     );
     assert_eq!(missing["state"], "discarded", "{missing:#}");
     assert_eq!(missing["children"], json!([]), "{missing:#}");
@@ -245,25 +219,6 @@ fn the_feed_poller_keeps_its_cursor_in_a_state_file_under_jobvisor_run() {
     assert_eq!(second["children"], json!([]), "{second:#}");
 }
 
-/// `openssl dgst -sha256 -mac HMAC -macopt key:KEY` of `data`, in hex.
-fn openssl_hmac_hex(key: &str, data: &[u8], dir: &Path) -> String {
-    let file = dir.join("hmac-input");
-    std::fs::write(&file, data).expect("write");
-    let out = Command::new("openssl")
-        .args(["dgst", "-sha256", "-mac", "HMAC", "-macopt"])
-        .arg(format!("key:{key}"))
-        .arg(&file)
-        .output()
-        .expect("openssl runs (.ci/run installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.rsplit(' ').next().expect("a digest").trim().to_owned()
-}
-
 #[test]
 fn the_webhook_relay_signs_the_exact_body_it_sends() {
     let server = HttpServer::start();
@@ -285,7 +240,10 @@ fn the_webhook_relay_signs_the_exact_body_it_sends() {
         serde_json::from_slice::<Value>(&request.body).expect("JSON"),
         event
     );
-    let expected = openssl_hmac_hex(key, &request.body, daemon.dir.path());
+    let expected: String = tokens::hmac_sha256(daemon.dir.path(), key, &request.body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     assert_eq!(
         request.header("x-signature"),
         Some(format!("sha256={expected}").as_str()),
@@ -297,38 +255,14 @@ fn the_webhook_relay_signs_the_exact_body_it_sends() {
     );
 
     // A receiver that refuses fails the job with its status.
-    let job = run_once(
-        &daemon,
+    let job = daemon.run_job_with(
         "webhook-relay",
         &json!({ "url": server.url("/status/404"), "event": event }),
+        &["--max-attempts", "1"],
     );
     assert_eq!(job["state"], "discarded", "{job:#}");
     let error = job["attempts"][0]["error"]["message"].to_string();
     assert!(error.contains("answered 404"), "{error}");
-}
-
-/// Base64url without padding, decoded.
-fn base64url_decode(text: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'-' => 62,
-        b'_' => 63,
-        _ => panic!("not base64url: {text}"),
-    };
-    let mut out = Vec::new();
-    let mut bits = 0_u32;
-    let mut count = 0;
-    for c in text.bytes() {
-        bits = (bits << 6) | u32::from(value(c));
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push(u8::try_from((bits >> count) & 0xff).expect("a byte"));
-        }
-    }
-    out
 }
 
 /// The value of form field `name` in an `application/x-www-form-urlencoded` body.
@@ -344,37 +278,8 @@ fn form_field(body: &[u8], name: &str) -> Option<String> {
 fn the_service_account_example_exchanges_a_verified_jwt_and_caches_the_token() {
     let server = HttpServer::start();
     let dir = tempfile::tempdir().expect("temp dir");
-    let pem = dir.path().join("sa.pem");
-    let public = dir.path().join("sa.pub");
-    for args in [
-        vec![
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-        ],
-        vec!["pkey", "-pubout", "-in"],
-    ] {
-        let mut command = Command::new("openssl");
-        command.args(&args);
-        if args[0] == "genpkey" {
-            command.arg(&pem);
-        } else {
-            command.arg(&pem).arg("-out").arg(&public);
-        }
-        let out = command
-            .output()
-            .expect("openssl runs (.ci/run installs it)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let key = tokens::fresh_key(dir.path(), tokens::RSA_2048);
     // The service-account JSON file as Google hands it out.
-    let key = std::fs::read_to_string(&pem).expect("the key");
     let account = json!({
         "type": "service_account",
         "client_email": "reporter@example-project.iam.gserviceaccount.com",
@@ -420,9 +325,9 @@ fn the_service_account_example_exchanges_a_verified_jwt_and_caches_the_token() {
     let assertion = form_field(&exchange.body, "assertion").expect("an assertion");
     let parts: Vec<&str> = assertion.split('.').collect();
     assert_eq!(parts.len(), 3, "{assertion}");
-    let header: Value = serde_json::from_slice(&base64url_decode(parts[0])).expect("JSON");
+    let header: Value = serde_json::from_slice(&tokens::from_base64url(parts[0])).expect("JSON");
     assert_eq!(header, json!({ "alg": "RS256", "typ": "JWT" }));
-    let claims: Value = serde_json::from_slice(&base64url_decode(parts[1])).expect("JSON");
+    let claims: Value = serde_json::from_slice(&tokens::from_base64url(parts[1])).expect("JSON");
     assert_eq!(claims["iss"], payload["clientEmail"]);
     assert_eq!(claims["aud"], payload["tokenUri"]);
     assert_eq!(
@@ -432,23 +337,14 @@ fn the_service_account_example_exchanges_a_verified_jwt_and_caches_the_token() {
             .map(|(e, i)| e - i),
         Some(3600)
     );
-    let signed = dir.path().join("signing-input");
-    std::fs::write(&signed, format!("{}.{}", parts[0], parts[1])).expect("write");
-    let signature = dir.path().join("signature");
-    std::fs::write(&signature, base64url_decode(parts[2])).expect("write");
-    let out = Command::new("openssl")
-        .args(["dgst", "-sha256", "-verify"])
-        .arg(&public)
-        .arg("-signature")
-        .arg(&signature)
-        .arg(&signed)
-        .output()
-        .expect("openssl runs");
+    let signing_input = format!("{}.{}", parts[0], parts[1]);
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("Verified OK"),
-        "the JWT verifies with the account's public key: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        tokens::verifies(
+            dir.path(),
+            signing_input.as_bytes(),
+            &tokens::from_base64url(parts[2])
+        ),
+        "the JWT verifies with the account's public key"
     );
     assert!(!String::from_utf8_lossy(&exchange.body).contains("PRIVATE KEY"));
 

@@ -8,7 +8,7 @@ use jobvisor_tests::config::{ConfigBuilder, Grants};
 use jobvisor_tests::daemon::{Daemon, job};
 use jobvisor_tests::http_server::{HttpServer, percent_encode};
 use jobvisor_tests::store_view::{JobState, OutcomeKind};
-use jobvisor_tests::{fixture, run_file};
+use jobvisor_tests::{fixture, result_of, run_file};
 use serde_json::{Value, json};
 
 /// A daemon with `workers` slots and `script` (a fixture) allowed to reach `server`.
@@ -29,12 +29,6 @@ fn base_config(workers: u32) -> ConfigBuilder {
         .max_attempts(1)
         .retry_backoff("10ms", "50ms")
         .restart_backoff("10ms", "50ms")
-}
-
-/// The result of a job that must have completed.
-fn result_of(job: &Value) -> &Value {
-    assert_eq!(job["state"], "completed", "{job:#}");
-    &job["result"]
 }
 
 /// The recorded requests of the job's last attempt.

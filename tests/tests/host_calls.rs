@@ -28,23 +28,11 @@ fn evil_daemon() -> Daemon {
 
 /// The job as `enqueue --wait --json` prints it.
 fn enqueue_wait(daemon: &Daemon, behaviour: &str) -> serde_json::Value {
-    let out = daemon.cli(&[
-        "enqueue",
+    daemon.run_job_with(
         "ok",
-        "--payload",
-        &format!(r#"{{"evil":"{behaviour}"}}"#),
-        "--max-attempts",
-        "1",
-        "--wait",
-        "--json",
-    ]);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "enqueue --wait --json printed no job ({e}):\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+        &serde_json::json!({ "evil": behaviour }),
+        &["--max-attempts", "1"],
+    )
 }
 
 /// (outcome, error message) of the job's last attempt.

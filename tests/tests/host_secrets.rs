@@ -4,13 +4,14 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use jobvisor_tests::config::{ConfigBuilder, Grants, Secret};
 use jobvisor_tests::daemon::Daemon;
 use jobvisor_tests::fixture;
 use jobvisor_tests::http_server::HttpServer;
+use jobvisor_tests::result_of;
+use jobvisor_tests::tokens;
 use serde_json::{Value, json};
 
 /// Writes `value` as secret `name` in `dir`, private to its owner.
@@ -36,12 +37,6 @@ fn base_config(secrets: &Path) -> ConfigBuilder {
         .max_attempts(1)
         .restart_backoff("10ms", "50ms")
         .secrets_dir(secrets)
-}
-
-/// The result of a job that must have completed.
-fn result_of(job: &Value) -> &Value {
-    assert_eq!(job["state"], "completed", "{job:#}");
-    &job["result"]
 }
 
 /// Whether `needle` occurs in `haystack`.
@@ -218,73 +213,6 @@ fn an_exposed_secret_never_reaches_the_database_file() {
     check(&daemon, "after a stop");
 }
 
-/// Generates a key with `openssl genpkey ARGS` into `dir/name.pem` (PKCS #8) and its
-/// public key into `dir/name.pub`.
-fn openssl_key(dir: &Path, name: &str, args: &[&str]) -> (PathBuf, PathBuf) {
-    let key = dir.join(format!("{name}.pem"));
-    let public = dir.join(format!("{name}.pub"));
-    let out = Command::new("openssl")
-        .arg("genpkey")
-        .args(args)
-        .arg("-out")
-        .arg(&key)
-        .output()
-        .expect("openssl runs (.ci/run installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = Command::new("openssl")
-        .args(["pkey", "-pubout", "-in"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&public)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    (key, public)
-}
-
-/// `openssl dgst -sha256 -verify PUBLIC -signature SIGNATURE DATA` says `Verified OK`.
-fn openssl_verifies(public: &Path, signature: &[u8], data: &Path) -> bool {
-    let file = data.with_extension("sig");
-    std::fs::write(&file, signature).expect("write the signature");
-    let out = Command::new("openssl")
-        .args(["dgst", "-sha256", "-verify"])
-        .arg(public)
-        .arg("-signature")
-        .arg(&file)
-        .arg(data)
-        .output()
-        .expect("openssl runs");
-    String::from_utf8_lossy(&out.stdout).contains("Verified OK")
-}
-
-/// An ECDSA signature `r || s` (JWS) as the DER `SEQUENCE { INTEGER r, INTEGER s }`
-/// openssl reads.
-fn ecdsa_der(raw: &[u8]) -> Vec<u8> {
-    let integer = |half: &[u8]| {
-        let mut bytes: Vec<u8> = half.iter().copied().skip_while(|&b| b == 0).collect();
-        if bytes.first().is_none_or(|&b| b & 0x80 != 0) {
-            bytes.insert(0, 0);
-        }
-        let mut out = vec![0x02, u8::try_from(bytes.len()).expect("short")];
-        out.extend(bytes);
-        out
-    };
-    let (r, s) = raw.split_at(32);
-    let body: Vec<u8> = [integer(r), integer(s)].concat();
-    let mut out = vec![0x30, u8::try_from(body.len()).expect("short")];
-    out.extend(body);
-    out
-}
-
 /// The signature bytes a `secret-sign` job returned.
 fn signature_of(job: &Value) -> Vec<u8> {
     result_of(job)
@@ -298,22 +226,18 @@ fn signature_of(job: &Value) -> Vec<u8> {
 #[test]
 fn host_signatures_verify_with_openssl_and_never_need_the_value() {
     let secrets = secrets_dir();
-    let (rsa, rsa_public) = openssl_key(
-        secrets.path(),
-        "SA_KEY",
-        &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
-    );
-    let (ec, ec_public) = openssl_key(
-        secrets.path(),
-        "EC_KEY",
-        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
-    );
+    let (rsa, ec) = (secrets.path().join("rsa"), secrets.path().join("ec"));
+    for dir in [&rsa, &ec] {
+        std::fs::create_dir(dir).expect("mkdir");
+    }
+    tokens::fresh_key(&rsa, tokens::RSA_2048);
+    tokens::fresh_key(&ec, tokens::P256);
     let hmac_key = "hmac-key-3b9f0c2e71";
     write_secret(secrets.path(), "HOOK_KEY", hmac_key.as_bytes());
     let daemon = Daemon::start_with(
         base_config(secrets.path())
-            .secret(Secret::named("SA_KEY").file(&rsa))
-            .secret(Secret::named("EC_KEY").file(&ec))
+            .secret(Secret::named("SA_KEY").file(&rsa.join("key.pem")))
+            .secret(Secret::named("EC_KEY").file(&ec.join("key.pem")))
             .secret(Secret::named("HOOK_KEY"))
             .script_with_grants(
                 "signer",
@@ -323,44 +247,34 @@ fn host_signatures_verify_with_openssl_and_never_need_the_value() {
             .script("other", &fixture::job("secret-sign")),
     );
     let data = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJqb2J2aXNvciJ9";
-    let data_file = secrets.path().join("data.txt");
-    std::fs::write(&data_file, data).expect("write the data");
-
     let sign = |name: &str, alg: &str| {
         daemon.run_job("signer", &json!({ "name": name, "alg": alg, "data": data }))
     };
     let rs256 = signature_of(&sign("SA_KEY", "RS256"));
     assert_eq!(rs256.len(), 256, "a 2048-bit key's signature");
     assert!(
-        openssl_verifies(&rsa_public, &rs256, &data_file),
+        tokens::verifies(&rsa, data.as_bytes(), &rs256),
         "RS256 verifies"
     );
     let es256 = signature_of(&sign("EC_KEY", "ES256"));
     assert_eq!(es256.len(), 64, "r || s");
     assert!(
-        openssl_verifies(&ec_public, &ecdsa_der(&es256), &data_file),
+        tokens::verifies(&ec, data.as_bytes(), &tokens::ecdsa_der(&es256)),
         "ES256 verifies"
     );
     let mut tampered = rs256.clone();
     tampered[10] ^= 1;
     assert!(
-        !openssl_verifies(&rsa_public, &tampered, &data_file),
+        !tokens::verifies(&rsa, data.as_bytes(), &tampered),
         "the check can fail"
     );
 
     let hs256 = signature_of(&sign("HOOK_KEY", "HS256"));
-    let out = Command::new("openssl")
-        .args(["dgst", "-sha256", "-binary", "-mac", "HMAC", "-macopt"])
-        .arg(format!("key:{hmac_key}"))
-        .arg(&data_file)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    assert_eq!(
+        hs256,
+        tokens::hmac_sha256(secrets.path(), hmac_key, data.as_bytes()),
+        "HS256 is openssl's HMAC-SHA-256"
     );
-    assert_eq!(hs256, out.stdout, "HS256 is openssl's HMAC-SHA-256");
 
     // A key of the wrong type, and a script without the grant, are clear errors.
     let job = sign("EC_KEY", "RS256");

@@ -8,6 +8,7 @@ use jobvisor_tests::config::{ConfigBuilder, Grants};
 use jobvisor_tests::daemon::{Daemon, job};
 use jobvisor_tests::fixture;
 use jobvisor_tests::http_server::HttpServer;
+use jobvisor_tests::result_of;
 use jobvisor_tests::store_view::JobState;
 use serde_json::{Value, json};
 
@@ -74,12 +75,6 @@ fn json_text(value: &Value) -> Value {
         .as_str()
         .unwrap_or_else(|| panic!("not JSON text: {value}"));
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"))
-}
-
-/// The result of a job that must have completed.
-fn result_of(job: &Value) -> &Value {
-    assert_eq!(job["state"], "completed", "{job:#}");
-    &job["result"]
 }
 
 #[test]

@@ -6,129 +6,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-
 use jobvisor_tests::run_json;
+use jobvisor_tests::tokens::{
+    P256, RSA_2048, base64url, ecdsa_der, fresh_key, from_base64url, hmac_sha256, verifies,
+};
 use serde_json::{Value, json};
-
-/// Base64url without padding, as JSON Web Tokens write their parts.
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-        }
-    }
-    out
-}
-
-/// The bytes of unpadded base64url text.
-fn from_base64url(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let sextets: Vec<u32> = text
-        .bytes()
-        .map(|c| {
-            let index = ALPHABET.iter().position(|&a| a == c);
-            u32::try_from(index.unwrap_or_else(|| panic!("{c:?} is not base64url"))).unwrap()
-        })
-        .collect();
-    let mut out = Vec::new();
-    for chunk in sextets.chunks(4) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &s)| n | s << (18 - 6 * i));
-        for i in 0..chunk.len() - 1 {
-            out.push(n.to_be_bytes()[1 + i]);
-        }
-    }
-    out
-}
-
-/// Runs `openssl ARGS` in `dir` with `input` on its standard input; its standard output, or
-/// a failure that names the command. A machine without `openssl` fails here: `.ci/run`
-/// installs it.
-fn openssl(dir: &Path, args: &[&str], input: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-
-    let mut child = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot run `openssl` ({e}): these tests need it (Debian package `openssl`)")
-        });
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "openssl {}: {}\n{}",
-        args.join(" "),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
-}
-
-/// A fresh private key made by `openssl genpkey ARGS`, as PKCS #8 PEM, written to
-/// `dir/key.pem` with its public half in `dir/public.pem`.
-fn fresh_key(dir: &Path, genpkey: &[&str]) -> String {
-    let mut args = vec!["genpkey", "-out", "key.pem"];
-    args.extend_from_slice(genpkey);
-    openssl(dir, &args, b"");
-    openssl(
-        dir,
-        &["pkey", "-in", "key.pem", "-pubout", "-out", "public.pem"],
-        b"",
-    );
-    std::fs::read_to_string(dir.join("key.pem")).unwrap()
-}
-
-/// Whether `openssl` verifies `signature` (DER for ECDSA) over `data` with `dir/public.pem`.
-fn openssl_verifies(dir: &Path, data: &str, signature: &[u8]) {
-    std::fs::write(dir.join("signature.bin"), signature).unwrap();
-    let said = openssl(
-        dir,
-        &[
-            "dgst",
-            "-sha256",
-            "-verify",
-            "public.pem",
-            "-signature",
-            "signature.bin",
-        ],
-        data.as_bytes(),
-    );
-    assert_eq!(String::from_utf8_lossy(&said).trim(), "Verified OK");
-}
-
-/// The DER `ECDSA-Sig-Value` openssl reads for a JWT's `r || s` signature.
-fn ecdsa_der(r_and_s: &[u8]) -> Vec<u8> {
-    assert_eq!(r_and_s.len(), 64, "an ES256 signature is r || s, 64 bytes");
-    let integer = |half: &[u8]| {
-        let start = half.iter().position(|&b| b != 0).unwrap_or(half.len() - 1);
-        let mut value = half[start..].to_vec();
-        if value[0] & 0x80 != 0 {
-            value.insert(0, 0);
-        }
-        let mut der = vec![0x02, u8::try_from(value.len()).unwrap()];
-        der.extend(value);
-        der
-    };
-    let body = [integer(&r_and_s[..32]), integer(&r_and_s[32..])].concat();
-    let mut der = vec![0x30, u8::try_from(body.len()).unwrap()];
-    der.extend(body);
-    der
-}
 
 /// A job that signs `{ sub: "job-7", iat: 1700000000 }` as a JWT with header `alg`: the
 /// payload carries `secret` (HS256) or a PKCS #8 PEM `pem` (RS256, ES256).
@@ -197,35 +79,31 @@ fn an_hs256_token_signed_in_a_job_verifies_with_openssl() {
     let dir = tempfile::tempdir().unwrap();
     let secret = "a shared secret of the kind a webhook uses";
     let (body, signature) = token_signed_in_a_job(&json!({ "alg": "HS256", "secret": secret }));
-    let hmac = openssl(
-        dir.path(),
-        &["dgst", "-sha256", "-hmac", secret, "-binary"],
-        body.as_bytes(),
-    );
+    let hmac = hmac_sha256(dir.path(), secret, body.as_bytes());
     assert_eq!(base64url(&signature), base64url(&hmac));
 }
 
 #[test]
 fn an_rs256_token_signed_in_a_job_verifies_with_openssl() {
     let dir = tempfile::tempdir().unwrap();
-    let pem = fresh_key(
-        dir.path(),
-        &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
-    );
+    let pem = fresh_key(dir.path(), RSA_2048);
     let (body, signature) = token_signed_in_a_job(&json!({ "alg": "RS256", "pem": pem }));
     assert_eq!(signature.len(), 256, "a 2048-bit RSA signature");
-    openssl_verifies(dir.path(), &body, &signature);
+    assert!(
+        verifies(dir.path(), body.as_bytes(), &signature),
+        "RS256 verifies"
+    );
 }
 
 #[test]
 fn an_es256_token_signed_in_a_job_verifies_with_openssl() {
     let dir = tempfile::tempdir().unwrap();
-    let pem = fresh_key(
-        dir.path(),
-        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
-    );
+    let pem = fresh_key(dir.path(), P256);
     let (body, signature) = token_signed_in_a_job(&json!({ "alg": "ES256", "pem": pem }));
-    openssl_verifies(dir.path(), &body, &ecdsa_der(&signature));
+    assert!(
+        verifies(dir.path(), body.as_bytes(), &ecdsa_der(&signature)),
+        "ES256 verifies"
+    );
 }
 
 #[test]
