@@ -25,6 +25,17 @@ pub enum VersionCheck {
     Is(u64),
 }
 
+impl VersionCheck {
+    /// Whether a key at `current` (`None`: absent or expired) passes the check.
+    pub fn holds(self, current: Option<u64>) -> bool {
+        match self {
+            VersionCheck::Any => true,
+            VersionCheck::Absent => current.is_none(),
+            VersionCheck::Is(version) => current == Some(version),
+        }
+    }
+}
+
 /// A write of one key of one namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateWrite {

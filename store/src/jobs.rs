@@ -870,7 +870,7 @@ impl Writer {
                 continue;
             }
             let current = self.state_version(&write.namespace, &write.key, now)?;
-            if !check_holds(write.check, current) {
+            if !write.check.holds(current) {
                 return Ok(Some(Refusal::Conflict(StateConflict {
                     namespace: write.namespace.clone(),
                     key: write.key.clone(),
@@ -1019,7 +1019,7 @@ impl Writer {
         let now = self.now();
         if write.check != VersionCheck::Any {
             let current = self.state_version(&write.namespace, &write.key, now)?;
-            if !check_holds(write.check, current) {
+            if !write.check.holds(current) {
                 return Ok(StateWriteOutcome::Conflict { current });
             }
         }
@@ -1475,15 +1475,6 @@ impl Writer {
 enum Refusal {
     Conflict(StateConflict),
     Invalid(String),
-}
-
-/// Whether a key at `current` (`None`: absent) passes `check`.
-fn check_holds(check: VersionCheck, current: Option<u64>) -> bool {
-    match check {
-        VersionCheck::Any => true,
-        VersionCheck::Absent => current.is_none(),
-        VersionCheck::Is(version) => current == Some(version),
-    }
 }
 
 /// A stored network grant (JSON array text); a missing or unreadable one grants nothing.

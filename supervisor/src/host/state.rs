@@ -243,12 +243,7 @@ pub async fn set(
             Ok(entry) => entry.map(|e| e.version),
             Err(err) => return refused(HostErrorKind::Failed, format!("reading state: {err}")),
         };
-        let holds = match check {
-            VersionCheck::Absent => current.is_none(),
-            VersionCheck::Is(v) => current == Some(v),
-            VersionCheck::Any => true,
-        };
-        if !holds {
+        if !check.holds(current) {
             let conflict = crate::store::StateConflict {
                 namespace: namespace.to_owned(),
                 key: write.key.clone(),

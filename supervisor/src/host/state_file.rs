@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::state::{StateFuture, StateReader};
-use crate::store::{StateConflict, StateEntry, StatePage, StateQuery, StateWrite, VersionCheck};
+use crate::store::{StateConflict, StateEntry, StatePage, StateQuery, StateWrite};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,12 +102,7 @@ impl StateFile {
                 .get(&write.key)
                 .filter(|e| live(e))
                 .map(|e| e.version);
-            let holds = match write.check {
-                VersionCheck::Any => true,
-                VersionCheck::Absent => current.is_none(),
-                VersionCheck::Is(v) => current == Some(v),
-            };
-            if !holds {
+            if !write.check.holds(current) {
                 let conflict = StateConflict {
                     namespace: self.namespace.clone(),
                     key: write.key.clone(),
@@ -185,6 +180,7 @@ impl StateReader for StateFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::VersionCheck;
 
     fn write(key: &str, value: Option<&str>, check: VersionCheck) -> StateWrite {
         StateWrite {
