@@ -82,14 +82,26 @@ pub(crate) fn define_lazily(
         },
         target.clone(),
     );
+    define_accessor(target, name, getter, setter, context)
+}
+
+/// Defines `target[name]` as a configurable, non-enumerable accessor of `getter` and
+/// `setter`.
+fn define_accessor(
+    target: &JsObject,
+    name: &'static str,
+    getter: NativeFunction,
+    setter: NativeFunction,
+    context: &mut Context,
+) -> JsResult<()> {
     let realm = context.realm().clone();
-    let placeholder = PropertyDescriptor::builder()
+    let accessor = PropertyDescriptor::builder()
         .get(getter.to_js_function(&realm))
         .set(setter.to_js_function(&realm))
         .enumerable(false)
         .configurable(true)
         .build();
-    target.define_property_or_throw(JsString::from(name), placeholder, context)?;
+    target.define_property_or_throw(JsString::from(name), accessor, context)?;
     Ok(())
 }
 
@@ -129,15 +141,7 @@ fn keep_accessor(target: &JsObject, name: &'static str, context: &mut Context) -
         },
         cell,
     );
-    let realm = context.realm().clone();
-    let accessor = PropertyDescriptor::builder()
-        .get(getter.to_js_function(&realm))
-        .set(setter.to_js_function(&realm))
-        .enumerable(false)
-        .configurable(true)
-        .build();
-    target.define_property_or_throw(JsString::from(name), accessor, context)?;
-    Ok(())
+    define_accessor(target, name, getter, setter, context)
 }
 
 /// Installs a group of bundled globals on `holder`, with what the group needs besides.
@@ -159,7 +163,6 @@ pub(crate) fn define_held<T: Clone + Trace + 'static>(
     install: InstallOn<T>,
     context: &mut Context,
 ) -> JsResult<()> {
-    let realm = context.realm().clone();
     for &name in names {
         let getter = NativeFunction::from_copy_closure_with_captures(
             move |_, _, (holder, with), context| {
@@ -183,13 +186,7 @@ pub(crate) fn define_held<T: Clone + Trace + 'static>(
             },
             (holder.clone(), with.clone()),
         );
-        let accessor = PropertyDescriptor::builder()
-            .get(getter.to_js_function(&realm))
-            .set(setter.to_js_function(&realm))
-            .enumerable(false)
-            .configurable(true)
-            .build();
-        target.define_property_or_throw(JsString::from(name), accessor, context)?;
+        define_accessor(target, name, getter, setter, context)?;
     }
     Ok(())
 }
