@@ -370,3 +370,62 @@ fn a_secret_file_others_can_read_stops_the_daemon_at_start() {
     );
     assert!(!log.contains("readable-by-all-0a9c3e"), "{log}");
 }
+
+#[test]
+fn jobvisor_run_refuses_bad_secret_and_host_flags_before_it_starts() {
+    let dir = secrets_dir();
+    let private = write_secret(dir.path(), "private", b"run-secret-value-77");
+    let public = write_secret(dir.path(), "public", b"run-secret-value-78");
+    std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let at = |path: &Path| format!("TOKEN=@{}", path.display());
+    let missing = dir.path().join("absent");
+    let script = fixture::job_path("echo");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["--secret".into(), "TOKEN".into()], "write NAME=@FILE"),
+        (
+            vec!["--secret".into(), "TOKEN=value".into()],
+            "never given on the command line",
+        ),
+        (
+            vec!["--secret".into(), "TOKEN=@".into()],
+            "name the file after `@`",
+        ),
+        (
+            vec![
+                "--secret".into(),
+                format!("bad-name=@{}", private.display()),
+            ],
+            "1 to 64 letters",
+        ),
+        (vec!["--secret".into(), at(&missing)], "No such file"),
+        (vec!["--secret".into(), at(&public)], "chmod 600"),
+        (
+            vec![
+                "--secret".into(),
+                at(&private),
+                "--secret".into(),
+                at(&private),
+            ],
+            "given twice",
+        ),
+        (
+            vec!["--expose-secret".into(), "NOPE".into()],
+            "no --secret NOPE=@FILE",
+        ),
+        (
+            vec!["--allow-net".into(), "http://api.example.com/".into()],
+            "--allow-net entry",
+        ),
+        (
+            vec!["--allow-private".into(), "10.0.0.5".into()],
+            "--allow-private entry",
+        ),
+    ];
+    for (args, expected) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = jobvisor_tests::run_file(&script, &args);
+        assert_eq!(out.code, 2, "{args:?}: {}\n{}", out.stdout, out.stderr);
+        assert!(out.stderr.contains(expected), "{args:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("run-secret-value"), "{}", out.stderr);
+    }
+}

@@ -19,7 +19,7 @@ use crate::config::{DEFAULT_KILL_GRACE, DEFAULT_WORKER_START_TIMEOUT};
 use crate::exit_code;
 use std::sync::Arc;
 
-use crate::host::fetch::{FetchClient, FetchLimits, FetchSettings};
+use crate::host::fetch::{FetchClient, FetchLimits, FetchSettings, NetPolicy};
 use crate::host::secrets::{SecretSource, SecretSpec, SecretStore};
 use crate::host::state::{NoState, StateReader};
 use crate::host::state_file::StateFile;
@@ -212,8 +212,10 @@ pub enum RunInputError {
     TinyMemory(String),
     #[error("{0}")]
     State(String),
+    /// A `--secret`, `--expose-secret`, `--allow-net` or `--allow-private` that cannot be
+    /// used, with why.
     #[error("{0}")]
-    Secret(String),
+    Grant(String),
 }
 
 /// Runs the command and returns the process exit code.
@@ -283,7 +285,23 @@ fn read_input(args: &RunArgs) -> Result<Input, RunInputError> {
         )),
         None => None,
     };
+    // The policy names the setting as the config writes it: here it is a flag.
+    NetPolicy::parse(&args.allow_net, &args.allow_private).map_err(|problem| {
+        let flag = problem.replacen("allow_net", "--allow-net", 1).replacen(
+            "allow_private",
+            "--allow-private",
+            1,
+        );
+        RunInputError::Grant(flag)
+    })?;
     let secrets = secret_specs(args)?;
+    // Read once here to refuse bad input before anything starts (and again, for the run,
+    // by the host). A file named on the command line must be there: the daemon only
+    // warns, so that a config can declare a secret before it is provided.
+    let read = load_secrets(&secrets).map_err(RunInputError::Grant)?;
+    if let Some((_, reason)) = read.missing().next() {
+        return Err(RunInputError::Grant(reason.to_owned()));
+    }
     Ok(Input {
         name,
         source,
@@ -460,9 +478,15 @@ fn run_host(args: &RunArgs, input: &Input) -> anyhow::Result<HostService> {
     };
     let grants = [(input.name.clone(), grant)].into_iter().collect();
     let host = HostService::with(grants, ScriptGrant::default(), state, HostLimits::default());
-    let secrets = SecretStore::load(&input.secrets, std::path::Path::new("."), None)?;
+    let secrets = load_secrets(&input.secrets).map_err(anyhow::Error::msg)?;
     let client = FetchClient::new(FetchSettings::default())?;
     Ok(host.with_network(client, FetchLimits::default(), secrets)?)
+}
+
+/// The `--secret` files, read (relative paths from the working directory).
+fn load_secrets(specs: &[SecretSpec]) -> Result<SecretStore, String> {
+    SecretStore::load(specs, std::path::Path::new("."), None)
+        .map_err(|err| crate::host::secrets::describe(&err))
 }
 
 /// `--secret NAME=@FILE` (with `--expose-secret NAME`) as the secrets of the run, bound to
@@ -474,13 +498,18 @@ fn secret_specs(args: &RunArgs) -> Result<Vec<SecretSpec>, RunInputError> {
             .split_once('=')
             .and_then(|(name, file)| Some((name, file.strip_prefix('@')?)))
         else {
-            return Err(RunInputError::Secret(format!(
+            return Err(RunInputError::Grant(format!(
                 "--secret {given}: write NAME=@FILE (the value is read from FILE, never \
                  given on the command line)"
             )));
         };
+        if path.is_empty() {
+            return Err(RunInputError::Grant(format!(
+                "--secret {given}: name the file after `@` (NAME=@FILE)"
+            )));
+        }
         if specs.iter().any(|s| s.name == name) {
-            return Err(RunInputError::Secret(format!(
+            return Err(RunInputError::Grant(format!(
                 "--secret {name} is given twice"
             )));
         }
@@ -496,7 +525,7 @@ fn secret_specs(args: &RunArgs) -> Result<Vec<SecretSpec>, RunInputError> {
         .iter()
         .find(|name| !specs.iter().any(|s| &s.name == *name))
     {
-        return Err(RunInputError::Secret(format!(
+        return Err(RunInputError::Grant(format!(
             "--expose-secret {unknown}: no --secret {unknown}=@FILE is given"
         )));
     }

@@ -172,6 +172,19 @@ struct MissingSecret {
     reason: String,
 }
 
+/// `err` with its causes (`cannot read FILE: No such file or directory`), for messages
+/// that are shown where no error chain is printed.
+pub fn describe(err: &SecretError) -> String {
+    let mut text = err.to_string();
+    let mut cause = std::error::Error::source(err);
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}
+
 /// Whether `err` says only that the value is not there (as opposed to a value that is
 /// there but may not be used: its mode, its type, its size).
 fn is_absent(err: &SecretError) -> bool {
@@ -289,7 +302,7 @@ impl SecretStore {
     }
 
     fn note_missing(&mut self, spec: &SecretSpec, err: &SecretError) {
-        let reason = err.to_string();
+        let reason = describe(err);
         self.warnings.push(format!(
             "{reason}: jobs that use secret {} are refused until it is provided and the \
              daemon restarted",
@@ -313,6 +326,13 @@ impl SecretStore {
 
     pub fn is_empty(&self) -> bool {
         self.secrets.is_empty()
+    }
+
+    /// The secrets whose value was not there, each with why (where it was looked for).
+    pub fn missing(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.missing
+            .iter()
+            .map(|(name, missing)| (name.as_str(), missing.reason.as_str()))
     }
 
     /// Every secret, by name, without values.
