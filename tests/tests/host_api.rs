@@ -519,3 +519,24 @@ fn a_cancel_aborts_a_stalled_fetch_and_the_job_is_cancelled_at_once() {
     // The worker is still there for the next job.
     daemon.wait_idle_workers(1, Duration::from_secs(20));
 }
+
+#[test]
+fn a_worker_killed_mid_fetch_has_its_request_cancelled() {
+    let server = HttpServer::start();
+    let (daemon, id) = stalled_fetch(&server);
+    let pid = daemon.wait_job_on_worker(id, Duration::from_secs(10));
+    // SAFETY: kill(2) on a worker of our daemon.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
+    daemon.wait_for(
+        "the stalled request dropped",
+        Duration::from_secs(10),
+        || server.in_flight() == 0,
+    );
+    daemon.wait_for("the job's end", Duration::from_secs(20), || {
+        daemon.job_state(id) == JobState::Discarded
+    });
+    let shown = daemon.show_job(id);
+    assert_eq!(shown["attempts"][0]["outcome"], "killed", "{shown:#}");
+    // The daemon goes on: a new worker takes the next job.
+    daemon.wait_idle_workers(1, Duration::from_secs(20));
+}
