@@ -182,6 +182,15 @@ impl NetPolicy {
         };
         let target = format!("{host}:{port}");
         match refusal {
+            // An address allow_net could list but the SSRF check would refuse anyway:
+            // name the one setting that lets it through.
+            TargetRefusal::NotAllowed if matches!(host, TargetHost::Ip(ip) if classify_address(*ip).is_some()) =>
+            {
+                format!(
+                    "fetch to {target} refused: the host is not in the script's allow_net, and \
+                     it is a private address (add {target:?} to allow_private{script} to allow it)"
+                )
+            }
             TargetRefusal::NotAllowed => {
                 let entry = if DEFAULT_PORTS.contains(&port) {
                     host.to_string()
@@ -605,6 +614,13 @@ mod tests {
         );
         assert!(
             message.contains("add \"localhost:8080\" to allow_private of script `poller`"),
+            "{message}"
+        );
+        // A private address: allow_net alone would not let it through.
+        let loopback = TargetHost::Ip("127.0.0.1".parse().expect("ip"));
+        let message = policy.refusal_message(&loopback, 9, &TargetRefusal::NotAllowed);
+        assert!(
+            message.contains("add \"127.0.0.1:9\" to allow_private of script `poller`"),
             "{message}"
         );
         let policy = NetPolicy::parse(&["metadata.google.internal"], &[]).expect("valid");
