@@ -18,6 +18,13 @@
   };
   const call = (op, bytes) => native.call(stringify(op), bytes);
   const utf8Length = (text) => native.utf8Encode(text).byteLength;
+  // The UTF-8 length of `text` when it may be over `limit`, else 0: a UTF-16 unit is at
+  // most 3 UTF-8 bytes, so a short text is never encoded only to be measured.
+  const bytesOver = (text, limit) => {
+    if (text.length * 3 <= limit) return 0;
+    const bytes = utf8Length(text);
+    return bytes > limit ? bytes : 0;
+  };
 
   // The error a refused call rejects with, named after the kind of refusal, with the
   // host's message.
@@ -82,8 +89,8 @@
     if (typeof key !== "string") throw new TypeError(`${what}: ${name} must be a string, not ${describe(key)}`);
     if (key.length === 0) throw new TypeError(`${what}: ${name} must not be empty`);
     if (!key.isWellFormed()) throw new TypeError(`${what}: ${name} is not valid Unicode (it has a lone surrogate)`);
-    const bytes = utf8Length(key);
-    if (bytes > MAX_KEY_BYTES) {
+    const bytes = bytesOver(key, MAX_KEY_BYTES);
+    if (bytes > 0) {
       throw new RangeError(`${what}: ${name} is ${bytes} bytes, over the limit of ${MAX_KEY_BYTES} bytes`);
     }
     return key;
@@ -103,8 +110,8 @@
     }
     if (text === undefined) throw new TypeError(`${what} has no JSON form`);
     if (limit !== Infinity) {
-      const bytes = utf8Length(text);
-      if (bytes > limit) {
+      const bytes = bytesOver(text, limit);
+      if (bytes > 0) {
         throw new RangeError(`${what} is ${bytes} bytes of JSON, over the limit of ${limit} bytes`);
       }
     }

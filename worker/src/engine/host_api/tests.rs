@@ -573,6 +573,10 @@ fn bad_state_arguments_are_clear_errors_and_send_nothing() {
             try { await ctx.state.set(key, value) } catch (e) { out.push(e.name + ": " + e.message) }
         }
         try { await ctx.state.set("k", 1, { tll: 5 }) } catch (e) { out.push(e.name + ": " + e.message) }
+        // Multi-byte text is measured in UTF-8: 171 three-byte characters, 16,384 emoji.
+        for (const [key, value] of [["€".repeat(171), 1], ["k", "😀".repeat(16384)]]) {
+            try { await ctx.state.set(key, value) } catch (e) { out.push(e.name + ": " + e.message) }
+        }
         return out;
     }"#;
     let (value, calls) = run_host(source, Box::new(|_, op| panic!("sent {op:?}")));
@@ -582,7 +586,7 @@ fn bad_state_arguments_are_clear_errors_and_send_nothing() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    assert_eq!(lines.len(), 9, "{lines:?}");
+    assert_eq!(lines.len(), 11, "{lines:?}");
     assert_eq!(
         lines[0],
         "TypeError: ctx.state.set: the key must be a string, not number"
@@ -616,6 +620,14 @@ fn bad_state_arguments_are_clear_errors_and_send_nothing() {
     assert_eq!(
         lines[8],
         "TypeError: ctx.state.set: unknown option \"tll\" (known: ttl, ifVersion)"
+    );
+    assert_eq!(
+        lines[9],
+        "RangeError: ctx.state.set: the key is 513 bytes, over the limit of 512 bytes"
+    );
+    assert_eq!(
+        lines[10],
+        "RangeError: ctx.state.set: the value is 65538 bytes of JSON, over the limit of 65536 bytes"
     );
     assert!(calls.is_empty());
 }
