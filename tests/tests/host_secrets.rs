@@ -318,6 +318,10 @@ fn secrets_list_shows_names_hosts_and_grants_and_never_a_value() {
     ] {
         assert!(text.contains(expected), "`{expected}` in:\n{text}");
     }
+    assert!(
+        text.contains("\nABSENT: secret ABSENT has no value: "),
+        "the reason follows the table:\n{text}"
+    );
     let json = daemon.cli(&["secrets", "list", "--json"]);
     assert!(json.status.success(), "{json:?}");
     let listed: Value = serde_json::from_slice(&json.stdout).expect("JSON");

@@ -59,15 +59,38 @@ fn render_list(secrets: &[SecretView]) -> String {
             items.join(",")
         }
     };
+    // A missing secret's source is `missing (WHY)`: the table says `missing`, and why
+    // follows it, one line each, so the columns stay readable.
+    let mut missing = Vec::new();
     for secret in secrets {
+        let why = secret
+            .source
+            .strip_prefix("missing (")
+            .and_then(|rest| rest.strip_suffix(')'));
+        if let Some(why) = why {
+            missing.push(format!("{}: {why}\n", secret.name));
+        }
         table.row(vec![
             secret.name.clone(),
             list(&secret.hosts),
             if secret.expose { "yes" } else { "no" }.to_owned(),
-            secret.bytes.to_string(),
-            secret.source.clone(),
+            if why.is_some() {
+                "-".to_owned()
+            } else {
+                secret.bytes.to_string()
+            },
+            if why.is_some() {
+                "missing".to_owned()
+            } else {
+                secret.source.clone()
+            },
             list(&secret.granted_to),
         ]);
     }
-    table.render()
+    let mut out = table.render();
+    if !missing.is_empty() {
+        out.push('\n');
+        out.extend(missing);
+    }
+    out
 }

@@ -351,6 +351,7 @@ impl SecretStore {
                 name: name.clone(),
                 hosts: missing.hosts.clone(),
                 expose: missing.expose,
+                // The CLI splits this form (`jobvisor secrets list`): keep it.
                 source: format!("missing ({})", missing.reason),
                 bytes: 0,
             }))
