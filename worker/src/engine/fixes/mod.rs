@@ -10,6 +10,7 @@ mod array_sort;
 pub(super) mod builtin;
 mod date;
 mod date_parse;
+mod json_parse;
 mod parse_int;
 mod regexp_source;
 mod regexp_v_class;
@@ -26,13 +27,14 @@ type Install = fn(&mut Context) -> Result<(), JsError>;
 
 /// Installs every correction on `context`; the error names the one that failed.
 pub(super) fn install(context: &mut Context) -> Result<(), JsError> {
-    let fixes: [(&str, Install); 6] = [
+    let fixes: [(&str, Install); 7] = [
         ("Array.prototype.sort", array_sort::install),
         ("TypedArray.prototype.sort", typed_array_sort::install),
         ("RegExp.prototype.source", regexp_source::install),
         ("RegExp", regexp_v_class::install),
         ("parseInt", parse_int::install),
         ("Date", date::install),
+        ("JSON.parse", json_parse::install),
     ];
     for (what, install) in fixes {
         install(context).map_err(|err| {
