@@ -255,7 +255,8 @@ struct Input {
     payload: String,
     /// `--state-file`, read.
     state: Option<Arc<StateFile>>,
-    secrets: Vec<SecretSpec>,
+    /// The `--secret` values, read once; taken by the run's host.
+    secrets: Option<SecretStore>,
 }
 
 fn read_input(args: &RunArgs) -> Result<Input, RunInputError> {
@@ -294,12 +295,12 @@ fn read_input(args: &RunArgs) -> Result<Input, RunInputError> {
         );
         RunInputError::Grant(flag)
     })?;
-    let secrets = secret_specs(args)?;
-    // Read once here to refuse bad input before anything starts (and again, for the run,
-    // by the host). A file named on the command line must be there: the daemon only
-    // warns, so that a config can declare a secret before it is provided.
-    let read = load_secrets(&secrets).map_err(RunInputError::Grant)?;
-    if let Some((_, reason)) = read.missing().next() {
+    // Read before anything starts, so that bad input is refused first. A file named on the
+    // command line must be there: the daemon only warns, so that a config can declare a
+    // secret before it is provided.
+    let secrets = SecretStore::load(&secret_specs(args)?, std::path::Path::new("."), None)
+        .map_err(|err| RunInputError::Grant(crate::host::secrets::describe(&err)))?;
+    if let Some((_, reason)) = secrets.missing().next() {
         return Err(RunInputError::Grant(reason.to_owned()));
     }
     Ok(Input {
@@ -307,7 +308,7 @@ fn read_input(args: &RunArgs) -> Result<Input, RunInputError> {
         source,
         payload,
         state,
-        secrets,
+        secrets: Some(secrets),
     })
 }
 
@@ -332,7 +333,11 @@ pub fn read_payload(spec: &str) -> Result<String, RunInputError> {
     Ok(spec.to_owned())
 }
 
-async fn run_job(args: &RunArgs, input: Input, stream_console: bool) -> anyhow::Result<RunReport> {
+async fn run_job(
+    args: &RunArgs,
+    mut input: Input,
+    stream_console: bool,
+) -> anyhow::Result<RunReport> {
     let limiter = Limiter::detect(args.limiter)?;
     limiter.remove_stale_run_groups();
     let group_name = format!("{}{}", crate::cgroup::RUN_GROUP_PREFIX, std::process::id());
@@ -347,7 +352,8 @@ async fn run_job(args: &RunArgs, input: Input, stream_console: bool) -> anyhow::
         program: default_worker_program(),
         self_limit_bytes: (!group.enforces_memory()).then_some(args.memory),
     };
-    let result = drive_attempt(args, &input, &spec, &group, stream_console).await;
+    let secrets = input.secrets.take().unwrap_or_default();
+    let result = drive_attempt(args, &input, secrets, &spec, &group, stream_console).await;
     if let Err(err) = group.remove() {
         eprintln!("jobvisor run: warning: cannot remove the worker's cgroup: {err}");
     }
@@ -382,12 +388,13 @@ impl AttemptHooks for RunHooks {
 async fn drive_attempt(
     args: &RunArgs,
     input: &Input,
+    secrets: SecretStore,
     spec: &SpawnSpec,
     group: &WorkerGroup,
     stream_console: bool,
 ) -> anyhow::Result<RunReport> {
-    // Secrets are read and the HTTP client is built before a worker exists.
-    let host = run_host(args, input)?;
+    // The HTTP client is built before a worker exists.
+    let host = run_host(args, input, secrets)?;
     // This thread forks and lives as long as the worker (PDEATHSIG follows it).
     let launched = launch(&Confinement::worker(spec), group)?;
     let socket = launched
@@ -465,11 +472,11 @@ async fn drive_attempt(
 /// The host of `jobvisor run`: the script is granted what the flags say (each `--secret`
 /// bound to the `--allow-net` hosts), the limits are the daemon's defaults, and its state
 /// is the `--state-file` (or starts empty).
-fn run_host(args: &RunArgs, input: &Input) -> anyhow::Result<HostService> {
+fn run_host(args: &RunArgs, input: &Input, secrets: SecretStore) -> anyhow::Result<HostService> {
     let grant = ScriptGrant {
         allow_net: args.allow_net.clone(),
         allow_private: args.allow_private.clone(),
-        secrets: input.secrets.iter().map(|s| s.name.clone()).collect(),
+        secrets: secrets.list().into_iter().map(|s| s.name).collect(),
         namespace: None,
     };
     let state: Arc<dyn StateReader> = match &input.state {
@@ -478,15 +485,8 @@ fn run_host(args: &RunArgs, input: &Input) -> anyhow::Result<HostService> {
     };
     let grants = [(input.name.clone(), grant)].into_iter().collect();
     let host = HostService::with(grants, ScriptGrant::default(), state, HostLimits::default());
-    let secrets = load_secrets(&input.secrets).map_err(anyhow::Error::msg)?;
     let client = FetchClient::new(FetchSettings::default())?;
     Ok(host.with_network(client, FetchLimits::default(), secrets)?)
-}
-
-/// The `--secret` files, read (relative paths from the working directory).
-fn load_secrets(specs: &[SecretSpec]) -> Result<SecretStore, String> {
-    SecretStore::load(specs, std::path::Path::new("."), None)
-        .map_err(|err| crate::host::secrets::describe(&err))
 }
 
 /// `--secret NAME=@FILE` (with `--expose-secret NAME`) as the secrets of the run, bound to
