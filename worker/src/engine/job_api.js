@@ -18,13 +18,6 @@
   };
   const call = (op, bytes) => native.call(stringify(op), bytes);
   const utf8Length = (text) => native.utf8Encode(text).byteLength;
-  // The UTF-8 length of `text` when it may be over `limit`, else 0: a UTF-16 unit is at
-  // most 3 UTF-8 bytes, so a short text is never encoded only to be measured.
-  const bytesOver = (text, limit) => {
-    if (text.length * 3 <= limit) return 0;
-    const bytes = utf8Length(text);
-    return bytes > limit ? bytes : 0;
-  };
 
   // The error a refused call rejects with, named after the kind of refusal, with the
   // host's message.
@@ -89,8 +82,8 @@
     if (typeof key !== "string") throw new TypeError(`${what}: ${name} must be a string, not ${describe(key)}`);
     if (key.length === 0) throw new TypeError(`${what}: ${name} must not be empty`);
     if (!key.isWellFormed()) throw new TypeError(`${what}: ${name} is not valid Unicode (it has a lone surrogate)`);
-    const bytes = bytesOver(key, MAX_KEY_BYTES);
-    if (bytes > 0) {
+    const bytes = utf8Length(key);
+    if (bytes > MAX_KEY_BYTES) {
       throw new RangeError(`${what}: ${name} is ${bytes} bytes, over the limit of ${MAX_KEY_BYTES} bytes`);
     }
     return key;
@@ -110,8 +103,8 @@
     }
     if (text === undefined) throw new TypeError(`${what} has no JSON form`);
     if (limit !== Infinity) {
-      const bytes = bytesOver(text, limit);
-      if (bytes > 0) {
+      const bytes = utf8Length(text);
+      if (bytes > limit) {
         throw new RangeError(`${what} is ${bytes} bytes of JSON, over the limit of ${limit} bytes`);
       }
     }
